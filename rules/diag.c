@@ -1,0 +1,69 @@
+/* Growable list of diagnostics; heap-allocated because it outlives a
+ * failed load's arena. */
+#include "diag.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void diag_init(struct diag_list *l)
+{
+	memset(l, 0, sizeof(*l));
+}
+
+void diag_free(struct diag_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->items[i].file);
+		free(l->items[i].path);
+		free(l->items[i].msg);
+	}
+	free(l->items);
+	diag_init(l);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+void diag_add(struct diag_list *l, enum diag_level level, const char *file, const char *path,
+	      const char *fmt, ...)
+{
+	if (level == DIAG_ERROR)
+		l->n_errors++;
+	else
+		l->n_warnings++;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct diag *items = realloc(l->items, cap * sizeof(*items));
+		if (!items)
+			return;
+		l->items = items;
+		l->cap = cap;
+	}
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	struct diag *d = &l->items[l->n++];
+	d->level = level;
+	d->file = dup_or_null(file);
+	d->path = dup_or_null(path);
+	d->msg = strdup(msg);
+}
+
+const char *diag_format(const struct diag *d, char *buf, size_t len)
+{
+	const char *level = d->level == DIAG_ERROR ? "error" : "warning";
+	if (d->file && d->path && *d->path)
+		snprintf(buf, len, "%s: %s: %s: %s", d->file, d->path, level,
+			 d->msg ? d->msg : "?");
+	else if (d->file)
+		snprintf(buf, len, "%s: %s: %s", d->file, level, d->msg ? d->msg : "?");
+	else
+		snprintf(buf, len, "%s: %s", level, d->msg ? d->msg : "?");
+	return buf;
+}

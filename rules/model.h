@@ -1,0 +1,261 @@
+/*
+ * The lab model: a VPC (or several) with its subnets, ENIs, security groups,
+ * network ACLs, managed prefix lists, route tables and outside hosts, as one
+ * immutable snapshot. Loaders build it (rules/load.h); evaluation, the
+ * daemon and the CLI only read it. Cross references are resolved by the
+ * loader into indices (int32_t, -1 = none) so nothing on the packet path
+ * compares strings. Everything lives in lab->arena.
+ */
+#ifndef VPCFW_MODEL_H
+#define VPCFW_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct arena;
+
+/* Protocol "-1" in AWS: every IP protocol, ports and ICMP types ignored. */
+#define PROTO_ALL (-1)
+#define PROTO_ICMP 1
+#define PROTO_TCP 6
+#define PROTO_UDP 17
+#define PROTO_ICMPV6 58
+
+/* The implicit final "*" rules, reported under the numbers
+ * describe-network-acls prints for them (AWS-SEMANTICS §2). */
+#define NACL_RULE_STAR_V4 32767
+#define NACL_RULE_STAR_V6 32768
+#define NACL_RULE_MAX 32766
+
+/* Where a model element came from, for explanations and error messages. */
+struct origin {
+	const char *file;
+	const char *path; /* JSON path inside file */
+};
+
+struct nacl_entry {
+	uint32_t rule_number; /* 1..32766; the implicit * rules are not stored */
+	bool egress;
+	bool allow;
+	int16_t protocol; /* PROTO_ALL or 0..255 */
+	struct ip_prefix cidr; /* source on ingress, destination on egress */
+	uint16_t port_from, port_to; /* TCP/UDP destination port; 0..65535 if absent */
+	int16_t icmp_type, icmp_code; /* ICMP/ICMPv6; -1 = any */
+	struct origin origin;
+};
+
+struct nacl {
+	const char *id;
+	const char *vpc_id;
+	const char *name; /* Name tag or NULL */
+	int32_t vpc;
+	bool is_default;
+	/* Each list sorted by rule number, numbers unique within a list. */
+	struct nacl_entry *ingress;
+	size_t n_ingress;
+	struct nacl_entry *egress;
+	size_t n_egress;
+	struct origin origin;
+};
+
+enum sg_peer_kind { SG_PEER_CIDR, SG_PEER_PREFIX_LIST, SG_PEER_GROUP };
+
+/* One peer of one IpPermission: AWS's "security group rule". */
+struct sg_rule {
+	bool egress;
+	int16_t protocol; /* PROTO_ALL or 0..255 */
+	/* TCP/UDP: port range. ICMP/ICMPv6: from = type, to = code, -1 = any.
+	 * Other protocols and PROTO_ALL: ignored (-1/-1 in exports). */
+	int32_t from_port, to_port;
+	enum sg_peer_kind peer_kind;
+	struct ip_prefix cidr; /* SG_PEER_CIDR */
+	const char *peer_id; /* pl-… or sg-… for the other kinds */
+	int32_t peer; /* index into lab->prefix_lists or lab->groups */
+	const char *description;
+	struct origin origin;
+};
+
+struct security_group {
+	const char *id;
+	const char *name; /* GroupName */
+	const char *vpc_id;
+	const char *description;
+	int32_t vpc;
+	struct sg_rule *rules; /* ingress and egress mixed, in file order */
+	size_t n_rules;
+	/* Private addresses of every ENI carrying this group, filled by the
+	 * loader for group references (AWS-SEMANTICS §3). IPv6 addresses are
+	 * included only when lab->opts.sg_ref_includes_ipv6. */
+	struct ip_addr *members;
+	size_t n_members;
+	struct origin origin;
+};
+
+struct prefix_list {
+	const char *id;
+	const char *name;
+	uint8_t family; /* IP_V4 or IP_V6 */
+	uint32_t max_entries;
+	struct ip_prefix *cidrs;
+	size_t n_cidrs;
+	struct origin origin;
+};
+
+enum route_target { ROUTE_LOCAL, ROUTE_IGW, ROUTE_NAT, ROUTE_OTHER };
+
+struct route {
+	struct ip_prefix dest;
+	enum route_target kind;
+	const char *target; /* "local", "igw-…", "nat-…", or another id */
+};
+
+struct route_table {
+	const char *id;
+	const char *vpc_id;
+	int32_t vpc;
+	bool main;
+	struct route *routes;
+	size_t n_routes;
+	struct origin origin;
+};
+
+struct vpc {
+	const char *id;
+	const char *name;
+	struct ip_prefix *cidrs; /* IPv4 blocks, primary first */
+	size_t n_cidrs;
+	struct ip_prefix *cidrs6;
+	size_t n_cidrs6;
+	int32_t default_nacl; /* the NACL of unassociated subnets */
+	int32_t main_route_table; /* -1 when the lab has none */
+	struct origin origin;
+};
+
+struct subnet {
+	const char *id;
+	const char *vpc_id;
+	const char *name;
+	const char *az;
+	int32_t vpc;
+	struct ip_prefix cidr; /* IPv4 */
+	bool has_cidr6;
+	struct ip_prefix cidr6;
+	int32_t nacl; /* explicit association, else the VPC's default NACL */
+	int32_t route_table; /* explicit association, else the main table, or -1 */
+	struct origin origin;
+};
+
+/* Idle timeouts in seconds (AWS-SEMANTICS §4). */
+struct ct_timeouts {
+	uint32_t tcp_established; /* 432000 */
+	uint32_t tcp_transient; /* not yet established or closing: unverified */
+	uint32_t udp_stream; /* 180 */
+	uint32_t udp; /* 30 */
+	uint32_t icmp; /* unverified */
+	uint32_t other; /* 600 */
+};
+
+struct eni {
+	const char *id;
+	const char *instance_id; /* NULL when not attached */
+	const char *name; /* Name tag of the ENI, else of its instance, or NULL */
+	const char *instance_name; /* Name tag of its instance, or NULL */
+	const char *description;
+	int32_t device_index; /* attachment device index, -1 if unknown */
+	int32_t subnet;
+	struct ip_addr *ipv4; /* private IPv4 addresses, primary first */
+	size_t n_ipv4;
+	struct ip_addr *ipv6;
+	size_t n_ipv6;
+	bool has_public_ip;
+	struct ip_addr public_ip; /* public or Elastic IP, IPv4 */
+	int32_t *groups; /* indices into lab->groups, 1..16 of them */
+	size_t n_groups;
+	struct ct_timeouts timeouts;
+	uint32_t ct_allowance; /* tracked connections this ENI may hold */
+	struct origin origin;
+};
+
+/* A host outside every VPC (the internet, a corporate network), declared
+ * by the lab; documentation ranges in examples (RFC 5737). */
+struct outside_host {
+	const char *name;
+	struct ip_addr addr;
+	struct origin origin;
+};
+
+/* AWS behaviours the documentation leaves open (marked unverified in
+ * AWS-SEMANTICS): configurable per lab, defaults as documented there. */
+struct lab_options {
+	bool sg_ref_includes_ipv6; /* §3, default true */
+	bool sg_filters_link_local; /* §1 metadata/time sync through SGs, default false */
+	uint32_t mtu; /* 9001 */
+	struct ct_timeouts default_timeouts;
+	uint32_t default_ct_allowance;
+};
+
+struct lab {
+	struct arena *arena;
+	const char *name; /* short name, used in namespace names */
+	const char *source; /* the path it was loaded from */
+	struct lab_options opts;
+	struct vpc *vpcs;
+	size_t n_vpcs;
+	struct subnet *subnets;
+	size_t n_subnets;
+	struct eni *enis;
+	size_t n_enis;
+	struct security_group *groups;
+	size_t n_groups;
+	struct nacl *nacls;
+	size_t n_nacls;
+	struct prefix_list *prefix_lists;
+	size_t n_prefix_lists;
+	struct route_table *route_tables;
+	size_t n_route_tables;
+	struct outside_host *outside;
+	size_t n_outside;
+};
+
+/* Index lookups by id; -1 when absent. */
+int32_t lab_find_vpc(const struct lab *lab, const char *id);
+int32_t lab_find_subnet(const struct lab *lab, const char *id);
+int32_t lab_find_group(const struct lab *lab, const char *id);
+int32_t lab_find_nacl(const struct lab *lab, const char *id);
+int32_t lab_find_prefix_list(const struct lab *lab, const char *id);
+
+/* The ENI owning a private address (IPv4 or IPv6), or -1. */
+int32_t lab_eni_by_addr(const struct lab *lab, const struct ip_addr *a);
+/* The ENI whose public IP this is, or -1. */
+int32_t lab_eni_by_public_ip(const struct lab *lab, const struct ip_addr *a);
+/* The subnet whose IPv4 or IPv6 CIDR contains a, or -1. */
+int32_t lab_subnet_by_addr(const struct lab *lab, const struct ip_addr *a);
+/* Whether a lies inside any CIDR block of any VPC of the lab. */
+bool lab_addr_in_vpc(const struct lab *lab, const struct ip_addr *a);
+
+/* DESIGN.md contract 3: an endpoint named by instance id (its ENI at device
+ * index 0), ENI id, Name tag (of the ENI or its instance) or IP address. */
+enum endpoint_kind { ENDPOINT_ENI, ENDPOINT_OUTSIDE };
+struct endpoint {
+	enum endpoint_kind kind;
+	int32_t eni; /* ENDPOINT_ENI */
+	int32_t outside; /* index into lab->outside when a declared host, else -1 */
+	struct ip_addr addr; /* the address used; see lab_endpoint_addr */
+	bool in_vpc_cidr; /* an outside address inside a VPC CIDR (warn) */
+};
+
+/* Resolves a name. 0, or -ENOENT when it is neither a known name nor an
+ * IP address; -EEXIST when a Name tag is ambiguous. */
+int lab_resolve_endpoint(const struct lab *lab, const char *name, struct endpoint *out);
+
+/* Picks the address an ENI endpoint uses for a flow of family f: its primary
+ * private IPv4, or its first IPv6. -EAFNOSUPPORT when it has none. */
+int lab_endpoint_addr(const struct lab *lab, struct endpoint *ep, enum ip_family f);
+
+/* A printable name for an ENI: Name tag, else instance id, else ENI id. */
+const char *lab_eni_label(const struct lab *lab, int32_t eni);
+
+#endif
