@@ -1,0 +1,379 @@
+/*
+ * `vpcfw check`: one flow, evaluated offline as AWS would (DESIGN.md
+ * contract 4). Parses arguments, loads the lab, resolves the endpoints
+ * (contract 3), asks rules/pipeline for the request and its response and
+ * prints every stage with the rule that decided, as text or one JSON
+ * object. No root, no packets. Exit 0 ACCEPT, 1 REJECT, 2 error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "diag.h"
+#include "load.h"
+#include "pipeline.h"
+#include "query.h"
+#include "sg.h"
+
+struct check_args {
+	const char *lab, *from, *to, *proto;
+	long port, sport, icmp_type, icmp_code; /* -1: not given */
+	long eph_lo, eph_hi;
+	bool json;
+};
+
+static void check_usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "usage: vpcfw check LAB --from A --to B --proto P [--port N | --icmp-type T "
+	    "--icmp-code C]\n"
+	    "                   [--sport S] [--ephemeral LO-HI] [--json]\n\n"
+	    "Evaluates a request from A to B and its response offline: SG egress, NACL egress,\n"
+	    "NACL ingress, SG ingress (and the route for outside hosts).\n"
+	    "A and B: instance id, ENI id, Name tag or IP address. P: tcp, udp, icmp, icmpv6\n"
+	    "or a protocol number. Without --sport the response must pass for every port\n"
+	    "of the client's ephemeral range (default 32768-60999).\n"
+	    "Exit status: 0 ACCEPT, 1 REJECT, 2 error.\n");
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_range(const char *s, long *lo, long *hi)
+{
+	char buf[32];
+	const char *dash = strchr(s, '-');
+	if (!dash || (size_t)(dash - s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(dash - s));
+	buf[dash - s] = '\0';
+	if (parse_long(buf, 1, 65535, lo) < 0 || parse_long(dash + 1, 1, 65535, hi) < 0 ||
+	    *lo > *hi)
+		return -EINVAL;
+	return 0;
+}
+
+static const char *opt_name(const struct option *opts, int c)
+{
+	for (; opts->name; opts++)
+		if (opts->val == c)
+			return opts->name;
+	return "?";
+}
+
+static int parse_args(int argc, char **argv, struct check_args *a)
+{
+	static const struct option opts[] = {
+	    {"from", required_argument, NULL, 'f'},
+	    {"to", required_argument, NULL, 't'},
+	    {"proto", required_argument, NULL, 'p'},
+	    {"port", required_argument, NULL, 'P'},
+	    {"icmp-type", required_argument, NULL, 'T'},
+	    {"icmp-code", required_argument, NULL, 'C'},
+	    {"sport", required_argument, NULL, 's'},
+	    {"ephemeral", required_argument, NULL, 'e'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	memset(a, 0, sizeof(*a));
+	a->port = a->sport = a->icmp_type = a->icmp_code = -1;
+	a->eph_lo = PIPELINE_EPHEMERAL_LO;
+	a->eph_hi = PIPELINE_EPHEMERAL_HI;
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1 || optind < argc) {
+		if (c == -1) {
+			/* positional LAB, options may follow it */
+			if (a->lab) {
+				fprintf(stderr, "vpcfw check: unexpected argument '%s'\n",
+					argv[optind]);
+				return -EINVAL;
+			}
+			a->lab = argv[optind++];
+			continue;
+		}
+		int r = 0;
+		switch (c) {
+		case 'f':
+			a->from = optarg;
+			break;
+		case 't':
+			a->to = optarg;
+			break;
+		case 'p':
+			a->proto = optarg;
+			break;
+		case 'P':
+			r = parse_long(optarg, 0, 65535, &a->port);
+			break;
+		case 'T':
+			r = parse_long(optarg, 0, 255, &a->icmp_type);
+			break;
+		case 'C':
+			r = parse_long(optarg, 0, 255, &a->icmp_code);
+			break;
+		case 's':
+			r = parse_long(optarg, 0, 65535, &a->sport);
+			break;
+		case 'e':
+			r = parse_range(optarg, &a->eph_lo, &a->eph_hi);
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 'h':
+			check_usage(stdout);
+			return 1;
+		default:
+			fprintf(stderr, "vpcfw check: unknown or incomplete option '%s'\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (r < 0) {
+			fprintf(stderr, "vpcfw check: bad value '%s' for --%s\n", optarg,
+				opt_name(opts, c));
+			return -EINVAL;
+		}
+	}
+	if (!a->lab || !a->from || !a->to || !a->proto) {
+		fprintf(stderr, "vpcfw check: LAB, --from, --to and --proto are required\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const char *end_label(const struct lab *lab, const struct pipeline_end *end,
+			     const char *given)
+{
+	if (end->kind == END_ENI)
+		return lab_eni_label(lab, end->eni);
+	return given;
+}
+
+/* ---- output ---- */
+
+static const char *stage_owner(const struct lab *lab, const struct stage_verdict *v)
+{
+	if (v->eni >= 0 && (v->stage == STAGE_SG_EGRESS || v->stage == STAGE_SG_INGRESS))
+		return lab_eni_label(lab, v->eni);
+	if (v->subnet >= 0 && (size_t)v->subnet < lab->n_subnets)
+		return lab->subnets[v->subnet].id;
+	return NULL;
+}
+
+static void print_stages(const struct lab *lab, const struct pipeline_result *r,
+			 const struct flow *f)
+{
+	char why[1024];
+	for (size_t i = 0; i < r->n; i++) {
+		const struct stage_verdict *v = &r->stages[i];
+		const char *owner = stage_owner(lab, v);
+		printf("  %-13s %-8s %s%s%s\n", pipeline_stage_name(v->stage),
+		       pipeline_verdict_name(v->verdict), owner ? owner : "", owner ? ": " : "",
+		       pipeline_explain(lab, v, f, why, sizeof(why)));
+	}
+}
+
+static void flow_text(const struct flow *f, const char *src, const char *dst, uint16_t lo,
+		      uint16_t hi, char *buf, size_t len)
+{
+	char s[IP_ADDR_STRLEN], d[IP_ADDR_STRLEN], p[16], ports[48] = "";
+	flow_proto_name(f->proto, p, sizeof(p));
+	if (flow_has_ports(f) && lo != hi)
+		snprintf(ports, sizeof(ports), " ports %u-%u", lo, hi);
+	else if (flow_has_ports(f))
+		snprintf(ports, sizeof(ports), " port %u", lo);
+	else if (flow_is_icmp(f))
+		snprintf(ports, sizeof(ports), " type %u code %u", f->icmp_type, f->icmp_code);
+	snprintf(buf, len, "%s (%s) -> %s (%s) %s%s", src, ip_addr_format(&f->src, s, sizeof(s)),
+		 dst, ip_addr_format(&f->dst, d, sizeof(d)), p, ports);
+}
+
+static void print_text(const struct lab *lab, const struct pipeline_check *c,
+		       const struct flow *req, const char *from, const char *to)
+{
+	char line[512];
+	flow_text(req, from, to, req->dport, req->dport, line, sizeof(line));
+	printf("request: %s: %s\n", line, pipeline_verdict_name(c->request.verdict));
+	print_stages(lab, &c->request, req);
+	flow_text(&c->reply, to, from, c->reply_lo, c->reply_hi, line, sizeof(line));
+	printf("response: %s: %s\n", line, pipeline_verdict_name(c->response.verdict));
+	print_stages(lab, &c->response, &c->reply);
+	printf("verdict: %s\n", pipeline_verdict_name(c->verdict));
+}
+
+static json_t *stage_json(const struct lab *lab, const struct stage_verdict *v,
+			  const struct flow *f)
+{
+	char why[1024], rule[512];
+	bool nacl = v->stage == STAGE_NACL_EGRESS || v->stage == STAGE_NACL_INGRESS;
+	bool sg = v->stage == STAGE_SG_EGRESS || v->stage == STAGE_SG_INGRESS;
+	bool has_group = sg && v->group >= 0;
+	json_t *o = json_object();
+	json_object_set_new(o, "stage", json_string(pipeline_stage_name(v->stage)));
+	json_object_set_new(o, "verdict", json_string(pipeline_verdict_name(v->verdict)));
+	json_object_set_new(o, "rule_number",
+			    nacl && v->rule_number ? json_integer(v->rule_number) : json_null());
+	json_object_set_new(o, "group_id",
+			    has_group ? json_string(lab->groups[v->group].id) : json_null());
+	json_object_set_new(
+	    o, "rule",
+	    has_group ? json_string(sg_rule_format(lab, v->group, v->rule, rule, sizeof(rule)))
+		      : json_null());
+	json_object_set_new(o, "reason",
+			    json_string(pipeline_explain(lab, v, f, why, sizeof(why))));
+	json_object_set_new(o, "reason_code", json_string(pipeline_reason_name(v->reason)));
+	if (nacl && v->nacl >= 0)
+		json_object_set_new(o, "nacl_id", json_string(lab->nacls[v->nacl].id));
+	if (v->subnet >= 0 && (size_t)v->subnet < lab->n_subnets)
+		json_object_set_new(o, "subnet_id", json_string(lab->subnets[v->subnet].id));
+	if (sg && v->eni >= 0)
+		json_object_set_new(o, "eni_id", json_string(lab->enis[v->eni].id));
+	if (v->has_port && v->verdict == VERDICT_REJECT)
+		json_object_set_new(o, "refused_port", json_integer(v->port));
+	if (v->stage == STAGE_ROUTE && v->route_table >= 0)
+		json_object_set_new(o, "route_table_id",
+				    json_string(lab->route_tables[v->route_table].id));
+	return o;
+}
+
+static json_t *direction_json(const struct lab *lab, const struct pipeline_result *r,
+			      const struct flow *f, const char *src, const char *dst, uint16_t lo,
+			      uint16_t hi)
+{
+	char a[IP_ADDR_STRLEN], p[16];
+	json_t *o = json_object();
+	json_object_set_new(o, "verdict", json_string(pipeline_verdict_name(r->verdict)));
+	json_object_set_new(o, "from", json_string(src));
+	json_object_set_new(o, "src", json_string(ip_addr_format(&f->src, a, sizeof(a))));
+	json_object_set_new(o, "to", json_string(dst));
+	json_object_set_new(o, "dst", json_string(ip_addr_format(&f->dst, a, sizeof(a))));
+	json_object_set_new(o, "proto", json_string(flow_proto_name(f->proto, p, sizeof(p))));
+	if (flow_has_ports(f)) {
+		json_object_set_new(o, "port_from", json_integer(lo));
+		json_object_set_new(o, "port_to", json_integer(hi));
+	} else if (flow_is_icmp(f)) {
+		json_object_set_new(o, "icmp_type", json_integer(f->icmp_type));
+		json_object_set_new(o, "icmp_code", json_integer(f->icmp_code));
+	}
+	json_t *stages = json_array();
+	for (size_t i = 0; i < r->n; i++)
+		json_array_append_new(stages, stage_json(lab, &r->stages[i], f));
+	json_object_set_new(o, "stages", stages);
+	return o;
+}
+
+static int print_json(const struct lab *lab, const struct pipeline_check *c, const struct flow *req,
+		      const char *from, const char *to)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "verdict", json_string(pipeline_verdict_name(c->verdict)));
+	json_object_set_new(
+	    o, "request", direction_json(lab, &c->request, req, from, to, req->dport, req->dport));
+	json_t *resp =
+	    direction_json(lab, &c->response, &c->reply, to, from, c->reply_lo, c->reply_hi);
+	if (!c->has_response) {
+		char why[256];
+		struct stage_verdict v = {.reason = c->response_reason};
+		json_object_set_new(
+		    resp, "reason",
+		    json_string(pipeline_explain(lab, &v, &c->reply, why, sizeof(why))));
+	}
+	json_object_set_new(o, "response", resp);
+	int r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(o);
+	return r;
+}
+
+static void print_diags(const struct diag_list *d, const char *path)
+{
+	char buf[1024];
+	for (size_t i = 0; i < d->n; i++)
+		if (d->items[i].level == DIAG_ERROR)
+			fprintf(stderr, "%s\n", diag_format(&d->items[i], buf, sizeof(buf)));
+	if (!d->n_errors)
+		fprintf(stderr, "vpcfw check: cannot load %s\n", path);
+}
+
+static int run_check(const struct lab *lab, const struct check_args *a)
+{
+	struct query_spec spec;
+	query_spec_init(&spec);
+	if (query_proto_parse(a->proto, &spec.proto) < 0) {
+		fprintf(stderr,
+			"vpcfw check: bad protocol '%s' (tcp, udp, icmp, icmpv6 or 0-255)\n",
+			a->proto);
+		return 2;
+	}
+	spec.from = a->from;
+	spec.to = a->to;
+	spec.port = (int)a->port;
+	spec.sport = (int)a->sport;
+	spec.icmp_type = (int)a->icmp_type;
+	spec.icmp_code = (int)a->icmp_code;
+	spec.eph_lo = (uint16_t)a->eph_lo;
+	spec.eph_hi = (uint16_t)a->eph_hi;
+	struct pipeline_query q;
+	char err[512], warn[256];
+	if (query_build(lab, &spec, &q, err, sizeof(err), warn, sizeof(warn)) < 0) {
+		fprintf(stderr, "vpcfw check: %s\n", err);
+		return 2;
+	}
+	if (warn[0])
+		fprintf(stderr, "vpcfw check: warning: %s\n", warn);
+	struct pipeline_check c;
+	pipeline_check(lab, &q, &c);
+	const char *fl = end_label(lab, &q.client, a->from);
+	const char *tl = end_label(lab, &q.server, a->to);
+	if (a->json) {
+		if (print_json(lab, &c, &q.request, fl, tl) < 0)
+			return 2;
+	} else {
+		print_text(lab, &c, &q.request, fl, tl);
+	}
+	if (fflush(stdout) != 0)
+		return 2;
+	return c.verdict == VERDICT_ACCEPT ? 0 : 1;
+}
+
+int cmd_check(int argc, char **argv)
+{
+	struct check_args a;
+	int r = parse_args(argc, argv, &a);
+	if (r == 1)
+		return 0;
+	if (r < 0) {
+		check_usage(stderr);
+		return 2;
+	}
+	struct lab_load_opts o;
+	lab_load_opts_init(&o);
+	struct diag_list d;
+	diag_init(&d);
+	struct lab *lab = NULL;
+	if (lab_load(a.lab, &o, &lab, &d) < 0 || !lab) {
+		print_diags(&d, a.lab);
+		diag_free(&d);
+		return 2;
+	}
+	diag_free(&d);
+	int status = run_check(lab, &a);
+	lab_free(lab);
+	return status;
+}
