@@ -1,0 +1,184 @@
+/*
+ * Named network namespaces as iproute2 makes them (ip/ipnetns.c): an empty
+ * file /run/netns/NAME onto which the new namespace's nsfs file is bind
+ * mounted, so the namespace outlives the process and `ip netns` sees it.
+ * /run/netns itself is made a shared mount point (bind-mounted onto itself
+ * first when it is not a mount point) so that unmounting a namespace in one
+ * mount namespace unmounts it in all of them and the namespace can be freed.
+ *
+ * Namespace switches use /proc/thread-self, never /proc/self: setns and
+ * unshare act on the calling thread, and in a threaded daemon /proc/self
+ * would name the main thread's namespace.
+ */
+#include "netns.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int netns_path(const char *name, char *buf, size_t len)
+{
+	int n;
+
+	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	n = snprintf(buf, len, "%s/%s", NETNS_RUN_DIR, name);
+	if (n < 0 || (size_t)n >= len || strlen(name) >= NETNS_NAME_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Same dance as iproute2: MS_SHARED fails with EINVAL when the directory
+ * is not a mount point, so make it one and try again. Repeating this is
+ * harmless (concurrent callers may stack mounts, as with ip netns add). */
+static int make_run_dir_shared(char *err, size_t errlen)
+{
+	bool made_mount = false;
+
+	if (mkdir(NETNS_RUN_DIR, 0755) && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", NETNS_RUN_DIR, strerror(errno));
+		return -errno;
+	}
+	while (mount("", NETNS_RUN_DIR, "none", MS_SHARED | MS_REC, NULL)) {
+		if (errno != EINVAL || made_mount) {
+			snprintf(err, errlen, "making %s a shared mount: %s", NETNS_RUN_DIR,
+				 strerror(errno));
+			return -errno;
+		}
+		if (mount(NETNS_RUN_DIR, NETNS_RUN_DIR, "none", MS_BIND | MS_REC, NULL)) {
+			snprintf(err, errlen, "bind-mounting %s onto itself: %s", NETNS_RUN_DIR,
+				 strerror(errno));
+			return -errno;
+		}
+		made_mount = true;
+	}
+	return 0;
+}
+
+int netns_create(const char *name, char *err, size_t errlen)
+{
+	char path[128];
+	int fd, saved, ret;
+
+	ret = netns_path(name, path, sizeof(path));
+	if (ret) {
+		snprintf(err, errlen, "bad namespace name '%s'", name);
+		return ret;
+	}
+	ret = make_run_dir_shared(err, errlen);
+	if (ret)
+		return ret;
+	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "namespace %s: %s", name,
+			 ret == -EEXIST ? "already exists" : strerror(-ret));
+		return ret;
+	}
+	close(fd);
+	saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (saved < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "opening the current namespace: %s", strerror(-ret));
+		unlink(path);
+		return ret;
+	}
+	if (unshare(CLONE_NEWNET)) {
+		ret = -errno;
+		snprintf(err, errlen, "unshare(CLONE_NEWNET) for %s: %s", name, strerror(-ret));
+		goto out;
+	}
+	if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL)) {
+		ret = -errno;
+		snprintf(err, errlen, "bind-mounting namespace %s: %s", name, strerror(-ret));
+	}
+	/* Back where we were even if the mount failed: the caller's thread
+	 * must never be left in a namespace it did not ask for. */
+	if (setns(saved, CLONE_NEWNET) && !ret) {
+		ret = -errno;
+		snprintf(err, errlen, "returning from namespace %s: %s", name, strerror(-ret));
+		umount2(path, MNT_DETACH);
+	}
+out:
+	close(saved);
+	if (ret)
+		unlink(path);
+	return ret;
+}
+
+bool netns_exists(const char *name)
+{
+	char path[128];
+
+	if (netns_path(name, path, sizeof(path)))
+		return false;
+	return access(path, F_OK) == 0;
+}
+
+int netns_open(const char *name)
+{
+	char path[128];
+	int ret = netns_path(name, path, sizeof(path));
+	int fd;
+
+	if (ret)
+		return ret;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int netns_enter(int nsfd, int *saved)
+{
+	int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (setns(nsfd, CLONE_NEWNET)) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	*saved = fd;
+	return 0;
+}
+
+int netns_leave(int saved)
+{
+	int ret = setns(saved, CLONE_NEWNET) ? -errno : 0;
+
+	close(saved);
+	return ret;
+}
+
+int netns_run(int nsfd, int (*fn)(void *arg), void *arg)
+{
+	int saved = -1, ret, r2;
+
+	ret = netns_enter(nsfd, &saved);
+	if (ret)
+		return ret;
+	ret = fn(arg);
+	r2 = netns_leave(saved);
+	return r2 ? r2 : ret;
+}
+
+int netns_delete(const char *name)
+{
+	char path[128];
+	int ret = netns_path(name, path, sizeof(path));
+
+	if (ret)
+		return ret;
+	/* EINVAL: not a mount point (a file left by a failed create). */
+	if (umount2(path, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
+		return -errno;
+	if (unlink(path))
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,43 @@
+/*
+ * Shared only by topology.c (building and removing) and topology_state.c
+ * (the state file that lets a new start clean up after a dead daemon).
+ * Nobody else includes this.
+ */
+#ifndef VPCFW_TOPOLOGY_PRIVATE_H
+#define VPCFW_TOPOLOGY_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "topology.h"
+
+#define TOPOLOGY_STATE_FILE "topology.state"
+
+/* One port line of a state file. */
+struct topo_state_port {
+	char ifname[IFNAMSIZ];
+	char netns[NETNS_NAME_MAX];
+	char kind[16];	 /* "eni" or "outside" */
+	char eni_id[64]; /* "-" when none */
+	char instance_id[64];
+	int device_index;
+	char name[256]; /* Name tag or outside host name, "-" when none */
+};
+
+/* "/run/vpcfw/<lab>" and ".../topology.state". 0 or -ENAMETOOLONG. */
+int topo_state_dir(const char *lab, char *buf, size_t len);
+int topo_state_path(const char *lab, char *buf, size_t len);
+
+/* Creates the state file exclusively, locks it for this process's
+ * lifetime and writes the owner line. Returns the fd or -errno (-EBUSY:
+ * another daemon holds it). */
+int topo_state_open(const char *lab, char *err, size_t errlen);
+/* Appends a line ("router NS" or a port line) and flushes it, before the
+ * thing it names is created, so a crash never leaves something unlisted. */
+int topo_state_add_router(int fd, const char *netns);
+int topo_state_add_port(int fd, const struct topo_state_port *p);
+/* Unlinks the state file, closes (unlocks) it and removes the directory
+ * when empty. */
+void topo_state_remove(const char *lab, int fd);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * A lab as network namespaces. topology_create turns a struct lab into:
+ *
+ *   - one router namespace "vpcfw-router-<lab>" owned by the daemon, where
+ *     every port lives, with IPv6 disabled, no addresses, no routes, and an
+ *     nftables netdev table whose ingress chains drop every frame (nft.h):
+ *     the daemon's pcap handles see each frame first, the kernel never acts;
+ *   - per ENI a namespace "vpcfw-<label>" (label: the Name tag when it is
+ *     [a-z0-9-], at most 15 characters and unique in the lab, else the ENI
+ *     id) whose eth0 carries the ENI's private IPv4 and IPv6 addresses with
+ *     the subnet's prefix lengths, a default route via the subnet router
+ *     (base + 1) and an IPv6 default route via TOPOLOGY_ROUTER_LL6;
+ *   - per declared outside host a namespace "vpcfw-<name>" with its address
+ *     as a /32 or /128 and an on-link default route (it resolves every
+ *     destination by ARP/ND, as a host behind an internet gateway would see
+ *     one router answering for everything);
+ *   - per namespace a veth pair eth0 <-> router port, MTU lab->opts.mtu on
+ *     both ends, checksum/segmentation offloads off unless kept
+ *     (docs/offloads.md says why and what it costs).
+ *
+ * All or nothing: a failure removes what was built and says why. A state
+ * file /run/vpcfw/<lab>/topology.state, locked for the daemon's lifetime,
+ * lists what was built, so the next start after a crash or SIGKILL removes
+ * what a dead daemon left; a namespace name that exists and is not such
+ * stale state makes topology_create refuse, creating nothing.
+ *
+ * What the data path answers as the VPC router: on an ENI port every ARP
+ * request and IPv6 neighbour solicitation for another address (the subnet
+ * router, DNS, peers in the same subnet, TOPOLOGY_ROUTER_LL6) gets the
+ * port's MAC; on an outside-host port every one does.
+ *
+ * Not for packets: capture and forwarding are the data path's; this module
+ * only builds and removes.
+ */
+#ifndef VPCFW_TOPOLOGY_H
+#define VPCFW_TOPOLOGY_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "netns.h"
+
+/* The IPv6 router address every ENI routes ::/0 to (on eth0). Nothing in
+ * the router namespace owns it: the data path answers for it. */
+#define TOPOLOGY_ROUTER_LL6 "fe80::1"
+#define TOPOLOGY_RUN_DIR "/run/vpcfw"
+#define TOPOLOGY_NS_PREFIX "vpcfw-"
+#define TOPOLOGY_ROUTER_PREFIX "vpcfw-router-"
+/* Longest lab name accepted ([A-Za-z0-9_.-]). */
+#define TOPOLOGY_LAB_NAME_MAX 32
+/* Longest Name tag used as a namespace label. */
+#define TOPOLOGY_LABEL_MAX 15
+
+struct topology_options {
+	/* Leave the veths' offloads as the kernel sets them. By default
+	 * transmit checksum offload, TSO (every tx-*-segmentation but
+	 * software GSO) and GRO are off on both ends, so every frame the data
+	 * path captures carries a correct checksum and fits the MTU. */
+	bool keep_offloads;
+};
+
+enum topology_port_kind { TOPOLOGY_PORT_ENI, TOPOLOGY_PORT_OUTSIDE };
+
+/* One veth pair: eth0 in an ENI's or outside host's namespace, the port
+ * in the router namespace. */
+struct topology_port {
+	enum topology_port_kind kind;
+	int32_t eni;		    /* index into lab->enis, or -1 */
+	int32_t outside;	    /* index into lab->outside, or -1 */
+	char netns[NETNS_NAME_MAX]; /* "vpcfw-web-1" */
+	char name[IFNAMSIZ];	    /* router-side port, "p<hash4>-<idx>" */
+	int ifindex;		    /* of the port, in the router namespace */
+	uint8_t mac[6];		    /* the port's MAC: the router's, as the host sees it */
+	uint8_t peer_mac[6];	    /* eth0's MAC */
+	int peer_ifindex;	    /* eth0's ifindex, in netns */
+};
+
+struct topology_private;
+
+/* Read-only for callers. */
+struct topology {
+	char lab[TOPOLOGY_LAB_NAME_MAX + 1];
+	char router_ns[NETNS_NAME_MAX]; /* "vpcfw-router-<lab>" */
+	int router_nsfd;		/* open fd of the router namespace */
+	uint32_t mtu;
+	bool offloads_kept;
+	struct topology_port *ports; /* ENIs in lab order, then outside hosts */
+	size_t n_ports;
+	/* Namespaces of a dead daemon of this lab removed at start. */
+	size_t stale_removed;
+	struct topology_private *priv;
+};
+
+/* Builds the lab. Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN for the
+ * mounts). 0 and *out, or -errno with a message in err and nothing left:
+ * -EBUSY when a live daemon runs the lab, -EEXIST on a name collision,
+ * -EINVAL for a lab it cannot build (bad lab name, ENI without subnet...). */
+int topology_create(const struct lab *lab, const struct topology_options *opts,
+		    struct topology **out, char *err, size_t errlen);
+
+/* Removes everything topology_create built (ports, namespaces, nft table,
+ * state file) and frees t. NULL is a no-op. */
+void topology_destroy(struct topology *t);
+
+/* Runs fn(arg) inside the router namespace on the calling thread and
+ * returns its result (or -errno when the namespace cannot be entered).
+ * Sockets and pcap handles opened by fn stay in the router namespace. */
+int topology_run_in_router(const struct topology *t, int (*fn)(void *arg), void *arg);
+
+/* Detaches a port from the kernel's ingress drop (the nft chain) or puts it
+ * back. For tests and diagnostics; the daemon never needs it. */
+int topology_port_drop(struct topology *t, size_t port, bool drop, char *err, size_t errlen);
+
+/* The port of an ENI or outside host, or NULL. */
+const struct topology_port *topology_port_of_eni(const struct topology *t, int32_t eni);
+const struct topology_port *topology_port_of_outside(const struct topology *t, int32_t outside);
+
+/* The namespace name of an ENI ("vpcfw-<label>"), as topology_create names
+ * it, into buf. 0 or -EINVAL. */
+int topology_eni_netns(const struct lab *lab, int32_t eni, char *buf, size_t len);
+/* The namespace name of an outside host. */
+int topology_outside_netns(const struct lab *lab, int32_t outside, char *buf, size_t len);
+
+/* Removes what a dead daemon of lab left (no-op when nothing). Returns the
+ * number of namespaces removed, -EBUSY when the daemon is alive, or -errno.
+ * topology_create calls it itself. */
+int topology_cleanup_stale(const char *lab, char *err, size_t errlen);
+
+/* For `vpcfw exec`: finds the namespace of NAME (label, Name tag, ENI id,
+ * instance id or outside host name) in the state files of running labs
+ * (only lab's when lab is not NULL). 0, -ENOENT, or -EEXIST (ambiguous:
+ * several labs). */
+int topology_lookup_netns(const char *lab, const char *name, char *buf, size_t len);
+
+#endif
