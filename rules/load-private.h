@@ -1,0 +1,205 @@
+/*
+ * Shared only by the loader's files (load.c, load_json.c, load_aws.c,
+ * load_lab.c, load_resolve.c): the builder state that collects objects from
+ * every file of a lab before references are resolved, and the JSON helpers
+ * that report wrong types with the file and JSON path. Nobody else includes
+ * this; the public interface is load.h.
+ */
+#ifndef VPCFW_LOAD_PRIVATE_H
+#define VPCFW_LOAD_PRIVATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arena.h"
+#include "diag.h"
+#include "model.h"
+
+/* A heap array that grows; items move on push, so hold indices. */
+struct vec {
+	void *items;
+	size_t n, cap;
+};
+
+void *vec_push(struct vec *v, size_t size);
+void vec_free(struct vec *v);
+
+/* String keys (owned by someone else, e.g. the arena) to indices, so that
+ * labs with thousands of objects load in linear time. */
+struct idmap {
+	struct idmap_slot {
+		const char *key;
+		size_t val;
+	} * slots;
+	size_t cap, n;
+};
+
+bool idmap_get(const struct idmap *m, const char *key, size_t *val);
+/* Keeps the first value of a key; -ENOMEM on allocation failure. */
+int idmap_put(struct idmap *m, const char *key, size_t val);
+void idmap_free(struct idmap *m);
+#define VEC_AT(v, type, i) (&((type *)(v)->items)[i])
+
+/* A reference by id to another object, with where it was written. */
+struct ref {
+	const char *id;
+	struct origin at;
+};
+
+struct draft_subnet {
+	struct subnet s;
+	struct ref nacl_ref; /* our format: the subnet names its NACL */
+	struct ref rt_ref;   /* and its route table */
+	bool from_aws;
+};
+
+struct draft_nacl {
+	struct nacl n;
+	struct ref *assoc; /* subnet ids */
+	size_t n_assoc;
+	bool from_aws;
+};
+
+/* A route whose destination is a managed prefix list (a gateway
+ * endpoint's): one route per CIDR of the list once every file is read. */
+struct pl_route {
+	struct route r; /* dest unset */
+	const char *pl_id;
+	struct origin at;
+};
+
+struct draft_rt {
+	struct route_table rt;
+	struct ref *assoc; /* subnet ids */
+	size_t n_assoc;
+	struct pl_route *pl_routes;
+	size_t n_pl_routes;
+	bool from_aws;
+};
+
+struct draft_eni {
+	struct eni e;
+	struct ref subnet;
+	const char *vpc_id;
+	struct ref *groups;
+	size_t n_groups;
+	const char *own_name;	   /* the ENI's Name tag */
+	const char *instance_name; /* its instance's Name tag */
+	const char *iface_type;	   /* InterfaceType of describe-* output */
+	bool from_aws;
+	bool merged;		/* described by more than one file */
+	bool addr_given;	/* describe-*: some address was written (maybe invalid) */
+	bool explicit_timeouts; /* e.timeouts fields of 0 take the lab's defaults */
+};
+
+struct draft_group {
+	struct security_group g;
+	/* peer_id of each rule as written (a name in our format resolves to
+	 * an id before this point) */
+	bool from_aws;
+};
+
+/* get-managed-prefix-list-entries: entries of a list named by file name. */
+struct draft_pl_entries {
+	const char *id;
+	struct ip_prefix *cidrs;
+	size_t n_cidrs;
+	struct origin origin;
+};
+
+struct loader {
+	struct arena *a;   /* the lab's arena: what survives a successful load */
+	struct arena *tmp; /* JSON paths and scratch, freed after the load */
+	struct diag_list *d;
+	bool strict;
+	const char *file; /* the file being read (in a) */
+	const char *lab_name;
+	bool have_opts;
+	struct lab_options opts;
+	struct vec vpcs;       /* struct vpc */
+	struct vec subnets;    /* struct draft_subnet */
+	struct vec enis;       /* struct draft_eni */
+	struct vec groups;     /* struct draft_group */
+	struct vec nacls;      /* struct draft_nacl */
+	struct vec pls;	       /* struct prefix_list */
+	struct vec pl_entries; /* struct draft_pl_entries */
+	struct vec rts;	       /* struct draft_rt */
+	struct vec outside;    /* struct outside_host */
+	struct idmap eni_ids;  /* ENI id -> index in enis, for merging */
+	/* ids -> indices of the built lab, for resolving thousands of references */
+	struct idmap ix_vpcs, ix_subnets, ix_groups;
+	size_t n_lab_files; /* our format: at most one per lab */
+	size_t n_real_vpcs; /* VPCs after these were made up from subnets */
+};
+
+/* Diagnostics at the current file, or at an object's origin (+ a sub path). */
+void ld_err(struct loader *l, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ld_warn(struct loader *l, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ld_err_at(struct loader *l, const struct origin *o, const char *sub, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void ld_warn_at(struct loader *l, const struct origin *o, const char *sub, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* JSON paths: "base.key" and "base[i]" (in l->tmp). */
+const char *jp_key(struct loader *l, const char *base, const char *key);
+const char *jp_idx(struct loader *l, const char *base, size_t i);
+struct origin ld_origin(struct loader *l, const char *path);
+
+const char *json_kind(const json_t *v);
+
+/* Typed getters. Absent keys: *out untouched, returns false, an error only
+ * when required. Present with the wrong type: an error, returns false. */
+bool j_str(struct loader *l, const json_t *obj, const char *key, const char *base, bool required,
+	   const char **out);
+bool j_int(struct loader *l, const json_t *obj, const char *key, const char *base, bool required,
+	   long long *out);
+bool j_bool(struct loader *l, const json_t *obj, const char *key, const char *base, bool required,
+	    bool *out);
+/* An array (NULL when absent or wrong). */
+const json_t *j_array(struct loader *l, const json_t *obj, const char *key, const char *base,
+		      bool required);
+const json_t *j_object(struct loader *l, const json_t *obj, const char *key, const char *base,
+		       bool required);
+/* A string or an array of strings (our format's lists). n = 0 when absent. */
+bool j_strlist(struct loader *l, const json_t *obj, const char *key, const char *base,
+	       const char ***out, size_t *n);
+/* The Name tag of Tags/TagSet, or NULL. */
+const char *j_name_tag(struct loader *l, const json_t *obj, const char *base);
+
+/* A CIDR text checked for family (0 = either); a non-canonical one is a
+ * warning and is used with host bits cleared. */
+bool ld_prefix(struct loader *l, const char *text, const char *path, int family,
+	       struct ip_prefix *out);
+bool ld_addr(struct loader *l, const char *text, const char *path, int family, struct ip_addr *out);
+/* "tcp", "udp", "icmp", "icmpv6", "-1", "all", a number 0..255 (as text). */
+bool ld_protocol(struct loader *l, const char *text, const char *path, int16_t *out);
+
+/* Parsers for each kind of document; root is the whole document. */
+void aws_load_vpcs(struct loader *l, const json_t *root);
+void aws_load_subnets(struct loader *l, const json_t *root);
+void aws_load_groups(struct loader *l, const json_t *root);
+void aws_load_nacls(struct loader *l, const json_t *root);
+void aws_load_interfaces(struct loader *l, const json_t *root);
+void aws_load_instances(struct loader *l, const json_t *root);
+void aws_load_route_tables(struct loader *l, const json_t *root);
+void aws_load_prefix_lists(struct loader *l, const json_t *root);
+void aws_load_prefix_list_entries(struct loader *l, const json_t *root, const char *name);
+void lab_format_load(struct loader *l, const json_t *root);
+
+/* Adds or merges an ENI (an ENI described by describe-instances and
+ * describe-network-interfaces is one ENI). */
+void ld_add_eni(struct loader *l, struct draft_eni *e);
+
+/* Deterministic AWS-like id: prefix-<17 hex digits> from the words. */
+const char *ld_make_id(struct loader *l, const char *prefix, const char *a, const char *b);
+
+void ld_default_options(struct lab_options *o);
+
+/* Resolves references, fills defaults, validates; builds the lab in l->a.
+ * NULL when any error was found (all of them reported). */
+struct lab *ld_finish(struct loader *l);
+
+#endif

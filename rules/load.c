@@ -1,0 +1,415 @@
+/*
+ * lab_load: reads a lab file or a directory of JSON files, recognises each
+ * document by its top-level keys, hands it to the reader for its kind
+ * (load_aws.c, load_lab.c), then lets load_resolve.c build and validate the
+ * lab. The only file I/O of the loader is here: reading the files it is
+ * given. All-or-nothing: any error frees everything built.
+ */
+#include "load.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "load-private.h"
+
+#define LAB_FILE_MAX (64u << 20) /* a describe-* export of a large account */
+
+void lab_load_opts_init(struct lab_load_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+void lab_free(struct lab *lab)
+{
+	if (lab)
+		arena_destroy(lab->arena);
+}
+
+/* Merging an ENI seen twice (describe-instances and
+ * describe-network-interfaces): the same id must mean the same interface. */
+static void merge_eni(struct loader *l, struct draft_eni *old, const struct draft_eni *d)
+{
+	struct eni *e = &old->e;
+	const struct eni *n = &d->e;
+	if (old->subnet.id && d->subnet.id && strcmp(old->subnet.id, d->subnet.id)) {
+		ld_err_at(l, &n->origin, "SubnetId",
+			  "ENI %s is described again with subnet %s (%s at %s says %s)", e->id,
+			  d->subnet.id, e->origin.file ? e->origin.file : "?", e->origin.path,
+			  old->subnet.id);
+		return;
+	}
+	if (e->instance_id && n->instance_id && strcmp(e->instance_id, n->instance_id)) {
+		ld_err_at(l, &n->origin, NULL,
+			  "ENI %s is described again attached to %s (%s at %s says %s)", e->id,
+			  n->instance_id, e->origin.file ? e->origin.file : "?", e->origin.path,
+			  e->instance_id);
+		return;
+	}
+	old->merged = true;
+	if (!e->instance_id)
+		e->instance_id = n->instance_id;
+	if (e->device_index < 0)
+		e->device_index = n->device_index;
+	if (!e->description)
+		e->description = n->description;
+	if (!old->own_name)
+		old->own_name = d->own_name;
+	if (!old->instance_name)
+		old->instance_name = d->instance_name;
+	if (!old->vpc_id)
+		old->vpc_id = d->vpc_id;
+	if (!e->has_public_ip && n->has_public_ip) {
+		e->has_public_ip = true;
+		e->public_ip = n->public_ip;
+	}
+	if (!e->n_ipv4) {
+		e->ipv4 = n->ipv4;
+		e->n_ipv4 = n->n_ipv4;
+	}
+	if (!e->n_ipv6) {
+		e->ipv6 = n->ipv6;
+		e->n_ipv6 = n->n_ipv6;
+	}
+	old->addr_given |= d->addr_given;
+	if (!old->n_groups) {
+		old->groups = d->groups;
+		old->n_groups = d->n_groups;
+	}
+}
+
+void ld_add_eni(struct loader *l, struct draft_eni *d)
+{
+	size_t i;
+	if (idmap_get(&l->eni_ids, d->e.id, &i)) {
+		struct draft_eni *old = VEC_AT(&l->enis, struct draft_eni, i);
+		if (!old->from_aws || !d->from_aws)
+			ld_err_at(l, &d->e.origin, NULL, "ENI %s is defined twice", d->e.id);
+		else
+			merge_eni(l, old, d);
+		return;
+	}
+	struct draft_eni *slot = vec_push(&l->enis, sizeof(*slot));
+	if (!slot)
+		return;
+	*slot = *d;
+	idmap_put(&l->eni_ids, slot->e.id, l->enis.n - 1);
+}
+
+static bool has_key(const json_t *root, const char *key)
+{
+	return json_object_get(root, key) != NULL;
+}
+
+/* Our format: lower-case keys; describe-* output: AWS's capitalised ones. */
+static bool is_lab_format(const json_t *root)
+{
+	static const char *const keys[] = {"vpcs", "lab", "outside", "prefix_lists", "options"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (has_key(root, keys[i]))
+			return true;
+	return false;
+}
+
+static const struct {
+	const char *key;
+	void (*load)(struct loader *l, const json_t *root);
+} aws_kinds[] = {
+    {"Vpcs", aws_load_vpcs},
+    {"Subnets", aws_load_subnets},
+    {"SecurityGroups", aws_load_groups},
+    {"NetworkAcls", aws_load_nacls},
+    {"NetworkInterfaces", aws_load_interfaces},
+    {"Reservations", aws_load_instances},
+    {"RouteTables", aws_load_route_tables},
+    {"PrefixLists", aws_load_prefix_lists},
+};
+
+/* Keys the CLI adds around any describe-* output. */
+static bool is_envelope_key(const char *k)
+{
+	return !strcmp(k, "NextToken") || !strcmp(k, "ResponseMetadata");
+}
+
+static bool is_aws_key(const char *k)
+{
+	for (size_t i = 0; i < sizeof(aws_kinds) / sizeof(aws_kinds[0]); i++)
+		if (!strcmp(k, aws_kinds[i].key))
+			return true;
+	return !strcmp(k, "Entries") || is_envelope_key(k);
+}
+
+static void load_aws_document(struct loader *l, const json_t *root, const char *name)
+{
+	size_t known = 0;
+	const char *k;
+	const json_t *v;
+	json_object_foreach((json_t *)root, k, v)
+	{
+		if (is_aws_key(k) && !is_envelope_key(k))
+			known++;
+	}
+	if (!known) {
+		ld_err(l, NULL,
+		       "not a lab file: its top-level keys match neither the vpcfw lab format "
+		       "(vpcs, ...) nor any aws ec2 describe-* output");
+		return;
+	}
+	json_object_foreach((json_t *)root, k, v)
+	{
+		if (!is_aws_key(k))
+			ld_warn(l, k, "unknown top-level key ignored");
+	}
+	for (size_t i = 0; i < sizeof(aws_kinds) / sizeof(aws_kinds[0]); i++)
+		if (has_key(root, aws_kinds[i].key))
+			aws_kinds[i].load(l, root);
+	if (has_key(root, "Entries"))
+		aws_load_prefix_list_entries(l, root, name);
+}
+
+static void load_document(struct loader *l, const char *name, const char *json, size_t len)
+{
+	l->file = arena_strdup(l->a, name);
+	json_error_t err;
+	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
+	if (!root) {
+		ld_err(l, NULL, "invalid JSON at line %d, column %d: %s", err.line, err.column,
+		       err.text);
+		return;
+	}
+	if (!json_is_object(root))
+		ld_err(l, NULL, "not a lab file: the document is %s, not an object",
+		       json_kind(root));
+	else if (is_lab_format(root))
+		lab_format_load(l, root);
+	else
+		load_aws_document(l, root, name);
+	json_decref(root);
+}
+
+static void loader_free(struct loader *l)
+{
+	vec_free(&l->vpcs);
+	vec_free(&l->subnets);
+	vec_free(&l->enis);
+	vec_free(&l->groups);
+	vec_free(&l->nacls);
+	vec_free(&l->pls);
+	vec_free(&l->pl_entries);
+	vec_free(&l->rts);
+	vec_free(&l->outside);
+	idmap_free(&l->eni_ids);
+	idmap_free(&l->ix_vpcs);
+	idmap_free(&l->ix_subnets);
+	idmap_free(&l->ix_groups);
+	arena_destroy(l->tmp);
+}
+
+/* "examples/ten-thousand/lab.json" -> "ten-thousand"; "x/prod.json" -> "prod". */
+static const char *name_from_path(struct arena *a, const char *path)
+{
+	char *p = arena_strdup(a, path);
+	if (!p)
+		return "lab";
+	size_t n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	char *base = strrchr(p, '/');
+	base = base ? base + 1 : p;
+	char *dot = strrchr(base, '.');
+	if (dot && !strcmp(dot, ".json"))
+		*dot = '\0';
+	if (!strcmp(base, "lab") && base != p) {
+		base[-1] = '\0';
+		char *dir = strrchr(p, '/');
+		base = dir ? dir + 1 : p;
+	}
+	return *base ? base : "lab";
+}
+
+static int load_all(size_t n, const char *const *names, const char *const *json, const size_t *lens,
+		    const struct lab_load_opts *o, const char *source, struct lab **out,
+		    struct diag_list *diags)
+{
+	*out = NULL;
+	struct loader l;
+	memset(&l, 0, sizeof(l));
+	l.a = arena_create();
+	l.tmp = arena_create();
+	l.d = diags;
+	l.strict = o && o->strict;
+	ld_default_options(&l.opts);
+	if (!l.a || !l.tmp) {
+		arena_destroy(l.a);
+		arena_destroy(l.tmp);
+		diag_add(diags, DIAG_ERROR, source, NULL, "out of memory");
+		return -ENOMEM;
+	}
+	size_t errors = diags->n_errors; /* the caller's list may hold some already */
+	for (size_t i = 0; i < n; i++)
+		load_document(&l, names[i], json[i], lens[i]);
+	struct lab *lab = ld_finish(&l);
+	bool clean = l.d->n_errors == errors; /* l.d is diags: the readers added to it */
+	if (lab && clean) {
+		lab->source = arena_strdup(l.a, source);
+		if (!lab->name)
+			lab->name = name_from_path(l.a, source);
+		*out = lab;
+		loader_free(&l);
+		return 0;
+	}
+	if (clean)
+		diag_add(diags, DIAG_ERROR, source, NULL, "the lab could not be built");
+	arena_destroy(l.a);
+	loader_free(&l);
+	return -EINVAL;
+}
+
+int lab_load_buffers(size_t n, const char *const *names, const char *const *json,
+		     const size_t *lens, const struct lab_load_opts *o, struct lab **out,
+		     struct diag_list *diags)
+{
+	return load_all(n, names, json, lens, o, n ? names[0] : "lab", out, diags);
+}
+
+int lab_load_buffer(const char *name, const char *json, size_t len, const struct lab_load_opts *o,
+		    struct lab **out, struct diag_list *diags)
+{
+	return load_all(1, &name, &json, &len, o, name, out, diags);
+}
+
+static char *read_file(const char *path, size_t *len, struct diag_list *diags)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		diag_add(diags, DIAG_ERROR, path, NULL, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+	for (;;) {
+		if (n == cap) {
+			if (cap >= LAB_FILE_MAX) {
+				diag_add(diags, DIAG_ERROR, path, NULL, "larger than %u MiB",
+					 LAB_FILE_MAX >> 20);
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			cap = cap ? cap * 2 : 65536;
+			char *grown = realloc(buf, cap);
+			if (!grown) {
+				free(buf);
+				fclose(f);
+				diag_add(diags, DIAG_ERROR, path, NULL, "out of memory");
+				return NULL;
+			}
+			buf = grown;
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	bool failed = ferror(f);
+	fclose(f);
+	if (failed) {
+		diag_add(diags, DIAG_ERROR, path, NULL, "read error");
+		free(buf);
+		return NULL;
+	}
+	*len = n;
+	return buf;
+}
+
+static int json_name_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".json");
+}
+
+/* The *.json files of a directory, sorted so every run reads them in the
+ * same order (ids, messages and merges are then reproducible). */
+static int list_dir(const char *dir, char ***paths, size_t *n, struct diag_list *diags)
+{
+	struct dirent **ents;
+	int k = scandir(dir, &ents, json_name_filter, alphasort);
+	if (k < 0) {
+		int e = errno;
+		diag_add(diags, DIAG_ERROR, dir, NULL, "cannot read directory: %s", strerror(e));
+		return -e;
+	}
+	*paths = calloc((size_t)k + 1, sizeof(char *));
+	size_t m = 0;
+	for (int i = 0; i < k; i++) {
+		if (*paths) {
+			size_t len = strlen(dir) + strlen(ents[i]->d_name) + 2;
+			char *p = malloc(len);
+			if (p) {
+				snprintf(p, len, "%s%s%s", dir,
+					 dir[strlen(dir) - 1] == '/' ? "" : "/", ents[i]->d_name);
+				(*paths)[m++] = p;
+			}
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	*n = m;
+	if (!*paths) {
+		diag_add(diags, DIAG_ERROR, dir, NULL, "out of memory");
+		return -ENOMEM;
+	}
+	if (!m) {
+		diag_add(diags, DIAG_ERROR, dir, NULL, "no *.json files in this directory");
+		free(*paths);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int lab_load(const char *path, const struct lab_load_opts *o, struct lab **out,
+	     struct diag_list *diags)
+{
+	*out = NULL;
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		int e = errno;
+		diag_add(diags, DIAG_ERROR, path, NULL, "cannot open: %s", strerror(e));
+		return -e;
+	}
+	char **paths = NULL;
+	size_t n = 0;
+	if (S_ISDIR(st.st_mode)) {
+		int r = list_dir(path, &paths, &n, diags);
+		if (r < 0)
+			return r;
+	} else {
+		paths = calloc(1, sizeof(char *));
+		if (!paths || !(paths[0] = strdup(path))) {
+			free(paths);
+			return -ENOMEM;
+		}
+		n = 1;
+	}
+	char **bufs = calloc(n, sizeof(char *));
+	size_t *lens = calloc(n, sizeof(size_t));
+	int r = (bufs && lens) ? 0 : -ENOMEM;
+	for (size_t i = 0; bufs && lens && i < n; i++)
+		if (!(bufs[i] = read_file(paths[i], &lens[i], diags)))
+			r = -EIO; /* read the rest: report every unreadable file */
+	if (!r)
+		r = load_all(n, (const char *const *)paths, (const char *const *)bufs, lens, o,
+			     path, out, diags);
+	for (size_t i = 0; i < n; i++) {
+		free(paths[i]);
+		if (bufs)
+			free(bufs[i]);
+	}
+	free(paths);
+	free(bufs);
+	free(lens);
+	return r;
+}

@@ -1,0 +1,297 @@
+/*
+ * Read-only queries over a loaded lab: lookups by id and by address, and
+ * endpoint naming (DESIGN.md contract 3). Linear scans: labs hold tens to
+ * a few thousand objects and these run at load, in the CLI and on the slow
+ * path only, never per packet of a tracked flow. Building the lab is the
+ * loader's job (load.c), not this file's.
+ */
+#include "model.h"
+
+#include <errno.h>
+#include <string.h>
+
+static bool id_eq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+int32_t lab_find_vpc(const struct lab *lab, const char *id)
+{
+	for (size_t i = 0; i < lab->n_vpcs; i++)
+		if (id_eq(lab->vpcs[i].id, id))
+			return (int32_t)i;
+	return -1;
+}
+
+int32_t lab_find_subnet(const struct lab *lab, const char *id)
+{
+	for (size_t i = 0; i < lab->n_subnets; i++)
+		if (id_eq(lab->subnets[i].id, id))
+			return (int32_t)i;
+	return -1;
+}
+
+int32_t lab_find_group(const struct lab *lab, const char *id)
+{
+	for (size_t i = 0; i < lab->n_groups; i++)
+		if (id_eq(lab->groups[i].id, id))
+			return (int32_t)i;
+	return -1;
+}
+
+int32_t lab_find_nacl(const struct lab *lab, const char *id)
+{
+	for (size_t i = 0; i < lab->n_nacls; i++)
+		if (id_eq(lab->nacls[i].id, id))
+			return (int32_t)i;
+	return -1;
+}
+
+int32_t lab_find_prefix_list(const struct lab *lab, const char *id)
+{
+	for (size_t i = 0; i < lab->n_prefix_lists; i++)
+		if (id_eq(lab->prefix_lists[i].id, id))
+			return (int32_t)i;
+	return -1;
+}
+
+static bool addr_in_list(const struct ip_addr *list, size_t n, const struct ip_addr *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ip_addr_eq(&list[i], a))
+			return true;
+	return false;
+}
+
+int32_t lab_eni_by_addr(const struct lab *lab, const struct ip_addr *a)
+{
+	for (size_t i = 0; i < lab->n_enis; i++) {
+		const struct eni *e = &lab->enis[i];
+		if (a->family == IP_V4 ? addr_in_list(e->ipv4, e->n_ipv4, a)
+				       : addr_in_list(e->ipv6, e->n_ipv6, a))
+			return (int32_t)i;
+	}
+	return -1;
+}
+
+int32_t lab_eni_by_public_ip(const struct lab *lab, const struct ip_addr *a)
+{
+	for (size_t i = 0; i < lab->n_enis; i++) {
+		const struct eni *e = &lab->enis[i];
+		if (e->has_public_ip && ip_addr_eq(&e->public_ip, a))
+			return (int32_t)i;
+	}
+	return -1;
+}
+
+int32_t lab_subnet_by_addr(const struct lab *lab, const struct ip_addr *a)
+{
+	for (size_t i = 0; i < lab->n_subnets; i++) {
+		const struct subnet *s = &lab->subnets[i];
+		if (ip_prefix_contains(&s->cidr, a))
+			return (int32_t)i;
+		if (s->has_cidr6 && ip_prefix_contains(&s->cidr6, a))
+			return (int32_t)i;
+	}
+	return -1;
+}
+
+bool lab_addr_in_vpc(const struct lab *lab, const struct ip_addr *a)
+{
+	for (size_t i = 0; i < lab->n_vpcs; i++) {
+		const struct vpc *v = &lab->vpcs[i];
+		for (size_t j = 0; j < v->n_cidrs; j++)
+			if (ip_prefix_contains(&v->cidrs[j], a))
+				return true;
+		for (size_t j = 0; j < v->n_cidrs6; j++)
+			if (ip_prefix_contains(&v->cidrs6[j], a))
+				return true;
+	}
+	return false;
+}
+
+/* The address an ENI endpoint starts with: primary IPv4, else first IPv6.
+ * lab_endpoint_addr switches family when the peer needs it. */
+static void eni_endpoint(const struct lab *lab, int32_t i, struct endpoint *out)
+{
+	const struct eni *e = &lab->enis[i];
+	memset(out, 0, sizeof(*out));
+	out->kind = ENDPOINT_ENI;
+	out->eni = i;
+	out->outside = -1;
+	if (e->n_ipv4)
+		out->addr = e->ipv4[0];
+	else if (e->n_ipv6)
+		out->addr = e->ipv6[0];
+}
+
+/* Among the ENIs of one instance, the one at the lowest device index
+ * (AWS's primary ENI is device 0). */
+static int32_t instance_primary_eni(const struct lab *lab, const char *instance_id)
+{
+	int32_t best = -1;
+	for (size_t i = 0; i < lab->n_enis; i++) {
+		const struct eni *e = &lab->enis[i];
+		if (!id_eq(e->instance_id, instance_id))
+			continue;
+		if (best < 0 ||
+		    (e->device_index >= 0 && (lab->enis[best].device_index < 0 ||
+					      e->device_index < lab->enis[best].device_index)))
+			best = (int32_t)i;
+	}
+	return best;
+}
+
+/* Whether an ENI's name is its own Name tag rather than its instance's. */
+static bool own_name(const struct eni *e)
+{
+	return e->name && !(e->instance_name && !strcmp(e->name, e->instance_name));
+}
+
+/* The ENI a Name tag means: an ENI's own Name means that ENI, an
+ * instance's Name its device-0 ENI. Several different ENIs so named are
+ * ambiguous unless they are all of one instance (then: its primary).
+ * Returns the ENI, -1 when absent, -2 when ambiguous. */
+static int32_t eni_by_name(const struct lab *lab, const char *name)
+{
+	int32_t found = -1;
+	bool several = false;
+	for (size_t i = 0; i < lab->n_enis; i++) {
+		const struct eni *e = &lab->enis[i];
+		int32_t cand = -1;
+		if (own_name(e) && id_eq(e->name, name))
+			cand = (int32_t)i;
+		else if (id_eq(e->instance_name, name) || (!own_name(e) && id_eq(e->name, name)))
+			cand =
+			    e->instance_id ? instance_primary_eni(lab, e->instance_id) : (int32_t)i;
+		if (cand < 0 || cand == found)
+			continue;
+		if (found >= 0)
+			several = true;
+		if (found < 0)
+			found = cand;
+	}
+	if (!several)
+		return found;
+	/* all of one instance? */
+	const char *inst = lab->enis[found].instance_id;
+	for (size_t i = 0; i < lab->n_enis && inst; i++) {
+		const struct eni *e = &lab->enis[i];
+		bool named = id_eq(e->name, name) || id_eq(e->instance_name, name);
+		if (named && !id_eq(e->instance_id, inst))
+			return -2;
+	}
+	return inst ? instance_primary_eni(lab, inst) : -2;
+}
+
+static int32_t outside_by_name(const struct lab *lab, const char *name)
+{
+	for (size_t i = 0; i < lab->n_outside; i++)
+		if (id_eq(lab->outside[i].name, name))
+			return (int32_t)i;
+	return -1;
+}
+
+static int32_t outside_by_addr(const struct lab *lab, const struct ip_addr *a)
+{
+	for (size_t i = 0; i < lab->n_outside; i++)
+		if (ip_addr_eq(&lab->outside[i].addr, a))
+			return (int32_t)i;
+	return -1;
+}
+
+static void outside_endpoint(const struct lab *lab, int32_t idx, const struct ip_addr *a,
+			     struct endpoint *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = ENDPOINT_OUTSIDE;
+	out->eni = -1;
+	out->outside = idx;
+	out->addr = *a;
+	out->in_vpc_cidr = lab_addr_in_vpc(lab, a);
+}
+
+static int resolve_address(const struct lab *lab, const struct ip_addr *a, struct endpoint *out)
+{
+	int32_t i = lab_eni_by_addr(lab, a);
+	if (i >= 0) {
+		eni_endpoint(lab, i, out);
+		out->addr = *a; /* a secondary address means that address */
+		return 0;
+	}
+	/* The IGW maps a public IP 1:1 onto the private one (§1). */
+	i = lab_eni_by_public_ip(lab, a);
+	if (i >= 0) {
+		eni_endpoint(lab, i, out);
+		return 0;
+	}
+	outside_endpoint(lab, outside_by_addr(lab, a), a, out);
+	return 0;
+}
+
+int lab_resolve_endpoint(const struct lab *lab, const char *name, struct endpoint *out)
+{
+	if (!name || !*name)
+		return -ENOENT;
+	int32_t i = instance_primary_eni(lab, name);
+	if (i >= 0) {
+		eni_endpoint(lab, i, out);
+		return 0;
+	}
+	for (size_t k = 0; k < lab->n_enis; k++) {
+		if (id_eq(lab->enis[k].id, name)) {
+			eni_endpoint(lab, (int32_t)k, out);
+			return 0;
+		}
+	}
+	i = eni_by_name(lab, name);
+	if (i == -2)
+		return -EEXIST;
+	int32_t o = outside_by_name(lab, name);
+	if (i >= 0 && o >= 0)
+		return -EEXIST;
+	if (i >= 0) {
+		eni_endpoint(lab, i, out);
+		return 0;
+	}
+	if (o >= 0) {
+		outside_endpoint(lab, o, &lab->outside[o].addr, out);
+		return 0;
+	}
+	struct ip_addr a;
+	if (ip_addr_parse(name, &a) == 0)
+		return resolve_address(lab, &a, out);
+	return -ENOENT;
+}
+
+int lab_endpoint_addr(const struct lab *lab, struct endpoint *ep, enum ip_family f)
+{
+	if (ep->kind == ENDPOINT_OUTSIDE)
+		return ep->addr.family == f ? 0 : -EAFNOSUPPORT;
+	if (ep->eni < 0 || (size_t)ep->eni >= lab->n_enis)
+		return -EINVAL;
+	if (ep->addr.family == f)
+		return 0;
+	const struct eni *e = &lab->enis[ep->eni];
+	if (f == IP_V4 && e->n_ipv4) {
+		ep->addr = e->ipv4[0];
+		return 0;
+	}
+	if (f == IP_V6 && e->n_ipv6) {
+		ep->addr = e->ipv6[0];
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+const char *lab_eni_label(const struct lab *lab, int32_t eni)
+{
+	if (eni < 0 || (size_t)eni >= lab->n_enis)
+		return "?";
+	const struct eni *e = &lab->enis[eni];
+	if (e->name)
+		return e->name;
+	if (e->instance_id)
+		return e->instance_id;
+	return e->id ? e->id : "?";
+}
