@@ -707,6 +707,11 @@ static void test_unknown_peers(void **state)
 		    "'PrefixListIds':[{'PrefixListId':'pl-123'}]}]}]}",
 		    "SecurityGroups[0].IpPermissions[0].UserIdGroupPairs[0]",
 		    "security group sg-elsewhere is not in the lab: this rule matches no address");
+	/* EC2-Classic style reference by name only: refused (docs/deviations.md) */
+	one_error("{'SecurityGroups':[{'GroupId':'sg-1','IpPermissions':[{'IpProtocol':'-1',"
+		  "'UserIdGroupPairs':[{'GroupName':'web'}]}]}]}",
+		  "SecurityGroups[0].IpPermissions[0].UserIdGroupPairs[0].GroupId",
+		  "required key is missing");
 }
 
 static void test_nacl_associations(void **state)
