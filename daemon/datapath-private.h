@@ -1,0 +1,81 @@
+/*
+ * The datapath's state, shared by its own files only (datapath.c: the
+ * packet path and set-up; datapath_stats.c: counters and their JSON).
+ * Nobody else includes this: daemon/datapath.h is the interface.
+ */
+#ifndef VPCFW_DATAPATH_PRIVATE_H
+#define VPCFW_DATAPATH_PRIVATE_H
+
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "datapath.h"
+#include "flowlog.h"
+#include "topology.h"
+
+struct port;
+struct port_tx;
+struct conntrack;
+struct flowlog;
+
+struct dp_port {
+	struct port *port;
+	const struct topology_port *tp;
+};
+
+struct dp_eni {
+	const struct topology_port *tp; /* its port: ifindex, router MAC, eth0 MAC */
+	struct flowlog_iface fl;
+	pcap_dumper_t *dump;
+	struct dp_eni_stats st;
+};
+
+/* Where the first fragment of a datagram went: later fragments carry no
+ * ports, so they follow its verdict (and route) instead of the rules. A
+ * fixed table, overwritten by hash: no allocation on the packet path. */
+#define DP_FRAG_SLOTS 256
+#define DP_FRAG_TIMEOUT_NS (30ull * 1000000000ull) /* Linux's ipfrag_time */
+
+struct dp_frag {
+	struct ip_addr src, dst;
+	uint32_t id;
+	uint8_t proto;
+	bool used;
+	uint64_t expires_ns;
+	const struct topology_port *in; /* where the first one came from */
+	/* the first fragment's route (struct dp_route of datapath.c) */
+	int32_t src_eni, dst_eni;
+	const struct topology_port *out;
+	bool nat;
+	int nat_field;
+	struct ip_addr nat_addr;
+};
+
+struct datapath {
+	const struct lab *lab;
+	const struct topology *topo;
+	struct datapath_opts opts;
+	struct dp_port *ports;
+	size_t n_ports;
+	struct dp_eni *enis;
+	size_t n_enis;
+	struct port_tx *tx;
+	struct conntrack *ct;
+	struct flowlog *fl;
+	FILE *flf;
+	pcap_t *dead; /* link type and snaplen for the reject dumps */
+	struct dp_stats st;
+	/* Per batch: the clocks and the port being read. */
+	uint64_t now_ns;
+	time_t now_s;
+	size_t cur_port;
+	uint32_t generation;
+	char err[PCAP_ERRBUF_SIZE + 64];
+	struct dp_frag frags[DP_FRAG_SLOTS];
+};
+
+/* Reads the clocks the packet path stamps a batch with. */
+void dp_clock(struct datapath *dp);
+
+#endif

@@ -1,0 +1,172 @@
+/*
+ * The frame handler: every frame captured on a router port is parsed once
+ * (rules/packet), answered when it is ARP or Neighbor Discovery for the VPC
+ * router, and otherwise run through AWS's order (AWS-SEMANTICS §1): the
+ * source ENI's connection-tracking zone (fast path), else the four stages of
+ * rules/pipeline, then forwarded with rewritten MACs (and 1:1 NAT at the
+ * internet gateway port) or dropped silently. Every verdict is counted per
+ * ENI and stage and fed to flow-log aggregation.
+ *
+ * Two capture modes, picked from the topology: offloads off (the default)
+ * -> one libpcap handle per port; offloads kept -> per port an AF_PACKET
+ * socket with PACKET_VNET_HDR that hands over 64 KiB GSO frames with their
+ * virtio-net header, forwarded in place with it (PERF.md item 3).
+ *
+ * Not for: building the topology (daemon/topology), the event loop
+ * (daemon/loop), deciding policy (rules/pipeline). The packet path never
+ * logs and never allocates except a tracked connection from the pool.
+ *
+ * Usage (from the thread that will run the loop; root, topology built):
+ *	struct datapath_opts o;
+ *	datapath_opts_init(&o);
+ *	o.flowlog_path = "/var/log/vpcfw/flow.log";
+ *	struct datapath *dp;
+ *	if (datapath_create(lab, topo, &o, &dp, err, sizeof(err)) < 0) ...
+ *	struct loop *l;  loop_create(dp, &l, ...);  loop_run(l);  (daemon/loop.h)
+ *	datapath_destroy(dp);
+ * The lab and the topology must outlive the datapath.
+ */
+#ifndef VPCFW_DATAPATH_H
+#define VPCFW_DATAPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+struct lab;
+struct topology;
+struct datapath;
+
+struct datapath_opts {
+	unsigned batch;		    /* frames per pcap_dispatch and per sendmmsg; 64 */
+	uint32_t pcap_buffer;	    /* bytes per capture ring; 16 MiB */
+	const char *flowlog_path;   /* NULL: no flow-log file */
+	const char *flowlog_format; /* NULL: AWS's default version-2 format */
+	uint32_t flowlog_interval;  /* aggregation seconds; 60 */
+	const char *account_id;	    /* flow-log account-id field; NULL: "-" */
+	const char *pcap_dir;	    /* NULL: rejected frames not saved; else DIR/<eni-id>.pcap */
+};
+
+void datapath_opts_init(struct datapath_opts *o);
+
+/* Opens the ports' capture handles and the transmit socket inside the
+ * router namespace, creates the conntrack zones and the flow-log
+ * aggregator. 0, or a negative errno-style code and a message in err
+ * (nothing is left open). */
+int datapath_create(const struct lab *lab, const struct topology *topo,
+		    const struct datapath_opts *o, struct datapath **out, char *err, size_t errlen);
+/* Flushes pending flow-log records and closes everything. NULL allowed. */
+void datapath_destroy(struct datapath *dp);
+
+/* Replaces the rules (SIGHUP). The new lab must have the same ENIs (ids,
+ * subnets, addresses) as the topology was built from, else -EINVAL and the
+ * old rules stay. Tracked connections survive (AWS-SEMANTICS §4). Call from
+ * the loop's thread; the caller frees the old lab afterwards. The flow-log
+ * file is reopened (logrotate), the running interval's records written
+ * into the old one first. */
+int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_t errlen);
+
+/* The rules generation: 0 at creation, +1 per successful reload. Tracked
+ * connections' ct_rule_ref carry the generation their group/rule indices
+ * belong to: a reload moves them to the new lab's indices when the same
+ * rule (same group id, identical rule) is still there, else they keep the
+ * old generation (the admitting rule was removed or changed). */
+uint32_t datapath_generation(const struct datapath *dp);
+
+/* For daemon/loop: the capture fds, one per port, and the work to do when
+ * one is readable (one bounded batch, then a transmit flush). */
+size_t datapath_n_ports(const struct datapath *dp);
+int datapath_port_fd(const struct datapath *dp, size_t i);
+/* Returns frames handled (one batch at most), or -EIO when the capture
+ * failed for good (interface gone): the loop then stops watching that fd;
+ * the failure is counted in dp_stats.port_errors. */
+int datapath_port_ready(struct datapath *dp, size_t i);
+/* Once a second: conntrack sweeping with a budget, flow-log flush. */
+void datapath_tick(struct datapath *dp, time_t now);
+/* Forces out every aggregated flow-log record now (tests, shutdown). */
+void datapath_flowlog_flush(struct datapath *dp, time_t now);
+
+/* Counters. Stages in AWS order; a rejection is counted on the ENI whose
+ * stage rejected (the sender's for SG/NACL egress, the receiver's for
+ * ingress), as flow logs record it (AWS-SEMANTICS §6). */
+enum dp_stage {
+	DP_STAGE_SG_EGRESS,
+	DP_STAGE_NACL_EGRESS,
+	DP_STAGE_NACL_INGRESS,
+	DP_STAGE_SG_INGRESS,
+	DP_STAGE_MAX
+};
+
+enum dp_dir { DP_DIR_EGRESS, DP_DIR_INGRESS, DP_DIR_MAX };
+
+struct dp_eni_stats {
+	uint64_t accepted_pkts[DP_DIR_MAX];
+	uint64_t accepted_bytes[DP_DIR_MAX];
+	uint64_t rejected_pkts[DP_STAGE_MAX];
+	uint64_t rejected_bytes[DP_STAGE_MAX];
+	uint64_t fast_path_pkts; /* passed this ENI's SG stage by a tracked flow */
+	uint64_t untracked_pkts; /* accepted by an untracked rule (AWS-SEMANTICS §4) */
+	uint64_t conntrack_allowance_exceeded;
+	uint64_t conntrack_allowance_available; /* filled by datapath_eni_stats */
+	uint64_t tracked;			/* connections in the zone now, filled likewise */
+};
+
+/* Why a frame was dropped before or beside the rules. */
+enum dp_drop {
+	DP_DROP_NOT_IP,		/* neither IPv4, IPv6, ARP nor ND */
+	DP_DROP_ARP_IGNORED,	/* ARP not asking for an address we answer for */
+	DP_DROP_ND_IGNORED,	/* ICMPv6 ND/RS/RA etc. not answered */
+	DP_DROP_UNKNOWN_SOURCE, /* source address not the ENI of that port */
+	DP_DROP_UNKNOWN_DEST,	/* no ENI, outside host or route for the destination */
+	DP_DROP_NO_ROUTE,	/* no route to/from the internet gateway */
+	DP_DROP_NO_PUBLIC_IP,	/* to/from the internet without a public IP */
+	DP_DROP_TRUNCATED,	/* captured length < frame length (offloads on) */
+	DP_DROP_TX_FULL,	/* frame larger than a transmit slot */
+	DP_DROP_HAIRPIN,	/* destination is the port it came from, not an ENI */
+	DP_DROP_FRAGMENT,	/* later fragment whose first one was not accepted or seen */
+	DP_DROP_LINK_LOCAL,	/* IPv6 link-local / multicast (MLD, ...): never routed */
+	DP_DROP_MAX
+};
+
+#define DP_MALFORMED_MAX 32
+
+struct dp_stats {
+	uint64_t rx_pkts, rx_bytes;
+	uint64_t tx_pkts, tx_bytes, tx_errors, tx_syscalls;
+	uint64_t arp_replies, nd_replies;
+	uint64_t accepted_pkts, rejected_pkts;
+	uint64_t fast_path_pkts, slow_path_pkts;
+	uint64_t malformed_total;
+	uint64_t malformed[DP_MALFORMED_MAX]; /* index: rules/packet's reason */
+	uint64_t drops[DP_DROP_MAX];
+	uint64_t pcap_kernel_drops; /* filled by datapath_stats */
+	uint64_t conntrack_allowance_exceeded;
+	uint64_t port_errors;	       /* captures that failed (datapath_port_ready < 0) */
+	uint64_t flowlog_records;      /* flow-log records written (filled by datapath_stats) */
+	uint64_t flowlog_packets_lost; /* packets the full aggregation table could not take */
+};
+
+/* A snapshot (copies; safe to keep). eni_stats may be NULL; else it must
+ * hold n_enis entries (lab->n_enis). */
+void datapath_stats(struct datapath *dp, struct dp_stats *out, struct dp_eni_stats *eni_stats,
+		    size_t n_enis);
+const char *dp_stage_name(enum dp_stage s); /* "sg-egress", ... (DESIGN.md 4) */
+const char *dp_drop_name(enum dp_drop d);   /* "no-route", ... */
+/* The malformed reason's name for index i, or NULL past the last. */
+const char *dp_malformed_name(size_t i);
+
+/* Read-only views for the control socket (`vpcfw flows`: ct_zone_walk on
+ * zone = ENI index; the lab the rules currently come from). Loop thread
+ * only, like everything here. */
+struct conntrack;
+const struct conntrack *datapath_conntrack(const struct datapath *dp);
+const struct lab *datapath_lab(const struct datapath *dp);
+
+/* Writes every counter as one JSON object (global, then "enis": {eni-id:
+ * {...}}) followed by a newline: for vpcfwd on SIGUSR1 / at exit and for
+ * tests. 0 or -errno. Not for the packet path. */
+int datapath_stats_write(struct datapath *dp, FILE *f);
+
+#endif
