@@ -1,0 +1,704 @@
+/*
+ * vpcfwd: the daemon's main. Reads the options, loads and validates the lab
+ * (before anything is created: a config error exits 2 with the loader's
+ * messages), checks that it can enforce (never runs "open"), builds the lab
+ * as namespaces (daemon/topology), starts the data path (daemon/datapath)
+ * and its event loop (daemon/loop), and on SIGINT/SIGTERM removes
+ * everything it built after flushing the flow logs. SIGHUP reloads the
+ * rules from the same lab (a failed reload keeps the running rules);
+ * SIGUSR1 logs every counter as one JSON line.
+ *
+ * The lab name (namespaces, nft table, state and flow-log directories) is
+ * --name, else the lab's own name as the loader gives it (the lab file's
+ * "lab" key, else the file or directory name): see docs/vpcfwd.md.
+ *
+ * Not for policy or packets: every decision is rules/'s, every frame the
+ * data path's. Exit status: 0 clean stop, 1 runtime failure, 2 bad usage or
+ * lab.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "control.h"
+#include "datapath.h"
+#include "diag.h"
+#include "flowlog.h"
+#include "load.h"
+#include "log.h"
+#include "loop.h"
+#include "model.h"
+#include "topology.h"
+
+extern const unsigned char vpcfw_default_lab[];
+extern const size_t vpcfw_default_lab_len;
+
+#define DEFAULT_LAB_LABEL "ten-thousand (built in)"
+#define FLOWLOG_DIR "/var/log/vpcfw"
+
+struct options {
+	const char *lab_path; /* NULL: the built-in lab */
+	const char *name;
+	const char *flowlog_path;
+	const char *flowlog_format;
+	uint32_t flowlog_interval;
+	const char *pcap_dir;
+	bool offloads;
+	bool check_only;
+	const char *control_group; /* NULL: control socket root only */
+	enum log_level level;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vpcfwd [--lab PATH] [--name LABNAME] [--flow-log PATH]\n"
+		"              [--flow-log-format FMT] [--flow-log-interval SECONDS]\n"
+		"              [--pcap-dir DIR] [--offloads on|off] [--control-group GROUP]\n"
+		"              [-n] [-v|-q]\n"
+		"\n"
+		"Builds the lab as network namespaces and filters its real traffic as AWS\n"
+		"security groups and network ACLs would. Runs in the foreground, logs on\n"
+		"stderr; SIGINT/SIGTERM remove everything it built, SIGHUP reloads the\n"
+		"rules, SIGUSR1 logs the counters.\n"
+		"\n"
+		"  --lab PATH                lab JSON file or directory of describe-* exports\n"
+		"                            (default: the built-in ten-thousand lab)\n"
+		"  --name LABNAME            lab name (default: the lab's own name)\n"
+		"  --flow-log PATH           default " FLOWLOG_DIR "/LABNAME/flow.log\n"
+		"  --flow-log-format FMT     AWS custom format, e.g. '${version} ${srcaddr}'\n"
+		"  --flow-log-interval SECS  aggregation interval (default 60)\n"
+		"  --pcap-dir DIR            save rejected frames as DIR/<eni-id>.pcap\n"
+		"  --offloads on|off         keep checksum/segmentation offloads (default off)\n"
+		"  --control-group GROUP     let GROUP use the control socket (default: root only)\n"
+		"  -n, --check               load and validate the lab, then exit (0 ok, 2 error)\n"
+		"  -v, --verbose             debug messages\n"
+		"  -q, --quiet               warnings and errors only\n");
+}
+
+static int parse_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* 0, 1 to exit 0 (--help), or -1 for a usage error. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum { OPT_FLOWLOG = 256, OPT_FORMAT, OPT_INTERVAL, OPT_PCAPDIR, OPT_OFFLOADS, OPT_NAME,
+	       OPT_CONTROL_GROUP };
+	static const struct option longopts[] = {
+	    {"lab", required_argument, NULL, 'l'},
+	    {"name", required_argument, NULL, OPT_NAME},
+	    {"flow-log", required_argument, NULL, OPT_FLOWLOG},
+	    {"flow-log-format", required_argument, NULL, OPT_FORMAT},
+	    {"flow-log-interval", required_argument, NULL, OPT_INTERVAL},
+	    {"pcap-dir", required_argument, NULL, OPT_PCAPDIR},
+	    {"offloads", required_argument, NULL, OPT_OFFLOADS},
+	    {"control-group", required_argument, NULL, OPT_CONTROL_GROUP},
+	    {"check", no_argument, NULL, 'n'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->flowlog_interval = 60;
+	o->level = LOG_LVL_INFO;
+	while ((c = getopt_long(argc, argv, "l:nvqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			o->lab_path = optarg;
+			break;
+		case OPT_NAME:
+			o->name = optarg;
+			break;
+		case OPT_FLOWLOG:
+			o->flowlog_path = optarg;
+			break;
+		case OPT_FORMAT:
+			o->flowlog_format = optarg;
+			break;
+		case OPT_INTERVAL:
+			if (parse_uint(optarg, 1, 86400, &o->flowlog_interval) < 0) {
+				log_err("--flow-log-interval: '%s' is not a number of seconds "
+					"from 1 to 86400",
+					optarg);
+				return -1;
+			}
+			break;
+		case OPT_PCAPDIR:
+			o->pcap_dir = optarg;
+			break;
+		case OPT_OFFLOADS:
+			if (!strcmp(optarg, "on")) {
+				o->offloads = true;
+			} else if (!strcmp(optarg, "off")) {
+				o->offloads = false;
+			} else {
+				log_err("--offloads: expected 'on' or 'off', got '%s'", optarg);
+				return -1;
+			}
+			break;
+		case OPT_CONTROL_GROUP:
+			o->control_group = optarg;
+			break;
+		case 'n':
+			o->check_only = true;
+			break;
+		case 'v':
+			o->level = LOG_LVL_DEBUG;
+			break;
+		case 'q':
+			o->level = LOG_LVL_WARN;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		log_err("unexpected argument '%s' (the lab is given with --lab)", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static void print_diags(const struct diag_list *d)
+{
+	char buf[1024];
+
+	for (size_t i = 0; i < d->n; i++)
+		log_msg(d->items[i].level == DIAG_ERROR ? LOG_LVL_ERR : LOG_LVL_WARN, "%s",
+			diag_format(&d->items[i], buf, sizeof(buf)));
+	if (d->n < d->n_errors + d->n_warnings)
+		log_err("%zu more problems could not be recorded (out of memory)",
+			d->n_errors + d->n_warnings - d->n);
+}
+
+static int load_lab(const struct options *o, struct lab **out)
+{
+	struct lab_load_opts lo;
+	struct diag_list d;
+	int r;
+
+	lab_load_opts_init(&lo);
+	diag_init(&d);
+	if (o->lab_path)
+		r = lab_load(o->lab_path, &lo, out, &d);
+	else
+		r = lab_load_buffer(DEFAULT_LAB_LABEL, (const char *)vpcfw_default_lab,
+				    vpcfw_default_lab_len, &lo, out, &d);
+	print_diags(&d);
+	if (r < 0 && d.n_errors == 0)
+		log_err("%s: cannot load the lab: %s",
+			o->lab_path ? o->lab_path : DEFAULT_LAB_LABEL, strerror(-r));
+	diag_free(&d);
+	return r < 0 ? -1 : 0;
+}
+
+static bool lab_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > TOPOLOGY_LAB_NAME_MAX || s[0] == '.' || s[0] == '-')
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+/* --name, else the loader's name for the lab. */
+static const char *choose_lab_name(const struct options *o, const struct lab *lab)
+{
+	const char *name = o->name ? o->name : lab->name;
+
+	if (!name || !*name) {
+		log_err("the lab has no name; give one with --name");
+		return NULL;
+	}
+	if (!lab_name_valid(name)) {
+		log_err("%s '%s' is not a usable lab name: 1 to %d characters of A-Z a-z 0-9 _ . - "
+			"(used in namespace and directory names)%s",
+			o->name ? "--name" : "lab name", name, TOPOLOGY_LAB_NAME_MAX,
+			o->name ? "" : "; give another with --name");
+		return NULL;
+	}
+	return name;
+}
+
+/*
+ * The capabilities topology and capture need, read from the kernel's view
+ * of this process (CapEff), so that an unprivileged start fails at once and
+ * says why instead of half-building a lab or, worse, running unfiltered.
+ */
+static int check_capabilities(void)
+{
+	static const struct {
+		int bit;
+		const char *name;
+		const char *why;
+	} caps[] = {
+	    {12, "CAP_NET_ADMIN", "create veths, addresses, routes and nftables tables"},
+	    {13, "CAP_NET_RAW", "capture and send frames"},
+	    {21, "CAP_SYS_ADMIN", "create and mount network namespaces"},
+	};
+	unsigned long long eff = 0;
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f) {
+		log_err("cannot read /proc/self/status to check capabilities: %s", strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1) {
+			found = true;
+			break;
+		}
+	fclose(f);
+	if (!found) {
+		log_err("cannot find CapEff in /proc/self/status");
+		return -1;
+	}
+	int missing = 0;
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		if (!(eff & (1ULL << caps[i].bit))) {
+			log_err("missing %s (needed to %s)", caps[i].name, caps[i].why);
+			missing++;
+		}
+	if (missing) {
+		log_err("refusing to start: without these capabilities vpcfwd cannot build or "
+			"filter the lab (run it as root)");
+		return -1;
+	}
+	return 0;
+}
+
+/* mkdir -p of path's parent directory. */
+static int make_parent_dirs(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	char *slash = strrchr(buf, '/');
+	if (!slash || slash == buf)
+		return 0;
+	*slash = '\0';
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* What the running daemon holds; torn down in reverse order by stop(). */
+struct daemon {
+	struct options opts;
+	const char *name;
+	char flowlog_path[PATH_MAX];
+	struct lab *lab;       /* the running rules */
+	struct lab *lab_built; /* the lab the topology was built from */
+	struct topology *topo;
+	struct datapath *dp;
+	struct loop *loop;
+	struct control *control;
+	char reload_path[PATH_MAX]; /* a lab path given to `vpcfw reload` */
+	int usr1_fd;
+	bool watchdog;
+};
+
+static volatile sig_atomic_t early_stop;
+
+/* Only until the loop's signalfds take over: a stop request during set-up
+ * is remembered, set-up finishes or fails, and everything is removed;
+ * SIGHUP and SIGUSR1 mean nothing before the lab runs. */
+static void on_early_signal(int sig)
+{
+	if (sig != SIGHUP)
+		early_stop = 1;
+}
+
+static void install_early_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_early_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* Its default action would kill the daemon before the loop reads it. */
+	sigaction(SIGUSR1, &sa, NULL);
+	/* A client that goes away mid-write must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void log_stats(struct daemon *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return;
+	int r = datapath_stats_write(d->dp, f);
+	fclose(f);
+	if (r == 0 && buf) {
+		while (len && buf[len - 1] == '\n')
+			buf[--len] = '\0';
+		log_info("stats %s", buf);
+	}
+	free(buf);
+}
+
+static void on_usr1(void *arg, int fd, uint32_t events)
+{
+	struct daemon *d = arg;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		;
+	log_stats(d);
+}
+
+static void on_tick(void *arg)
+{
+#ifdef HAVE_LIBSYSTEMD
+	struct daemon *d = arg;
+
+	if (d->watchdog)
+		sd_notify(0, "WATCHDOG=1");
+#else
+	(void)arg;
+#endif
+}
+
+static void notify(const char *state)
+{
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+/* SIGUSR1 through the loop: blocked here, read from a signalfd. */
+static int setup_usr1(struct daemon *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	d->usr1_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->usr1_fd < 0)
+		return -errno;
+	return loop_add_fd(d->loop, d->usr1_fd, EPOLLIN, on_usr1, d);
+}
+
+static int reload_lab(void *arg, const char *path, struct diag_list *diags, char *err,
+		      size_t errlen);
+
+static int start(struct daemon *d)
+{
+	char err[512];
+	struct topology_options to = {.keep_offloads = d->opts.offloads};
+	struct datapath_opts dpo;
+	int r;
+
+	r = topology_create(d->lab, &to, &d->topo, err, sizeof(err));
+	if (r < 0) {
+		log_err("cannot build lab %s: %s", d->name, err);
+		return -1;
+	}
+	if (d->topo->stale_removed)
+		log_warn("removed %zu namespaces a previous vpcfwd of lab %s left behind",
+			 d->topo->stale_removed, d->name);
+	log_debug("lab %s built: router namespace %s, %zu ports, MTU %u, offloads %s", d->name,
+		  d->topo->router_ns, d->topo->n_ports, d->topo->mtu,
+		  d->topo->offloads_kept ? "kept" : "off");
+
+	datapath_opts_init(&dpo);
+	dpo.flowlog_path = d->flowlog_path;
+	dpo.flowlog_format = d->opts.flowlog_format;
+	dpo.flowlog_interval = d->opts.flowlog_interval;
+	dpo.pcap_dir = d->opts.pcap_dir;
+	r = datapath_create(d->lab, d->topo, &dpo, &d->dp, err, sizeof(err));
+	if (r < 0) {
+		log_err("cannot start the data path: %s", err);
+		return -1;
+	}
+	r = loop_create(d->dp, &d->loop, err, sizeof(err));
+	if (r < 0) {
+		log_err("cannot create the event loop: %s", err);
+		return -1;
+	}
+	r = setup_usr1(d);
+	if (r < 0) {
+		log_err("cannot watch SIGUSR1: %s", strerror(-r));
+		return -1;
+	}
+	struct control_opts co;
+	control_opts_init(&co);
+	co.group = d->opts.control_group;
+	co.flowlog_path = d->flowlog_path;
+	co.reload = reload_lab;
+	co.reload_arg = d;
+	r = control_open(d->loop, d->dp, d->topo, d->name, &co, &d->control, err, sizeof(err));
+	if (r < 0) {
+		log_err("cannot open the control socket: %s", err);
+		return -1;
+	}
+#ifdef HAVE_LIBSYSTEMD
+	uint64_t usec;
+	d->watchdog = sd_watchdog_enabled(0, &usec) > 0;
+#endif
+	loop_set_tick(d->loop, on_tick, d);
+	return 0;
+}
+
+static void stop(struct daemon *d)
+{
+	notify("STOPPING=1");
+	if (d->dp)
+		log_stats(d);
+	control_close(d->control);
+	d->control = NULL;
+	loop_destroy(d->loop);
+	d->loop = NULL;
+	if (d->usr1_fd >= 0)
+		close(d->usr1_fd);
+	d->usr1_fd = -1;
+	/* Flushes the flow log before the ENIs it names disappear. */
+	datapath_destroy(d->dp);
+	d->dp = NULL;
+	topology_destroy(d->topo);
+	d->topo = NULL;
+}
+
+/*
+ * The one reload, for SIGHUP and `vpcfw reload` (daemon/control): the lab
+ * from path (NULL: the source in use), loaded and validated completely
+ * before datapath_reload swaps it in; on any error the running rules stay
+ * and every problem is in diags or err. A new path becomes the source of
+ * later reloads.
+ */
+static int reload_lab(void *arg, const char *path, struct diag_list *diags, char *err,
+		      size_t errlen)
+{
+	struct daemon *d = arg;
+	struct lab_load_opts lo;
+	struct lab *next = NULL;
+	int r;
+
+	if (!path)
+		path = d->opts.lab_path;
+	notify("RELOADING=1");
+	log_info("reloading lab %s from %s", d->name, path ? path : DEFAULT_LAB_LABEL);
+	lab_load_opts_init(&lo);
+	if (path)
+		r = lab_load(path, &lo, &next, diags);
+	else
+		r = lab_load_buffer(DEFAULT_LAB_LABEL, (const char *)vpcfw_default_lab,
+				    vpcfw_default_lab_len, &lo, &next, diags);
+	print_diags(diags);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot load the lab%s%s",
+			 path ? path : DEFAULT_LAB_LABEL, diags->n_errors ? "" : ": ",
+			 diags->n_errors ? "" : strerror(-r));
+		log_err("reload failed: keeping the running rules");
+		notify("READY=1");
+		return r;
+	}
+	next->name = d->name;
+	r = datapath_reload(d->dp, next, err, errlen);
+	if (r < 0) {
+		log_err("reload refused: %s; keeping the running rules", err);
+		lab_free(next);
+		notify("READY=1");
+		return r;
+	}
+	/* The topology was built from the first lab and may point into it
+	 * until it is removed. */
+	if (d->lab != d->lab_built)
+		lab_free(d->lab);
+	d->lab = next;
+	if (path && path != d->opts.lab_path) {
+		snprintf(d->reload_path, sizeof(d->reload_path), "%s", path);
+		d->opts.lab_path = d->reload_path;
+	}
+	log_info("reloaded lab %s", d->name);
+	notify("READY=1");
+	return 0;
+}
+
+/* SIGHUP: the same lab source again; the running rules stay on failure. */
+static void reload(struct daemon *d)
+{
+	struct diag_list diags;
+	char err[512];
+
+	diag_init(&diags);
+	reload_lab(d, NULL, &diags, err, sizeof(err));
+	diag_free(&diags);
+}
+
+static int serve(struct daemon *d)
+{
+	for (;;) {
+		int r = loop_run(d->loop);
+		if (r == LOOP_RELOAD) {
+			reload(d);
+			continue;
+		}
+		if (r < 0) {
+			log_err("event loop failed: %s", strerror(-r));
+			return -1;
+		}
+		return 0;
+	}
+}
+
+static int prepare_flowlog(struct daemon *d)
+{
+	int r;
+
+	if (d->opts.flowlog_path)
+		r = snprintf(d->flowlog_path, sizeof(d->flowlog_path), "%s", d->opts.flowlog_path);
+	else
+		r = snprintf(d->flowlog_path, sizeof(d->flowlog_path), FLOWLOG_DIR "/%s/flow.log",
+			     d->name);
+	if (r < 0 || (size_t)r >= sizeof(d->flowlog_path)) {
+		log_err("flow-log path too long");
+		return -1;
+	}
+	r = make_parent_dirs(d->flowlog_path);
+	if (r < 0) {
+		log_err("cannot create the directory of %s: %s", d->flowlog_path, strerror(-r));
+		return -1;
+	}
+	if (d->opts.pcap_dir) {
+		char probe[PATH_MAX];
+		if (snprintf(probe, sizeof(probe), "%s/x", d->opts.pcap_dir) >=
+		    (int)sizeof(probe)) {
+			log_err("--pcap-dir path too long");
+			return -1;
+		}
+		r = make_parent_dirs(probe);
+		if (r < 0) {
+			log_err("cannot create %s: %s", d->opts.pcap_dir, strerror(-r));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Problems the data path would only find after the lab is built. */
+static int check_flowlog_format(const struct options *o)
+{
+	struct flowlog_format fmt;
+	char err[256];
+
+	if (flowlog_format_parse(o->flowlog_format, &fmt, err, sizeof(err)) < 0) {
+		log_err("--flow-log-format: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d;
+	int r;
+
+	memset(&d, 0, sizeof(d));
+	d.usr1_fd = -1;
+	log_init(argv[0], LOG_LVL_INFO);
+	r = parse_args(argc, argv, &d.opts);
+	if (r)
+		return r > 0 ? 0 : 2;
+	log_set_level(d.opts.level);
+	if (check_flowlog_format(&d.opts) < 0)
+		return 2;
+	if (load_lab(&d.opts, &d.lab) < 0)
+		return 2;
+	d.name = choose_lab_name(&d.opts, d.lab);
+	if (!d.name) {
+		lab_free(d.lab);
+		return 2;
+	}
+	/* The topology names namespaces and state after lab->name. */
+	d.lab->name = d.name;
+	d.lab_built = d.lab;
+	if (d.opts.check_only) {
+		log_info(
+		    "lab %s: %zu VPCs, %zu subnets, %zu ENIs, %zu security groups, %zu network "
+		    "ACLs, %zu outside hosts: ok",
+		    d.name, d.lab->n_vpcs, d.lab->n_subnets, d.lab->n_enis, d.lab->n_groups,
+		    d.lab->n_nacls, d.lab->n_outside);
+		lab_free(d.lab);
+		return 0;
+	}
+	if (check_capabilities() < 0 || prepare_flowlog(&d) < 0) {
+		lab_free(d.lab);
+		return 1;
+	}
+
+	install_early_handlers();
+	int status = 1;
+	if (start(&d) == 0) {
+		log_info("ready: lab %s, %zu ENIs, %zu ports; flow log %s", d.name, d.lab->n_enis,
+			 datapath_n_ports(d.dp), d.flowlog_path);
+		notify("READY=1");
+		if (early_stop || serve(&d) == 0)
+			status = 0;
+	}
+	if (early_stop)
+		log_info("stop requested during start-up");
+	log_info("stopping lab %s: removing its namespaces", d.name);
+	stop(&d);
+	if (d.lab != d.lab_built)
+		lab_free(d.lab);
+	lab_free(d.lab_built);
+	log_info("lab %s stopped", d.name);
+	return status;
+}

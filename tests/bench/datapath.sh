@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# Data-path benchmark (not a test: figures, never assertions; PERF.md).
+# One invocation measures, side by side on the same machine and minute:
+#   vpcfwd  - tests/bench/two-subnet.json run by vpcfwd (client and server
+#             ENI namespaces, the daemon's router namespace in between);
+#   kernel  - the same kind of namespaces joined by a router namespace that
+#             forwards in the kernel, with an nftables conntrack ruleset
+#             equivalent to the lab's rules (policy drop, established
+#             accepted, the server's ports opened for new flows);
+# with the same MTU (9001) and offload settings (OFFLOADS, default "off";
+# "off on" measures both), and prints a table of medians of RUNS runs:
+# iperf3 TCP throughput, 64-byte UDP packets/s delivered (iperf3 -u -l 64,
+# receiver side), UDP request/response round trip (sockperf ping-pong p50,
+# RTT = 2 x its half-round-trip figure), new TCP connections/s (python3),
+# the vpcfwd/kernel ratio, and the daemon's CPU time (/proc/PID/stat). Both
+# paths exist at once and every figure is taken on one, then the other,
+# round by round, so that both see the same moments of a noisy machine.
+#
+# usage: sudo tests/bench/datapath.sh [BUILD_DIR]
+#        env: RUNS=3 SECS=5 OFFLOADS="off" UDP_RATE=2G
+# Everything it creates is named after a random run id and removed on exit.
+set -u
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${1:-${VPCFW_BINARY_DIR:-$SRC/build}}
+VPCFWD=$BUILD/vpcfwd
+RUNS=${RUNS:-3}
+SECS=${SECS:-5}
+OFFLOADS=${OFFLOADS:-off}
+UDP_RATE=${UDP_RATE:-2G}
+MTU=9001
+SRV=10.80.2.20
+CLI=10.80.1.10
+
+[ "$(id -u)" -eq 0 ] || { echo "datapath.sh: needs root" >&2; exit 77; }
+for t in iperf3 sockperf python3 nft ethtool ip; do
+	command -v "$t" >/dev/null || { echo "datapath.sh: $t not installed" >&2; exit 77; }
+done
+[ -x "$VPCFWD" ] || { echo "datapath.sh: $VPCFWD not built" >&2; exit 1; }
+
+ID=$(printf 'b%04x' $(((RANDOM ^ $$) & 0xffff)))
+TMP=$(mktemp -d "/tmp/vpcfw-bench-$ID.XXXXXX")
+PIDS=()
+DAEMON=
+KNS=("kb-cli-$ID" "kb-srv-$ID" "kb-rt-$ID")
+
+cleanup() {
+	local p n
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	[ -n "$DAEMON" ] && { kill -TERM "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null; }
+	for n in "${KNS[@]}" $(ip netns list | awk '{print $1}' | grep -E "^vpcfw-(.*-)?$ID$"); do
+		[ -e "/run/netns/$n" ] || continue
+		for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		ip netns del "$n" 2>/dev/null
+	done
+	rm -rf "$TMP" "/run/vpcfw/$ID"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'; }
+
+# The daemon's CPU seconds so far (utime + stime).
+cpu_of() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' \
+		"/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+set_offloads() { # NS DEV on|off
+	local what=(tx "$3" tso "$3" gso "$3" gro "$3")
+	ip netns exec "$1" ethtool -K "$2" "${what[@]}" >/dev/null 2>&1
+	ip netns exec "$1" ethtool -K "$2" tx-udp-segmentation "$3" >/dev/null 2>&1
+	return 0
+}
+
+# The kernel path: cli and srv as the lab has them, a router namespace
+# forwarding between the two subnets, and nftables conntrack rules.
+kernel_up() { # OFFLOADS
+	local c=${KNS[0]} s=${KNS[1]} r=${KNS[2]}
+	ip netns add "$c" && ip netns add "$s" && ip netns add "$r" || return 1
+	ip link add eth0 netns "$c" type veth peer name c0 netns "$r"
+	ip link add eth0 netns "$s" type veth peer name s0 netns "$r"
+	for n in "$c:eth0" "$s:eth0" "$r:c0" "$r:s0"; do
+		ip -n "${n%%:*}" link set "${n#*:}" mtu "$MTU" up
+		set_offloads "${n%%:*}" "${n#*:}" "$1"
+	done
+	for n in "$c" "$s" "$r"; do ip -n "$n" link set lo up; done
+	ip -n "$c" addr add "$CLI/24" dev eth0
+	ip -n "$s" addr add "$SRV/24" dev eth0
+	ip -n "$r" addr add 10.80.1.1/24 dev c0
+	ip -n "$r" addr add 10.80.2.1/24 dev s0
+	ip -n "$c" route add default via 10.80.1.1
+	ip -n "$s" route add default via 10.80.2.1
+	ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$r" nft -f - <<-EOF
+	table inet bench {
+		chain forward {
+			type filter hook forward priority 0; policy drop;
+			ct state established,related accept
+			ct state invalid drop
+			ip saddr 10.80.1.0/24 ip daddr $SRV tcp dport { 5201, 7000 } accept
+			ip saddr 10.80.1.0/24 ip daddr $SRV udp dport { 5201, 11111 } accept
+		}
+	}
+	EOF
+}
+
+kernel_down() {
+	local n
+	for n in "${KNS[@]}"; do ip netns del "$n" 2>/dev/null; done
+}
+
+daemon_up() { # OFFLOADS
+	sed "s/@RUN@/$ID/g" "$SRC/tests/bench/two-subnet.json" >"$TMP/lab.json"
+	: >"$TMP/vpcfwd.log"
+	"$VPCFWD" --lab "$TMP/lab.json" --name "$ID" --offloads "$1" \
+		--flow-log "$TMP/flow.log" 2>>"$TMP/vpcfwd.log" &
+	DAEMON=$!
+	for _ in $(seq 300); do
+		grep -q 'ready: lab' "$TMP/vpcfwd.log" && return 0
+		kill -0 "$DAEMON" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "datapath.sh: vpcfwd did not start:" >&2
+	cat "$TMP/vpcfwd.log" >&2
+	return 1
+}
+
+daemon_down() {
+	kill -TERM "$DAEMON" 2>/dev/null
+	wait "$DAEMON" 2>/dev/null
+	DAEMON=
+}
+
+servers_up() { # SRV_NS
+	ip netns exec "$1" iperf3 -s -B "$SRV" >/dev/null 2>&1 &
+	PIDS+=($!)
+	ip netns exec "$1" sockperf server -i "$SRV" -p 11111 >/dev/null 2>&1 &
+	PIDS+=($!)
+	ip netns exec "$1" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("'"$SRV"'", 7000)); s.listen(1024)
+while True:
+    c, _ = s.accept(); c.send(b"x"); c.close()
+' >/dev/null 2>&1 &
+	PIDS+=($!)
+	sleep 1
+}
+
+servers_down() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	PIDS=()
+}
+
+tcp_gbps() { # CLI_NS
+	ip netns exec "$1" iperf3 -c "$SRV" -t "$SECS" -J 2>/dev/null | python3 -c '
+import json, sys
+try: print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))
+except Exception: print("nan")'
+}
+
+udp_kpps() { # CLI_NS: 64-byte datagrams delivered per second, receiver side
+	ip netns exec "$1" iperf3 -c "$SRV" -u -l 64 -b "$UDP_RATE" -t "$SECS" -J 2>/dev/null | python3 -c '
+import json, sys
+try:
+    s = json.load(sys.stdin)["end"]["sum"]
+    print("%.1f" % ((s["packets"] - s["lost_packets"]) / s["seconds"] / 1e3))
+except Exception: print("nan")'
+}
+
+rtt_us() { # CLI_NS: sockperf ping-pong p50, as a round trip
+	ip netns exec "$1" sockperf ping-pong -i "$SRV" -p 11111 -t "$SECS" 2>/dev/null |
+		awk '/percentile 50.000/ { printf "%.1f\n", 2 * $NF; found = 1 } END { if (!found) print "nan" }'
+}
+
+conn_per_s() { # CLI_NS
+	ip netns exec "$1" python3 -c '
+import socket, time
+n, end = 0, time.time() + '"$SECS"'
+while time.time() < end:
+    try:
+        s = socket.create_connection(("'"$SRV"'", 7000), timeout=2); s.recv(1); s.close(); n += 1
+    except OSError:
+        pass
+print("%.0f" % (n / '"$SECS"'))' 2>/dev/null || echo nan
+}
+
+# measure: RUNS rounds; each round takes every figure on the kernel path,
+# then at once on vpcfwd, so both see the same moment of a noisy machine.
+# Medians into R[kernel.*] and R[vpcfwd.*]; VWALL sums vpcfwd's seconds.
+declare -A R
+VWALL=0
+measure() {
+	local i f p t0 t1 v
+	local -A vals=()
+	for i in $(seq "$RUNS"); do
+		for f in tcp udp rtt conn; do
+			for p in kernel vpcfwd; do
+				local ns=${KNS[0]}
+				[ "$p" = vpcfwd ] && ns=vpcfw-cli-$ID
+				t0=$(date +%s.%N)
+				case $f in
+				tcp) v=$(tcp_gbps "$ns") ;;
+				udp) v=$(udp_kpps "$ns") ;;
+				rtt) v=$(rtt_us "$ns") ;;
+				conn) v=$(conn_per_s "$ns") ;;
+				esac
+				t1=$(date +%s.%N)
+				[ "$p" = vpcfwd ] && VWALL=$(awk -v a="$VWALL" -v b="$t0" -v c="$t1" 'BEGIN { print a + c - b }')
+				vals[$p.$f]+="$v"$'\n'
+			done
+		done
+		echo "  run $i: kernel tcp $(echo "${vals[kernel.tcp]}" | grep -v '^$' | tail -n 1) /" \
+			"vpcfwd $(echo "${vals[vpcfwd.tcp]}" | grep -v '^$' | tail -n 1) Gbps," \
+			"udp $(echo "${vals[kernel.udp]}" | grep -v '^$' | tail -n 1) /" \
+			"$(echo "${vals[vpcfwd.udp]}" | grep -v '^$' | tail -n 1) kpps," \
+			"rtt $(echo "${vals[kernel.rtt]}" | grep -v '^$' | tail -n 1) /" \
+			"$(echo "${vals[vpcfwd.rtt]}" | grep -v '^$' | tail -n 1) us," \
+			"conn $(echo "${vals[kernel.conn]}" | grep -v '^$' | tail -n 1) /" \
+			"$(echo "${vals[vpcfwd.conn]}" | grep -v '^$' | tail -n 1) per s" >&2
+	done
+	for f in tcp udp rtt conn; do
+		for p in kernel vpcfwd; do
+			R[$p.$f]=$(echo "${vals[$p.$f]}" | grep -v '^$' | median)
+		done
+	done
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
+
+echo "vpcfw data-path benchmark: $(nproc) cores, kernel $(uname -r), MTU $MTU, $RUNS runs x ${SECS}s, medians"
+for off in $OFFLOADS; do
+	echo "== offloads $off" >&2
+	kernel_up "$off" || { echo "datapath.sh: kernel path set-up failed" >&2; exit 1; }
+	daemon_up "$off" || exit 1
+	servers_up "${KNS[1]}"
+	servers_up "vpcfw-srv-$ID"
+	VWALL=0
+	cpu0=$(cpu_of "$DAEMON")
+	measure
+	cpu1=$(cpu_of "$DAEMON")
+	kill -USR1 "$DAEMON"
+	sleep 0.5
+	servers_down
+	drops=$(grep -o '"pcap_kernel_drops":[0-9]*\|"malformed_total":[0-9]*\|"tx_errors":[0-9]*' \
+		"$TMP/vpcfwd.log" | tail -n 3 | tr '\n' ' ')
+	daemon_down
+	kernel_down
+	wall=$(awk -v a="$VWALL" 'BEGIN { printf "%.1f", a }')
+
+	cpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.1f", b - a }')
+	echo
+	echo "offloads $off"
+	printf '%-34s %12s %12s %8s\n' "figure (median of $RUNS)" kernel+nft vpcfwd ratio
+	printf '%-34s %12s %12s %8s\n' "TCP throughput, Gbps" "${R[kernel.tcp]}" "${R[vpcfwd.tcp]}" \
+		"$(ratio "${R[vpcfwd.tcp]}" "${R[kernel.tcp]}")"
+	printf '%-34s %12s %12s %8s\n' "UDP 64 B delivered, kpps" "${R[kernel.udp]}" "${R[vpcfwd.udp]}" \
+		"$(ratio "${R[vpcfwd.udp]}" "${R[kernel.udp]}")"
+	printf '%-34s %12s %12s %8s\n' "UDP request/response RTT p50, us" "${R[kernel.rtt]}" \
+		"${R[vpcfwd.rtt]}" "$(ratio "${R[vpcfwd.rtt]}" "${R[kernel.rtt]}")"
+	printf '%-34s %12s %12s %8s\n' "new TCP connections/s" "${R[kernel.conn]}" "${R[vpcfwd.conn]}" \
+		"$(ratio "${R[vpcfwd.conn]}" "${R[kernel.conn]}")"
+	echo "added RTT at p50: $(awk -v a="${R[vpcfwd.rtt]}" -v b="${R[kernel.rtt]}" 'BEGIN { printf "%.1f", a - b }') us"
+	echo "vpcfwd CPU: ${cpu} s during ${wall} s of traffic through it ($(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.0f", (w > 0 ? 100 * c / w : 0) }')% of one core)"
+	echo "vpcfwd counters at the end: $drops"
+done
