@@ -1,0 +1,323 @@
+/*
+ * `vpcfw diff OLD NEW`: every (source, destination, protocol, port range)
+ * whose verdict differs between two labs, exactly, offline (DESIGN.md
+ * contract 7). Loads both labs, asks rules/reach for the changes and
+ * prints them; the arithmetic is in rules/reach, this file parses, loads
+ * and prints only.
+ *
+ * Text, one line per change:
+ *	+ FROM (ADDR) -> TO (ADDR) WHAT: STAGE: RULE
+ * "+" opened in NEW, "-" closed; WHAT is "tcp 22", "udp 1000-2000", "icmp
+ * type 8" (all codes), "icmp type 3 code 4", "icmpv6 types 1-4", "proto 47"
+ * or "protocols 2-5"; STAGE the stage that changed ("sg-ingress",
+ * "response nacl-egress", ...); RULE the deciding rule (NEW's for an open,
+ * OLD's for a close) as `vpcfw check` words it. ICMP ranges are cut so
+ * each line is inside one type or covers whole types.
+ * --json: {"changes": [{from, from_addr, to, to_addr, family, proto,
+ * ports: [lo, hi] | icmp: {type, code} (each a number or [lo, hi]) |
+ * protocol (number or [lo, hi], proto "other"), change: "open"|"close",
+ * stage, rule}], endpoints, pairs}.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "diff.h"
+#include "load.h"
+#include "reach.h"
+
+struct diff_args {
+	const char *old_path, *new_path;
+	struct reach_opts reach;
+	bool json;
+};
+
+static void diff_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vpcfw diff OLD NEW [--json] [--ephemeral LO-HI]\n\n"
+		"Lists every (source, destination, protocol, ports) whose verdict differs\n"
+		"between two labs: '+' opened in NEW, '-' closed, with the rule responsible\n"
+		"(NEW's for an open, OLD's for a close). Endpoints: every ENI and one address\n"
+		"for each outside CIDR named by a rule. Responses must pass for every port of\n"
+		"the client's ephemeral range (default 32768-60999).\n"
+		"Exit status: 0 no change, 1 some change, 2 error.\n");
+}
+
+static int parse_port(const char *s, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > 65535)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_range(const char *s, struct reach_opts *o)
+{
+	char buf[32];
+	long lo, hi;
+	const char *dash = strchr(s, '-');
+	if (!dash || (size_t)(dash - s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(dash - s));
+	buf[dash - s] = '\0';
+	if (parse_port(buf, &lo) < 0 || parse_port(dash + 1, &hi) < 0 || lo > hi)
+		return -EINVAL;
+	o->eph_lo = (uint16_t)lo;
+	o->eph_hi = (uint16_t)hi;
+	return 0;
+}
+
+static int positional(struct diff_args *a, const char *arg)
+{
+	if (!a->old_path)
+		a->old_path = arg;
+	else if (!a->new_path)
+		a->new_path = arg;
+	else {
+		fprintf(stderr, "vpcfw diff: unexpected argument '%s'\n", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* 0, 1 for --help, or -EINVAL. */
+static int parse_args(int argc, char **argv, struct diff_args *a)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"ephemeral", required_argument, NULL, 'e'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	memset(a, 0, sizeof(*a));
+	reach_opts_init(&a->reach);
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1 || optind < argc) {
+		switch (c) {
+		case -1:
+			if (positional(a, argv[optind++]) < 0)
+				return -EINVAL;
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 'e':
+			if (parse_range(optarg, &a->reach) < 0) {
+				fprintf(stderr,
+					"vpcfw diff: bad value '%s' for --ephemeral (LO-HI)\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'h':
+			diff_usage(stdout);
+			return 1;
+		default:
+			fprintf(stderr, "vpcfw diff: unknown or incomplete option '%s'\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (!a->old_path || !a->new_path) {
+		fprintf(stderr, "vpcfw diff: OLD and NEW labs are required\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct lab *load(const char *path)
+{
+	struct lab_load_opts o;
+	lab_load_opts_init(&o);
+	struct diag_list d;
+	diag_init(&d);
+	struct lab *lab = NULL;
+	if (lab_load(path, &o, &lab, &d) < 0 || !lab) {
+		char buf[1024];
+		for (size_t i = 0; i < d.n; i++)
+			if (d.items[i].level == DIAG_ERROR)
+				fprintf(stderr, "%s\n", diag_format(&d.items[i], buf, sizeof(buf)));
+		if (!d.n_errors)
+			fprintf(stderr, "vpcfw diff: cannot load %s\n", path);
+		lab_free(lab);
+		lab = NULL;
+	}
+	diag_free(&d);
+	return lab;
+}
+
+/* ---- one printed record: ICMP ranges are cut so each piece is either
+ * inside one type or whole types ---- */
+
+struct piece {
+	uint32_t lo, hi;
+};
+
+static size_t icmp_pieces(uint32_t lo, uint32_t hi, struct piece out[3])
+{
+	size_t n = 0;
+	if ((lo & 0xff) != 0 || (lo >> 8) == (hi >> 8)) {
+		uint32_t end = (lo | 0xff) < hi ? (lo | 0xff) : hi;
+		out[n++] = (struct piece){lo, end};
+		lo = end + 1;
+	}
+	if (lo > hi)
+		return n;
+	if ((hi & 0xff) != 0xff) {
+		if ((hi & ~0xffu) > lo)
+			out[n++] = (struct piece){lo, (hi & ~0xffu) - 1};
+		out[n++] = (struct piece){hi & ~0xffu, hi};
+	} else {
+		out[n++] = (struct piece){lo, hi};
+	}
+	return n;
+}
+
+static void range_text(const char *one, const char *many, uint32_t lo, uint32_t hi, char *buf,
+		       size_t len)
+{
+	if (lo == hi)
+		snprintf(buf, len, "%s %u", one, lo);
+	else
+		snprintf(buf, len, "%s %u-%u", many, lo, hi);
+}
+
+static void what_text(const struct reach_change *c, const struct piece *p, char *buf, size_t len)
+{
+	char proto[16], a[32], b[32];
+	if (c->cls == REACH_OTHER) {
+		range_text("proto", "protocols", p->lo, p->hi, buf, len);
+		return;
+	}
+	flow_proto_name(c->proto, proto, sizeof(proto));
+	if (c->cls != REACH_ICMP) {
+		range_text("", "", p->lo, p->hi, a, sizeof(a));
+		snprintf(buf, len, "%s%s", proto, a);
+		return;
+	}
+	if (p->lo == 0 && p->hi == 65535) {
+		snprintf(buf, len, "%s all types", proto);
+	} else if ((p->lo >> 8) == (p->hi >> 8) &&
+		   !((p->lo & 0xff) == 0 && (p->hi & 0xff) == 0xff)) {
+		range_text("code", "codes", p->lo & 0xff, p->hi & 0xff, a, sizeof(a));
+		snprintf(buf, len, "%s type %u %s", proto, p->lo >> 8, a);
+	} else {
+		range_text("type", "types", p->lo >> 8, p->hi >> 8, b, sizeof(b));
+		snprintf(buf, len, "%s %s", proto, b);
+	}
+}
+
+static void print_line(const struct reach_change *c, const struct piece *p)
+{
+	char what[64], fa[IP_ADDR_STRLEN], ta[IP_ADDR_STRLEN];
+	what_text(c, p, what, sizeof(what));
+	printf("%c %s (%s) -> %s (%s) %s: %s: %s\n", c->open ? '+' : '-', c->from,
+	       ip_addr_format(&c->from_addr, fa, sizeof(fa)), c->to,
+	       ip_addr_format(&c->to_addr, ta, sizeof(ta)), what, c->stage, c->rule);
+}
+
+static json_t *pair_json(uint32_t lo, uint32_t hi)
+{
+	if (lo == hi)
+		return json_integer(lo);
+	return json_pack("[II]", (json_int_t)lo, (json_int_t)hi);
+}
+
+static json_t *change_json(const struct reach_change *c, const struct piece *p)
+{
+	char fa[IP_ADDR_STRLEN], ta[IP_ADDR_STRLEN], proto[16];
+	json_t *o = json_object();
+	json_object_set_new(o, "from", json_string(c->from));
+	json_object_set_new(o, "from_addr",
+			    json_string(ip_addr_format(&c->from_addr, fa, sizeof(fa))));
+	json_object_set_new(o, "to", json_string(c->to));
+	json_object_set_new(o, "to_addr", json_string(ip_addr_format(&c->to_addr, ta, sizeof(ta))));
+	json_object_set_new(o, "family",
+			    json_string(c->from_addr.family == IP_V6 ? "ipv6" : "ipv4"));
+	if (c->cls == REACH_OTHER) {
+		json_object_set_new(o, "proto", json_string("other"));
+		json_object_set_new(o, "protocol", pair_json(p->lo, p->hi));
+	} else if (c->cls == REACH_ICMP) {
+		json_object_set_new(o, "proto", json_string(flow_proto_name(c->proto, proto, 16)));
+		json_object_set_new(o, "icmp",
+				    json_pack("{s:o,s:o}", "type",
+					      pair_json(p->lo >> 8, p->hi >> 8), "code",
+					      pair_json(p->lo & 0xff, p->hi & 0xff)));
+	} else {
+		json_object_set_new(o, "proto", json_string(flow_proto_name(c->proto, proto, 16)));
+		json_object_set_new(o, "ports",
+				    json_pack("[II]", (json_int_t)p->lo, (json_int_t)p->hi));
+	}
+	json_object_set_new(o, "change", json_string(c->open ? "open" : "close"));
+	json_object_set_new(o, "stage", json_string(c->stage));
+	json_object_set_new(o, "rule", json_string(c->rule));
+	return o;
+}
+
+static size_t pieces_of(const struct reach_change *c, struct piece p[3])
+{
+	if (c->cls == REACH_ICMP)
+		return icmp_pieces(c->lo, c->hi, p);
+	p[0] = (struct piece){c->lo, c->hi};
+	return 1;
+}
+
+static int print_changes(const struct reach_changes *ch, bool json)
+{
+	struct piece p[3];
+	if (!json) {
+		for (size_t i = 0; i < ch->n; i++)
+			for (size_t k = 0, n = pieces_of(&ch->items[i], p); k < n; k++)
+				print_line(&ch->items[i], &p[k]);
+		return 0;
+	}
+	json_t *list = json_array();
+	for (size_t i = 0; i < ch->n; i++)
+		for (size_t k = 0, n = pieces_of(&ch->items[i], p); k < n; k++)
+			json_array_append_new(list, change_json(&ch->items[i], &p[k]));
+	json_t *o = json_object();
+	json_object_set_new(o, "changes", list);
+	json_object_set_new(o, "endpoints", json_integer((json_int_t)ch->n_endpoints));
+	json_object_set_new(o, "pairs", json_integer((json_int_t)ch->n_pairs));
+	int r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(o);
+	return r;
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	struct diff_args a;
+	int r = parse_args(argc, argv, &a);
+	if (r == 1)
+		return 0;
+	if (r < 0) {
+		diff_usage(stderr);
+		return 2;
+	}
+	struct lab *old_lab = load(a.old_path);
+	struct lab *new_lab = load(a.new_path); /* both labs' errors at once */
+	int status = 2;
+	if (old_lab && new_lab) {
+		struct reach_changes ch;
+		reach_changes_init(&ch);
+		if (reach_diff(old_lab, new_lab, &a.reach, &ch) < 0)
+			fprintf(stderr, "vpcfw diff: out of memory\n");
+		else if (print_changes(&ch, a.json) == 0 && fflush(stdout) == 0)
+			status = ch.n ? 1 : 0;
+		reach_changes_free(&ch);
+	}
+	lab_free(old_lab);
+	lab_free(new_lab);
+	return status;
+}
