@@ -1,0 +1,82 @@
+/*
+ * vpcfwd's control socket: a UNIX stream socket per lab at
+ * /run/vpcfw/<lab>/control.sock speaking newline-delimited JSON
+ * (docs/control.md), served from the daemon's event loop. One request
+ * object per line, one reply object per line:
+ *	{"v":1,"cmd":"status"|"flows"|"stats"|"reload", ...}
+ *	{"v":1,"ok":true,...}  or  {"v":1,"ok":false,"error":"..."}
+ *
+ * Access: owner root, mode 0600; with a group, 0660 and that group. Each
+ * peer is checked again with SO_PEERCRED (uid 0 or a member of the group):
+ * others get an error reply and are closed. Clients are bounded in number,
+ * in request size and in idle time; a client that sends garbage or too
+ * much, or hangs up mid-request, only ever loses its own connection.
+ *
+ * Not for policy or packets: it reads the data path's counters, conntrack
+ * and lab, and hands reloads to the daemon's callback (the same path as
+ * SIGHUP). Loop thread only.
+ *
+ * Usage (vpcfwd, after loop_create):
+ *	struct control_opts co;
+ *	control_opts_init(&co);
+ *	co.group = "vpcfw";              (NULL: root only)
+ *	co.flowlog_path = path;
+ *	co.reload = my_reload; co.reload_arg = d;
+ *	if (control_open(loop, dp, topo, lab_name, &co, &ctl, err, sizeof(err)) < 0) ...
+ *	... loop_run ...
+ *	control_close(ctl);              (before loop_destroy)
+ */
+#ifndef VPCFW_CONTROL_H
+#define VPCFW_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+struct loop;
+struct datapath;
+struct topology;
+struct control;
+
+#define CONTROL_PROTOCOL_VERSION 1
+#define CONTROL_SOCKET_NAME "control.sock"
+#define CONTROL_MAX_CLIENTS 16
+#define CONTROL_IDLE_TIMEOUT 60		/* seconds without a complete request */
+#define CONTROL_MAX_REQUEST (64 * 1024) /* bytes of one request line */
+
+/*
+ * The daemon's reload (the same one SIGHUP runs): load the lab from path
+ * (NULL: the running lab's source), validate it completely, and swap it in.
+ * 0: the new rules run. < 0: the running rules stay; every problem is in
+ * diags (file, JSON path, message) and/or a message in err.
+ */
+typedef int (*control_reload_fn)(void *arg, const char *path, struct diag_list *diags, char *err,
+				 size_t errlen);
+
+struct control_opts {
+	const char *group;	  /* NULL: root only (0600); else 0660 and this group */
+	const char *socket_path;  /* NULL: /run/vpcfw/<lab>/control.sock */
+	const char *flowlog_path; /* for status; NULL: none */
+	unsigned max_clients;	  /* CONTROL_MAX_CLIENTS */
+	unsigned idle_timeout;	  /* CONTROL_IDLE_TIMEOUT */
+	size_t max_request;	  /* CONTROL_MAX_REQUEST */
+	control_reload_fn reload; /* NULL: reload requests get an error reply */
+	void *reload_arg;
+};
+
+void control_opts_init(struct control_opts *o);
+
+/* Creates the socket (replacing a stale one of a dead daemon) and watches
+ * it from the loop. dp, topo and the strings in o must outlive the
+ * control. 0 and *out, or a negative errno-style code with a message in
+ * err and nothing left behind. */
+int control_open(struct loop *l, struct datapath *dp, const struct topology *topo, const char *lab,
+		 const struct control_opts *o, struct control **out, char *err, size_t errlen);
+/* Closes every client and removes the socket file. NULL allowed. */
+void control_close(struct control *c);
+
+/* The default socket path of a lab into buf. 0 or -ENAMETOOLONG. */
+int control_socket_path(const char *lab, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * The control protocol's pure part (docs/control.md): framing of
+ * newline-delimited requests in a bounded buffer, and parsing/validation of
+ * one request object. No sockets, no daemon state: daemon/control.c does
+ * the I/O and the answers, tests/unit/test_control.c proves the limits.
+ *
+ * Usage:
+ *	struct ctl_inbuf b;
+ *	ctl_inbuf_init(&b, CONTROL_MAX_REQUEST);
+ *	room = ctl_inbuf_room(&b, &p);  read(fd, p, room)  ctl_inbuf_commit(&b, n);
+ *	while ((r = ctl_inbuf_line(&b, &line, &len)) > 0) {
+ *		ctl_request_parse(line, len, &req, err, sizeof(err));
+ *		...
+ *		ctl_request_clear(&req);
+ *	}
+ *	r == -EMSGSIZE: a line longer than the limit (answer and close)
+ *	ctl_inbuf_free(&b);
+ */
+#ifndef VPCFW_CONTROL_PROTO_H
+#define VPCFW_CONTROL_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ctl_inbuf {
+	char *buf;
+	size_t len;  /* bytes held */
+	size_t used; /* bytes of lines already handed out */
+	size_t max;  /* longest request line, newline excluded */
+};
+
+void ctl_inbuf_init(struct ctl_inbuf *b, size_t max);
+void ctl_inbuf_free(struct ctl_inbuf *b);
+/* Where the next read goes and how much may be read (> 0), after dropping
+ * the lines already handed out; 0 when the buffer is full. -ENOMEM. */
+long ctl_inbuf_room(struct ctl_inbuf *b, char **p);
+void ctl_inbuf_commit(struct ctl_inbuf *b, size_t n);
+/* The next complete line (without its newline, NUL-terminated in place):
+ * 1 with line and len set, 0 when none is complete yet, -EMSGSIZE when the
+ * pending line is already longer than max. */
+int ctl_inbuf_line(struct ctl_inbuf *b, char **line, size_t *len);
+/* Bytes of an incomplete line pending. */
+size_t ctl_inbuf_pending(const struct ctl_inbuf *b);
+
+enum ctl_cmd { CTL_CMD_STATUS, CTL_CMD_FLOWS, CTL_CMD_STATS, CTL_CMD_RELOAD };
+
+#define CTL_FLOWS_LIMIT_DEFAULT 10000u
+#define CTL_FLOWS_LIMIT_MAX 1000000u
+
+struct ctl_request {
+	enum ctl_cmd cmd;
+	char *eni;	/* flows: an ENI name (contract 3) or namespace; NULL: all */
+	uint32_t limit; /* flows: entries at most */
+	char *path;	/* reload: an absolute lab path; NULL: the source in use */
+};
+
+/* 0, or -EINVAL with the reason in err (not JSON, not an object, wrong or
+ * missing "v", unknown "cmd", a bad or unknown argument). */
+int ctl_request_parse(const char *line, size_t len, struct ctl_request *out, char *err,
+		      size_t errlen);
+void ctl_request_clear(struct ctl_request *r);
+const char *ctl_cmd_name(enum ctl_cmd c);
+
+#endif
