@@ -7,6 +7,7 @@ packages=(
 	libpcap-dev libmnl-dev libnftnl-dev libjansson-dev libyaml-dev libcmocka-dev
 	libsystemd-dev
 	iproute2 nftables ethtool iputils-ping socat curl iperf3 python3 procps
+	systemd strace dpkg-dev util-linux sockperf
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -174,8 +174,5 @@ check "binaries and units are gone" \
 check "dpkg --purge clears what remove keeps (the postrm)" dpkg --purge vpcfw
 check "no trace of vpcfw left in dpkg" bash -c '! dpkg-query -W vpcfw 2>/dev/null | grep -q .'
 
-if [ "$fails" -gt 0 ]; then
-	say "$fails of $checks checks failed"
-	exit 1
-fi
-say "all $checks checks passed"
+echo "package-test: $((checks - fails)) passed, $fails failed"
+[ "$fails" -eq 0 ]
