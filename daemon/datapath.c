@@ -224,6 +224,21 @@ struct dp_route {
 
 static const struct pipeline_end dp_outside_end = {END_OUTSIDE, -1, SERVICE_NONE};
 
+/* Whether traffic between an ENI and an outside address takes a gateway
+ * endpoint (a vpce- route to a service's prefix list): that path keeps the
+ * ENI's private address, so no public IP and no 1:1 NAT. The route stage
+ * is asked so that the data path and `vpcfw check` cannot disagree. */
+static bool dp_via_endpoint(const struct lab *lab, int32_t eni, const struct ip_addr *eni_addr,
+			    const struct ip_addr *far)
+{
+	const struct pipeline_end inside = {END_ENI, eni, SERVICE_NONE};
+	struct flow f = {.src = *eni_addr, .dst = *far};
+	struct stage_verdict v;
+
+	pipeline_route_stage(lab, &inside, &dp_outside_end, &f, &v);
+	return v.reason == REASON_ROUTE_ENDPOINT;
+}
+
 /* From an ENI: to another ENI by private address, or to an outside host
  * (translated to the ENI's public IPv4 once accepted). */
 static int dp_route_from_eni(struct datapath *dp, const struct dp_port *in, const struct pkt *p,
@@ -252,7 +267,7 @@ static int dp_route_from_eni(struct datapath *dp, const struct dp_port *in, cons
 	r->out = topology_port_of_outside(dp->topo, o);
 	if (!r->out)
 		return DP_DROP_UNKNOWN_DEST;
-	if (p->kind == PKT_IPV4) {
+	if (p->kind == PKT_IPV4 && !dp_via_endpoint(lab, r->src_eni, &p->src, &p->dst)) {
 		if (!src->has_public_ip)
 			return DP_DROP_NO_PUBLIC_IP;
 		r->nat = true;
@@ -277,11 +292,15 @@ static int dp_route_from_outside(struct datapath *dp, const struct dp_port *in, 
 		return DP_DROP_UNKNOWN_SOURCE;
 	r->src_eni = -1;
 	r->src = dp_outside_end;
-	if (p->kind == PKT_IPV4) {
-		r->dst_eni = lab_eni_by_public_ip(lab, &p->dst);
+	if (p->kind == PKT_IPV4 && lab_eni_by_public_ip(lab, &p->dst) < 0) {
+		/* to a private address: only a gateway endpoint's reply gets there */
+		r->dst_eni = lab_eni_by_addr(lab, &p->dst);
 		if (r->dst_eni < 0)
-			return lab_eni_by_addr(lab, &p->dst) >= 0 ? DP_DROP_NO_PUBLIC_IP
-								  : DP_DROP_UNKNOWN_DEST;
+			return DP_DROP_UNKNOWN_DEST;
+		if (!dp_via_endpoint(lab, r->dst_eni, &p->dst, &p->src))
+			return DP_DROP_NO_PUBLIC_IP;
+	} else if (p->kind == PKT_IPV4) {
+		r->dst_eni = lab_eni_by_public_ip(lab, &p->dst);
 		dst = &lab->enis[r->dst_eni];
 		if (dst->n_ipv4 == 0)
 			return DP_DROP_UNKNOWN_DEST;
@@ -662,15 +681,17 @@ static void dp_frag_follow(struct datapath *dp, const struct dp_port *in, struct
 	dp_forward(dp, &r, p, frame, len);
 }
 
-/* An egress-only internet gateway lets in only what answers a connection
- * opened from inside: from an outside host, a flow the destination ENI does
- * not track has no way in (the route stage alone accepts both ways). */
+/* An egress-only internet gateway or a gateway endpoint lets in only what
+ * answers a connection opened from inside: from an outside host, a flow the
+ * destination ENI does not track has no way in (the route stage alone
+ * accepts both ways). */
 static bool dp_eigw_unsolicited(const struct pipeline_result *res, const struct dp_route *r,
 				const struct dp_track *t)
 {
 	const struct stage_verdict *v = dp_stage(res, STAGE_ROUTE);
 
-	return r->src_eni < 0 && v && v->reason == REASON_ROUTE_EIGW && !t->conn[1];
+	return r->src_eni < 0 && v &&
+	       (v->reason == REASON_ROUTE_EIGW || v->reason == REASON_ROUTE_ENDPOINT) && !t->conn[1];
 }
 
 static void dp_ip(struct datapath *dp, const struct dp_port *in, struct pkt *p,
