@@ -1,8 +1,8 @@
 #!/bin/bash
 # `vpcfw test` with real traffic (DESIGN.md contract 6), as a CI job runs
-# it. The prototype, ten-thousand and million examples (Name tags suffixed with this
-# run's lab name so namespaces are unique) pass with vpcfw test starting
-# its own vpcfwd and leaving nothing behind; a file with one wrong
+# it. Every example's expect.yaml (Name tags suffixed with this run's lab
+# name so namespaces are unique) passes with vpcfw test starting its own
+# vpcfwd and leaving nothing behind; a file with one wrong
 # expectation exits 1 with exactly one JUnit failure; a --generate'd file
 # of every pair and port agrees with real traffic; on the basic test
 # lab, served by a vpcfwd already running, TCP, UDP, ICMP and ICMPv6 probes
@@ -37,6 +37,33 @@ PY
 	echo "$TMP/$1/expect.yaml"
 }
 
+# export_prepare: the aws-export example (unchanged describe-* files plus
+# outside.json) with its Name tags and outside hosts suffixed "-$LAB", into
+# $TMP/aws-export/ (expect.yaml path printed).
+export_prepare() {
+	local dst=$TMP/aws-export
+	cp -r "$VPCFW_SOURCE_DIR/examples/aws-export" "$dst"
+	python3 - "$dst" "$LAB" <<'PY'
+import glob, json, re, sys
+dst, run = sys.argv[1:]
+exp = open(dst + "/expect.yaml").read()
+names = set(re.findall(r"^\s+(?:from|to): (\S+)$", exp, re.M))
+for path in glob.glob(dst + "/*.json"):
+    text = open(path).read()
+    for n in names:  # Name tag values of instances and interfaces
+        text = text.replace('"Value": "%s"' % n, '"Value": "%s-%s"' % (n, run))
+    doc = json.loads(text)
+    for h in doc.get("outside", []):
+        if h["name"] in names:
+            h["name"] = "%s-%s" % (h["name"], run)
+    json.dump(doc, open(path, "w"), indent=1)
+for n in names:
+    exp = re.sub(r"^(\s+(?:from|to): )%s$" % re.escape(n), r"\g<1>%s-%s" % (n, run), exp, flags=re.M)
+open(dst + "/expect.yaml", "w").write(exp)
+PY
+	echo "$dst/expect.yaml"
+}
+
 # junit_summary FILE: "tests failures errors" then the failed case names.
 junit_summary() {
 	python3 - "$1" <<'PY'
@@ -67,8 +94,8 @@ nothing_left() {
 		[ -z "$(ip netns list | awk '{print $1}' | grep -- "-$LAB\$")" ]
 }
 
-for ex in prototype ten-thousand million; do
-	f=$(example_prepare $ex)
+for ex in prototype ten-thousand million aws-export; do
+	if [ "$ex" = aws-export ]; then f=$(export_prepare); else f=$(example_prepare $ex); fi
 	n=$(grep -c '^  - ' "$f")
 	check "$ex: every expectation met with real traffic (vpcfw test starts vpcfwd)" \
 		vtest 0 "$f" --junit "$TMP/$ex.xml"
