@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "diag.h"
 #include "load.h"
@@ -301,16 +302,6 @@ static int print_json(const struct lab *lab, const struct pipeline_check *c, con
 	return r;
 }
 
-static void print_diags(const struct diag_list *d, const char *path)
-{
-	char buf[1024];
-	for (size_t i = 0; i < d->n; i++)
-		if (d->items[i].level == DIAG_ERROR)
-			fprintf(stderr, "%s\n", diag_format(&d->items[i], buf, sizeof(buf)));
-	if (!d->n_errors)
-		fprintf(stderr, "vpcfw check: cannot load %s\n", path);
-}
-
 static int run_check(const struct lab *lab, const struct check_args *a)
 {
 	struct query_spec spec;
@@ -362,17 +353,9 @@ int cmd_check(int argc, char **argv)
 		check_usage(stderr);
 		return 2;
 	}
-	struct lab_load_opts o;
-	lab_load_opts_init(&o);
-	struct diag_list d;
-	diag_init(&d);
-	struct lab *lab = NULL;
-	if (lab_load(a.lab, &o, &lab, &d) < 0 || !lab) {
-		print_diags(&d, a.lab);
-		diag_free(&d);
+	struct lab *lab = cli_lab_load("vpcfw check", a.lab, false);
+	if (!lab)
 		return 2;
-	}
-	diag_free(&d);
 	int status = run_check(lab, &a);
 	lab_free(lab);
 	return status;

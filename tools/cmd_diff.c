@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "diag.h"
 #include "diff.h"
 #include "load.h"
@@ -133,27 +134,6 @@ static int parse_args(int argc, char **argv, struct diff_args *a)
 		return -EINVAL;
 	}
 	return 0;
-}
-
-static struct lab *load(const char *path)
-{
-	struct lab_load_opts o;
-	lab_load_opts_init(&o);
-	struct diag_list d;
-	diag_init(&d);
-	struct lab *lab = NULL;
-	if (lab_load(path, &o, &lab, &d) < 0 || !lab) {
-		char buf[1024];
-		for (size_t i = 0; i < d.n; i++)
-			if (d.items[i].level == DIAG_ERROR)
-				fprintf(stderr, "%s\n", diag_format(&d.items[i], buf, sizeof(buf)));
-		if (!d.n_errors)
-			fprintf(stderr, "vpcfw diff: cannot load %s\n", path);
-		lab_free(lab);
-		lab = NULL;
-	}
-	diag_free(&d);
-	return lab;
 }
 
 /* ---- one printed record: ICMP ranges are cut so each piece is either
@@ -305,8 +285,8 @@ int cmd_diff(int argc, char **argv)
 		diff_usage(stderr);
 		return 2;
 	}
-	struct lab *old_lab = load(a.old_path);
-	struct lab *new_lab = load(a.new_path); /* both labs' errors at once */
+	struct lab *old_lab = cli_lab_load("vpcfw diff", a.old_path, false);
+	struct lab *new_lab = cli_lab_load("vpcfw diff", a.new_path, false); /* both labs' errors at once */
 	int status = 2;
 	if (old_lab && new_lab) {
 		struct reach_changes ch;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "diag.h"
 #include "graph.h"
@@ -23,13 +24,6 @@ static void graph_usage(FILE *out)
 		     "the internet (0.0.0.0/0, ::/0).\n\n"
 		     "  -o, --out FILE   write to FILE instead of stdout\n"
 		     "  -h, --help       this text\n");
-}
-
-static void print_diags(const struct diag_list *d)
-{
-	char buf[1024];
-	for (size_t i = 0; i < d->n; i++)
-		fprintf(stderr, "%s\n", diag_format(&d->items[i], buf, sizeof(buf)));
 }
 
 static int write_graph(const struct lab *lab, const char *path)
@@ -79,15 +73,8 @@ int cmd_graph(int argc, char **argv)
 		graph_usage(stderr);
 		return 2;
 	}
-	struct lab_load_opts o;
-	lab_load_opts_init(&o);
-	struct diag_list d;
-	diag_init(&d);
-	struct lab *lab = NULL;
-	int r = lab_load(argv[optind], &o, &lab, &d);
-	print_diags(&d);
-	diag_free(&d);
-	if (r < 0 || !lab) {
+	struct lab *lab = cli_lab_load("vpcfw graph", argv[optind], true);
+	if (!lab) {
 		fprintf(stderr, "vpcfw graph: %s: the lab did not load\n", argv[optind]);
 		return 2;
 	}

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "diag.h"
 #include "expect.h"
 #include "load.h"
@@ -850,19 +851,8 @@ static int report(const struct lab *lab, const struct test_args *a, struct test_
 
 static int load_lab(const char *path, struct lab **lab)
 {
-	struct lab_load_opts o;
-	struct diag_list d;
-	char buf[1024];
-	lab_load_opts_init(&o);
-	diag_init(&d);
-	int r = lab_load(path, &o, lab, &d);
-	for (size_t i = 0; r < 0 && i < d.n; i++)
-		if (d.items[i].level == DIAG_ERROR)
-			fprintf(stderr, "%s\n", diag_format(&d.items[i], buf, sizeof(buf)));
-	if (r < 0 && !d.n_errors)
-		fprintf(stderr, "vpcfw test: cannot load lab %s\n", path);
-	diag_free(&d);
-	return r;
+	*lab = cli_lab_load("vpcfw test", path, false);
+	return *lab ? 0 : -EINVAL;
 }
 
 static int run(const struct test_args *a, const struct expect_file *f, struct lab *lab,

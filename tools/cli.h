@@ -1,0 +1,18 @@
+/*
+ * What several vpcfw commands share: loading the lab named on the command
+ * line and printing the loader's diagnostics (file, JSON path, problem) the
+ * same way everywhere.
+ */
+#ifndef VPCFW_CLI_H
+#define VPCFW_CLI_H
+
+#include <stdbool.h>
+
+struct lab;
+
+/* Loads path; on failure prints every error to stderr (or "CMD: cannot
+ * load PATH" when the loader gave no reason) and returns NULL. With
+ * warnings, warnings are printed too, whether or not the load succeeds. */
+struct lab *cli_lab_load(const char *cmd, const char *path, bool warnings);
+
+#endif
