@@ -373,6 +373,51 @@ static void check_entries(struct loader *l, const struct nacl *n, struct nacl_en
 			   count, dir, NACL_QUOTA_RULES, NACL_QUOTA_RULES_MAX);
 }
 
+/* A network ACL or route table and the subnet field its associations set. */
+struct assoc_owner {
+	const char *kind, *kinds; /* "network ACL", "network ACLs" */
+	const char *id, *vpc_id;
+	int32_t vpc, index;
+	size_t field; /* offsetof(struct subnet, nacl or route_table) */
+	const char *(*id_of)(const struct lab *lab, int32_t index);
+};
+
+static const char *nacl_id(const struct lab *lab, int32_t i)
+{
+	return lab->nacls[i].id;
+}
+
+static const char *route_table_id(const struct lab *lab, int32_t i)
+{
+	return lab->route_tables[i].id;
+}
+
+/* Explicit associations (describe-*: Associations[].SubnetId): a subnet of
+ * the owner's VPC, associated with one owner of each kind only. */
+static void associate_subnets(struct loader *l, struct lab *lab, const struct ref *assoc,
+			      size_t n, const struct assoc_owner *o)
+{
+	for (size_t a = 0; a < n; a++) {
+		const struct ref *r = &assoc[a];
+		int32_t s = ix_find(&l->ix_subnets, r->id);
+		if (s < 0) {
+			ld_err_at(l, &r->at, "SubnetId", "unknown subnet %s", r->id);
+			continue;
+		}
+		struct subnet *sn = &lab->subnets[s];
+		int32_t *slot = (int32_t *)((char *)sn + o->field);
+		if (sn->vpc != o->vpc)
+			ld_err_at(l, &r->at, "SubnetId", "subnet %s is in VPC %s, %s %s in VPC %s",
+				  r->id, sn->vpc_id, o->kind, o->id, o->vpc_id);
+		else if (*slot >= 0 && *slot != o->index)
+			ld_err_at(l, &r->at, "SubnetId",
+				  "subnet %s is associated with two %s (%s and %s)", r->id, o->kinds,
+				  o->id_of(lab, *slot), o->id);
+		else
+			*slot = o->index;
+	}
+}
+
 static void check_nacls(struct loader *l, struct lab *lab, struct draft_nacl *drafts)
 {
 	for (size_t i = 0; i < lab->n_nacls; i++) {
@@ -401,26 +446,9 @@ static void check_nacls(struct loader *l, struct lab *lab, struct draft_nacl *dr
 			else
 				v->default_nacl = (int32_t)i;
 		}
-		for (size_t a = 0; a < drafts[i].n_assoc; a++) {
-			const struct ref *r = &drafts[i].assoc[a];
-			int32_t s = ix_find(&l->ix_subnets, r->id);
-			if (s < 0) {
-				ld_err_at(l, &r->at, "SubnetId", "unknown subnet %s", r->id);
-				continue;
-			}
-			struct subnet *sn = &lab->subnets[s];
-			if (sn->vpc != n->vpc)
-				ld_err_at(l, &r->at, "SubnetId",
-					  "subnet %s is in VPC %s, network ACL %s in VPC %s", r->id,
-					  sn->vpc_id, n->id, n->vpc_id);
-			else if (sn->nacl >= 0 && sn->nacl != (int32_t)i)
-				ld_err_at(
-				    l, &r->at, "SubnetId",
-				    "subnet %s is associated with two network ACLs (%s and %s)",
-				    r->id, lab->nacls[sn->nacl].id, n->id);
-			else
-				sn->nacl = (int32_t)i;
-		}
+		struct assoc_owner o = {"network ACL", "network ACLs", n->id, n->vpc_id, n->vpc,
+					(int32_t)i, offsetof(struct subnet, nacl), nacl_id};
+		associate_subnets(l, lab, drafts[i].assoc, drafts[i].n_assoc, &o);
 	}
 	for (size_t v = 0; v < lab->n_vpcs; v++) {
 		size_t count = 0;
@@ -460,26 +488,9 @@ static void check_route_tables(struct loader *l, struct lab *lab, struct draft_r
 			else
 				v->main_route_table = (int32_t)i;
 		}
-		for (size_t a = 0; a < drafts[i].n_assoc; a++) {
-			const struct ref *r = &drafts[i].assoc[a];
-			int32_t s = ix_find(&l->ix_subnets, r->id);
-			if (s < 0) {
-				ld_err_at(l, &r->at, "SubnetId", "unknown subnet %s", r->id);
-				continue;
-			}
-			struct subnet *sn = &lab->subnets[s];
-			if (sn->vpc != t->vpc)
-				ld_err_at(l, &r->at, "SubnetId",
-					  "subnet %s is in VPC %s, route table %s in VPC %s", r->id,
-					  sn->vpc_id, t->id, t->vpc_id);
-			else if (sn->route_table >= 0 && sn->route_table != (int32_t)i)
-				ld_err_at(
-				    l, &r->at, "SubnetId",
-				    "subnet %s is associated with two route tables (%s and %s)",
-				    r->id, lab->route_tables[sn->route_table].id, t->id);
-			else
-				sn->route_table = (int32_t)i;
-		}
+		struct assoc_owner o = {"route table", "route tables", t->id, t->vpc_id, t->vpc,
+					(int32_t)i, offsetof(struct subnet, route_table), route_table_id};
+		associate_subnets(l, lab, drafts[i].assoc, drafts[i].n_assoc, &o);
 	}
 }
 
