@@ -22,6 +22,10 @@ struct flowlog;
 struct dp_port {
 	struct port *port;
 	const struct topology_port *tp;
+	/* Copies of tp's identity: a hot reload replaces the topology's port
+	 * array, and a kept port is found again by these. */
+	char name[IFNAMSIZ];
+	int ifindex;
 };
 
 struct dp_eni {

@@ -60,13 +60,31 @@ int datapath_create(const struct lab *lab, const struct topology *topo,
 /* Flushes pending flow-log records and closes everything. NULL allowed. */
 void datapath_destroy(struct datapath *dp);
 
-/* Replaces the rules (SIGHUP). The new lab must have the same ENIs (ids,
- * subnets, addresses) as the topology was built from, else -EINVAL and the
- * old rules stay. Tracked connections survive (AWS-SEMANTICS §4). Call from
- * the loop's thread; the caller frees the old lab afterwards. The flow-log
- * file is reopened (logrotate), the running interval's records written
- * into the old one first. */
+/* Replaces the rules (SIGHUP). When the new lab adds, removes or changes
+ * ENIs or outside hosts, topology_update must have brought the topology to
+ * it first: ports of kept interfaces keep their captures, new ports are
+ * opened, removed ones closed, conntrack zones follow their ENIs
+ * (ct_zones_remap: unchanged ENIs keep their tracked flows, removed ENIs'
+ * zones are flushed) and unchanged ENIs keep their counters and reject
+ * dumps. On failure (-errno, err) the old rules stay; when the topology
+ * was updated the caller restores it (topology_update back to the old lab)
+ * and calls datapath_reattach.
+ * After a success the port fds changed: call loop_ports_changed. Tracked
+ * connections survive (AWS-SEMANTICS §4). Call from the loop's thread; the
+ * caller frees the old lab afterwards. The flow-log file is reopened
+ * (logrotate), the running interval's records written into the old one
+ * first. */
 int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_t errlen);
+
+/* After a topology_update that failed or was undone (the topology holds
+ * the running lab's ports again, some of them rebuilt with new
+ * interfaces): reopens the captures of rebuilt ports and re-points the
+ * rest, rules unchanged. 0 or -errno (err). Then call loop_ports_changed. */
+int datapath_reattach(struct datapath *dp, char *err, size_t errlen);
+
+/* Whether lab's ENIs or outside hosts (ids, subnets, addresses) differ
+ * from the running lab's: then topology_update must run before the reload. */
+bool datapath_topology_differs(const struct datapath *dp, const struct lab *lab);
 
 /* The rules generation: 0 at creation, +1 per successful reload. Tracked
  * connections' ct_rule_ref carry the generation their group/rule indices

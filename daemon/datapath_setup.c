@@ -3,7 +3,9 @@
  * socket opened inside the router namespace, the conntrack zones sized
  * from the ENIs' allowances, the flow-log aggregator and file, the reject
  * dumps; and the reload that swaps the rules while the namespaces (and the
- * tracked connections) stay. Not the packet path (datapath.c).
+ * tracked connections) stay, or follows a topology_update: ports opened
+ * and closed, zones remapped, counters carried over for unchanged ENIs.
+ * Not the packet path (datapath.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -180,8 +182,11 @@ static int dp_map_ports(struct datapath *dp, char *err, size_t errlen)
 		snprintf(err, errlen, "datapath: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < topo->n_ports; i++)
+	for (size_t i = 0; i < topo->n_ports; i++) {
 		dp->ports[i].tp = &topo->ports[i];
+		memcpy(dp->ports[i].name, topo->ports[i].name, IFNAMSIZ);
+		dp->ports[i].ifindex = topo->ports[i].ifindex;
+	}
 	for (size_t i = 0; i < dp->n_enis; i++) {
 		dp->enis[i].tp = topology_port_of_eni(topo, (int32_t)i);
 		if (!dp->enis[i].tp) {
@@ -276,10 +281,16 @@ static bool dp_same_subnet(const struct lab *a, const struct eni *x, const struc
 	return strcmp(a->subnets[x->subnet].id, b->subnets[y->subnet].id) == 0;
 }
 
-/* The namespaces were built from the old lab: a reload may change rules,
- * never the ENIs, their addresses or the outside hosts. */
+/* Whether b has a's ENIs (ids, subnets, addresses) and outside hosts in
+ * the same order: then a reload changes rules only; else the topology must
+ * have been updated first and the ports are rebuilt. */
 static bool dp_same_topology(const struct lab *a, const struct lab *b, char *err, size_t errlen)
 {
+	if (!err) {
+		char ignored[256];
+
+		return dp_same_topology(a, b, ignored, sizeof(ignored));
+	}
 	if (a->n_enis != b->n_enis || a->n_outside != b->n_outside) {
 		snprintf(err, errlen, "reload changes the number of ENIs or outside hosts");
 		return false;
@@ -373,10 +384,264 @@ static void dp_retag(struct datapath *dp, const struct lab *next)
 		ct_zone_retag(dp->ct, (uint32_t)i, dp->now_ns, dp_retag_one, &c);
 }
 
+/* Whether the datapath's ports and ENIs are the topology's as they are
+ * now (same port names and interfaces, same ENI ids in the same order). */
+static bool dp_ports_current(const struct datapath *dp, const struct lab *lab)
+{
+	const struct topology *topo = dp->topo;
+
+	if (dp->n_ports != topo->n_ports || dp->n_enis != lab->n_enis ||
+	    !dp_same_topology(dp->lab, lab, NULL, 0))
+		return false;
+	for (size_t i = 0; i < dp->n_ports; i++)
+		if (strcmp(dp->ports[i].name, topo->ports[i].name) ||
+		    dp->ports[i].ifindex != topo->ports[i].ifindex)
+			return false;
+	return true;
+}
+
+/* Whether the topology was built (or updated) for lab: one port per ENI
+ * and outside host, in the namespace topology.h names it by. */
+static int dp_topology_is(const struct topology *topo, const struct lab *lab, char *err,
+			  size_t errlen)
+{
+	char want[NETNS_NAME_MAX];
+
+	if (topo->n_ports != lab->n_enis + lab->n_outside) {
+		snprintf(err, errlen,
+			 "reload changes the ENIs or outside hosts but the topology was not "
+			 "updated (%zu ports for %zu endpoints)",
+			 topo->n_ports, lab->n_enis + lab->n_outside);
+		return -EINVAL;
+	}
+	for (size_t j = 0; j < lab->n_enis; j++) {
+		const struct topology_port *tp = topology_port_of_eni(topo, (int32_t)j);
+
+		if (!tp || topology_eni_netns(lab, (int32_t)j, want, sizeof(want)) ||
+		    strcmp(tp->netns, want)) {
+			snprintf(err, errlen,
+				 "reload changes ENI %s but the topology was not updated",
+				 lab->enis[j].id);
+			return -EINVAL;
+		}
+	}
+	for (size_t j = 0; j < lab->n_outside; j++) {
+		const struct topology_port *tp = topology_port_of_outside(topo, (int32_t)j);
+
+		if (!tp || topology_outside_netns(lab, (int32_t)j, want, sizeof(want)) ||
+		    strcmp(tp->netns, want)) {
+			snprintf(err, errlen,
+				 "reload changes outside host %s but the topology was not updated",
+				 lab->outside[j].name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* The new port and ENI arrays of a reload that changed the topology,
+ * built beside the running ones so that a failure changes nothing. */
+struct dp_rebuild {
+	struct datapath *dp;
+	const struct lab *next;
+	struct dp_port *ports;
+	struct dp_eni *enis;
+	int32_t *zone_of; /* old ENI -> new ENI, or -1 */
+	bool *port_kept;  /* per old port */
+	bool *dump_kept;  /* per old ENI */
+	char *err;
+	size_t errlen;
+};
+
+static int32_t dp_old_port(const struct datapath *dp, const struct topology_port *tp)
+{
+	for (size_t i = 0; i < dp->n_ports; i++)
+		if (!strcmp(dp->ports[i].name, tp->name) && dp->ports[i].ifindex == tp->ifindex)
+			return (int32_t)i;
+	return -1;
+}
+
+/* Runs inside the router namespace: new captures stay there. */
+static int dp_rebuild_ports(void *arg)
+{
+	struct dp_rebuild *rb = arg;
+	struct datapath *dp = rb->dp;
+	const struct topology *topo = dp->topo;
+	struct port_opts po = {.mtu = topo->mtu, .buffer_bytes = dp->opts.pcap_buffer};
+
+	for (size_t j = 0; j < topo->n_ports; j++) {
+		const struct topology_port *tp = &topo->ports[j];
+		int32_t i = dp_old_port(dp, tp);
+		int rc;
+
+		rb->ports[j].tp = tp;
+		memcpy(rb->ports[j].name, tp->name, IFNAMSIZ);
+		rb->ports[j].ifindex = tp->ifindex;
+		if (i >= 0) {
+			rb->ports[j].port = dp->ports[i].port;
+			rb->port_kept[i] = true;
+			continue;
+		}
+		if (topo->offloads_kept)
+			rc = port_open_vnet(tp->name, tp->ifindex, DP_VNET_BATCH,
+					    &rb->ports[j].port, rb->err, rb->errlen);
+		else
+			rc = port_open(tp->name, &po, &rb->ports[j].port, rb->err, rb->errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Maps the next lab's ENIs to ports and to the running ENIs they continue
+ * (same id): those carry their counters and reject dump, and their
+ * conntrack zone when their port was kept. */
+static int dp_rebuild_enis(struct dp_rebuild *rb)
+{
+	struct datapath *dp = rb->dp;
+	const struct lab *next = rb->next;
+	char path[4096];
+
+	for (size_t i = 0; i < dp->n_enis; i++)
+		rb->zone_of[i] = -1;
+	for (size_t j = 0; j < next->n_enis; j++) {
+		struct dp_eni *ne = &rb->enis[j];
+
+		ne->tp = topology_port_of_eni(dp->topo, (int32_t)j);
+		if (!ne->tp) {
+			snprintf(rb->err, rb->errlen, "datapath: ENI %s has no port",
+				 next->enis[j].id);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < dp->n_enis; i++) {
+			const struct dp_port *op = NULL;
+
+			if (rb->dump_kept[i] || strcmp(dp->lab->enis[i].id, next->enis[j].id))
+				continue;
+			/* Counters and the dump file are the ENI id's; its
+			 * tracked flows only live on while its port does. */
+			ne->st = dp->enis[i].st;
+			ne->dump = dp->enis[i].dump;
+			rb->dump_kept[i] = true;
+			for (size_t k = 0; k < dp->n_ports && !op; k++)
+				if (dp->ports[k].tp == dp->enis[i].tp)
+					op = &dp->ports[k];
+			if (op && !strcmp(op->name, ne->tp->name) && op->ifindex == ne->tp->ifindex)
+				rb->zone_of[i] = (int32_t)j;
+			break;
+		}
+		if (!ne->dump && dp->dead) {
+			snprintf(path, sizeof(path), "%s/%s.pcap", dp->opts.pcap_dir,
+				 next->enis[j].id);
+			ne->dump = pcap_dump_open(dp->dead, path);
+			if (!ne->dump) {
+				snprintf(rb->err, rb->errlen, "%s: %s", path,
+					 pcap_geterr(dp->dead));
+				return -EIO;
+			}
+		}
+	}
+	return 0;
+}
+
+static void dp_rebuild_free(struct dp_rebuild *rb, size_t n_ports, size_t n_enis, bool failed)
+{
+	struct datapath *dp = rb->dp;
+
+	for (size_t j = 0; failed && rb->ports && j < n_ports; j++) {
+		bool kept = false;
+
+		for (size_t i = 0; i < dp->n_ports && !kept; i++)
+			kept = dp->ports[i].port == rb->ports[j].port;
+		if (!kept)
+			port_close(rb->ports[j].port);
+	}
+	for (size_t j = 0; failed && rb->enis && j < n_enis; j++) {
+		bool kept = false;
+
+		for (size_t i = 0; i < dp->n_enis && !kept; i++)
+			kept = dp->enis[i].dump == rb->enis[j].dump;
+		if (!kept && rb->enis[j].dump)
+			pcap_dump_close(rb->enis[j].dump);
+	}
+	if (failed) {
+		free(rb->ports);
+		free(rb->enis);
+	}
+	free(rb->zone_of);
+	free(rb->port_kept);
+	free(rb->dump_kept);
+}
+
+/* A reload whose lab changed the topology (topology_update ran first):
+ * ports of kept interfaces keep their captures, new ones are opened, the
+ * conntrack zones follow their ENIs to the new indices (removed ENIs'
+ * zones flushed), counters and dumps stay with unchanged ENIs. Nothing
+ * changes on failure, except that the port pointers into the topology
+ * must be refreshed by the next reload (the caller restores the topology
+ * and reloads the old lab, which takes this path again). */
+static int dp_reload_topology(struct datapath *dp, const struct lab *next, char *err, size_t errlen)
+{
+	const struct topology *topo = dp->topo;
+	struct dp_rebuild rb = {.dp = dp, .next = next, .err = err, .errlen = errlen};
+	size_t np = topo->n_ports, ne = next->n_enis;
+	int rc;
+
+	rb.ports = calloc(np ? np : 1, sizeof(*rb.ports));
+	rb.enis = calloc(ne ? ne : 1, sizeof(*rb.enis));
+	rb.zone_of = calloc(dp->n_enis ? dp->n_enis : 1, sizeof(*rb.zone_of));
+	rb.port_kept = calloc(dp->n_ports ? dp->n_ports : 1, sizeof(*rb.port_kept));
+	rb.dump_kept = calloc(dp->n_enis ? dp->n_enis : 1, sizeof(*rb.dump_kept));
+	rc = rb.ports && rb.enis && rb.zone_of && rb.port_kept && rb.dump_kept ? 0 : -ENOMEM;
+	if (rc)
+		snprintf(err, errlen, "datapath: %s", strerror(ENOMEM));
+	if (!rc)
+		rc = topology_run_in_router(topo, dp_rebuild_ports, &rb);
+	if (!rc)
+		rc = dp_rebuild_enis(&rb);
+	if (!rc) {
+		rc = ct_zones_remap(dp->ct, rb.zone_of, (uint32_t)(ne ? ne : 1));
+		if (rc < 0)
+			snprintf(err, errlen, "connection tracker: %s", strerror(-rc));
+	}
+	if (rc < 0) {
+		dp_rebuild_free(&rb, np, ne, true);
+		return rc;
+	}
+	/* Committed: the old ENIs' aggregated records point at their
+	 * flow-log interfaces, which go now. */
+	datapath_flowlog_flush(dp, time(NULL));
+	for (size_t i = 0; i < dp->n_ports; i++)
+		if (!rb.port_kept[i])
+			port_close(dp->ports[i].port);
+	for (size_t i = 0; i < dp->n_enis; i++)
+		if (!rb.dump_kept[i] && dp->enis[i].dump)
+			pcap_dump_close(dp->enis[i].dump);
+	free(dp->ports);
+	free(dp->enis);
+	dp->ports = rb.ports;
+	dp->n_ports = np;
+	dp->enis = rb.enis;
+	dp->n_enis = ne;
+	dp->cur_port = 0;
+	/* Fragments remember ports of the old arrays. */
+	memset(dp->frags, 0, sizeof(dp->frags));
+	dp_rebuild_free(&rb, np, ne, false);
+	return 0;
+}
+
 int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_t errlen)
 {
-	if (!dp_same_topology(dp->lab, lab, err, errlen))
-		return -EINVAL;
+	bool same = dp_ports_current(dp, lab);
+
+	if (same) {
+		/* The topology may have been updated and restored (a failed
+		 * reload): its array is new even if its ports are not. */
+		for (size_t i = 0; i < dp->n_ports; i++)
+			dp->ports[i].tp = &dp->topo->ports[i];
+		for (size_t i = 0; i < dp->n_enis; i++)
+			dp->enis[i].tp = topology_port_of_eni(dp->topo, (int32_t)i);
+	}
 	/* Validate every zone first so that a refusal changes nothing. */
 	for (size_t i = 0; i < lab->n_enis; i++) {
 		const struct ct_timeouts *t = &lab->enis[i].timeouts;
@@ -388,9 +653,19 @@ int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_
 			return -EINVAL;
 		}
 	}
+	if (!same) {
+		int rc = dp_topology_is(dp->topo, lab, err, errlen);
+
+		if (rc == 0)
+			rc = dp_reload_topology(dp, lab, err, errlen);
+
+		if (rc < 0)
+			return rc;
+	}
 	for (size_t i = 0; i < lab->n_enis; i++)
 		ct_zone_configure(dp->ct, (uint32_t)i, &lab->enis[i].timeouts,
 				  lab->enis[i].ct_allowance);
+	/* Zones are the new ENIs' now; group indices are still the old lab's. */
 	dp_retag(dp, lab);
 	dp->lab = lab;
 	dp->generation++;
@@ -398,6 +673,22 @@ int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_
 		dp_fill_iface(dp, i);
 	dp_reopen_flowlog(dp);
 	return 0;
+}
+
+int datapath_reattach(struct datapath *dp, char *err, size_t errlen)
+{
+	if (!dp_ports_current(dp, dp->lab))
+		return dp_reload_topology(dp, dp->lab, err, errlen);
+	for (size_t i = 0; i < dp->n_ports; i++)
+		dp->ports[i].tp = &dp->topo->ports[i];
+	for (size_t i = 0; i < dp->n_enis; i++)
+		dp->enis[i].tp = topology_port_of_eni(dp->topo, (int32_t)i);
+	return 0;
+}
+
+bool datapath_topology_differs(const struct datapath *dp, const struct lab *lab)
+{
+	return !dp_same_topology(dp->lab, lab, NULL, 0);
 }
 
 uint32_t datapath_generation(const struct datapath *dp)

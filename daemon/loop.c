@@ -46,6 +46,12 @@ struct loop {
 	size_t n_users;
 	void (*tick)(void *arg);
 	void *tick_arg;
+	/* The port fds registered, to unregister them after a reload that
+	 * changed the ports; the epoch makes a batch skip port events
+	 * collected before such a change (their indices are stale). */
+	int *port_fds;
+	size_t n_port_fds;
+	uint64_t port_epoch;
 };
 
 static int loop_watch(struct loop *l, int fd, uint32_t events, uint64_t data)
@@ -99,6 +105,24 @@ static int loop_setup_fds(struct loop *l, char *err, size_t errlen)
 	return 0;
 }
 
+static int loop_watch_ports(struct loop *l)
+{
+	size_t n = l->dp ? datapath_n_ports(l->dp) : 0;
+	int *fds = realloc(l->port_fds, (n ? n : 1) * sizeof(*fds));
+
+	if (!fds)
+		return -ENOMEM;
+	l->port_fds = fds;
+	for (size_t i = 0; i < n; i++) {
+		int rc = loop_watch(l, datapath_port_fd(l->dp, i), EPOLLIN, LOOP_DATA(TAG_PORT, i));
+
+		if (rc < 0)
+			return rc;
+		fds[l->n_port_fds++] = datapath_port_fd(l->dp, i);
+	}
+	return 0;
+}
+
 int loop_create(struct datapath *dp, struct loop **out, char *err, size_t errlen)
 {
 	struct loop *l;
@@ -119,13 +143,23 @@ int loop_create(struct datapath *dp, struct loop **out, char *err, size_t errlen
 	rc = loop_setup_fds(l, err, errlen);
 	if (rc < 0)
 		return rc; /* l already destroyed */
-	for (size_t i = 0; dp && i < datapath_n_ports(dp); i++) {
-		rc = loop_watch(l, datapath_port_fd(dp, i), EPOLLIN, LOOP_DATA(TAG_PORT, i));
-		if (rc < 0)
-			return loop_fail(l, rc, err, errlen, "epoll_ctl on a port");
-	}
+	rc = loop_watch_ports(l);
+	if (rc < 0)
+		return loop_fail(l, rc, err, errlen, "epoll_ctl on a port");
 	*out = l;
 	return 0;
+}
+
+int loop_ports_changed(struct loop *l)
+{
+	/* A closed capture left epoll by itself; a kept one is re-added
+	 * under its new index. */
+	for (size_t i = 0; i < l->n_port_fds; i++)
+		if (l->port_fds[i] >= 0)
+			epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->port_fds[i], NULL);
+	l->n_port_fds = 0;
+	l->port_epoch++;
+	return loop_watch_ports(l);
 }
 
 void loop_destroy(struct loop *l)
@@ -143,6 +177,7 @@ void loop_destroy(struct loop *l)
 	if (l->epfd >= 0)
 		close(l->epfd);
 	free(l->users);
+	free(l->port_fds);
 	free(l);
 }
 
@@ -191,6 +226,7 @@ static void loop_on_user(struct loop *l, uint32_t i, uint32_t events)
 static int loop_handle(struct loop *l, const struct epoll_event *evs, int n)
 {
 	int result = -1;
+	uint64_t epoch = l->port_epoch;
 
 	for (int i = 0; i < n; i++) {
 		uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
@@ -198,6 +234,10 @@ static int loop_handle(struct loop *l, const struct epoll_event *evs, int n)
 
 		switch (tag) {
 		case TAG_PORT:
+			/* A reload (control socket) earlier in this batch
+			 * renumbered the ports: the next wait reports anew. */
+			if (epoch != l->port_epoch)
+				break;
 			/* A dead capture stays readable (error): stop
 			 * watching it rather than spin; it is counted. */
 			if (datapath_port_ready(l->dp, idx) < 0)

@@ -47,6 +47,11 @@ void loop_stop(struct loop *l);
 typedef void (*loop_fd_cb)(void *arg, int fd, uint32_t events);
 int loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *arg);
 int loop_del_fd(struct loop *l, int fd);
+/* After a datapath_reload that changed the ports (ENIs added or removed):
+ * unregisters the old port fds and registers the datapath's current ones.
+ * The datapath owns the fds; the loop only watches them. 0 or -errno (then
+ * some ports are not watched: the caller logs it). */
+int loop_ports_changed(struct loop *l);
 /* Called once a second after the datapath's own tick (e.g. sd_notify
  * watchdog). NULL to clear. */
 void loop_set_tick(struct loop *l, void (*cb)(void *arg), void *arg);

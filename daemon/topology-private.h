@@ -36,6 +36,12 @@ int topo_state_open(const char *lab, char *err, size_t errlen);
  * thing it names is created, so a crash never leaves something unlisted. */
 int topo_state_add_router(int fd, const char *netns);
 int topo_state_add_port(int fd, const struct topo_state_port *p);
+/* Replaces the state file with one listing the router and exactly ports
+ * (a new file, locked, renamed over the old one, so a crash at any point
+ * leaves one complete list). Returns the new fd (the caller closes the
+ * old one) or -errno, the old file then still in place. */
+int topo_state_rewrite(const char *lab, const char *router_ns, const struct topo_state_port *ports,
+		       size_t n);
 /* Unlinks the state file, closes (unlocks) it and removes the directory
  * when empty. */
 void topo_state_remove(const char *lab, int fd);

@@ -5,8 +5,9 @@
  * anything is created; every creation is recorded in the state file before
  * it happens and in struct topology after it succeeds, so a failure at any
  * step rolls back exactly what exists and a SIGKILL leaves a complete list
- * for the next start. Not for packets, and not for the state file format
- * (topology_state.c).
+ * for the next start. topology_update changes a live topology port by port
+ * for a hot reload, with the same guarantees. Not for packets, and not for
+ * the state file format (topology_state.c).
  */
 #include "topology.h"
 
@@ -838,4 +839,269 @@ const struct topology_port *topology_port_of_outside(const struct topology *t, i
 		if (t->ports[i].kind == TOPOLOGY_PORT_OUTSIDE && t->ports[i].outside == outside)
 			return &t->ports[i];
 	return NULL;
+}
+
+/* --- live update (hot reload) ----------------------------------------------- */
+
+static bool addrs_eq(const struct ip_addr *a, size_t na, const struct ip_addr *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!ip_addr_eq(&a[i], &b[i]))
+			return false;
+	return true;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* Whether the port built for po in old would be built identically for pn
+ * in next: same namespace, same endpoint, same addresses, prefix lengths
+ * and default routes. Such a port is kept untouched by an update. */
+static bool port_same(const struct lab *old, const struct topology_port *po, const struct lab *next,
+		      const struct topology_port *pn)
+{
+	if (po->kind != pn->kind || strcmp(po->netns, pn->netns))
+		return false;
+	if (po->kind == TOPOLOGY_PORT_OUTSIDE)
+		return ip_addr_eq(&old->outside[po->outside].addr,
+				  &next->outside[pn->outside].addr);
+
+	const struct eni *a = &old->enis[po->eni], *b = &next->enis[pn->eni];
+	const struct subnet *sa = &old->subnets[a->subnet], *sb = &next->subnets[b->subnet];
+
+	return str_eq(a->id, b->id) && str_eq(sa->id, sb->id) &&
+	       ip_prefix_eq(&sa->cidr, &sb->cidr) && sa->has_cidr6 == sb->has_cidr6 &&
+	       (!sa->has_cidr6 || ip_prefix_eq(&sa->cidr6, &sb->cidr6)) &&
+	       addrs_eq(a->ipv4, a->n_ipv4, b->ipv4, b->n_ipv4) &&
+	       addrs_eq(a->ipv6, a->n_ipv6, b->ipv6, b->n_ipv6) &&
+	       str_eq(a->instance_id, b->instance_id) && str_eq(a->name, b->name) &&
+	       a->device_index == b->device_index;
+}
+
+/* Removes one port: its drop chain, the veth pair (now, not when the
+ * namespace is reaped) and its namespace. Best effort: what is already
+ * gone is not an error. */
+static void port_remove(struct topology *t, struct topology_port *p, struct port_state *ps)
+{
+	struct topology_private *pv = t->priv;
+	char ignored[256];
+
+	if (ps->veth_created) {
+		if (pv->nft)
+			nft_port_del(pv->nft, p->name, ignored, sizeof(ignored));
+		if (pv->router_nl)
+			nl_link_del(pv->router_nl, p->ifindex);
+		ps->veth_created = false;
+	}
+	if (ps->nsfd >= 0)
+		close(ps->nsfd);
+	ps->nsfd = -1;
+	if (ps->ns_created)
+		netns_delete(p->netns);
+	ps->ns_created = false;
+}
+
+/* A router port name no port of either array uses. */
+static void port_fresh_name(const struct topology *t, struct topology_port *np, size_t n_new,
+			    size_t j)
+{
+	unsigned int h = lab_hash4(t->lab);
+
+	for (unsigned int k = 0;; k++) {
+		char name[IFNAMSIZ];
+		bool used = false;
+
+		snprintf(name, sizeof(name), "p%04x-%u", h, k & 0xffff);
+		for (size_t i = 0; i < t->n_ports && !used; i++)
+			used = !strcmp(t->ports[i].name, name);
+		for (size_t i = 0; i < n_new && !used; i++)
+			used = i != j && !strcmp(np[i].name, name);
+		if (!used || k > 0x1ffff) {
+			memcpy(np[j].name, name, sizeof(name));
+			return;
+		}
+	}
+}
+
+/* The state file listing exactly the current ports (after removals). */
+static int state_rewrite(const struct lab *lab, struct topology *t)
+{
+	struct topo_state_port *sp = calloc(t->n_ports ? t->n_ports : 1, sizeof(*sp));
+	int fd;
+
+	if (!sp)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n_ports; i++)
+		state_port_fill(lab, &t->ports[i], &sp[i]);
+	fd = topo_state_rewrite(t->lab, t->router_ns, sp, t->n_ports);
+	free(sp);
+	if (fd < 0)
+		return fd;
+	close(t->priv->state_fd);
+	t->priv->state_fd = fd;
+	return 0;
+}
+
+struct update {
+	struct topology_port *np; /* next's ports */
+	struct port_state *nps;
+	size_t n;
+	int32_t *old_of; /* new index -> old index kept, or -1 (added) */
+	bool *kept;	 /* per old port */
+	bool *first;	 /* per old port: removed before creating (name reused) */
+};
+
+static void update_free(struct update *u)
+{
+	free(u->np);
+	free(u->nps);
+	free(u->old_of);
+	free(u->kept);
+	free(u->first);
+}
+
+static int update_plan(struct topology *t, const struct lab *old, const struct lab *next,
+		       struct update *u, char *err, size_t errlen)
+{
+	struct topology tmp;
+	size_t n = next->n_enis + next->n_outside;
+
+	u->n = n;
+	u->np = calloc(n ? n : 1, sizeof(*u->np));
+	u->nps = calloc(n ? n : 1, sizeof(*u->nps));
+	u->old_of = calloc(n ? n : 1, sizeof(*u->old_of));
+	u->kept = calloc(t->n_ports ? t->n_ports : 1, sizeof(*u->kept));
+	u->first = calloc(t->n_ports ? t->n_ports : 1, sizeof(*u->first));
+	if (!u->np || !u->nps || !u->old_of || !u->kept || !u->first) {
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	tmp = *t;
+	tmp.ports = u->np;
+	if (port_names(next, &tmp, err, errlen))
+		return -EINVAL;
+	for (size_t j = 0; j < n; j++) {
+		u->old_of[j] = -1;
+		u->nps[j].nsfd = -1;
+		for (size_t i = 0; i < t->n_ports && u->old_of[j] < 0; i++) {
+			if (u->kept[i] || !port_same(old, &t->ports[i], next, &u->np[j]))
+				continue;
+			u->kept[i] = true;
+			u->old_of[j] = (int32_t)i;
+		}
+	}
+	for (size_t j = 0; j < n; j++) {
+		int32_t i = u->old_of[j];
+
+		if (i >= 0) {
+			struct topology_port keep = t->ports[i];
+
+			keep.eni = u->np[j].eni;
+			keep.outside = u->np[j].outside;
+			u->np[j] = keep;
+			u->nps[j] = t->priv->ps[i];
+		}
+	}
+	for (size_t j = 0; j < n; j++) {
+		bool ours = false;
+
+		if (u->old_of[j] >= 0)
+			continue;
+		port_fresh_name(t, u->np, n, j);
+		/* A removed or changed endpoint frees its namespace name:
+		 * that old port goes before the new one is created. */
+		for (size_t i = 0; i < t->n_ports; i++) {
+			if (u->kept[i] || strcmp(t->ports[i].netns, u->np[j].netns))
+				continue;
+			u->first[i] = ours = true;
+		}
+		if (!ours && netns_exists(u->np[j].netns)) {
+			set_err(err, errlen,
+				"namespace %s already exists and is not part of lab %s: delete it "
+				"(ip netns del) or rename the endpoint",
+				u->np[j].netns, t->lab);
+			return -EEXIST;
+		}
+	}
+	return 0;
+}
+
+/* Undoes a failed update: the new ports go, the old ports removed first
+ * come back (with new interfaces: their captures must be reopened). */
+static void update_undo(const struct lab *old, struct topology *t, struct update *u,
+			struct topology_port *oldp, struct port_state *oldps, size_t n_old)
+{
+	char ignored[256];
+
+	for (size_t j = 0; j < u->n; j++)
+		if (u->old_of[j] < 0)
+			port_remove(t, &u->np[j], &u->nps[j]);
+	t->ports = oldp;
+	t->priv->ps = oldps;
+	t->n_ports = n_old;
+	for (size_t i = 0; i < n_old; i++) {
+		if (!u->first[i])
+			continue;
+		oldps[i] = (struct port_state){.nsfd = -1};
+		if (port_create(old, t, i, ignored, sizeof(ignored)))
+			port_remove(t, &oldp[i], &oldps[i]);
+	}
+	/* Drop the lines of the ports that were tried and removed. */
+	state_rewrite(old, t);
+}
+
+int topology_update(struct topology *t, const struct lab *old, const struct lab *next, char *err,
+		    size_t errlen)
+{
+	struct topology_port *oldp = t->ports;
+	struct port_state *oldps = t->priv->ps;
+	size_t n_old = t->n_ports;
+	struct update u = {0};
+	int ret;
+
+	if (errlen)
+		err[0] = '\0';
+	ret = check_lab(next, err, errlen);
+	if (!ret && strcmp(next->name, t->lab)) {
+		set_err(err, errlen, "lab %s cannot become lab %s", t->lab, next->name);
+		ret = -EINVAL;
+	}
+	if (!ret)
+		ret = update_plan(t, old, next, &u, err, errlen);
+	if (ret) {
+		update_free(&u);
+		return ret;
+	}
+	for (size_t i = 0; i < n_old; i++)
+		if (u.first[i])
+			port_remove(t, &oldp[i], &oldps[i]);
+	/* port_create works on t's arrays: point them at next's while the
+	 * added ports are built (each listed in the state file first). */
+	t->ports = u.np;
+	t->priv->ps = u.nps;
+	t->n_ports = u.n;
+	for (size_t j = 0; j < u.n && !ret; j++)
+		if (u.old_of[j] < 0)
+			ret = port_create(next, t, j, err, errlen);
+	if (ret) {
+		update_undo(old, t, &u, oldp, oldps, n_old);
+		update_free(&u);
+		return ret;
+	}
+	for (size_t i = 0; i < n_old; i++)
+		if (!u.kept[i] && !u.first[i])
+			port_remove(t, &oldp[i], &oldps[i]);
+	/* Until this succeeds the file lists a superset, which is what a
+	 * crash needs; failing to shrink it only costs a later no-op. */
+	state_rewrite(next, t);
+	free(oldp);
+	free(oldps);
+	u.np = NULL;
+	u.nps = NULL;
+	update_free(&u);
+	return 0;
 }

@@ -105,6 +105,23 @@ int topology_create(const struct lab *lab, const struct topology_options *opts,
  * state file) and frees t. NULL is a no-op. */
 void topology_destroy(struct topology *t);
 
+/* Hot reload: brings the live topology t, built from old, to next's ENIs
+ * and outside hosts. A port whose endpoint is unchanged (same namespace,
+ * ENI id, subnet and its CIDRs, addresses; same outside address) is kept
+ * untouched: its veth, ifindex, MACs and the flows through it stay; only
+ * its eni/outside index moves to next's. Ports of removed endpoints are
+ * removed; added endpoints are built as topology_create builds them; a
+ * changed endpoint is removed and built again. t->ports becomes a new
+ * array in next's order (pointers into the old one are invalid after a
+ * success; router port names of kept ports stay, so match by name).
+ * All or nothing: on failure (-EEXIST: a namespace name taken by something
+ * not of this lab, -EINVAL, or what the kernel said) the added ports are
+ * removed, t is as before and err says why (a changed endpoint's old port
+ * is built again, with new interfaces). The state file lists a superset
+ * of what exists at every step and exactly the ports after a success. */
+int topology_update(struct topology *t, const struct lab *old, const struct lab *next, char *err,
+		    size_t errlen);
+
 /* Runs fn(arg) inside the router namespace on the calling thread and
  * returns its result (or -errno when the namespace cannot be entered).
  * Sockets and pcap handles opened by fn stay in the router namespace. */

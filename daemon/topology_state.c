@@ -202,6 +202,40 @@ int topo_state_add_port(int fd, const struct topo_state_port *p)
 	return write_all(fd, line, strlen(line));
 }
 
+int topo_state_rewrite(const char *lab, const char *router_ns, const struct topo_state_port *ports,
+		       size_t n)
+{
+	char path[300], tmp[310], line[128];
+	unsigned long long start = 0;
+	bool zombie;
+	int fd, ret;
+
+	if (topo_state_path(lab, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	unlink(tmp);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	ret = flock(fd, LOCK_EX | LOCK_NB) ? -errno : 0;
+	proc_start_time(getpid(), &start, &zombie);
+	snprintf(line, sizeof(line), STATE_MAGIC "\nowner %d %llu\n", (int)getpid(), start);
+	if (!ret)
+		ret = write_all(fd, line, strlen(line));
+	if (!ret)
+		ret = topo_state_add_router(fd, router_ns);
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = topo_state_add_port(fd, &ports[i]);
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 void topo_state_remove(const char *lab, int fd)
 {
 	char path[300], dir[256];

@@ -5,7 +5,8 @@
  * as namespaces (daemon/topology), starts the data path (daemon/datapath)
  * and its event loop (daemon/loop), and on SIGINT/SIGTERM removes
  * everything it built after flushing the flow logs. SIGHUP reloads the
- * rules from the same lab (a failed reload keeps the running rules);
+ * lab from the same source, rules and namespaces (added and removed ENIs;
+ * a failed reload keeps the running rules and topology);
  * SIGUSR1 logs every counter as one JSON line.
  *
  * The lab name (namespaces, nft table, state and flow-log directories) is
@@ -516,6 +517,38 @@ static void stop(struct daemon *d)
 }
 
 /*
+ * Swaps next in: when its ENIs, subnets or outside hosts differ, the
+ * namespaces are updated first (topology_update, all or nothing), then the
+ * datapath follows and the loop watches the new ports. A datapath failure
+ * brings the topology back to the running lab, so a refused reload leaves
+ * rules and namespaces as they were (a changed ENI's port is rebuilt).
+ */
+static int reload_apply(struct daemon *d, struct lab *next, char *err, size_t errlen)
+{
+	char err2[512] = "";
+	bool topo = datapath_topology_differs(d->dp, next);
+	int r = 0;
+
+	if (topo) {
+		r = topology_update(d->topo, d->lab, next, err, errlen);
+		if (r == 0)
+			log_info("topology of lab %s updated: %zu ports", d->name,
+				 d->topo->n_ports);
+	}
+	if (r == 0) {
+		r = datapath_reload(d->dp, next, err, errlen);
+		if (r < 0 && topo && topology_update(d->topo, next, d->lab, err2, sizeof(err2)) < 0)
+			log_err("restoring the topology after a refused reload: %s", err2);
+	}
+	/* A failed or undone update may have rebuilt a changed ENI's port. */
+	if (r < 0 && topo && datapath_reattach(d->dp, err2, sizeof(err2)) < 0)
+		log_err("re-attaching the ports after a refused reload: %s", err2);
+	if (topo && loop_ports_changed(d->loop) < 0)
+		log_err("watching the ports after a reload: %s", strerror(ENOMEM));
+	return r;
+}
+
+/*
  * The one reload, for SIGHUP and `vpcfw reload` (daemon/control): the lab
  * from path (NULL: the source in use), loaded and validated completely
  * before datapath_reload swaps it in; on any error the running rules stay
@@ -550,7 +583,7 @@ static int reload_lab(void *arg, const char *path, struct diag_list *diags, char
 		return r;
 	}
 	next->name = d->name;
-	r = datapath_reload(d->dp, next, err, errlen);
+	r = reload_apply(d, next, err, errlen);
 	if (r < 0) {
 		log_err("reload refused: %s; keeping the running rules", err);
 		lab_free(next);
