@@ -40,36 +40,8 @@ check "the control socket exists" test -S "$SOCK"
 sock_mode() { command stat -c "%U %a" "$SOCK"; }
 check "it belongs to root with mode 0600" test "$(sock_mode)" = "root 600"
 
-# A long-lived connection cli -> srv:7000, driven step by step: the client
-# echoes a line each time the test creates $TMP/goN.
-cat >"$TMP/client.py" <<'PY'
-import os, socket, sys, time
-tmp = sys.argv[1]
-s = socket.create_connection(("10.79.2.20", 7000), timeout=2)
-for step in (1, 2, 3):
-    if step > 1:
-        while not os.path.exists("%s/go%d" % (tmp, step)):
-            time.sleep(0.05)
-    try:
-        s.sendall(b"line %d\n" % step)
-        got = s.recv(100)
-        res = "ok" if got == b"line %d\n" % step else "wrong"
-    except socket.timeout:
-        res = "timeout"
-    except OSError as e:
-        res = "error %s" % e
-    print("step", step, res, flush=True)
-PY
-ip netns exec "$(ns cli)" python3 "$TMP/client.py" "$TMP" >"$TMP/client.out" 2>&1 &
-ITEST_PIDS+=($!)
-client_says() { # TEXT: wait for a line of the client
-	for _ in $(seq 60); do
-		grep -q "$1" "$TMP/client.out" && return 0
-		sleep 0.1
-	done
-	say "  client: $(tr '\n' ';' <"$TMP/client.out")"
-	return 1
-}
+# A long-lived connection cli -> srv:7000, driven step by step (lib.sh).
+long_client cli 10.79.2.20 7000 3
 check "a long-lived connection cli -> srv tcp/7000 is established" client_says '^step 1 ok'
 
 # ---- status
@@ -275,7 +247,7 @@ v status --lab "$LAB" --json
 check "status shows generation 1 and the new source" \
 	json_ok "$TMP/out" "r['generation'] == 1 and r['source'] == '$TMP/nosg.json'"
 check "a new connection to tcp/7000 is refused now" tcp_blocked cli 10.79.2.20 7000
-touch "$TMP/go2"
+client_step 2
 check "the long-lived connection admitted by the removed rule goes on (AWS-SEMANTICS 4)" \
 	client_says '^step 2 ok'
 v flows "srv-$LAB" --lab "$LAB" --json
@@ -288,7 +260,7 @@ sed "s/@RUN@/$LAB/g" "$LABS_DIR/reload-nacl.json" >"$TMP/nacl.json"
 v reload "$TMP/nacl.json" --lab "$LAB"
 check "vpcfw reload with a NACL denying tcp/7000: exit 0, generation 2" \
 	grep -q 'rules generation 2' "$TMP/out"
-touch "$TMP/go3"
+client_step 3
 check "the NACL kills the tracked connection at its next packet" client_says '^step 3 timeout'
 v reload --lab "$LAB"
 check "vpcfw reload without a path reloads the source in use (generation 3)" \

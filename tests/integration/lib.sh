@@ -268,6 +268,44 @@ servers_ready() {
 	done
 }
 
+# A long-lived TCP connection FROM -> ADDR:PORT driven step by step, for
+# tests of what a reload does to existing flows: the client sends a line
+# and expects its echo at step 1, then at step N each time the test runs
+# `client_step N`; each step prints "step N ok|timeout|wrong|error ...".
+long_client() { # FROM ADDR PORT STEPS [TIMEOUT]
+	cat >"$TMP/client.py" <<'PY'
+import os, socket, sys, time
+tmp, addr, port, steps, timeout = sys.argv[1:]
+s = socket.create_connection((addr, int(port)), timeout=float(timeout))
+for step in range(1, int(steps) + 1):
+    if step > 1:
+        while not os.path.exists("%s/go%d" % (tmp, step)):
+            time.sleep(0.05)
+    try:
+        s.sendall(b"line %d\n" % step)
+        got = s.recv(100)
+        res = "ok" if got == b"line %d\n" % step else "wrong"
+    except socket.timeout:
+        res = "timeout"
+    except OSError as e:
+        res = "error %s" % e
+    print("step", step, res, flush=True)
+PY
+	: >"$TMP/client.out"
+	ip netns exec "$(ns "$1")" python3 "$TMP/client.py" "$TMP" "$2" "$3" "$4" "${5:-2}" \
+		>>"$TMP/client.out" 2>&1 &
+	ITEST_PIDS+=($!)
+}
+client_step() { touch "$TMP/go$1"; }
+client_says() { # TEXT: wait for a line of the client
+	for _ in $(seq 60); do
+		grep -q "$1" "$TMP/client.out" && return 0
+		sleep 0.1
+	done
+	say "  client: $(tr '\n' ';' <"$TMP/client.out")"
+	return 1
+}
+
 # Waits until NAME listens on PORT (tcp or udp) so the first probe of a test
 # never races the server's start.
 wait_listen() { # NAME PROTO PORT

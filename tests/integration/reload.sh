@@ -62,14 +62,6 @@ for step in (1, 2, 3):
 PY
 ip netns exec "$(ns cli)" python3 "$TMP/client.py" "$TMP" >"$TMP/client.out" 2>&1 &
 ITEST_PIDS+=($!)
-client_says() { # TEXT: wait for a line of the client
-	for _ in $(seq 60); do
-		grep -q "$1" "$TMP/client.out" && return 0
-		sleep 0.1
-	done
-	say "  client: $(tr '\n' ';' <"$TMP/client.out")"
-	return 1
-}
 check "a tracked connection to tcp/7000 is established" client_says '^step 1 tracked ok'
 check "an untracked connection to usrv tcp/7100 is established" client_says '^step 1 untracked ok'
 

@@ -34,37 +34,8 @@ reload_to() {
 ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
 ns_gone() { ! ns_exists "$1"; }
 
-# One long-lived connection cli -> srv tcp/7000, driven step by step: the
-# client echoes a line each time the test creates $TMP/goN.
-cat >"$TMP/client.py" <<'PY'
-import os, socket, sys, time
-tmp = sys.argv[1]
-s = socket.create_connection(("10.79.2.20", 7000), timeout=3)
-for step in (1, 2, 3, 4, 5, 6):
-    if step > 1:
-        while not os.path.exists("%s/go%d" % (tmp, step)):
-            time.sleep(0.05)
-    try:
-        s.sendall(b"line %d\n" % step)
-        got = s.recv(100)
-        res = "ok" if got == b"line %d\n" % step else "wrong"
-    except socket.timeout:
-        res = "timeout"
-    except OSError as e:
-        res = "error %s" % e
-    print("step", step, res, flush=True)
-PY
-: >"$TMP/client.out"
-ip netns exec "$(ns cli)" python3 "$TMP/client.py" "$TMP" >>"$TMP/client.out" 2>&1 &
-ITEST_PIDS+=($!)
-client_says() { # TEXT: wait for a line of the client
-	for _ in $(seq 60); do
-		grep -q "$1" "$TMP/client.out" && return 0
-		sleep 0.1
-	done
-	say "  client: $(tr '\n' ';' <"$TMP/client.out")"
-	return 1
-}
+# One long-lived connection cli -> srv tcp/7000, driven step by step (lib.sh).
+long_client cli 10.79.2.20 7000 6 3
 check "a long-lived connection cli -> srv tcp/7000 is established" client_says '^step 1 ok'
 check "ENI old has its namespace" ns_exists "$(ns old)"
 
@@ -74,13 +45,13 @@ check "ENI new's namespace appears" ns_exists "$(ns new)"
 check "new connects to srv tcp/7001 (allowed from the VPC)" \
 	tcp_reaches new 10.79.2.20 7001 hello-from-srv
 check "new cannot reach cli (its group admits nothing)" tcp_blocked new 10.79.1.10 7001
-touch "$TMP/go2"
+client_step 2
 check "the long-lived connection goes on across the added ENI" client_says '^step 2 ok'
 
 check "SIGHUP removing ENI old (and srv's tcp/7000 rule) is applied" reload_to rtopo-remove
 check "ENI old's namespace is gone" ns_gone "$(ns old)"
 check "ENI new's namespace stays" ns_exists "$(ns new)"
-touch "$TMP/go3"
+client_step 3
 check "the tracked connection goes on across the removed ENI (zones moved)" client_says '^step 3 ok'
 check "new still connects to srv tcp/7001" tcp_reaches new 10.79.2.20 7001 hello-from-srv
 
@@ -89,7 +60,7 @@ check "new's namespace was rebuilt with the new address" \
 	bash -c "ip -n $(ns new) -4 -o addr show dev eth0 | grep -q ' 10.79.3.33/24 '"
 check "new connects to srv tcp/7001 from its new address" \
 	tcp_reaches new 10.79.2.20 7001 hello-from-srv
-touch "$TMP/go4"
+client_step 4
 check "the long-lived connection goes on across the changed ENI" client_says '^step 4 ok'
 
 # A namespace that is not the lab's, under the name ENI bad would get.
@@ -100,7 +71,7 @@ check "the reload is refused with the reason" \
 check "the foreign namespace is left alone" ns_exists "$(ns bad)"
 check "no interface of the lab was put into it" \
 	bash -c "[ \"\$(ip -n $(ns bad) -o link | grep -vc ' lo:')\" -eq 0 ]"
-touch "$TMP/go5"
+client_step 5
 check "the long-lived connection goes on after the refused reload" client_says '^step 5 ok'
 check "the running rules stay: new still connects to srv tcp/7001" \
 	tcp_reaches new 10.79.2.20 7001 hello-from-srv
@@ -129,7 +100,7 @@ check "the rebuilt new connects to srv tcp/7001 (its capture was reopened)" \
 	tcp_reaches new 10.79.2.20 7001 hello-from-srv
 check "the state file no longer lists the port that was never built" \
 	bash -c "! grep -q '^port $prefix-$k ' /run/vpcfw/$LAB/topology.state"
-touch "$TMP/go6"
+client_step 6
 check "the long-lived connection goes on after the undone update" client_says '^step 6 ok'
 ip -n "$router" link del "$prefix-$k"
 
