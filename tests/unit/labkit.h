@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "arena.h"
+#include "flow.h"
 #include "model.h"
 
 #define KIT_MAX 64  /* of each kind of object */
@@ -48,6 +49,26 @@ static inline struct ip_addr kit_addr(const char *s)
 	if (ip_addr_parse(s, &a) < 0)
 		kit_die("bad address", s);
 	return a;
+}
+
+/* A TCP/UDP flow from a fixed client port to dport (other protocols: no
+ * ports), and an ICMP/ICMPv6 flow of one type and code. */
+static inline struct flow kit_flow(const char *src, const char *dst, int proto, unsigned dport)
+{
+	struct flow f = {.src = kit_addr(src), .dst = kit_addr(dst), .proto = (uint8_t)proto};
+	if (proto == PROTO_TCP || proto == PROTO_UDP) {
+		f.sport = 40000;
+		f.dport = (uint16_t)dport;
+	}
+	return f;
+}
+
+static inline struct flow kit_icmp(const char *src, const char *dst, int proto, int type, int code)
+{
+	struct flow f = {.src = kit_addr(src), .dst = kit_addr(dst), .proto = (uint8_t)proto};
+	f.icmp_type = (uint8_t)type;
+	f.icmp_code = (uint8_t)code;
+	return f;
 }
 
 static inline void *kit_alloc(struct lab *lab, size_t n, size_t size)

@@ -15,24 +15,6 @@
 #include "nacl.h"
 #include "reference.h"
 
-static struct flow pkt(const char *src, const char *dst, int proto, unsigned dport)
-{
-	struct flow f = {.src = kit_addr(src), .dst = kit_addr(dst), .proto = (uint8_t)proto};
-	if (proto == PROTO_TCP || proto == PROTO_UDP) {
-		f.sport = 40000;
-		f.dport = (uint16_t)dport;
-	}
-	return f;
-}
-
-static struct flow icmp(const char *src, const char *dst, int proto, int type, int code)
-{
-	struct flow f = {.src = kit_addr(src), .dst = kit_addr(dst), .proto = (uint8_t)proto};
-	f.icmp_type = (uint8_t)type;
-	f.icmp_code = (uint8_t)code;
-	return f;
-}
-
 struct nacl_case {
 	const char *what;
 	bool egress;
@@ -69,12 +51,12 @@ static void test_default_nacl(void **state)
 		kit_nacl_rule(lab, a, eg, 101, true, PROTO_ALL, "::/0", 0, 0);
 	}
 	const struct nacl_case cases[] = {
-	    {"tcp in", false, pkt("203.0.113.9", "10.0.1.5", PROTO_TCP, 22), true, 100},
-	    {"udp out", true, pkt("10.0.1.5", "198.51.100.1", PROTO_UDP, 53), true, 100},
-	    {"icmp in", false, icmp("192.0.2.1", "10.0.1.5", PROTO_ICMP, 8, 0), true, 100},
-	    {"gre out", true, pkt("10.0.1.5", "10.0.2.5", 47, 0), true, 100},
-	    {"tcp6 in", false, pkt("2001:db8::1", "2600:1f18:1::5", PROTO_TCP, 443), true, 101},
-	    {"icmp6 out", true, icmp("2600:1f18:1::5", "2001:db8::1", PROTO_ICMPV6, 128, 0), true,
+	    {"tcp in", false, kit_flow("203.0.113.9", "10.0.1.5", PROTO_TCP, 22), true, 100},
+	    {"udp out", true, kit_flow("10.0.1.5", "198.51.100.1", PROTO_UDP, 53), true, 100},
+	    {"icmp in", false, kit_icmp("192.0.2.1", "10.0.1.5", PROTO_ICMP, 8, 0), true, 100},
+	    {"gre out", true, kit_flow("10.0.1.5", "10.0.2.5", 47, 0), true, 100},
+	    {"tcp6 in", false, kit_flow("2001:db8::1", "2600:1f18:1::5", PROTO_TCP, 443), true, 101},
+	    {"icmp6 out", true, kit_icmp("2600:1f18:1::5", "2001:db8::1", PROTO_ICMPV6, 128, 0), true,
 	     101},
 	};
 	run_cases(&lab->nacls[a], cases, sizeof(cases) / sizeof(cases[0]));
@@ -88,9 +70,9 @@ static void test_new_custom_nacl_denies(void **state)
 	int32_t vpc = kit_vpc(lab, "vpc-1", "10.0.0.0/16", NULL);
 	int32_t a = kit_nacl(lab, "acl-new", vpc, false);
 	const struct nacl_case cases[] = {
-	    {"v4 in", false, pkt("10.0.2.1", "10.0.1.5", PROTO_TCP, 80), false, NACL_RULE_STAR_V4},
-	    {"v4 out", true, pkt("10.0.1.5", "10.0.2.1", PROTO_UDP, 53), false, NACL_RULE_STAR_V4},
-	    {"v6 in", false, pkt("2001:db8::1", "2001:db8::2", PROTO_TCP, 80), false,
+	    {"v4 in", false, kit_flow("10.0.2.1", "10.0.1.5", PROTO_TCP, 80), false, NACL_RULE_STAR_V4},
+	    {"v4 out", true, kit_flow("10.0.1.5", "10.0.2.1", PROTO_UDP, 53), false, NACL_RULE_STAR_V4},
+	    {"v6 in", false, kit_flow("2001:db8::1", "2001:db8::2", PROTO_TCP, 80), false,
 	     NACL_RULE_STAR_V6},
 	};
 	run_cases(&lab->nacls[a], cases, sizeof(cases) / sizeof(cases[0]));
@@ -128,42 +110,42 @@ static void test_user_guide_custom_nacl(void **state)
 	struct lab *lab = kit_new();
 	int32_t a = guide_nacl(lab);
 	const struct nacl_case cases[] = {
-	    {"http from the internet", false, pkt("198.51.100.7", "10.0.0.10", PROTO_TCP, 80), true,
+	    {"http from the internet", false, kit_flow("198.51.100.7", "10.0.0.10", PROTO_TCP, 80), true,
 	     100},
 	    {"https6 from the internet", false,
-	     pkt("2001:db8:ffff::1", "2001:db8:1234:1a00::10", PROTO_TCP, 443), true, 115},
-	    {"ssh from home", false, pkt("192.0.2.33", "10.0.0.10", PROTO_TCP, 22), true, 120},
-	    {"ssh from elsewhere", false, pkt("198.51.100.7", "10.0.0.10", PROTO_TCP, 22), false,
+	     kit_flow("2001:db8:ffff::1", "2001:db8:1234:1a00::10", PROTO_TCP, 443), true, 115},
+	    {"ssh from home", false, kit_flow("192.0.2.33", "10.0.0.10", PROTO_TCP, 22), true, 120},
+	    {"ssh from elsewhere", false, kit_flow("198.51.100.7", "10.0.0.10", PROTO_TCP, 22), false,
 	     NACL_RULE_STAR_V4},
 	    {"ssh6 never allowed", false,
-	     pkt("2001:db8:ffff::1", "2001:db8:1234:1a00::10", PROTO_TCP, 22), false,
+	     kit_flow("2001:db8:ffff::1", "2001:db8:1234:1a00::10", PROTO_TCP, 22), false,
 	     NACL_RULE_STAR_V6},
-	    {"rdp from home", false, pkt("192.0.2.1", "10.0.0.10", PROTO_TCP, 3389), true, 130},
-	    {"return traffic 32768", false, pkt("203.0.113.1", "10.0.0.10", PROTO_TCP, 32768), true,
+	    {"rdp from home", false, kit_flow("192.0.2.1", "10.0.0.10", PROTO_TCP, 3389), true, 130},
+	    {"return traffic 32768", false, kit_flow("203.0.113.1", "10.0.0.10", PROTO_TCP, 32768), true,
 	     140},
 	    {"return traffic 32767 refused", false,
-	     pkt("203.0.113.1", "10.0.0.10", PROTO_TCP, 32767), false, NACL_RULE_STAR_V4},
-	    {"udp return not allowed", false, pkt("203.0.113.1", "10.0.0.10", PROTO_UDP, 40000),
+	     kit_flow("203.0.113.1", "10.0.0.10", PROTO_TCP, 32767), false, NACL_RULE_STAR_V4},
+	    {"udp return not allowed", false, kit_flow("203.0.113.1", "10.0.0.10", PROTO_UDP, 40000),
 	     false, NACL_RULE_STAR_V4},
-	    {"ping not allowed", false, icmp("203.0.113.1", "10.0.0.10", PROTO_ICMP, 8, 0), false,
+	    {"ping not allowed", false, kit_icmp("203.0.113.1", "10.0.0.10", PROTO_ICMP, 8, 0), false,
 	     NACL_RULE_STAR_V4},
-	    {"sql to the private subnet", true, pkt("10.0.0.10", "10.0.1.7", PROTO_TCP, 1433), true,
+	    {"sql to the private subnet", true, kit_flow("10.0.0.10", "10.0.1.7", PROTO_TCP, 1433), true,
 	     120},
-	    {"sql elsewhere refused", true, pkt("10.0.0.10", "10.0.2.7", PROTO_TCP, 1433), false,
+	    {"sql elsewhere refused", true, kit_flow("10.0.0.10", "10.0.2.7", PROTO_TCP, 1433), false,
 	     NACL_RULE_STAR_V4},
-	    {"reply to a client", true, pkt("10.0.0.10", "198.51.100.7", PROTO_TCP, 50000), true,
+	    {"reply to a client", true, kit_flow("10.0.0.10", "198.51.100.7", PROTO_TCP, 50000), true,
 	     140},
 	    {"reply6 to a client", true,
-	     pkt("2001:db8:1234:1a00::10", "2001:db8:ffff::1", PROTO_TCP, 60999), true, 145},
-	    {"windows client port 49152", true, pkt("10.0.0.10", "198.51.100.7", PROTO_TCP, 49152),
+	     kit_flow("2001:db8:1234:1a00::10", "2001:db8:ffff::1", PROTO_TCP, 60999), true, 145},
+	    {"windows client port 49152", true, kit_flow("10.0.0.10", "198.51.100.7", PROTO_TCP, 49152),
 	     true, 140},
 	    {"nat gateway port 1024 refused", true,
-	     pkt("10.0.0.10", "198.51.100.7", PROTO_TCP, 1024), false, NACL_RULE_STAR_V4},
+	     kit_flow("10.0.0.10", "198.51.100.7", PROTO_TCP, 1024), false, NACL_RULE_STAR_V4},
 	};
 	run_cases(&lab->nacls[a], cases, sizeof(cases) / sizeof(cases[0]));
 
 	/* the reply ranges of §2: Linux clients pass, NAT/ELB clients don't */
-	struct flow reply = pkt("10.0.0.10", "198.51.100.7", PROTO_TCP, 0);
+	struct flow reply = kit_flow("10.0.0.10", "198.51.100.7", PROTO_TCP, 0);
 	reply.sport = 80;
 	struct nacl_decision d;
 	uint16_t port = 0;
@@ -190,8 +172,8 @@ static void test_first_match_by_number(void **state)
 	kit_nacl_rule(lab, deny_first, false, 100, false, PROTO_TCP, "0.0.0.0/0", 22, 22);
 	/* a deny that comes first also ends evaluation for everything else */
 	kit_nacl_rule(lab, deny_first, false, 300, true, PROTO_ALL, "0.0.0.0/0", 0, 0);
-	struct flow ssh = pkt("192.0.2.1", "10.0.1.5", PROTO_TCP, 22);
-	struct flow http = pkt("192.0.2.1", "10.0.1.5", PROTO_TCP, 80);
+	struct flow ssh = kit_flow("192.0.2.1", "10.0.1.5", PROTO_TCP, 22);
+	struct flow http = kit_flow("192.0.2.1", "10.0.1.5", PROTO_TCP, 80);
 	const struct nacl_case c1[] = {
 	    {"allow 100 wins", false, ssh, true, 100},
 	    {"other port falls to *", false, http, false, NACL_RULE_STAR_V4},
@@ -214,11 +196,11 @@ static void test_cidr_side(void **state)
 	kit_nacl_rule(lab, a, false, 100, true, PROTO_ALL, "10.0.2.0/24", 0, 0);
 	kit_nacl_rule(lab, a, true, 100, true, PROTO_ALL, "10.0.3.0/24", 0, 0);
 	const struct nacl_case cases[] = {
-	    {"ingress from 10.0.2.x", false, pkt("10.0.2.9", "10.0.1.5", PROTO_TCP, 1), true, 100},
-	    {"ingress to 10.0.2.x is not a match", false, pkt("10.0.3.9", "10.0.2.5", PROTO_TCP, 1),
+	    {"ingress from 10.0.2.x", false, kit_flow("10.0.2.9", "10.0.1.5", PROTO_TCP, 1), true, 100},
+	    {"ingress to 10.0.2.x is not a match", false, kit_flow("10.0.3.9", "10.0.2.5", PROTO_TCP, 1),
 	     false, NACL_RULE_STAR_V4},
-	    {"egress to 10.0.3.x", true, pkt("10.0.1.5", "10.0.3.9", PROTO_UDP, 9), true, 100},
-	    {"egress from 10.0.3.x is not a match", true, pkt("10.0.3.9", "10.0.2.5", PROTO_UDP, 9),
+	    {"egress to 10.0.3.x", true, kit_flow("10.0.1.5", "10.0.3.9", PROTO_UDP, 9), true, 100},
+	    {"egress from 10.0.3.x is not a match", true, kit_flow("10.0.3.9", "10.0.2.5", PROTO_UDP, 9),
 	     false, NACL_RULE_STAR_V4},
 	};
 	run_cases(&lab->nacls[a], cases, sizeof(cases) / sizeof(cases[0]));
@@ -236,9 +218,9 @@ static void test_families_never_cross(void **state)
 	kit_nacl_rule(lab, v6, false, 100, true, PROTO_ALL, "::/0", 0, 0);
 	/* ::ffff:0:0/96 holds IPv4-mapped addresses: still not an IPv4 rule */
 	kit_nacl_rule(lab, v6, false, 90, false, PROTO_ALL, "::ffff:0:0/96", 0, 0);
-	struct flow p4 = pkt("192.0.2.1", "10.0.1.5", PROTO_TCP, 80);
-	struct flow p6 = pkt("2001:db8:ff::1", "2001:db8::5", PROTO_TCP, 80);
-	struct flow mapped = pkt("::ffff:192.0.2.1", "2001:db8::5", PROTO_TCP, 80);
+	struct flow p4 = kit_flow("192.0.2.1", "10.0.1.5", PROTO_TCP, 80);
+	struct flow p6 = kit_flow("2001:db8:ff::1", "2001:db8::5", PROTO_TCP, 80);
+	struct flow mapped = kit_flow("::ffff:192.0.2.1", "2001:db8::5", PROTO_TCP, 80);
 	const struct nacl_case c4[] = {
 	    {"v4 by v4", false, p4, true, 100},
 	    {"v6 not by v4", false, p6, false, NACL_RULE_STAR_V6},
@@ -266,20 +248,20 @@ static void test_protocols_and_icmp(void **state)
 	kit_nacl_rule(lab, a, false, 130, true, PROTO_UDP, "0.0.0.0/0", 53, 53);
 	kit_nacl_rule(lab, a, false, 140, true, 47, "0.0.0.0/0", 0, 0);
 	const struct nacl_case cases[] = {
-	    {"echo any code", false, icmp("192.0.2.1", "10.0.0.5", PROTO_ICMP, 8, 0), true, 100},
-	    {"echo code 5", false, icmp("192.0.2.1", "10.0.0.5", PROTO_ICMP, 8, 5), true, 100},
-	    {"echo reply refused", false, icmp("192.0.2.1", "10.0.0.5", PROTO_ICMP, 0, 0), false,
+	    {"echo any code", false, kit_icmp("192.0.2.1", "10.0.0.5", PROTO_ICMP, 8, 0), true, 100},
+	    {"echo code 5", false, kit_icmp("192.0.2.1", "10.0.0.5", PROTO_ICMP, 8, 5), true, 100},
+	    {"echo reply refused", false, kit_icmp("192.0.2.1", "10.0.0.5", PROTO_ICMP, 0, 0), false,
 	     NACL_RULE_STAR_V4},
-	    {"frag needed", false, icmp("192.0.2.1", "10.0.0.5", PROTO_ICMP, 3, 4), true, 110},
-	    {"port unreachable refused", false, icmp("192.0.2.1", "10.0.0.5", PROTO_ICMP, 3, 3),
+	    {"frag needed", false, kit_icmp("192.0.2.1", "10.0.0.5", PROTO_ICMP, 3, 4), true, 110},
+	    {"port unreachable refused", false, kit_icmp("192.0.2.1", "10.0.0.5", PROTO_ICMP, 3, 3),
 	     false, NACL_RULE_STAR_V4},
-	    {"icmpv6 any", false, icmp("2001:db8:ff::1", "2001:db8::5", PROTO_ICMPV6, 2, 0), true,
+	    {"icmpv6 any", false, kit_icmp("2001:db8:ff::1", "2001:db8::5", PROTO_ICMPV6, 2, 0), true,
 	     120},
-	    {"udp 53", false, pkt("192.0.2.1", "10.0.0.5", PROTO_UDP, 53), true, 130},
-	    {"tcp 53 is not udp", false, pkt("192.0.2.1", "10.0.0.5", PROTO_TCP, 53), false,
+	    {"udp 53", false, kit_flow("192.0.2.1", "10.0.0.5", PROTO_UDP, 53), true, 130},
+	    {"tcp 53 is not udp", false, kit_flow("192.0.2.1", "10.0.0.5", PROTO_TCP, 53), false,
 	     NACL_RULE_STAR_V4},
-	    {"gre by number", false, pkt("192.0.2.1", "10.0.0.5", 47, 0), true, 140},
-	    {"esp refused", false, pkt("192.0.2.1", "10.0.0.5", 50, 0), false, NACL_RULE_STAR_V4},
+	    {"gre by number", false, kit_flow("192.0.2.1", "10.0.0.5", 47, 0), true, 140},
+	    {"esp refused", false, kit_flow("192.0.2.1", "10.0.0.5", 50, 0), false, NACL_RULE_STAR_V4},
 	};
 	run_cases(&lab->nacls[a], cases, sizeof(cases) / sizeof(cases[0]));
 	kit_free(lab);
@@ -294,7 +276,7 @@ static void test_port_range_first_refused(void **state)
 	int32_t a = kit_nacl(lab, "acl-1", vpc, false);
 	kit_nacl_rule(lab, a, true, 90, false, PROTO_TCP, "10.0.0.0/8", 40000, 40100);
 	kit_nacl_rule(lab, a, true, 100, true, PROTO_TCP, "0.0.0.0/0", 1024, 65535);
-	struct flow r = pkt("10.0.1.5", "10.0.2.9", PROTO_TCP, 0);
+	struct flow r = kit_flow("10.0.1.5", "10.0.2.9", PROTO_TCP, 0);
 	struct nacl_decision d;
 	uint16_t port;
 	assert_false(nacl_evaluate_ports(&lab->nacls[a], true, &r, 32768, 60999, &port, &d));
@@ -318,15 +300,15 @@ static void test_decision_format(void **state)
 	int32_t a = guide_nacl(lab);
 	struct nacl_decision d;
 	char buf[160];
-	struct flow f = pkt("192.0.2.33", "10.0.0.10", PROTO_TCP, 22);
+	struct flow f = kit_flow("192.0.2.33", "10.0.0.10", PROTO_TCP, 22);
 	nacl_evaluate(&lab->nacls[a], false, &f, &d);
 	assert_string_equal(nacl_decision_format(&d, false, buf, sizeof(buf)),
 			    "rule 120: allow tcp 22 from 192.0.2.0/24");
-	f = pkt("192.0.2.33", "10.0.0.10", PROTO_UDP, 22);
+	f = kit_flow("192.0.2.33", "10.0.0.10", PROTO_UDP, 22);
 	nacl_evaluate(&lab->nacls[a], false, &f, &d);
 	assert_string_equal(nacl_decision_format(&d, false, buf, sizeof(buf)),
 			    "rule * (32767): deny all traffic from 0.0.0.0/0");
-	f = pkt("10.0.0.10", "198.51.100.7", PROTO_TCP, 40000);
+	f = kit_flow("10.0.0.10", "198.51.100.7", PROTO_TCP, 40000);
 	nacl_evaluate(&lab->nacls[a], true, &f, &d);
 	assert_string_equal(nacl_decision_format(&d, true, buf, sizeof(buf)),
 			    "rule 140: allow tcp 32768-65535 to 0.0.0.0/0");
@@ -406,7 +388,7 @@ static struct flow random_packet(void)
 	const char *d = v6 ? v6_hosts[rnd(N(v6_hosts))] : v4_hosts[rnd(N(v4_hosts))];
 	static const int pp[] = {PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6, 47, 50};
 	int proto = pp[rnd(N(pp))];
-	struct flow f = pkt(s, d, proto, rnd_port());
+	struct flow f = kit_flow(s, d, proto, rnd_port());
 	if (proto == PROTO_ICMP || proto == PROTO_ICMPV6) {
 		f.icmp_type = (uint8_t)(rnd(4) * 4);
 		f.icmp_code = (uint8_t)rnd(2);

@@ -17,24 +17,6 @@
 
 static const int32_t END = -1;
 
-static struct flow pkt(const char *src, const char *dst, int proto, unsigned dport)
-{
-	struct flow f = {.src = kit_addr(src), .dst = kit_addr(dst), .proto = (uint8_t)proto};
-	if (proto == PROTO_TCP || proto == PROTO_UDP) {
-		f.sport = 40000;
-		f.dport = (uint16_t)dport;
-	}
-	return f;
-}
-
-static struct flow icmp(const char *src, const char *dst, int proto, int type, int code)
-{
-	struct flow f = {.src = kit_addr(src), .dst = kit_addr(dst), .proto = (uint8_t)proto};
-	f.icmp_type = (uint8_t)type;
-	f.icmp_code = (uint8_t)code;
-	return f;
-}
-
 /* A VPC with its default group (self-reference in, all out, §3), an app
  * group that the ALB's group may reach on 8080, and a db group. */
 struct world {
@@ -131,20 +113,20 @@ static void test_default_group_self_reference(void **state)
 {
 	struct world *w = *state;
 	const struct sg_case cases[] = {
-	    {"member to member", w->web, false, pkt("10.0.1.11", "10.0.1.10", PROTO_TCP, 5000),
+	    {"member to member", w->web, false, kit_flow("10.0.1.11", "10.0.1.10", PROTO_TCP, 5000),
 	     "sg-default", 0},
 	    {"member over IPv6", w->web, false,
-	     pkt("2001:db8:1:1::10", "2001:db8:1:1::10", PROTO_UDP, 53), "sg-default", 0},
-	    {"non-member refused", w->web, false, pkt("10.0.1.30", "10.0.1.10", PROTO_TCP, 22),
+	     kit_flow("2001:db8:1:1::10", "2001:db8:1:1::10", PROTO_UDP, 53), "sg-default", 0},
+	    {"non-member refused", w->web, false, kit_flow("10.0.1.30", "10.0.1.10", PROTO_TCP, 22),
 	     NULL, -1},
 	    {"the public IP is not a member address", w->web2, false,
-	     pkt("54.0.0.10", "10.0.1.11", PROTO_TCP, 22), NULL, -1},
-	    {"internet refused", w->web, false, pkt("203.0.113.1", "10.0.1.10", PROTO_TCP, 80),
+	     kit_flow("54.0.0.10", "10.0.1.11", PROTO_TCP, 22), NULL, -1},
+	    {"internet refused", w->web, false, kit_flow("203.0.113.1", "10.0.1.10", PROTO_TCP, 80),
 	     NULL, -1},
-	    {"egress anywhere v4", w->web, true, pkt("10.0.1.10", "203.0.113.1", PROTO_TCP, 80),
+	    {"egress anywhere v4", w->web, true, kit_flow("10.0.1.10", "203.0.113.1", PROTO_TCP, 80),
 	     "sg-default", 1},
 	    {"egress anywhere v6", w->web, true,
-	     pkt("2001:db8:1:1::10", "2001:db8:ff::1", PROTO_TCP, 80), "sg-default", 2},
+	     kit_flow("2001:db8:1:1::10", "2001:db8:ff::1", PROTO_TCP, 80), "sg-default", 2},
 	};
 	run_cases(w, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -154,29 +136,29 @@ static void test_peers_and_union(void **state)
 {
 	struct world *w = *state;
 	const struct sg_case cases[] = {
-	    {"alb group to app 8080", w->app, false, pkt("10.0.1.20", "10.0.1.30", PROTO_TCP, 8080),
+	    {"alb group to app 8080", w->app, false, kit_flow("10.0.1.20", "10.0.1.30", PROTO_TCP, 8080),
 	     "sg-0abc", 0},
 	    {"alb group over IPv6 counts (default on)", w->app, false,
-	     pkt("2001:db8:1:1::20", "10.0.1.30", PROTO_TCP, 8080), "sg-0abc", 0},
+	     kit_flow("2001:db8:1:1::20", "10.0.1.30", PROTO_TCP, 8080), "sg-0abc", 0},
 	    {"web is not in the alb group", w->app, false,
-	     pkt("10.0.1.10", "10.0.1.30", PROTO_TCP, 8080), NULL, -1},
+	     kit_flow("10.0.1.10", "10.0.1.30", PROTO_TCP, 8080), NULL, -1},
 	    {"wrong port from the alb", w->app, false,
-	     pkt("10.0.1.20", "10.0.1.30", PROTO_TCP, 8081), NULL, -1},
+	     kit_flow("10.0.1.20", "10.0.1.30", PROTO_TCP, 8081), NULL, -1},
 	    {"second group of the ENI: office ssh", w->app, false,
-	     pkt("198.51.100.200", "10.0.1.30", PROTO_TCP, 22), "sg-ops", 0},
+	     kit_flow("198.51.100.200", "10.0.1.30", PROTO_TCP, 22), "sg-ops", 0},
 	    {"prefix list second half refused", w->app, false,
-	     pkt("192.0.2.200", "10.0.1.30", PROTO_TCP, 22), NULL, -1},
+	     kit_flow("192.0.2.200", "10.0.1.30", PROTO_TCP, 22), NULL, -1},
 	    {"prefix list IPv6 entry", w->app, false,
-	     pkt("2001:db8:ff::9", "10.0.1.30", PROTO_TCP, 22), "sg-ops", 0},
-	    {"app to db by group", w->db, false, pkt("10.0.1.30", "10.0.1.40", PROTO_TCP, 5432),
+	     kit_flow("2001:db8:ff::9", "10.0.1.30", PROTO_TCP, 22), "sg-ops", 0},
+	    {"app to db by group", w->db, false, kit_flow("10.0.1.30", "10.0.1.40", PROTO_TCP, 5432),
 	     "sg-db", 0},
 	    {"egress matches the destination", w->app, true,
-	     pkt("10.0.1.30", "10.0.1.40", PROTO_TCP, 5432), "sg-0abc", 1},
+	     kit_flow("10.0.1.30", "10.0.1.40", PROTO_TCP, 5432), "sg-0abc", 1},
 	    {"egress outside the CIDR refused", w->app, true,
-	     pkt("10.0.1.30", "10.0.2.40", PROTO_TCP, 5432), NULL, -1},
+	     kit_flow("10.0.1.30", "10.0.2.40", PROTO_TCP, 5432), NULL, -1},
 	    {"an ingress rule never allows egress", w->app, true,
-	     pkt("10.0.1.30", "10.0.1.20", PROTO_TCP, 8080), NULL, -1},
-	    {"no groups: nothing", w->lonely, true, pkt("10.0.1.50", "10.0.1.40", PROTO_TCP, 5432),
+	     kit_flow("10.0.1.30", "10.0.1.20", PROTO_TCP, 8080), NULL, -1},
+	    {"no groups: nothing", w->lonely, true, kit_flow("10.0.1.50", "10.0.1.40", PROTO_TCP, 5432),
 	     NULL, -1},
 	};
 	run_cases(w, cases, sizeof(cases) / sizeof(cases[0]));
@@ -190,8 +172,8 @@ static void test_group_ref_ipv6_option(void **state)
 	kit_finish(w->lab);
 	const struct sg_case cases[] = {
 	    {"alb IPv6 no longer a member", w->app, false,
-	     pkt("2001:db8:1:1::20", "10.0.1.30", PROTO_TCP, 8080), NULL, -1},
-	    {"alb IPv4 still is", w->app, false, pkt("10.0.1.20", "10.0.1.30", PROTO_TCP, 8080),
+	     kit_flow("2001:db8:1:1::20", "10.0.1.30", PROTO_TCP, 8080), NULL, -1},
+	    {"alb IPv4 still is", w->app, false, kit_flow("10.0.1.20", "10.0.1.30", PROTO_TCP, 8080),
 	     "sg-0abc", 0},
 	};
 	run_cases(w, cases, sizeof(cases) / sizeof(cases[0]));
@@ -201,16 +183,16 @@ static void test_icmp_and_other_protocols(void **state)
 {
 	struct world *w = *state;
 	const struct sg_case cases[] = {
-	    {"echo any code", w->app, false, icmp("203.0.113.1", "10.0.1.30", PROTO_ICMP, 8, 3),
+	    {"echo any code", w->app, false, kit_icmp("203.0.113.1", "10.0.1.30", PROTO_ICMP, 8, 3),
 	     "sg-ops", 1},
 	    {"echo reply not allowed", w->app, false,
-	     icmp("203.0.113.1", "10.0.1.30", PROTO_ICMP, 0, 0), NULL, -1},
+	     kit_icmp("203.0.113.1", "10.0.1.30", PROTO_ICMP, 0, 0), NULL, -1},
 	    {"icmpv6 any", w->app, false,
-	     icmp("2001:db8:ff::1", "2001:db8:1:1::30", PROTO_ICMPV6, 135, 0), "sg-ops", 2},
+	     kit_icmp("2001:db8:ff::1", "2001:db8:1:1::30", PROTO_ICMPV6, 135, 0), "sg-ops", 2},
 	    {"icmp rule is not icmpv6", w->app, false,
-	     icmp("203.0.113.1", "10.0.1.30", PROTO_ICMPV6, 8, 0), NULL, -1},
-	    {"gre by number", w->app, false, pkt("10.0.9.9", "10.0.1.30", 47, 0), "sg-ops", 3},
-	    {"gre from outside the CIDR", w->app, false, pkt("10.1.9.9", "10.0.1.30", 47, 0), NULL,
+	     kit_icmp("203.0.113.1", "10.0.1.30", PROTO_ICMPV6, 8, 0), NULL, -1},
+	    {"gre by number", w->app, false, kit_flow("10.0.9.9", "10.0.1.30", 47, 0), "sg-ops", 3},
+	    {"gre from outside the CIDR", w->app, false, kit_flow("10.1.9.9", "10.0.1.30", 47, 0), NULL,
 	     -1},
 	};
 	run_cases(w, cases, sizeof(cases) / sizeof(cases[0]));
@@ -280,9 +262,9 @@ static void test_untracked_decision(void **state)
 		int32_t reverse_rule;
 	} cases[] = {
 	    {"ssh from anywhere, all out", e_open, false,
-	     pkt("203.0.113.1", "10.0.1.10", PROTO_TCP, 22), true, "sg-open", 3},
+	     kit_flow("203.0.113.1", "10.0.1.10", PROTO_TCP, 22), true, "sg-open", 3},
 	    {"dns from the VPC only: tracked", e_open, false,
-	     pkt("10.0.2.1", "10.0.1.10", PROTO_UDP, 53), false, "sg-open", 3},
+	     kit_flow("10.0.2.1", "10.0.1.10", PROTO_UDP, 53), false, "sg-open", 3},
 	    {"icmp is always tracked", e_open, false,
 	     (struct flow){.src = kit_addr("203.0.113.1"),
 			   .dst = kit_addr("10.0.1.10"),
@@ -290,17 +272,17 @@ static void test_untracked_decision(void **state)
 			   .icmp_type = 8},
 	     false, NULL, -1},
 	    {"https with tcp 0-65535 back", e_tcp, false,
-	     pkt("203.0.113.1", "10.0.1.11", PROTO_TCP, 443), true, "sg-tcpall", 2},
+	     kit_flow("203.0.113.1", "10.0.1.11", PROTO_TCP, 443), true, "sg-tcpall", 2},
 	    {"udp back only 1024-65535: tracked", e_tcp, false,
-	     pkt("203.0.113.1", "10.0.1.11", PROTO_UDP, 514), false, NULL, -1},
+	     kit_flow("203.0.113.1", "10.0.1.11", PROTO_UDP, 514), false, NULL, -1},
 	    {"IPv6: the reverse rule is IPv4 only: tracked", e_tcp, false,
-	     pkt("2001:db8:ff::1", "2001:db8:1:1::11", PROTO_TCP, 8443), false, NULL, -1},
+	     kit_flow("2001:db8:ff::1", "2001:db8:1:1::11", PROTO_TCP, 8443), false, NULL, -1},
 	    {"client egress 443 without ingress: tracked", e_client, true,
-	     pkt("10.0.1.12", "203.0.113.1", PROTO_TCP, 443), false, NULL, -1},
+	     kit_flow("10.0.1.12", "203.0.113.1", PROTO_TCP, 443), false, NULL, -1},
 	    {"client egress with ingress tcp all: untracked", e_both, true,
-	     pkt("10.0.1.13", "203.0.113.1", PROTO_TCP, 443), true, "sg-both", 1},
+	     kit_flow("10.0.1.13", "203.0.113.1", PROTO_TCP, 443), true, "sg-both", 1},
 	    {"same ENI, udp: ingress is tcp only: tracked", e_both, true,
-	     pkt("10.0.1.13", "203.0.113.1", PROTO_UDP, 53), false, NULL, -1},
+	     kit_flow("10.0.1.13", "203.0.113.1", PROTO_UDP, 53), false, NULL, -1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct sg_match back;
