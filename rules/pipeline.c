@@ -47,6 +47,38 @@ static bool v6_service_is(const struct ip_addr *a, uint16_t low)
 	       a->b[15] == (uint8_t)(low & 0xff);
 }
 
+/* The link-local addresses of 169.254.0.0/16 AWS serves inside every VPC;
+ * AWS's filters leave the whole block alone (§9), so the rest of it is a
+ * service end too, never an outside host behind the internet gateway. */
+static enum vpc_service link_local_service(const struct ip_addr *a)
+{
+	static const struct {
+		uint8_t c, d;
+		enum vpc_service s;
+	} known[] = {
+	    {169, 253, SERVICE_DNS},	   {169, 254, SERVICE_METADATA},
+	    {169, 123, SERVICE_TIME_SYNC}, {169, 250, SERVICE_LICENSE},
+	    {169, 251, SERVICE_LICENSE},   {170, 2, SERVICE_ECS_METADATA},
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (v4_is(a, 169, 254, known[i].c, known[i].d))
+			return known[i].s;
+	return SERVICE_LINK_LOCAL;
+}
+
+/* base+1 of a subnet of the VPC: the VPC router, which also serves DHCP. */
+static bool is_subnet_router(const struct lab *lab, int32_t vpc, const struct ip_addr *a)
+{
+	for (size_t i = 0; i < lab->n_subnets; i++) {
+		struct ip_addr router;
+		if (lab->subnets[i].vpc != vpc || !ip_prefix_contains(&lab->subnets[i].cidr, a))
+			continue;
+		ip_prefix_nth(&lab->subnets[i].cidr, 1, &router);
+		return ip_addr_eq(a, &router);
+	}
+	return false;
+}
+
 /* Compared as bytes: this runs for packets to addresses no ENI owns. */
 static enum vpc_service service_of_addr(const struct lab *lab, int32_t vpc, const struct ip_addr *a)
 {
@@ -57,10 +89,12 @@ static enum vpc_service service_of_addr(const struct lab *lab, int32_t vpc, cons
 			if (ip_addr_eq(a, &dns))
 				return SERVICE_DNS;
 		}
-		if (v4_is(a, 169, 254, 169, 254))
-			return SERVICE_METADATA;
-		if (v4_is(a, 169, 254, 169, 123))
-			return SERVICE_TIME_SYNC;
+		if (a->b[0] == 169 && a->b[1] == 254)
+			return link_local_service(a);
+		if (v4_is(a, 255, 255, 255, 255))
+			return SERVICE_DHCP;
+		if (valid_index(vpc, lab->n_vpcs) && is_subnet_router(lab, vpc, a))
+			return SERVICE_ROUTER;
 		return SERVICE_NONE;
 	}
 	if (v6_service_is(a, 0x0253))
@@ -85,37 +119,59 @@ void pipeline_end_of_addr(const struct lab *lab, int32_t vpc, const struct ip_ad
 	out->kind = out->service != SERVICE_NONE ? END_SERVICE : END_OUTSIDE;
 }
 
-static bool is_dhcp(const struct flow *f)
-{
-	return f->proto == PROTO_UDP && (f->dport == 67 || f->dport == 68);
-}
-
-/* Traffic no NACL filters (§1): to or from an AWS service address, DHCP. */
-static enum vpc_service nacl_exempt(const struct pipeline_end *src, const struct pipeline_end *dst,
-				    const struct flow *f)
+/* Traffic no NACL filters (§1, §9): to or from a service address of the
+ * VPC. DHCP is exempt as the exchange with the VPC's DHCP service (the
+ * broadcast address or the VPC router), never as UDP 67/68 between any
+ * two hosts. */
+static enum vpc_service nacl_exempt(const struct pipeline_end *src, const struct pipeline_end *dst)
 {
 	if (src->kind == END_SERVICE)
 		return src->service;
 	if (dst->kind == END_SERVICE)
 		return dst->service;
-	return is_dhcp(f) ? SERVICE_DHCP : SERVICE_NONE;
+	return SERVICE_NONE;
 }
 
-/* Traffic no SG filters (§1): DNS with the Amazon DNS server always;
- * metadata and time sync unless the lab says SGs filter them. */
+enum sg_exemption pipeline_sg_exemption(const struct lab *lab, const struct pipeline_end *peer,
+					uint8_t proto, uint16_t *lo, uint16_t *hi)
+{
+	if (peer->kind != END_SERVICE)
+		return SG_EXEMPT_NONE;
+	switch (peer->service) {
+	case SERVICE_DNS:
+		*lo = *hi = 53;
+		return proto == PROTO_TCP || proto == PROTO_UDP ? SG_EXEMPT_PORTS : SG_EXEMPT_NONE;
+	case SERVICE_DHCP:
+	case SERVICE_ROUTER:
+		*lo = 67;
+		*hi = 68;
+		return proto == PROTO_UDP ? SG_EXEMPT_PORTS : SG_EXEMPT_NONE;
+	case SERVICE_NONE:
+		return SG_EXEMPT_NONE;
+	default: /* the link-local services: unverified, the lab's option */
+		return lab->opts.sg_filters_link_local ? SG_EXEMPT_NONE : SG_EXEMPT_ALL;
+	}
+}
+
+static bool port_in(uint16_t p, uint16_t lo, uint16_t hi)
+{
+	return lo <= p && p <= hi;
+}
+
+/* Traffic no SG filters (§1): DNS with the Amazon DNS server and DHCP
+ * with the VPC's DHCP service always; the link-local services unless the
+ * lab says SGs filter them. */
 static enum vpc_service sg_exempt(const struct lab *lab, const struct pipeline_end *peer,
 				  const struct flow *f)
 {
-	if (peer->kind != END_SERVICE)
+	uint16_t lo = 0, hi = 0;
+	switch (pipeline_sg_exemption(lab, peer, f->proto, &lo, &hi)) {
+	case SG_EXEMPT_ALL:
+		return peer->service;
+	case SG_EXEMPT_PORTS:
+		if (flow_has_ports(f) && (port_in(f->dport, lo, hi) || port_in(f->sport, lo, hi)))
+			return peer->service;
 		return SERVICE_NONE;
-	switch (peer->service) {
-	case SERVICE_DNS:
-		if (flow_has_ports(f) && (f->dport == 53 || f->sport == 53))
-			return SERVICE_DNS;
-		return SERVICE_NONE;
-	case SERVICE_METADATA:
-	case SERVICE_TIME_SYNC:
-		return lab->opts.sg_filters_link_local ? SERVICE_NONE : peer->service;
 	default:
 		return SERVICE_NONE;
 	}
@@ -200,7 +256,7 @@ static void nacl_stage_ports(const struct lab *lab, const struct pipeline_end *s
 		skip(v, REASON_SAME_SUBNET, SERVICE_NONE);
 		return;
 	}
-	enum vpc_service s = nacl_exempt(src, dst, f);
+	enum vpc_service s = nacl_exempt(src, dst);
 	if (s != SERVICE_NONE) {
 		skip(v, REASON_SERVICE, s);
 		return;
@@ -604,7 +660,15 @@ static const char *service_name(enum vpc_service s)
 	case SERVICE_TIME_SYNC:
 		return "Amazon Time Sync Service";
 	case SERVICE_DHCP:
-		return "DHCP";
+		return "DHCP (broadcast)";
+	case SERVICE_ROUTER:
+		return "VPC router (DHCP)";
+	case SERVICE_ECS_METADATA:
+		return "ECS task metadata endpoint";
+	case SERVICE_LICENSE:
+		return "Windows license activation";
+	case SERVICE_LINK_LOCAL:
+		return "link-local address";
 	default:
 		return "AWS service";
 	}

@@ -63,13 +63,18 @@ enum pipeline_reason {
 	REASON__COUNT		 /* keep last: sizes counter arrays */
 };
 
-/* AWS service addresses that NACLs never filter (AWS-SEMANTICS §1). */
+/* The VPC's own service addresses, which NACLs never filter
+ * (AWS-SEMANTICS §1, §9): not outside hosts, no route stage. */
 enum vpc_service {
 	SERVICE_NONE,
-	SERVICE_DNS,	   /* base+2 of the VPC's primary CIDR, fd00:ec2::253 */
-	SERVICE_METADATA,  /* 169.254.169.254, fd00:ec2::254 */
-	SERVICE_TIME_SYNC, /* 169.254.169.123, fd00:ec2::123 */
-	SERVICE_DHCP,	   /* UDP 67/68 */
+	SERVICE_DNS,	      /* base+2 of the VPC's primary CIDR, 169.254.169.253, fd00:ec2::253 */
+	SERVICE_METADATA,     /* 169.254.169.254, fd00:ec2::254 */
+	SERVICE_TIME_SYNC,    /* 169.254.169.123, fd00:ec2::123 */
+	SERVICE_DHCP,	      /* 255.255.255.255, where a DHCP client broadcasts */
+	SERVICE_ROUTER,	      /* base+1 of a subnet: the VPC router, which answers DHCP */
+	SERVICE_ECS_METADATA, /* 169.254.170.2, the ECS task metadata endpoint */
+	SERVICE_LICENSE,      /* 169.254.169.250-251, Windows license activation (KMS) */
+	SERVICE_LINK_LOCAL,   /* any other address of 169.254.0.0/16 */
 };
 
 /* One end of a packet. */
@@ -115,6 +120,14 @@ struct pipeline_result {
  * an AWS service address of that VPC, or an outside host. */
 void pipeline_end_of_addr(const struct lab *lab, int32_t vpc, const struct ip_addr *a,
 			  struct pipeline_end *out);
+
+/* How the SG stages treat traffic with peer (§1): an ordinary peer; a
+ * service they never filter; or one they skip only for TCP/UDP packets
+ * whose source or destination port lies in lo..hi (DNS 53, DHCP 67-68).
+ * proto: the packet's protocol. One answer for pipeline and rules/reach. */
+enum sg_exemption { SG_EXEMPT_NONE, SG_EXEMPT_ALL, SG_EXEMPT_PORTS };
+enum sg_exemption pipeline_sg_exemption(const struct lab *lab, const struct pipeline_end *peer,
+					uint8_t proto, uint16_t *lo, uint16_t *hi);
 
 /* Flags for pipeline_evaluate: the connection is already tracked on the
  * source / destination ENI (conntrack hit), so that ENI's SG stage passes

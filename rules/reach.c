@@ -374,17 +374,15 @@ static int sg_map(struct build *b, const struct pipeline_end *src, const struct 
 	struct stage_verdict exempt = why;
 	exempt.reason = REASON_SERVICE;
 	exempt.service = peer->service;
-	if (peer->kind == END_SERVICE &&
-	    (peer->service == SERVICE_METADATA || peer->service == SERVICE_TIME_SYNC) &&
-	    !b->lab->opts.sg_filters_link_local)
-		return map_const(b, map, true, &exempt);
-	bool dns =
-	    peer->kind == END_SERVICE && peer->service == SERVICE_DNS && class_has_ports(b->cls);
-	if (dns && f->sport == 53)
+	uint16_t lo = 0, hi = 0;
+	enum sg_exemption ex = pipeline_sg_exemption(b->lab, peer, b->proto, &lo, &hi);
+	if (!class_has_ports(b->cls) && ex == SG_EXEMPT_PORTS)
+		ex = SG_EXEMPT_NONE;
+	if (ex == SG_EXEMPT_ALL || (ex == SG_EXEMPT_PORTS && lo <= f->sport && f->sport <= hi))
 		return map_const(b, map, true, &exempt);
 	int r = sg_rules_map(b, e, self->eni, egress, egress ? &f->dst : &f->src, &why, map);
-	if (!r && dns)
-		r = map_override(map, 53, 53, true, &exempt);
+	if (!r && ex == SG_EXEMPT_PORTS)
+		r = map_override(map, lo, hi, true, &exempt);
 	return r;
 }
 
@@ -423,10 +421,9 @@ static int nacl_rules_map(struct build *b, int32_t acl_index, bool egress, const
 	return r;
 }
 
-/* pipeline's nacl stage over every key. fixed_dport: the flow's dport is
- * not the key (a reply to the ephemeral range), so DHCP is judged once. */
+/* pipeline's nacl stage over every key. */
 static int nacl_map(struct build *b, const struct pipeline_end *src, const struct pipeline_end *dst,
-		    bool egress, const struct flow *f, bool fixed_dport, struct reach_map *map)
+		    bool egress, const struct flow *f, struct reach_map *map)
 {
 	const struct lab *lab = b->lab;
 	const struct pipeline_end *self = egress ? src : dst;
@@ -444,16 +441,12 @@ static int nacl_map(struct build *b, const struct pipeline_end *src, const struc
 		why.reason = REASON_SAME_SUBNET;
 		return map_const(b, map, true, &why);
 	}
-	struct stage_verdict exempt = why;
-	exempt.reason = REASON_SERVICE;
 	if (src->kind == END_SERVICE || dst->kind == END_SERVICE) {
+		struct stage_verdict exempt = why;
+		exempt.reason = REASON_SERVICE;
 		exempt.service = src->kind == END_SERVICE ? src->service : dst->service;
 		return map_const(b, map, true, &exempt);
 	}
-	exempt.service = SERVICE_DHCP;
-	bool udp = b->cls == REACH_UDP;
-	if (udp && fixed_dport && (f->dport == 67 || f->dport == 68))
-		return map_const(b, map, true, &exempt);
 	if (!valid_index(e->subnet, lab->n_subnets) ||
 	    !valid_index(lab->subnets[e->subnet].nacl, lab->n_nacls)) {
 		why.verdict = VERDICT_REJECT;
@@ -461,10 +454,7 @@ static int nacl_map(struct build *b, const struct pipeline_end *src, const struc
 		why.rule_number = star_rule(&f->src);
 		return map_const(b, map, false, &why);
 	}
-	int r = nacl_rules_map(b, lab->subnets[e->subnet].nacl, egress, f, &why, map);
-	if (!r && udp && !fixed_dport)
-		r = map_override(map, 67, 68, true, &exempt);
-	return r;
+	return nacl_rules_map(b, lab->subnets[e->subnet].nacl, egress, f, &why, map);
 }
 
 static bool is_response_route_refused(const struct stage_verdict *v)
@@ -571,9 +561,9 @@ static int response_nacl(struct build *b, const struct pipeline_end *server,
 {
 	map->response = true;
 	if (b->cls == REACH_OTHER)
-		return nacl_map(b, server, client, egress, reply, false, map);
+		return nacl_map(b, server, client, egress, reply, map);
 	struct reach_map full = {0};
-	int r = nacl_map(b, server, client, egress, reply, class_has_ports(b->cls), &full);
+	int r = nacl_map(b, server, client, egress, reply, &full);
 	if (!r && class_has_ports(b->cls))
 		r = eph_map(b, &full, map);
 	else if (!r)
@@ -645,11 +635,11 @@ int reach_path_build(const struct lab *lab, const struct pipeline_end *src,
 	bool route = pipeline_needs_route(lab, src, dst, &f);
 	int r = sg_map(&b, src, dst, true, &f, &out->maps[out->n_maps++]);
 	if (!r)
-		r = nacl_map(&b, src, dst, true, &f, false, &out->maps[out->n_maps++]);
+		r = nacl_map(&b, src, dst, true, &f, &out->maps[out->n_maps++]);
 	if (!r && route)
 		r = route_map(&b, src, dst, &f, true, &out->maps[out->n_maps++]);
 	if (!r)
-		r = nacl_map(&b, src, dst, false, &f, false, &out->maps[out->n_maps++]);
+		r = nacl_map(&b, src, dst, false, &f, &out->maps[out->n_maps++]);
 	if (!r)
 		r = sg_map(&b, src, dst, false, &f, &out->maps[out->n_maps++]);
 	if (!r)

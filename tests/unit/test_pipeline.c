@@ -393,7 +393,7 @@ static void test_service_exemptions(void **state)
 		enum vpc_service s;
 	} six[] = {{"fd00:ec2::123", SERVICE_TIME_SYNC}, {"fd00:ec2::253", SERVICE_DNS},
 		   {"fd00:ec2::254", SERVICE_METADATA},	 {"fd00:ec2::255", SERVICE_NONE},
-		   {"fd00:ec3::253", SERVICE_NONE},	 {"169.254.169.253", SERVICE_NONE},
+		   {"fd00:ec3::253", SERVICE_NONE},	 {"169.254.169.253", SERVICE_DNS},
 		   {"10.0.0.3", SERVICE_NONE},		 {"10.0.0.2", SERVICE_DNS}};
 	for (size_t i = 0; i < sizeof(six) / sizeof(six[0]); i++) {
 		struct ip_addr a = kit_addr(six[i].addr);
@@ -407,20 +407,156 @@ static void test_service_exemptions(void **state)
 	pipeline_evaluate(lab, &app, &svc, &dns_http, 0, &r);
 	assert_int_equal(r.stages[0].verdict, VERDICT_REJECT);
 
-	/* DHCP between ENIs of two subnets: NACLs step aside, SGs don't */
+	world_free(w);
+}
+
+/* §9, and the Amazon VPC User Guide ("Understanding Amazon DNS": the
+ * Route 53 Resolver answers at 169.254.169.253 as well as base+2; security
+ * groups and network ACLs leave link-local traffic, 169.254.0.0/16, alone):
+ * the link-local service addresses are the VPC's own, never outside hosts
+ * behind the internet gateway. */
+static void test_link_local_services(void **state)
+{
+	struct world *w = world_new();
+	struct lab *lab = w->lab; /* deny-all NACLs, empty groups */
+	kit_finish(lab);
+	static const struct {
+		const char *addr;
+		enum vpc_service s;
+	} ll[] = {{"169.254.169.253", SERVICE_DNS},	  {"169.254.169.254", SERVICE_METADATA},
+		  {"169.254.169.123", SERVICE_TIME_SYNC}, {"169.254.170.2", SERVICE_ECS_METADATA},
+		  {"169.254.169.250", SERVICE_LICENSE},	  {"169.254.169.251", SERVICE_LICENSE},
+		  {"169.254.1.1", SERVICE_LINK_LOCAL},	  {"169.255.0.1", SERVICE_NONE},
+		  {"10.0.1.1", SERVICE_ROUTER},		  {"10.0.1.2", SERVICE_NONE},
+		  {"255.255.255.255", SERVICE_DHCP}};
+	struct pipeline_end svc, web = eni_end(w->web);
+	for (size_t i = 0; i < sizeof(ll) / sizeof(ll[0]); i++) {
+		struct ip_addr a = kit_addr(ll[i].addr);
+		pipeline_end_of_addr(lab, w->vpc, &a, &svc);
+		if (svc.service != ll[i].s)
+			fail_msg("%s: service %d, want %d", ll[i].addr, svc.service, ll[i].s);
+		assert_int_equal(svc.kind, ll[i].s ? END_SERVICE : END_OUTSIDE);
+	}
+	/* web has a public IP and its subnet a 0.0.0.0/0 igw route: the
+	 * resolver's link-local address still takes no route stage, and DNS
+	 * passes deny-all NACLs and empty groups as base+2 does */
+	struct flow dns = {.src = kit_addr("10.0.1.10"),
+			   .dst = kit_addr("169.254.169.253"),
+			   .proto = PROTO_UDP,
+			   .sport = 40000,
+			   .dport = 53};
+	pipeline_end_of_addr(lab, w->vpc, &dns.dst, &svc);
+	struct pipeline_query q;
+	pipeline_query_init(&q);
+	q.client = web;
+	q.server = svc;
+	q.request = dns;
+	struct pipeline_check c;
+	pipeline_check(lab, &q, &c);
+	EXPECT(lab, &c.request, &dns, {STAGE_SG_EGRESS, S, REASON_SERVICE, 0, NULL},
+	       {STAGE_NACL_EGRESS, S, REASON_SERVICE, 0, NULL},
+	       {STAGE_NACL_INGRESS, S, REASON_SERVICE, 0, NULL},
+	       {STAGE_SG_INGRESS, S, REASON_SERVICE, 0, NULL});
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	char why[256];
+	assert_string_equal(pipeline_explain(lab, &c.request.stages[1], &dns, why, sizeof(why)),
+			    "Amazon DNS server: not filtered by network ACLs");
+	/* the ECS task metadata endpoint: like the instance metadata service,
+	 * SGs skip it unless the lab says they filter link-local services */
+	struct flow ecs = tcp("10.0.1.10", "169.254.170.2", 80);
+	pipeline_end_of_addr(lab, w->vpc, &ecs.dst, &svc);
+	struct pipeline_result r;
+	pipeline_evaluate(lab, &web, &svc, &ecs, 0, &r);
+	assert_int_equal(r.n, 4);
+	assert_int_equal(r.verdict, VERDICT_ACCEPT);
+	assert_int_equal(r.stages[1].reason, REASON_SERVICE);
+	lab->opts.sg_filters_link_local = true;
+	pipeline_evaluate(lab, &web, &svc, &ecs, 0, &r);
+	assert_int_equal(r.verdict, VERDICT_REJECT);
+	assert_int_equal(r.stages[0].reason, REASON_NO_RULE);
+	/* the resolver's DNS exemption does not depend on that option */
+	pipeline_check(lab, &q, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	world_free(w);
+}
+
+/* §9: DHCP is exempt as the exchange between an instance and the VPC's
+ * DHCP service (the broadcast a client sends, the VPC router that
+ * answers); UDP 67/68 between any other addresses is ordinary traffic. */
+static void test_dhcp_only_with_vpc_service(void **state)
+{
+	struct world *w = world_new();
+	struct lab *lab = w->lab; /* deny-all NACLs on both subnets */
 	kit_sg_rule(lab, w->g_app, true, PROTO_UDP, 67, 68, "0.0.0.0/0");
 	kit_sg_rule(lab, w->g_web, false, PROTO_UDP, 67, 68, "0.0.0.0/0");
-	struct pipeline_end web = eni_end(w->web);
+	kit_finish(lab);
+	struct pipeline_end app = eni_end(w->app), web = eni_end(w->web), in = outside_end();
 	struct flow dhcp = {.src = kit_addr("10.0.2.20"),
 			    .dst = kit_addr("10.0.1.10"),
 			    .proto = PROTO_UDP,
 			    .sport = 68,
 			    .dport = 67};
+	struct pipeline_result r;
+	/* between ENIs of two subnets: the NACLs decide, as for any UDP */
 	pipeline_evaluate(lab, &app, &web, &dhcp, 0, &r);
 	EXPECT(lab, &r, &dhcp, {STAGE_SG_EGRESS, A, REASON_RULE, 0, NULL},
-	       {STAGE_NACL_EGRESS, S, REASON_SERVICE, 0, NULL},
-	       {STAGE_NACL_INGRESS, S, REASON_SERVICE, 0, NULL},
-	       {STAGE_SG_INGRESS, A, REASON_RULE, 0, NULL});
+	       {STAGE_NACL_EGRESS, R, REASON_RULE, NACL_RULE_STAR_V4, NULL},
+	       {STAGE_NACL_INGRESS, S, REASON_EARLIER_REJECT, 0, NULL},
+	       {STAGE_SG_INGRESS, S, REASON_EARLIER_REJECT, 0, NULL});
+	/* from the internet to UDP 67: the NACL ingress decides */
+	struct flow from_net = {.src = kit_addr("203.0.113.5"),
+				.dst = kit_addr("10.0.1.10"),
+				.proto = PROTO_UDP,
+				.sport = 68,
+				.dport = 67};
+	pipeline_evaluate(lab, &in, &web, &from_net, 0, &r);
+	assert_int_equal(r.verdict, VERDICT_REJECT);
+	assert_int_equal(r.stages[r.rejected_at].stage, STAGE_NACL_INGRESS);
+	assert_int_equal(r.stages[r.rejected_at].rule_number, NACL_RULE_STAR_V4);
+	/* the client's broadcast and the VPC router (base+1 of its subnet):
+	 * no NACL, no SG, even with empty groups */
+	static const char *const server[] = {"255.255.255.255", "10.0.2.1"};
+	static const enum vpc_service kind[] = {SERVICE_DHCP, SERVICE_ROUTER};
+	struct pipeline_end nopub = eni_end(w->nopub);
+	for (size_t i = 0; i < 2; i++) {
+		struct pipeline_end svc;
+		struct flow req = {.src = kit_addr("10.0.1.11"),
+				   .dst = kit_addr(server[i]),
+				   .proto = PROTO_UDP,
+				   .sport = 68,
+				   .dport = 67};
+		if (i == 1)
+			req.src = kit_addr("10.0.2.20");
+		pipeline_end_of_addr(lab, w->vpc, &req.dst, &svc);
+		assert_int_equal(svc.kind, END_SERVICE);
+		assert_int_equal(svc.service, kind[i]);
+		struct pipeline_query q;
+		pipeline_query_init(&q);
+		q.client = i == 1 ? app : nopub;
+		q.server = svc;
+		q.request = req;
+		q.has_sport = true;
+		struct pipeline_check c;
+		pipeline_check(lab, &q, &c);
+		EXPECT(lab, &c.request, &req, {STAGE_SG_EGRESS, S, REASON_SERVICE, 0, NULL},
+		       {STAGE_NACL_EGRESS, S, REASON_SERVICE, 0, NULL},
+		       {STAGE_NACL_INGRESS, S, REASON_SERVICE, 0, NULL},
+		       {STAGE_SG_INGRESS, S, REASON_SERVICE, 0, NULL});
+		assert_int_equal(c.verdict, VERDICT_ACCEPT);
+		/* other traffic to the router still meets the sender's SG */
+		req.sport = 40000;
+		req.dport = 80;
+		pipeline_evaluate(lab, &q.client, &svc, &req, 0, &r);
+		assert_int_equal(r.stages[0].verdict, VERDICT_REJECT);
+	}
+	char why[256];
+	struct pipeline_end svc;
+	struct ip_addr router = kit_addr("10.0.2.1");
+	pipeline_end_of_addr(lab, w->vpc, &router, &svc);
+	dhcp.dst = router;
+	pipeline_evaluate(lab, &app, &svc, &dhcp, 0, &r);
+	assert_string_equal(pipeline_explain(lab, &r.stages[1], &dhcp, why, sizeof(why)),
+			    "VPC router (DHCP): not filtered by network ACLs");
 	world_free(w);
 }
 
@@ -873,13 +1009,13 @@ static void random_group(struct lab *lab, int32_t g, int32_t ngroups)
 }
 
 /* AWS-SEMANTICS §1 written out plainly: both SGs, and both NACLs unless
- * one subnet (or DHCP). Returns the first refusing stage, or -1. */
+ * one subnet (UDP 67/68 between two ENIs is no DHCP exchange with the
+ * VPC, §9). Returns the first refusing stage, or -1. */
 static int ref_path(const struct lab *lab, int32_t a, int32_t b, const struct flow *f)
 {
 	const struct eni *src = &lab->enis[a], *dst = &lab->enis[b];
 	uint32_t rule;
-	bool nacls = src->subnet != dst->subnet &&
-		     !(f->proto == PROTO_UDP && (f->dport == 67 || f->dport == 68));
+	bool nacls = src->subnet != dst->subnet;
 	if (!ref_sg(lab, src, true, f))
 		return STAGE_SG_EGRESS;
 	if (nacls && !ref_nacl(&lab->nacls[lab->subnets[src->subnet].nacl], true, f, &rule))
@@ -981,13 +1117,11 @@ static void test_differential_pipeline(void **state)
 				for (unsigned p = lo; nacls && reply_ok && p <= hi; p++) {
 					uint32_t rule;
 					r.dport = (uint16_t)p;
-					bool dhcp = r.proto == PROTO_UDP && (p == 67 || p == 68);
 					reply_ok =
-					    dhcp ||
-					    (ref_nacl(&lab->nacls[lab->subnets[eb->subnet].nacl],
-						      true, &r, &rule) &&
-					     ref_nacl(&lab->nacls[lab->subnets[ea->subnet].nacl],
-						      false, &r, &rule));
+					    ref_nacl(&lab->nacls[lab->subnets[eb->subnet].nacl],
+						     true, &r, &rule) &&
+					    ref_nacl(&lab->nacls[lab->subnets[ea->subnet].nacl],
+						     false, &r, &rule);
 				}
 				replies_refused += !reply_ok;
 			}
@@ -1026,11 +1160,6 @@ static bool ref_route(const struct lab *lab, const struct eni *e, const struct i
 	return far->family == IP_V6 || e->has_public_ip;
 }
 
-static bool ref_dhcp(const struct flow *f)
-{
-	return f->proto == PROTO_UDP && (f->dport == 67 || f->dport == 68);
-}
-
 /* Outside host <-> ENI: only the ENI's side of the stages, plus the route. */
 static int ref_outside_path(const struct lab *lab, int32_t eni, bool inbound, const struct flow *f)
 {
@@ -1039,11 +1168,11 @@ static int ref_outside_path(const struct lab *lab, int32_t eni, bool inbound, co
 	uint32_t rule;
 	if (!inbound && !ref_sg(lab, e, true, f))
 		return STAGE_SG_EGRESS;
-	if (!inbound && !ref_dhcp(f) && !ref_nacl(acl, true, f, &rule))
+	if (!inbound && !ref_nacl(acl, true, f, &rule))
 		return STAGE_NACL_EGRESS;
 	if (!ref_route(lab, e, inbound ? &f->src : &f->dst))
 		return STAGE_ROUTE;
-	if (inbound && !ref_dhcp(f) && !ref_nacl(acl, false, f, &rule))
+	if (inbound && !ref_nacl(acl, false, f, &rule))
 		return STAGE_NACL_INGRESS;
 	if (inbound && !ref_sg(lab, e, false, f))
 		return STAGE_SG_INGRESS;
@@ -1147,7 +1276,7 @@ static void test_differential_outside(void **state)
 			for (unsigned p = q.eph_lo; reply_ok && p <= q.eph_hi; p++) {
 				uint32_t rule;
 				r.dport = (uint16_t)p;
-				reply_ok = ref_dhcp(&r) || ref_nacl(acl, inbound, &r, &rule);
+				reply_ok = ref_nacl(acl, inbound, &r, &rule);
 			}
 			if ((c.verdict == VERDICT_ACCEPT) != reply_ok)
 				fail_msg("set %d flow %d: engine %s, reference %s", set, k,
@@ -1174,6 +1303,8 @@ int main(void)
 	    cmocka_unit_test(test_same_subnet_skips_nacls),
 	    cmocka_unit_test(test_ipv6_effective),
 	    cmocka_unit_test(test_service_exemptions),
+	    cmocka_unit_test(test_dhcp_only_with_vpc_service),
+	    cmocka_unit_test(test_link_local_services),
 	    cmocka_unit_test(test_outside_host),
 	    cmocka_unit_test(test_response_ephemeral_range),
 	    cmocka_unit_test(test_response_tracked_and_untracked),

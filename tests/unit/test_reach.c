@@ -162,6 +162,36 @@ static void test_nacl_deny_carves_hole(void **state)
 	kit_free(t.lab);
 }
 
+/* §9: UDP 67/68 between two ENIs is no DHCP exchange with the VPC: the
+ * NACLs decide it like any other port. */
+static void test_dhcp_ports_are_ordinary(void **state)
+{
+	(void)state;
+	struct two t;
+	two_build(&t);
+	kit_nacl_rule(t.lab, t.acl1, true, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 65535);
+	kit_nacl_rule(t.lab, t.acl1, false, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 65535);
+	kit_nacl_rule(t.lab, t.acl2, true, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 65535);
+	kit_nacl_rule(t.lab, t.acl2, false, 100, true, PROTO_UDP, "10.0.1.0/24", 5000, 5000);
+	kit_sg_rule(t.lab, t.g1, true, PROTO_UDP, -1, -1, "0.0.0.0/0");
+	kit_sg_rule(t.lab, t.g2, false, PROTO_UDP, -1, -1, "0.0.0.0/0");
+	kit_finish(t.lab);
+	struct reach_opts o;
+	reach_opts_init(&o);
+	struct reach_iv *iv;
+	struct reach_path p;
+	size_t n = reach_of(&t, REACH_UDP, IP_V4, &o, &iv, &p);
+	static const uint32_t want[] = {5000, 5000};
+	expect_ivs(iv, n, want, 2);
+	size_t at;
+	assert_false(reach_path_accepts(&p, 67, &at));
+	assert_int_equal(p.maps[at].segs[0].why.stage, STAGE_NACL_INGRESS);
+	assert_int_equal(p.maps[at].segs[0].why.rule_number, NACL_RULE_STAR_V4);
+	free(iv);
+	reach_path_free(&p);
+	kit_free(t.lab);
+}
+
 static void test_all_protocols_rule(void **state)
 {
 	(void)state;
@@ -485,6 +515,8 @@ static size_t compare_path(const struct lab *lab, const struct pipeline_end *src
 		}
 	keys[nk++] = 53;
 	keys[nk++] = 67;
+	keys[nk++] = 68;
+	keys[nk++] = 69;
 	keys[nk++] = REACH_ICMP_KEY(8, 0) & p.key_max;
 	keys[nk++] = REACH_ICMP_KEY(128, 3) & p.key_max;
 	while (nk < sizeof(keys) / sizeof(keys[0]))
@@ -510,8 +542,12 @@ static size_t compare_path(const struct lab *lab, const struct pipeline_end *src
 	return checked;
 }
 
-static const char *const outside4[] = {"203.0.113.10", "198.51.100.9",	  "192.0.2.1",
-				       "10.0.0.2",     "169.254.169.254", "10.0.9.9"};
+/* outside hosts, and the VPC's own service addresses (§9): the resolver
+ * at base+2 and 169.254.169.253, metadata, ECS metadata, other link-local
+ * addresses, the VPC router and the DHCP broadcast */
+static const char *const outside4[] = {
+    "203.0.113.10",    "198.51.100.9",	"192.0.2.1",   "10.0.0.2", "169.254.169.254", "10.0.9.9",
+    "169.254.169.253", "169.254.170.2", "169.254.7.7", "10.0.1.1", "255.255.255.255"};
 static const char *const outside6[] = {"2001:db8:ff::10", "2001:db8:ee::1", "fd00:ec2::253"};
 
 static size_t compare_lab(const struct lab *lab, const struct reach_opts *o, uint64_t *rng)
@@ -531,7 +567,7 @@ static size_t compare_lab(const struct lab *lab, const struct reach_opts *o, uin
 		}
 		size_t n_eni = n;
 		const char *const *out = fam == 4 ? outside4 : outside6;
-		size_t n_out = fam == 4 ? 6 : 3;
+		size_t n_out = fam == 4 ? sizeof(outside4) / sizeof(outside4[0]) : 3;
 		for (size_t i = 0; i < n_out; i++) {
 			addr[n] = kit_addr(out[i]);
 			eni[n++] = -1;
@@ -697,6 +733,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sg_adjacent_and_overlapping),
 	    cmocka_unit_test(test_nacl_deny_carves_hole),
+	    cmocka_unit_test(test_dhcp_ports_are_ordinary),
 	    cmocka_unit_test(test_all_protocols_rule),
 	    cmocka_unit_test(test_ipv4_ipv6_separate),
 	    cmocka_unit_test(test_ephemeral_response),
