@@ -171,6 +171,9 @@ const char *j_name_tag(struct loader *l, const json_t *obj, const char *base);
 
 /* A CIDR text checked for family (0 = either); a non-canonical one is a
  * warning and is used with host bits cleared. */
+/* A route's state, "active" or "blackhole" (describe-route-tables' State,
+ * our lab format's "state"); false with an error at path otherwise. */
+bool ld_route_state(struct loader *l, const char *text, const char *path, bool *blackhole);
 bool ld_prefix(struct loader *l, const char *text, const char *path, int family,
 	       struct ip_prefix *out);
 bool ld_addr(struct loader *l, const char *text, const char *path, int family, struct ip_addr *out);

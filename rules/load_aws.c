@@ -682,6 +682,10 @@ static int aws_route(struct loader *l, const json_t *o, const char *path, struct
 	if (!r->target)
 		r->target = "-";
 	r->kind = route_kind(r->target);
+	const char *state = NULL;
+	if (j_str(l, o, "State", path, false, &state) &&
+	    !ld_route_state(l, state, jp_key(l, path, "State"), &r->blackhole))
+		return 0;
 	return hp ? 2 : 1;
 }
 

@@ -368,6 +368,16 @@ bool ld_addr(struct loader *l, const char *text, const char *path, int family, s
 	return true;
 }
 
+bool ld_route_state(struct loader *l, const char *text, const char *path, bool *blackhole)
+{
+	if (!strcmp(text, "active") || !strcmp(text, "blackhole")) {
+		*blackhole = text[0] == 'b';
+		return true;
+	}
+	ld_err(l, path, "'%s' is no route state (active or blackhole)", text);
+	return false;
+}
+
 bool ld_protocol(struct loader *l, const char *text, const char *path, int16_t *out)
 {
 	static const struct {

@@ -507,7 +507,7 @@ static bool route_target(struct loader *l, struct scope *s, const char *t, struc
 }
 
 static const char *const rt_keys[] = {"name", "id", "main", "routes", NULL};
-static const char *const route_keys[] = {"dest", "target", NULL};
+static const char *const route_keys[] = {"dest", "target", "state", NULL};
 
 static void lab_route_table(struct loader *l, struct scope *s, const json_t *o, const char *path)
 {
@@ -542,10 +542,15 @@ static void lab_route_table(struct loader *l, struct scope *s, const json_t *o, 
 		if (!check_keys(l, ro, rp, route_keys))
 			continue;
 		struct route *r = &t->routes[t->n_routes];
+		const char *state = NULL;
+		bool blackhole = false;
 		bool ok = j_str(l, ro, "dest", rp, true, &dest);
 		ok &= j_str(l, ro, "target", rp, true, &target);
+		if (j_str(l, ro, "state", rp, false, &state))
+			ok &= ld_route_state(l, state, jp_key(l, rp, "state"), &blackhole);
 		if (!ok)
 			continue;
+		r->blackhole = blackhole;
 		if (!strchr(dest, '/')) { /* a prefix list: a gateway endpoint's route */
 			struct pl_route *pr = &d.pl_routes[d.n_pl_routes];
 			const char *name = strncmp(dest, "pl:", 3) ? dest : dest + 3;
@@ -557,7 +562,7 @@ static void lab_route_table(struct loader *l, struct scope *s, const json_t *o, 
 				ld_err(l, jp_key(l, rp, "dest"),
 				       "'%s' is neither a CIDR block nor a prefix list", dest);
 			else if (route_target(l, s, target, &pr->r))
-				d.n_pl_routes++;
+				d.pl_routes[d.n_pl_routes++].r.blackhole = blackhole;
 			continue;
 		}
 		if (ld_prefix(l, dest, jp_key(l, rp, "dest"), 0, &r->dest) &&

@@ -110,6 +110,9 @@ struct route {
 	struct ip_prefix dest;
 	enum route_target kind;
 	const char *target; /* "local", "igw-…", "nat-…", or another id */
+	/* "State": "blackhole": the target is gone; the route still wins the
+	 * longest prefix match and drops what it matches (AWS-SEMANTICS §9). */
+	bool blackhole;
 };
 
 struct route_table {

@@ -290,6 +290,67 @@ void pipeline_nacl_stage(const struct lab *lab, const struct pipeline_end *src,
 	nacl_stage_ports(lab, src, dst, egress, f, f->dport, f->dport, v);
 }
 
+/* The subnet's route table (explicit association, else the main one). */
+static const struct route_table *subnet_table(const struct lab *lab, int32_t subnet, int32_t *index)
+{
+	*index = -1;
+	if (!valid_index(subnet, lab->n_subnets))
+		return NULL;
+	*index = lab->subnets[subnet].route_table;
+	return valid_index(*index, lab->n_route_tables) ? &lab->route_tables[*index] : NULL;
+}
+
+/* Whether a route's destination lies inside a block of the table's VPC:
+ * the local route itself or a route more specific than it (§9). */
+static bool route_in_vpc(const struct lab *lab, const struct route_table *rt, const struct route *r)
+{
+	if (!valid_index(rt->vpc, lab->n_vpcs))
+		return false;
+	const struct vpc *v = &lab->vpcs[rt->vpc];
+	const struct ip_prefix *blocks = r->dest.addr.family == IP_V6 ? v->cidrs6 : v->cidrs;
+	size_t n = r->dest.addr.family == IP_V6 ? v->n_cidrs6 : v->n_cidrs;
+	for (size_t i = 0; i < n; i++)
+		if (ip_prefix_covers(&blocks[i], &r->dest))
+			return true;
+	return false;
+}
+
+/* Longest prefix match in one route table; -1 when nothing matches.
+ * in_vpc: only among the local route and routes more specific than it
+ * (a packet to an address of the VPC never takes 0.0.0.0/0). */
+static int32_t route_lookup(const struct lab *lab, const struct route_table *rt,
+			    const struct ip_addr *a, bool in_vpc)
+{
+	int32_t best = -1;
+	for (size_t i = 0; i < rt->n_routes; i++) {
+		if (!ip_prefix_contains(&rt->routes[i].dest, a))
+			continue;
+		if (in_vpc && rt->routes[i].kind != ROUTE_LOCAL &&
+		    !route_in_vpc(lab, rt, &rt->routes[i]))
+			continue;
+		if (best < 0 || rt->routes[i].dest.len > rt->routes[best].dest.len)
+			best = (int32_t)i;
+	}
+	return best;
+}
+
+/* Whether the sender's subnet sends a packet to another subnet of its VPC
+ * anywhere but the local route: a route more specific than the local
+ * route (middlebox routing) or a blackhole one. Inside one subnet no
+ * route table is consulted. */
+static bool leaves_local_route(const struct lab *lab, const struct eni *from, const struct eni *to,
+			       const struct ip_addr *dst)
+{
+	int32_t index;
+	if (from->subnet == to->subnet)
+		return false;
+	const struct route_table *rt = subnet_table(lab, from->subnet, &index);
+	if (!rt)
+		return false;
+	int32_t r = route_lookup(lab, rt, dst, true);
+	return r >= 0 && (rt->routes[r].kind != ROUTE_LOCAL || rt->routes[r].blackhole);
+}
+
 bool pipeline_needs_route(const struct lab *lab, const struct pipeline_end *src,
 			  const struct pipeline_end *dst, const struct flow *f)
 {
@@ -298,20 +359,12 @@ bool pipeline_needs_route(const struct lab *lab, const struct pipeline_end *src,
 	if (src->kind == END_OUTSIDE || dst->kind == END_OUTSIDE)
 		return true;
 	const struct eni *a = end_eni(lab, src), *b = end_eni(lab, dst);
-	return a && b && eni_vpc(lab, a) != eni_vpc(lab, b);
-}
-
-/* Longest prefix match in one route table; -1 when nothing matches. */
-static int32_t route_lookup(const struct route_table *rt, const struct ip_addr *a)
-{
-	int32_t best = -1;
-	for (size_t i = 0; i < rt->n_routes; i++) {
-		if (!ip_prefix_contains(&rt->routes[i].dest, a))
-			continue;
-		if (best < 0 || rt->routes[i].dest.len > rt->routes[best].dest.len)
-			best = (int32_t)i;
-	}
-	return best;
+	if (!a || !b)
+		return false;
+	if (eni_vpc(lab, a) != eni_vpc(lab, b))
+		return true;
+	/* either direction: the response reuses the request's stage list */
+	return leaves_local_route(lab, a, b, &f->dst) || leaves_local_route(lab, b, a, &f->src);
 }
 
 static bool is_gateway_endpoint(const struct route *r)
@@ -324,40 +377,52 @@ static bool is_egress_only_igw(const struct route *r)
 	return r->kind == ROUTE_OTHER && r->target && !strncmp(r->target, "eigw-", 5);
 }
 
-void pipeline_route_stage(const struct lab *lab, const struct pipeline_end *src,
-			  const struct pipeline_end *dst, const struct flow *f,
-			  struct stage_verdict *v)
+/* Between two subnets of one VPC: the sender's table decides. */
+static void route_inside_vpc(const struct lab *lab, const struct pipeline_end *src,
+			     const struct flow *f, struct stage_verdict *v)
 {
-	verdict_init(v, STAGE_ROUTE);
-	v->verdict = VERDICT_REJECT;
-	const struct eni *a = end_eni(lab, src), *b = end_eni(lab, dst);
-	if (a && b) {
-		v->reason = REASON_OTHER_VPC;
+	const struct eni *a = end_eni(lab, src);
+	v->eni = src->eni;
+	v->subnet = a->subnet;
+	v->verdict = VERDICT_ACCEPT;
+	v->reason = REASON_ROUTE_LOCAL;
+	const struct route_table *rt = subnet_table(lab, a->subnet, &v->route_table);
+	if (!rt)
+		return; /* the local route needs no table */
+	v->route = route_lookup(lab, rt, &f->dst, true);
+	if (v->route < 0)
 		return;
+	const struct route *via = &rt->routes[v->route];
+	if (via->blackhole) {
+		v->verdict = VERDICT_REJECT;
+		v->reason = REASON_BLACKHOLE;
+	} else if (via->kind != ROUTE_LOCAL) {
+		v->verdict = VERDICT_REJECT;
+		v->reason = REASON_MIDDLEBOX;
 	}
-	const struct eni *inside = a ? a : b;
-	const struct ip_addr *far = a ? &f->dst : &f->src;
-	if (!inside) {
-		v->reason = REASON_NO_ROUTE;
-		return;
-	}
-	v->eni = a ? src->eni : dst->eni;
+}
+
+/* The route to a host outside the VPC, from the ENI inside. */
+static void route_to_outside(const struct lab *lab, const struct eni *inside,
+			     const struct ip_addr *far, struct stage_verdict *v)
+{
 	v->subnet = inside->subnet;
 	if (lab_addr_in_vpc(lab, far)) {
 		v->reason = REASON_NO_HOST;
 		return;
 	}
 	v->reason = REASON_NO_ROUTE;
-	if (!valid_index(inside->subnet, lab->n_subnets))
+	const struct route_table *rt = subnet_table(lab, inside->subnet, &v->route_table);
+	if (!rt)
 		return;
-	v->route_table = lab->subnets[inside->subnet].route_table;
-	if (!valid_index(v->route_table, lab->n_route_tables))
-		return;
-	const struct route_table *rt = &lab->route_tables[v->route_table];
-	v->route = route_lookup(rt, far);
+	v->route = route_lookup(lab, rt, far, false);
 	if (v->route < 0)
 		return;
 	const struct route *via = &rt->routes[v->route];
+	if (via->blackhole) {
+		v->reason = REASON_BLACKHOLE;
+		return;
+	}
 	if (is_gateway_endpoint(via)) {
 		/* private path to the service's prefix list: no public IP needed */
 		v->verdict = VERDICT_ACCEPT;
@@ -380,6 +445,28 @@ void pipeline_route_stage(const struct lab *lab, const struct pipeline_end *src,
 	}
 	v->verdict = VERDICT_ACCEPT;
 	v->reason = REASON_ROUTE_IGW;
+}
+
+void pipeline_route_stage(const struct lab *lab, const struct pipeline_end *src,
+			  const struct pipeline_end *dst, const struct flow *f,
+			  struct stage_verdict *v)
+{
+	verdict_init(v, STAGE_ROUTE);
+	v->verdict = VERDICT_REJECT;
+	const struct eni *a = end_eni(lab, src), *b = end_eni(lab, dst);
+	if (a && b) {
+		if (eni_vpc(lab, a) == eni_vpc(lab, b))
+			route_inside_vpc(lab, src, f, v);
+		else
+			v->reason = REASON_OTHER_VPC;
+		return;
+	}
+	if (!a && !b) {
+		v->reason = REASON_NO_ROUTE;
+		return;
+	}
+	v->eni = a ? src->eni : dst->eni;
+	route_to_outside(lab, a ? a : b, a ? &f->dst : &f->src, v);
 }
 
 /* Appends a stage in AWS order; after a REJECT the rest are skipped. */
@@ -644,6 +731,9 @@ const char *pipeline_reason_name(enum pipeline_reason r)
 	    [REASON_ROUTE_ENDPOINT] = "gateway-endpoint",
 	    [REASON_ENDPOINT_INBOUND] = "outbound-only",
 	    [REASON_ROUTE_EIGW] = "egress-only-igw",
+	    [REASON_BLACKHOLE] = "blackhole",
+	    [REASON_ROUTE_LOCAL] = "local",
+	    [REASON_MIDDLEBOX] = "middlebox-route",
 	};
 	if ((size_t)r < sizeof(names) / sizeof(names[0]) && names[r])
 		return names[r];
@@ -744,7 +834,8 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 	    rt && valid_index(v->route, rt->n_routes) ? &rt->routes[v->route] : NULL;
 	const char *label = lab_eni_label(lab, v->eni);
 	if ((v->reason == REASON_ROUTE_IGW || v->reason == REASON_ROUTE_ENDPOINT ||
-	     v->reason == REASON_ROUTE_EIGW || v->reason == REASON_ENDPOINT_INBOUND) &&
+	     v->reason == REASON_ROUTE_EIGW || v->reason == REASON_ENDPOINT_INBOUND ||
+	     v->reason == REASON_BLACKHOLE || v->reason == REASON_MIDDLEBOX) &&
 	    !r) {
 		snprintf(buf, len, "route to %s", far);
 		return;
@@ -778,6 +869,24 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 		break;
 	case REASON_NO_HOST:
 		snprintf(buf, len, "%s is inside the VPC but no ENI of the lab has it", far);
+		break;
+	case REASON_BLACKHOLE:
+		snprintf(buf, len,
+			 "%s: %s -> %s is a blackhole route (its target is gone): dropped", rt->id,
+			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+		break;
+	case REASON_ROUTE_LOCAL:
+		if (r)
+			snprintf(buf, len, "%s: %s -> local", rt->id,
+				 ip_prefix_format(&r->dest, dest, sizeof(dest)));
+		else
+			snprintf(buf, len, "local route to %s", far);
+		break;
+	case REASON_MIDDLEBOX:
+		snprintf(buf, len,
+			 "%s sends %s to %s, a route more specific than the local route "
+			 "(middlebox routing is not modelled)",
+			 rt->id, ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
 		break;
 	default:
 		if (!rt)

@@ -60,6 +60,10 @@ enum pipeline_reason {
 	REASON_ENDPOINT_INBOUND, /* route: through a vpce-/eigw- route only connections
 				  * the VPC opens pass (set by pipeline_check) */
 	REASON_ROUTE_EIGW,	 /* route: IPv6 through an egress-only internet gateway */
+	REASON_BLACKHOLE,	 /* route: the matching route is a blackhole (target gone) */
+	REASON_ROUTE_LOCAL,	 /* route: between subnets by the local route */
+	REASON_MIDDLEBOX,	 /* route: a route more specific than the local route
+				  * (middlebox routing, not modelled) */
 	REASON__COUNT		 /* keep last: sizes counter arrays */
 };
 

@@ -699,6 +699,51 @@ static void test_prefix_list_routes(void **state)
 		  "'s4' is neither a CIDR block nor a prefix list");
 }
 
+/* describe-route-tables' State and our "state": a blackhole route keeps
+ * its place in the table, marked (AWS-SEMANTICS §9). */
+static void test_route_state(void **state)
+{
+	struct result res;
+	load_as(&res, "t.json",
+		"{" VPCS ",'RouteTables':[{'RouteTableId':'rtb-1','VpcId':'vpc-1','Routes':["
+		"{'DestinationCidrBlock':'10.0.0.0/16','GatewayId':'local','State':'active'},"
+		"{'DestinationCidrBlock':'0.0.0.0/0','GatewayId':'igw-gone','State':'blackhole'},"
+		"{'DestinationCidrBlock':'192.0.2.0/24','NatGatewayId':'nat-1'}]}]}",
+		false);
+	expect_ok(&res);
+	const struct route_table *t = &res.lab->route_tables[0];
+	assert_int_equal(t->n_routes, 3);
+	assert_false(t->routes[0].blackhole);
+	assert_true(t->routes[1].blackhole);
+	assert_int_equal(t->routes[1].kind, ROUTE_IGW);
+	assert_false(t->routes[2].blackhole);
+	done(&res);
+	one_error("{" VPCS ",'RouteTables':[{'RouteTableId':'rtb-1','VpcId':'vpc-1','Routes':["
+		  "{'DestinationCidrBlock':'0.0.0.0/0','GatewayId':'igw-1','State':'gone'}]}]}",
+		  "RouteTables[0].Routes[0].State",
+		  "'gone' is no route state (active or blackhole)");
+	load_as(&res, "t.json",
+		"{'prefix_lists':[{'name':'s3','cidrs':['192.0.2.0/25','192.0.2.128/25']}],"
+		"'vpcs':[{'name':'v','cidr':'10.0.0.0/16','route_tables':[{'name':'r','main':true,"
+		"'routes':[{'dest':'pl:s3','target':'vpce-0a1','state':'blackhole'},"
+		"{'dest':'0.0.0.0/0','target':'igw','state':'blackhole'},"
+		"{'dest':'198.51.100.0/24','target':'igw','state':'active'}]}]}]}",
+		false);
+	expect_ok(&res);
+	t = &res.lab->route_tables[0];
+	assert_int_equal(t->n_routes, 5); /* local, 0/0, 198.51.100/24, the list's two */
+	assert_false(t->routes[0].blackhole);
+	assert_true(t->routes[1].blackhole);
+	assert_false(t->routes[2].blackhole);
+	assert_true(t->routes[3].blackhole);
+	assert_true(t->routes[4].blackhole);
+	done(&res);
+	one_error("{'vpcs':[{'name':'v','cidr':'10.0.0.0/16','route_tables':[{'name':'r',"
+		  "'routes':[{'dest':'0.0.0.0/0','target':'igw','state':'off'}]}]}]}",
+		  "vpcs[0].route_tables[0].routes[0].state",
+		  "'off' is no route state (active or blackhole)");
+}
+
 static void test_unknown_peers(void **state)
 {
 	/* describe-* output: the group may live in another account: warning */
@@ -1700,6 +1745,7 @@ int main(void)
 	    cmocka_unit_test(test_noncanonical_and_synthesis),
 	    cmocka_unit_test(test_unknown_peers),
 	    cmocka_unit_test(test_prefix_list_routes),
+	    cmocka_unit_test(test_route_state),
 	    cmocka_unit_test(test_nacl_associations),
 	    cmocka_unit_test(test_merge_instances_interfaces),
 	    cmocka_unit_test(test_prefix_list_entries),

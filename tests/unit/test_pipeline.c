@@ -900,6 +900,147 @@ static void test_tracked_flags(void **state)
 	world_free(w);
 }
 
+static void open_web_and_app(struct world *w)
+{
+	struct lab *lab = w->lab;
+	allow_all(lab, w->acl_pub);
+	allow_all(lab, w->acl_priv);
+	kit_sg_rule(lab, w->g_web, true, PROTO_ALL, -1, -1, "0.0.0.0/0");
+	kit_sg_rule(lab, w->g_web, false, PROTO_ALL, -1, -1, "0.0.0.0/0");
+	kit_sg_rule(lab, w->g_app, true, PROTO_ALL, -1, -1, "0.0.0.0/0");
+	kit_sg_rule(lab, w->g_app, false, PROTO_ALL, -1, -1, "0.0.0.0/0");
+	kit_sg_rule(lab, w->g_open, true, PROTO_ALL, -1, -1, "0.0.0.0/0");
+	kit_sg_rule(lab, w->g_open, false, PROTO_ALL, -1, -1, "0.0.0.0/0");
+	for (int32_t g = w->g_web; g <= w->g_open; g++) {
+		kit_sg_rule(lab, g, true, PROTO_ALL, -1, -1, "::/0");
+		kit_sg_rule(lab, g, false, PROTO_ALL, -1, -1, "::/0");
+	}
+	kit_finish(lab);
+}
+
+static void kit_blackhole(struct lab *lab, int32_t rt, const char *dest, const char *target)
+{
+	kit_route(lab, rt, dest, target);
+	lab->route_tables[rt].routes[lab->route_tables[rt].n_routes - 1].blackhole = true;
+}
+
+/* §9: a route whose target is gone ("State": "blackhole") still wins the
+ * longest prefix match, and drops what it matches. */
+static void test_blackhole_routes(void **state)
+{
+	struct world *w = world_new();
+	struct lab *lab = w->lab;
+	open_web_and_app(w);
+	kit_blackhole(lab, w->rt_pub, "198.51.100.0/24", "igw-old");
+	kit_blackhole(lab, w->rt_pub, "192.0.2.0/24", "vpce-old");
+	struct pipeline_end web = eni_end(w->web), in = outside_end();
+	struct flow f = tcp("10.0.1.10", "198.51.100.1", 443);
+	struct pipeline_result r;
+	pipeline_evaluate(lab, &web, &in, &f, 0, &r);
+	EXPECT(lab, &r, &f, {STAGE_SG_EGRESS, A, REASON_RULE, 0, NULL},
+	       {STAGE_NACL_EGRESS, A, REASON_RULE, 100, NULL},
+	       {STAGE_ROUTE, R, REASON_BLACKHOLE, 0, NULL},
+	       {STAGE_NACL_INGRESS, S, REASON_EARLIER_REJECT, 0, NULL},
+	       {STAGE_SG_INGRESS, S, REASON_EARLIER_REJECT, 0, NULL});
+	char why[256];
+	assert_string_equal(
+	    pipeline_explain(lab, &r.stages[2], &f, why, sizeof(why)),
+	    "rtb-pub: 198.51.100.0/24 -> igw-old is a blackhole route (its target is "
+	    "gone): dropped");
+	/* the rest of the internet still goes by 0.0.0.0/0 -> igw-1 */
+	f = tcp("10.0.1.10", "203.0.113.5", 443);
+	pipeline_evaluate(lab, &web, &in, &f, 0, &r);
+	assert_int_equal(r.verdict, VERDICT_ACCEPT);
+	/* no way back: a connection from a blackholed network is refused */
+	struct pipeline_query q;
+	pipeline_query_init(&q);
+	q.client = in;
+	q.server = web;
+	q.request = tcp("198.51.100.1", "10.0.1.10", 443);
+	struct pipeline_check c;
+	pipeline_check(lab, &q, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.stages[c.request.rejected_at].reason, REASON_BLACKHOLE);
+	/* a blackholed gateway endpoint is no private path either */
+	f = tcp("10.0.1.10", "192.0.2.10", 443);
+	pipeline_evaluate(lab, &web, &in, &f, 0, &r);
+	assert_int_equal(r.stages[2].reason, REASON_BLACKHOLE);
+	assert_int_equal(r.verdict, VERDICT_REJECT);
+	world_free(w);
+}
+
+/* §9: since 2021 a route more specific than the local route may send
+ * traffic between subnets to a middlebox (an appliance ENI, a Gateway Load
+ * Balancer or Network Firewall endpoint). vpcfw does not model the detour:
+ * such a flow is refused at a route stage naming the route, never
+ * evaluated as if the route were not there (docs/deviations.md). */
+static void test_routes_more_specific_than_local(void **state)
+{
+	struct world *w = world_new();
+	struct lab *lab = w->lab;
+	open_web_and_app(w);
+	struct pipeline_end web = eni_end(w->web), app = eni_end(w->app), webb = eni_end(w->webb);
+	struct flow f = tcp("10.0.1.10", "10.0.2.20", 5432);
+	struct pipeline_result r;
+	pipeline_evaluate(lab, &web, &app, &f, 0, &r);
+	assert_int_equal(r.n, 4); /* the local route: no route stage */
+	assert_int_equal(r.verdict, VERDICT_ACCEPT);
+	/* rtb-pub sends the private subnet to a firewall appliance */
+	kit_route(lab, w->rt_pub, "10.0.2.0/24", "eni-0fw");
+	pipeline_evaluate(lab, &web, &app, &f, 0, &r);
+	EXPECT(lab, &r, &f, {STAGE_SG_EGRESS, A, REASON_RULE, 0, NULL},
+	       {STAGE_NACL_EGRESS, A, REASON_RULE, 100, NULL},
+	       {STAGE_ROUTE, R, REASON_MIDDLEBOX, 0, NULL},
+	       {STAGE_NACL_INGRESS, S, REASON_EARLIER_REJECT, 0, NULL},
+	       {STAGE_SG_INGRESS, S, REASON_EARLIER_REJECT, 0, NULL});
+	char why[256];
+	assert_string_equal(pipeline_explain(lab, &r.stages[2], &f, why, sizeof(why)),
+			    "rtb-pub sends 10.0.2.0/24 to eni-0fw, a route more specific than the "
+			    "local route (middlebox routing is not modelled)");
+	/* the other way the request takes rtb-main's local route, but the
+	 * response goes by rtb-pub: refused there */
+	struct pipeline_query q;
+	pipeline_query_init(&q);
+	q.client = app;
+	q.server = web;
+	q.request = tcp("10.0.2.20", "10.0.1.10", 443);
+	struct pipeline_check c;
+	pipeline_check(lab, &q, &c);
+	EXPECT(lab, &c.request, &q.request, {STAGE_SG_EGRESS, A, REASON_RULE, 0, NULL},
+	       {STAGE_NACL_EGRESS, A, REASON_RULE, 100, NULL},
+	       {STAGE_ROUTE, A, REASON_ROUTE_LOCAL, 0, NULL},
+	       {STAGE_NACL_INGRESS, A, REASON_RULE, 100, NULL},
+	       {STAGE_SG_INGRESS, A, REASON_RULE, 0, NULL});
+	assert_string_equal(
+	    pipeline_explain(lab, &c.request.stages[2], &q.request, why, sizeof(why)),
+	    "rtb-main: 10.0.0.0/16 -> local");
+	assert_int_equal(c.response.stages[2].reason, REASON_MIDDLEBOX);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	/* a subnet the route does not cover, and IPv6 (rtb-pub has only
+	 * ::/0 to the igw, never a route for an address of the VPC) */
+	f = tcp("10.0.1.10", "10.0.3.30", 80);
+	pipeline_evaluate(lab, &web, &webb, &f, 0, &r);
+	assert_int_equal(r.n, 4);
+	kit_route(lab, w->rt_priv, "::/0", "eigw-1");
+	f = tcp("2001:db8:1:2::20", "2001:db8:1:1::10", 80);
+	pipeline_evaluate(lab, &app, &web, &f, 0, &r);
+	assert_int_equal(r.n, 4);
+	assert_int_equal(r.verdict, VERDICT_ACCEPT);
+	/* a blackholed more specific route drops between subnets too */
+	kit_blackhole(lab, w->rt_pub, "10.0.3.0/24", "eni-0gone");
+	f = tcp("10.0.1.10", "10.0.3.30", 80);
+	pipeline_evaluate(lab, &web, &webb, &f, 0, &r);
+	assert_int_equal(r.stages[2].reason, REASON_BLACKHOLE);
+	assert_int_equal(r.verdict, VERDICT_REJECT);
+	/* inside one subnet no route table is consulted */
+	kit_route(lab, w->rt_pub, "10.0.1.0/24", "eni-0fw");
+	struct pipeline_end web2 = eni_end(w->web2);
+	f = tcp("10.0.1.10", "10.0.1.11", 80);
+	pipeline_evaluate(lab, &web, &web2, &f, 0, &r);
+	assert_int_equal(r.n, 4);
+	world_free(w);
+}
+
 static void test_other_vpc_and_explanations(void **state)
 {
 	struct world *w = world_new();
@@ -1011,6 +1152,33 @@ static void random_group(struct lab *lab, int32_t g, int32_t ngroups)
 /* AWS-SEMANTICS §1 written out plainly: both SGs, and both NACLs unless
  * one subnet (UDP 67/68 between two ENIs is no DHCP exchange with the
  * VPC, §9). Returns the first refusing stage, or -1. */
+/* §9 written out: between subnets of one VPC the sender's table decides;
+ * only the local route and routes inside the VPC's blocks (10.0.0.0/16
+ * here) compete, and the packet passes only by the local route. */
+static bool ref_leaves_local(const struct lab *lab, const struct eni *from, const struct eni *to,
+			     const struct ip_addr *dst)
+{
+	static const char *const blocks[] = {"10.0.0.0/16", "2001:db8:1::/56"};
+	const struct subnet *s = &lab->subnets[from->subnet];
+	if (from->subnet == to->subnet || s->route_table < 0)
+		return false;
+	const struct route_table *rt = &lab->route_tables[s->route_table];
+	const struct route *best = NULL;
+	for (size_t i = 0; i < rt->n_routes; i++) {
+		const struct route *r = &rt->routes[i];
+		bool inside = false;
+		for (size_t k = 0; k < 2; k++) {
+			struct ip_prefix b = kit_prefix(blocks[k]);
+			inside |= b.addr.family == r->dest.addr.family && r->dest.len >= b.len &&
+				  ref_contains(&b, &r->dest.addr);
+		}
+		if (inside && ref_contains(&r->dest, dst) &&
+		    (!best || r->dest.len > best->dest.len))
+			best = r;
+	}
+	return best && (strcmp(best->target, "local") != 0 || best->blackhole);
+}
+
 static int ref_path(const struct lab *lab, int32_t a, int32_t b, const struct flow *f)
 {
 	const struct eni *src = &lab->enis[a], *dst = &lab->enis[b];
@@ -1020,6 +1188,8 @@ static int ref_path(const struct lab *lab, int32_t a, int32_t b, const struct fl
 		return STAGE_SG_EGRESS;
 	if (nacls && !ref_nacl(&lab->nacls[lab->subnets[src->subnet].nacl], true, f, &rule))
 		return STAGE_NACL_EGRESS;
+	if (ref_leaves_local(lab, src, dst, &f->dst))
+		return STAGE_ROUTE;
 	if (nacls && !ref_nacl(&lab->nacls[lab->subnets[dst->subnet].nacl], false, f, &rule))
 		return STAGE_NACL_INGRESS;
 	if (!ref_sg(lab, dst, false, f))
@@ -1030,7 +1200,7 @@ static int ref_path(const struct lab *lab, int32_t a, int32_t b, const struct fl
 static void test_differential_pipeline(void **state)
 {
 	rng_state = 0xfeedf00dull;
-	unsigned flows = 0, accepted = 0, replies_refused = 0;
+	unsigned flows = 0, accepted = 0, replies_refused = 0, by_route = 0;
 	for (int set = 0; set < 600; set++) {
 		struct lab *lab = kit_new();
 		int32_t vpc = kit_vpc(lab, "vpc-1", "10.0.0.0/16", "2001:db8:1::/56");
@@ -1041,6 +1211,15 @@ static void test_differential_pipeline(void **state)
 			acls[i] = kit_nacl(lab, id, vpc, i == 0);
 			random_acl(lab, acls[i]);
 		}
+		/* the main table: local, sometimes a middlebox or a blackhole
+		 * route more specific than it, and 0/0 (never for the VPC) */
+		int32_t rt = kit_route_table(lab, "rtb-main", vpc, true);
+		kit_route(lab, rt, "10.0.0.0/16", "local");
+		kit_route(lab, rt, "0.0.0.0/0", "igw-1");
+		if (rnd(8) == 0)
+			kit_route(lab, rt, rnd(2) ? "10.0.2.0/24" : "10.0.2.0/25", "eni-fw");
+		if (rnd(10) == 0)
+			kit_blackhole(lab, rt, "10.0.3.0/24", "eni-gone");
 		int32_t sn[3];
 		for (int i = 0; i < 3; i++) {
 			char id[16], c4[24], c6[32];
@@ -1105,7 +1284,9 @@ static void test_differential_pipeline(void **state)
 					 set, k, c.request.rejected_at,
 					 pipeline_stage_name((enum pipeline_stage)want));
 			/* the reply: SGs tracked, NACLs for every client port */
-			bool reply_ok = want < 0;
+			/* the response goes by the server subnet's table */
+			bool reply_ok = want < 0 && !ref_leaves_local(lab, eb, ea, &f.src);
+			replies_refused += want < 0 && !reply_ok;
 			if (reply_ok) {
 				struct flow r = {
 				    .src = f.dst, .dst = f.src, .proto = f.proto, .sport = f.dport};
@@ -1131,19 +1312,22 @@ static void test_differential_pipeline(void **state)
 					 reply_ok ? "ACCEPT" : "REJECT");
 			flows++;
 			accepted += c.verdict == VERDICT_ACCEPT;
+			by_route += want == STAGE_ROUTE;
 		}
 		kit_free(lab);
 	}
-	print_message("%u flows, %u accepted, %u replies refused\n", flows, accepted,
-		      replies_refused);
+	print_message("%u flows, %u accepted, %u replies refused, %u refused by a route\n", flows,
+		      accepted, replies_refused, by_route);
 	assert_true(flows > 10000);
 	/* the generator must exercise every outcome */
 	assert_true(accepted > flows / 50);
 	assert_true(replies_refused > flows / 100);
+	assert_true(by_route > flows / 200);
 }
 
 /* The internet gateway path written out: the ENI's subnet table sends the
- * far address (longest prefix) to an igw-, and IPv4 needs a public IP. */
+ * far address (longest prefix) to an igw- by a route that is no blackhole,
+ * and IPv4 needs a public IP. */
 static bool ref_route(const struct lab *lab, const struct eni *e, const struct ip_addr *far)
 {
 	const struct subnet *s = &lab->subnets[e->subnet];
@@ -1155,7 +1339,7 @@ static bool ref_route(const struct lab *lab, const struct eni *e, const struct i
 		if (ref_contains(&rt->routes[i].dest, far) &&
 		    (!best || rt->routes[i].dest.len > best->dest.len))
 			best = &rt->routes[i];
-	if (!best || strncmp(best->target, "igw-", 4) != 0)
+	if (!best || best->blackhole || strncmp(best->target, "igw-", 4) != 0)
 		return false;
 	return far->family == IP_V6 || e->has_public_ip;
 }
@@ -1208,6 +1392,8 @@ static void test_differential_outside(void **state)
 			kit_route(lab, rt_pub, "::/0", "igw-1");
 		if (rnd(3) == 0)
 			kit_route(lab, rt_pub, "198.51.100.0/24", "vgw-1");
+		if (rnd(5) == 0) /* the igw of an older route is gone */
+			kit_blackhole(lab, rt_pub, "203.0.113.0/24", "igw-old");
 		int32_t rt_priv = kit_route_table(lab, "rtb-priv", vpc, true);
 		kit_route(lab, rt_priv, "0.0.0.0/0", "nat-1");
 		int32_t sn[2];
@@ -1311,6 +1497,8 @@ int main(void)
 	    cmocka_unit_test(test_icmp_responses),
 	    cmocka_unit_test(test_rejected_request_skips_response),
 	    cmocka_unit_test(test_tracked_flags),
+	    cmocka_unit_test(test_blackhole_routes),
+	    cmocka_unit_test(test_routes_more_specific_than_local),
 	    cmocka_unit_test(test_other_vpc_and_explanations),
 	    cmocka_unit_test(test_differential_pipeline),
 	    cmocka_unit_test(test_differential_outside),
