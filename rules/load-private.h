@@ -171,6 +171,10 @@ const char *j_name_tag(struct loader *l, const json_t *obj, const char *base);
 
 /* A CIDR text checked for family (0 = either); a non-canonical one is a
  * warning and is used with host bits cleared. */
+/* "10.0.0.0/16 -> local, 2001:db8::/56 -> local": the local routes of a
+ * VPC's blocks, for messages (in l->tmp). */
+const char *ld_local_routes(struct loader *l, const struct ip_prefix *v4, size_t n4,
+			    const struct ip_prefix *v6, size_t n6);
 /* A route's state, "active" or "blackhole" (describe-route-tables' State,
  * our lab format's "state"); false with an error at path otherwise. */
 bool ld_route_state(struct loader *l, const char *text, const char *path, bool *blackhole);

@@ -368,6 +368,20 @@ bool ld_addr(struct loader *l, const char *text, const char *path, int family, s
 	return true;
 }
 
+const char *ld_local_routes(struct loader *l, const struct ip_prefix *v4, size_t n4,
+			    const struct ip_prefix *v6, size_t n6)
+{
+	const char *list = "";
+	for (size_t i = 0; i < n4 + n6; i++) {
+		char buf[IP_PREFIX_STRLEN];
+		ip_prefix_format(i < n4 ? &v4[i] : &v6[i - n4], buf, sizeof(buf));
+		list = arena_printf(l->tmp, "%s%s%s -> local", list, i ? ", " : "", buf);
+		if (!list)
+			return "local";
+	}
+	return list;
+}
+
 bool ld_route_state(struct loader *l, const char *text, const char *path, bool *blackhole)
 {
 	if (!strcmp(text, "active") || !strcmp(text, "blackhole")) {

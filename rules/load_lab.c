@@ -866,7 +866,8 @@ static void synth_default_nacl(struct loader *l, struct scope *s, const char *pa
 		*slot = d;
 }
 
-static void synth_main_table(struct loader *l, struct scope *s, const char *path)
+/* The VPC's main table when the lab names none: only the local routes. */
+static void synth_main_table(struct loader *l, struct scope *s, const char *path, bool any_table)
 {
 	struct draft_rt d;
 	memset(&d, 0, sizeof(d));
@@ -889,6 +890,11 @@ static void synth_main_table(struct loader *l, struct scope *s, const char *path
 	struct draft_rt *slot = vec_push(&l->rts, sizeof(*slot));
 	if (slot)
 		*slot = d;
+	if (!any_table) /* every flow with an outside host ends at the route stage */
+		ld_warn(l, path,
+			"no route tables: assumed a main route table %s with only %s; flows with "
+			"hosts outside the VPC are rejected at the route stage",
+			t->id, ld_local_routes(l, s->cidrs, s->n_cidrs, s->cidrs6, s->n_cidrs6));
 }
 
 static void each_object(struct loader *l, struct scope *s, const json_t *vpc, const char *path,
@@ -960,7 +966,7 @@ static void lab_vpc(struct loader *l, const json_t *o, const char *path, struct 
 	declare_all(l, &s, o, path, "security_groups", &s.groups, "sg");
 	each_object(l, &s, o, path, "nacls", lab_nacl);
 	each_object(l, &s, o, path, "route_tables", lab_route_table);
-	bool has_default = false, has_main = false;
+	bool has_default = false, has_main = false, has_table = false;
 	for (size_t i = 0; i < l->nacls.n; i++) {
 		struct draft_nacl *dn = VEC_AT(&l->nacls, struct draft_nacl, i);
 		has_default |= dn->n.is_default && dn->n.vpc_id == s.vpc_id;
@@ -968,11 +974,12 @@ static void lab_vpc(struct loader *l, const json_t *o, const char *path, struct 
 	for (size_t i = 0; i < l->rts.n; i++) {
 		struct draft_rt *dr = VEC_AT(&l->rts, struct draft_rt, i);
 		has_main |= dr->rt.main && dr->rt.vpc_id == s.vpc_id;
+		has_table |= dr->rt.vpc_id == s.vpc_id;
 	}
 	if (!has_default)
 		synth_default_nacl(l, &s, path);
 	if (!has_main)
-		synth_main_table(l, &s, path);
+		synth_main_table(l, &s, path, has_table);
 	/* declare_all reported a wrong type already */
 	const json_t *arr = json_object_get(o, "subnets");
 	FOREACH(arr, i, so)

@@ -461,6 +461,25 @@ static void check_nacls(struct loader *l, struct lab *lab, struct draft_nacl *dr
 	}
 }
 
+/* A VPC of an export without describe-route-tables: its subnets reach
+ * only the VPC (AWS always has a table; say what is assumed). */
+static void warn_no_route_table(struct loader *l, const struct lab *lab)
+{
+	for (size_t v = 0; v < lab->n_vpcs; v++) {
+		bool any = false;
+		for (size_t i = 0; i < lab->n_route_tables && !any; i++)
+			any = lab->route_tables[i].vpc == (int32_t)v;
+		if (any)
+			continue;
+		const struct vpc *p = &lab->vpcs[v];
+		ld_warn_at(l, &p->origin, NULL,
+			   "VPC %s has no route table in the lab (no describe-route-tables "
+			   "output?): assumed only %s; flows with hosts outside the VPC are "
+			   "rejected at the route stage",
+			   p->id, ld_local_routes(l, p->cidrs, p->n_cidrs, p->cidrs6, p->n_cidrs6));
+	}
+}
+
 static void check_route_tables(struct loader *l, struct lab *lab, struct draft_rt *drafts)
 {
 	for (size_t i = 0; i < lab->n_route_tables; i++) {
@@ -1021,6 +1040,7 @@ struct lab *ld_finish(struct loader *l)
 	check_subnets(l, lab);
 	check_nacls(l, lab, l->nacls.items);
 	check_route_tables(l, lab, l->rts.items);
+	warn_no_route_table(l, lab);
 	subnet_refs(l, lab, l->subnets.items);
 	check_prefix_lists(l, lab);
 	check_groups(l, lab, l->groups.items);

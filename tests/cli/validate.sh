@@ -70,6 +70,13 @@ run 0 "$TMP/warn.json" && expect "$TMP/err" "$W: warning: '2.2.2.2/28' has host 
 expect "$TMP/out" "0 errors, 1 warning"
 run 2 --strict "$TMP/warn.json" && expect "$TMP/err" "$W: error: '2.2.2.2/28' has host bits set; using 2.2.2.0/28"
 
+# An export without describe-route-tables: a warning naming what is assumed.
+cat >"$TMP/nort.json" <<'JSON'
+{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16"}]}
+JSON
+run 0 "$TMP/nort.json" && expect "$TMP/err" "$TMP/nort.json: Vpcs[0]: warning: VPC vpc-1 has no route table in the lab (no describe-route-tables output?): assumed only 10.0.0.0/16 -> local; flows with hosts outside the VPC are rejected at the route stage"
+expect "$TMP/out" "0 errors, 2 warnings" # and the assumed default NACL
+
 # Our format: a typo is an error at its path.
 cat >"$TMP/typo.json" <<'JSON'
 {"lab": "typo", "vpcs": [{"name": "v", "cidr": "10.0.0.0/16", "subnet": []}]}

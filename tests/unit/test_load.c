@@ -157,6 +157,9 @@ static void one_warning(const char *json, const char *path, const char *msg)
 	"0.0/0'},"                                                                                 \
 	"{'RuleNumber':32767,'Protocol':'-1','RuleAction':'deny','Egress':false,'CidrBlock':'0.0." \
 	"0.0/0'}]}]"
+#define ROUTES                                                                                     \
+	"'RouteTables':[{'RouteTableId':'rtb-1','VpcId':'vpc-1','Associations':[{'Main':true}],"   \
+	"'Routes':[{'DestinationCidrBlock':'10.0.0.0/16','GatewayId':'local'}]}]"
 #define ENI(id, ip)                                                                                \
 	"{'NetworkInterfaceId':'" id "','SubnetId':'subnet-a','PrivateIpAddress':'" ip             \
 	"','Groups':[{'GroupId':'sg-1'}]}"
@@ -530,7 +533,7 @@ static void test_eni_checks(void **state)
 	char twins[4096];
 	snprintf(
 	    twins, sizeof(twins),
-	    "{" VPCS "," SUBNETS "," GROUPS "," NACLS ",'NetworkInterfaces':["
+	    "{" VPCS "," SUBNETS "," GROUPS "," NACLS "," ROUTES ",'NetworkInterfaces':["
 	    "{'NetworkInterfaceId':'eni-1','SubnetId':'subnet-a','PrivateIpAddress':'10.0.1.10',"
 	    "'TagSet':[{'Key':'Name','Value':'web'}],'Groups':[{'GroupId':'sg-1'}]},"
 	    "{'NetworkInterfaceId':'eni-2','SubnetId':'subnet-a','PrivateIpAddress':'10.0.1.11',"
@@ -744,6 +747,36 @@ static void test_route_state(void **state)
 		  "'off' is no route state (active or blackhole)");
 }
 
+/* Issue 10 item 7: an export without describe-route-tables leaves every
+ * subnet the local route only; vpcfw says so instead of silently
+ * rejecting every flow with an outside host. */
+static void test_no_route_tables_warns(void **state)
+{
+	one_warning(base_doc, "Vpcs[0]",
+		    "VPC vpc-1 has no route table in the lab (no describe-route-tables output?): "
+		    "assumed only 10.0.0.0/16 -> local; flows with hosts outside the VPC are "
+		    "rejected at the route stage");
+	struct result res;
+	load_as(&res, "t.json",
+		"{" VPCS "," SUBNETS "," GROUPS "," NACLS "," ROUTES
+		",'NetworkInterfaces':[" ENI("eni-1", "10.0.1.10") "]}",
+		false);
+	expect_ok(&res);
+	assert_int_equal(res.d.n_warnings, 0);
+	done(&res);
+	/* our format: a table of the VPC, even not the main one, is enough */
+	load_as(&res, "t.json",
+		"{'vpcs':[{'name':'v','cidr':'10.0.0.0/16','route_tables':[{'name':'r'}]}]}",
+		false);
+	expect_ok(&res);
+	assert_int_equal(res.d.n_warnings, 0);
+	done(&res);
+	one_warning("{'vpcs':[{'name':'v','cidr':'10.0.0.0/16','route_tables':[]}]}", "vpcs[0]",
+		    "no route tables: assumed a main route table rtb-098bace858a2feb1f with only "
+		    "10.0.0.0/16 -> local; flows with hosts outside the VPC are rejected at the "
+		    "route stage");
+}
+
 static void test_unknown_peers(void **state)
 {
 	/* describe-* output: the group may live in another account: warning */
@@ -886,8 +919,16 @@ static void test_lab_format(void **state)
 	struct result res;
 	load_as(&res, "t.json", lab_doc, false);
 	expect_ok(&res);
-	assert_int_equal(res.d.n, 0);
+	/* no route tables at all: said, naming what is assumed */
+	assert_int_equal(res.d.n, 1);
 	struct lab *lab = res.lab;
+	char msg[300];
+	snprintf(msg, sizeof(msg),
+		 "no route tables: assumed a main route table %s with only 10.0.0.0/16 -> local, "
+		 "2001:db8:1::/56 -> local; flows with hosts outside the VPC are rejected at the "
+		 "route stage",
+		 lab->route_tables[0].id);
+	assert_true(has(&res.d, DIAG_WARNING, "t.json", "vpcs[0]", msg));
 	assert_string_equal(lab->name, "t");
 	assert_int_equal(lab->n_vpcs, 1);
 	assert_int_equal(lab->vpcs[0].n_cidrs6, 1);
@@ -1710,9 +1751,11 @@ static void test_more_lab_errors(void **state)
 	load_as(&r2, "t.json", doc, false);
 	expect_fail(&r2);
 	assert_int_equal(r2.d.n_errors, 2);
-	assert_string_equal(r2.d.items[0].path, "outside[0].name");
-	assert_memory_equal(r2.d.items[0].msg, "'web-1' names both an outside host and ENI eni-",
-			    47);
+	const struct diag *first = r2.d.items;
+	while (first->level != DIAG_ERROR) /* after the no-route-table warning */
+		first++;
+	assert_string_equal(first->path, "outside[0].name");
+	assert_memory_equal(first->msg, "'web-1' names both an outside host and ENI eni-", 47);
 	assert_true(has(&r2.d, DIAG_ERROR, "t.json", "outside[1].addr",
 			"10.0.1.10 belongs to an ENI of the lab"));
 	done(&r2);
@@ -1746,6 +1789,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_peers),
 	    cmocka_unit_test(test_prefix_list_routes),
 	    cmocka_unit_test(test_route_state),
+	    cmocka_unit_test(test_no_route_tables_warns),
 	    cmocka_unit_test(test_nacl_associations),
 	    cmocka_unit_test(test_merge_instances_interfaces),
 	    cmocka_unit_test(test_prefix_list_entries),
