@@ -268,25 +268,27 @@ static int dp_route_from_eni(struct datapath *dp, const struct dp_port *in, cons
 	if (!r->out)
 		return DP_DROP_UNKNOWN_DEST;
 	if (p->kind == PKT_IPV4 && !dp_via_endpoint(lab, r->src_eni, &p->src, &p->dst)) {
-		if (!src->has_public_ip)
+		/* the public IP of the sending address, not of the ENI (§9) */
+		const struct ip_addr *pub = eni_public_of(src, &p->src);
+		if (!pub)
 			return DP_DROP_NO_PUBLIC_IP;
 		r->nat = true;
 		r->nat_field = PKT_REWRITE_SRC;
-		r->nat_addr = src->public_ip;
-		r->nat_pub = src->public_ip;
+		r->nat_addr = *pub;
+		r->nat_pub = *pub;
 		r->nat_priv = p->src;
 	}
 	return -1;
 }
 
-/* From an outside host: IPv4 only to an ENI's public IP (matched against
- * its primary private address, AWS-SEMANTICS §1), IPv6 to the ENI's own
- * address. */
+/* From an outside host: IPv4 only to a public IP (matched against the
+ * private address it is associated with, AWS-SEMANTICS §1, §9), IPv6 to
+ * the ENI's own address. */
 static int dp_route_from_outside(struct datapath *dp, const struct dp_port *in, const struct pkt *p,
 				 struct dp_route *r)
 {
 	const struct lab *lab = dp->lab;
-	const struct eni *dst;
+	struct ip_addr priv;
 
 	if (!ip_addr_eq(&lab->outside[in->tp->outside].addr, &p->src))
 		return DP_DROP_UNKNOWN_SOURCE;
@@ -300,16 +302,13 @@ static int dp_route_from_outside(struct datapath *dp, const struct dp_port *in, 
 		if (!dp_via_endpoint(lab, r->dst_eni, &p->dst, &p->src))
 			return DP_DROP_NO_PUBLIC_IP;
 	} else if (p->kind == PKT_IPV4) {
-		r->dst_eni = lab_eni_by_public_ip(lab, &p->dst);
-		dst = &lab->enis[r->dst_eni];
-		if (dst->n_ipv4 == 0)
-			return DP_DROP_UNKNOWN_DEST;
+		r->dst_eni = lab_private_of_public(lab, &p->dst, &priv);
 		r->nat = true;
 		r->nat_field = PKT_REWRITE_DST;
-		r->nat_addr = dst->ipv4[0];
+		r->nat_addr = priv;
 		r->nat_pub = p->dst;
-		r->nat_priv = dst->ipv4[0];
-		r->flow.dst = dst->ipv4[0];
+		r->nat_priv = priv;
+		r->flow.dst = priv;
 	} else {
 		r->dst_eni = lab_eni_by_addr(lab, &p->dst);
 		if (r->dst_eni < 0)

@@ -199,6 +199,11 @@ void lab_format_load(struct loader *l, const json_t *root);
 /* Adds or merges an ENI (an ENI described by describe-instances and
  * describe-network-interfaces is one ENI). */
 void ld_add_eni(struct loader *l, struct draft_eni *e);
+/* Records pub as the public IPv4 of e's private address priv (the
+ * primary's in has_public_ip/public_ip); a second one for the same
+ * address is ignored, as describe-* repeats the primary's. */
+void ld_eni_public(struct loader *l, struct eni *e, const struct ip_addr *priv,
+		   const struct ip_addr *pub);
 
 /* Deterministic AWS-like id: prefix-<17 hex digits> from the words. */
 const char *ld_make_id(struct loader *l, const char *prefix, const char *a, const char *b);

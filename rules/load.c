@@ -66,6 +66,10 @@ static void merge_eni(struct loader *l, struct draft_eni *old, const struct draf
 		e->has_public_ip = true;
 		e->public_ip = n->public_ip;
 	}
+	if (!e->n_publics) {
+		e->publics = n->publics;
+		e->n_publics = n->n_publics;
+	}
 	if (!e->n_ipv4) {
 		e->ipv4 = n->ipv4;
 		e->n_ipv4 = n->n_ipv4;
@@ -79,6 +83,28 @@ static void merge_eni(struct loader *l, struct draft_eni *old, const struct draf
 		old->groups = d->groups;
 		old->n_groups = d->n_groups;
 	}
+}
+
+void ld_eni_public(struct loader *l, struct eni *e, const struct ip_addr *priv,
+		   const struct ip_addr *pub)
+{
+	if (e->n_ipv4 && ip_addr_eq(priv, &e->ipv4[0])) {
+		if (!e->has_public_ip) {
+			e->has_public_ip = true;
+			e->public_ip = *pub;
+		}
+		return;
+	}
+	for (size_t i = 0; i < e->n_publics; i++)
+		if (ip_addr_eq(&e->publics[i].priv, priv))
+			return;
+	struct eni_public *grown = arena_calloc(l->a, e->n_publics + 1, sizeof(*grown));
+	if (!grown)
+		return;
+	if (e->n_publics)
+		memcpy(grown, e->publics, e->n_publics * sizeof(*grown));
+	grown[e->n_publics++] = (struct eni_public){*priv, *pub};
+	e->publics = grown;
 }
 
 void ld_add_eni(struct loader *l, struct draft_eni *d)

@@ -495,15 +495,18 @@ static void add_addr(struct loader *l, struct ip_addr **list, size_t *n, const s
 	*list = grown;
 }
 
-static void eni_public_ip(struct loader *l, const json_t *o, const char *path, struct eni *e)
+/* Association.PublicIp of the private address priv: the ENI's own
+ * Association is its primary address's, each PrivateIpAddresses entry's
+ * is that address's (AWS-SEMANTICS §9). */
+static void eni_public_ip(struct loader *l, const json_t *o, const char *path, struct eni *e,
+			  const struct ip_addr *priv)
 {
 	const json_t *as = j_object(l, o, "Association", path, false);
 	const char *pub;
-	if (as && !e->has_public_ip &&
-	    j_str(l, as, "PublicIp", jp_key(l, path, "Association"), false, &pub) &&
-	    ld_addr(l, pub, jp_key(l, jp_key(l, path, "Association"), "PublicIp"), IP_V4,
-		    &e->public_ip))
-		e->has_public_ip = true;
+	struct ip_addr a;
+	if (as && priv && j_str(l, as, "PublicIp", jp_key(l, path, "Association"), false, &pub) &&
+	    ld_addr(l, pub, jp_key(l, jp_key(l, path, "Association"), "PublicIp"), IP_V4, &a))
+		ld_eni_public(l, e, priv, &a);
 }
 
 /* The primary address first: PrivateIpAddress, then PrivateIpAddresses in
@@ -525,7 +528,7 @@ static void eni_ipv4(struct loader *l, const json_t *o, const char *path, struct
 		if (primary && e->n_ipv4 && !ip_addr_eq(&e->ipv4[0], &a))
 			ld_err(l, pp, "the primary address %s differs from PrivateIpAddress", s);
 		add_addr(l, &e->ipv4, &e->n_ipv4, &a);
-		eni_public_ip(l, p, pp, e);
+		eni_public_ip(l, p, pp, e, &a);
 	}
 	EACH(l, o, "Ipv6Addresses", path, i, p, pp)
 	{
@@ -588,7 +591,7 @@ static void aws_interface(struct loader *l, const json_t *o, const char *path,
 		       json_array_size(json_object_get(o, "PrivateIpAddresses")) ||
 		       json_array_size(json_object_get(o, "Ipv6Addresses"));
 	eni_ipv4(l, o, path, e);
-	eni_public_ip(l, o, path, e);
+	eni_public_ip(l, o, path, e, e->n_ipv4 ? &e->ipv4[0] : NULL);
 	eni_groups(l, o, path, &d);
 	if (ok)
 		ld_add_eni(l, &d);

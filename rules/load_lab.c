@@ -763,6 +763,49 @@ static const char *const eni_keys[] = {
     "groups", "instance", "device_index", "description", "timeouts", "conntrack_allowance",
     NULL};
 
+/* "public_ip": the primary address's public IP, or an object mapping
+ * private addresses of the ENI to theirs (an Elastic IP belongs to one
+ * private address, AWS-SEMANTICS §9). */
+static void lab_public_ips(struct loader *l, const json_t *o, const char *path, struct eni *e)
+{
+	const json_t *v = json_object_get(o, "public_ip");
+	const char *at = jp_key(l, path, "public_ip");
+	struct ip_addr priv, pub;
+	if (!v)
+		return;
+	if (!json_is_object(v)) {
+		const char *text;
+		if (!j_str(l, o, "public_ip", path, false, &text) ||
+		    !ld_addr(l, text, at, IP_V4, &pub))
+			return;
+		if (e->n_ipv4)
+			ld_eni_public(l, e, &e->ipv4[0], &pub);
+		else
+			ld_err(l, at, "a public IP needs a private IPv4 address (ip)");
+		return;
+	}
+	const char *key;
+	const json_t *val;
+	json_object_foreach((json_t *)v, key, val)
+	{
+		const char *kp = jp_key(l, at, key);
+		if (!json_is_string(val)) {
+			ld_err(l, kp, "expected a string, found %s", json_kind(val));
+			continue;
+		}
+		if (!ld_addr(l, key, kp, IP_V4, &priv) ||
+		    !ld_addr(l, json_string_value(val), kp, IP_V4, &pub))
+			continue;
+		bool own = false;
+		for (size_t i = 0; i < e->n_ipv4; i++)
+			own |= ip_addr_eq(&e->ipv4[i], &priv);
+		if (own)
+			ld_eni_public(l, e, &priv, &pub);
+		else
+			ld_err(l, kp, "%s is not a private address of this ENI (ip)", key);
+	}
+}
+
 static void lab_eni(struct loader *l, struct scope *s, const json_t *o, const char *path,
 		    struct names *names)
 {
@@ -790,10 +833,7 @@ static void lab_eni(struct loader *l, struct scope *s, const json_t *o, const ch
 	lab_addrs(l, o, "ipv6", path, IP_V6, &e->ipv6, &e->n_ipv6);
 	if (!json_object_get(o, "ip") && !json_object_get(o, "ipv6"))
 		ld_err(l, path, "an ENI needs an address: ip, ipv6 or both");
-	const char *pub;
-	if (j_str(l, o, "public_ip", path, false, &pub) &&
-	    ld_addr(l, pub, jp_key(l, path, "public_ip"), IP_V4, &e->public_ip))
-		e->has_public_ip = true;
+	lab_public_ips(l, o, path, e);
 	d.groups = lab_group_refs(l, s, o, path, &d.n_groups);
 	lab_instance(l, s, o, path, name, &d);
 	const json_t *t = j_object(l, o, "timeouts", path, false);

@@ -903,7 +903,10 @@ static void check_unique_addrs(struct loader *l, struct lab *lab)
 	for (size_t i = 0; i < lab->n_enis; i++)
 		n += lab->enis[i].n_ipv4 + lab->enis[i].n_ipv6;
 	struct eni_key *keys = calloc(n ? n : 1, sizeof(*keys));
-	struct eni_key *pub = calloc(lab->n_enis ? lab->n_enis : 1, sizeof(*pub));
+	size_t n_pub = lab->n_enis;
+	for (size_t i = 0; i < lab->n_enis; i++)
+		n_pub += lab->enis[i].n_publics;
+	struct eni_key *pub = calloc(n_pub ? n_pub : 1, sizeof(*pub));
 	if (keys && pub) {
 		size_t np = 0;
 		n = 0;
@@ -915,6 +918,8 @@ static void check_unique_addrs(struct loader *l, struct lab *lab)
 				keys[n++] = (struct eni_key){lab, e->ipv6[k], i};
 			if (e->has_public_ip)
 				pub[np++] = (struct eni_key){lab, e->public_ip, i};
+			for (size_t k = 0; k < e->n_publics; k++)
+				pub[np++] = (struct eni_key){lab, e->publics[k].pub, i};
 		}
 		report_dup_addrs(l, lab, keys, n, "address");
 		report_dup_addrs(l, lab, pub, np, "public IP");

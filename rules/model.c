@@ -74,14 +74,41 @@ int32_t lab_eni_by_addr(const struct lab *lab, const struct ip_addr *a)
 	return -1;
 }
 
-int32_t lab_eni_by_public_ip(const struct lab *lab, const struct ip_addr *a)
+const struct ip_addr *eni_public_of(const struct eni *e, const struct ip_addr *priv)
+{
+	if (priv->family != IP_V4)
+		return NULL;
+	if (e->has_public_ip && e->n_ipv4 && ip_addr_eq(&e->ipv4[0], priv))
+		return &e->public_ip;
+	for (size_t i = 0; i < e->n_publics; i++)
+		if (ip_addr_eq(&e->publics[i].priv, priv))
+			return &e->publics[i].pub;
+	return NULL;
+}
+
+int32_t lab_private_of_public(const struct lab *lab, const struct ip_addr *pub,
+			      struct ip_addr *priv)
 {
 	for (size_t i = 0; i < lab->n_enis; i++) {
 		const struct eni *e = &lab->enis[i];
-		if (e->has_public_ip && ip_addr_eq(&e->public_ip, a))
+		if (e->has_public_ip && e->n_ipv4 && ip_addr_eq(&e->public_ip, pub)) {
+			*priv = e->ipv4[0];
 			return (int32_t)i;
+		}
+		for (size_t k = 0; k < e->n_publics; k++) {
+			if (ip_addr_eq(&e->publics[k].pub, pub)) {
+				*priv = e->publics[k].priv;
+				return (int32_t)i;
+			}
+		}
 	}
 	return -1;
+}
+
+int32_t lab_eni_by_public_ip(const struct lab *lab, const struct ip_addr *a)
+{
+	struct ip_addr priv;
+	return lab_private_of_public(lab, a, &priv);
 }
 
 int32_t lab_subnet_by_addr(const struct lab *lab, const struct ip_addr *a)
@@ -219,10 +246,12 @@ static int resolve_address(const struct lab *lab, const struct ip_addr *a, struc
 		out->addr = *a; /* a secondary address means that address */
 		return 0;
 	}
-	/* The IGW maps a public IP 1:1 onto the private one (§1). */
-	i = lab_eni_by_public_ip(lab, a);
+	/* The IGW maps a public IP 1:1 onto its private address (§1, §9). */
+	struct ip_addr priv;
+	i = lab_private_of_public(lab, a, &priv);
 	if (i >= 0) {
 		eni_endpoint(lab, i, out);
+		out->addr = priv;
 		return 0;
 	}
 	outside_endpoint(lab, outside_by_addr(lab, a), a, out);

@@ -161,6 +161,11 @@ struct ct_timeouts {
 	uint32_t other; /* 600 */
 };
 
+/* A public IPv4 and the private address the internet gateway maps it to. */
+struct eni_public {
+	struct ip_addr priv, pub;
+};
+
 struct eni {
 	const char *id;
 	const char *instance_id; /* NULL when not attached */
@@ -174,7 +179,12 @@ struct eni {
 	struct ip_addr *ipv6;
 	size_t n_ipv6;
 	bool has_public_ip;
-	struct ip_addr public_ip; /* public or Elastic IP, IPv4 */
+	struct ip_addr public_ip; /* public or Elastic IP of the primary address ipv4[0] */
+	/* Public or Elastic IPs of secondary private addresses: an Elastic IP
+	 * belongs to one private address, not to the ENI (AWS-SEMANTICS §9).
+	 * Use eni_public_of() rather than these fields. */
+	struct eni_public *publics;
+	size_t n_publics;
 	int32_t *groups; /* indices into lab->groups, 1..16 of them */
 	size_t n_groups;
 	struct ct_timeouts timeouts;
@@ -234,6 +244,12 @@ int32_t lab_find_prefix_list(const struct lab *lab, const char *id);
 int32_t lab_eni_by_addr(const struct lab *lab, const struct ip_addr *a);
 /* The ENI whose public IP this is, or -1. */
 int32_t lab_eni_by_public_ip(const struct lab *lab, const struct ip_addr *a);
+/* The same, and the private address it maps to 1:1 (*priv, when >= 0). */
+int32_t lab_private_of_public(const struct lab *lab, const struct ip_addr *pub,
+			      struct ip_addr *priv);
+/* The public IPv4 of e's private address priv, or NULL (AWS-SEMANTICS §9:
+ * a secondary address without one of its own has none). */
+const struct ip_addr *eni_public_of(const struct eni *e, const struct ip_addr *priv);
 /* The subnet whose IPv4 or IPv6 CIDR contains a, or -1. */
 int32_t lab_subnet_by_addr(const struct lab *lab, const struct ip_addr *a);
 /* Whether a lies inside any CIDR block of any VPC of the lab. */

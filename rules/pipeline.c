@@ -402,9 +402,11 @@ static void route_inside_vpc(const struct lab *lab, const struct pipeline_end *s
 	}
 }
 
-/* The route to a host outside the VPC, from the ENI inside. */
+/* The route to a host outside the VPC, from the ENI inside (its address
+ * own, the other end far). */
 static void route_to_outside(const struct lab *lab, const struct eni *inside,
-			     const struct ip_addr *far, struct stage_verdict *v)
+			     const struct ip_addr *own, const struct ip_addr *far,
+			     struct stage_verdict *v)
 {
 	v->subnet = inside->subnet;
 	if (lab_addr_in_vpc(lab, far)) {
@@ -438,8 +440,9 @@ static void route_to_outside(const struct lab *lab, const struct eni *inside,
 	}
 	if (via->kind != ROUTE_IGW)
 		return;
-	/* the IGW translates IPv4 1:1 to a public IP; IPv6 is global (§5) */
-	if (far->family == IP_V4 && !inside->has_public_ip) {
+	/* the IGW translates IPv4 1:1 to the public IP of that very private
+	 * address; IPv6 is global (§5, §9) */
+	if (far->family == IP_V4 && !eni_public_of(inside, own)) {
 		v->reason = REASON_NO_PUBLIC_IP;
 		return;
 	}
@@ -466,7 +469,7 @@ void pipeline_route_stage(const struct lab *lab, const struct pipeline_end *src,
 		return;
 	}
 	v->eni = a ? src->eni : dst->eni;
-	route_to_outside(lab, a ? a : b, a ? &f->dst : &f->src, v);
+	route_to_outside(lab, a ? a : b, a ? &f->src : &f->dst, a ? &f->dst : &f->src, v);
 }
 
 /* Appends a stage in AWS order; after a REJECT the rest are skipped. */
@@ -821,10 +824,16 @@ static void explain_no_rule(const struct lab *lab, const struct stage_verdict *v
 		snprintf(buf + off, len - off, " (%s %s)", lab_eni_label(lab, v->eni), dir);
 }
 
+static bool is_primary_v4(const struct lab *lab, int32_t eni, const struct ip_addr *a)
+{
+	const struct eni *e = valid_index(eni, lab->n_enis) ? &lab->enis[eni] : NULL;
+	return !e || !e->n_ipv4 || ip_addr_eq(a, &e->ipv4[0]);
+}
+
 static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 			  const struct flow *f, char *buf, size_t len)
 {
-	char far[IP_ADDR_STRLEN], dest[IP_PREFIX_STRLEN];
+	char far[IP_ADDR_STRLEN], own[IP_ADDR_STRLEN], dest[IP_PREFIX_STRLEN];
 	bool from_eni = valid_index(v->eni, lab->n_enis) && lab_eni_by_addr(lab, &f->src) == v->eni;
 	ip_addr_format(from_eni ? &f->dst : &f->src, far, sizeof(far));
 	const struct route_table *rt = valid_index(v->route_table, lab->n_route_tables)
@@ -847,8 +856,15 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 			 f->src.family == IP_V4 ? ", public IP present" : "");
 		break;
 	case REASON_NO_PUBLIC_IP:
-		snprintf(buf, len, "%s has no public IPv4 address: %s cannot be reached", label,
-			 far);
+		if (is_primary_v4(lab, v->eni, from_eni ? &f->src : &f->dst))
+			snprintf(buf, len, "%s has no public IPv4 address: %s cannot be reached",
+				 label, far);
+		else
+			snprintf(buf, len,
+				 "%s: its address %s has no public IPv4 address of its own: %s "
+				 "cannot be reached",
+				 label, ip_addr_format(from_eni ? &f->src : &f->dst, own, sizeof(own)),
+				 far);
 		break;
 	case REASON_OTHER_VPC:
 		snprintf(buf, len, "the ends are in different VPCs (peering is not modelled)");

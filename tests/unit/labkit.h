@@ -378,6 +378,25 @@ static inline int32_t kit_eni(struct lab *lab, const char *id, const char *name,
 	return (int32_t)lab->n_enis++;
 }
 
+/* A secondary private IPv4 address of an ENI, with its own public IP or
+ * none (NULL); before kit_finish. */
+static inline void kit_secondary(struct lab *lab, int32_t eni, const char *ipv4,
+				 const char *public_ip)
+{
+	struct eni *e = &lab->enis[eni];
+	struct ip_addr *v4 = kit_alloc(lab, e->n_ipv4 + 1, sizeof(*v4));
+	memcpy(v4, e->ipv4, e->n_ipv4 * sizeof(*v4));
+	v4[e->n_ipv4++] = kit_addr(ipv4);
+	e->ipv4 = v4;
+	if (!public_ip)
+		return;
+	struct eni_public *p = kit_alloc(lab, e->n_publics + 1, sizeof(*p));
+	if (e->n_publics)
+		memcpy(p, e->publics, e->n_publics * sizeof(*p));
+	p[e->n_publics++] = (struct eni_public){kit_addr(ipv4), kit_addr(public_ip)};
+	e->publics = p;
+}
+
 /* Group members as the loader fills them (AWS-SEMANTICS §3). */
 static inline void kit_finish(struct lab *lab)
 {

@@ -777,6 +777,70 @@ static void test_no_route_tables_warns(void **state)
 		    "route stage");
 }
 
+/* AWS-SEMANTICS §9: an Elastic IP belongs to the private address whose
+ * PrivateIpAddresses entry carries it, not to the ENI's primary. */
+static void test_public_ip_per_address(void **state)
+{
+	struct result res;
+	/* only the secondary address has one */
+	load_as(&res, "t.json",
+		"{" VPCS "," SUBNETS "," GROUPS "," NACLS "," ROUTES ",'NetworkInterfaces':[{"
+		"'NetworkInterfaceId':'eni-1','SubnetId':'subnet-a','PrivateIpAddress':'10.0.1.10',"
+		"'Groups':[{'GroupId':'sg-1'}],'PrivateIpAddresses':["
+		"{'PrivateIpAddress':'10.0.1.10','Primary':true},"
+		"{'PrivateIpAddress':'10.0.1.11','Primary':false,"
+		"'Association':{'PublicIp':'198.51.100.11'}}]}]}",
+		false);
+	expect_ok(&res);
+	const struct eni *e = &res.lab->enis[0];
+	assert_false(e->has_public_ip);
+	assert_int_equal(e->n_publics, 1);
+	assert_null(eni_public_of(e, &e->ipv4[0]));
+	struct ip_addr want = {0}, priv;
+	assert_int_equal(ip_addr_parse("198.51.100.11", &want), 0);
+	assert_true(ip_addr_eq(eni_public_of(e, &e->ipv4[1]), &want));
+	assert_int_equal(lab_private_of_public(res.lab, &want, &priv), 0);
+	assert_true(ip_addr_eq(&priv, &e->ipv4[1]));
+	done(&res);
+	/* both: the primary's repeated at the top level, the secondary's own */
+	load_as(&res, "t.json",
+		"{" VPCS "," SUBNETS "," GROUPS "," NACLS "," ROUTES ",'NetworkInterfaces':[{"
+		"'NetworkInterfaceId':'eni-1','SubnetId':'subnet-a','PrivateIpAddress':'10.0.1.10',"
+		"'Association':{'PublicIp':'198.51.100.10'},'Groups':[{'GroupId':'sg-1'}],"
+		"'PrivateIpAddresses':[{'PrivateIpAddress':'10.0.1.10','Primary':true,"
+		"'Association':{'PublicIp':'198.51.100.10'}},"
+		"{'PrivateIpAddress':'10.0.1.11','Association':{'PublicIp':'198.51.100.11'}}]}]}",
+		false);
+	expect_ok(&res);
+	e = &res.lab->enis[0];
+	assert_true(e->has_public_ip);
+	assert_int_equal(e->n_publics, 1);
+	assert_true(ip_addr_eq(eni_public_of(e, &e->ipv4[1]), &want));
+	assert_int_equal(ip_addr_parse("198.51.100.10", &want), 0);
+	assert_true(ip_addr_eq(eni_public_of(e, &e->ipv4[0]), &want));
+	done(&res);
+	/* our format: a map from the ENI's private addresses */
+	load_as(&res, "t.json",
+		"{'vpcs':[{'name':'v','cidr':'10.0.0.0/16','route_tables':[{'name':'r'}],"
+		"'subnets':[{'name':'s','cidr':'10.0.1.0/24'}],"
+		"'security_groups':[{'name':'g'}],'enis':[{'name':'e','subnet':'s','groups':'g',"
+		"'ip':['10.0.1.10','10.0.1.11'],'public_ip':{'10.0.1.11':'198.51.100.11'}}]}]}",
+		false);
+	expect_ok(&res);
+	e = &res.lab->enis[0];
+	assert_false(e->has_public_ip);
+	assert_int_equal(e->n_publics, 1);
+	assert_int_equal(ip_addr_parse("198.51.100.11", &want), 0);
+	assert_true(ip_addr_eq(eni_public_of(e, &e->ipv4[1]), &want));
+	done(&res);
+	one_error("{'vpcs':[{'name':'v','cidr':'10.0.0.0/16','route_tables':[{'name':'r'}],"
+		  "'subnets':[{'name':'s','cidr':'10.0.1.0/24'}],"
+		  "'security_groups':[{'name':'g'}],'enis':[{'name':'e','subnet':'s','groups':'g',"
+		  "'ip':'10.0.1.10','public_ip':{'10.0.1.99':'198.51.100.11'}}]}]}",
+		  "vpcs[0].enis[0].public_ip.10.0.1.99",
+		  "10.0.1.99 is not a private address of this ENI (ip)");
+}
+
 static void test_unknown_peers(void **state)
 {
 	/* describe-* output: the group may live in another account: warning */
@@ -1790,6 +1854,7 @@ int main(void)
 	    cmocka_unit_test(test_prefix_list_routes),
 	    cmocka_unit_test(test_route_state),
 	    cmocka_unit_test(test_no_route_tables_warns),
+	    cmocka_unit_test(test_public_ip_per_address),
 	    cmocka_unit_test(test_nacl_associations),
 	    cmocka_unit_test(test_merge_instances_interfaces),
 	    cmocka_unit_test(test_prefix_list_entries),

@@ -1041,6 +1041,67 @@ static void test_routes_more_specific_than_local(void **state)
 	world_free(w);
 }
 
+/* §9: a public IPv4 belongs to one private address, not to the ENI. A
+ * secondary address without one of its own neither reaches nor is reached
+ * from the internet; an Elastic IP on a secondary address maps to that
+ * address, even on an ENI whose primary has none. */
+static void test_public_ip_per_address(void **state)
+{
+	struct world *w = world_new();
+	struct lab *lab = w->lab;
+	kit_secondary(lab, w->web, "10.0.1.12", NULL);
+	kit_secondary(lab, w->nopub, "10.0.1.13", "54.0.0.13");
+	open_web_and_app(w);
+	struct pipeline_end web = eni_end(w->web), nopub = eni_end(w->nopub), in = outside_end();
+	struct pipeline_result r;
+	char why[256];
+	/* web: its primary has 54.0.0.10, its secondary nothing */
+	struct flow f = tcp("10.0.1.10", "203.0.113.5", 443);
+	pipeline_evaluate(lab, &web, &in, &f, 0, &r);
+	assert_int_equal(r.verdict, VERDICT_ACCEPT);
+	f = tcp("10.0.1.12", "203.0.113.5", 443);
+	pipeline_evaluate(lab, &web, &in, &f, 0, &r);
+	assert_int_equal(r.verdict, VERDICT_REJECT);
+	assert_int_equal(r.stages[2].reason, REASON_NO_PUBLIC_IP);
+	assert_string_equal(pipeline_explain(lab, &r.stages[2], &f, why, sizeof(why)),
+			    "web: its address 10.0.1.12 has no public IPv4 address of its own: "
+			    "203.0.113.5 cannot be reached");
+	f = tcp("203.0.113.5", "10.0.1.12", 443);
+	pipeline_evaluate(lab, &in, &web, &f, 0, &r);
+	assert_int_equal(r.stages[2].reason, REASON_NO_PUBLIC_IP);
+	/* nopub: no public IP on its primary, an Elastic IP on 10.0.1.13 */
+	f = tcp("10.0.1.11", "203.0.113.5", 443);
+	pipeline_evaluate(lab, &nopub, &in, &f, 0, &r);
+	assert_int_equal(r.stages[2].reason, REASON_NO_PUBLIC_IP);
+	assert_string_equal(pipeline_explain(lab, &r.stages[2], &f, why, sizeof(why)),
+			    "web2 has no public IPv4 address: 203.0.113.5 cannot be reached");
+	f = tcp("10.0.1.13", "203.0.113.5", 443);
+	pipeline_evaluate(lab, &nopub, &in, &f, 0, &r);
+	assert_int_equal(r.verdict, VERDICT_ACCEPT);
+	assert_int_equal(r.stages[2].reason, REASON_ROUTE_IGW);
+	struct pipeline_query q;
+	pipeline_query_init(&q);
+	q.client = in;
+	q.server = nopub;
+	q.request = tcp("203.0.113.5", "10.0.1.13", 443);
+	struct pipeline_check c;
+	pipeline_check(lab, &q, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	/* the internet gateway's 1:1 map: each public IP to its own address */
+	struct ip_addr priv, pub = kit_addr("54.0.0.13");
+	assert_int_equal(lab_private_of_public(lab, &pub, &priv), w->nopub);
+	assert_true(ip_addr_eq(&priv, &lab->enis[w->nopub].ipv4[1]));
+	pub = kit_addr("54.0.0.10");
+	assert_int_equal(lab_private_of_public(lab, &pub, &priv), w->web);
+	assert_true(ip_addr_eq(&priv, &lab->enis[w->web].ipv4[0]));
+	struct endpoint ep;
+	assert_int_equal(lab_resolve_endpoint(lab, "54.0.0.13", &ep), 0);
+	assert_int_equal(ep.eni, w->nopub);
+	assert_true(ip_addr_eq(&ep.addr, &lab->enis[w->nopub].ipv4[1]));
+	assert_null(eni_public_of(&lab->enis[w->web], &lab->enis[w->web].ipv4[1]));
+	world_free(w);
+}
+
 static void test_other_vpc_and_explanations(void **state)
 {
 	struct world *w = world_new();
@@ -1499,6 +1560,7 @@ int main(void)
 	    cmocka_unit_test(test_tracked_flags),
 	    cmocka_unit_test(test_blackhole_routes),
 	    cmocka_unit_test(test_routes_more_specific_than_local),
+	    cmocka_unit_test(test_public_ip_per_address),
 	    cmocka_unit_test(test_other_vpc_and_explanations),
 	    cmocka_unit_test(test_differential_pipeline),
 	    cmocka_unit_test(test_differential_outside),
