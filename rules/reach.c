@@ -783,6 +783,7 @@ struct rd_end {
 	char *label;
 	int32_t eni[2];
 	bool outside;
+	bool dest_only; /* an AWS service address: never a source */
 	struct ip_addr addr; /* outside only */
 };
 
@@ -1060,16 +1061,42 @@ static bool first_free(const struct ip_prefix *c, const struct pfxl *avoid, stru
 	return true;
 }
 
-static int outside_end(struct rd_ends *l, const struct ip_prefix *c, const struct ip_addr *a)
+static int outside_end(struct rd_ends *l, const struct ip_prefix *c, const struct ip_addr *a,
+		       bool dest_only)
 {
 	char buf[IP_PREFIX_STRLEN];
-	struct rd_end e = {.eni = {-1, -1}, .outside = true, .addr = *a};
+	struct rd_end e = {.eni = {-1, -1}, .outside = true, .dest_only = dest_only, .addr = *a};
 	e.label = strdup(ip_prefix_format(c, buf, sizeof(buf)));
 	if (!e.label || ends_push(l, &e) < 0) {
 		free(e.label);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/* The VPC's service addresses outside its blocks (pipeline.c's
+ * service_of_addr): under a named CIDR they behave unlike the rest of it,
+ * so each gets a representative of its own, appended to named. They are
+ * compared as destinations only: a service opens no connection. */
+static int service_cidrs(struct pfxl *named)
+{
+	static const char *const services[] = {
+	    "169.254.0.0/16",	    "169.254.169.253/32", "169.254.169.254/32", "169.254.169.123/32",
+	    "169.254.169.250/32",  "169.254.169.251/32", "169.254.170.2/32",   "255.255.255.255/32",
+	    "fd00:ec2::253/128",   "fd00:ec2::254/128",  "fd00:ec2::123/128"};
+	size_t n = named->n;
+	int r = 0;
+	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]) && !r; i++) {
+		struct ip_prefix p;
+		if (ip_prefix_parse(services[i], &p, NULL) < 0)
+			continue;
+		for (size_t k = 0; k < n && !r; k++)
+			if (ip_prefix_covers(&named->v[k], &p)) {
+				r = pfx_add(named, &p);
+				break;
+			}
+	}
+	return r;
 }
 
 /* One address per distinct outside CIDR: all addresses of c outside
@@ -1081,6 +1108,9 @@ static int collect_outside(const struct lab *old_lab, const struct lab *new_lab,
 	int r = rule_cidrs(old_lab, &named);
 	if (!r)
 		r = rule_cidrs(new_lab, &named);
+	size_t n_rules = named.n;
+	if (!r)
+		r = service_cidrs(&named);
 	if (!r)
 		r = inside_cidrs(old_lab, &vpcs, &avoid);
 	if (!r)
@@ -1096,7 +1126,7 @@ static int collect_outside(const struct lab *old_lab, const struct lab *new_lab,
 		struct ip_addr a;
 		if (covered_by_any(&vpcs, &named.v[i]) || !first_free(&named.v[i], &avoid, tmp, &a))
 			continue;
-		r = outside_end(l, &named.v[i], &a);
+		r = outside_end(l, &named.v[i], &a, i >= n_rules);
 	}
 	free(tmp);
 	free(named.v);
@@ -1346,7 +1376,8 @@ int reach_diff(const struct lab *old_lab, const struct lab *new_lab, const struc
 	for (size_t f = 0; f < 2 && !r; f++)
 		for (size_t i = 0; i < ends.n && !r; i++)
 			for (size_t k = 0; k < ends.n && !r; k++)
-				if (i != k && !(ends.v[i].outside && ends.v[k].outside))
+				if (i != k && !(ends.v[i].outside && ends.v[k].outside) &&
+				    !ends.v[i].dest_only)
 					r = diff_pair(old_lab, new_lab, &ends.v[i], &ends.v[k],
 						      fams[f], o, out);
 	ends_free(&ends);

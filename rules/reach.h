@@ -131,7 +131,10 @@ void reach_changes_free(struct reach_changes *c);
  * block: the lowest address of the CIDR inside no narrower such CIDR, no
  * VPC block and no ENI address. Every address of that remainder matches
  * exactly the same rules and routes, so one address decides for all of
- * them. 0, or -ENOMEM. */
+ * them. The VPC's service addresses outside its blocks (169.254.0.0/16 and
+ * its named services, the DHCP broadcast, fd00:ec2::) under such a CIDR get
+ * representatives of their own, compared as destinations only. 0, or
+ * -ENOMEM. */
 int reach_diff(const struct lab *old_lab, const struct lab *new_lab, const struct reach_opts *o,
 	       struct reach_changes *out);
 

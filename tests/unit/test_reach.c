@@ -706,6 +706,36 @@ static void test_diff_middlebox_route(void **state)
 	kit_free(new_lab);
 }
 
+/* The link-local services behave unlike the rest of 0.0.0.0/0 (§9):
+ * `diff` compares them on their own, as destinations only. Letting SGs
+ * filter them closes b's way to the metadata service (b has no egress
+ * rule; a's covers IPv4 only); nothing is reported from a service address. */
+static void test_diff_link_local_services(void **state)
+{
+	(void)state;
+	struct lab *old_lab = diff_lab(false, false);
+	struct lab *new_lab = diff_lab(false, false);
+	new_lab->opts.sg_filters_link_local = true;
+	struct reach_opts o;
+	reach_opts_init(&o);
+	struct reach_changes ch;
+	reach_changes_init(&ch);
+	assert_int_equal(reach_diff(old_lab, new_lab, &o, &ch), 0);
+	bool metadata = false;
+	for (size_t i = 0; i < ch.n; i++) {
+		const struct reach_change *c = &ch.items[i];
+		assert_false(c->open);
+		assert_true(!strcmp(c->from, "a") || !strcmp(c->from, "b"));
+		assert_string_not_equal(c->to, "169.254.169.253/32"); /* DNS: not on port 53 */
+		metadata |= !strcmp(c->to, "169.254.169.254/32") && c->cls == REACH_TCP &&
+			    c->lo == 0 && c->hi == 65535 && !strcmp(c->stage, "sg-egress");
+	}
+	assert_true(metadata);
+	reach_changes_free(&ch);
+	kit_free(old_lab);
+	kit_free(new_lab);
+}
+
 static void test_diff_representatives(void **state)
 {
 	(void)state;
@@ -725,8 +755,10 @@ static void test_diff_representatives(void **state)
 	assert_string_equal(ip_addr_format(&ch.items[0].from_addr, a, sizeof(a)), "203.0.113.0");
 	assert_string_equal(ch.items[0].to, "b");
 	assert_int_equal(ch.items[0].lo, 8443);
-	/* endpoints: a, b; 0.0.0.0/0, ::/0 (routes), the /24 and the /25 */
-	assert_int_equal(ch.n_endpoints, 6);
+	/* endpoints: a, b; 0.0.0.0/0, ::/0 (routes), the /24 and the /25; and
+	 * under 0.0.0.0/0 and ::/0 the VPC's service addresses (169.254.0.0/16,
+	 * six link-local services, the DHCP broadcast, three fd00:ec2::) */
+	assert_int_equal(ch.n_endpoints, 6 + 11);
 	reach_changes_free(&ch);
 	kit_free(old_lab);
 	kit_free(new_lab);
@@ -779,6 +811,7 @@ int main(void)
 	    cmocka_unit_test(test_differential_against_pipeline),
 	    cmocka_unit_test(test_diff_two_labs),
 	    cmocka_unit_test(test_diff_middlebox_route),
+	    cmocka_unit_test(test_diff_link_local_services),
 	    cmocka_unit_test(test_diff_representatives),
 	    cmocka_unit_test(test_diff_eni_matched_by_name),
 	};
