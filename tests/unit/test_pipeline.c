@@ -160,6 +160,29 @@ static void expect(const struct lab *lab, const struct pipeline_result *r, const
 #define R VERDICT_REJECT
 #define S VERDICT_SKIPPED
 
+/* pipeline_check of a request from client to server (contract 4). */
+static void check_flow(const struct lab *lab, struct pipeline_end client,
+		       struct pipeline_end server, const struct flow *f, struct pipeline_check *c)
+{
+	struct pipeline_query q;
+	pipeline_query_init(&q);
+	q.client = client;
+	q.server = server;
+	q.request = *f;
+	pipeline_check(lab, &q, c);
+}
+
+/* An ACCEPT that no filter looked at: the server is a VPC service (§1). */
+static void expect_service_only(const struct lab *lab, const struct pipeline_check *c,
+				const struct flow *f)
+{
+	EXPECT(lab, &c->request, f, {STAGE_SG_EGRESS, S, REASON_SERVICE, 0, NULL},
+	       {STAGE_NACL_EGRESS, S, REASON_SERVICE, 0, NULL},
+	       {STAGE_NACL_INGRESS, S, REASON_SERVICE, 0, NULL},
+	       {STAGE_SG_INGRESS, S, REASON_SERVICE, 0, NULL});
+	assert_int_equal(c->verdict, VERDICT_ACCEPT);
+}
+
 /* §8 "both gates, never either": the sender's SG egress AND the
  * receiver's SG ingress must allow. */
 static void test_both_sg_gates(void **state)
@@ -350,18 +373,9 @@ static void test_service_exemptions(void **state)
 	pipeline_end_of_addr(lab, w->vpc, &dns.dst, &svc);
 	assert_int_equal(svc.kind, END_SERVICE);
 	assert_int_equal(svc.service, SERVICE_DNS);
-	struct pipeline_query q;
-	pipeline_query_init(&q);
-	q.client = app;
-	q.server = svc;
-	q.request = dns;
 	struct pipeline_check c;
-	pipeline_check(lab, &q, &c);
-	EXPECT(lab, &c.request, &dns, {STAGE_SG_EGRESS, S, REASON_SERVICE, 0, NULL},
-	       {STAGE_NACL_EGRESS, S, REASON_SERVICE, 0, NULL},
-	       {STAGE_NACL_INGRESS, S, REASON_SERVICE, 0, NULL},
-	       {STAGE_SG_INGRESS, S, REASON_SERVICE, 0, NULL});
-	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	check_flow(lab, app, svc, &dns, &c);
+	expect_service_only(lab, &c, &dns);
 	assert_int_equal(c.response.verdict, VERDICT_ACCEPT);
 	assert_int_equal(c.response.stages[3].reason, REASON_SERVICE);
 	char why[256];
@@ -446,18 +460,9 @@ static void test_link_local_services(void **state)
 			   .sport = 40000,
 			   .dport = 53};
 	pipeline_end_of_addr(lab, w->vpc, &dns.dst, &svc);
-	struct pipeline_query q;
-	pipeline_query_init(&q);
-	q.client = web;
-	q.server = svc;
-	q.request = dns;
 	struct pipeline_check c;
-	pipeline_check(lab, &q, &c);
-	EXPECT(lab, &c.request, &dns, {STAGE_SG_EGRESS, S, REASON_SERVICE, 0, NULL},
-	       {STAGE_NACL_EGRESS, S, REASON_SERVICE, 0, NULL},
-	       {STAGE_NACL_INGRESS, S, REASON_SERVICE, 0, NULL},
-	       {STAGE_SG_INGRESS, S, REASON_SERVICE, 0, NULL});
-	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	check_flow(lab, web, svc, &dns, &c);
+	expect_service_only(lab, &c, &dns);
 	char why[256];
 	assert_string_equal(pipeline_explain(lab, &c.request.stages[1], &dns, why, sizeof(why)),
 			    "Amazon DNS server: not filtered by network ACLs");
@@ -475,7 +480,8 @@ static void test_link_local_services(void **state)
 	assert_int_equal(r.verdict, VERDICT_REJECT);
 	assert_int_equal(r.stages[0].reason, REASON_NO_RULE);
 	/* the resolver's DNS exemption does not depend on that option */
-	pipeline_check(lab, &q, &c);
+	pipeline_end_of_addr(lab, w->vpc, &dns.dst, &svc);
+	check_flow(lab, web, svc, &dns, &c);
 	assert_int_equal(c.verdict, VERDICT_ACCEPT);
 	world_free(w);
 }
@@ -530,23 +536,14 @@ static void test_dhcp_only_with_vpc_service(void **state)
 		pipeline_end_of_addr(lab, w->vpc, &req.dst, &svc);
 		assert_int_equal(svc.kind, END_SERVICE);
 		assert_int_equal(svc.service, kind[i]);
-		struct pipeline_query q;
-		pipeline_query_init(&q);
-		q.client = i == 1 ? app : nopub;
-		q.server = svc;
-		q.request = req;
-		q.has_sport = true;
+		struct pipeline_end client = i == 1 ? app : nopub;
 		struct pipeline_check c;
-		pipeline_check(lab, &q, &c);
-		EXPECT(lab, &c.request, &req, {STAGE_SG_EGRESS, S, REASON_SERVICE, 0, NULL},
-		       {STAGE_NACL_EGRESS, S, REASON_SERVICE, 0, NULL},
-		       {STAGE_NACL_INGRESS, S, REASON_SERVICE, 0, NULL},
-		       {STAGE_SG_INGRESS, S, REASON_SERVICE, 0, NULL});
-		assert_int_equal(c.verdict, VERDICT_ACCEPT);
+		check_flow(lab, client, svc, &req, &c);
+		expect_service_only(lab, &c, &req);
 		/* other traffic to the router still meets the sender's SG */
 		req.sport = 40000;
 		req.dport = 80;
-		pipeline_evaluate(lab, &q.client, &svc, &req, 0, &r);
+		pipeline_evaluate(lab, &client, &svc, &req, 0, &r);
 		assert_int_equal(r.stages[0].verdict, VERDICT_REJECT);
 	}
 	char why[256];
@@ -918,6 +915,17 @@ static void open_web_and_app(struct world *w)
 	kit_finish(lab);
 }
 
+/* An open path that only its route stage (after both egress stages, ACL
+ * rule 100) refuses. */
+static void expect_refused_by_route(const struct lab *lab, const struct pipeline_result *r,
+				    const struct flow *f, enum pipeline_reason why)
+{
+	EXPECT(lab, r, f, {STAGE_SG_EGRESS, A, REASON_RULE, 0, NULL},
+	       {STAGE_NACL_EGRESS, A, REASON_RULE, 100, NULL}, {STAGE_ROUTE, R, why, 0, NULL},
+	       {STAGE_NACL_INGRESS, S, REASON_EARLIER_REJECT, 0, NULL},
+	       {STAGE_SG_INGRESS, S, REASON_EARLIER_REJECT, 0, NULL});
+}
+
 static void kit_blackhole(struct lab *lab, int32_t rt, const char *dest, const char *target)
 {
 	kit_route(lab, rt, dest, target);
@@ -937,11 +945,7 @@ static void test_blackhole_routes(void **state)
 	struct flow f = tcp("10.0.1.10", "198.51.100.1", 443);
 	struct pipeline_result r;
 	pipeline_evaluate(lab, &web, &in, &f, 0, &r);
-	EXPECT(lab, &r, &f, {STAGE_SG_EGRESS, A, REASON_RULE, 0, NULL},
-	       {STAGE_NACL_EGRESS, A, REASON_RULE, 100, NULL},
-	       {STAGE_ROUTE, R, REASON_BLACKHOLE, 0, NULL},
-	       {STAGE_NACL_INGRESS, S, REASON_EARLIER_REJECT, 0, NULL},
-	       {STAGE_SG_INGRESS, S, REASON_EARLIER_REJECT, 0, NULL});
+	expect_refused_by_route(lab, &r, &f, REASON_BLACKHOLE);
 	char why[256];
 	assert_string_equal(
 	    pipeline_explain(lab, &r.stages[2], &f, why, sizeof(why)),
@@ -952,13 +956,9 @@ static void test_blackhole_routes(void **state)
 	pipeline_evaluate(lab, &web, &in, &f, 0, &r);
 	assert_int_equal(r.verdict, VERDICT_ACCEPT);
 	/* no way back: a connection from a blackholed network is refused */
-	struct pipeline_query q;
-	pipeline_query_init(&q);
-	q.client = in;
-	q.server = web;
-	q.request = tcp("198.51.100.1", "10.0.1.10", 443);
 	struct pipeline_check c;
-	pipeline_check(lab, &q, &c);
+	f = tcp("198.51.100.1", "10.0.1.10", 443);
+	check_flow(lab, in, web, &f, &c);
 	assert_int_equal(c.verdict, VERDICT_REJECT);
 	assert_int_equal(c.request.stages[c.request.rejected_at].reason, REASON_BLACKHOLE);
 	/* a blackholed gateway endpoint is no private path either */
@@ -988,32 +988,23 @@ static void test_routes_more_specific_than_local(void **state)
 	/* rtb-pub sends the private subnet to a firewall appliance */
 	kit_route(lab, w->rt_pub, "10.0.2.0/24", "eni-0fw");
 	pipeline_evaluate(lab, &web, &app, &f, 0, &r);
-	EXPECT(lab, &r, &f, {STAGE_SG_EGRESS, A, REASON_RULE, 0, NULL},
-	       {STAGE_NACL_EGRESS, A, REASON_RULE, 100, NULL},
-	       {STAGE_ROUTE, R, REASON_MIDDLEBOX, 0, NULL},
-	       {STAGE_NACL_INGRESS, S, REASON_EARLIER_REJECT, 0, NULL},
-	       {STAGE_SG_INGRESS, S, REASON_EARLIER_REJECT, 0, NULL});
+	expect_refused_by_route(lab, &r, &f, REASON_MIDDLEBOX);
 	char why[256];
 	assert_string_equal(pipeline_explain(lab, &r.stages[2], &f, why, sizeof(why)),
 			    "rtb-pub sends 10.0.2.0/24 to eni-0fw, a route more specific than the "
 			    "local route (middlebox routing is not modelled)");
 	/* the other way the request takes rtb-main's local route, but the
 	 * response goes by rtb-pub: refused there */
-	struct pipeline_query q;
-	pipeline_query_init(&q);
-	q.client = app;
-	q.server = web;
-	q.request = tcp("10.0.2.20", "10.0.1.10", 443);
+	struct flow back = tcp("10.0.2.20", "10.0.1.10", 443);
 	struct pipeline_check c;
-	pipeline_check(lab, &q, &c);
-	EXPECT(lab, &c.request, &q.request, {STAGE_SG_EGRESS, A, REASON_RULE, 0, NULL},
+	check_flow(lab, app, web, &back, &c);
+	EXPECT(lab, &c.request, &back, {STAGE_SG_EGRESS, A, REASON_RULE, 0, NULL},
 	       {STAGE_NACL_EGRESS, A, REASON_RULE, 100, NULL},
 	       {STAGE_ROUTE, A, REASON_ROUTE_LOCAL, 0, NULL},
 	       {STAGE_NACL_INGRESS, A, REASON_RULE, 100, NULL},
 	       {STAGE_SG_INGRESS, A, REASON_RULE, 0, NULL});
-	assert_string_equal(
-	    pipeline_explain(lab, &c.request.stages[2], &q.request, why, sizeof(why)),
-	    "rtb-main: 10.0.0.0/16 -> local");
+	assert_string_equal(pipeline_explain(lab, &c.request.stages[2], &back, why, sizeof(why)),
+			    "rtb-main: 10.0.0.0/16 -> local");
 	assert_int_equal(c.response.stages[2].reason, REASON_MIDDLEBOX);
 	assert_int_equal(c.verdict, VERDICT_REJECT);
 	/* a subnet the route does not cover, and IPv6 (rtb-pub has only
@@ -1079,13 +1070,9 @@ static void test_public_ip_per_address(void **state)
 	pipeline_evaluate(lab, &nopub, &in, &f, 0, &r);
 	assert_int_equal(r.verdict, VERDICT_ACCEPT);
 	assert_int_equal(r.stages[2].reason, REASON_ROUTE_IGW);
-	struct pipeline_query q;
-	pipeline_query_init(&q);
-	q.client = in;
-	q.server = nopub;
-	q.request = tcp("203.0.113.5", "10.0.1.13", 443);
 	struct pipeline_check c;
-	pipeline_check(lab, &q, &c);
+	f = tcp("203.0.113.5", "10.0.1.13", 443);
+	check_flow(lab, in, nopub, &f, &c);
 	assert_int_equal(c.verdict, VERDICT_ACCEPT);
 	/* the internet gateway's 1:1 map: each public IP to its own address */
 	struct ip_addr priv, pub = kit_addr("54.0.0.13");

@@ -123,6 +123,26 @@ static void test_sg_adjacent_and_overlapping(void **state)
 	kit_free(t.lab);
 }
 
+/* e1 -> e2 over IPv4 in class c accepts exactly want (lo, hi pairs) and
+ * refuses key at the first map of stage, by NACL rule (0: any). */
+static void expect_reach(struct two *t, enum reach_class c, const uint32_t *want, size_t n_want,
+			 uint32_t key, enum pipeline_stage stage, uint32_t rule)
+{
+	struct reach_opts o;
+	reach_opts_init(&o);
+	struct reach_iv *iv;
+	struct reach_path p;
+	size_t n = reach_of(t, c, IP_V4, &o, &iv, &p);
+	expect_ivs(iv, n, want, n_want);
+	size_t at;
+	assert_false(reach_path_accepts(&p, key, &at));
+	assert_int_equal(p.maps[at].segs[0].why.stage, stage);
+	if (rule)
+		assert_int_equal(p.maps[at].segs[0].why.rule_number, rule);
+	free(iv);
+	reach_path_free(&p);
+}
+
 static void test_nacl_deny_carves_hole(void **state)
 {
 	(void)state;
@@ -140,25 +160,10 @@ static void test_nacl_deny_carves_hole(void **state)
 	kit_sg_rule(t.lab, t.g1, true, PROTO_ALL, -1, -1, "0.0.0.0/0");
 	kit_sg_rule(t.lab, t.g2, false, PROTO_TCP, -1, -1, "10.0.0.0/16");
 	kit_finish(t.lab);
-	struct reach_opts o;
-	reach_opts_init(&o);
-	struct reach_iv *iv;
-	struct reach_path p;
-	size_t n = reach_of(&t, REACH_TCP, IP_V4, &o, &iv, &p);
 	static const uint32_t want[] = {0, 21, 26, 8079, 8081, 65535};
-	expect_ivs(iv, n, want, 6);
-	size_t at;
-	assert_false(reach_path_accepts(&p, 23, &at));
-	assert_int_equal(p.maps[at].segs[0].why.stage, STAGE_NACL_INGRESS);
-	free(iv);
-	reach_path_free(&p);
+	expect_reach(&t, REACH_TCP, want, 6, 23, STAGE_NACL_INGRESS, 0);
 	/* UDP meets no allow at all: the * rule (32767) everywhere */
-	n = reach_of(&t, REACH_UDP, IP_V4, &o, &iv, &p);
-	assert_int_equal(n, 0);
-	assert_false(reach_path_accepts(&p, 53, &at));
-	assert_int_equal(p.maps[at].segs[0].why.rule_number, NACL_RULE_STAR_V4);
-	free(iv);
-	reach_path_free(&p);
+	expect_reach(&t, REACH_UDP, NULL, 0, 53, STAGE_NACL_INGRESS, NACL_RULE_STAR_V4);
 	kit_free(t.lab);
 }
 
@@ -176,19 +181,9 @@ static void test_dhcp_ports_are_ordinary(void **state)
 	kit_sg_rule(t.lab, t.g1, true, PROTO_UDP, -1, -1, "0.0.0.0/0");
 	kit_sg_rule(t.lab, t.g2, false, PROTO_UDP, -1, -1, "0.0.0.0/0");
 	kit_finish(t.lab);
-	struct reach_opts o;
-	reach_opts_init(&o);
-	struct reach_iv *iv;
-	struct reach_path p;
-	size_t n = reach_of(&t, REACH_UDP, IP_V4, &o, &iv, &p);
 	static const uint32_t want[] = {5000, 5000};
-	expect_ivs(iv, n, want, 2);
-	size_t at;
-	assert_false(reach_path_accepts(&p, 67, &at));
-	assert_int_equal(p.maps[at].segs[0].why.stage, STAGE_NACL_INGRESS);
-	assert_int_equal(p.maps[at].segs[0].why.rule_number, NACL_RULE_STAR_V4);
-	free(iv);
-	reach_path_free(&p);
+	expect_reach(&t, REACH_UDP, want, 2, 67, STAGE_NACL_INGRESS, NACL_RULE_STAR_V4);
+	expect_reach(&t, REACH_UDP, want, 2, 68, STAGE_NACL_INGRESS, NACL_RULE_STAR_V4);
 	kit_free(t.lab);
 }
 
