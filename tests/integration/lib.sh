@@ -350,10 +350,13 @@ tcp_blocked() { # FROM ADDR PORT: silently dropped (the connect times out)
 	tcp_probe "$1" "$2" "$3"
 	timed_out || { say "  not a silent drop: rc=$PROBE_RC out='$PROBE_OUT' err='${PROBE_ERR##*] }'"; return 1; }
 }
+# -t: after its input ends socat waits this long for the answer (0.5 s by
+# default, too short on a loaded machine: an answer would come too late to
+# count, and a blocked probe would pass without having waited).
 udp_probe() { # FROM ADDR PORT [SECONDS]: the answer within SECONDS (default 2)
 	local t=${4:-2}
 	PROBE_RC=0
-	PROBE_OUT=$(echo ping | in_ns "$1" timeout $((t + 2)) socat -T"$t" - "UDP:$(sockaddr "$2" "$3")" \
+	PROBE_OUT=$(echo ping | in_ns "$1" timeout $((t + 2)) socat -T"$t" -t"$t" - "UDP:$(sockaddr "$2" "$3")" \
 		2>"$TMP/probe.err") || PROBE_RC=$?
 	PROBE_ERR=$(cat "$TMP/probe.err")
 }
