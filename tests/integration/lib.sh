@@ -249,8 +249,21 @@ tcp_server() { # NAME PORT
 	bg_in_ns "$1" socat TCP6-LISTEN:"$2",ipv6only=0,fork,reuseaddr SYSTEM:"echo hello-from-$1"
 	ITEST_LISTEN+=("$1 tcp $2")
 }
+# UDP: one socket answering every datagram. socat's UDP6-RECVFROM with
+# fork stopped answering now and then after a few requests (seen with
+# tcpdump: the request arrived, no answer left), which made UDP checks
+# flaky.
 udp_server() { # NAME PORT
-	bg_in_ns "$1" socat UDP6-RECVFROM:"$2",ipv6only=0,fork SYSTEM:"echo hello-from-$1"
+	bg_in_ns "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(sys.argv[1])))
+answer = ("hello-from-%s\n" % sys.argv[2]).encode()
+while True:
+    _, peer = s.recvfrom(65535)
+    s.sendto(answer, peer)
+' "$2" "$1"
 	ITEST_LISTEN+=("$1 udp $2")
 }
 http_server() { # NAME PORT
