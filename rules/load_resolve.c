@@ -480,6 +480,28 @@ static void warn_no_route_table(struct loader *l, const struct lab *lab)
 	}
 }
 
+/* Routes more specific than the local route (middlebox routing, §9): not
+ * modelled, so said at load time (the route stage refuses their flows). */
+static void warn_middlebox_routes(struct loader *l, const struct lab *lab,
+				  const struct route_table *t)
+{
+	const struct vpc *v = &lab->vpcs[t->vpc];
+	for (size_t i = 0; i < t->n_routes; i++) {
+		const struct route *r = &t->routes[i];
+		const struct ip_prefix *b = r->dest.addr.family == IP_V6 ? v->cidrs6 : v->cidrs;
+		size_t n = r->dest.addr.family == IP_V6 ? v->n_cidrs6 : v->n_cidrs;
+		bool inside = false;
+		for (size_t k = 0; k < n && !inside; k++)
+			inside = ip_prefix_covers(&b[k], &r->dest);
+		if (inside && r->kind != ROUTE_LOCAL)
+			ld_warn_at(l, &t->origin, NULL,
+				   "route %s -> %s is more specific than the local route (middlebox "
+				   "routing): not modelled, flows between subnets that it would "
+				   "detour are rejected at the route stage",
+				   fmt_prefix(l, &r->dest), r->target ? r->target : "?");
+	}
+}
+
 static void check_route_tables(struct loader *l, struct lab *lab, struct draft_rt *drafts)
 {
 	for (size_t i = 0; i < lab->n_route_tables; i++) {
@@ -507,6 +529,7 @@ static void check_route_tables(struct loader *l, struct lab *lab, struct draft_r
 			else
 				v->main_route_table = (int32_t)i;
 		}
+		warn_middlebox_routes(l, lab, t);
 		struct assoc_owner o = {"route table", "route tables", t->id, t->vpc_id, t->vpc,
 					(int32_t)i, offsetof(struct subnet, route_table), route_table_id};
 		associate_subnets(l, lab, drafts[i].assoc, drafts[i].n_assoc, &o);

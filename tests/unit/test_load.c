@@ -721,6 +721,23 @@ static void test_route_state(void **state)
 	assert_int_equal(t->routes[1].kind, ROUTE_IGW);
 	assert_false(t->routes[2].blackhole);
 	done(&res);
+	/* middlebox routing: loaded, and said not to be modelled (once: the
+	 * route outside the VPC's block is an ordinary one) */
+	static const char *mb =
+	    "{" VPCS ",'RouteTables':[{'RouteTableId':'rtb-1','VpcId':'vpc-1','Routes':["
+	    "{'DestinationCidrBlock':'10.0.0.0/16','GatewayId':'local'},"
+	    "{'DestinationCidrBlock':'10.0.2.0/24','NetworkInterfaceId':'eni-0fw'},"
+	    "{'DestinationCidrBlock':'10.1.0.0/24','NetworkInterfaceId':'eni-0fw'}]}]}";
+	one_warning(mb, "RouteTables[0]",
+		    "route 10.0.2.0/24 -> eni-0fw is more specific than the local route (middlebox "
+		    "routing): not modelled, flows between subnets that it would detour are "
+		    "rejected at the route stage");
+	load_as(&res, "t.json", mb, false);
+	size_t routes = 0;
+	for (size_t i = 0; i < res.d.n; i++)
+		routes += !strncmp(res.d.items[i].msg, "route ", 6);
+	assert_int_equal(routes, 1);
+	done(&res);
 	one_error("{" VPCS ",'RouteTables':[{'RouteTableId':'rtb-1','VpcId':'vpc-1','Routes':["
 		  "{'DestinationCidrBlock':'0.0.0.0/0','GatewayId':'igw-1','State':'gone'}]}]}",
 		  "RouteTables[0].Routes[0].State",
