@@ -494,11 +494,12 @@ static void warn_middlebox_routes(struct loader *l, const struct lab *lab,
 		for (size_t k = 0; k < n && !inside; k++)
 			inside = ip_prefix_covers(&b[k], &r->dest);
 		if (inside && r->kind != ROUTE_LOCAL)
-			ld_warn_at(l, &t->origin, NULL,
-				   "route %s -> %s is more specific than the local route (middlebox "
-				   "routing): not modelled, flows between subnets that it would "
-				   "detour are rejected at the route stage",
-				   fmt_prefix(l, &r->dest), r->target ? r->target : "?");
+			ld_warn_at(
+			    l, &t->origin, NULL,
+			    "route %s -> %s is more specific than the local route (middlebox "
+			    "routing): not modelled, flows between subnets that it would "
+			    "detour are rejected at the route stage",
+			    fmt_prefix(l, &r->dest), r->target ? r->target : "?");
 	}
 }
 

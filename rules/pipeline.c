@@ -863,7 +863,8 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 			snprintf(buf, len,
 				 "%s: its address %s has no public IPv4 address of its own: %s "
 				 "cannot be reached",
-				 label, ip_addr_format(from_eni ? &f->src : &f->dst, own, sizeof(own)),
+				 label,
+				 ip_addr_format(from_eni ? &f->src : &f->dst, own, sizeof(own)),
 				 far);
 		break;
 	case REASON_OTHER_VPC:

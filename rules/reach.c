@@ -783,7 +783,7 @@ struct rd_end {
 	char *label;
 	int32_t eni[2];
 	bool outside;
-	bool dest_only; /* an AWS service address: never a source */
+	bool dest_only;	     /* an AWS service address: never a source */
 	struct ip_addr addr; /* outside only */
 };
 
@@ -1081,9 +1081,9 @@ static int outside_end(struct rd_ends *l, const struct ip_prefix *c, const struc
 static int service_cidrs(struct pfxl *named)
 {
 	static const char *const services[] = {
-	    "169.254.0.0/16",	    "169.254.169.253/32", "169.254.169.254/32", "169.254.169.123/32",
-	    "169.254.169.250/32",  "169.254.169.251/32", "169.254.170.2/32",   "255.255.255.255/32",
-	    "fd00:ec2::253/128",   "fd00:ec2::254/128",  "fd00:ec2::123/128"};
+	    "169.254.0.0/16",	  "169.254.169.253/32", "169.254.169.254/32", "169.254.169.123/32",
+	    "169.254.169.250/32", "169.254.169.251/32", "169.254.170.2/32",   "255.255.255.255/32",
+	    "fd00:ec2::253/128",  "fd00:ec2::254/128",	"fd00:ec2::123/128"};
 	size_t n = named->n;
 	int r = 0;
 	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]) && !r; i++) {
