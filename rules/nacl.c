@@ -107,6 +107,14 @@ bool nacl_evaluate_ports(const struct nacl *acl, bool egress, const struct flow 
 	return true;
 }
 
+uint32_t nacl_next_port(const struct nacl *acl, bool egress, uint32_t p, uint32_t limit)
+{
+	const struct nacl_entry *list;
+	size_t n;
+	list_of(acl, egress, &list, &n);
+	return next_boundary(list, n, p, limit);
+}
+
 static void ports_text(const struct nacl_entry *e, char *buf, size_t len)
 {
 	if (e->protocol == PROTO_TCP || e->protocol == PROTO_UDP) {

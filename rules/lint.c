@@ -1,0 +1,761 @@
+/*
+ * The lint checks of lint.h. Each check reasons over rules as sets of
+ * packets: a rule matches a peer CIDR (or group, or prefix list), a
+ * protocol and an interval of keys: the destination port for TCP/UDP,
+ * type<<8|code for ICMP (a -1 type or code widens the interval), a single
+ * key for every other protocol. Containment of those three is containment
+ * of the packet sets (AWS-SEMANTICS §2, §3). Where a check needs a verdict
+ * it asks rules/nacl and rules/sg, never a copy of their logic.
+ */
+#include "lint.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nacl.h"
+#include "sg.h"
+
+static const struct lint_check checks[] = {
+    {"nacl-shadowed", LINT_WARNING,
+     "NACL entry never decides anything: earlier entries with the same action match all it "
+     "matches"},
+    {"nacl-contradicted", LINT_ERROR,
+     "NACL entry never decides (part of) what it matches: an earlier entry of the other action "
+     "does"},
+    {"sg-redundant", LINT_WARNING,
+     "SG rule allows nothing another rule of the same ENIs does not already allow"},
+    {"open-admin-port", LINT_ERROR,
+     "administration or database port open to 0.0.0.0/0 or ::/0"},
+    {"nacl-no-return", LINT_ERROR,
+     "custom NACL admits requests whose stateless replies to ephemeral ports it denies"},
+    {"sg-ref-empty", LINT_WARNING, "SG rule references a group no ENI carries"},
+    {"sg-unattached", LINT_NOTE, "security group attached to no ENI"},
+    {"family-gap", LINT_WARNING,
+     "dual-stack: a rule for one address family whose counterpart in the other decides the "
+     "other way"},
+};
+
+const struct lint_check *lint_checks(size_t *n)
+{
+	*n = sizeof(checks) / sizeof(checks[0]);
+	return checks;
+}
+
+const char *lint_severity_name(enum lint_severity s)
+{
+	return s == LINT_ERROR ? "error" : s == LINT_WARNING ? "warning" : "note";
+}
+
+int lint_severity_parse(const char *name, enum lint_severity *s)
+{
+	for (int i = LINT_NOTE; i <= LINT_ERROR; i++)
+		if (!strcmp(name, lint_severity_name((enum lint_severity)i))) {
+			*s = (enum lint_severity)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static enum lint_severity severity_of(const char *id)
+{
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
+		if (!strcmp(checks[i].id, id))
+			return checks[i].severity;
+	return LINT_WARNING;
+}
+
+struct lint_ctx {
+	const struct lab *lab;
+	struct lint_report *out;
+	int err;
+};
+
+static struct lint_finding *add(struct lint_ctx *c, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static struct lint_finding *add(struct lint_ctx *c, const char *id, const char *fmt, ...)
+{
+	struct lint_report *r = c->out;
+	if (r->n == r->cap) {
+		size_t nc = r->cap ? r->cap * 2 : 16;
+		struct lint_finding *v = realloc(r->items, nc * sizeof(*v));
+		if (!v) {
+			c->err = -ENOMEM;
+			return NULL;
+		}
+		r->items = v;
+		r->cap = nc;
+	}
+	struct lint_finding *f = &r->items[r->n++];
+	memset(f, 0, sizeof(*f));
+	f->id = id;
+	f->severity = severity_of(id);
+	f->group = -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(f->message, sizeof(f->message), fmt, ap);
+	va_end(ap);
+	return f;
+}
+
+static void add_rule(struct lint_finding *f, struct rule_ref r)
+{
+	if (f && f->n_rules < LINT_MAX_RULES)
+		f->rules[f->n_rules++] = r;
+}
+
+static const char *rtext(const struct lab *lab, struct rule_ref r, char *buf, size_t len)
+{
+	return rule_ref_format(lab, &r, buf, len);
+}
+
+static struct rule_ref nacl_ref(int32_t a, bool egress, size_t i)
+{
+	return (struct rule_ref){RULE_NACL, a, (int32_t)i, egress};
+}
+
+static struct rule_ref sg_ref_of(const struct lab *lab, int32_t g, size_t i)
+{
+	return (struct rule_ref){RULE_SG, g, (int32_t)i, lab->groups[g].rules[i].egress};
+}
+
+/* ---- rules as packet sets ---- */
+
+struct keys {
+	uint32_t lo, hi;
+};
+
+static struct keys key_interval(int proto, int32_t from, int32_t to)
+{
+	if (proto == PROTO_TCP || proto == PROTO_UDP)
+		return (struct keys){from < 0 ? 0 : (uint32_t)from,
+				     to < 0 || to > 65535 ? 65535 : (uint32_t)to};
+	if (proto == PROTO_ICMP || proto == PROTO_ICMPV6) {
+		if (from < 0)
+			return (struct keys){0, 0xffff};
+		if (to < 0)
+			return (struct keys){(uint32_t)from << 8, ((uint32_t)from << 8) | 0xff};
+		return (struct keys){((uint32_t)from << 8) | (uint32_t)to,
+				     ((uint32_t)from << 8) | (uint32_t)to};
+	}
+	return (struct keys){0, 0};
+}
+
+static struct keys entry_keys(const struct nacl_entry *e)
+{
+	bool icmp = e->protocol == PROTO_ICMP || e->protocol == PROTO_ICMPV6;
+	return key_interval(e->protocol, icmp ? e->icmp_type : e->port_from,
+			    icmp ? e->icmp_code : e->port_to);
+}
+
+static struct keys rule_keys(const struct sg_rule *r)
+{
+	return key_interval(r->protocol, r->from_port, r->to_port);
+}
+
+/* Whether every packet of protocol inner is of protocol outer. */
+static bool proto_covers(int outer, int inner)
+{
+	return outer == PROTO_ALL || outer == inner;
+}
+
+static bool keys_cover(struct keys outer, struct keys inner, int outer_proto)
+{
+	return outer_proto == PROTO_ALL || (outer.lo <= inner.lo && outer.hi >= inner.hi);
+}
+
+static void entry_list(const struct nacl *acl, bool egress, const struct nacl_entry **l, size_t *n)
+{
+	*l = egress ? acl->egress : acl->ingress;
+	*n = egress ? acl->n_egress : acl->n_ingress;
+}
+
+/* ---- nacl-shadowed, nacl-contradicted ---- */
+
+/* Earlier entries whose CIDR and protocol cover e's, walked along e's key
+ * interval: e is shadowed when together they cover all of it. used[] gets
+ * the indices of the entries that do. */
+static bool shadowed(const struct nacl_entry *l, size_t i, size_t *used, size_t *n_used)
+{
+	const struct nacl_entry *e = &l[i];
+	struct keys want = entry_keys(e);
+	uint32_t cur = want.lo;
+	*n_used = 0;
+	for (bool moved = true; moved && cur <= want.hi;) {
+		moved = false;
+		for (size_t k = 0; k < i; k++) {
+			const struct nacl_entry *p = &l[k];
+			if (!ip_prefix_covers(&p->cidr, &e->cidr) ||
+			    !proto_covers(p->protocol, e->protocol))
+				continue;
+			struct keys pk = p->protocol == PROTO_ALL ? (struct keys){0, 0xffff}
+								   : entry_keys(p);
+			if (pk.lo > cur || pk.hi < cur)
+				continue;
+			if (*n_used < LINT_MAX_RULES - 1)
+				used[(*n_used)++] = k;
+			cur = pk.hi + 1;
+			moved = true;
+			break;
+		}
+	}
+	return cur > want.hi;
+}
+
+static void check_shadow(struct lint_ctx *c, int32_t a, bool egress)
+{
+	const struct nacl_entry *l;
+	size_t n, used[LINT_MAX_RULES], n_used;
+	char t1[256], t2[256];
+	entry_list(&c->lab->nacls[a], egress, &l, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (!shadowed(l, i, used, &n_used))
+			continue;
+		bool contra = false;
+		for (size_t k = 0; k < n_used; k++)
+			contra |= l[used[k]].allow != l[i].allow;
+		struct lint_finding *f;
+		if (contra)
+			f = add(c, "nacl-contradicted",
+				"%s never decides anything: earlier rule %u (%s) decides every "
+				"packet it matches the other way, so its %s never applies",
+				rtext(c->lab, nacl_ref(a, egress, i), t1, sizeof(t1)),
+				l[used[0]].rule_number,
+				rtext(c->lab, nacl_ref(a, egress, used[0]), t2, sizeof(t2)),
+				l[i].allow ? "allow" : "deny");
+		else
+			f = add(c, "nacl-shadowed",
+				"%s never decides anything: earlier rule %u (%s) already %s every "
+				"packet it matches",
+				rtext(c->lab, nacl_ref(a, egress, i), t1, sizeof(t1)),
+				l[used[0]].rule_number,
+				rtext(c->lab, nacl_ref(a, egress, used[0]), t2, sizeof(t2)),
+				l[i].allow ? "allows" : "denies");
+		add_rule(f, nacl_ref(a, egress, i));
+		for (size_t k = 0; k < n_used; k++)
+			add_rule(f, nacl_ref(a, egress, used[k]));
+	}
+}
+
+/* ---- sg-redundant ---- */
+
+static size_t group_enis(const struct lab *lab, int32_t g)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < lab->n_enis; i++)
+		for (size_t k = 0; k < lab->enis[i].n_groups; k++)
+			n += lab->enis[i].groups[k] == g;
+	return n;
+}
+
+static bool eni_has(const struct eni *e, int32_t g)
+{
+	for (size_t k = 0; k < e->n_groups; k++)
+		if (e->groups[k] == g)
+			return true;
+	return false;
+}
+
+/* Whether every ENI carrying g (at least one) carries h too: then h's
+ * rules apply wherever g's do. */
+static bool always_with(const struct lab *lab, int32_t g, int32_t h)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < lab->n_enis; i++) {
+		if (!eni_has(&lab->enis[i], g))
+			continue;
+		if (!eni_has(&lab->enis[i], h))
+			return false;
+		n++;
+	}
+	return n > 0;
+}
+
+/* Whether outer's peer includes every address inner's does. Group
+ * membership changes as instances come and go, so a group is covered only
+ * by itself; a prefix list by itself or a CIDR covering all its entries. */
+static bool peer_covers(const struct lab *lab, const struct sg_rule *outer,
+			const struct sg_rule *inner)
+{
+	switch (inner->peer_kind) {
+	case SG_PEER_CIDR:
+		return outer->peer_kind == SG_PEER_CIDR &&
+		       ip_prefix_covers(&outer->cidr, &inner->cidr);
+	case SG_PEER_GROUP:
+		return outer->peer_kind == SG_PEER_GROUP && outer->peer == inner->peer &&
+		       inner->peer >= 0;
+	case SG_PEER_PREFIX_LIST:
+		if (outer->peer_kind == SG_PEER_PREFIX_LIST)
+			return outer->peer == inner->peer && inner->peer >= 0;
+		if (outer->peer_kind != SG_PEER_CIDR || inner->peer < 0 ||
+		    !lab->prefix_lists[inner->peer].n_cidrs)
+			return false;
+		for (size_t i = 0; i < lab->prefix_lists[inner->peer].n_cidrs; i++)
+			if (!ip_prefix_covers(&outer->cidr, &lab->prefix_lists[inner->peer].cidrs[i]))
+				return false;
+		return true;
+	}
+	return false;
+}
+
+static bool sg_rule_covers(const struct lab *lab, const struct sg_rule *outer,
+			   const struct sg_rule *inner)
+{
+	return outer->egress == inner->egress && proto_covers(outer->protocol, inner->protocol) &&
+	       keys_cover(rule_keys(outer), rule_keys(inner), outer->protocol) &&
+	       peer_covers(lab, outer, inner);
+}
+
+/* The rule making (g, r) redundant, or false. Of two identical rules only
+ * the later one (in rule_index order) is reported. */
+static bool find_cover(const struct lab *lab, int32_t g, size_t r, int32_t *og, size_t *orr)
+{
+	const struct sg_rule *x = &lab->groups[g].rules[r];
+	for (size_t h = 0; h < lab->n_groups; h++) {
+		if ((int32_t)h != g && !always_with(lab, g, (int32_t)h))
+			continue;
+		for (size_t k = 0; k < lab->groups[h].n_rules; k++) {
+			const struct sg_rule *y = &lab->groups[h].rules[k];
+			if (((int32_t)h == g && k == r) || !sg_rule_covers(lab, y, x))
+				continue;
+			bool later = (int32_t)h > g || ((int32_t)h == g && k > r);
+			if (sg_rule_covers(lab, x, y) && later)
+				continue; /* identical: the later one is the redundant one */
+			*og = (int32_t)h;
+			*orr = k;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void check_sg_redundant(struct lint_ctx *c)
+{
+	char t1[320], t2[320];
+	for (size_t g = 0; g < c->lab->n_groups; g++)
+		for (size_t r = 0; r < c->lab->groups[g].n_rules; r++) {
+			int32_t og;
+			size_t orr;
+			if (!find_cover(c->lab, (int32_t)g, r, &og, &orr))
+				continue;
+			struct lint_finding *f =
+			    add(c, "sg-redundant", "%s allows nothing that %s does not: %s",
+				rtext(c->lab, sg_ref_of(c->lab, (int32_t)g, r), t1, sizeof(t1)),
+				rtext(c->lab, sg_ref_of(c->lab, og, orr), t2, sizeof(t2)),
+				og == (int32_t)g ? "same group"
+						 : "that group is on every ENI this one is on");
+			add_rule(f, sg_ref_of(c->lab, (int32_t)g, r));
+			add_rule(f, sg_ref_of(c->lab, og, orr));
+		}
+}
+
+/* ---- open-admin-port ---- */
+
+static const struct {
+	uint16_t port;
+	int proto; /* PROTO_TCP, or PROTO_ALL for TCP and UDP */
+	const char *what;
+} admin_ports[] = {
+    {22, PROTO_TCP, "SSH"},	     {23, PROTO_TCP, "Telnet"},
+    {3389, PROTO_ALL, "RDP"},	     {5985, PROTO_TCP, "WinRM"},
+    {5986, PROTO_TCP, "WinRM"},	     {3306, PROTO_TCP, "MySQL"},
+    {5432, PROTO_TCP, "PostgreSQL"}, {1433, PROTO_TCP, "SQL Server"},
+    {1521, PROTO_TCP, "Oracle"},     {6379, PROTO_TCP, "Redis"},
+    {11211, PROTO_ALL, "Memcached"}, {27017, PROTO_TCP, "MongoDB"},
+    {9200, PROTO_TCP, "Elasticsearch"}, {9300, PROTO_TCP, "Elasticsearch"},
+    {2379, PROTO_TCP, "etcd"},
+};
+
+static bool opens_port(const struct sg_rule *r, int proto, uint16_t port)
+{
+	if (r->protocol == PROTO_ALL)
+		return true;
+	if (r->protocol != PROTO_TCP && r->protocol != PROTO_UDP)
+		return false;
+	if (proto != PROTO_ALL && r->protocol != proto)
+		return false;
+	struct keys k = rule_keys(r);
+	return port >= k.lo && port <= k.hi;
+}
+
+static void check_admin(struct lint_ctx *c)
+{
+	char t[320], list[256];
+	for (size_t g = 0; g < c->lab->n_groups; g++)
+		for (size_t r = 0; r < c->lab->groups[g].n_rules; r++) {
+			const struct sg_rule *x = &c->lab->groups[g].rules[r];
+			if (x->egress || x->peer_kind != SG_PEER_CIDR || !ip_prefix_is_all(&x->cidr))
+				continue;
+			size_t off = 0, n = 0;
+			list[0] = '\0';
+			for (size_t i = 0; i < sizeof(admin_ports) / sizeof(admin_ports[0]); i++) {
+				if (!opens_port(x, admin_ports[i].proto, admin_ports[i].port) ||
+				    off >= sizeof(list))
+					continue;
+				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%u (%s)",
+							n++ ? ", " : "", admin_ports[i].port,
+							admin_ports[i].what);
+			}
+			if (!n)
+				continue;
+			struct lint_finding *f = add(
+			    c, "open-admin-port", "%s opens %s to every address on the internet",
+			    rtext(c->lab, sg_ref_of(c->lab, (int32_t)g, r), t, sizeof(t)), list);
+			add_rule(f, sg_ref_of(c->lab, (int32_t)g, r));
+		}
+}
+
+/* ---- addresses for the flow-based checks ---- */
+
+static bool named_by_lab(const struct lab *lab, const struct ip_addr *a)
+{
+	for (size_t g = 0; g < lab->n_groups; g++)
+		for (size_t r = 0; r < lab->groups[g].n_rules; r++) {
+			const struct sg_rule *x = &lab->groups[g].rules[r];
+			if (x->peer_kind == SG_PEER_CIDR && !ip_prefix_is_all(&x->cidr) &&
+			    ip_prefix_contains(&x->cidr, a))
+				return true;
+		}
+	for (size_t n = 0; n < lab->n_nacls; n++) {
+		const struct nacl *acl = &lab->nacls[n];
+		for (size_t i = 0; i < acl->n_ingress + acl->n_egress; i++) {
+			const struct nacl_entry *e =
+			    i < acl->n_ingress ? &acl->ingress[i] : &acl->egress[i - acl->n_ingress];
+			if (!ip_prefix_is_all(&e->cidr) && ip_prefix_contains(&e->cidr, a))
+				return true;
+		}
+	}
+	for (size_t p = 0; p < lab->n_prefix_lists; p++)
+		for (size_t i = 0; i < lab->prefix_lists[p].n_cidrs; i++)
+			if (ip_prefix_contains(&lab->prefix_lists[p].cidrs[i], a))
+				return true;
+	return lab_addr_in_vpc(lab, a);
+}
+
+/* An internet address that only rules for all addresses (0.0.0.0/0, ::/0)
+ * match: what "the internet" means to a rule for all addresses. */
+static bool internet_addr(const struct lab *lab, enum ip_family fam, struct ip_addr *out)
+{
+	static const char *const v4[] = {"203.0.113.100", "198.51.100.100", "192.0.2.100",
+					 "100.64.0.100", "198.18.0.100", "1.1.1.100"};
+	static const char *const v6[] = {"2001:db8:ffff::100", "2600:1f00::100", "2a00::100",
+					 "3fff::100"};
+	const char *const *c = fam == IP_V4 ? v4 : v6;
+	size_t n = fam == IP_V4 ? sizeof(v4) / sizeof(v4[0]) : sizeof(v6) / sizeof(v6[0]);
+	for (size_t i = 0; i < n; i++)
+		if (ip_addr_parse(c[i], out) == 0 && !named_by_lab(lab, out))
+			return true;
+	return false;
+}
+
+/* An address of p the entry e (index i of l) decides at port/key k, for a
+ * flow whose peer is that address; the first address tried is the lowest
+ * of p, then the internet representatives. */
+static bool peer_addr_in(const struct lab *lab, const struct ip_prefix *p, struct ip_addr *out)
+{
+	if (ip_prefix_is_all(p))
+		return internet_addr(lab, (enum ip_family)p->addr.family, out);
+	*out = p->addr;
+	if (p->len < (p->addr.family == IP_V4 ? 31 : 127))
+		ip_prefix_nth(p, 1, out);
+	return true;
+}
+
+/* A flow matching entry e from/to peer, at the first key e decides there. */
+static bool decided_flow(const struct nacl *acl, const struct nacl_entry *e,
+			 const struct ip_addr *peer, struct flow *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->src.family = f->dst.family = peer->family;
+	if (e->egress)
+		f->dst = *peer;
+	else
+		f->src = *peer;
+	f->proto = e->protocol == PROTO_ALL ? PROTO_TCP : (uint8_t)e->protocol;
+	if (f->proto == PROTO_ICMP && peer->family == IP_V6)
+		f->proto = PROTO_ICMPV6;
+	struct keys k = entry_keys(e);
+	if (e->protocol == PROTO_ALL)
+		k = (struct keys){1, 65535};
+	struct nacl_decision d;
+	uint32_t limit = k.hi + 1;
+	for (uint32_t p = k.lo; p <= k.hi;) {
+		if (flow_has_ports(f)) {
+			f->dport = (uint16_t)p;
+		} else if (flow_is_icmp(f)) {
+			f->icmp_type = (uint8_t)(p >> 8);
+			f->icmp_code = (uint8_t)p;
+		}
+		nacl_evaluate(acl, e->egress, f, &d);
+		if (d.entry == e)
+			return true;
+		if (!flow_has_ports(f))
+			return false; /* ICMP: the first key is enough of a sample */
+		p = nacl_next_port(acl, e->egress, p, limit);
+	}
+	return false;
+}
+
+/* ---- nacl-no-return ---- */
+
+static bool is_request_entry(const struct nacl_entry *e)
+{
+	if (!e->allow || (e->protocol != PROTO_TCP && e->protocol != PROTO_UDP))
+		return false;
+	/* an entry covering the clients' ephemeral ports is itself a return rule */
+	if (e->port_from <= PIPELINE_EPHEMERAL_LO && e->port_to >= PIPELINE_EPHEMERAL_HI)
+		return false;
+	return !(e->protocol == PROTO_UDP && e->port_from >= 67 && e->port_to <= 68);
+}
+
+static void no_return_one(struct lint_ctx *c, int32_t a, bool egress, size_t i)
+{
+	const struct nacl *acl = &c->lab->nacls[a];
+	const struct nacl_entry *e = egress ? &acl->egress[i] : &acl->ingress[i];
+	struct ip_addr peer;
+	struct flow req, reply;
+	if (!peer_addr_in(c->lab, &e->cidr, &peer) || !decided_flow(acl, e, &peer, &req))
+		return;
+	flow_reverse(&req, &reply);
+	struct nacl_decision d;
+	uint16_t port;
+	if (nacl_evaluate_ports(acl, !egress, &reply, PIPELINE_EPHEMERAL_LO,
+				PIPELINE_EPHEMERAL_HI, &port, &d))
+		return;
+	char t1[256], t2[256], a1[IP_ADDR_STRLEN], cidr[IP_PREFIX_STRLEN], proto[16];
+	if (d.entry)
+		snprintf(t2, sizeof(t2), "rule %u", d.rule_number);
+	else
+		snprintf(t2, sizeof(t2), "the final * rule (%u)", d.rule_number);
+	flow_proto_name(e->protocol, proto, sizeof(proto));
+	struct lint_finding *f = add(
+	    c, "nacl-no-return",
+	    "%s admits requests, but %s denies their replies %s %s port %u (%s): NACLs are "
+	    "stateless; allow %s %u-%u %s %s in %s (AWS suggests 1024-65535)",
+	    rtext(c->lab, nacl_ref(a, egress, i), t1, sizeof(t1)), !egress ? "egress" : "ingress",
+	    !egress ? "to" : "from", ip_addr_format(&peer, a1, sizeof(a1)), port, t2, proto,
+	    PIPELINE_EPHEMERAL_LO, PIPELINE_EPHEMERAL_HI, !egress ? "to" : "from",
+	    ip_prefix_format(&e->cidr, cidr, sizeof(cidr)), !egress ? "egress" : "ingress");
+	add_rule(f, nacl_ref(a, egress, i));
+	if (d.entry) {
+		const struct nacl_entry *base = !egress ? acl->egress : acl->ingress;
+		add_rule(f, nacl_ref(a, !egress, (size_t)(d.entry - base)));
+	}
+}
+
+static void check_no_return(struct lint_ctx *c, int32_t a)
+{
+	const struct nacl *acl = &c->lab->nacls[a];
+	if (acl->is_default)
+		return;
+	for (int eg = 0; eg < 2; eg++) {
+		const struct nacl_entry *l;
+		size_t n;
+		entry_list(acl, eg, &l, &n);
+		for (size_t i = 0; i < n && !c->err; i++)
+			if (is_request_entry(&l[i]))
+				no_return_one(c, a, eg, i);
+	}
+}
+
+/* ---- sg-ref-empty, sg-unattached ---- */
+
+static void check_refs(struct lint_ctx *c)
+{
+	char t[320];
+	for (size_t g = 0; g < c->lab->n_groups; g++) {
+		const struct security_group *sg = &c->lab->groups[g];
+		if (!group_enis(c->lab, (int32_t)g)) {
+			/* its rules match nothing anyway: one finding for the group */
+			if (sg->name && !strcmp(sg->name, "default"))
+				continue;
+			struct lint_finding *f =
+			    add(c, "sg-unattached",
+				"%s%s%s%s is attached to no ENI: its rules apply to nothing", sg->id,
+				sg->name ? " (" : "", sg->name ? sg->name : "", sg->name ? ")" : "");
+			if (f)
+				f->group = (int32_t)g;
+			continue;
+		}
+		for (size_t r = 0; r < sg->n_rules; r++) {
+			const struct sg_rule *x = &sg->rules[r];
+			if (x->peer_kind != SG_PEER_GROUP || x->peer < 0 ||
+			    group_enis(c->lab, x->peer))
+				continue;
+			struct lint_finding *f =
+			    add(c, "sg-ref-empty",
+				"%s references %s, which no ENI carries: the rule matches nobody",
+				rtext(c->lab, sg_ref_of(c->lab, (int32_t)g, r), t, sizeof(t)), x->peer_id);
+			add_rule(f, sg_ref_of(c->lab, (int32_t)g, r));
+		}
+	}
+}
+
+/* ---- family-gap ---- */
+
+static bool nacl_dual_stack(const struct lab *lab, int32_t a)
+{
+	for (size_t s = 0; s < lab->n_subnets; s++)
+		if (lab->subnets[s].nacl == a && lab->subnets[s].has_cidr6)
+			return true;
+	return false;
+}
+
+static enum ip_family other_family(uint8_t f)
+{
+	return f == IP_V4 ? IP_V6 : IP_V4;
+}
+
+static void flow_to_family(const struct flow *f, const struct ip_addr *peer, bool egress,
+			   struct flow *g)
+{
+	*g = *f;
+	memset(&g->src, 0, sizeof(g->src));
+	memset(&g->dst, 0, sizeof(g->dst));
+	g->src.family = g->dst.family = peer->family;
+	if (egress)
+		g->dst = *peer;
+	else
+		g->src = *peer;
+	if (f->proto == PROTO_ICMP || f->proto == PROTO_ICMPV6)
+		g->proto = peer->family == IP_V6 ? PROTO_ICMPV6 : PROTO_ICMP;
+}
+
+static const char *fam_name(uint8_t f)
+{
+	return f == IP_V6 ? "IPv6" : "IPv4";
+}
+
+static void gap_nacl_entry(struct lint_ctx *c, int32_t a, bool egress, size_t i)
+{
+	const struct nacl *acl = &c->lab->nacls[a];
+	const struct nacl_entry *e = egress ? &acl->egress[i] : &acl->ingress[i];
+	struct ip_addr peer, other;
+	struct flow f, g;
+	if (!ip_prefix_is_all(&e->cidr) || !internet_addr(c->lab, e->cidr.addr.family, &peer) ||
+	    !internet_addr(c->lab, other_family(e->cidr.addr.family), &other) ||
+	    !decided_flow(acl, e, &peer, &f))
+		return;
+	if (flow_is_icmp(&f) && f.icmp_type != (e->cidr.addr.family == IP_V4 ? 8 : 128))
+		return; /* ICMP types differ between the families: only echo compares */
+	flow_to_family(&f, &other, egress, &g);
+	if (flow_is_icmp(&g))
+		g.icmp_type = g.proto == PROTO_ICMPV6 ? 128 : 8;
+	struct nacl_decision d;
+	nacl_evaluate(acl, egress, &g, &d);
+	if (d.allow == e->allow)
+		return;
+	char t1[256], proto[16], what[32] = "";
+	flow_proto_name(g.proto, proto, sizeof(proto));
+	if (flow_has_ports(&g))
+		snprintf(what, sizeof(what), " port %u", g.dport);
+	struct lint_finding *f2 =
+	    add(c, "family-gap",
+		"%s, but in this dual-stack subnet %s %s%s %s all %s addresses is %s by %s%u: "
+		"%s %s by accident?",
+		rtext(c->lab, nacl_ref(a, egress, i), t1, sizeof(t1)), fam_name(g.src.family),
+		proto, what, egress ? "to" : "from", fam_name(g.src.family),
+		d.allow ? "allowed" : "denied", d.entry ? "rule " : "the final * rule ",
+		d.rule_number, fam_name(g.src.family), d.allow ? "left open" : "shut");
+	add_rule(f2, nacl_ref(a, egress, i));
+	if (d.entry) {
+		const struct nacl_entry *base = egress ? acl->egress : acl->ingress;
+		add_rule(f2, nacl_ref(a, egress, (size_t)(d.entry - base)));
+	}
+}
+
+static void check_gap_nacl(struct lint_ctx *c, int32_t a)
+{
+	if (!nacl_dual_stack(c->lab, a))
+		return;
+	for (int eg = 0; eg < 2; eg++) {
+		size_t n = eg ? c->lab->nacls[a].n_egress : c->lab->nacls[a].n_ingress;
+		for (size_t i = 0; i < n; i++)
+			gap_nacl_entry(c, a, eg, i);
+	}
+}
+
+/* A dual-stack ENI carrying group g, or -1. */
+static int32_t dual_eni_with(const struct lab *lab, int32_t g)
+{
+	for (size_t i = 0; i < lab->n_enis; i++)
+		if (lab->enis[i].n_ipv4 && lab->enis[i].n_ipv6 && eni_has(&lab->enis[i], g))
+			return (int32_t)i;
+	return -1;
+}
+
+static void gap_sg_rule(struct lint_ctx *c, int32_t g, size_t r, int32_t eni)
+{
+	const struct sg_rule *x = &c->lab->groups[g].rules[r];
+	const struct eni *e = &c->lab->enis[eni];
+	struct ip_addr other;
+	uint8_t fam = x->cidr.addr.family;
+	if (x->protocol != PROTO_ALL && x->protocol != PROTO_TCP && x->protocol != PROTO_UDP)
+		return;
+	if (!internet_addr(c->lab, other_family(fam), &other))
+		return;
+	struct flow f;
+	memset(&f, 0, sizeof(f));
+	f.proto = x->protocol == PROTO_ALL ? PROTO_TCP : (uint8_t)x->protocol;
+	f.dport = x->protocol == PROTO_ALL ? 443 : (uint16_t)rule_keys(x).lo;
+	const struct ip_addr *self = other.family == IP_V6 ? &e->ipv6[0] : &e->ipv4[0];
+	f.src = x->egress ? *self : other;
+	f.dst = x->egress ? other : *self;
+	struct sg_match m;
+	if (sg_evaluate(c->lab, e, x->egress, &f, &m))
+		return;
+	char t1[320], proto[16];
+	flow_proto_name(f.proto, proto, sizeof(proto));
+	struct lint_finding *fd =
+	    add(c, "family-gap",
+		"%s, but %s (dual-stack) allows no %s %s port %u %s all %s addresses: %s shut "
+		"(or %s open) by accident?",
+		rtext(c->lab, sg_ref_of(c->lab, g, r), t1, sizeof(t1)), lab_eni_label(c->lab, eni),
+		fam_name(other.family), proto, f.dport, x->egress ? "to" : "from",
+		fam_name(other.family), fam_name(other.family), fam_name(fam));
+	add_rule(fd, sg_ref_of(c->lab, g, r));
+}
+
+static void check_gap_sg(struct lint_ctx *c)
+{
+	for (size_t g = 0; g < c->lab->n_groups; g++) {
+		int32_t eni = dual_eni_with(c->lab, (int32_t)g);
+		if (eni < 0)
+			continue;
+		for (size_t r = 0; r < c->lab->groups[g].n_rules; r++) {
+			const struct sg_rule *x = &c->lab->groups[g].rules[r];
+			if (x->peer_kind == SG_PEER_CIDR && ip_prefix_is_all(&x->cidr))
+				gap_sg_rule(c, (int32_t)g, r, eni);
+		}
+	}
+}
+
+int lint_run(const struct lab *lab, struct lint_report *out)
+{
+	struct lint_ctx c = {lab, out, 0};
+	memset(out, 0, sizeof(*out));
+	for (size_t a = 0; a < lab->n_nacls; a++) {
+		check_shadow(&c, (int32_t)a, false);
+		check_shadow(&c, (int32_t)a, true);
+	}
+	check_sg_redundant(&c);
+	check_admin(&c);
+	for (size_t a = 0; a < lab->n_nacls; a++)
+		check_no_return(&c, (int32_t)a);
+	check_refs(&c);
+	for (size_t a = 0; a < lab->n_nacls; a++)
+		check_gap_nacl(&c, (int32_t)a);
+	check_gap_sg(&c);
+	if (c.err)
+		lint_report_free(out);
+	return c.err;
+}
+
+void lint_report_free(struct lint_report *r)
+{
+	free(r->items);
+	memset(r, 0, sizeof(*r));
+}
