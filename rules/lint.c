@@ -309,11 +309,22 @@ static bool sg_rule_covers(const struct lab *lab, const struct sg_rule *outer,
 	       peer_covers(lab, outer, inner);
 }
 
+/* AWS's default outbound rule, which every new group gets: all traffic to
+ * 0.0.0.0/0 (and ::/0). Two groups on one ENI both carry it as a matter
+ * of course; calling one of them redundant is noise. */
+static bool is_default_egress(const struct sg_rule *x)
+{
+	return x->egress && x->protocol == PROTO_ALL && x->peer_kind == SG_PEER_CIDR &&
+	       ip_prefix_is_all(&x->cidr);
+}
+
 /* The rule making (g, r) redundant, or false. Of two identical rules only
  * the later one (in rule_index order) is reported. */
 static bool find_cover(const struct lab *lab, int32_t g, size_t r, int32_t *og, size_t *orr)
 {
 	const struct sg_rule *x = &lab->groups[g].rules[r];
+	if (is_default_egress(x))
+		return false;
 	for (size_t h = 0; h < lab->n_groups; h++) {
 		if ((int32_t)h != g && !always_with(lab, g, (int32_t)h))
 			continue;
@@ -505,10 +516,22 @@ static bool is_request_entry(const struct nacl_entry *e)
 {
 	if (!e->allow || (e->protocol != PROTO_TCP && e->protocol != PROTO_UDP))
 		return false;
-	/* an entry covering the clients' ephemeral ports is itself a return rule */
-	if (e->port_from <= PIPELINE_EPHEMERAL_LO && e->port_to >= PIPELINE_EPHEMERAL_HI)
+	/* a wide range, or one running to the top of the port space, is a
+	 * return allowance for some client's ephemeral ports (Linux
+	 * 32768-60999, Windows 49152-65535, AWS's 1024-65535), not a service */
+	if ((e->port_from >= 1024 && e->port_to >= PIPELINE_EPHEMERAL_HI) ||
+	    e->port_to - e->port_from >= 1000)
 		return false;
 	return !(e->protocol == PROTO_UDP && e->port_from >= 67 && e->port_to <= 68);
+}
+
+/* NACLs never filter traffic with the Amazon DNS server, the metadata or
+ * time services (§1): their entries need no return path. */
+static bool is_service(const struct lab *lab, const struct nacl *acl, const struct ip_addr *a)
+{
+	struct pipeline_end e;
+	pipeline_end_of_addr(lab, acl->vpc, a, &e);
+	return e.kind == END_SERVICE;
 }
 
 static void no_return_one(struct lint_ctx *c, int32_t a, bool egress, size_t i)
@@ -517,7 +540,8 @@ static void no_return_one(struct lint_ctx *c, int32_t a, bool egress, size_t i)
 	const struct nacl_entry *e = egress ? &acl->egress[i] : &acl->ingress[i];
 	struct ip_addr peer;
 	struct flow req, reply;
-	if (!peer_addr_in(c->lab, &e->cidr, &peer) || !decided_flow(acl, e, &peer, &req))
+	if (!peer_addr_in(c->lab, &e->cidr, &peer) || is_service(c->lab, acl, &peer) ||
+	    !decided_flow(acl, e, &peer, &req))
 		return;
 	flow_reverse(&req, &reply);
 	struct nacl_decision d;

@@ -227,14 +227,17 @@ static void redundant_in_group_and_across_groups(void **state)
 static void not_redundant_when_another_eni_needs_it(void **state)
 {
 	struct run r;
-	/* b1 carries h alone: there h's rule is the only one allowing tcp 80 */
+	/* b1 carries h without w: there h's rule is the only one allowing tcp
+	 * 80. d1 and d2 both have AWS's default outbound rule (all traffic to
+	 * 0.0.0.0/0), which every group gets: not worth a finding. */
 	lint(&r, lab_of(OPEN_NACL,
 			"{\"name\": \"g\", \"ingress\": ["
 			" {\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"10.0.0.0/16\"},"
 			" {\"proto\": \"tcp\", \"ports\": \"8443\", \"from\": \"10.0.0.0/16\"}], " SG_OPEN_OUT "},"
 			"{\"name\": \"w\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", \"from\": \"0.0.0.0/0\"}], \"egress\": []},"
-			"{\"name\": \"h\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", \"from\": \"10.0.0.0/8\"}], \"egress\": []}",
-			"\"g\", \"w\", \"h\"", "\"g\", \"h\"", false));
+			"{\"name\": \"h\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", \"from\": \"10.0.0.0/8\"}], \"egress\": []},"
+			"{\"name\": \"d1\", \"ingress\": []}, {\"name\": \"d2\", \"ingress\": []}",
+			"\"g\", \"w\", \"h\", \"d1\", \"d2\"", "\"g\", \"h\", \"d1\", \"d2\"", false));
 	assert_int_equal(count(&r, "sg-redundant"), 0);
 	done(&r);
 }
@@ -312,12 +315,18 @@ static void requests_without_return_path(void **state)
 static void return_paths_present(void **state)
 {
 	struct run r;
+	/* 140 is a return allowance (Windows clients' ports), not a service;
+	 * 90 talks to the Amazon DNS server (base+2), which no NACL filters
+	 * (§1): neither needs a return path. */
 	lint(&r, lab_of("\"ingress\": ["
 			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"0.0.0.0/0\"},"
 			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"::/0\"},"
 			"{\"rule\": 120, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 130, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", \"cidr\": \"::/0\"}],"
+			"{\"rule\": 130, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", \"cidr\": \"::/0\"},"
+			"{\"rule\": 140, \"action\": \"allow\", \"proto\": \"udp\", \"ports\": \"49152-65535\", \"cidr\": \"0.0.0.0/0\"},"
+			"{\"rule\": 141, \"action\": \"allow\", \"proto\": \"udp\", \"ports\": \"49152-65535\", \"cidr\": \"::/0\"}],"
 			"\"egress\": ["
+			"{\"rule\": 90, \"action\": \"allow\", \"proto\": \"udp\", \"ports\": \"53\", \"cidr\": \"10.0.0.2/32\"},"
 			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"0.0.0.0/0\"},"
 			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"::/0\"},"
 			"{\"rule\": 120, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", \"cidr\": \"0.0.0.0/0\"},"
