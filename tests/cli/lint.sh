@@ -1,0 +1,111 @@
+#!/bin/bash
+# `vpcfw lint` end to end, no root: on the planted-problems lab
+# (tests/lint-lab) --json reports exactly the problems planted.json lists
+# (each one, and nothing on the clean parts), every finding carrying id,
+# severity, message and its rules described in full; the example labs are
+# clean; --severity filters; bad input exits 2.
+# Env: VPCFW_SOURCE_DIR, VPCFW_BINARY_DIR (set by ctest).
+set -u
+
+src=${VPCFW_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+bin=${VPCFW_BINARY_DIR:-$src/build}/vpcfw
+[ -x "$bin" ] || { echo "no vpcfw binary at $bin" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "python3 needed to read JSON" >&2; exit 1; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vpcfw-lint.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+# run_rc RC ARGS...: vpcfw lint ARGS must exit RC; output in $tmp/out, $tmp/err.
+run_rc() {
+	local want=$1
+	shift
+	"$bin" lint "$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$?
+	[ "$rc" = "$want" ] && return 0
+	fail "vpcfw lint $* exited $rc, want $want"
+	sed 's/^/    /' "$tmp/out" "$tmp/err" >&2
+	return 1
+}
+
+lab=$src/tests/lint-lab/lab.json
+
+# signatures FILE: one line per finding, "id owner direction rule" as
+# planted.json writes them; checks the contract's fields on the way.
+signatures() {
+	python3 - "$1" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert set(doc) == {"findings"}, doc.keys()
+for f in doc["findings"]:
+    for k in ("id", "severity", "message", "rules"):
+        assert k in f, (k, f)
+    assert f["severity"] in ("note", "warning", "error"), f
+    assert f["message"], f
+    if not f["rules"]:
+        print(f["id"], f["group"]["name"])
+        continue
+    for r in f["rules"]:
+        owner = r.get("group") or r.get("nacl")
+        assert owner and owner["id"] and "name" in owner, r
+        assert r["direction"] in ("ingress", "egress"), r
+        assert "protocol" in r and r["file"] and r["json_path"], r
+        if r["kind"] == "nacl-entry":
+            assert isinstance(r["rule_number"], int) and r["action"] in ("allow", "deny"), r
+            assert r["cidr"], r
+        else:
+            assert r["kind"] == "sg-rule" and len(r["peer"]) >= 1, r
+    r = f["rules"][0]
+    owner = (r.get("group") or r.get("nacl"))["name"]
+    if r["kind"] == "nacl-entry":
+        print(f["id"], owner, r["direction"], r["rule_number"])
+    else:
+        p = r["peer"]
+        peer = p.get("cidr") or p.get("group_name") or p.get("prefix_list_name")
+        print(f["id"], owner, r["direction"], r["protocol"],
+              "%d-%d" % (r["from_port"], r["to_port"]), peer)
+PY
+}
+
+if run_rc 1 "$lab" --json; then
+	signatures "$tmp/out" | sort >"$tmp/got" || fail "lint --json output breaks the contract"
+	python3 -c 'import json,sys; [print(f["finding"]) for f in json.load(open(sys.argv[1]))["findings"]]' \
+		"$src/tests/lint-lab/planted.json" | sort >"$tmp/want"
+	diff -u "$tmp/want" "$tmp/got" >&2 || fail "lint-lab: findings differ from planted.json (- planted, + reported)"
+	grep -E ' (clean|web|default) ' "$tmp/got" >&2 && fail "a finding on a clean part"
+fi
+
+# text output: one line per finding and the count
+if run_rc 1 "$lab"; then
+	tail -n 1 "$tmp/out" | grep -qx "11 findings in $lab" || fail "text summary: $(tail -n 1 "$tmp/out")"
+	grep -q '^error open-admin-port: .*bastion.* 22 (SSH)' "$tmp/out" || fail "text: open-admin-port line"
+	grep -q "at $lab: vpcs\[0\].nacls\[0\].ingress\[4\]" "$tmp/out" || fail "text: location of the shadowed entry"
+fi
+
+# --severity error keeps the five errors: contradicted, admin port, three missing returns
+if run_rc 1 "$lab" --json --severity error; then
+	ids=$(python3 -c 'import json,sys; print(" ".join(sorted(f["id"] for f in json.load(sys.stdin)["findings"])))' <"$tmp/out")
+	[ "$ids" = "nacl-contradicted nacl-no-return nacl-no-return nacl-no-return open-admin-port" ] ||
+		fail "--severity error kept: $ids"
+fi
+run_rc 1 "$lab" --severity note >/dev/null
+run_rc 2 "$lab" --severity fatal
+run_rc 2
+run_rc 2 /nonexistent-lab
+grep -q "nonexistent-lab" "$tmp/err" || fail "bad lab: the error names no path"
+run_rc 0 --help
+
+# The reference architectures are clean. aws-export puts AWS's default
+# group (all traffic out) on shop-app's ENI beside shop-app, whose two
+# egress rules therefore allow nothing more (§3: SG union): 2 findings.
+for ex in prototype ten-thousand million; do
+	run_rc 0 "$src/examples/$ex" && { grep -qx "0 findings in $src/examples/$ex" "$tmp/out" || fail "$ex summary"; }
+done
+if run_rc 1 "$src/examples/aws-export" --json; then
+	[ "$(signatures "$tmp/out" | awk '{print $1, $2}' | sort | uniq -c | tr -s ' ')" = " 2 sg-redundant shop-app" ] ||
+		fail "aws-export: $(signatures "$tmp/out")"
+fi
+
+[ "$fails" = 0 ] || { echo "$fails failures" >&2; exit 1; }
+echo "lint: all passed"
