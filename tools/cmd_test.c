@@ -1024,7 +1024,7 @@ static void report_early_stop(const struct test_args *a, const char *name, const
 	char line[512];
 	snprintf(line, sizeof(line), "%.*s", (int)strcspn(why, "\n"), why);
 	if (a->junit) {
-		struct junit_case c = {name, EXPECT_ERROR, line, why, 0};
+		struct junit_case c = {name, EXPECT_ERROR, line, why, 0, "run-error"};
 		if (junit_write(a->junit, suite, &c, 1) < 0)
 			fprintf(stderr, "vpcfw test: cannot write %s: %s\n", a->junit,
 				strerror(errno));

@@ -91,6 +91,7 @@ struct junit_case {
 	const char *message; /* one line; failure/error message attribute */
 	const char *text;    /* the explanation */
 	double seconds;
+	const char *type; /* failure/error type attribute; NULL: from the outcome */
 };
 int junit_write(const char *out_path, const char *suite, const struct junit_case *c, size_t n);
 /* XML-escapes s into out (attribute- and text-safe). */
