@@ -97,11 +97,27 @@ struct cover_plan {
 	size_t n;
 	uint8_t *reachable; /* per rule number */
 	size_t n_reachable;
+	/* Rules whose search ran out of COVER_SEARCH_BUDGET evaluations
+	 * before finding a flow: reachability not decided (never on labs of
+	 * the examples' size; said so rather than called unreachable). */
+	uint8_t *undecided;
+	size_t n_undecided;
 };
 
-/* A small set of flows exercising every reachable rule (greedy set cover
- * over the representatives described above). 0 or -ENOMEM. */
+#define COVER_SEARCH_BUDGET 200000
+
+/* A small set of flows exercising every reachable rule. Rule by rule,
+ * only the representative flows that can meet the rule are tried (its
+ * group's or NACL's ENIs, ends inside its peer, keys inside its range,
+ * keys the ENIs' SG stages can pass at all), the first exercising it is
+ * kept; a greedy set cover then keeps the fewest of those found. 0 or
+ * -ENOMEM. */
 int cover_generate(const struct lab *lab, const struct rule_index *ri, struct cover_plan *out);
+
+/* Every representative flow evaluated, no pruning: the slow reference
+ * cover_generate's reachable set is tested against. 0 or -ENOMEM. */
+int cover_reachable_exhaustive(const struct lab *lab, const struct rule_index *ri,
+			       uint8_t *reachable);
 void cover_plan_free(struct cover_plan *p);
 
 #endif
