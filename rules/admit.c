@@ -158,8 +158,8 @@ static bool nacl_refused(const struct nacl *acl, bool egress, const struct flow 
 }
 
 static void nacl_blocker(const struct lab *lab, struct admit_report *r, bool response,
-			 const struct pipeline_end *src, const struct pipeline_end *dst, bool egress,
-			 const struct flow *f, uint16_t lo, uint16_t hi)
+			 const struct pipeline_end *src, const struct pipeline_end *dst,
+			 bool egress, const struct flow *f, uint16_t lo, uint16_t hi)
 {
 	struct stage_verdict v;
 	struct flow g = *f;
@@ -195,8 +195,8 @@ static void route_blocker(const struct lab *lab, struct admit_report *r, bool re
 	const char *rt = valid_index(v->route_table, lab->n_route_tables)
 			     ? lab->route_tables[v->route_table].id
 			     : NULL;
-	const char *subnet = valid_index(v->subnet, lab->n_subnets) ? lab->subnets[v->subnet].id
-								    : "the subnet";
+	const char *subnet =
+	    valid_index(v->subnet, lab->n_subnets) ? lab->subnets[v->subnet].id : "the subnet";
 	const char *all = f->src.family == IP_V6 ? "::/0" : "0.0.0.0/0";
 	const char *label = lab_eni_label(lab, v->eni);
 	/* past the route, IPv4 to the internet needs a public address too (§9) */
@@ -215,7 +215,8 @@ static void route_blocker(const struct lab *lab, struct admit_report *r, bool re
 			    ip4 ? " a public IPv4 or Elastic IP address" : "");
 		else
 			add(r, response, v, f, true,
-			    "associate %s with a route table routing %s to an internet gateway%s%s%s",
+			    "associate %s with a route table routing %s to an internet "
+			    "gateway%s%s%s",
 			    subnet, all, ip4 ? "; and give " : "", ip4 ? label : "",
 			    ip4 ? " a public IPv4 or Elastic IP address" : "");
 		break;

@@ -43,9 +43,8 @@ int rule_index_build(const struct lab *lab, struct rule_index *ri)
 	ri->total = n;
 	for (size_t g = 0; g < lab->n_groups; g++)
 		for (size_t r = 0; r < lab->groups[g].n_rules; r++)
-			ri->refs[ri->group_off[g] + r] =
-			    (struct rule_ref){RULE_SG, (int32_t)g, (int32_t)r,
-					      lab->groups[g].rules[r].egress};
+			ri->refs[ri->group_off[g] + r] = (struct rule_ref){
+			    RULE_SG, (int32_t)g, (int32_t)r, lab->groups[g].rules[r].egress};
 	for (size_t a = 0; a < lab->n_nacls; a++) {
 		const struct nacl *acl = &lab->nacls[a];
 		for (size_t i = 0; i < acl->n_ingress + acl->n_egress; i++) {
@@ -452,8 +451,9 @@ static void collect_keys(const struct lab *lab, struct key_list *l)
 	for (size_t a = 0; a < lab->n_nacls; a++) {
 		const struct nacl *acl = &lab->nacls[a];
 		for (size_t i = 0; i < acl->n_ingress + acl->n_egress; i++) {
-			const struct nacl_entry *e =
-			    i < acl->n_ingress ? &acl->ingress[i] : &acl->egress[i - acl->n_ingress];
+			const struct nacl_entry *e = i < acl->n_ingress
+							 ? &acl->ingress[i]
+							 : &acl->egress[i - acl->n_ingress];
 			bool icmp = e->protocol == PROTO_ICMP || e->protocol == PROTO_ICMPV6;
 			rule_keys(e->protocol, icmp ? e->icmp_type : e->port_from,
 				  icmp ? e->icmp_code : e->port_to, l);
@@ -565,8 +565,8 @@ static size_t new_rules(const struct candidate *c, const uint8_t *covered)
 	return n;
 }
 
-static int emit(const struct rep_list *ends, const struct key_list *keys,
-		const struct candidate *c, uint8_t *covered, struct cover_plan *p)
+static int emit(const struct rep_list *ends, const struct key_list *keys, const struct candidate *c,
+		uint8_t *covered, struct cover_plan *p)
 {
 	struct cover_flow *v = realloc(p->flows, (p->n + 1) * sizeof(*v));
 	if (!v)
@@ -806,11 +806,8 @@ static bool run_search(struct gen *g, const struct search *s)
 
 static struct search search_init(size_t target)
 {
-	return (struct search){.target = target,
-			       .src_group = -1,
-			       .dst_group = -1,
-			       .src_nacl = -1,
-			       .dst_nacl = -1};
+	return (struct search){
+	    .target = target, .src_group = -1, .dst_group = -1, .src_nacl = -1, .dst_nacl = -1};
 }
 
 /* An SG rule: by a request through its stage; a rule for all addresses
@@ -832,9 +829,9 @@ static bool search_sg(struct gen *g, size_t i, const struct rule_ref *r)
 	}
 	if (run_search(g, &s))
 		return true;
-	bool all_ports = x->protocol == PROTO_ALL || (key_interval_all(x->from_port, x->to_port) &&
-						       (x->protocol == PROTO_TCP ||
-							x->protocol == PROTO_UDP));
+	bool all_ports =
+	    x->protocol == PROTO_ALL || (key_interval_all(x->from_port, x->to_port) &&
+					 (x->protocol == PROTO_TCP || x->protocol == PROTO_UDP));
 	if (x->peer_kind != SG_PEER_CIDR || !ip_prefix_is_all(&x->cidr) || !all_ports)
 		return false;
 	struct search u = search_init(i);

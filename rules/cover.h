@@ -84,8 +84,8 @@ void cover_mark(const struct lab *lab, const struct rule_index *ri, const struct
 /* One generated flow, named as an expectations file names endpoints. */
 struct cover_flow {
 	char from[64], to[64];
-	int proto; /* 6, 17, 1, 58 or another protocol number */
-	int port;  /* TCP/UDP, else -1 */
+	int proto;		  /* 6, 17, 1, 58 or another protocol number */
+	int port;		  /* TCP/UDP, else -1 */
 	int icmp_type, icmp_code; /* ICMP, else -1 */
 	bool accept;		  /* the verdict now */
 	size_t *rules;		  /* the rules it covers first (numbers of rule_index) */

@@ -27,8 +27,7 @@ static const struct lint_check checks[] = {
      "does"},
     {"sg-redundant", LINT_WARNING,
      "SG rule allows nothing another rule of the same ENIs does not already allow"},
-    {"open-admin-port", LINT_ERROR,
-     "administration or database port open to 0.0.0.0/0 or ::/0"},
+    {"open-admin-port", LINT_ERROR, "administration or database port open to 0.0.0.0/0 or ::/0"},
     {"nacl-no-return", LINT_ERROR,
      "custom NACL admits requests whose stateless replies to ephemeral ports it denies"},
     {"sg-ref-empty", LINT_WARNING, "SG rule references a group no ENI carries"},
@@ -191,8 +190,8 @@ static bool shadowed(const struct nacl_entry *l, size_t i, size_t *used, size_t 
 			if (!ip_prefix_covers(&p->cidr, &e->cidr) ||
 			    !proto_covers(p->protocol, e->protocol))
 				continue;
-			struct keys pk = p->protocol == PROTO_ALL ? (struct keys){0, 0xffff}
-								   : entry_keys(p);
+			struct keys pk =
+			    p->protocol == PROTO_ALL ? (struct keys){0, 0xffff} : entry_keys(p);
 			if (pk.lo > cur || pk.hi < cur)
 				continue;
 			if (*n_used < LINT_MAX_RULES - 1)
@@ -294,7 +293,8 @@ static bool peer_covers(const struct lab *lab, const struct sg_rule *outer,
 		    !lab->prefix_lists[inner->peer].n_cidrs)
 			return false;
 		for (size_t i = 0; i < lab->prefix_lists[inner->peer].n_cidrs; i++)
-			if (!ip_prefix_covers(&outer->cidr, &lab->prefix_lists[inner->peer].cidrs[i]))
+			if (!ip_prefix_covers(&outer->cidr,
+					      &lab->prefix_lists[inner->peer].cidrs[i]))
 				return false;
 		return true;
 	}
@@ -370,13 +370,20 @@ static const struct {
 	int proto; /* PROTO_TCP, or PROTO_ALL for TCP and UDP */
 	const char *what;
 } admin_ports[] = {
-    {22, PROTO_TCP, "SSH"},	     {23, PROTO_TCP, "Telnet"},
-    {3389, PROTO_ALL, "RDP"},	     {5985, PROTO_TCP, "WinRM"},
-    {5986, PROTO_TCP, "WinRM"},	     {3306, PROTO_TCP, "MySQL"},
-    {5432, PROTO_TCP, "PostgreSQL"}, {1433, PROTO_TCP, "SQL Server"},
-    {1521, PROTO_TCP, "Oracle"},     {6379, PROTO_TCP, "Redis"},
-    {11211, PROTO_ALL, "Memcached"}, {27017, PROTO_TCP, "MongoDB"},
-    {9200, PROTO_TCP, "Elasticsearch"}, {9300, PROTO_TCP, "Elasticsearch"},
+    {22, PROTO_TCP, "SSH"},
+    {23, PROTO_TCP, "Telnet"},
+    {3389, PROTO_ALL, "RDP"},
+    {5985, PROTO_TCP, "WinRM"},
+    {5986, PROTO_TCP, "WinRM"},
+    {3306, PROTO_TCP, "MySQL"},
+    {5432, PROTO_TCP, "PostgreSQL"},
+    {1433, PROTO_TCP, "SQL Server"},
+    {1521, PROTO_TCP, "Oracle"},
+    {6379, PROTO_TCP, "Redis"},
+    {11211, PROTO_ALL, "Memcached"},
+    {27017, PROTO_TCP, "MongoDB"},
+    {9200, PROTO_TCP, "Elasticsearch"},
+    {9300, PROTO_TCP, "Elasticsearch"},
     {2379, PROTO_TCP, "etcd"},
 };
 
@@ -398,7 +405,8 @@ static void check_admin(struct lint_ctx *c)
 	for (size_t g = 0; g < c->lab->n_groups; g++)
 		for (size_t r = 0; r < c->lab->groups[g].n_rules; r++) {
 			const struct sg_rule *x = &c->lab->groups[g].rules[r];
-			if (x->egress || x->peer_kind != SG_PEER_CIDR || !ip_prefix_is_all(&x->cidr))
+			if (x->egress || x->peer_kind != SG_PEER_CIDR ||
+			    !ip_prefix_is_all(&x->cidr))
 				continue;
 			size_t off = 0, n = 0;
 			list[0] = '\0';
@@ -433,8 +441,9 @@ static bool named_by_lab(const struct lab *lab, const struct ip_addr *a)
 	for (size_t n = 0; n < lab->n_nacls; n++) {
 		const struct nacl *acl = &lab->nacls[n];
 		for (size_t i = 0; i < acl->n_ingress + acl->n_egress; i++) {
-			const struct nacl_entry *e =
-			    i < acl->n_ingress ? &acl->ingress[i] : &acl->egress[i - acl->n_ingress];
+			const struct nacl_entry *e = i < acl->n_ingress
+							 ? &acl->ingress[i]
+							 : &acl->egress[i - acl->n_ingress];
 			if (!ip_prefix_is_all(&e->cidr) && ip_prefix_contains(&e->cidr, a))
 				return true;
 		}
@@ -451,7 +460,7 @@ static bool named_by_lab(const struct lab *lab, const struct ip_addr *a)
 static bool internet_addr(const struct lab *lab, enum ip_family fam, struct ip_addr *out)
 {
 	static const char *const v4[] = {"203.0.113.100", "198.51.100.100", "192.0.2.100",
-					 "100.64.0.100", "198.18.0.100", "1.1.1.100"};
+					 "100.64.0.100",  "198.18.0.100",   "1.1.1.100"};
 	static const char *const v6[] = {"2001:db8:ffff::100", "2600:1f00::100", "2a00::100",
 					 "3fff::100"};
 	const char *const *c = fam == IP_V4 ? v4 : v6;
@@ -546,8 +555,8 @@ static void no_return_one(struct lint_ctx *c, int32_t a, bool egress, size_t i)
 	flow_reverse(&req, &reply);
 	struct nacl_decision d;
 	uint16_t port;
-	if (nacl_evaluate_ports(acl, !egress, &reply, PIPELINE_EPHEMERAL_LO,
-				PIPELINE_EPHEMERAL_HI, &port, &d))
+	if (nacl_evaluate_ports(acl, !egress, &reply, PIPELINE_EPHEMERAL_LO, PIPELINE_EPHEMERAL_HI,
+				&port, &d))
 		return;
 	char t1[256], t2[256], a1[IP_ADDR_STRLEN], cidr[IP_PREFIX_STRLEN], proto[16];
 	if (d.entry)
@@ -596,10 +605,10 @@ static void check_refs(struct lint_ctx *c)
 			/* its rules match nothing anyway: one finding for the group */
 			if (sg->name && !strcmp(sg->name, "default"))
 				continue;
-			struct lint_finding *f =
-			    add(c, "sg-unattached",
-				"%s%s%s%s is attached to no ENI: its rules apply to nothing", sg->id,
-				sg->name ? " (" : "", sg->name ? sg->name : "", sg->name ? ")" : "");
+			struct lint_finding *f = add(
+			    c, "sg-unattached",
+			    "%s%s%s%s is attached to no ENI: its rules apply to nothing", sg->id,
+			    sg->name ? " (" : "", sg->name ? sg->name : "", sg->name ? ")" : "");
 			if (f)
 				f->group = (int32_t)g;
 			continue;
@@ -612,7 +621,8 @@ static void check_refs(struct lint_ctx *c)
 			struct lint_finding *f =
 			    add(c, "sg-ref-empty",
 				"%s references %s, which no ENI carries: the rule matches nobody",
-				rtext(c->lab, sg_ref_of(c->lab, (int32_t)g, r), t, sizeof(t)), x->peer_id);
+				rtext(c->lab, sg_ref_of(c->lab, (int32_t)g, r), t, sizeof(t)),
+				x->peer_id);
 			add_rule(f, sg_ref_of(c->lab, (int32_t)g, r));
 		}
 	}

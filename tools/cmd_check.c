@@ -321,9 +321,11 @@ static json_t *blockers_json(const struct lab *lab, const struct admit_report *r
 	for (size_t i = 0; i < r->n; i++) {
 		const struct admit_blocker *b = &r->items[i];
 		json_t *o = stage_json(lab, &b->v, &b->flow);
-		json_object_set_new(o, "direction", json_string(b->response ? "response" : "request"));
-		json_object_set_new(o, "reason", json_string(pipeline_explain(lab, &b->v, &b->flow,
-									      why, sizeof(why))));
+		json_object_set_new(o, "direction",
+				    json_string(b->response ? "response" : "request"));
+		json_object_set_new(
+		    o, "reason",
+		    json_string(pipeline_explain(lab, &b->v, &b->flow, why, sizeof(why))));
 		json_object_set_new(o, "change", json_string(b->change));
 		json_object_set_new(o, "fixable", json_boolean(b->fixable));
 		json_array_append_new(a, o);

@@ -293,8 +293,8 @@ static struct origin change_origin(const struct lab *lab, const struct reach_cha
 	bool egress = strstr(c->stage, "egress") != NULL;
 	for (size_t g = 0; g < lab->n_groups; g++)
 		for (size_t r = 0; r < lab->groups[g].n_rules; r++)
-			if (strstr(c->rule, sg_rule_format(lab, (int32_t)g, (int32_t)r, text,
-							   sizeof(text))))
+			if (strstr(c->rule,
+				   sg_rule_format(lab, (int32_t)g, (int32_t)r, text, sizeof(text))))
 				return lab->groups[g].rules[r].origin;
 	for (size_t a = 0; a < lab->n_nacls; a++) {
 		const struct nacl *acl = &lab->nacls[a];
@@ -341,7 +341,8 @@ static int write_sarif(const char *path, const struct lab *old_lab, const struct
 				msgs[i] = NULL;
 			at[i] = change_origin(c->open ? new_lab : old_lab, c);
 			res[i] = (struct sarif_result){
-			    c->open ? "flow-opened" : "flow-closed", "warning",
+			    c->open ? "flow-opened" : "flow-closed",
+			    "warning",
 			    msgs[i] ? msgs[i] : c->rule,
 			    {at[i].file ? at[i].file : (c->open ? new_lab : old_lab)->source, 0,
 			     at[i].path, NULL}};

@@ -29,10 +29,11 @@ static void usage(FILE *out)
 {
 	size_t n;
 	const struct lint_check *c = lint_checks(&n);
-	fprintf(out, "usage: vpcfw lint LAB [--json] [--severity note|warning|error] [--sarif FILE]\n\n"
-		     "Reports what reviewers look for in a lab's security groups and network ACLs.\n"
-		     "--severity keeps findings of that level and above (default note: all).\n"
-		     "Exit status: 0 no finding, 1 findings, 2 error.\n\nchecks:\n");
+	fprintf(out,
+		"usage: vpcfw lint LAB [--json] [--severity note|warning|error] [--sarif FILE]\n\n"
+		"Reports what reviewers look for in a lab's security groups and network ACLs.\n"
+		"--severity keeps findings of that level and above (default note: all).\n"
+		"Exit status: 0 no finding, 1 findings, 2 error.\n\nchecks:\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(out, "  %-18s %-7s %s\n", c[i].id, lint_severity_name(c[i].severity),
 			c[i].summary);
@@ -68,7 +69,8 @@ static int parse_args(int argc, char **argv, struct lint_args *a)
 			break;
 		case 's':
 			if (lint_severity_parse(optarg, &a->min) < 0) {
-				fprintf(stderr, "vpcfw lint: bad severity '%s' (note, warning, error)\n",
+				fprintf(stderr,
+					"vpcfw lint: bad severity '%s' (note, warning, error)\n",
 					optarg);
 				return -EINVAL;
 			}
@@ -107,8 +109,9 @@ static json_t *finding_json(const struct lab *lab, const struct lint_finding *f)
 	json_t *rules = json_array();
 	for (size_t i = 0; i < f->n_rules; i++)
 		json_array_append_new(rules, ruleinfo_json(lab, &f->rules[i]));
-	json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "id", f->id, "severity",
-			      lint_severity_name(f->severity), "message", f->message, "rules", rules);
+	json_t *o =
+	    json_pack("{s:s, s:s, s:s, s:o}", "id", f->id, "severity",
+		      lint_severity_name(f->severity), "message", f->message, "rules", rules);
 	if (f->group >= 0) {
 		const struct security_group *g = &lab->groups[f->group];
 		json_object_set_new(o, "group",
@@ -145,9 +148,11 @@ static int write_sarif(const struct lab *lab, const char *path, const struct lin
 						       c[i].summary};
 		for (size_t i = 0; i < n; i++) {
 			const struct origin *at = finding_origin(lab, f[i]);
-			res[i] = (struct sarif_result){
-			    f[i]->id, lint_severity_name(f[i]->severity), f[i]->message,
-			    {at && at->file ? at->file : lab->source, 0, at ? at->path : NULL, NULL}};
+			res[i] = (struct sarif_result){f[i]->id,
+						       lint_severity_name(f[i]->severity),
+						       f[i]->message,
+						       {at && at->file ? at->file : lab->source, 0,
+							at ? at->path : NULL, NULL}};
 		}
 		r = sarif_write(path, "lint", rules, nc, res, n);
 	}

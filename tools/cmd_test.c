@@ -75,20 +75,21 @@ static char test_served_by[96];
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: vpcfw test EXPECT [--lab LAB] [--offline] [--junit FILE] [--json]\n"
-		"                  [--coverage] [--min-coverage PCT] [--sarif FILE]\n"
-		"       vpcfw test --generate LAB [--cover] > expect.yaml\n\n"
-		"Checks every expected flow of EXPECT (YAML or JSON, DESIGN.md contract 6)\n"
-		"offline, as `vpcfw check` does, and unless --offline with real traffic\n"
-		"through vpcfwd (root; one is started for the run when none serves the lab).\n"
-		"--generate writes the lab's reachability now as an expectations file; with\n"
-		"--cover, a few flows that exercise every SG rule and NACL entry a flow can reach.\n"
-		"--coverage lists the rules no expectation exercised (decided by none of the\n"
-		"flows, request or response); --min-coverage fails the run (exit 1) below PCT.\n"
-		"--junit is written even when the run stops early (one failed test case).\n"
-		"Exit status: 0 all met, 1 some not met, 2 bad input or a flow that could\n"
-		"not be probed, 3 real traffic and the offline verdict disagree (a vpcfw bug).\n");
+	fprintf(
+	    out,
+	    "usage: vpcfw test EXPECT [--lab LAB] [--offline] [--junit FILE] [--json]\n"
+	    "                  [--coverage] [--min-coverage PCT] [--sarif FILE]\n"
+	    "       vpcfw test --generate LAB [--cover] > expect.yaml\n\n"
+	    "Checks every expected flow of EXPECT (YAML or JSON, DESIGN.md contract 6)\n"
+	    "offline, as `vpcfw check` does, and unless --offline with real traffic\n"
+	    "through vpcfwd (root; one is started for the run when none serves the lab).\n"
+	    "--generate writes the lab's reachability now as an expectations file; with\n"
+	    "--cover, a few flows that exercise every SG rule and NACL entry a flow can reach.\n"
+	    "--coverage lists the rules no expectation exercised (decided by none of the\n"
+	    "flows, request or response); --min-coverage fails the run (exit 1) below PCT.\n"
+	    "--junit is written even when the run stops early (one failed test case).\n"
+	    "Exit status: 0 all met, 1 some not met, 2 bad input or a flow that could\n"
+	    "not be probed, 3 real traffic and the offline verdict disagree (a vpcfw bug).\n");
 }
 
 static int parse_args(int argc, char **argv, struct test_args *a)
@@ -989,7 +990,8 @@ static int write_test_sarif(const struct lab *lab, const struct test_args *a,
 		if (t[i].outcome == EXPECT_PASS)
 			continue;
 		msgs[k] = failure_message(lab, &t[i]);
-		res[k] = (struct sarif_result){ids[t[i].outcome], "error",
+		res[k] = (struct sarif_result){ids[t[i].outcome],
+					       "error",
 					       msgs[k] ? msgs[k] : t[i].ef->name,
 					       {a->expect, t[i].it->line, NULL, NULL}};
 		k++;
@@ -1002,8 +1004,11 @@ static int write_test_sarif(const struct lab *lab, const struct test_args *a,
 		if (asprintf(&msgs[k], "no expectation of %s exercises %s", a->expect,
 			     rule_ref_format(lab, &cv->ri.refs[i], text, sizeof(text))) < 0)
 			msgs[k] = NULL;
-		res[k] = (struct sarif_result){"rule-unexercised", "note", msgs[k] ? msgs[k] : "",
-					       {at->file ? at->file : lab->source, 0, at->path, NULL}};
+		res[k] =
+		    (struct sarif_result){"rule-unexercised",
+					  "note",
+					  msgs[k] ? msgs[k] : "",
+					  {at->file ? at->file : lab->source, 0, at->path, NULL}};
 		k++;
 	}
 	r = sarif_write(a->sarif, "test", test_sarif_rules, TEST_SARIF_RULES, res, k);
@@ -1092,7 +1097,8 @@ static int run(const struct test_args *a, const struct expect_file *f, struct la
 		goto out;
 	}
 	if (!a->offline && run_real(lab, lab_path, t, n) < 0) {
-		report_early_stop(a, "real traffic", "cannot send real traffic: vpcfwd did not start");
+		report_early_stop(a, "real traffic",
+				  "cannot send real traffic: vpcfwd did not start");
 		goto out;
 	}
 	status = report(lab, a, t, n, &cv);

@@ -57,7 +57,8 @@ int expect_generate_cover(const struct lab *lab, const char *lab_ref, FILE *out)
 	for (size_t i = 0; i < ri.total; i++)
 		if (!plan.reachable[i])
 			fprintf(out, "# %s: %s\n",
-				plan.undecided[i] ? "not decided (search limit reached)" : "unreachable",
+				plan.undecided[i] ? "not decided (search limit reached)"
+						  : "unreachable",
 				rule_ref_format(lab, &ri.refs[i], text, sizeof(text)));
 	r = plan.n ? 0 : -ENOENT;
 	cover_plan_free(&plan);

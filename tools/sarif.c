@@ -137,10 +137,10 @@ static json_t *rules_json(const struct sarif_rule *rules, size_t n)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(
-		    a, json_pack("{s:s, s:{s:s}, s:{s:s}}", "id", rules[i].id, "shortDescription",
-				 "text", rules[i].summary, "defaultConfiguration", "level",
-				 rules[i].level));
+		json_array_append_new(a,
+				      json_pack("{s:s, s:{s:s}, s:{s:s}}", "id", rules[i].id,
+						"shortDescription", "text", rules[i].summary,
+						"defaultConfiguration", "level", rules[i].level));
 	return a;
 }
 

@@ -23,24 +23,34 @@
 static const char *lab_json =
     "{\"lab\": \"cov\", \"outside\": [{\"name\": \"client\", \"addr\": \"203.0.113.10\"}],"
     " \"vpcs\": [{\"name\": \"v\", \"cidr\": \"10.0.0.0/16\","
-    "  \"route_tables\": [{\"name\": \"pub\", \"routes\": [{\"dest\": \"0.0.0.0/0\", \"target\": \"igw\"}]}],"
+    "  \"route_tables\": [{\"name\": \"pub\", \"routes\": [{\"dest\": \"0.0.0.0/0\", \"target\": "
+    "\"igw\"}]}],"
     "  \"subnets\": ["
     "   {\"name\": \"a\", \"cidr\": \"10.0.1.0/24\", \"nacl\": \"na\", \"route_table\": \"pub\"},"
     "   {\"name\": \"b\", \"cidr\": \"10.0.2.0/24\", \"nacl\": \"nb\"}],"
     "  \"nacls\": ["
     "   {\"name\": \"na\", \"ingress\": ["
-    "     {\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"0.0.0.0/0\"},"
-    "     {\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"203.0.113.0/24\"},"
-    "     {\"rule\": 120, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", \"cidr\": \"10.0.2.0/24\"}],"
+    "     {\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": "
+    "\"0.0.0.0/0\"},"
+    "     {\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": "
+    "\"203.0.113.0/24\"},"
+    "     {\"rule\": 120, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", "
+    "\"cidr\": \"10.0.2.0/24\"}],"
     "    \"egress\": ["
-    "     {\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"5432\", \"cidr\": \"10.0.2.0/24\"},"
-    "     {\"rule\": 105, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"32768-40000\", \"cidr\": \"203.0.113.0/24\"},"
-    "     {\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", \"cidr\": \"0.0.0.0/0\"}]},"
+    "     {\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"5432\", "
+    "\"cidr\": \"10.0.2.0/24\"},"
+    "     {\"rule\": 105, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"32768-40000\", "
+    "\"cidr\": \"203.0.113.0/24\"},"
+    "     {\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", "
+    "\"cidr\": \"0.0.0.0/0\"}]},"
     "   {\"name\": \"nb\", \"ingress\": ["
-    "     {\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"5432\", \"cidr\": \"10.0.1.0/24\"},"
-    "     {\"rule\": 200, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": \"22\", \"cidr\": \"0.0.0.0/0\"}],"
+    "     {\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"5432\", "
+    "\"cidr\": \"10.0.1.0/24\"},"
+    "     {\"rule\": 200, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": \"22\", \"cidr\": "
+    "\"0.0.0.0/0\"}],"
     "    \"egress\": ["
-    "     {\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", \"cidr\": \"10.0.1.0/24\"}]}],"
+    "     {\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", "
+    "\"cidr\": \"10.0.1.0/24\"}]}],"
     "  \"security_groups\": ["
     "   {\"name\": \"web\", \"ingress\": ["
     "     {\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"0.0.0.0/0\"},"
@@ -50,10 +60,12 @@ static const char *lab_json =
     "   {\"name\": \"db\", \"ingress\": ["
     "     {\"proto\": \"tcp\", \"ports\": \"5432\", \"from\": \"web\"},"
     "     {\"proto\": \"tcp\", \"ports\": \"6379\", \"from\": \"ghost\"}], \"egress\": []},"
-    "   {\"name\": \"ghost\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"22\", \"from\": \"0.0.0.0/0\"}],"
+    "   {\"name\": \"ghost\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"22\", \"from\": "
+    "\"0.0.0.0/0\"}],"
     "    \"egress\": []}],"
     "  \"enis\": ["
-    "   {\"name\": \"web\", \"subnet\": \"a\", \"ip\": \"10.0.1.10\", \"public_ip\": \"198.51.100.20\", \"groups\": [\"web\"]},"
+    "   {\"name\": \"web\", \"subnet\": \"a\", \"ip\": \"10.0.1.10\", \"public_ip\": "
+    "\"198.51.100.20\", \"groups\": [\"web\"]},"
     "   {\"name\": \"db\", \"subnet\": \"b\", \"ip\": \"10.0.2.10\", \"groups\": [\"db\"]}]}]}";
 
 /* Each rule as "owner direction key": SG rules by their first port, NACL
@@ -84,9 +96,9 @@ static void key_of(const struct lab *lab, const struct rule_ref *r, char *buf, s
  *    web's SG egress allows only 5432: no tcp 22 reaches nb.
  *  the VPC's default NACL (100 both ways) serves no subnet. */
 static const char *const reachable[] = {
-    "web ingress 443", "web ingress 400", "web egress 5432", "db ingress 5432", "na ingress 100",
-    "na ingress 120",  "na egress 100",	 "na egress 105",   "na egress 110",   "nb ingress 100",
-    "nb egress 100",
+    "web ingress 443", "web ingress 400", "web egress 5432", "db ingress 5432",
+    "na ingress 100",  "na ingress 120",  "na egress 100",   "na egress 105",
+    "na egress 110",   "nb ingress 100",  "nb egress 100",
 };
 
 static struct lab *load(void)

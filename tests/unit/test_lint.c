@@ -32,14 +32,17 @@ static struct lab *lab_of(const char *nacl_n, const char *groups, const char *a1
 	    " \"route_tables\": [{\"name\": \"pub\", \"routes\": [{\"dest\": \"0.0.0.0/0\","
 	    " \"target\": \"igw\"}]}],"
 	    " \"subnets\": ["
-	    "  {\"name\": \"a\", \"cidr\": \"10.0.1.0/24\"%s, \"nacl\": \"n\", \"route_table\": \"pub\"},"
+	    "  {\"name\": \"a\", \"cidr\": \"10.0.1.0/24\"%s, \"nacl\": \"n\", \"route_table\": "
+	    "\"pub\"},"
 	    "  {\"name\": \"b\", \"cidr\": \"10.0.2.0/24\", \"route_table\": \"pub\"}],"
 	    " \"nacls\": [{\"name\": \"n\", %s}],"
 	    " \"security_groups\": [%s],"
-	    " \"enis\": [{\"name\": \"a1\", \"subnet\": \"a\", \"ip\": \"10.0.1.10\"%s, \"groups\": [%s]},"
+	    " \"enis\": [{\"name\": \"a1\", \"subnet\": \"a\", \"ip\": \"10.0.1.10\"%s, "
+	    "\"groups\": [%s]},"
 	    "  {\"name\": \"b1\", \"subnet\": \"b\", \"ip\": \"10.0.2.10\", \"groups\": [%s]}]}]}",
-	    v6 ? ", \"ipv6\": \"2001:db8:1::/56\"" : "", v6 ? ", \"ipv6\": \"2001:db8:1:1::/64\"" : "",
-	    nacl_n, groups, v6 ? ", \"ipv6\": \"2001:db8:1:1::10\"" : "", a1_groups, b1_groups);
+	    v6 ? ", \"ipv6\": \"2001:db8:1::/56\"" : "",
+	    v6 ? ", \"ipv6\": \"2001:db8:1:1::/64\"" : "", nacl_n, groups,
+	    v6 ? ", \"ipv6\": \"2001:db8:1:1::10\"" : "", a1_groups, b1_groups);
 	assert_true(n > 0);
 	struct lab_load_opts o;
 	struct diag_list d;
@@ -59,15 +62,16 @@ static struct lab *lab_of(const char *nacl_n, const char *groups, const char *a1
 
 /* A NACL letting everything through both ways, both families. */
 #define OPEN_NACL                                                                                  \
-	"\"ingress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": "       \
-	"\"0.0.0.0/0\"}, {\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": "     \
-	"\"::/0\"}], \"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", "      \
-	"\"cidr\": \"0.0.0.0/0\"}, {\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", "     \
+	"\"ingress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": "      \
+	"\"0.0.0.0/0\"}, {\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": "    \
+	"\"::/0\"}], \"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", "     \
+	"\"cidr\": \"0.0.0.0/0\"}, {\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", "    \
 	"\"cidr\": \"::/0\"}]"
 
 #define SG_OPEN_OUT "\"egress\": [{\"proto\": \"all\", \"to\": [\"0.0.0.0/0\", \"::/0\"]}]"
-#define SG_PLAIN "{\"name\": \"g\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"443\", "      \
-		 "\"from\": \"10.0.0.0/16\"}], " SG_OPEN_OUT "}"
+#define SG_PLAIN                                                                                   \
+	"{\"name\": \"g\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"443\", "                \
+	"\"from\": \"10.0.0.0/16\"}], " SG_OPEN_OUT "}"
 
 struct run {
 	struct lab *lab;
@@ -127,11 +131,16 @@ static void shadowed_by_one_and_by_two(void **state)
 	 * decides all of them first (§2). 130's ports 900-1100 are split
 	 * between 100 (1-1000) and 120 (1001-2000), both covering its CIDR. */
 	lint(&r, lab_of("\"ingress\": ["
-			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1-1000\", \"cidr\": \"10.0.0.0/8\"},"
-			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"10.1.0.0/16\"},"
-			"{\"rule\": 120, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1001-2000\", \"cidr\": \"10.0.0.0/8\"},"
-			"{\"rule\": 130, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"900-1100\", \"cidr\": \"10.2.0.0/16\"}],"
-			"\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"0.0.0.0/0\"}]",
+			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"1-1000\", \"cidr\": \"10.0.0.0/8\"},"
+			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"443\", \"cidr\": \"10.1.0.0/16\"},"
+			"{\"rule\": 120, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"1001-2000\", \"cidr\": \"10.0.0.0/8\"},"
+			"{\"rule\": 130, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"900-1100\", \"cidr\": \"10.2.0.0/16\"}],"
+			"\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", "
+			"\"cidr\": \"0.0.0.0/0\"}]",
 			SG_PLAIN, "\"g\"", "\"g\"", false));
 	assert_int_equal(count(&r, "nacl-shadowed"), 2);
 	assert_int_equal(count(&r, "nacl-contradicted"), 0);
@@ -150,11 +159,16 @@ static void not_shadowed_when_later_entry_is_wider(void **state)
 	/* 110 covers more addresses than 100 and 120 is UDP, which no TCP
 	 * entry matches: each decides packets nobody before it does. */
 	lint(&r, lab_of("\"ingress\": ["
-			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"10.1.0.0/16\"},"
-			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"10.0.0.0/8\"},"
-			"{\"rule\": 120, \"action\": \"allow\", \"proto\": \"udp\", \"ports\": \"443\", \"cidr\": \"10.1.0.0/16\"},"
-			"{\"rule\": 130, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"::/0\"}],"
-			"\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"0.0.0.0/0\"}]",
+			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"443\", \"cidr\": \"10.1.0.0/16\"},"
+			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"443\", \"cidr\": \"10.0.0.0/8\"},"
+			"{\"rule\": 120, \"action\": \"allow\", \"proto\": \"udp\", \"ports\": "
+			"\"443\", \"cidr\": \"10.1.0.0/16\"},"
+			"{\"rule\": 130, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"443\", \"cidr\": \"::/0\"}],"
+			"\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", "
+			"\"cidr\": \"0.0.0.0/0\"}]",
 			SG_PLAIN, "\"g\"", "\"g\"", false));
 	assert_int_equal(count(&r, "nacl-shadowed"), 0);
 	assert_int_equal(count(&r, "nacl-contradicted"), 0);
@@ -169,9 +183,12 @@ static void allow_after_covering_deny(void **state)
 	/* §8: "100 deny tcp/22 from anywhere, then 200 allow tcp/22 from the
 	 * office" never lets the office in: 100 decides first. */
 	lint(&r, lab_of("\"ingress\": ["
-			"{\"rule\": 100, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": \"22\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 200, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"22\", \"cidr\": \"198.51.100.0/24\"}],"
-			"\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"0.0.0.0/0\"}]",
+			"{\"rule\": 100, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": "
+			"\"22\", \"cidr\": \"0.0.0.0/0\"},"
+			"{\"rule\": 200, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"22\", \"cidr\": \"198.51.100.0/24\"}],"
+			"\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", "
+			"\"cidr\": \"0.0.0.0/0\"}]",
 			SG_PLAIN, "\"g\"", "\"g\"", false));
 	assert_int_equal(count(&r, "nacl-contradicted"), 1);
 	const struct lint_finding *f = first(&r, "nacl-contradicted");
@@ -186,9 +203,12 @@ static void narrow_deny_before_wide_allow(void **state)
 	struct run r;
 	/* the usual pattern: block one network, then allow the rest */
 	lint(&r, lab_of("\"ingress\": ["
-			"{\"rule\": 100, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": \"22\", \"cidr\": \"198.51.100.0/24\"},"
-			"{\"rule\": 200, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"22\", \"cidr\": \"0.0.0.0/0\"}],"
-			"\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"0.0.0.0/0\"}]",
+			"{\"rule\": 100, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": "
+			"\"22\", \"cidr\": \"198.51.100.0/24\"},"
+			"{\"rule\": 200, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"22\", \"cidr\": \"0.0.0.0/0\"}],"
+			"\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", "
+			"\"cidr\": \"0.0.0.0/0\"}]",
 			SG_PLAIN, "\"g\"", "\"g\"", false));
 	assert_int_equal(count(&r, "nacl-contradicted"), 0);
 	assert_int_equal(count(&r, "nacl-shadowed"), 0);
@@ -204,15 +224,21 @@ static void redundant_in_group_and_across_groups(void **state)
 	 * adds nothing. h is only on a1, which also carries w: w's tcp 80
 	 * from anywhere already allows h's tcp 80 from 10.0.0.0/8. Two
 	 * identical rules: one (the later) is reported. */
-	lint(&r, lab_of(OPEN_NACL,
-			"{\"name\": \"g\", \"ingress\": ["
-			" {\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"10.0.0.0/16\"},"
-			" {\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"10.0.1.0/24\"},"
-			" {\"proto\": \"udp\", \"ports\": \"53\", \"from\": \"10.0.0.0/16\"},"
-			" {\"proto\": \"udp\", \"ports\": \"53\", \"from\": \"10.0.0.0/16\"}], " SG_OPEN_OUT "},"
-			"{\"name\": \"w\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", \"from\": \"0.0.0.0/0\"}], \"egress\": []},"
-			"{\"name\": \"h\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", \"from\": \"10.0.0.0/8\"}], \"egress\": []}",
-			"\"g\", \"w\", \"h\"", "\"g\"", false));
+	lint(
+	    &r,
+	    lab_of(
+		OPEN_NACL,
+		"{\"name\": \"g\", \"ingress\": ["
+		" {\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"10.0.0.0/16\"},"
+		" {\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"10.0.1.0/24\"},"
+		" {\"proto\": \"udp\", \"ports\": \"53\", \"from\": \"10.0.0.0/16\"},"
+		" {\"proto\": \"udp\", \"ports\": \"53\", \"from\": \"10.0.0.0/16\"}], " SG_OPEN_OUT
+		"},"
+		"{\"name\": \"w\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", \"from\": "
+		"\"0.0.0.0/0\"}], \"egress\": []},"
+		"{\"name\": \"h\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", \"from\": "
+		"\"10.0.0.0/8\"}], \"egress\": []}",
+		"\"g\", \"w\", \"h\"", "\"g\"", false));
 	assert_int_equal(count(&r, "sg-redundant"), 3);
 	const struct lint_finding *f = first(&r, "sg-redundant");
 	assert_int_equal(f->rules[0].kind, RULE_SG);
@@ -230,14 +256,18 @@ static void not_redundant_when_another_eni_needs_it(void **state)
 	/* b1 carries h without w: there h's rule is the only one allowing tcp
 	 * 80. d1 and d2 both have AWS's default outbound rule (all traffic to
 	 * 0.0.0.0/0), which every group gets: not worth a finding. */
-	lint(&r, lab_of(OPEN_NACL,
-			"{\"name\": \"g\", \"ingress\": ["
-			" {\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"10.0.0.0/16\"},"
-			" {\"proto\": \"tcp\", \"ports\": \"8443\", \"from\": \"10.0.0.0/16\"}], " SG_OPEN_OUT "},"
-			"{\"name\": \"w\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", \"from\": \"0.0.0.0/0\"}], \"egress\": []},"
-			"{\"name\": \"h\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", \"from\": \"10.0.0.0/8\"}], \"egress\": []},"
-			"{\"name\": \"d1\", \"ingress\": []}, {\"name\": \"d2\", \"ingress\": []}",
-			"\"g\", \"w\", \"h\", \"d1\", \"d2\"", "\"g\", \"h\", \"d1\", \"d2\"", false));
+	lint(&r,
+	     lab_of(OPEN_NACL,
+		    "{\"name\": \"g\", \"ingress\": ["
+		    " {\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"10.0.0.0/16\"},"
+		    " {\"proto\": \"tcp\", \"ports\": \"8443\", \"from\": "
+		    "\"10.0.0.0/16\"}], " SG_OPEN_OUT "},"
+		    "{\"name\": \"w\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", "
+		    "\"from\": \"0.0.0.0/0\"}], \"egress\": []},"
+		    "{\"name\": \"h\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", "
+		    "\"from\": \"10.0.0.0/8\"}], \"egress\": []},"
+		    "{\"name\": \"d1\", \"ingress\": []}, {\"name\": \"d2\", \"ingress\": []}",
+		    "\"g\", \"w\", \"h\", \"d1\", \"d2\"", "\"g\", \"h\", \"d1\", \"d2\"", false));
 	assert_int_equal(count(&r, "sg-redundant"), 0);
 	done(&r);
 }
@@ -264,13 +294,15 @@ static void admin_ports_open_to_world(void **state)
 static void admin_ports_closed_or_narrow(void **state)
 {
 	struct run r;
-	lint(&r, lab_of(OPEN_NACL,
-			"{\"name\": \"g\", \"ingress\": ["
-			" {\"proto\": \"tcp\", \"ports\": \"22\", \"from\": \"198.51.100.0/24\"},"
-			" {\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"0.0.0.0/0\"},"
-			" {\"proto\": \"udp\", \"ports\": \"5432\", \"from\": \"0.0.0.0/0\"}],"
-			" \"egress\": [{\"proto\": \"tcp\", \"ports\": \"22\", \"to\": \"0.0.0.0/0\"}]}",
-			"\"g\"", "\"g\"", false));
+	lint(
+	    &r,
+	    lab_of(OPEN_NACL,
+		   "{\"name\": \"g\", \"ingress\": ["
+		   " {\"proto\": \"tcp\", \"ports\": \"22\", \"from\": \"198.51.100.0/24\"},"
+		   " {\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"0.0.0.0/0\"},"
+		   " {\"proto\": \"udp\", \"ports\": \"5432\", \"from\": \"0.0.0.0/0\"}],"
+		   " \"egress\": [{\"proto\": \"tcp\", \"ports\": \"22\", \"to\": \"0.0.0.0/0\"}]}",
+		   "\"g\"", "\"g\"", false));
 	assert_int_equal(count(&r, "open-admin-port"), 0);
 	done(&r);
 }
@@ -285,12 +317,17 @@ static void requests_without_return_path(void **state)
 	 * missing too. Egress 443 out (the subnet as client) needs ingress
 	 * ephemeral from 0.0.0.0/0: only 10.0.0.0/16 is allowed back. */
 	lint(&r, lab_of("\"ingress\": ["
-			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"::/0\"},"
-			"{\"rule\": 120, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", \"cidr\": \"10.0.0.0/16\"}],"
+			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"443\", \"cidr\": \"0.0.0.0/0\"},"
+			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"443\", \"cidr\": \"::/0\"},"
+			"{\"rule\": 120, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"1024-65535\", \"cidr\": \"10.0.0.0/16\"}],"
 			"\"egress\": ["
-			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"80\", \"cidr\": \"10.0.0.0/16\"},"
-			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"0.0.0.0/0\"}]",
+			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"80\", \"cidr\": \"10.0.0.0/16\"},"
+			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"443\", \"cidr\": \"0.0.0.0/0\"}]",
 			SG_PLAIN, "\"g\"", "\"g\"", true));
 	assert_int_equal(count(&r, "nacl-no-return"), 3);
 	const struct lint_finding *f = first(&r, "nacl-no-return");
@@ -319,18 +356,29 @@ static void return_paths_present(void **state)
 	 * 90 talks to the Amazon DNS server (base+2), which no NACL filters
 	 * (§1): neither needs a return path. */
 	lint(&r, lab_of("\"ingress\": ["
-			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"::/0\"},"
-			"{\"rule\": 120, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 130, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", \"cidr\": \"::/0\"},"
-			"{\"rule\": 140, \"action\": \"allow\", \"proto\": \"udp\", \"ports\": \"49152-65535\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 141, \"action\": \"allow\", \"proto\": \"udp\", \"ports\": \"49152-65535\", \"cidr\": \"::/0\"}],"
+			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"443\", \"cidr\": \"0.0.0.0/0\"},"
+			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"443\", \"cidr\": \"::/0\"},"
+			"{\"rule\": 120, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"1024-65535\", \"cidr\": \"0.0.0.0/0\"},"
+			"{\"rule\": 130, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"1024-65535\", \"cidr\": \"::/0\"},"
+			"{\"rule\": 140, \"action\": \"allow\", \"proto\": \"udp\", \"ports\": "
+			"\"49152-65535\", \"cidr\": \"0.0.0.0/0\"},"
+			"{\"rule\": 141, \"action\": \"allow\", \"proto\": \"udp\", \"ports\": "
+			"\"49152-65535\", \"cidr\": \"::/0\"}],"
 			"\"egress\": ["
-			"{\"rule\": 90, \"action\": \"allow\", \"proto\": \"udp\", \"ports\": \"53\", \"cidr\": \"10.0.0.2/32\"},"
-			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"::/0\"},"
-			"{\"rule\": 120, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 130, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"1024-65535\", \"cidr\": \"::/0\"}]",
+			"{\"rule\": 90, \"action\": \"allow\", \"proto\": \"udp\", \"ports\": "
+			"\"53\", \"cidr\": \"10.0.0.2/32\"},"
+			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"443\", \"cidr\": \"0.0.0.0/0\"},"
+			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"443\", \"cidr\": \"::/0\"},"
+			"{\"rule\": 120, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"1024-65535\", \"cidr\": \"0.0.0.0/0\"},"
+			"{\"rule\": 130, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"1024-65535\", \"cidr\": \"::/0\"}]",
 			SG_PLAIN, "\"g\"", "\"g\"", true));
 	assert_int_equal(count(&r, "nacl-no-return"), 0);
 	assert_int_equal(count(&r, "family-gap"), 0);
@@ -346,7 +394,8 @@ static void reference_to_group_nobody_carries(void **state)
 	 * group; "ghost" is on none, so the rule matches nothing, and ghost
 	 * itself is attached to nothing. */
 	lint(&r, lab_of(OPEN_NACL,
-			"{\"name\": \"g\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"5432\", \"from\": \"ghost\"}], " SG_OPEN_OUT "},"
+			"{\"name\": \"g\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"5432\", "
+			"\"from\": \"ghost\"}], " SG_OPEN_OUT "},"
 			"{\"name\": \"ghost\", \"ingress\": [], " SG_OPEN_OUT "}",
 			"\"g\"", "\"g\"", false));
 	assert_int_equal(count(&r, "sg-ref-empty"), 1);
@@ -363,9 +412,11 @@ static void reference_to_carried_group(void **state)
 	struct run r;
 	/* "default" unattached is AWS's own group, not a finding */
 	lint(&r, lab_of(OPEN_NACL,
-			"{\"name\": \"g\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"5432\", \"from\": \"web\"}], " SG_OPEN_OUT "},"
+			"{\"name\": \"g\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"5432\", "
+			"\"from\": \"web\"}], " SG_OPEN_OUT "},"
 			"{\"name\": \"web\", \"ingress\": [], " SG_OPEN_OUT "},"
-			"{\"name\": \"default\", \"ingress\": [{\"proto\": \"all\", \"from\": \"default\"}], " SG_OPEN_OUT "}",
+			"{\"name\": \"default\", \"ingress\": [{\"proto\": \"all\", \"from\": "
+			"\"default\"}], " SG_OPEN_OUT "}",
 			"\"g\"", "\"web\"", false));
 	assert_int_equal(count(&r, "sg-ref-empty"), 0);
 	assert_int_equal(count(&r, "sg-unattached"), 0);
@@ -381,14 +432,20 @@ static void dual_stack_gaps(void **state)
 	 * allows every IPv6 packet: IPv6 SSH is left open. 100 allows all
 	 * IPv4: consistent with 101. SG g on a1 (dual-stack) opens 443 to
 	 * 0.0.0.0/0 with no IPv6 rule: IPv6 443 is shut. */
-	lint(&r, lab_of("\"ingress\": ["
-			"{\"rule\": 90, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": \"22\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"::/0\"}],"
-			"\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"::/0\"}]",
-			"{\"name\": \"g\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"0.0.0.0/0\"}], " SG_OPEN_OUT "}",
-			"\"g\"", "\"g\"", true));
+	lint(&r,
+	     lab_of(
+		 "\"ingress\": ["
+		 "{\"rule\": 90, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": \"22\", "
+		 "\"cidr\": \"0.0.0.0/0\"},"
+		 "{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": "
+		 "\"0.0.0.0/0\"},"
+		 "{\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"::/0\"}],"
+		 "\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", "
+		 "\"cidr\": \"0.0.0.0/0\"},"
+		 "{\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"::/0\"}]",
+		 "{\"name\": \"g\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"443\", "
+		 "\"from\": \"0.0.0.0/0\"}], " SG_OPEN_OUT "}",
+		 "\"g\"", "\"g\"", true));
 	assert_int_equal(count(&r, "family-gap"), 2);
 	const struct lint_finding *f = first(&r, "family-gap");
 	assert_nacl_rule(&r, &f->rules[0], 90, false);
@@ -403,25 +460,38 @@ static void dual_stack_consistent_or_single_stack(void **state)
 {
 	struct run r;
 	/* both families decided alike */
-	lint(&r, lab_of("\"ingress\": ["
-			"{\"rule\": 90, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": \"22\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 91, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": \"22\", \"cidr\": \"::/0\"},"
-			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"::/0\"}],"
-			"\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"::/0\"}]",
-			"{\"name\": \"g\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"443\", \"from\": [\"0.0.0.0/0\", \"::/0\"]}], " SG_OPEN_OUT "}",
-			"\"g\"", "\"g\"", true));
+	lint(&r,
+	     lab_of(
+		 "\"ingress\": ["
+		 "{\"rule\": 90, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": \"22\", "
+		 "\"cidr\": \"0.0.0.0/0\"},"
+		 "{\"rule\": 91, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": \"22\", "
+		 "\"cidr\": \"::/0\"},"
+		 "{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": "
+		 "\"0.0.0.0/0\"},"
+		 "{\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"::/0\"}],"
+		 "\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", "
+		 "\"cidr\": \"0.0.0.0/0\"},"
+		 "{\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"::/0\"}]",
+		 "{\"name\": \"g\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"443\", "
+		 "\"from\": [\"0.0.0.0/0\", \"::/0\"]}], " SG_OPEN_OUT "}",
+		 "\"g\"", "\"g\"", true));
 	assert_int_equal(count(&r, "family-gap"), 0);
 	done(&r);
 	/* IPv4 only: no IPv6 packet reaches these rules, nothing to compare */
-	lint(&r, lab_of("\"ingress\": ["
-			"{\"rule\": 90, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": \"22\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"0.0.0.0/0\"},"
-			"{\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"::/0\"}],"
-			"\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"0.0.0.0/0\"}]",
-			"{\"name\": \"g\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"0.0.0.0/0\"}], " SG_OPEN_OUT "}",
-			"\"g\"", "\"g\"", false));
+	lint(&r,
+	     lab_of(
+		 "\"ingress\": ["
+		 "{\"rule\": 90, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": \"22\", "
+		 "\"cidr\": \"0.0.0.0/0\"},"
+		 "{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": "
+		 "\"0.0.0.0/0\"},"
+		 "{\"rule\": 101, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"::/0\"}],"
+		 "\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", "
+		 "\"cidr\": \"0.0.0.0/0\"}]",
+		 "{\"name\": \"g\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"443\", "
+		 "\"from\": \"0.0.0.0/0\"}], " SG_OPEN_OUT "}",
+		 "\"g\"", "\"g\"", false));
 	assert_int_equal(count(&r, "family-gap"), 0);
 	done(&r);
 }
