@@ -346,16 +346,6 @@ static bool class_rep(const struct lab *lab, const struct prefix_set *s, const s
 	return false;
 }
 
-/* A name that resolves back to the ENI: its label when unambiguous. */
-static const char *eni_name(const struct lab *lab, int32_t i)
-{
-	struct endpoint ep;
-	const char *l = lab_eni_label(lab, i);
-	if (lab_resolve_endpoint(lab, l, &ep) == 0 && ep.kind == ENDPOINT_ENI && ep.eni == i)
-		return l;
-	return lab->enis[i].id;
-}
-
 static int collect_ends(const struct lab *lab, struct rep_list *l)
 {
 	char buf[IP_ADDR_STRLEN];
@@ -363,7 +353,7 @@ static int collect_ends(const struct lab *lab, struct rep_list *l)
 	for (size_t i = 0; i < lab->n_enis && r == 0; i++) {
 		const struct eni *e = &lab->enis[i];
 		if (e->n_ipv4)
-			r = rep_add(l, eni_name(lab, (int32_t)i), &e->ipv4[0], (int32_t)i);
+			r = rep_add(l, lab_eni_ref(lab, (int32_t)i), &e->ipv4[0], (int32_t)i);
 		if (r == 0 && e->n_ipv6)
 			r = rep_add(l, ip_addr_format(&e->ipv6[0], buf, sizeof(buf)), &e->ipv6[0],
 				    (int32_t)i);
@@ -668,14 +658,6 @@ static bool key_interval_all(int32_t from, int32_t to)
 	return from <= 0 && (to < 0 || to >= 65535);
 }
 
-static bool eni_carries(const struct eni *e, int32_t g)
-{
-	for (size_t i = 0; i < e->n_groups; i++)
-		if (e->groups[i] == g)
-			return true;
-	return false;
-}
-
 /* Whether any rule of the ENI's groups in that direction allows the key,
  * whatever the peer. */
 static bool sg_key_ok(const struct lab *lab, const struct eni *e, bool egress, const struct key *k)
@@ -699,7 +681,7 @@ static bool peer_has(const struct lab *lab, const struct sg_rule *x, const struc
 	case SG_PEER_CIDR:
 		return ip_prefix_contains(&x->cidr, &e->addr);
 	case SG_PEER_GROUP:
-		return e->eni >= 0 && eni_carries(&lab->enis[e->eni], x->peer);
+		return e->eni >= 0 && lab_eni_has_group(&lab->enis[e->eni], x->peer);
 	case SG_PEER_PREFIX_LIST:
 		if (!valid_index(x->peer, lab->n_prefix_lists))
 			return false;
@@ -717,7 +699,7 @@ static bool end_fits(const struct gen *g, const struct end_rep *e, const struct 
 	const struct lab *lab = g->lab;
 	if (pfx && !ip_prefix_contains(pfx, &e->addr))
 		return false;
-	if (group >= 0 && (e->eni < 0 || !eni_carries(&lab->enis[e->eni], group)))
+	if (group >= 0 && (e->eni < 0 || !lab_eni_has_group(&lab->enis[e->eni], group)))
 		return false;
 	if (nacl >= 0 && (e->eni < 0 || !valid_index(lab->enis[e->eni].subnet, lab->n_subnets) ||
 			  lab->subnets[lab->enis[e->eni].subnet].nacl != nacl))

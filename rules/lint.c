@@ -213,26 +213,23 @@ static void check_shadow(struct lint_ctx *c, int32_t a, bool egress)
 	for (size_t i = 0; i < n; i++) {
 		if (!shadowed(l, i, used, &n_used))
 			continue;
+		/* name the first earlier entry of the other action, if any */
+		size_t shown = used[0];
 		bool contra = false;
-		for (size_t k = 0; k < n_used; k++)
-			contra |= l[used[k]].allow != l[i].allow;
-		struct lint_finding *f;
-		if (contra)
-			f = add(c, "nacl-contradicted",
-				"%s never decides anything: earlier rule %u (%s) decides every "
-				"packet it matches the other way, so its %s never applies",
-				rtext(c->lab, nacl_ref(a, egress, i), t1, sizeof(t1)),
-				l[used[0]].rule_number,
-				rtext(c->lab, nacl_ref(a, egress, used[0]), t2, sizeof(t2)),
-				l[i].allow ? "allow" : "deny");
-		else
-			f = add(c, "nacl-shadowed",
-				"%s never decides anything: earlier rule %u (%s) already %s every "
-				"packet it matches",
-				rtext(c->lab, nacl_ref(a, egress, i), t1, sizeof(t1)),
-				l[used[0]].rule_number,
-				rtext(c->lab, nacl_ref(a, egress, used[0]), t2, sizeof(t2)),
-				l[i].allow ? "allows" : "denies");
+		for (size_t k = 0; k < n_used && !contra; k++)
+			if ((contra = l[used[k]].allow != l[i].allow))
+				shown = used[k];
+		const char *act = l[i].allow ? "allow" : "deny";
+		struct lint_finding *f =
+		    add(c, contra ? "nacl-contradicted" : "nacl-shadowed",
+			"%s never decides anything: earlier rule %u (%s)%s %s every packet it "
+			"matches first%s%s%s",
+			rtext(c->lab, nacl_ref(a, egress, i), t1, sizeof(t1)), l[shown].rule_number,
+			rtext(c->lab, nacl_ref(a, egress, shown), t2, sizeof(t2)),
+			n_used > 1 ? " with the other earlier rules named" : "",
+			contra ? "decides" : (l[i].allow ? "allows" : "denies"),
+			contra ? ", the other way: its " : "", contra ? act : "",
+			contra ? " never applies" : "");
 		add_rule(f, nacl_ref(a, egress, i));
 		for (size_t k = 0; k < n_used; k++)
 			add_rule(f, nacl_ref(a, egress, used[k]));
@@ -250,23 +247,15 @@ static size_t group_enis(const struct lab *lab, int32_t g)
 	return n;
 }
 
-static bool eni_has(const struct eni *e, int32_t g)
-{
-	for (size_t k = 0; k < e->n_groups; k++)
-		if (e->groups[k] == g)
-			return true;
-	return false;
-}
-
 /* Whether every ENI carrying g (at least one) carries h too: then h's
  * rules apply wherever g's do. */
 static bool always_with(const struct lab *lab, int32_t g, int32_t h)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < lab->n_enis; i++) {
-		if (!eni_has(&lab->enis[i], g))
+		if (!lab_eni_has_group(&lab->enis[i], g))
 			continue;
-		if (!eni_has(&lab->enis[i], h))
+		if (!lab_eni_has_group(&lab->enis[i], h))
 			return false;
 		n++;
 	}
@@ -716,7 +705,8 @@ static void check_gap_nacl(struct lint_ctx *c, int32_t a)
 static int32_t dual_eni_with(const struct lab *lab, int32_t g)
 {
 	for (size_t i = 0; i < lab->n_enis; i++)
-		if (lab->enis[i].n_ipv4 && lab->enis[i].n_ipv6 && eni_has(&lab->enis[i], g))
+		if (lab->enis[i].n_ipv4 && lab->enis[i].n_ipv6 &&
+		    lab_eni_has_group(&lab->enis[i], g))
 			return (int32_t)i;
 	return -1;
 }
