@@ -6,18 +6,7 @@
 # route, NACL ingress, SG ingress; the reply meets the NACLs again, its SG
 # stages pass by tracking) and §2 (first match; the reply goes to the
 # client's ephemeral ports 32768-60999).
-# Env: VPCFW_SOURCE_DIR, VPCFW_BINARY_DIR (set by ctest).
-set -u
-
-src=${VPCFW_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${VPCFW_BINARY_DIR:-$src/build}/vpcfw
-[ -x "$bin" ] || { echo "no vpcfw binary at $bin" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "python3 needed to read JSON" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vpcfw-checkall.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh"
 
 # blockers RC LAB FROM TO PORT: check --all --json must exit RC; prints
 # "direction stage change" per blocker, group and NACL ids cut out.
@@ -89,5 +78,4 @@ expect_blockers "user -> alb"
 python3 -c 'import json,sys; assert "blockers" not in json.load(open(sys.argv[1]))' "$tmp/out" ||
 	fail "blockers without --all"
 
-[ "$fails" = 0 ] || { echo "$fails failures" >&2; exit 1; }
-echo "check --all: all passed"
+cli_finish "check --all"

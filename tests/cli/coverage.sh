@@ -5,29 +5,9 @@
 # `--generate --cover` reaches 100 % of the reachable rules of every
 # example lab, and the rules it calls unreachable are exactly those AWS's
 # evaluation order keeps every packet from (listed below with the reason).
-# Env: VPCFW_SOURCE_DIR, VPCFW_BINARY_DIR (set by ctest).
-set -u
+. "$(dirname "$0")/lib.sh"
 
-src=${VPCFW_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${VPCFW_BINARY_DIR:-$src/build}/vpcfw
-[ -x "$bin" ] || { echo "no vpcfw binary at $bin" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "python3 needed to read JSON" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vpcfw-cov.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-
-run_rc() {
-	local want=$1
-	shift
-	"$bin" test "$@" >"$tmp/out" 2>"$tmp/err"
-	local rc=$?
-	[ "$rc" = "$want" ] && return 0
-	fail "vpcfw test $* exited $rc, want $want"
-	sed 's/^/    /' "$tmp/out" "$tmp/err" >&2
-	return 1
-}
+run_rc() { local want=$1; shift; cli_rc "$want" "$bin" test "$@"; }
 
 # unexercised FILE: "exercised total" then the unexercised rules' texts.
 unexercised() {
@@ -119,5 +99,4 @@ for lab in "$src"/examples/*/; do
 done
 [ "$n" -ge 4 ] || fail "only $n example labs"
 
-[ "$fails" = 0 ] || { echo "$fails failures" >&2; exit 1; }
-echo "coverage: all passed"
+cli_finish "coverage"

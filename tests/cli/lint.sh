@@ -4,30 +4,9 @@
 # (each one, and nothing on the clean parts), every finding carrying id,
 # severity, message and its rules described in full; the example labs are
 # clean; --severity filters; bad input exits 2.
-# Env: VPCFW_SOURCE_DIR, VPCFW_BINARY_DIR (set by ctest).
-set -u
+. "$(dirname "$0")/lib.sh"
 
-src=${VPCFW_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${VPCFW_BINARY_DIR:-$src/build}/vpcfw
-[ -x "$bin" ] || { echo "no vpcfw binary at $bin" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "python3 needed to read JSON" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vpcfw-lint.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-
-# run_rc RC ARGS...: vpcfw lint ARGS must exit RC; output in $tmp/out, $tmp/err.
-run_rc() {
-	local want=$1
-	shift
-	"$bin" lint "$@" >"$tmp/out" 2>"$tmp/err"
-	local rc=$?
-	[ "$rc" = "$want" ] && return 0
-	fail "vpcfw lint $* exited $rc, want $want"
-	sed 's/^/    /' "$tmp/out" "$tmp/err" >&2
-	return 1
-}
+run_rc() { local want=$1; shift; cli_rc "$want" "$bin" lint "$@"; }
 
 lab=$src/tests/lint-lab/lab.json
 
@@ -107,5 +86,4 @@ if run_rc 1 "$src/examples/aws-export" --json; then
 		fail "aws-export: $(signatures "$tmp/out")"
 fi
 
-[ "$fails" = 0 ] || { echo "$fails failures" >&2; exit 1; }
-echo "lint: all passed"
+cli_finish "lint"

@@ -6,30 +6,8 @@
 # region, or logicalLocations naming the JSON path); the lines point at
 # the rules. Also: a `vpcfw test` run that stops early (the lab does not
 # load) still writes its JUnit file (one errored test case) and SARIF.
-# Env: VPCFW_SOURCE_DIR, VPCFW_BINARY_DIR (set by ctest).
-set -u
+. "$(dirname "$0")/lib.sh"
 
-src=${VPCFW_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${VPCFW_BINARY_DIR:-$src/build}/vpcfw
-[ -x "$bin" ] || { echo "no vpcfw binary at $bin" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "python3 needed to read JSON" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vpcfw-sarif.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-
-# rc WANT CMD...: CMD must exit WANT.
-rc() {
-	local want=$1
-	shift
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	local got=$?
-	[ "$got" = "$want" ] && return 0
-	fail "$* exited $got, want $want"
-	sed 's/^/    /' "$tmp/out" "$tmp/err" >&2
-	return 1
-}
 
 # validate FILE: checks the log; prints "ruleId startLine uri" per result.
 validate() {
@@ -77,7 +55,7 @@ PY
 lab=$src/tests/lint-lab/lab.json
 
 # lint: one result per finding, each at its rule's line in the lab file
-if rc 1 "$bin" lint "$lab" --sarif "$tmp/lint.sarif"; then
+if cli_rc 1 "$bin" lint "$lab" --sarif "$tmp/lint.sarif"; then
 	validate "$tmp/lint.sarif" >"$tmp/lint.res" || fail "lint SARIF invalid"
 	[ "$(wc -l <"$tmp/lint.res")" = 11 ] || fail "lint SARIF: $(wc -l <"$tmp/lint.res") results, want 11"
 	line=$(awk '$1 == "nacl-shadowed" {print $2}' "$tmp/lint.res")
@@ -86,7 +64,7 @@ if rc 1 "$bin" lint "$lab" --sarif "$tmp/lint.sarif"; then
 	sed -n "${line}p" "$lab" | grep -q '"ports": "22", "from": "0.0.0.0/0"' ||
 		fail "open-admin-port result at line $line, not the bastion rule"
 fi
-rc 0 "$bin" lint "$src/examples/prototype" --sarif "$tmp/clean.sarif" &&
+cli_rc 0 "$bin" lint "$src/examples/prototype" --sarif "$tmp/clean.sarif" &&
 	{ [ "$(validate "$tmp/clean.sarif" | wc -l)" = 0 ] || fail "clean lab: SARIF results"; }
 
 # test: a failed expectation at its line in the expectations file, and
@@ -106,7 +84,7 @@ for i, l in enumerate(lines):
         lines[j] = lines[j].replace("reject", "accept")
 open(p, "w").write("\n".join(lines))
 PY
-if rc 1 "$bin" test "$tmp/wrong/expect.yaml" --offline --coverage --sarif "$tmp/test.sarif"; then
+if cli_rc 1 "$bin" test "$tmp/wrong/expect.yaml" --offline --coverage --sarif "$tmp/test.sarif"; then
 	validate "$tmp/test.sarif" >"$tmp/test.res" || fail "test SARIF invalid"
 	line=$(awk '$1 == "expectation-not-met" {print $2}' "$tmp/test.res")
 	sed -n "${line}p" "$tmp/wrong/expect.yaml" | grep -q "no SSH from the internet" ||
@@ -118,20 +96,20 @@ fi
 mkdir -p "$tmp/new"
 sed 's/"ports": "443", "from": "0.0.0.0\/0"/"ports": "443-444", "from": "0.0.0.0\/0"/' \
 	"$proto/lab.json" >"$tmp/new/lab.json"
-if rc 1 "$bin" diff "$proto" "$tmp/new" --sarif "$tmp/diff.sarif"; then
+if cli_rc 1 "$bin" diff "$proto" "$tmp/new" --sarif "$tmp/diff.sarif"; then
 	validate "$tmp/diff.sarif" >"$tmp/diff.res" || fail "diff SARIF invalid"
 	read -r id line uri <"$tmp/diff.res"
 	[ "$id $uri" = "flow-opened $tmp/new/lab.json" ] || fail "diff result: $id $uri"
 	sed -n "${line}p" "$tmp/new/lab.json" | grep -q '443-444' || fail "diff result at line $line"
 fi
-rc 0 "$bin" diff "$proto" "$proto" --sarif "$tmp/same.sarif" &&
+cli_rc 0 "$bin" diff "$proto" "$proto" --sarif "$tmp/same.sarif" &&
 	{ [ "$(validate "$tmp/same.sarif" | wc -l)" = 0 ] || fail "no change: SARIF results"; }
 
 # a run that stops early: the lab does not load
 printf '{ "vpcs": [ { "name": "x", "cidr": "10.0.0.0/33" } ] }\n' >"$tmp/broken.json"
 printf 'lab: broken.json\nexpect:\n  - { from: a, to: b, proto: tcp, port: 1, verdict: accept }\n' \
 	>"$tmp/early.yaml"
-if rc 2 "$bin" test "$tmp/early.yaml" --offline --junit "$tmp/early.xml" --sarif "$tmp/early.sarif"; then
+if cli_rc 2 "$bin" test "$tmp/early.yaml" --offline --junit "$tmp/early.xml" --sarif "$tmp/early.sarif"; then
 	python3 - "$tmp/early.xml" <<'PY' || fail "early stop: JUnit is not one errored case"
 import sys, xml.etree.ElementTree as E
 s = E.parse(sys.argv[1]).getroot().find("testsuite")
@@ -144,5 +122,4 @@ PY
 	validate "$tmp/early.sarif" | grep -q "^run-error 1 $tmp/early.yaml$" || fail "early stop: SARIF"
 fi
 
-[ "$fails" = 0 ] || { echo "$fails failures" >&2; exit 1; }
-echo "sarif: all passed"
+cli_finish "sarif"
