@@ -265,16 +265,6 @@ static void lab_prefixes(const struct lab *lab, struct prefix_set *s)
 			prefix_add(s, &lab->route_tables[r].routes[i].dest);
 }
 
-/* a + 1; false on wrap-around. */
-static bool addr_next(struct ip_addr *a)
-{
-	int last = a->family == IP_V4 ? 3 : 15;
-	for (int i = last; i >= 0; i--)
-		if (++a->b[i] != 0)
-			return true;
-	return false;
-}
-
 static bool in_vpc_block(const struct lab *lab, const struct ip_addr *a)
 {
 	return lab_addr_in_vpc(lab, a);
@@ -320,7 +310,7 @@ static bool class_rep(const struct lab *lab, const struct prefix_set *s, const s
 		}
 	}
 	struct ip_addr a = c->addr;
-	if (c->len < (c->addr.family == IP_V4 ? 31 : 127) && !addr_next(&a))
+	if (c->len < (c->addr.family == IP_V4 ? 31 : 127) && !ip_addr_next(&a))
 		return false;
 	for (int guard = 0; guard < 4096 && ip_prefix_contains(c, &a); guard++) {
 		const struct ip_prefix *n = narrower_at(s, c, &a);
@@ -340,7 +330,7 @@ static bool class_rep(const struct lab *lab, const struct prefix_set *s, const s
 						ip_prefix_last(&vp->cidrs6[k], &a);
 			}
 		}
-		if (!addr_next(&a))
+		if (!ip_addr_next(&a))
 			return false;
 	}
 	return false;

@@ -18,6 +18,9 @@
 #include "nacl.h"
 #include "sg.h"
 
+/* Entries of one NACL list the shadow check cuts cells at (AWS allows 40). */
+#define LINT_CELL_MAX 64
+
 static const struct lint_check checks[] = {
     {"nacl-shadowed", LINT_WARNING,
      "NACL entry never decides anything: earlier entries with the same action match all it "
@@ -174,34 +177,163 @@ static void entry_list(const struct nacl *acl, bool egress, const struct nacl_en
 
 /* ---- nacl-shadowed, nacl-contradicted ---- */
 
-/* Earlier entries whose CIDR and protocol cover e's, walked along e's key
- * interval: e is shadowed when together they cover all of it. used[] gets
- * the indices of the entries that do. */
-static bool shadowed(const struct nacl_entry *l, size_t i, size_t *used, size_t *n_used)
+/* e's match space cut into cells no entry of the list splits: along the
+ * address line at every entry's CIDR bounds, along the keys at every
+ * entry's port or ICMP bounds, and per protocol. Every packet of one cell
+ * meets the same first match (§2), so e decides something exactly when it
+ * decides some cell's first packet. */
+struct cells {
+	struct ip_addr addr[2 * LINT_CELL_MAX + 1];
+	size_t n_addr;
+	struct flow keys[4 * LINT_CELL_MAX + 8];
+	size_t n_keys;
+	bool full; /* a cell did not fit: no verdict */
+};
+
+static void cell_addr(struct cells *c, const struct ip_prefix *in, const struct ip_addr *a)
 {
-	const struct nacl_entry *e = &l[i];
-	struct keys want = entry_keys(e);
-	uint32_t cur = want.lo;
-	*n_used = 0;
-	for (bool moved = true; moved && cur <= want.hi;) {
-		moved = false;
-		for (size_t k = 0; k < i; k++) {
-			const struct nacl_entry *p = &l[k];
-			if (!ip_prefix_covers(&p->cidr, &e->cidr) ||
-			    !proto_covers(p->protocol, e->protocol))
-				continue;
-			struct keys pk =
-			    p->protocol == PROTO_ALL ? (struct keys){0, 0xffff} : entry_keys(p);
-			if (pk.lo > cur || pk.hi < cur)
-				continue;
-			if (*n_used < LINT_MAX_RULES - 1)
-				used[(*n_used)++] = k;
-			cur = pk.hi + 1;
-			moved = true;
-			break;
-		}
+	if (!ip_prefix_contains(in, a))
+		return;
+	for (size_t i = 0; i < c->n_addr; i++)
+		if (ip_addr_eq(&c->addr[i], a))
+			return;
+	if (c->n_addr == sizeof(c->addr) / sizeof(c->addr[0]))
+		c->full = true;
+	else
+		c->addr[c->n_addr++] = *a;
+}
+
+static void cell_key(struct cells *c, const struct flow *f)
+{
+	if (c->n_keys < sizeof(c->keys) / sizeof(c->keys[0]))
+		c->keys[c->n_keys++] = *f;
+	else
+		c->full = true;
+}
+
+/* The port cells of TCP or UDP within lo..hi. */
+static void port_cells(struct cells *c, const struct nacl *acl, bool egress, uint8_t proto,
+		       uint32_t lo, uint32_t hi)
+{
+	struct flow f = {.proto = proto};
+	for (uint32_t p = lo; p <= hi; p = nacl_next_port(acl, egress, p, hi + 1)) {
+		f.dport = (uint16_t)p;
+		cell_key(c, &f);
 	}
-	return cur > want.hi;
+}
+
+/* ICMP cells: every type and code an entry names, plus one none names. */
+static void icmp_cells(struct cells *c, const struct nacl_entry *l, size_t n, uint8_t proto,
+		       int16_t type, int16_t code)
+{
+	int16_t types[LINT_CELL_MAX + 1], codes[LINT_CELL_MAX + 1];
+	size_t nt = 0, nc = 0;
+	for (size_t i = 0; i < n && nt < LINT_CELL_MAX; i++) {
+		if (l[i].protocol == proto && l[i].icmp_type >= 0)
+			types[nt++] = l[i].icmp_type;
+		if (l[i].protocol == proto && l[i].icmp_code >= 0)
+			codes[nc++] = l[i].icmp_code;
+	}
+	types[nt++] = 254; /* named by no entry in practice: a cell of its own */
+	codes[nc++] = 254;
+	for (size_t t = 0; t < nt; t++)
+		for (size_t k = 0; k < nc; k++) {
+			if ((type >= 0 && types[t] != type) || (code >= 0 && codes[k] != code))
+				continue;
+			struct flow f = {.proto = proto,
+					 .icmp_type = (uint8_t)types[t],
+					 .icmp_code = (uint8_t)codes[k]};
+			cell_key(c, &f);
+		}
+}
+
+static void key_cells(struct cells *c, const struct nacl *acl, bool egress,
+		      const struct nacl_entry *l, size_t n, const struct nacl_entry *e)
+{
+	uint8_t fam = e->cidr.addr.family;
+	uint8_t icmp = fam == IP_V6 ? PROTO_ICMPV6 : PROTO_ICMP;
+	if (e->protocol == PROTO_TCP || e->protocol == PROTO_UDP) {
+		port_cells(c, acl, egress, (uint8_t)e->protocol, e->port_from, e->port_to);
+		return;
+	}
+	if (e->protocol == PROTO_ICMP || e->protocol == PROTO_ICMPV6) {
+		icmp_cells(c, l, n, (uint8_t)e->protocol, e->icmp_type, e->icmp_code);
+		return;
+	}
+	if (e->protocol != PROTO_ALL) {
+		struct flow f = {.proto = (uint8_t)e->protocol};
+		cell_key(c, &f);
+		return;
+	}
+	port_cells(c, acl, egress, PROTO_TCP, 0, 65535);
+	port_cells(c, acl, egress, PROTO_UDP, 0, 65535);
+	icmp_cells(c, l, n, icmp, -1, -1);
+	/* every other protocol an entry names, and one none does */
+	bool named[256] = {false};
+	for (size_t i = 0; i < n; i++)
+		if (l[i].protocol >= 0)
+			named[l[i].protocol] = true;
+	bool unnamed = false;
+	for (int p = 0; p < 256; p++) {
+		bool special = p == PROTO_TCP || p == PROTO_UDP || p == PROTO_ICMP || p == PROTO_ICMPV6;
+		if (special || (!named[p] && unnamed))
+			continue;
+		unnamed |= !named[p];
+		struct flow f = {.proto = (uint8_t)p};
+		cell_key(c, &f);
+	}
+}
+
+static void addr_cells(struct cells *c, const struct nacl_entry *l, size_t n,
+		       const struct nacl_entry *e)
+{
+	cell_addr(c, &e->cidr, &e->cidr.addr);
+	for (size_t i = 0; i < n; i++) {
+		struct ip_addr past;
+		if (l[i].cidr.addr.family != e->cidr.addr.family)
+			continue;
+		cell_addr(c, &e->cidr, &l[i].cidr.addr);
+		ip_prefix_last(&l[i].cidr, &past);
+		if (ip_addr_next(&past))
+			cell_addr(c, &e->cidr, &past);
+	}
+}
+
+/* Whether entry i never decides a packet; used[] gets the entries that
+ * decide its cells instead (the first LINT_MAX_RULES - 1 of them). */
+static bool shadowed(const struct nacl *acl, bool egress, size_t i, size_t *used, size_t *n_used)
+{
+	const struct nacl_entry *l;
+	size_t n;
+	entry_list(acl, egress, &l, &n);
+	const struct nacl_entry *e = &l[i];
+	struct cells *c = calloc(1, sizeof(*c));
+	bool decides = c == NULL; /* no memory: claim nothing */
+	*n_used = 0;
+	if (c) {
+		addr_cells(c, l, n, e);
+		key_cells(c, acl, egress, l, n, e);
+		decides = c->full;
+	}
+	for (size_t a = 0; c && a < c->n_addr && !decides; a++)
+		for (size_t k = 0; k < c->n_keys && !decides; k++) {
+			struct flow f = c->keys[k];
+			struct nacl_decision d;
+			f.src.family = f.dst.family = e->cidr.addr.family;
+			if (egress)
+				f.dst = c->addr[a];
+			else
+				f.src = c->addr[a];
+			nacl_evaluate(acl, egress, &f, &d);
+			decides = d.entry == e || !d.entry;
+			size_t idx = d.entry ? (size_t)(d.entry - l) : 0, u;
+			for (u = 0; u < *n_used && used[u] != idx; u++)
+				;
+			if (!decides && u == *n_used && *n_used < LINT_MAX_RULES - 1)
+				used[(*n_used)++] = idx;
+		}
+	free(c);
+	return !decides;
 }
 
 static void check_shadow(struct lint_ctx *c, int32_t a, bool egress)
@@ -211,7 +343,7 @@ static void check_shadow(struct lint_ctx *c, int32_t a, bool egress)
 	char t1[256], t2[256];
 	entry_list(&c->lab->nacls[a], egress, &l, &n);
 	for (size_t i = 0; i < n; i++) {
-		if (!shadowed(l, i, used, &n_used))
+		if (!shadowed(&c->lab->nacls[a], egress, i, used, &n_used) || !n_used)
 			continue;
 		/* name the first earlier entry of the other action, if any */
 		size_t shown = used[0];

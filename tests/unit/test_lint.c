@@ -153,6 +153,30 @@ static void shadowed_by_one_and_by_two(void **state)
 	done(&r);
 }
 
+static void shadowed_by_two_halves(void **state)
+{
+	struct run r;
+	/* 100 and 110 each cover half of 120's CIDR: together all of it, so
+	 * every packet 120 matches was decided before (§2). 130 (all
+	 * protocols) is shadowed by 120 for TCP only: UDP still meets it. */
+	lint(&r, lab_of("\"ingress\": ["
+			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"10.5.0.0/25\"},"
+			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"10.5.0.128/25\"},"
+			"{\"rule\": 120, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": \"443\", \"cidr\": \"10.5.0.0/24\"},"
+			"{\"rule\": 130, \"action\": \"deny\", \"proto\": \"all\", \"cidr\": \"10.5.0.0/24\"},"
+			"{\"rule\": 140, \"action\": \"deny\", \"proto\": \"tcp\", \"ports\": \"1-100\", \"cidr\": \"10.5.0.0/24\"}],"
+			"\"egress\": [{\"rule\": 100, \"action\": \"allow\", \"proto\": \"all\", \"cidr\": \"0.0.0.0/0\"}]",
+			SG_PLAIN, "\"g\"", "\"g\"", false));
+	/* 120 by 100 and 110; 140 by 130 (a deny after a deny: shadowed) */
+	assert_int_equal(count(&r, "nacl-shadowed"), 2);
+	assert_int_equal(count(&r, "nacl-contradicted"), 0);
+	const struct lint_finding *f = first(&r, "nacl-shadowed");
+	assert_nacl_rule(&r, &f->rules[0], 120, false);
+	assert_int_equal(f->n_rules, 3);
+	assert_nacl_rule(&r, &nth(&r, "nacl-shadowed", 1)->rules[0], 140, false);
+	done(&r);
+}
+
 static void not_shadowed_when_later_entry_is_wider(void **state)
 {
 	struct run r;
@@ -513,6 +537,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(shadowed_by_one_and_by_two),
+	    cmocka_unit_test(shadowed_by_two_halves),
 	    cmocka_unit_test(not_shadowed_when_later_entry_is_wider),
 	    cmocka_unit_test(allow_after_covering_deny),
 	    cmocka_unit_test(narrow_deny_before_wide_allow),
