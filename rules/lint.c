@@ -26,8 +26,8 @@ static const struct lint_check checks[] = {
      "NACL entry never decides anything: earlier entries with the same action match all it "
      "matches"},
     {"nacl-contradicted", LINT_ERROR,
-     "NACL entry never decides (part of) what it matches: an earlier entry of the other action "
-     "does"},
+     "NACL entry never decides anything: earlier entries decide all it matches, some the other "
+     "way"},
     {"sg-redundant", LINT_WARNING,
      "SG rule allows nothing another rule of the same ENIs does not already allow"},
     {"open-admin-port", LINT_ERROR, "administration or database port open to 0.0.0.0/0 or ::/0"},
