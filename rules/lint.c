@@ -432,7 +432,8 @@ static bool sg_rule_covers(const struct lab *lab, const struct sg_rule *outer,
 
 /* AWS's default outbound rule, which every new group gets: all traffic to
  * 0.0.0.0/0 (and ::/0). Two groups on one ENI both carry it as a matter
- * of course; calling one of them redundant is noise. */
+ * of course, and it makes every egress rule of the ENI's other groups
+ * redundant; calling those redundant is noise. */
 static bool is_default_egress(const struct sg_rule *x)
 {
 	return x->egress && x->protocol == PROTO_ALL && x->peer_kind == SG_PEER_CIDR &&
@@ -452,6 +453,10 @@ static bool find_cover(const struct lab *lab, int32_t g, size_t r, int32_t *og, 
 		for (size_t k = 0; k < lab->groups[h].n_rules; k++) {
 			const struct sg_rule *y = &lab->groups[h].rules[k];
 			if (((int32_t)h == g && k == r) || !sg_rule_covers(lab, y, x))
+				continue;
+			/* another group's default outbound rule covers every egress
+			 * rule of its ENIs' other groups as a matter of course */
+			if ((int32_t)h != g && is_default_egress(y))
 				continue;
 			bool later = (int32_t)h > g || ((int32_t)h == g && k > r);
 			if (sg_rule_covers(lab, x, y) && later)

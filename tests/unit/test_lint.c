@@ -279,19 +279,24 @@ static void not_redundant_when_another_eni_needs_it(void **state)
 	struct run r;
 	/* b1 carries h without w: there h's rule is the only one allowing tcp
 	 * 80. d1 and d2 both have AWS's default outbound rule (all traffic to
-	 * 0.0.0.0/0), which every group gets: not worth a finding. */
+	 * 0.0.0.0/0), which every group gets: not worth a finding, and neither
+	 * is s's tcp 443 out, which d1's default rule covers. */
 	lint(&r,
-	     lab_of(OPEN_NACL,
-		    "{\"name\": \"g\", \"ingress\": ["
-		    " {\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"10.0.0.0/16\"},"
-		    " {\"proto\": \"tcp\", \"ports\": \"8443\", \"from\": "
-		    "\"10.0.0.0/16\"}], " SG_OPEN_OUT "},"
-		    "{\"name\": \"w\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", "
-		    "\"from\": \"0.0.0.0/0\"}], \"egress\": []},"
-		    "{\"name\": \"h\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", "
-		    "\"from\": \"10.0.0.0/8\"}], \"egress\": []},"
-		    "{\"name\": \"d1\", \"ingress\": []}, {\"name\": \"d2\", \"ingress\": []}",
-		    "\"g\", \"w\", \"h\", \"d1\", \"d2\"", "\"g\", \"h\", \"d1\", \"d2\"", false));
+	     lab_of(
+		 OPEN_NACL,
+		 "{\"name\": \"g\", \"ingress\": ["
+		 " {\"proto\": \"tcp\", \"ports\": \"443\", \"from\": \"10.0.0.0/16\"},"
+		 " {\"proto\": \"tcp\", \"ports\": \"8443\", \"from\": "
+		 "\"10.0.0.0/16\"}], " SG_OPEN_OUT "},"
+		 "{\"name\": \"w\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", "
+		 "\"from\": \"0.0.0.0/0\"}], \"egress\": []},"
+		 "{\"name\": \"h\", \"ingress\": [{\"proto\": \"tcp\", \"ports\": \"80\", "
+		 "\"from\": \"10.0.0.0/8\"}], \"egress\": []},"
+		 "{\"name\": \"d1\", \"ingress\": []}, {\"name\": \"d2\", \"ingress\": []},"
+		 "{\"name\": \"s\", \"ingress\": [], \"egress\": [{\"proto\": \"tcp\", \"ports\": "
+		 "\"443\", \"to\": \"0.0.0.0/0\"}]}",
+		 "\"g\", \"w\", \"h\", \"d1\", \"d2\", \"s\"",
+		 "\"g\", \"h\", \"d1\", \"d2\", \"s\"", false));
 	assert_int_equal(count(&r, "sg-redundant"), 0);
 	done(&r);
 }
