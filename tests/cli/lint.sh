@@ -1,7 +1,8 @@
 #!/bin/bash
-# `vpcfw lint` end to end, no root: on the planted-problems lab
-# (tests/lint-lab) --json reports exactly the problems planted.json lists
-# (each one, and nothing on the clean parts), every finding carrying id,
+# `vpcfw lint` end to end, no root: on the planted-problems labs
+# (tests/lint-lab: our format, and aws/ in describe-* shapes) --json
+# reports exactly the problems planted.json / aws-planted.json list (each
+# one, and nothing on the clean parts), every finding carrying id,
 # severity, message and its rules described in full; the example labs are
 # clean; --severity filters; bad input exits 2.
 . "$(dirname "$0")/lib.sh"
@@ -47,13 +48,18 @@ for f in doc["findings"]:
 PY
 }
 
-if run_rc 1 "$lab" --json; then
-	signatures "$tmp/out" | sort >"$tmp/got" || fail "lint --json output breaks the contract"
+# planted LAB PLANTED: lint --json must report exactly the findings listed.
+planted() {
+	run_rc 1 "$1" --json || return
+	signatures "$tmp/out" | sort >"$tmp/got" || fail "$1: lint --json output breaks the contract"
 	python3 -c 'import json,sys; [print(f["finding"]) for f in json.load(open(sys.argv[1]))["findings"]]' \
-		"$src/tests/lint-lab/planted.json" | sort >"$tmp/want"
-	diff -u "$tmp/want" "$tmp/got" >&2 || fail "lint-lab: findings differ from planted.json (- planted, + reported)"
-	grep -E ' (clean|web|default) ' "$tmp/got" >&2 && fail "a finding on a clean part"
-fi
+		"$2" | sort >"$tmp/want"
+	diff -u "$tmp/want" "$tmp/got" >&2 || fail "$1: findings differ from $2 (- planted, + reported)"
+}
+# our lab format, and the same kind of problems in unchanged describe-* exports
+planted "$lab" "$src/tests/lint-lab/planted.json"
+grep -E ' (clean|web|default) ' "$tmp/got" >&2 && fail "a finding on a clean part"
+planted "$src/tests/lint-lab/aws" "$src/tests/lint-lab/aws-planted.json"
 
 # text output: one line per finding and the count
 if run_rc 1 "$lab"; then
