@@ -225,9 +225,9 @@ static void generated_flows_reach_every_reachable_rule(void **state)
  * example lab and the lint lab (WireGuard's allowedips selftest habit). */
 static void search_agrees_with_exhaustive(void **state)
 {
-	static const char *const labs[] = {"examples/prototype", "examples/ten-thousand",
-					   "examples/million", "examples/aws-export",
-					   "tests/lint-lab/lab.json"};
+	static const char *const labs[] = {"examples/prototype",      "examples/ten-thousand",
+					   "examples/million",	      "examples/aws-export",
+					   "tests/lint-lab/lab.json", "tests/lint-lab/aws"};
 	const char *root = getenv("VPCFW_SOURCE_DIR");
 	char path[4096];
 	for (size_t i = 0; i < sizeof(labs) / sizeof(labs[0]); i++) {
