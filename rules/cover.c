@@ -251,12 +251,9 @@ static void lab_prefixes(const struct lab *lab, struct prefix_set *s)
 		for (size_t r = 0; r < lab->groups[g].n_rules; r++)
 			if (lab->groups[g].rules[r].peer_kind == SG_PEER_CIDR)
 				prefix_add(s, &lab->groups[g].rules[r].cidr);
-	for (size_t a = 0; a < lab->n_nacls; a++) {
-		for (size_t i = 0; i < lab->nacls[a].n_ingress; i++)
-			prefix_add(s, &lab->nacls[a].ingress[i].cidr);
-		for (size_t i = 0; i < lab->nacls[a].n_egress; i++)
-			prefix_add(s, &lab->nacls[a].egress[i].cidr);
-	}
+	for (size_t a = 0; a < lab->n_nacls; a++)
+		for (size_t i = 0; i < nacl_entry_count(&lab->nacls[a]); i++)
+			prefix_add(s, &nacl_entry_at(&lab->nacls[a], i)->cidr);
 	for (size_t p = 0; p < lab->n_prefix_lists; p++)
 		for (size_t i = 0; i < lab->prefix_lists[p].n_cidrs; i++)
 			prefix_add(s, &lab->prefix_lists[p].cidrs[i]);
@@ -428,17 +425,13 @@ static void collect_keys(const struct lab *lab, struct key_list *l)
 			const struct sg_rule *x = &lab->groups[g].rules[r];
 			rule_keys(x->protocol, x->from_port, x->to_port, l);
 		}
-	for (size_t a = 0; a < lab->n_nacls; a++) {
-		const struct nacl *acl = &lab->nacls[a];
-		for (size_t i = 0; i < acl->n_ingress + acl->n_egress; i++) {
-			const struct nacl_entry *e = i < acl->n_ingress
-							 ? &acl->ingress[i]
-							 : &acl->egress[i - acl->n_ingress];
+	for (size_t a = 0; a < lab->n_nacls; a++)
+		for (size_t i = 0; i < nacl_entry_count(&lab->nacls[a]); i++) {
+			const struct nacl_entry *e = nacl_entry_at(&lab->nacls[a], i);
 			bool icmp = e->protocol == PROTO_ICMP || e->protocol == PROTO_ICMPV6;
 			rule_keys(e->protocol, icmp ? e->icmp_type : e->port_from,
 				  icmp ? e->icmp_code : e->port_to, l);
 		}
-	}
 }
 
 static bool key_fits(const struct key *k, enum ip_family f)

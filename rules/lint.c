@@ -564,16 +564,12 @@ static bool named_by_lab(const struct lab *lab, const struct ip_addr *a)
 			    ip_prefix_contains(&x->cidr, a))
 				return true;
 		}
-	for (size_t n = 0; n < lab->n_nacls; n++) {
-		const struct nacl *acl = &lab->nacls[n];
-		for (size_t i = 0; i < acl->n_ingress + acl->n_egress; i++) {
-			const struct nacl_entry *e = i < acl->n_ingress
-							 ? &acl->ingress[i]
-							 : &acl->egress[i - acl->n_ingress];
+	for (size_t n = 0; n < lab->n_nacls; n++)
+		for (size_t i = 0; i < nacl_entry_count(&lab->nacls[n]); i++) {
+			const struct nacl_entry *e = nacl_entry_at(&lab->nacls[n], i);
 			if (!ip_prefix_is_all(&e->cidr) && ip_prefix_contains(&e->cidr, a))
 				return true;
 		}
-	}
 	for (size_t p = 0; p < lab->n_prefix_lists; p++)
 		for (size_t i = 0; i < lab->prefix_lists[p].n_cidrs; i++)
 			if (ip_prefix_contains(&lab->prefix_lists[p].cidrs[i], a))

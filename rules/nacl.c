@@ -151,3 +151,13 @@ const char *nacl_decision_format(const struct nacl_decision *d, bool egress, cha
 		 ip_prefix_format(&e->cidr, cidr, sizeof(cidr)));
 	return buf;
 }
+
+size_t nacl_entry_count(const struct nacl *acl)
+{
+	return acl->n_ingress + acl->n_egress;
+}
+
+const struct nacl_entry *nacl_entry_at(const struct nacl *acl, size_t i)
+{
+	return i < acl->n_ingress ? &acl->ingress[i] : &acl->egress[i - acl->n_ingress];
+}
