@@ -525,14 +525,27 @@ static bool opens_port(const struct sg_rule *r, int proto, uint16_t port)
 	return port >= k.lo && port <= k.hi;
 }
 
+/* A peer of every address: 0.0.0.0/0, ::/0, or a prefix list holding one. */
+static bool peer_is_everyone(const struct lab *lab, const struct sg_rule *x)
+{
+	if (x->peer_kind == SG_PEER_CIDR)
+		return ip_prefix_is_all(&x->cidr);
+	if (x->peer_kind != SG_PEER_PREFIX_LIST || x->peer < 0)
+		return false;
+	const struct prefix_list *pl = &lab->prefix_lists[x->peer];
+	for (size_t i = 0; i < pl->n_cidrs; i++)
+		if (ip_prefix_is_all(&pl->cidrs[i]))
+			return true;
+	return false;
+}
+
 static void check_admin(struct lint_ctx *c)
 {
 	char t[320], list[256];
 	for (size_t g = 0; g < c->lab->n_groups; g++)
 		for (size_t r = 0; r < c->lab->groups[g].n_rules; r++) {
 			const struct sg_rule *x = &c->lab->groups[g].rules[r];
-			if (x->egress || x->peer_kind != SG_PEER_CIDR ||
-			    !ip_prefix_is_all(&x->cidr))
+			if (x->egress || !peer_is_everyone(c->lab, x))
 				continue;
 			size_t off = 0, n = 0;
 			list[0] = '\0';
@@ -665,6 +678,23 @@ static bool is_service(const struct lab *lab, const struct nacl *acl, const stru
 	return e.kind == END_SERVICE;
 }
 
+/* Whether every address of p lies in the one subnet NACL a serves: such
+ * traffic never crosses a NACL (§1: same subnet), so it needs no return. */
+static bool own_subnet_only(const struct lab *lab, int32_t a, const struct ip_prefix *p)
+{
+	size_t served = 0;
+	bool inside = false;
+	for (size_t s = 0; s < lab->n_subnets; s++) {
+		const struct subnet *sn = &lab->subnets[s];
+		if (sn->nacl != a)
+			continue;
+		served++;
+		inside |= ip_prefix_covers(&sn->cidr, p) ||
+			  (sn->has_cidr6 && ip_prefix_covers(&sn->cidr6, p));
+	}
+	return served == 1 && inside;
+}
+
 static void no_return_one(struct lint_ctx *c, int32_t a, bool egress, size_t i)
 {
 	const struct nacl *acl = &c->lab->nacls[a];
@@ -672,7 +702,7 @@ static void no_return_one(struct lint_ctx *c, int32_t a, bool egress, size_t i)
 	struct ip_addr peer;
 	struct flow req, reply;
 	if (!peer_addr_in(c->lab, &e->cidr, &peer) || is_service(c->lab, acl, &peer) ||
-	    !decided_flow(acl, e, &peer, &req))
+	    own_subnet_only(c->lab, a, &e->cidr) || !decided_flow(acl, e, &peer, &req))
 		return;
 	flow_reverse(&req, &reply);
 	struct nacl_decision d;

@@ -320,6 +320,35 @@ static void admin_ports_open_to_world(void **state)
 	done(&r);
 }
 
+static void admin_port_via_prefix_list(void **state)
+{
+	/* a managed prefix list holding 0.0.0.0/0 is everyone as much as the
+	 * CIDR is (§3: a prefix list peer matches any of its CIDRs); one
+	 * holding a corporate range is not */
+	static const char json[] =
+	    "{\"prefix_lists\": [{\"name\": \"any\", \"cidrs\": [\"0.0.0.0/0\"]},"
+	    " {\"name\": \"corp\", \"cidrs\": [\"198.51.100.0/24\"]}],"
+	    " \"vpcs\": [{\"name\": \"v\", \"cidr\": \"10.0.0.0/16\","
+	    " \"subnets\": [{\"name\": \"a\", \"cidr\": \"10.0.1.0/24\"}],"
+	    " \"security_groups\": [{\"name\": \"g\", \"ingress\": ["
+	    "  {\"proto\": \"tcp\", \"ports\": \"3306\", \"from\": \"pl:any\"},"
+	    "  {\"proto\": \"tcp\", \"ports\": \"22\", \"from\": \"pl:corp\"}]}],"
+	    " \"enis\": [{\"name\": \"a1\", \"subnet\": \"a\", \"ip\": \"10.0.1.10\", \"groups\": "
+	    "[\"g\"]}]}]}";
+	struct lab_load_opts o;
+	struct diag_list d;
+	struct run r;
+	struct lab *lab = NULL;
+	lab_load_opts_init(&o);
+	diag_init(&d);
+	assert_int_equal(lab_load_buffer("pl.json", json, strlen(json), &o, &lab, &d), 0);
+	diag_free(&d);
+	lint(&r, lab);
+	assert_int_equal(count(&r, "open-admin-port"), 1);
+	assert_non_null(strstr(first(&r, "open-admin-port")->message, "3306 (MySQL)"));
+	done(&r);
+}
+
 static void admin_ports_closed_or_narrow(void **state)
 {
 	struct run r;
@@ -344,8 +373,12 @@ static void requests_without_return_path(void **state)
 	/* stateless (§2): HTTPS in from anywhere needs egress to the clients'
 	 * ephemeral ports; egress has only tcp 80 out, and the v6 return is
 	 * missing too. Egress 443 out (the subnet as client) needs ingress
-	 * ephemeral from 0.0.0.0/0: only 10.0.0.0/16 is allowed back. */
+	 * ephemeral from 0.0.0.0/0: only 10.0.0.0/16 is allowed back. 95
+	 * admits hosts of subnet a itself, the only subnet n serves: that
+	 * traffic never meets a NACL (§1), so no return is needed. */
 	lint(&r, lab_of("\"ingress\": ["
+			"{\"rule\": 95, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
+			"\"5432\", \"cidr\": \"10.0.1.0/25\"},"
 			"{\"rule\": 100, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
 			"\"443\", \"cidr\": \"0.0.0.0/0\"},"
 			"{\"rule\": 110, \"action\": \"allow\", \"proto\": \"tcp\", \"ports\": "
@@ -549,6 +582,7 @@ int main(void)
 	    cmocka_unit_test(redundant_in_group_and_across_groups),
 	    cmocka_unit_test(not_redundant_when_another_eni_needs_it),
 	    cmocka_unit_test(admin_ports_open_to_world),
+	    cmocka_unit_test(admin_port_via_prefix_list),
 	    cmocka_unit_test(admin_ports_closed_or_narrow),
 	    cmocka_unit_test(requests_without_return_path),
 	    cmocka_unit_test(return_paths_present),
