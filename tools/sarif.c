@@ -105,12 +105,31 @@ static void value(struct locate *l, char *path, size_t plen, int depth)
 	}
 }
 
-int sarif_json_path_line(const char *file, const char *json_path)
+/* One file's text, kept while a log is written: its results mostly point
+ * into the same lab file. */
+struct text_cache {
+	char *file;
+	char *buf;
+	size_t len;
+};
+
+static void cache_free(struct text_cache *c)
 {
-	FILE *in = file && json_path ? fopen(file, "r") : NULL;
+	free(c->file);
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool cache_load(struct text_cache *c, const char *file)
+{
+	if (c->file && !strcmp(c->file, file))
+		return c->buf != NULL;
+	cache_free(c);
+	c->file = strdup(file);
+	FILE *in = fopen(file, "r");
 	if (!in)
-		return 0;
-	char *buf = NULL, path[PATH_MAX_LEN] = "";
+		return false;
+	char *buf = NULL;
 	size_t len = 0, cap = 0, got;
 	do {
 		if (len + 65536 > cap) {
@@ -124,11 +143,27 @@ int sarif_json_path_line(const char *file, const char *json_path)
 		len += got;
 	} while (got > 0);
 	fclose(in);
-	struct locate l = {buf, buf + len, 1, json_path, 0};
-	if (buf)
-		value(&l, path, sizeof(path), 0);
-	free(buf);
+	c->buf = buf;
+	c->len = len;
+	return buf != NULL;
+}
+
+static int path_line(struct text_cache *c, const char *file, const char *json_path)
+{
+	char path[PATH_MAX_LEN] = "";
+	if (!file || !json_path || !cache_load(c, file))
+		return 0;
+	struct locate l = {c->buf, c->buf + c->len, 1, json_path, 0};
+	value(&l, path, sizeof(path), 0);
 	return l.found;
+}
+
+int sarif_json_path_line(const char *file, const char *json_path)
+{
+	struct text_cache c = {0};
+	int line = path_line(&c, file, json_path);
+	cache_free(&c);
+	return line;
 }
 
 /* ---- the log ---- */
@@ -144,11 +179,11 @@ static json_t *rules_json(const struct sarif_rule *rules, size_t n)
 	return a;
 }
 
-static json_t *location_json(const struct sarif_location *loc)
+static json_t *location_json(const struct sarif_location *loc, struct text_cache *cache)
 {
 	json_t *o = json_object();
 	if (loc->uri) {
-		int line = loc->line ? loc->line : sarif_json_path_line(loc->uri, loc->json_path);
+		int line = loc->line ? loc->line : path_line(cache, loc->uri, loc->json_path);
 		json_object_set_new(o, "physicalLocation",
 				    json_pack("{s:{s:s}, s:{s:i}}", "artifactLocation", "uri",
 					      loc->uri, "region", "startLine", line ? line : 1));
@@ -176,7 +211,7 @@ static int rule_index_of(const struct sarif_rule *rules, size_t n, const char *i
 }
 
 static json_t *result_json(const struct sarif_rule *rules, size_t n_rules,
-			   const struct sarif_result *r)
+			   const struct sarif_result *r, struct text_cache *cache)
 {
 	json_t *o = json_pack("{s:s, s:s, s:{s:s}}", "ruleId", r->rule_id, "level", r->level,
 			      "message", "text", r->message);
@@ -184,7 +219,7 @@ static json_t *result_json(const struct sarif_rule *rules, size_t n_rules,
 	if (idx >= 0)
 		json_object_set_new(o, "ruleIndex", json_integer(idx));
 	json_t *locs = json_array();
-	json_array_append_new(locs, location_json(&r->loc));
+	json_array_append_new(locs, location_json(&r->loc, cache));
 	json_object_set_new(o, "locations", locs);
 	return o;
 }
@@ -193,9 +228,11 @@ int sarif_write(const char *path, const char *command, const struct sarif_rule *
 		size_t n_rules, const struct sarif_result *res, size_t n)
 {
 	char auto_id[64];
+	struct text_cache cache = {0};
 	json_t *results = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(results, result_json(rules, n_rules, &res[i]));
+		json_array_append_new(results, result_json(rules, n_rules, &res[i], &cache));
+	cache_free(&cache);
 	snprintf(auto_id, sizeof(auto_id), "vpcfw/%s/", command);
 	json_t *driver = json_pack("{s:s, s:s, s:o}", "name", "vpcfw", "version", VPCFW_VERSION,
 				   "rules", rules_json(rules, n_rules));
