@@ -106,7 +106,7 @@ static void request_blockers_name_groups(void **state)
 {
 	struct lab *lab = load();
 	struct admit_report r;
-	/* b1 -> a1 tcp 443: gb has no egress rule; nb egress allows only
+	/* b1 -> a1 tcp 443: gb has no egress rule; nb egress names only
 	 * 32768-50000 to 10.0.1.0/24 (90 denies, 100 allows): 443 meets *; na
 	 * ingress admits only 41000 and up (443 meets *); ga has no ingress
 	 * rule. The reply a1 -> b1 to 32768-60999: na egress allows all; nb
