@@ -171,3 +171,12 @@ const char *ip_prefix_format(const struct ip_prefix *p, char *buf, size_t len)
 	snprintf(buf, len, "%s/%u", ip_addr_format(&p->addr, a, sizeof(a)), p->len);
 	return buf;
 }
+
+bool ip_addr_next(struct ip_addr *a)
+{
+	int last = a->family == IP_V4 ? 3 : 15;
+	for (int i = last; i >= 0; i--)
+		if (++a->b[i] != 0)
+			return true;
+	return false;
+}

@@ -51,6 +51,9 @@ bool ip_prefix_overlaps(const struct ip_prefix *a, const struct ip_prefix *b);
 void ip_prefix_nth(const struct ip_prefix *p, uint64_t k, struct ip_addr *out);
 /* The last address (the IPv4 broadcast address). */
 void ip_prefix_last(const struct ip_prefix *p, struct ip_addr *out);
+/* a + 1 within its family; false (a unchanged past the wrap) at the
+ * family's last address. */
+bool ip_addr_next(struct ip_addr *a);
 /* Whether the prefix is 0.0.0.0/0 or ::/0. */
 bool ip_prefix_is_all(const struct ip_prefix *p);
 /* The host prefix (/32 or /128) of an address. */

@@ -324,3 +324,20 @@ const char *lab_eni_label(const struct lab *lab, int32_t eni)
 		return e->instance_id;
 	return e->id ? e->id : "?";
 }
+
+const char *lab_eni_ref(const struct lab *lab, int32_t eni)
+{
+	struct endpoint ep;
+	const char *l = lab_eni_label(lab, eni);
+	if (lab_resolve_endpoint(lab, l, &ep) == 0 && ep.kind == ENDPOINT_ENI && ep.eni == eni)
+		return l;
+	return lab->enis[eni].id;
+}
+
+bool lab_eni_has_group(const struct eni *e, int32_t g)
+{
+	for (size_t i = 0; i < e->n_groups; i++)
+		if (e->groups[i] == g)
+			return true;
+	return false;
+}

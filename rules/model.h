@@ -276,5 +276,10 @@ int lab_endpoint_addr(const struct lab *lab, struct endpoint *ep, enum ip_family
 
 /* A printable name for an ENI: Name tag, else instance id, else ENI id. */
 const char *lab_eni_label(const struct lab *lab, int32_t eni);
+/* A name that resolves back to the ENI (contract 3): its label when that
+ * is unambiguous, else its ENI id. For files other commands read back. */
+const char *lab_eni_ref(const struct lab *lab, int32_t eni);
+/* Whether the ENI carries group g (an index into lab->groups). */
+bool lab_eni_has_group(const struct eni *e, int32_t g);
 
 #endif

@@ -107,6 +107,14 @@ bool nacl_evaluate_ports(const struct nacl *acl, bool egress, const struct flow 
 	return true;
 }
 
+uint32_t nacl_next_port(const struct nacl *acl, bool egress, uint32_t p, uint32_t limit)
+{
+	const struct nacl_entry *list;
+	size_t n;
+	list_of(acl, egress, &list, &n);
+	return next_boundary(list, n, p, limit);
+}
+
 static void ports_text(const struct nacl_entry *e, char *buf, size_t len)
 {
 	if (e->protocol == PROTO_TCP || e->protocol == PROTO_UDP) {
@@ -142,4 +150,14 @@ const char *nacl_decision_format(const struct nacl_decision *d, bool egress, cha
 		 proto, ports, e->egress ? "to" : "from",
 		 ip_prefix_format(&e->cidr, cidr, sizeof(cidr)));
 	return buf;
+}
+
+size_t nacl_entry_count(const struct nacl *acl)
+{
+	return acl->n_ingress + acl->n_egress;
+}
+
+const struct nacl_entry *nacl_entry_at(const struct nacl *acl, size_t i)
+{
+	return i < acl->n_ingress ? &acl->ingress[i] : &acl->egress[i - acl->n_ingress];
 }

@@ -46,6 +46,16 @@ bool nacl_evaluate(const struct nacl *acl, bool egress, const struct flow *f,
 bool nacl_evaluate_ports(const struct nacl *acl, bool egress, const struct flow *f, uint16_t lo,
 			 uint16_t hi, uint16_t *port, struct nacl_decision *d);
 
+/* Both lists as one sequence, ingress then egress: for walking every
+ * entry of a NACL. i < nacl_entry_count(acl). */
+size_t nacl_entry_count(const struct nacl *acl);
+const struct nacl_entry *nacl_entry_at(const struct nacl *acl, size_t i);
+
+/* The lowest port above p where some entry of the list starts or stops
+ * matching, capped at limit: every port of [p, result) gets the same
+ * decision, so callers walk a range one interval at a time. */
+uint32_t nacl_next_port(const struct nacl *acl, bool egress, uint32_t p, uint32_t limit);
+
 /* "rule 100: allow tcp 22 from 10.0.0.0/16", "rule * (32767): deny all"
  * (for explanations). Returns buf. */
 const char *nacl_decision_format(const struct nacl_decision *d, bool egress, char *buf, size_t len);

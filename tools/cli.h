@@ -14,5 +14,8 @@ struct lab;
  * load PATH" when the loader gave no reason) and returns NULL. With
  * warnings, warnings are printed too, whether or not the load succeeds. */
 struct lab *cli_lab_load(const char *cmd, const char *path, bool warnings);
+/* The same; *errors (may be NULL) gets the errors printed, one a line
+ * (malloc'd, caller frees; NULL when none), for reports such as JUnit. */
+struct lab *cli_lab_load_text(const char *cmd, const char *path, bool warnings, char **errors);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
 #include "cli.h"
 #include "commands.h"
 #include "diag.h"
@@ -24,7 +25,7 @@ struct check_args {
 	const char *lab, *from, *to, *proto;
 	long port, sport, icmp_type, icmp_code; /* -1: not given */
 	long eph_lo, eph_hi;
-	bool json;
+	bool json, all;
 };
 
 static void check_usage(FILE *out)
@@ -33,12 +34,14 @@ static void check_usage(FILE *out)
 	    out,
 	    "usage: vpcfw check LAB --from A --to B --proto P [--port N | --icmp-type T "
 	    "--icmp-code C]\n"
-	    "                   [--sport S] [--ephemeral LO-HI] [--json]\n\n"
+	    "                   [--sport S] [--ephemeral LO-HI] [--json] [--all]\n\n"
 	    "Evaluates a request from A to B and its response offline: SG egress, NACL egress,\n"
 	    "NACL ingress, SG ingress (and the route for outside hosts).\n"
 	    "A and B: instance id, ENI id, Name tag or IP address. P: tcp, udp, icmp, icmpv6\n"
 	    "or a protocol number. Without --sport the response must pass for every port\n"
 	    "of the client's ephemeral range (default 32768-60999).\n"
+	    "--all lists every stage that would reject the flow (each evaluated as if the\n"
+	    "others admitted it) and the smallest set of changes that would admit it.\n"
 	    "Exit status: 0 ACCEPT, 1 REJECT, 2 error.\n");
 }
 
@@ -87,6 +90,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
 	    {"sport", required_argument, NULL, 's'},
 	    {"ephemeral", required_argument, NULL, 'e'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"all", no_argument, NULL, 'a'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -136,6 +140,9 @@ static int parse_args(int argc, char **argv, struct check_args *a)
 			break;
 		case 'j':
 			a->json = true;
+			break;
+		case 'a':
+			a->all = true;
 			break;
 		case 'h':
 			check_usage(stdout);
@@ -279,8 +286,55 @@ static json_t *direction_json(const struct lab *lab, const struct pipeline_resul
 	return o;
 }
 
+/* ---- --all: every blocker and the change admitting past it ---- */
+
+static void print_blockers(const struct lab *lab, const struct admit_report *r)
+{
+	char why[1024];
+	if (!r->n) {
+		printf("blockers: none\n");
+		return;
+	}
+	printf("blockers (each stage evaluated as if the others admitted the flow):\n");
+	for (size_t i = 0; i < r->n; i++) {
+		const struct admit_blocker *b = &r->items[i];
+		const char *owner = stage_owner(lab, &b->v);
+		printf("  %s %-13s %s%s%s\n", b->response ? "response" : "request ",
+		       pipeline_stage_name(b->v.stage), owner ? owner : "", owner ? ": " : "",
+		       pipeline_explain(lab, &b->v, &b->flow, why, sizeof(why)));
+		if (b->same_as >= 0)
+			printf("    change: the same as above\n");
+		else
+			printf("    %s %s\n", b->fixable ? "change:" : "no change:", b->change);
+	}
+	if (r->fixable)
+		printf("smallest change set that admits the flow: %zu change%s\n", r->n_changes,
+		       r->n_changes == 1 ? "" : "s");
+	else
+		printf("no set of rule changes admits the flow\n");
+}
+
+static json_t *blockers_json(const struct lab *lab, const struct admit_report *r)
+{
+	char why[1024];
+	json_t *a = json_array();
+	for (size_t i = 0; i < r->n; i++) {
+		const struct admit_blocker *b = &r->items[i];
+		json_t *o = stage_json(lab, &b->v, &b->flow);
+		json_object_set_new(o, "direction",
+				    json_string(b->response ? "response" : "request"));
+		json_object_set_new(
+		    o, "reason",
+		    json_string(pipeline_explain(lab, &b->v, &b->flow, why, sizeof(why))));
+		json_object_set_new(o, "change", json_string(b->change));
+		json_object_set_new(o, "fixable", json_boolean(b->fixable));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 static int print_json(const struct lab *lab, const struct pipeline_check *c, const struct flow *req,
-		      const char *from, const char *to)
+		      const char *from, const char *to, const struct admit_report *all)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "verdict", json_string(pipeline_verdict_name(c->verdict)));
@@ -296,6 +350,8 @@ static int print_json(const struct lab *lab, const struct pipeline_check *c, con
 		    json_string(pipeline_explain(lab, &v, &c->reply, why, sizeof(why))));
 	}
 	json_object_set_new(o, "response", resp);
+	if (all)
+		json_object_set_new(o, "blockers", blockers_json(lab, all));
 	int r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
 	json_decref(o);
@@ -332,11 +388,16 @@ static int run_check(const struct lab *lab, const struct check_args *a)
 	pipeline_check(lab, &q, &c);
 	const char *fl = end_label(lab, &q.client, a->from);
 	const char *tl = end_label(lab, &q.server, a->to);
+	struct admit_report all;
+	if (a->all)
+		admit_analyze(lab, &q, &all);
 	if (a->json) {
-		if (print_json(lab, &c, &q.request, fl, tl) < 0)
+		if (print_json(lab, &c, &q.request, fl, tl, a->all ? &all : NULL) < 0)
 			return 2;
 	} else {
 		print_text(lab, &c, &q.request, fl, tl);
+		if (a->all)
+			print_blockers(lab, &all);
 	}
 	if (fflush(stdout) != 0)
 		return 2;

@@ -30,17 +30,20 @@
 #include "diff.h"
 #include "load.h"
 #include "reach.h"
+#include "sarif.h"
+#include "sg.h"
 
 struct diff_args {
 	const char *old_path, *new_path;
 	struct reach_opts reach;
+	const char *sarif;
 	bool json;
 };
 
 static void diff_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: vpcfw diff OLD NEW [--json] [--ephemeral LO-HI]\n\n"
+		"usage: vpcfw diff OLD NEW [--json] [--ephemeral LO-HI] [--sarif FILE]\n\n"
 		"Lists every (source, destination, protocol, ports) whose verdict differs\n"
 		"between two labs: '+' opened in NEW, '-' closed, with the rule responsible\n"
 		"(NEW's for an open, OLD's for a close). Endpoints: every ENI and one address\n"
@@ -95,6 +98,7 @@ static int parse_args(int argc, char **argv, struct diff_args *a)
 	static const struct option opts[] = {
 	    {"json", no_argument, NULL, 'j'},
 	    {"ephemeral", required_argument, NULL, 'e'},
+	    {"sarif", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -111,6 +115,9 @@ static int parse_args(int argc, char **argv, struct diff_args *a)
 			break;
 		case 'j':
 			a->json = true;
+			break;
+		case 'S':
+			a->sarif = optarg;
 			break;
 		case 'e':
 			if (parse_range(optarg, &a->reach) < 0) {
@@ -275,6 +282,81 @@ static int print_changes(const struct reach_changes *ch, bool json)
 	return r;
 }
 
+/* ---- SARIF: each change annotated at the rule responsible ---- */
+
+/* Where the rule a change names was written: the SG rule whose text it
+ * carries, the NACL entry of "acl-… rule N", else the group or NACL
+ * named, else the lab itself. */
+static struct origin change_origin(const struct lab *lab, const struct reach_change *c)
+{
+	char text[512];
+	bool egress = strstr(c->stage, "egress") != NULL;
+	for (size_t g = 0; g < lab->n_groups; g++)
+		for (size_t r = 0; r < lab->groups[g].n_rules; r++)
+			if (strstr(c->rule,
+				   sg_rule_format(lab, (int32_t)g, (int32_t)r, text, sizeof(text))))
+				return lab->groups[g].rules[r].origin;
+	for (size_t a = 0; a < lab->n_nacls; a++) {
+		const struct nacl *acl = &lab->nacls[a];
+		const char *at = strstr(c->rule, acl->id);
+		unsigned number;
+		if (!at)
+			continue;
+		if (sscanf(at + strlen(acl->id), " rule %u", &number) == 1) {
+			const struct nacl_entry *l = egress ? acl->egress : acl->ingress;
+			size_t n = egress ? acl->n_egress : acl->n_ingress;
+			for (size_t i = 0; i < n; i++)
+				if (l[i].rule_number == number)
+					return l[i].origin;
+		}
+		return acl->origin;
+	}
+	for (size_t g = 0; g < lab->n_groups; g++)
+		if (strstr(c->rule, lab->groups[g].id))
+			return lab->groups[g].origin;
+	return (struct origin){lab->source, NULL};
+}
+
+static int write_sarif(const char *path, const struct lab *old_lab, const struct lab *new_lab,
+		       const struct reach_changes *ch)
+{
+	static const struct sarif_rule rules[] = {
+	    {"flow-opened", "warning", "a flow the old lab rejected is accepted now"},
+	    {"flow-closed", "warning", "a flow the old lab accepted is rejected now"},
+	};
+	struct sarif_result *res = calloc(ch->n ? ch->n : 1, sizeof(*res));
+	char **msgs = calloc(ch->n ? ch->n : 1, sizeof(*msgs));
+	struct origin *at = calloc(ch->n ? ch->n : 1, sizeof(*at));
+	int r = -ENOMEM;
+	if (res && msgs && at) {
+		for (size_t i = 0; i < ch->n; i++) {
+			const struct reach_change *c = &ch->items[i];
+			struct piece p[3];
+			char what[64];
+			pieces_of(c, p);
+			what_text(c, &p[0], what, sizeof(what));
+			if (asprintf(&msgs[i], "%s %s -> %s %s: %s: %s",
+				     c->open ? "opened:" : "closed:", c->from, c->to, what,
+				     c->stage, c->rule) < 0)
+				msgs[i] = NULL;
+			at[i] = change_origin(c->open ? new_lab : old_lab, c);
+			res[i] = (struct sarif_result){
+			    c->open ? "flow-opened" : "flow-closed",
+			    "warning",
+			    msgs[i] ? msgs[i] : c->rule,
+			    {at[i].file ? at[i].file : (c->open ? new_lab : old_lab)->source, 0,
+			     at[i].path, NULL}};
+		}
+		r = sarif_write(path, "diff", rules, 2, res, ch->n);
+	}
+	for (size_t i = 0; msgs && i < ch->n; i++)
+		free(msgs[i]);
+	free(msgs);
+	free(res);
+	free(at);
+	return r;
+}
+
 int cmd_diff(int argc, char **argv)
 {
 	struct diff_args a;
@@ -295,6 +377,10 @@ int cmd_diff(int argc, char **argv)
 			fprintf(stderr, "vpcfw diff: out of memory\n");
 		else if (print_changes(&ch, a.json) == 0 && fflush(stdout) == 0)
 			status = ch.n ? 1 : 0;
+		if (status != 2 && a.sarif && write_sarif(a.sarif, old_lab, new_lab, &ch) < 0) {
+			fprintf(stderr, "vpcfw diff: cannot write %s\n", a.sarif);
+			status = 2;
+		}
 		reach_changes_free(&ch);
 	}
 	lab_free(old_lab);

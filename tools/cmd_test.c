@@ -34,20 +34,24 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cover.h"
 #include "diag.h"
 #include "expect.h"
 #include "load.h"
 #include "pipeline.h"
 #include "probe.h"
 #include "query.h"
+#include "ruleinfo.h"
+#include "sarif.h"
 #include "topology.h"
 
 #define TEST_PARALLEL 64
 #define TEST_READY_S 60
 
 struct test_args {
-	const char *expect, *lab, *junit, *generate;
-	bool offline, json;
+	const char *expect, *lab, *junit, *generate, *sarif;
+	bool offline, json, coverage, cover;
+	double min_coverage; /* -1: none */
 };
 
 /* One expanded flow and everything learnt about it. */
@@ -71,15 +75,21 @@ static char test_served_by[96];
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: vpcfw test EXPECT [--lab LAB] [--offline] [--junit FILE] [--json]\n"
-		"       vpcfw test --generate LAB > expect.yaml\n\n"
-		"Checks every expected flow of EXPECT (YAML or JSON, DESIGN.md contract 6)\n"
-		"offline, as `vpcfw check` does, and unless --offline with real traffic\n"
-		"through vpcfwd (root; one is started for the run when none serves the lab).\n"
-		"--generate writes the lab's reachability now as an expectations file.\n"
-		"Exit status: 0 all met, 1 some not met, 2 bad input or a flow that could\n"
-		"not be probed, 3 real traffic and the offline verdict disagree (a vpcfw bug).\n");
+	fprintf(
+	    out,
+	    "usage: vpcfw test EXPECT [--lab LAB] [--offline] [--junit FILE] [--json]\n"
+	    "                  [--coverage] [--min-coverage PCT] [--sarif FILE]\n"
+	    "       vpcfw test --generate LAB [--cover] > expect.yaml\n\n"
+	    "Checks every expected flow of EXPECT (YAML or JSON, DESIGN.md contract 6)\n"
+	    "offline, as `vpcfw check` does, and unless --offline with real traffic\n"
+	    "through vpcfwd (root; one is started for the run when none serves the lab).\n"
+	    "--generate writes the lab's reachability now as an expectations file; with\n"
+	    "--cover, a few flows that exercise every SG rule and NACL entry a flow can reach.\n"
+	    "--coverage lists the rules no expectation exercised (decided by none of the\n"
+	    "flows, request or response); --min-coverage fails the run (exit 1) below PCT.\n"
+	    "--junit is written even when the run stops early (one failed test case).\n"
+	    "Exit status: 0 all met, 1 some not met, 2 bad input or a flow that could\n"
+	    "not be probed, 3 real traffic and the offline verdict disagree (a vpcfw bug).\n");
 }
 
 static int parse_args(int argc, char **argv, struct test_args *a)
@@ -90,10 +100,15 @@ static int parse_args(int argc, char **argv, struct test_args *a)
 	    {"junit", required_argument, NULL, 'J'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"generate", required_argument, NULL, 'g'},
+	    {"cover", no_argument, NULL, 'c'},
+	    {"coverage", no_argument, NULL, 'C'},
+	    {"min-coverage", required_argument, NULL, 'm'},
+	    {"sarif", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	memset(a, 0, sizeof(*a));
+	a->min_coverage = -1;
 	optind = 1;
 	opterr = 0;
 	int c;
@@ -122,6 +137,26 @@ static int parse_args(int argc, char **argv, struct test_args *a)
 			break;
 		case 'g':
 			a->generate = optarg;
+			break;
+		case 'c':
+			a->cover = true;
+			break;
+		case 'C':
+			a->coverage = true;
+			break;
+		case 'm': {
+			char *end;
+			a->min_coverage = strtod(optarg, &end);
+			if (end == optarg || *end || a->min_coverage < 0 || a->min_coverage > 100) {
+				fprintf(stderr, "vpcfw test: bad --min-coverage '%s' (0-100)\n",
+					optarg);
+				return -EINVAL;
+			}
+			a->coverage = true;
+			break;
+		}
+		case 'S':
+			a->sarif = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -653,6 +688,73 @@ out:
 	return ret;
 }
 
+/* ---- rule coverage ---- */
+
+struct test_coverage {
+	bool on;
+	struct rule_index ri;
+	uint8_t *hit;
+	size_t exercised;
+};
+
+static int coverage_compute(const struct lab *lab, const struct test_flow *t, size_t n,
+			    struct test_coverage *cv)
+{
+	cv->on = true;
+	if (rule_index_build(lab, &cv->ri) < 0 || !(cv->hit = calloc(cv->ri.total + 1, 1)))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		cover_mark(lab, &cv->ri, &t[i].q, &t[i].c, cv->hit);
+	for (size_t i = 0; i < cv->ri.total; i++)
+		cv->exercised += cv->hit[i];
+	return 0;
+}
+
+static void coverage_free(struct test_coverage *cv)
+{
+	rule_index_free(&cv->ri);
+	free(cv->hit);
+}
+
+static double coverage_pct(const struct test_coverage *cv)
+{
+	return cv->ri.total ? 100.0 * (double)cv->exercised / (double)cv->ri.total : 100.0;
+}
+
+static bool same_owner(const struct rule_ref *a, const struct rule_ref *b)
+{
+	return a->kind == b->kind && a->owner == b->owner;
+}
+
+/* Per group and NACL: how many rules were exercised, and which were not. */
+static void coverage_text(const struct lab *lab, const struct test_coverage *cv)
+{
+	char owner[256], text[512];
+	const struct rule_index *ri = &cv->ri;
+	printf("coverage: %zu of %zu rules exercised (%.1f%%)\n", cv->exercised, ri->total,
+	       coverage_pct(cv));
+	for (size_t i = 0; i < ri->total;) {
+		size_t end = i, hit = 0;
+		while (end < ri->total && same_owner(&ri->refs[end], &ri->refs[i]))
+			hit += cv->hit[end++];
+		printf("  %s: %zu of %zu exercised\n",
+		       ruleinfo_owner(lab, &ri->refs[i], owner, sizeof(owner)), hit, end - i);
+		for (; i < end; i++)
+			if (!cv->hit[i])
+				printf("    not exercised: %s\n",
+				       rule_ref_format(lab, &ri->refs[i], text, sizeof(text)));
+	}
+}
+
+static json_t *coverage_json(const struct lab *lab, const struct test_coverage *cv)
+{
+	json_t *yes = json_array(), *no = json_array();
+	for (size_t i = 0; i < cv->ri.total; i++)
+		json_array_append_new(cv->hit[i] ? yes : no, ruleinfo_json(lab, &cv->ri.refs[i]));
+	return json_pack("{s:o, s:o, s:I, s:f}", "exercised", yes, "unexercised", no, "total",
+			 (json_int_t)cv->ri.total, "percent", coverage_pct(cv));
+}
+
 /* ---- verdicts and output ---- */
 
 static void decide(struct test_flow *t)
@@ -796,7 +898,7 @@ static json_t *flow_json(const struct lab *lab, const struct test_flow *t)
 }
 
 static void print_json(const struct lab *lab, const char *file, const struct test_flow *t, size_t n,
-		       size_t passed)
+		       size_t passed, const struct test_coverage *cv)
 {
 	json_t *o = json_object(), *flows = json_array();
 	for (size_t i = 0; i < n; i++)
@@ -808,12 +910,18 @@ static void print_json(const struct lab *lab, const char *file, const struct tes
 	json_object_set_new(o, "passed", json_integer((json_int_t)passed));
 	json_object_set_new(o, "failed", json_integer((json_int_t)(n - passed)));
 	json_object_set_new(o, "flows", flows);
+	if (cv->on)
+		json_object_set_new(o, "coverage", coverage_json(lab, cv));
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
 	json_decref(o);
 }
 
-static int report(const struct lab *lab, const struct test_args *a, struct test_flow *t, size_t n)
+static int write_test_sarif(const struct lab *lab, const struct test_args *a,
+			    const struct test_flow *t, size_t n, const struct test_coverage *cv);
+
+static int report(const struct lab *lab, const struct test_args *a, struct test_flow *t, size_t n,
+		  const struct test_coverage *cv)
 {
 	size_t count[4] = {0};
 	for (size_t i = 0; i < n; i++) {
@@ -821,7 +929,7 @@ static int report(const struct lab *lab, const struct test_args *a, struct test_
 		count[t[i].outcome]++;
 	}
 	if (a->json) {
-		print_json(lab, a->expect, t, n, count[EXPECT_PASS]);
+		print_json(lab, a->expect, t, n, count[EXPECT_PASS], cv);
 	} else {
 		printf("%s: lab %s; real traffic: %s\n", a->expect, lab->source,
 		       test_served_by[0] ? test_served_by : "none (--offline)");
@@ -834,17 +942,118 @@ static int report(const struct lab *lab, const struct test_args *a, struct test_
 		if (count[EXPECT_ERROR])
 			printf("%zu flows could not be probed\n", count[EXPECT_ERROR]);
 		printf("%zu passed, %zu failed\n", count[EXPECT_PASS], n - count[EXPECT_PASS]);
+		if (cv->on)
+			coverage_text(lab, cv);
 	}
+	bool low = cv->on && a->min_coverage >= 0 && coverage_pct(cv) < a->min_coverage;
+	if (low)
+		fprintf(stderr, "vpcfw test: coverage %.1f%% is below --min-coverage %.1f%%\n",
+			coverage_pct(cv), a->min_coverage);
 	fflush(stdout);
 	if (a->junit && write_junit(lab, a->junit, a->expect, t, n) < 0) {
 		fprintf(stderr, "vpcfw test: cannot write %s: %s\n", a->junit, strerror(errno));
+		return 2;
+	}
+	if (a->sarif && write_test_sarif(lab, a, t, n, cv) < 0) {
+		fprintf(stderr, "vpcfw test: cannot write %s\n", a->sarif);
 		return 2;
 	}
 	if (count[EXPECT_DISAGREE])
 		return 3;
 	if (count[EXPECT_ERROR])
 		return 2;
-	return count[EXPECT_FAIL] ? 1 : 0;
+	return count[EXPECT_FAIL] || low ? 1 : 0;
+}
+
+/* ---- SARIF, and reports of a run that stops early ---- */
+
+static const struct sarif_rule test_sarif_rules[] = {
+    {"expectation-not-met", "error", "an expected flow's offline verdict differs"},
+    {"vpcfw-bug", "error", "real traffic and the offline verdict disagree"},
+    {"probe-error", "error", "the flow could not be sent as real traffic"},
+    {"rule-unexercised", "note", "no expectation exercises this SG rule or NACL entry"},
+    {"run-error", "error", "the run stopped early: bad input or set-up failure"},
+};
+#define TEST_SARIF_RULES (sizeof(test_sarif_rules) / sizeof(test_sarif_rules[0]))
+
+static int write_test_sarif(const struct lab *lab, const struct test_args *a,
+			    const struct test_flow *t, size_t n, const struct test_coverage *cv)
+{
+	static const char *const ids[] = {NULL, "expectation-not-met", "probe-error", "vpcfw-bug"};
+	size_t cap = n + (cv->on ? cv->ri.total : 0) + 1, k = 0;
+	struct sarif_result *res = calloc(cap, sizeof(*res));
+	char **msgs = calloc(cap, sizeof(*msgs));
+	int r = -ENOMEM;
+	if (!res || !msgs)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].outcome == EXPECT_PASS)
+			continue;
+		msgs[k] = failure_message(lab, &t[i]);
+		res[k] = (struct sarif_result){ids[t[i].outcome],
+					       "error",
+					       msgs[k] ? msgs[k] : t[i].ef->name,
+					       {a->expect, t[i].it->line, NULL, NULL}};
+		k++;
+	}
+	for (size_t i = 0; cv->on && i < cv->ri.total; i++) {
+		char text[512];
+		if (cv->hit[i])
+			continue;
+		const struct origin *at = rule_ref_origin(lab, &cv->ri.refs[i]);
+		if (asprintf(&msgs[k], "no expectation of %s exercises %s", a->expect,
+			     rule_ref_format(lab, &cv->ri.refs[i], text, sizeof(text))) < 0)
+			msgs[k] = NULL;
+		res[k] =
+		    (struct sarif_result){"rule-unexercised",
+					  "note",
+					  msgs[k] ? msgs[k] : "",
+					  {at->file ? at->file : lab->source, 0, at->path, NULL}};
+		k++;
+	}
+	r = sarif_write(a->sarif, "test", test_sarif_rules, TEST_SARIF_RULES, res, k);
+out:
+	for (size_t i = 0; msgs && i < k; i++)
+		free(msgs[i]);
+	free(msgs);
+	free(res);
+	return r;
+}
+
+/* A run that stops before its flows are decided still leaves its
+ * reports: one failed test case (JUnit) or result (SARIF) saying why, so
+ * a pipeline shows the cause instead of a missing file. */
+static void report_early_stop(const struct test_args *a, const char *name, const char *why)
+{
+	const char *suite = a->expect ? a->expect : "vpcfw test";
+	char line[512];
+	snprintf(line, sizeof(line), "%.*s", (int)strcspn(why, "\n"), why);
+	if (a->junit) {
+		struct junit_case c = {name, EXPECT_ERROR, line, why, 0, "run-error"};
+		if (junit_write(a->junit, suite, &c, 1) < 0)
+			fprintf(stderr, "vpcfw test: cannot write %s: %s\n", a->junit,
+				strerror(errno));
+	}
+	if (a->sarif) {
+		struct sarif_result r = {"run-error", "error", why, {suite, 0, NULL, NULL}};
+		if (!a->expect)
+			r.loc.uri = NULL;
+		if (sarif_write(a->sarif, "test", test_sarif_rules, TEST_SARIF_RULES, &r, 1) < 0)
+			fprintf(stderr, "vpcfw test: cannot write %s\n", a->sarif);
+	}
+}
+
+static char *errors_text(const struct expect_errors *e)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < e->n; i++)
+		fprintf(out, "%s\n", e->msgs[i]);
+	fclose(out);
+	return buf;
 }
 
 /* ---- the command ---- */
@@ -862,11 +1071,15 @@ static int run(const struct test_args *a, const struct expect_file *f, struct la
 	struct expect_flow *flows = NULL;
 	size_t n = 0;
 	if (expect_expand(lab, f, &flows, &n, &e) < 0) {
+		char *why = errors_text(&e);
 		expect_errors_print(&e, stderr);
+		report_early_stop(a, "expectations", why ? why : "bad expectations");
+		free(why);
 		expect_errors_free(&e);
 		return 2;
 	}
 	int status = 2;
+	struct test_coverage cv = {0};
 	struct test_flow *t = calloc(n, sizeof(*t));
 	if (!t)
 		goto out;
@@ -876,14 +1089,21 @@ static int run(const struct test_args *a, const struct expect_file *f, struct la
 		if (evaluate_offline(lab, &t[i]) < 0)
 			goto out;
 	}
+	if (a->coverage && coverage_compute(lab, t, n, &cv) < 0)
+		goto out;
 	if (!a->offline && geteuid() != 0) {
 		fprintf(stderr, "vpcfw test: real traffic needs root (or use --offline)\n");
+		report_early_stop(a, "real traffic", "real traffic needs root (or use --offline)");
 		goto out;
 	}
-	if (!a->offline && run_real(lab, lab_path, t, n) < 0)
+	if (!a->offline && run_real(lab, lab_path, t, n) < 0) {
+		report_early_stop(a, "real traffic",
+				  "cannot send real traffic: vpcfwd did not start");
 		goto out;
-	status = report(lab, a, t, n);
+	}
+	status = report(lab, a, t, n, &cv);
 out:
+	coverage_free(&cv);
 	for (size_t i = 0; t && i < n; i++)
 		free(t[i].explain);
 	free(t);
@@ -892,15 +1112,17 @@ out:
 	return status;
 }
 
-static int generate(const char *lab_path)
+static int generate(const char *lab_path, bool cover)
 {
 	struct lab *lab = NULL;
 	if (load_lab(lab_path, &lab) < 0)
 		return 2;
-	int r = expect_generate(lab, lab_path, stdout);
+	int r = cover ? expect_generate_cover(lab, lab_path, stdout)
+		      : expect_generate(lab, lab_path, stdout);
 	lab_free(lab);
 	if (r < 0)
-		fprintf(stderr, "vpcfw test: %s has no pair of endpoints\n", lab_path);
+		fprintf(stderr, "vpcfw test: %s has %s\n", lab_path,
+			cover ? "no rule a flow can reach" : "no pair of endpoints");
 	return r < 0 || fflush(stdout) != 0 ? 2 : 0;
 }
 
@@ -914,22 +1136,37 @@ int cmd_test(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (a.cover && !a.generate) {
+		fprintf(stderr, "vpcfw test: --cover goes with --generate LAB\n");
+		return 2;
+	}
 	if (a.generate)
-		return generate(a.generate);
+		return generate(a.generate, a.cover);
 	struct expect_file f;
 	struct expect_errors e = {0};
 	if (expect_load(a.expect, &f, &e) < 0) {
+		char *why = errors_text(&e);
 		expect_errors_print(&e, stderr);
+		report_early_stop(&a, "expectations", why ? why : "cannot load the expectations");
+		free(why);
 		expect_errors_free(&e);
 		return 2;
 	}
 	const char *lab_path = a.lab ? a.lab : f.lab_path;
 	struct lab *lab = NULL;
+	char *why = NULL;
 	int status = 2;
-	if (!lab_path)
+	if (!lab_path) {
 		fprintf(stderr, "%s: lab: missing (give it in the file or with --lab)\n", a.expect);
-	else if (load_lab(lab_path, &lab) == 0)
+		report_early_stop(&a, "lab", "lab: missing (give it in the file or with --lab)");
+	} else if ((lab = cli_lab_load_text("vpcfw test", lab_path, false, &why))) {
 		status = run(&a, &f, lab, lab_path);
+	} else {
+		char name[PATH_MAX + 8];
+		snprintf(name, sizeof(name), "load %s", lab_path);
+		report_early_stop(&a, name, why ? why : "the lab does not load");
+	}
+	free(why);
 	lab_free(lab);
 	expect_file_free(&f);
 	return status;

@@ -91,6 +91,7 @@ struct junit_case {
 	const char *message; /* one line; failure/error message attribute */
 	const char *text;    /* the explanation */
 	double seconds;
+	const char *type; /* failure/error type attribute; NULL: from the outcome */
 };
 int junit_write(const char *out_path, const char *suite, const struct junit_case *c, size_t n);
 /* XML-escapes s into out (attribute- and text-safe). */
@@ -99,6 +100,9 @@ void junit_escape(FILE *out, const char *s);
 /* `vpcfw test --generate LAB`: the lab's reachability now, as an
  * expectations file whose lab is lab_ref. 0, or -ENOENT when no flow. */
 int expect_generate(const struct lab *lab, const char *lab_ref, FILE *out);
+/* `--generate LAB --cover`: few flows exercising every reachable rule
+ * (tools/expect_cover.c). 0, -ENOENT when no rule is reachable, -ENOMEM. */
+int expect_generate_cover(const struct lab *lab, const char *lab_ref, FILE *out);
 
 /* `vpcfw test EXPECT [--lab LAB] [--offline] [--junit FILE] [--json]`
  * (tools/cmd_test.c); exit 0 all met, 1 some not met, 2 bad input or a

@@ -80,16 +80,6 @@ static void ports_named(const struct lab *lab, int proto, struct port_set *s)
 	qsort(s->v, s->n, sizeof(*s->v), port_cmp);
 }
 
-/* A name that resolves back to the ENI: its label when unambiguous. */
-static const char *eni_name(const struct lab *lab, int32_t i)
-{
-	struct endpoint ep;
-	const char *l = lab_eni_label(lab, i);
-	if (lab_resolve_endpoint(lab, l, &ep) == 0 && ep.kind == ENDPOINT_ENI && ep.eni == i)
-		return l;
-	return lab->enis[i].id;
-}
-
 static void one(const struct lab *lab, FILE *out, const char *from, const char *to, int proto,
 		int port, size_t *n)
 {
@@ -141,9 +131,9 @@ int expect_generate(const struct lab *lab, const char *lab_ref, FILE *out)
 		for (size_t b = 0; b < lab->n_enis + lab->n_outside; b++) {
 			if (a == b || (a >= lab->n_enis && b >= lab->n_enis))
 				continue;
-			const char *from = a < lab->n_enis ? eni_name(lab, (int32_t)a)
+			const char *from = a < lab->n_enis ? lab_eni_ref(lab, (int32_t)a)
 							   : lab->outside[a - lab->n_enis].name;
-			const char *to = b < lab->n_enis ? eni_name(lab, (int32_t)b)
+			const char *to = b < lab->n_enis ? lab_eni_ref(lab, (int32_t)b)
 							 : lab->outside[b - lab->n_enis].name;
 			pair(lab, out, from, to, &tcp, &udp, &n);
 		}

@@ -57,9 +57,10 @@ static void write_case(FILE *out, const char *suite, const struct junit_case *c)
 		return;
 	}
 	const char *tag = c->outcome == EXPECT_ERROR ? "error" : "failure";
-	const char *type = c->outcome == EXPECT_DISAGREE ? "vpcfw-bug"
-			   : c->outcome == EXPECT_ERROR	 ? "probe-error"
-							 : "expectation-not-met";
+	const char *type = c->type			   ? c->type
+			   : c->outcome == EXPECT_DISAGREE ? "vpcfw-bug"
+			   : c->outcome == EXPECT_ERROR	   ? "probe-error"
+							   : "expectation-not-met";
 	fprintf(out, ">\n      <%s type=\"%s\" message=\"", tag, type);
 	junit_escape(out, c->message);
 	fputs("\">", out);

@@ -4,7 +4,8 @@
 # exits 1 with exactly one JUnit failure naming it; selectors expand;
 # --generate writes each example's reachability, which then passes; bad
 # input (unknown endpoint, impossible port, YAML error, selector matching
-# nothing) exits 2 naming file, line and key, and writes no JUnit.
+# nothing) exits 2 naming file, line and key, and its JUnit is one
+# errored test case carrying those messages (a CI view shows why).
 # Env: VPCFW_SOURCE_DIR, VPCFW_BINARY_DIR (set by ctest).
 set -u
 
@@ -124,7 +125,8 @@ if run_rc 0 "$tmp/sel.yaml" --lab "$src/examples/ten-thousand/lab.json" --offlin
 		fail "selectors: '$(tail -n 1 "$tmp/out")', want 4 flows (2 apps x 2 databases)"
 fi
 
-# Bad input: exit 2, every problem named with file:line: key, no JUnit.
+# Bad input: exit 2, every problem named with file:line: key; the JUnit
+# file is one errored test case with every message.
 cat >"$tmp/bad.yaml" <<YAML
 lab: $proto/lab.json
 expect:
@@ -144,7 +146,11 @@ if run_rc 2 "$tmp/bad.yaml" --offline --junit "$tmp/bad.xml"; then
 		fail "bad: unknown endpoint not named with file:line: key"
 	grep -q "^$tmp/bad.yaml:9: to: selector 'subnet:nope' matches no ENI" "$tmp/err" ||
 		fail "bad: empty selector not named"
-	[ ! -e "$tmp/bad.xml" ] || fail "bad: JUnit written although nothing ran"
+	[ "$(junit_summary "$tmp/bad.xml" | head -n 1)" = "1 0 1 1" ] ||
+		fail "bad: JUnit '$(junit_summary "$tmp/bad.xml")', want one errored case"
+	grep -q 'type="run-error"' "$tmp/bad.xml" && grep -q "unknown endpoint .*nobody" "$tmp/bad.xml" &&
+		grep -q "subnet:nope" "$tmp/bad.xml" ||
+		fail "bad: the JUnit case does not carry every problem"
 fi
 printf 'lab: %s/lab.json\nexpect:\n  - from: web-1\n    to: db-1\n    proto: tcp\n    port: 99999\n    verdict: accept\n' \
 	"$proto" >"$tmp/port.yaml"
