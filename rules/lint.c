@@ -613,8 +613,14 @@ static bool peer_addr_in(const struct lab *lab, const struct ip_prefix *p, struc
 {
 	if (ip_prefix_is_all(p))
 		return internet_addr(lab, (enum ip_family)p->addr.family, out);
+	/* base+1..+3 of a subnet are the VPC router, DNS and a reserved
+	 * address, which NACLs never filter: a peer stands at base+4, the
+	 * first address AWS gives an instance, when the prefix has one */
+	int bits = p->addr.family == IP_V4 ? 32 : 128;
 	*out = p->addr;
-	if (p->len < (p->addr.family == IP_V4 ? 31 : 127))
+	if (p->len + 3 <= bits)
+		ip_prefix_nth(p, 4, out);
+	else if (p->len + 1 < bits)
 		ip_prefix_nth(p, 1, out);
 	return true;
 }
