@@ -8,9 +8,12 @@
  *
  * Access: owner root, mode 0600; with a group, 0660 and that group. Each
  * peer is checked again with SO_PEERCRED (uid 0 or a member of the group):
- * others get an error reply and are closed. Clients are bounded in number,
- * in request size and in idle time; a client that sends garbage or too
- * much, or hangs up mid-request, only ever loses its own connection.
+ * others get an error reply and are closed. Clients are bounded in number
+ * (with slots kept for root), in request size, in the time a request may
+ * take to arrive and a reply to be taken, and in the memory a reply holds
+ * (long ones are written in pieces); a client that sends garbage or too
+ * much, trickles, never reads, or hangs up mid-request, only ever loses its
+ * own connection.
  *
  * Not for policy or packets: it reads the data path's counters, conntrack
  * and lab, and hands reloads to the daemon's callback (the same path as
@@ -42,7 +45,9 @@ struct control;
 #define CONTROL_PROTOCOL_VERSION 1
 #define CONTROL_SOCKET_NAME "control.sock"
 #define CONTROL_MAX_CLIENTS 16
-#define CONTROL_IDLE_TIMEOUT 60		/* seconds without a complete request */
+#define CONTROL_ROOT_CLIENTS 4		/* more, for root alone */
+#define CONTROL_IDLE_TIMEOUT 60		/* seconds idle, or to take one reply */
+#define CONTROL_REQUEST_TIMEOUT 10	/* seconds from a request's first byte to its end */
 #define CONTROL_MAX_REQUEST (64 * 1024) /* bytes of one request line */
 
 /*
@@ -59,7 +64,9 @@ struct control_opts {
 	const char *socket_path;  /* NULL: /run/vpcfw/<lab>/control.sock */
 	const char *flowlog_path; /* for status; NULL: none */
 	unsigned max_clients;	  /* CONTROL_MAX_CLIENTS */
+	unsigned root_clients;	  /* CONTROL_ROOT_CLIENTS; 0 here: none kept for root */
 	unsigned idle_timeout;	  /* CONTROL_IDLE_TIMEOUT */
+	unsigned request_timeout; /* CONTROL_REQUEST_TIMEOUT */
 	size_t max_request;	  /* CONTROL_MAX_REQUEST */
 	control_reload_fn reload; /* NULL: reload requests get an error reply */
 	void *reload_arg;
