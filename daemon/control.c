@@ -46,6 +46,7 @@ struct control_client {
 	struct ctl_outbuf out;	     /* the reply, or its piece, being written */
 	struct flows_stream *stream; /* a flows reply not yet all in out */
 	bool closing;		     /* close once out is written */
+	bool waiting;		     /* for the daemon's answer to a reload */
 	bool resume;		     /* stopped after its budget: the timer goes on */
 	/* The timers (docs/control.md, Limits): a request must be complete
 	 * request_timeout after its first byte, a reply taken idle_timeout
@@ -368,37 +369,75 @@ static json_t *diags_json(const struct diag_list *d, enum diag_level level)
 	return arr;
 }
 
-static json_t *answer_reload(struct control *c, const struct ctl_request *req)
+static json_t *reload_reply(struct control *c, int rc, const struct diag_list *d, const char *err)
 {
-	struct diag_list d;
-	char err[1024] = "";
 	json_t *r;
-	int rc;
 
-	if (!c->opts.reload)
-		return ctl_reply_error("this vpcfwd does not reload through the control socket");
-	diag_init(&d);
-	rc = c->opts.reload(c->opts.reload_arg, req->path, &d, err, sizeof(err));
 	if (rc < 0) {
 		char msg[1200];
 		snprintf(msg, sizeof(msg), "reload failed, the running rules stay: %s",
-			 err[0] ? err : "the lab has errors");
+			 err && err[0] ? err : "the lab has errors");
 		r = ctl_reply_error(msg);
 	} else {
 		r = ctl_reply_ok();
 	}
 	if (r) {
-		json_object_set_new(r, "errors", diags_json(&d, DIAG_ERROR));
-		json_object_set_new(r, "warnings", diags_json(&d, DIAG_WARNING));
+		json_object_set_new(r, "errors", diags_json(d, DIAG_ERROR));
+		json_object_set_new(r, "warnings", diags_json(d, DIAG_WARNING));
 		json_object_set_new(r, "generation", json_integer(datapath_generation(c->dp)));
 		json_object_set_new(r, "source", ctl_str_or_null(datapath_lab(c->dp)->source));
-		if (d.n < d.n_errors + d.n_warnings)
+		if (d->n < d->n_errors + d->n_warnings)
 			json_object_set_new(
 			    r, "unrecorded",
-			    json_integer((json_int_t)(d.n_errors + d.n_warnings - d.n)));
+			    json_integer((json_int_t)(d->n_errors + d->n_warnings - d->n)));
 	}
-	diag_free(&d);
 	return r;
+}
+
+/* Who asked for a reload, by id: the client may be gone by the answer. */
+struct reload_ticket {
+	struct control *c;
+	unsigned client;
+};
+
+static void client_work(struct control_client *cl);
+
+static void reload_done(void *ctx, int rc, const struct diag_list *diags, const char *err)
+{
+	struct reload_ticket *t = ctx;
+	struct control *c = t->c;
+	unsigned id = t->client;
+
+	free(t);
+	for (struct control_client *cl = c->clients; cl; cl = cl->next)
+		if (cl->id == id) {
+			cl->waiting = false;
+			client_queue(cl, reload_reply(c, rc, diags, err));
+			client_work(cl);
+			return;
+		}
+}
+
+/* The reply comes when the daemon calls back; until then the client's
+ * next request stays unread. */
+static json_t *answer_reload(struct control_client *cl, const struct ctl_request *req)
+{
+	struct control *c = cl->ctl;
+	struct reload_ticket *t;
+
+	if (!c->opts.reload)
+		return ctl_reply_error("this vpcfwd does not reload through the control socket");
+	t = malloc(sizeof(*t));
+	if (!t)
+		return NULL;
+	*t = (struct reload_ticket){.c = c, .client = cl->id};
+	if (c->opts.reload(c->opts.reload_arg, req->path, reload_done, t) < 0) {
+		free(t);
+		return ctl_reply_error("reload failed, the running rules stay: too many reloads "
+				       "waiting: try again later");
+	}
+	cl->waiting = true;
+	return NULL;
 }
 
 /* Answers one request: a reply queued, or a flows reply begun. */
@@ -425,12 +464,12 @@ static void client_answer(struct control_client *cl, const char *line, size_t le
 		r = answer_stats(c);
 		break;
 	case CTL_CMD_RELOAD:
-		r = answer_reload(c, &req);
+		r = answer_reload(cl, &req);
 		break;
 	default:
 		r = ctl_reply_error("unknown command");
 	}
-	if (!cl->stream)
+	if (!cl->stream && !cl->waiting)
 		client_queue(cl, r ? r : ctl_reply_error("out of memory"));
 	ctl_request_clear(&req);
 }
@@ -537,6 +576,8 @@ static void client_work(struct control_client *cl)
 			client_free(cl);
 			return;
 		}
+		if (cl->waiting)
+			return; /* reload_done resumes us */
 		if (replying)
 			cl->last = ctl_mono_now();
 		if (answered == CONTROL_REQUESTS_PER_WAKEUP) {
@@ -695,6 +736,8 @@ static bool client_expired(struct control_client *cl, const struct timespec *now
 {
 	const struct control_opts *o = &cl->ctl->opts;
 
+	if (cl->waiting)
+		return false; /* the reloader has a deadline of its own */
 	if (client_replying(cl))
 		return since(now, &cl->reply_start) >= (double)o->idle_timeout;
 	if (ctl_inbuf_pending(&cl->in)) {

@@ -17,7 +17,7 @@
  *
  * Not for policy or packets: it reads the data path's counters, conntrack
  * and lab, and hands reloads to the daemon's callback (the same path as
- * SIGHUP). Loop thread only.
+ * SIGHUP), answering when the daemon calls back. Loop thread only.
  *
  * Usage (vpcfwd, after loop_create):
  *	struct control_opts co;
@@ -27,7 +27,8 @@
  *	co.reload = my_reload; co.reload_arg = d;
  *	if (control_open(loop, dp, topo, lab_name, &co, &ctl, err, sizeof(err)) < 0) ...
  *	... loop_run ...
- *	control_close(ctl);              (before loop_destroy)
+ *	control_close(ctl);              (before loop_destroy, after whatever
+ *	                                  may still call a reload's done)
  */
 #ifndef VPCFW_CONTROL_H
 #define VPCFW_CONTROL_H
@@ -51,13 +52,18 @@ struct control;
 #define CONTROL_MAX_REQUEST (64 * 1024) /* bytes of one request line */
 
 /*
- * The daemon's reload (the same one SIGHUP runs): load the lab from path
- * (NULL: the running lab's source), validate it completely, and swap it in.
- * 0: the new rules run. < 0: the running rules stay; every problem is in
- * diags (file, JSON path, message) and/or a message in err.
+ * The daemon's reload (the same one SIGHUP runs), asynchronous so that the
+ * loop keeps forwarding while a lab loads: queue a reload of path (NULL:
+ * the running lab's source) and return 0, then call done(ctx, ...) exactly
+ * once, later, from the loop's thread: rc 0 when the new rules run; < 0
+ * when the running rules stay, every problem in diags (file, JSON path,
+ * message) and/or a message in err. < 0 from the call itself: nothing was
+ * queued and done is never called.
  */
-typedef int (*control_reload_fn)(void *arg, const char *path, struct diag_list *diags, char *err,
-				 size_t errlen);
+typedef void (*control_reload_done_fn)(void *ctx, int rc, const struct diag_list *diags,
+				       const char *err);
+typedef int (*control_reload_fn)(void *arg, const char *path, control_reload_done_fn done,
+				 void *ctx);
 
 struct control_opts {
 	const char *group;	  /* NULL: root only (0600); else 0660 and this group */
