@@ -7,7 +7,8 @@
 # lab (the error must not quote it), and a valid lab of 45 MB that takes
 # seconds to parse; `vpcfw status` answers while that one loads. Not one
 # ping may be lost, and none may wait for a load: the largest round trip is
-# reported and must stay well under the load's duration.
+# reported and must stay well under the load's duration (a second; the load
+# takes several).
 . "$(dirname "$0")/lib.sh"
 need python3 ping mkfifo
 itest_init
@@ -108,6 +109,6 @@ MAX_RTT=$(awk -F/ '/^rtt/ { printf "%d", $6 }' "$TMP/ping.out")
 check "not one of $SENT pings was lost during all of it (got ${GOT:-0})" \
 	test -n "$SENT" -a "$SENT" -eq 2000 -a "${GOT:-0}" -eq "$SENT"
 check "no ping waited for the ${LOAD_MS} ms load: largest round trip ${MAX_RTT} ms" \
-	test -n "$MAX_RTT" -a "$MAX_RTT" -lt 500 -a "$LOAD_MS" -gt 1000
+	test -n "$MAX_RTT" -a "$MAX_RTT" -lt 1000 -a "$LOAD_MS" -gt 2000
 
 itest_finish
