@@ -431,7 +431,7 @@ static json_t *answer_reload(struct control_client *cl, const struct ctl_request
 	if (!t)
 		return NULL;
 	*t = (struct reload_ticket){.c = c, .client = cl->id};
-	if (c->opts.reload(c->opts.reload_arg, req->path, reload_done, t) < 0) {
+	if (c->opts.reload(c->opts.reload_arg, req->path, cl->root, reload_done, t) < 0) {
 		free(t);
 		return ctl_reply_error("reload failed, the running rules stay: too many reloads "
 				       "waiting: try again later");

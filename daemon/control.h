@@ -33,6 +33,7 @@
 #ifndef VPCFW_CONTROL_H
 #define VPCFW_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,7 +55,8 @@ struct control;
 /*
  * The daemon's reload (the same one SIGHUP runs), asynchronous so that the
  * loop keeps forwarding while a lab loads: queue a reload of path (NULL:
- * the running lab's source) and return 0, then call done(ctx, ...) exactly
+ * the running lab's source; root: asked by uid 0, which goes ahead of the
+ * others) and return 0, then call done(ctx, ...) exactly
  * once, later, from the loop's thread: rc 0 when the new rules run; < 0
  * when the running rules stay, every problem in diags (file, JSON path,
  * message) and/or a message in err. < 0 from the call itself: nothing was
@@ -62,8 +64,8 @@ struct control;
  */
 typedef void (*control_reload_done_fn)(void *ctx, int rc, const struct diag_list *diags,
 				       const char *err);
-typedef int (*control_reload_fn)(void *arg, const char *path, control_reload_done_fn done,
-				 void *ctx);
+typedef int (*control_reload_fn)(void *arg, const char *path, bool root,
+				 control_reload_done_fn done, void *ctx);
 
 struct control_opts {
 	const char *group;	  /* NULL: root only (0600); else 0660 and this group */

@@ -34,9 +34,14 @@
 
 enum job_state { JOB_RUNNING, JOB_FINISHED, JOB_ABANDONED };
 
+/* Load threads alive in the process, the one running included: they may
+ * outlive any reloader (a load given up is still blocked in the kernel). */
+static atomic_uint live_threads;
+
 struct reload_job {
 	struct reload_job *next;
 	bool want_source; /* no path asked: the source in use when it starts */
+	bool first;	  /* queued ahead of the others (root's) */
 	char *path;	  /* NULL: the built-in lab */
 	reloader_done_fn done;
 	void *ctx;
@@ -78,6 +83,7 @@ static void *job_thread(void *arg)
 	else
 		(void)!write(fd, &one, sizeof(one)); /* a full counter rings as well */
 	close(fd);
+	atomic_fetch_sub(&live_threads, 1);
 	return NULL;
 }
 
@@ -115,6 +121,8 @@ static int job_launch(struct reloader *r, struct reload_job *j)
 	pthread_t t;
 	int rc;
 
+	if (atomic_load(&live_threads) >= RELOADER_STUCK)
+		return -EDEADLK;
 	if (j->want_source) {
 		const char *src = r->ops.source(r->ops.arg);
 		if (src && !(j->path = strdup(src)))
@@ -125,6 +133,7 @@ static int job_launch(struct reloader *r, struct reload_job *j)
 	if (j->notify_fd < 0)
 		return -errno;
 	atomic_init(&j->state, JOB_RUNNING);
+	atomic_fetch_add(&live_threads, 1);
 	rc = pthread_attr_init(&attr);
 	if (!rc) {
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -132,11 +141,12 @@ static int job_launch(struct reloader *r, struct reload_job *j)
 		pthread_attr_destroy(&attr);
 	}
 	if (rc) {
+		atomic_fetch_sub(&live_threads, 1);
 		close(j->notify_fd);
 		return -rc;
 	}
 	r->running = j;
-	set_timer(r, RELOADER_TIMEOUT);
+	set_timer(r, (time_t)r->ops.timeout);
 	return 0;
 }
 
@@ -153,9 +163,15 @@ static void reloader_next(struct reloader *r)
 		r->n_queued--;
 		rc = job_launch(r, j);
 		if (rc < 0) {
-			char msg[128];
-			snprintf(msg, sizeof(msg), "cannot start loading the lab: %s",
-				 strerror(-rc));
+			char msg[160];
+			if (rc == -EDEADLK)
+				snprintf(msg, sizeof(msg),
+					 "%d loads given up earlier are still blocked (a hung file "
+					 "system?): try again later",
+					 RELOADER_STUCK);
+			else
+				snprintf(msg, sizeof(msg), "cannot start loading the lab: %s",
+					 strerror(-rc));
 			job_fail(r, j, rc, msg);
 			job_free(j);
 		}
@@ -208,8 +224,8 @@ static void on_timeout(void *arg, int fd, uint32_t events)
 	if (job_abandon(j) == 0) {
 		r->running = NULL;
 		snprintf(msg, sizeof(msg),
-			 "%s: loading the lab took more than %d s (a hung file system?): given up",
-			 copy.path ? copy.path : "the built-in lab", RELOADER_TIMEOUT);
+			 "%s: loading the lab took more than %u s (a hung file system?): given up",
+			 copy.path ? copy.path : "the built-in lab", r->ops.timeout);
 		job_fail(r, &copy, -ETIMEDOUT, msg);
 		reloader_next(r);
 	}
@@ -226,6 +242,8 @@ int reloader_create(struct loop *l, const struct reloader_ops *ops, struct reloa
 		return -ENOMEM;
 	r->loop = l;
 	r->ops = *ops;
+	if (!r->ops.timeout)
+		r->ops.timeout = RELOADER_TIMEOUT;
 	r->tail = &r->queue;
 	r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	r->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -250,7 +268,8 @@ fail:
 	return rc;
 }
 
-int reloader_request(struct reloader *r, const char *path, reloader_done_fn done, void *ctx)
+int reloader_request(struct reloader *r, const char *path, bool first, reloader_done_fn done,
+		     void *ctx)
 {
 	struct reload_job *j;
 	uint64_t one = 1;
@@ -272,8 +291,17 @@ int reloader_request(struct reloader *r, const char *path, reloader_done_fn done
 	j->ctx = ctx;
 	j->load = r->ops.load;
 	diag_init(&j->diags);
-	*r->tail = j;
-	r->tail = &j->next;
+	j->first = first;
+	/* After the last request that was also first: in order among them. */
+	struct reload_job **pp = &r->queue;
+	while (first && *pp && (*pp)->first)
+		pp = &(*pp)->next;
+	if (!first)
+		pp = r->tail;
+	j->next = *pp;
+	*pp = j;
+	if (!j->next)
+		r->tail = &j->next;
 	r->n_queued++;
 	/* Started from the loop, so that done never runs inside this call
 	 * (a full counter rings as well). */

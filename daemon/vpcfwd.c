@@ -446,7 +446,8 @@ static int setup_usr1(struct daemon *d)
 }
 
 static int setup_reloads(struct daemon *d);
-static int control_reload(void *arg, const char *path, control_reload_done_fn done, void *ctx);
+static int control_reload(void *arg, const char *path, bool root, control_reload_done_fn done,
+			  void *ctx);
 
 static int start(struct daemon *d)
 {
@@ -635,17 +636,18 @@ static int setup_reloads(struct daemon *d)
 	return reloader_create(d->loop, &ops, &d->reloader);
 }
 
-static int control_reload(void *arg, const char *path, control_reload_done_fn done, void *ctx)
+static int control_reload(void *arg, const char *path, bool root, control_reload_done_fn done,
+			  void *ctx)
 {
 	struct daemon *d = arg;
 
-	return reloader_request(d->reloader, path, done, ctx);
+	return reloader_request(d->reloader, path, root, done, ctx);
 }
 
 /* SIGHUP: the same lab source again; the running rules stay on failure. */
 static void reload(struct daemon *d)
 {
-	int r = reloader_request(d->reloader, NULL, NULL, NULL);
+	int r = reloader_request(d->reloader, NULL, true, NULL, NULL);
 
 	if (r < 0)
 		log_err("SIGHUP: reload not queued: %s", strerror(-r));
