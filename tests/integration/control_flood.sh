@@ -6,7 +6,8 @@
 # 179 MB to 951 MB. Now cli's ping every 10 ms must lose nothing and never
 # wait long, `vpcfw status` must answer, the daemon's memory (VmRSS) must
 # stay within a few pieces per client, and once the clients are gone it
-# must come back. A client that does read gets every flow, valid JSON.
+# must come back. A client that does read gets every flow, valid JSON, and
+# a reload halfway through a reply ends it early, still valid.
 . "$(dirname "$0")/lib.sh"
 need python3 ping
 itest_init
@@ -101,6 +102,18 @@ while not buf.endswith(b"\n"):
 reply = json.loads(buf)
 print("limited_flows", sum(len(e["flows"]) for e in reply["enis"]))
 print("limited_truncated", int(reply["truncated"]))
+# A reload while a long reply is half read: the reply ends early, valid.
+r.sendall(b'{"v":1,"cmd":"flows","limit":1000000}\n')
+buf = bytearray(r.recv(65536))
+subprocess.run([vpcfw, "reload", "--lab", lab], capture_output=True, check=True)
+while not buf.endswith(b"\n"):
+    d = r.recv(1 << 20)
+    if not d:
+        break
+    buf += d
+reply = json.loads(buf)
+print("interrupted_flows", sum(len(e["flows"]) for e in reply["enis"]))
+print("interrupted_said", int(reply["truncated"] and "reload" in reply.get("interrupted", "")))
 for s in greedy:
     s.close()
 PY
@@ -130,6 +143,8 @@ check "a client that reads gets every flow of both ENIs in one JSON reply ($(val
 check "... all $FLOWS ports listed" test "$(val read_distinct_ports)" -ge "$FLOWS"
 check "a limit of 100 gives 100 flows and says truncated" \
 	test "$(val limited_flows)" -eq 100 -a "$(val limited_truncated)" -eq 1
+check "a reload halfway through a long reply ends it early, valid, saying why ($(val interrupted_flows) flows)" \
+	test "$(val interrupted_said)" -eq 1 -a "$(val interrupted_flows)" -lt $((2 * FLOWS))
 check "the daemon is alive and answers" bash -c "'$VPCFW' status --lab '$LAB' >/dev/null"
 
 itest_finish
