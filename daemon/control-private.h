@@ -33,6 +33,10 @@ struct control {
 	bool has_group;
 	struct control_client *clients;
 	unsigned n_clients, next_id;
+	/* Long replies share the loop: pieces left until the next tick of
+	 * the timer, and the last client served one (the next tick begins
+	 * after it, so that every client gets its turn). */
+	unsigned pieces_left, last_served;
 	struct timespec started;
 	time_t started_wall;
 };

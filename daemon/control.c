@@ -488,6 +488,10 @@ static void client_answer(struct control_client *cl, const char *line, size_t le
  * than that for any one client, and a client that does not read holds
  * this much memory at most. */
 #define CONTROL_REPLY_PIECE (128 * 1024)
+/* Pieces built between two ticks of the control's timer (1 ms apart while
+ * any reply waits), for all clients together: however many ask at once,
+ * the packet path waits for a few pieces at most. */
+#define CONTROL_PIECES_PER_TICK 4
 
 /* The timer fires at once (1 ms), then every second again as before:
  * capture fds ready meanwhile are served first by the same epoll_wait. */
@@ -564,10 +568,12 @@ static void client_work(struct control_client *cl)
 		if (fr > 0)
 			return; /* EPOLLOUT resumes us */
 		if (cl->stream) {
-			if (pieces++) {
+			if (pieces++ || !cl->ctl->pieces_left) {
 				client_yield(cl);
 				return;
 			}
+			cl->ctl->pieces_left--;
+			cl->ctl->last_served = cl->id;
 			if (!client_fill(cl))
 				cl->closing = true;
 			continue;
@@ -754,6 +760,23 @@ static bool client_expired(struct control_client *cl, const struct timespec *now
 	return since(now, &cl->last) >= (double)o->idle_timeout;
 }
 
+/* Resumes, or times out, the clients after the one served last, then the
+ * others: with more clients than pieces per tick, each gets its turn. The
+ * list runs from the newest client (highest id) down, so "after" is lower. */
+static void serve_round(struct control *c, const struct timespec *now, unsigned last,
+			bool after_last)
+{
+	for (struct control_client *cl = c->clients, *next; cl; cl = next) {
+		next = cl->next;
+		if ((cl->id < last) != after_last)
+			continue;
+		if (cl->resume)
+			client_work(cl);
+		else if (client_expired(cl, now))
+			client_free(cl);
+	}
+}
+
 static void on_timer(void *arg, int fd, uint32_t events)
 {
 	struct control *c = arg;
@@ -763,13 +786,11 @@ static void on_timer(void *arg, int fd, uint32_t events)
 	(void)events;
 	while (read(fd, &ticks, sizeof(ticks)) == (ssize_t)sizeof(ticks))
 		;
-	for (struct control_client *cl = c->clients, *next; cl; cl = next) {
-		next = cl->next;
-		if (cl->resume)
-			client_work(cl);
-		else if (client_expired(cl, &now))
-			client_free(cl);
-	}
+	unsigned last = c->last_served;
+
+	c->pieces_left = CONTROL_PIECES_PER_TICK;
+	serve_round(c, &now, last, true);
+	serve_round(c, &now, last, false);
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -839,6 +860,7 @@ int control_open(struct loop *l, struct datapath *dp, const struct topology *top
 		return -ENOMEM;
 	}
 	c->fd = c->timer_fd = -1;
+	c->pieces_left = CONTROL_PIECES_PER_TICK;
 	c->loop = l;
 	c->dp = dp;
 	c->topo = topo;
