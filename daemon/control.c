@@ -614,6 +614,8 @@ static void client_work(struct control_client *cl)
 		int rr = client_read(cl);
 		if (rr < 0)
 			client_free(cl);
+		else if (rr == 0)
+			ctl_inbuf_release(&cl->in);
 		if (rr <= 0)
 			return;
 	}

@@ -81,6 +81,15 @@ size_t ctl_inbuf_pending(const struct ctl_inbuf *b)
 	return b->len - b->used;
 }
 
+void ctl_inbuf_release(struct ctl_inbuf *b)
+{
+	if (b->len != b->used)
+		return;
+	free(b->buf);
+	b->buf = NULL;
+	b->len = b->used = 0;
+}
+
 /* ------------------------------------------------------------- replies */
 
 int ctl_outbuf_add(struct ctl_outbuf *b, const char *s, size_t n)

@@ -46,6 +46,9 @@ void ctl_inbuf_commit(struct ctl_inbuf *b, size_t n);
 int ctl_inbuf_line(struct ctl_inbuf *b, char **line, size_t *len);
 /* Bytes of an incomplete line pending. */
 size_t ctl_inbuf_pending(const struct ctl_inbuf *b);
+/* Gives the memory back when nothing is pending (a client between two
+ * requests costs none); the next ctl_inbuf_room allocates it again. */
+void ctl_inbuf_release(struct ctl_inbuf *b);
 
 /*
  * A reply on its way out: appended to at the end, written from the front.

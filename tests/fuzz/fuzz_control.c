@@ -87,6 +87,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			queued -= take;
 			CHECK(ctl_outbuf_pending(&out) == queued);
 		}
+		size_t pending = ctl_inbuf_pending(&in);
+		ctl_inbuf_release(&in); /* a no-op unless nothing is pending */
+		CHECK(ctl_inbuf_pending(&in) == pending && (pending || !in.buf));
 		if (lr == -EMSGSIZE) {
 			CHECK(ctl_inbuf_pending(&in) > FUZZ_MAX_LINE);
 			break; /* the daemon answers and closes */

@@ -204,6 +204,33 @@ static void test_long_path(void **state)
 	assert_non_null(strstr(err, "reasonable length"));
 }
 
+/* A client between two requests holds no input buffer; one with part of
+ * a request pending keeps it, bytes and all. */
+static void test_inbuf_released(void **state)
+{
+	struct ctl_inbuf b;
+	char *line;
+	size_t len;
+
+	(void)state;
+	ctl_inbuf_init(&b, 64);
+	feed(&b, "{\"v\":1}\n{\"v\"", 12);
+	assert_int_equal(ctl_inbuf_line(&b, &line, &len), 1);
+	ctl_inbuf_release(&b);
+	assert_non_null(b.buf);
+	assert_int_equal(ctl_inbuf_pending(&b), 4);
+	feed(&b, ":2}\n", 4);
+	assert_int_equal(ctl_inbuf_line(&b, &line, &len), 1);
+	assert_string_equal(line, "{\"v\":2}");
+	ctl_inbuf_release(&b);
+	assert_null(b.buf);
+	assert_int_equal(b.max, 64);
+	feed(&b, "x\n", 2); /* allocated again on demand */
+	assert_int_equal(ctl_inbuf_line(&b, &line, &len), 1);
+	assert_string_equal(line, "x");
+	ctl_inbuf_free(&b);
+}
+
 /* The reply buffer: what goes in comes out in order, however it is
  * drained, and an emptied buffer holds no memory (a client that took its
  * reply costs nothing more). */
@@ -239,10 +266,10 @@ static void test_outbuf(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_outbuf),	   cmocka_unit_test(test_lines_split_and_joined),
-	    cmocka_unit_test(test_size_limit),	   cmocka_unit_test(test_room_reclaimed),
-	    cmocka_unit_test(test_valid_requests), cmocka_unit_test(test_bad_requests),
-	    cmocka_unit_test(test_long_path),
+	    cmocka_unit_test(test_inbuf_released),	   cmocka_unit_test(test_outbuf),
+	    cmocka_unit_test(test_lines_split_and_joined), cmocka_unit_test(test_size_limit),
+	    cmocka_unit_test(test_room_reclaimed),	   cmocka_unit_test(test_valid_requests),
+	    cmocka_unit_test(test_bad_requests),	   cmocka_unit_test(test_long_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
