@@ -33,6 +33,7 @@ struct control {
 	bool has_group;
 	struct control_client *clients;
 	unsigned n_clients, next_id;
+	struct reload_ticket *tickets; /* reloads asked, not answered yet */
 	/* Long replies share the loop: pieces left until the next tick of
 	 * the timer, and the last client served one (the next tick begins
 	 * after it, so that every client gets its turn). */

@@ -394,11 +394,23 @@ static json_t *reload_reply(struct control *c, int rc, const struct diag_list *d
 	return r;
 }
 
-/* Who asked for a reload, by id: the client may be gone by the answer. */
+/* Who asked for a reload, by id: the client may be gone by the answer.
+ * The control keeps every ticket out, for control_close. */
 struct reload_ticket {
 	struct control *c;
 	unsigned client;
+	struct reload_ticket *next;
 };
+
+static void ticket_drop(struct reload_ticket *t)
+{
+	for (struct reload_ticket **pp = &t->c->tickets; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	free(t);
+}
 
 static void client_work(struct control_client *cl);
 
@@ -408,7 +420,7 @@ static void reload_done(void *ctx, int rc, const struct diag_list *diags, const 
 	struct control *c = t->c;
 	unsigned id = t->client;
 
-	free(t);
+	ticket_drop(t);
 	for (struct control_client *cl = c->clients; cl; cl = cl->next)
 		if (cl->id == id) {
 			cl->waiting = false;
@@ -430,9 +442,10 @@ static json_t *answer_reload(struct control_client *cl, const struct ctl_request
 	t = malloc(sizeof(*t));
 	if (!t)
 		return NULL;
-	*t = (struct reload_ticket){.c = c, .client = cl->id};
+	*t = (struct reload_ticket){.c = c, .client = cl->id, .next = c->tickets};
+	c->tickets = t;
 	if (c->opts.reload(c->opts.reload_arg, req->path, cl->root, reload_done, t) < 0) {
-		free(t);
+		ticket_drop(t);
 		return ctl_reply_error("reload failed, the running rules stay: too many reloads "
 				       "waiting: try again later");
 	}
@@ -923,6 +936,8 @@ void control_close(struct control *c)
 		return;
 	while (c->clients)
 		client_free(c->clients);
+	while (c->tickets)
+		ticket_drop(c->tickets);
 	if (c->fd >= 0) {
 		loop_del_fd(c->loop, c->fd);
 		close(c->fd);
