@@ -28,8 +28,7 @@
 #include <unistd.h>
 
 #include "conntrack.h"
-#include "control.h"
-#include "control_proto.h"
+#include "control-private.h"
 #include "datapath.h"
 #include "log.h"
 #include "loop.h"
@@ -41,29 +40,22 @@ struct control_client {
 	struct control *ctl;
 	struct control_client *next;
 	int fd;
-	struct ctl_inbuf in;
-	char *out; /* the reply being written, with its newline */
-	size_t out_len, out_off;
-	bool closing; /* close once out is written */
-	struct timespec last;
 	unsigned id;
-	bool resume; /* stopped after its budget: the timer goes on */
-};
-
-struct control {
-	struct loop *loop;
-	struct datapath *dp;
-	const struct topology *topo;
-	char lab[TOPOLOGY_LAB_NAME_MAX + 1];
-	struct control_opts opts;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int fd, timer_fd;
-	gid_t gid;
-	bool has_group;
-	struct control_client *clients;
-	unsigned n_clients, next_id;
-	struct timespec started;
-	time_t started_wall;
+	bool root; /* uid 0: may use the slots kept for root */
+	struct ctl_inbuf in;
+	struct ctl_outbuf out;	     /* the reply, or its piece, being written */
+	struct flows_stream *stream; /* a flows reply not yet all in out */
+	bool closing;		     /* close once out is written */
+	bool waiting;		     /* for the daemon's answer to a reload */
+	bool resume;		     /* stopped after its budget: the timer goes on */
+	/* The timers (docs/control.md, Limits): a request must be complete
+	 * request_timeout after its first byte, a reply taken idle_timeout
+	 * after it began, and a connection with neither sees its idle
+	 * timeout run from the last reply taken. Bytes trickling in reset
+	 * nothing. */
+	struct timespec last;	     /* accepted, or the last reply taken */
+	struct timespec req_start;   /* the first byte of the pending request */
+	struct timespec reply_start; /* the reply being written began */
 };
 
 void control_opts_init(struct control_opts *o)
@@ -72,6 +64,8 @@ void control_opts_init(struct control_opts *o)
 	o->max_clients = CONTROL_MAX_CLIENTS;
 	o->idle_timeout = CONTROL_IDLE_TIMEOUT;
 	o->max_request = CONTROL_MAX_REQUEST;
+	o->root_clients = CONTROL_ROOT_CLIENTS;
+	o->request_timeout = CONTROL_REQUEST_TIMEOUT;
 }
 
 int control_socket_path(const char *lab, char *buf, size_t len)
@@ -86,7 +80,7 @@ static double ts_sec(const struct timespec *t)
 	return (double)t->tv_sec + (double)t->tv_nsec / 1e9;
 }
 
-static struct timespec mono_now(void)
+struct timespec ctl_mono_now(void)
 {
 	struct timespec t;
 
@@ -108,17 +102,23 @@ static void client_free(struct control_client *cl)
 	loop_del_fd(c->loop, cl->fd);
 	close(cl->fd);
 	ctl_inbuf_free(&cl->in);
-	free(cl->out);
+	ctl_outbuf_free(&cl->out);
+	flows_stream_free(cl->stream);
 	free(cl);
 	c->n_clients--;
+}
+
+static bool client_replying(const struct control_client *cl)
+{
+	return ctl_outbuf_pending(&cl->out) > 0 || cl->stream;
 }
 
 /* Writes what it can; 0 when all is out, 1 when EPOLLOUT must resume it,
  * -1 when the client is gone. */
 static int client_flush(struct control_client *cl)
 {
-	while (cl->out && cl->out_off < cl->out_len) {
-		ssize_t n = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off,
+	while (ctl_outbuf_pending(&cl->out)) {
+		ssize_t n = send(cl->fd, cl->out.buf + cl->out.off, ctl_outbuf_pending(&cl->out),
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -127,48 +127,32 @@ static int client_flush(struct control_client *cl)
 				return 1;
 			return -1;
 		}
-		cl->out_off += (size_t)n;
-		cl->last = mono_now();
+		ctl_outbuf_consume(&cl->out, (size_t)n);
 	}
-	free(cl->out);
-	cl->out = NULL;
-	cl->out_len = cl->out_off = 0;
 	return 0;
 }
 
 /* Takes ownership of the reply object. */
 static void client_queue(struct control_client *cl, json_t *reply)
 {
-	char *s = json_dumps(reply, JSON_COMPACT);
-	size_t n;
+	char *s = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
 
 	json_decref(reply);
-	if (!s) {
-		/* Out of memory: the client learns nothing but loses nothing
-		 * else either. */
+	/* Out of memory: the client learns nothing but loses nothing else
+	 * either. */
+	if (!s || ctl_outbuf_add(&cl->out, s, strlen(s)) < 0 ||
+	    ctl_outbuf_add(&cl->out, "\n", 1) < 0)
 		cl->closing = true;
-		return;
-	}
-	n = strlen(s);
-	char *line = realloc(s, n + 2);
-	if (!line) {
-		free(s);
-		cl->closing = true;
-		return;
-	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	cl->out = line;
-	cl->out_len = n + 1;
-	cl->out_off = 0;
+	free(s);
+	cl->reply_start = ctl_mono_now();
 }
 
-static json_t *reply_ok(void)
+json_t *ctl_reply_ok(void)
 {
 	return json_pack("{s:i, s:b}", "v", CONTROL_PROTOCOL_VERSION, "ok", 1);
 }
 
-static json_t *reply_error(const char *msg)
+json_t *ctl_reply_error(const char *msg)
 {
 	return json_pack("{s:i, s:b, s:s}", "v", CONTROL_PROTOCOL_VERSION, "ok", 0, "error", msg);
 }
@@ -176,7 +160,7 @@ static json_t *reply_error(const char *msg)
 /* Best effort for a client refused at the door: one reply, never waiting. */
 static void refuse(int fd, const char *msg)
 {
-	json_t *r = reply_error(msg);
+	json_t *r = ctl_reply_error(msg);
 	char *s = r ? json_dumps(r, JSON_COMPACT) : NULL;
 
 	if (s) {
@@ -191,7 +175,7 @@ static void refuse(int fd, const char *msg)
 
 /* ------------------------------------------------------------ answers */
 
-static json_t *addr_json(const struct ip_addr *a)
+json_t *ctl_addr_json(const struct ip_addr *a)
 {
 	char buf[64];
 
@@ -203,11 +187,11 @@ static json_t *addrs_json(const struct ip_addr *a, size_t n)
 	json_t *arr = json_array();
 
 	for (size_t i = 0; arr && i < n; i++)
-		json_array_append_new(arr, addr_json(&a[i]));
+		json_array_append_new(arr, ctl_addr_json(&a[i]));
 	return arr;
 }
 
-static json_t *str_or_null(const char *s)
+json_t *ctl_str_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
 }
@@ -223,20 +207,20 @@ static json_t *eni_json(struct control *c, const struct lab *lab, int32_t e)
 		json_array_append_new(groups, json_string(lab->groups[eni->groups[g]].id));
 	o = json_pack(
 	    "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", eni->id, "name",
-	    str_or_null(eni->name), "instance_id", str_or_null(eni->instance_id), "subnet_id",
-	    str_or_null(eni->subnet >= 0 ? lab->subnets[eni->subnet].id : NULL), "ipv4",
-	    addrs_json(eni->ipv4, eni->n_ipv4), "ipv6", addrs_json(eni->ipv6, eni->n_ipv6),
+	    ctl_str_or_null(eni->name), "instance_id", ctl_str_or_null(eni->instance_id),
+	    "subnet_id", ctl_str_or_null(eni->subnet >= 0 ? lab->subnets[eni->subnet].id : NULL),
+	    "ipv4", addrs_json(eni->ipv4, eni->n_ipv4), "ipv6", addrs_json(eni->ipv6, eni->n_ipv6),
 	    "groups", groups ? groups : json_null(), "namespace",
-	    str_or_null(tp ? tp->netns : NULL), "port", str_or_null(tp ? tp->name : NULL));
+	    ctl_str_or_null(tp ? tp->netns : NULL), "port", ctl_str_or_null(tp ? tp->name : NULL));
 	return o;
 }
 
 static json_t *answer_status(struct control *c)
 {
 	const struct lab *lab = datapath_lab(c->dp);
-	struct timespec now = mono_now();
+	struct timespec now = ctl_mono_now();
 	json_t *enis = json_array(), *outside = json_array();
-	json_t *r = reply_ok();
+	json_t *r = ctl_reply_ok();
 
 	for (size_t i = 0; enis && i < lab->n_enis; i++)
 		json_array_append_new(enis, eni_json(c, lab, (int32_t)i));
@@ -244,191 +228,30 @@ static json_t *answer_status(struct control *c)
 		const struct topology_port *tp = topology_port_of_outside(c->topo, (int32_t)i);
 		json_array_append_new(
 		    outside, json_pack("{s:s, s:o, s:o, s:o}", "name", lab->outside[i].name, "addr",
-				       addr_json(&lab->outside[i].addr), "namespace",
-				       str_or_null(tp ? tp->netns : NULL), "port",
-				       str_or_null(tp ? tp->name : NULL)));
+				       ctl_addr_json(&lab->outside[i].addr), "namespace",
+				       ctl_str_or_null(tp ? tp->netns : NULL), "port",
+				       ctl_str_or_null(tp ? tp->name : NULL)));
 	}
 	if (!r || !enis || !outside) {
 		json_decref(r);
 		json_decref(enis);
 		json_decref(outside);
-		return reply_error("out of memory");
+		return ctl_reply_error("out of memory");
 	}
 	json_object_set_new(r, "lab", json_string(c->lab));
-	json_object_set_new(r, "source", str_or_null(lab->source));
+	json_object_set_new(r, "source", ctl_str_or_null(lab->source));
 	json_object_set_new(r, "pid", json_integer(getpid()));
 	json_object_set_new(r, "started", json_integer((json_int_t)c->started_wall));
 	json_object_set_new(r, "uptime",
 			    json_integer((json_int_t)(ts_sec(&now) - ts_sec(&c->started))));
 	json_object_set_new(r, "generation", json_integer(datapath_generation(c->dp)));
-	json_object_set_new(r, "flow_log", str_or_null(c->opts.flowlog_path));
+	json_object_set_new(r, "flow_log", ctl_str_or_null(c->opts.flowlog_path));
 	json_object_set_new(r, "router_namespace", json_string(c->topo->router_ns));
 	json_object_set_new(r, "ports", json_integer((json_int_t)datapath_n_ports(c->dp)));
-	json_object_set_new(r, "control_group", str_or_null(c->opts.group));
+	json_object_set_new(r, "control_group", ctl_str_or_null(c->opts.group));
 	json_object_set_new(r, "enis", enis);
 	json_object_set_new(r, "outside", outside);
 	return r;
-}
-
-/* ---- flows */
-
-struct flows_walk {
-	struct control *c;
-	const struct lab *lab;
-	json_t *arr;
-	uint64_t now;
-	uint32_t left; /* entries still allowed in the reply */
-	bool truncated;
-	bool oom;
-};
-
-static void tuple_json(json_t *o, const struct ct_tuple *t)
-{
-	char buf[32];
-
-	json_object_set_new(o, "proto", json_string(flow_proto_name(t->proto, buf, sizeof(buf))));
-	json_object_set_new(o, "proto_number", json_integer(t->proto));
-	json_object_set_new(o, "src", addr_json(&t->src));
-	json_object_set_new(o, "dst", addr_json(&t->dst));
-	if (t->proto == PROTO_TCP || t->proto == PROTO_UDP) {
-		json_object_set_new(o, "sport", json_integer(t->sport));
-		json_object_set_new(o, "dport", json_integer(t->dport));
-	} else if (t->proto == PROTO_ICMP || t->proto == PROTO_ICMPV6) {
-		json_object_set_new(o, "icmp_type", json_integer(t->icmp_type));
-		json_object_set_new(o, "icmp_id", json_integer(t->icmp_id));
-	}
-}
-
-static json_t *rule_json(struct flows_walk *w, const struct ct_rule_ref *ref)
-{
-	char buf[512];
-
-	if (ref->generation != datapath_generation(w->c->dp))
-		snprintf(buf, sizeof(buf),
-			 "a rule of generation %u (removed or changed by a reload since)",
-			 ref->generation);
-	else if (ref->group >= w->lab->n_groups || ref->rule >= w->lab->groups[ref->group].n_rules)
-		snprintf(buf, sizeof(buf), "unknown rule");
-	else
-		sg_rule_format(w->lab, (int32_t)ref->group, (int32_t)ref->rule, buf, sizeof(buf));
-	return json_string(buf);
-}
-
-static int flows_one(const struct ct_conn_info *info, void *arg)
-{
-	struct flows_walk *w = arg;
-	json_t *o;
-
-	if (!w->left) {
-		w->truncated = true;
-		return 1;
-	}
-	o = json_object();
-	if (!o) {
-		w->oom = true;
-		return 1;
-	}
-	tuple_json(o, &info->orig);
-	json_object_set_new(o, "state",
-			    json_string(info->tcp_state != CT_TCP_NONE
-					    ? ct_tcp_state_name(info->tcp_state)
-					    : ct_class_name(info->cls)));
-	json_object_set_new(o, "class", json_string(ct_class_name(info->cls)));
-	json_object_set_new(o, "idle",
-			    json_integer((json_int_t)((w->now - info->last_seen) / 1000000000ull)));
-	json_object_set_new(o, "expires_in",
-			    json_integer((json_int_t)(info->expires > w->now
-							  ? (info->expires - w->now) / 1000000000ull
-							  : 0)));
-	json_object_set_new(o, "packets",
-			    json_pack("{s:I, s:I}", "original", (json_int_t)info->packets[0],
-				      "reply", (json_int_t)info->packets[1]));
-	json_object_set_new(o, "bytes",
-			    json_pack("{s:I, s:I}", "original", (json_int_t)info->bytes[0], "reply",
-				      (json_int_t)info->bytes[1]));
-	json_object_set_new(o, "rule", rule_json(w, &info->rule));
-	json_object_set_new(o, "rule_generation", json_integer(info->rule.generation));
-	if (json_array_append_new(w->arr, o) < 0) {
-		w->oom = true;
-		return 1;
-	}
-	w->left--;
-	return 0;
-}
-
-/* An ENI by contract-3 name, or by its namespace ("vpcfw-web-1" or "web-1"). */
-static int32_t find_eni(struct control *c, const struct lab *lab, const char *name)
-{
-	struct endpoint ep;
-
-	if (lab_resolve_endpoint(lab, name, &ep) == 0 && ep.kind == ENDPOINT_ENI)
-		return ep.eni;
-	for (size_t i = 0; i < c->topo->n_ports; i++) {
-		const struct topology_port *tp = &c->topo->ports[i];
-		const char *label = tp->netns;
-
-		if (tp->kind != TOPOLOGY_PORT_ENI)
-			continue;
-		if (!strncmp(label, TOPOLOGY_NS_PREFIX, strlen(TOPOLOGY_NS_PREFIX)))
-			label += strlen(TOPOLOGY_NS_PREFIX);
-		if (!strcmp(name, tp->netns) || !strcmp(name, label))
-			return tp->eni;
-	}
-	return -1;
-}
-
-static json_t *answer_flows(struct control *c, const struct ctl_request *req)
-{
-	const struct lab *lab = datapath_lab(c->dp);
-	const struct conntrack *ct = datapath_conntrack(c->dp);
-	struct timespec now = mono_now();
-	struct flows_walk w = {.c = c,
-			       .lab = lab,
-			       .now = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec,
-			       .left = req->limit};
-	int32_t only = -1;
-	json_t *enis, *r;
-
-	if (req->eni) {
-		only = find_eni(c, lab, req->eni);
-		if (only < 0) {
-			char msg[320];
-			snprintf(msg, sizeof(msg), "no ENI named \"%s\" in lab %s", req->eni,
-				 c->lab);
-			return reply_error(msg);
-		}
-	}
-	enis = json_array();
-	r = reply_ok();
-	if (!enis || !r)
-		goto oom;
-	for (size_t i = 0; i < lab->n_enis; i++) {
-		const struct topology_port *tp = topology_port_of_eni(c->topo, (int32_t)i);
-		struct ct_zone_stats zs = {0};
-
-		if (only >= 0 && (int32_t)i != only)
-			continue;
-		w.arr = json_array();
-		if (!w.arr)
-			goto oom;
-		ct_zone_walk(ct, (uint32_t)i, w.now, flows_one, &w);
-		ct_zone_stats(ct, (uint32_t)i, &zs);
-		json_t *e = json_pack("{s:s, s:o, s:o, s:I, s:I, s:o}", "id", lab->enis[i].id,
-				      "name", str_or_null(lab->enis[i].name), "namespace",
-				      str_or_null(tp ? tp->netns : NULL), "tracked",
-				      (json_int_t)zs.tracked, "conntrack_allowance_available",
-				      (json_int_t)zs.conntrack_allowance_available, "flows", w.arr);
-		if (!e || json_array_append_new(enis, e) < 0 || w.oom)
-			goto oom;
-	}
-	json_object_set_new(r, "generation", json_integer(datapath_generation(c->dp)));
-	json_object_set_new(r, "truncated", json_boolean(w.truncated));
-	json_object_set_new(r, "enis", enis);
-	return r;
-oom:
-	json_decref(enis);
-	json_decref(r);
-	return reply_error("out of memory");
 }
 
 /* ---- stats */
@@ -470,7 +293,7 @@ static json_t *eni_stats_json(const struct lab *lab, size_t i, const struct dp_e
 	}
 	return json_pack(
 	    "{s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "id",
-	    lab->enis[i].id, "name", str_or_null(lab->enis[i].name), "accepted_packets",
+	    lab->enis[i].id, "name", ctl_str_or_null(lab->enis[i].name), "accepted_packets",
 	    u64_map(e->accepted_pkts, DP_DIR_MAX, dir_name_i), "accepted_bytes",
 	    u64_map(e->accepted_bytes, DP_DIR_MAX, dir_name_i), "rejected_packets",
 	    u64_map(e->rejected_pkts, DP_STAGE_MAX, stage_name_i), "rejected_bytes",
@@ -487,7 +310,7 @@ static json_t *answer_stats(struct control *c)
 {
 	const struct lab *lab = datapath_lab(c->dp);
 	struct dp_eni_stats *es = calloc(lab->n_enis ? lab->n_enis : 1, sizeof(*es));
-	json_t *r = reply_ok(), *enis = json_array(), *g = NULL;
+	json_t *r = ctl_reply_ok(), *enis = json_array(), *g = NULL;
 	struct dp_stats st;
 
 	if (!es || !r || !enis)
@@ -524,7 +347,7 @@ oom:
 	json_decref(g);
 	json_decref(enis);
 	json_decref(r);
-	return reply_error("out of memory");
+	return ctl_reply_error("out of memory");
 }
 
 /* ---- reload */
@@ -539,72 +362,129 @@ static json_t *diags_json(const struct diag_list *d, enum diag_level level)
 		if (x->level != level)
 			continue;
 		json_array_append_new(
-		    arr, json_pack("{s:o, s:o, s:s, s:s}", "file", str_or_null(x->file), "path",
-				   str_or_null(x->path), "message", x->msg ? x->msg : "", "text",
-				   diag_format(x, buf, sizeof(buf))));
+		    arr, json_pack("{s:o, s:o, s:s, s:s}", "file", ctl_str_or_null(x->file), "path",
+				   ctl_str_or_null(x->path), "message", x->msg ? x->msg : "",
+				   "text", diag_format(x, buf, sizeof(buf))));
 	}
 	return arr;
 }
 
-static json_t *answer_reload(struct control *c, const struct ctl_request *req)
+static json_t *reload_reply(struct control *c, int rc, const struct diag_list *d, const char *err)
 {
-	struct diag_list d;
-	char err[1024] = "";
 	json_t *r;
-	int rc;
 
-	if (!c->opts.reload)
-		return reply_error("this vpcfwd does not reload through the control socket");
-	diag_init(&d);
-	rc = c->opts.reload(c->opts.reload_arg, req->path, &d, err, sizeof(err));
 	if (rc < 0) {
 		char msg[1200];
 		snprintf(msg, sizeof(msg), "reload failed, the running rules stay: %s",
-			 err[0] ? err : "the lab has errors");
-		r = reply_error(msg);
+			 err && err[0] ? err : "the lab has errors");
+		r = ctl_reply_error(msg);
 	} else {
-		r = reply_ok();
+		r = ctl_reply_ok();
 	}
 	if (r) {
-		json_object_set_new(r, "errors", diags_json(&d, DIAG_ERROR));
-		json_object_set_new(r, "warnings", diags_json(&d, DIAG_WARNING));
+		json_object_set_new(r, "errors", diags_json(d, DIAG_ERROR));
+		json_object_set_new(r, "warnings", diags_json(d, DIAG_WARNING));
 		json_object_set_new(r, "generation", json_integer(datapath_generation(c->dp)));
-		json_object_set_new(r, "source", str_or_null(datapath_lab(c->dp)->source));
-		if (d.n < d.n_errors + d.n_warnings)
+		json_object_set_new(r, "source", ctl_str_or_null(datapath_lab(c->dp)->source));
+		if (d->n < d->n_errors + d->n_warnings)
 			json_object_set_new(
 			    r, "unrecorded",
-			    json_integer((json_int_t)(d.n_errors + d.n_warnings - d.n)));
+			    json_integer((json_int_t)(d->n_errors + d->n_warnings - d->n)));
 	}
-	diag_free(&d);
 	return r;
 }
 
-static json_t *answer(struct control *c, const char *line, size_t len)
+/* Who asked for a reload, by id: the client may be gone by the answer.
+ * The control keeps every ticket out, for control_close. */
+struct reload_ticket {
+	struct control *c;
+	unsigned client;
+	struct reload_ticket *next;
+};
+
+static void ticket_drop(struct reload_ticket *t)
 {
+	for (struct reload_ticket **pp = &t->c->tickets; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	free(t);
+}
+
+static void client_work(struct control_client *cl);
+
+static void reload_done(void *ctx, int rc, const struct diag_list *diags, const char *err)
+{
+	struct reload_ticket *t = ctx;
+	struct control *c = t->c;
+	unsigned id = t->client;
+
+	ticket_drop(t);
+	for (struct control_client *cl = c->clients; cl; cl = cl->next)
+		if (cl->id == id) {
+			cl->waiting = false;
+			client_queue(cl, reload_reply(c, rc, diags, err));
+			client_work(cl);
+			return;
+		}
+}
+
+/* The reply comes when the daemon calls back; until then the client's
+ * next request stays unread. */
+static json_t *answer_reload(struct control_client *cl, const struct ctl_request *req)
+{
+	struct control *c = cl->ctl;
+	struct reload_ticket *t;
+
+	if (!c->opts.reload)
+		return ctl_reply_error("this vpcfwd does not reload through the control socket");
+	t = malloc(sizeof(*t));
+	if (!t)
+		return NULL;
+	*t = (struct reload_ticket){.c = c, .client = cl->id, .next = c->tickets};
+	c->tickets = t;
+	if (c->opts.reload(c->opts.reload_arg, req->path, cl->root, reload_done, t) < 0) {
+		ticket_drop(t);
+		return ctl_reply_error("reload failed, the running rules stay: too many reloads "
+				       "waiting: try again later");
+	}
+	cl->waiting = true;
+	return NULL;
+}
+
+/* Answers one request: a reply queued, or a flows reply begun. */
+static void client_answer(struct control_client *cl, const char *line, size_t len)
+{
+	struct control *c = cl->ctl;
 	struct ctl_request req;
 	char err[512];
-	json_t *r;
+	json_t *r = NULL;
 
-	if (ctl_request_parse(line, len, &req, err, sizeof(err)) < 0)
-		return reply_error(err);
+	if (ctl_request_parse(line, len, &req, err, sizeof(err)) < 0) {
+		client_queue(cl, ctl_reply_error(err));
+		return;
+	}
 	switch (req.cmd) {
 	case CTL_CMD_STATUS:
 		r = answer_status(c);
 		break;
 	case CTL_CMD_FLOWS:
-		r = answer_flows(c, &req);
+		if (flows_stream_start(c, &req, &cl->stream, &r) == 0 && cl->stream)
+			cl->reply_start = ctl_mono_now();
 		break;
 	case CTL_CMD_STATS:
 		r = answer_stats(c);
 		break;
 	case CTL_CMD_RELOAD:
-		r = answer_reload(c, &req);
+		r = answer_reload(cl, &req);
 		break;
 	default:
-		r = reply_error("unknown command");
+		r = ctl_reply_error("unknown command");
 	}
+	if (!cl->stream && !cl->waiting)
+		client_queue(cl, r ? r : ctl_reply_error("out of memory"));
 	ctl_request_clear(&req);
-	return r;
 }
 
 /* ------------------------------------------------------------- I/O */
@@ -612,9 +492,19 @@ static json_t *answer(struct control *c, const char *line, size_t len)
 /*
  * Reads everything available and answers complete lines one at a time:
  * a new request is only read once the previous reply is out, so one client
- * can never make the daemon hold more than one reply for it.
+ * can never make the daemon hold more than one reply (or one piece of a
+ * long one) for it.
  */
 #define CONTROL_REQUESTS_PER_WAKEUP 32
+/* Bytes of a long reply produced per client and turn of the loop: a piece
+ * takes a millisecond or two to build, so the packet path waits no longer
+ * than that for any one client, and a client that does not read holds
+ * this much memory at most. */
+#define CONTROL_REPLY_PIECE (128 * 1024)
+/* Pieces built between two ticks of the control's timer (1 ms apart while
+ * any reply waits), for all clients together: however many ask at once,
+ * the packet path waits for a few pieces at most. */
+#define CONTROL_PIECES_PER_TICK 4
 
 /* The timer fires at once (1 ms), then every second again as before:
  * capture fds ready meanwhile are served first by the same epoll_wait. */
@@ -625,26 +515,92 @@ static void control_kick(struct control *c)
 	timerfd_settime(c->timer_fd, 0, &its, NULL);
 }
 
+/* The rest after one turn of the loop, so that neither pipelined requests
+ * nor a long reply starve the packet path. */
+static void client_yield(struct control_client *cl)
+{
+	cl->resume = true;
+	control_kick(cl->ctl);
+}
+
+/* Builds the next piece of a long reply: false when the client must go. */
+static bool client_fill(struct control_client *cl)
+{
+	int r = flows_stream_fill(cl->stream, &cl->out, CONTROL_REPLY_PIECE);
+
+	if (r > 0)
+		return true;
+	flows_stream_free(cl->stream);
+	cl->stream = NULL;
+	/* Out of memory halfway through a reply: the client sees it end
+	 * without its newline and loses its connection, nothing else. */
+	return r == 0;
+}
+
+/* Reads what the client sent: 1 when something came, 0 when nothing did
+ * (EPOLLIN resumes us), -1 when the client is gone. */
+static int client_read(struct control_client *cl)
+{
+	char *p;
+	long room = ctl_inbuf_room(&cl->in, &p);
+
+	if (room <= 0)
+		return -1; /* full without a line is -EMSGSIZE earlier: ENOMEM */
+	for (;;) {
+		size_t before = ctl_inbuf_pending(&cl->in);
+		ssize_t n = recv(cl->fd, p, (size_t)room, MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		/* Hang-up (perhaps mid-request) or error: nothing to answer,
+		 * nobody to answer to. */
+		if (n <= 0)
+			return -1;
+		ctl_inbuf_commit(&cl->in, (size_t)n);
+		if (!before)
+			cl->req_start = ctl_mono_now();
+		return 1;
+	}
+}
+
 static void client_work(struct control_client *cl)
 {
-	unsigned answered = 0;
+	unsigned answered = 0, pieces = 0;
 
 	cl->resume = false;
 	for (;;) {
+		bool replying = client_replying(cl);
 		int fr = client_flush(cl);
-		if (fr < 0 || (fr == 0 && cl->closing)) {
+
+		if (fr < 0) {
 			client_free(cl);
 			return;
 		}
 		if (fr > 0)
 			return; /* EPOLLOUT resumes us */
-
+		if (cl->stream) {
+			if (pieces++ || !cl->ctl->pieces_left) {
+				client_yield(cl);
+				return;
+			}
+			cl->ctl->pieces_left--;
+			cl->ctl->last_served = cl->id;
+			if (!client_fill(cl))
+				cl->closing = true;
+			continue;
+		}
+		if (cl->closing) {
+			client_free(cl);
+			return;
+		}
+		if (cl->waiting)
+			return; /* reload_done resumes us */
+		if (replying)
+			cl->last = ctl_mono_now();
 		if (answered == CONTROL_REQUESTS_PER_WAKEUP) {
-			/* Pipelined requests must not starve the packet path:
-			 * the rest after one turn of the loop (taking no line
-			 * out of the buffer before that). */
-			cl->resume = true;
-			control_kick(cl->ctl);
+			client_yield(cl); /* taking no line out of the buffer */
 			return;
 		}
 
@@ -653,10 +609,10 @@ static void client_work(struct control_client *cl)
 		int lr = ctl_inbuf_line(&cl->in, &line, &len);
 		if (lr > 0) {
 			answered++;
-			json_t *r = answer(cl->ctl, line, len);
-			if (!r)
-				r = reply_error("out of memory");
-			client_queue(cl, r);
+			client_answer(cl, line, len);
+			/* The next request, if it is already here, is timed
+			 * from now: it could not be read before. */
+			cl->req_start = ctl_mono_now();
 			continue;
 		}
 		if (lr == -EMSGSIZE) {
@@ -664,31 +620,17 @@ static void client_work(struct control_client *cl)
 			snprintf(msg, sizeof(msg),
 				 "request longer than %zu bytes without a newline: closing",
 				 cl->in.max);
-			client_queue(cl, reply_error(msg));
+			client_queue(cl, ctl_reply_error(msg));
 			cl->closing = true;
 			continue;
 		}
-
-		char *p;
-		long room = ctl_inbuf_room(&cl->in, &p);
-		if (room <= 0) {
-			/* Full without a line is -EMSGSIZE above; this is ENOMEM. */
+		int rr = client_read(cl);
+		if (rr < 0)
 			client_free(cl);
+		else if (rr == 0)
+			ctl_inbuf_release(&cl->in);
+		if (rr <= 0)
 			return;
-		}
-		ssize_t n = recv(cl->fd, p, (size_t)room, MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
-			/* Hang-up (perhaps mid-request) or error: nothing to
-			 * answer, nobody to answer to. */
-			client_free(cl);
-			return;
-		}
-		ctl_inbuf_commit(&cl->in, (size_t)n);
-		cl->last = mono_now();
 	}
 }
 
@@ -734,15 +676,18 @@ static bool peer_in_group(gid_t gid, const struct ucred *cred)
 	return found;
 }
 
-static const char *peer_refusal(struct control *c, int fd)
+static const char *peer_refusal(struct control *c, int fd, bool *root)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
+	*root = false;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return "cannot read the peer's credentials";
-	if (cred.uid == 0)
+	if (cred.uid == 0) {
+		*root = true;
 		return NULL;
+	}
 	if (c->has_group && peer_in_group(c->gid, &cred))
 		return NULL;
 	return c->has_group ? "permission denied: root or the control group only"
@@ -763,13 +708,16 @@ static void on_listen(void *arg, int fd, uint32_t events)
 				log_warn("control socket: accept: %s", strerror(errno));
 			return;
 		}
-		const char *why = peer_refusal(c, cfd);
+		bool root;
+		const char *why = peer_refusal(c, cfd, &root);
 		if (why) {
 			log_info("control socket: refused a client: %s", why);
 			refuse(cfd, why);
 			continue;
 		}
-		if (c->n_clients >= c->opts.max_clients) {
+		/* The last slots are root's alone: however many connections
+		 * the control group holds, root can still look and reload. */
+		if (c->n_clients >= c->opts.max_clients + (root ? c->opts.root_clients : 0)) {
 			refuse(cfd, "too many clients: try again later");
 			continue;
 		}
@@ -780,7 +728,8 @@ static void on_listen(void *arg, int fd, uint32_t events)
 		}
 		cl->ctl = c;
 		cl->fd = cfd;
-		cl->last = mono_now();
+		cl->root = root;
+		cl->last = ctl_mono_now();
 		cl->id = ++c->next_id;
 		ctl_inbuf_init(&cl->in, c->opts.max_request);
 		if (loop_add_fd(c->loop, cfd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, on_client,
@@ -797,22 +746,66 @@ static void on_listen(void *arg, int fd, uint32_t events)
 	}
 }
 
+static double since(const struct timespec *now, const struct timespec *t)
+{
+	return ts_sec(now) - ts_sec(t);
+}
+
+/* Whether cl outlived its timers (see struct control_client); a request
+ * not complete in time is told so before the close. */
+static bool client_expired(struct control_client *cl, const struct timespec *now)
+{
+	const struct control_opts *o = &cl->ctl->opts;
+
+	if (cl->waiting)
+		return false; /* the reloader has a deadline of its own */
+	if (client_replying(cl))
+		return since(now, &cl->reply_start) >= (double)o->idle_timeout;
+	if (ctl_inbuf_pending(&cl->in)) {
+		if (since(now, &cl->req_start) < (double)o->request_timeout)
+			return false;
+		char msg[128];
+		snprintf(msg, sizeof(msg), "no complete request within %u s: closing",
+			 o->request_timeout);
+		client_queue(cl, ctl_reply_error(msg));
+		cl->closing = true;
+		client_work(cl); /* best effort: it may free cl */
+		return false;
+	}
+	return since(now, &cl->last) >= (double)o->idle_timeout;
+}
+
+/* Resumes, or times out, the clients after the one served last, then the
+ * others: with more clients than pieces per tick, each gets its turn. The
+ * list runs from the newest client (highest id) down, so "after" is lower. */
+static void serve_round(struct control *c, const struct timespec *now, unsigned last,
+			bool after_last)
+{
+	for (struct control_client *cl = c->clients, *next; cl; cl = next) {
+		next = cl->next;
+		if ((cl->id < last) != after_last)
+			continue;
+		if (cl->resume)
+			client_work(cl);
+		else if (client_expired(cl, now))
+			client_free(cl);
+	}
+}
+
 static void on_timer(void *arg, int fd, uint32_t events)
 {
 	struct control *c = arg;
 	uint64_t ticks;
-	struct timespec now = mono_now();
+	struct timespec now = ctl_mono_now();
 
 	(void)events;
 	while (read(fd, &ticks, sizeof(ticks)) == (ssize_t)sizeof(ticks))
 		;
-	for (struct control_client *cl = c->clients, *next; cl; cl = next) {
-		next = cl->next;
-		if (ts_sec(&now) - ts_sec(&cl->last) >= (double)c->opts.idle_timeout)
-			client_free(cl);
-		else if (cl->resume)
-			client_work(cl);
-	}
+	unsigned last = c->last_served;
+
+	c->pieces_left = CONTROL_PIECES_PER_TICK;
+	serve_round(c, &now, last, true);
+	serve_round(c, &now, last, false);
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -882,6 +875,7 @@ int control_open(struct loop *l, struct datapath *dp, const struct topology *top
 		return -ENOMEM;
 	}
 	c->fd = c->timer_fd = -1;
+	c->pieces_left = CONTROL_PIECES_PER_TICK;
 	c->loop = l;
 	c->dp = dp;
 	c->topo = topo;
@@ -892,8 +886,10 @@ int control_open(struct loop *l, struct datapath *dp, const struct topology *top
 		c->opts.idle_timeout = CONTROL_IDLE_TIMEOUT;
 	if (!c->opts.max_request)
 		c->opts.max_request = CONTROL_MAX_REQUEST;
+	if (!c->opts.request_timeout)
+		c->opts.request_timeout = CONTROL_REQUEST_TIMEOUT;
 	snprintf(c->lab, sizeof(c->lab), "%s", lab);
-	c->started = mono_now();
+	c->started = ctl_mono_now();
 	c->started_wall = time(NULL);
 	if (o->socket_path)
 		r = snprintf(c->path, sizeof(c->path), "%s", o->socket_path) >= (int)sizeof(c->path)
@@ -940,6 +936,8 @@ void control_close(struct control *c)
 		return;
 	while (c->clients)
 		client_free(c->clients);
+	while (c->tickets)
+		ticket_drop(c->tickets);
 	if (c->fd >= 0) {
 		loop_del_fd(c->loop, c->fd);
 		close(c->fd);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,72 @@ int ctl_inbuf_line(struct ctl_inbuf *b, char **line, size_t *len)
 size_t ctl_inbuf_pending(const struct ctl_inbuf *b)
 {
 	return b->len - b->used;
+}
+
+void ctl_inbuf_release(struct ctl_inbuf *b)
+{
+	if (b->len != b->used)
+		return;
+	free(b->buf);
+	b->buf = NULL;
+	b->len = b->used = 0;
+}
+
+/* ------------------------------------------------------------- replies */
+
+int ctl_outbuf_add(struct ctl_outbuf *b, const char *s, size_t n)
+{
+	if (b->off && b->off == b->len)
+		b->off = b->len = 0;
+	if (n > b->cap - b->len) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (cap - b->len < n) {
+			if (cap > SIZE_MAX / 2)
+				return -ENOMEM;
+			cap *= 2;
+		}
+		char *p = realloc(b->buf, cap);
+		if (!p)
+			return -ENOMEM;
+		b->buf = p;
+		b->cap = cap;
+	}
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+int ctl_outbuf_addf(struct ctl_outbuf *b, const char *fmt, ...)
+{
+	char small[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(small))
+		return -ENOMEM; /* only short framing goes through here */
+	return ctl_outbuf_add(b, small, (size_t)n);
+}
+
+size_t ctl_outbuf_pending(const struct ctl_outbuf *b)
+{
+	return b->len - b->off;
+}
+
+void ctl_outbuf_consume(struct ctl_outbuf *b, size_t n)
+{
+	b->off += n;
+	if (b->off >= b->len)
+		ctl_outbuf_free(b);
+}
+
+void ctl_outbuf_free(struct ctl_outbuf *b)
+{
+	free(b->buf);
+	memset(b, 0, sizeof(*b));
 }
 
 /* ------------------------------------------------------------ requests */

@@ -15,6 +15,10 @@
  *	}
  *	r == -EMSGSIZE: a line longer than the limit (answer and close)
  *	ctl_inbuf_free(&b);
+ *
+ *	struct ctl_outbuf o = {0};
+ *	ctl_outbuf_add(&o, s, n);  send(fd, o.buf + o.off, ctl_outbuf_pending(&o))
+ *	ctl_outbuf_consume(&o, sent);
  */
 #ifndef VPCFW_CONTROL_PROTO_H
 #define VPCFW_CONTROL_PROTO_H
@@ -42,6 +46,32 @@ void ctl_inbuf_commit(struct ctl_inbuf *b, size_t n);
 int ctl_inbuf_line(struct ctl_inbuf *b, char **line, size_t *len);
 /* Bytes of an incomplete line pending. */
 size_t ctl_inbuf_pending(const struct ctl_inbuf *b);
+/* Gives the memory back when nothing is pending (a client between two
+ * requests costs none); the next ctl_inbuf_room allocates it again. */
+void ctl_inbuf_release(struct ctl_inbuf *b);
+
+/*
+ * A reply on its way out: appended to at the end, written from the front.
+ * Whoever fills it keeps it small (daemon/control.c writes large replies
+ * in pieces, each appended only once the last is out).
+ */
+struct ctl_outbuf {
+	char *buf;
+	size_t len; /* bytes held */
+	size_t off; /* bytes already written */
+	size_t cap;
+};
+
+/* 0 or -ENOMEM (then b is unchanged). */
+int ctl_outbuf_add(struct ctl_outbuf *b, const char *s, size_t n);
+int ctl_outbuf_addf(struct ctl_outbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Bytes still to write, from b->buf + b->off. */
+size_t ctl_outbuf_pending(const struct ctl_outbuf *b);
+/* n bytes were written; all of them: the memory goes back at once, so an
+ * idle client holds none. */
+void ctl_outbuf_consume(struct ctl_outbuf *b, size_t n);
+void ctl_outbuf_free(struct ctl_outbuf *b);
 
 enum ctl_cmd { CTL_CMD_STATUS, CTL_CMD_FLOWS, CTL_CMD_STATS, CTL_CMD_RELOAD };
 

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "loop.h"
 #include "model.h"
+#include "reloader.h"
 #include "topology.h"
 
 extern const unsigned char vpcfw_default_lab[];
@@ -204,19 +205,26 @@ static void print_diags(const struct diag_list *d)
 			d->n_errors + d->n_warnings - d->n);
 }
 
-static int load_lab(const struct options *o, struct lab **out)
+/* A lab from path, NULL: the built-in one. At start-up and, for reloads,
+ * on the reloader's thread: it touches no daemon state. */
+static int load_source(const char *path, struct lab **out, struct diag_list *diags)
 {
 	struct lab_load_opts lo;
+
+	lab_load_opts_init(&lo);
+	if (path)
+		return lab_load(path, &lo, out, diags);
+	return lab_load_buffer(DEFAULT_LAB_LABEL, (const char *)vpcfw_default_lab,
+			       vpcfw_default_lab_len, &lo, out, diags);
+}
+
+static int load_lab(const struct options *o, struct lab **out)
+{
 	struct diag_list d;
 	int r;
 
-	lab_load_opts_init(&lo);
 	diag_init(&d);
-	if (o->lab_path)
-		r = lab_load(o->lab_path, &lo, out, &d);
-	else
-		r = lab_load_buffer(DEFAULT_LAB_LABEL, (const char *)vpcfw_default_lab,
-				    vpcfw_default_lab_len, &lo, out, &d);
+	r = load_source(o->lab_path, out, &d);
 	print_diags(&d);
 	if (r < 0 && d.n_errors == 0)
 		log_err("%s: cannot load the lab: %s",
@@ -339,6 +347,7 @@ struct daemon {
 	struct datapath *dp;
 	struct loop *loop;
 	struct control *control;
+	struct reloader *reloader;
 	char reload_path[PATH_MAX]; /* a lab path given to `vpcfw reload` */
 	int usr1_fd;
 	bool watchdog;
@@ -436,8 +445,9 @@ static int setup_usr1(struct daemon *d)
 	return loop_add_fd(d->loop, d->usr1_fd, EPOLLIN, on_usr1, d);
 }
 
-static int reload_lab(void *arg, const char *path, struct diag_list *diags, char *err,
-		      size_t errlen);
+static int setup_reloads(struct daemon *d);
+static int control_reload(void *arg, const char *path, bool root, control_reload_done_fn done,
+			  void *ctx);
 
 static int start(struct daemon *d)
 {
@@ -478,11 +488,16 @@ static int start(struct daemon *d)
 		log_err("cannot watch SIGUSR1: %s", strerror(-r));
 		return -1;
 	}
+	r = setup_reloads(d);
+	if (r < 0) {
+		log_err("cannot set up reloads: %s", strerror(-r));
+		return -1;
+	}
 	struct control_opts co;
 	control_opts_init(&co);
 	co.group = d->opts.control_group;
 	co.flowlog_path = d->flowlog_path;
-	co.reload = reload_lab;
+	co.reload = control_reload;
 	co.reload_arg = d;
 	r = control_open(d->loop, d->dp, d->topo, d->name, &co, &d->control, err, sizeof(err));
 	if (r < 0) {
@@ -502,6 +517,9 @@ static void stop(struct daemon *d)
 	notify("STOPPING=1");
 	if (d->dp)
 		log_stats(d);
+	/* Before the control: it answers the reloads still waiting. */
+	reloader_destroy(d->reloader);
+	d->reloader = NULL;
 	control_close(d->control);
 	d->control = NULL;
 	loop_destroy(d->loop);
@@ -550,35 +568,39 @@ static int reload_apply(struct daemon *d, struct lab *next, char *err, size_t er
 
 /*
  * The one reload, for SIGHUP and `vpcfw reload` (daemon/control): the lab
- * from path (NULL: the source in use), loaded and validated completely
- * before datapath_reload swaps it in; on any error the running rules stay
- * and every problem is in diags or err. A new path becomes the source of
- * later reloads.
+ * from a path (none: the source in use) is loaded and validated completely
+ * on the reloader's thread, the packets flowing meanwhile; then, on the
+ * loop's thread, reload_finish swaps it in between two packets. On any
+ * error the running rules stay and every problem is in diags or err. A new
+ * path becomes the source of later reloads.
  */
-static int reload_lab(void *arg, const char *path, struct diag_list *diags, char *err,
-		      size_t errlen)
+static const char *reload_source(void *arg)
 {
 	struct daemon *d = arg;
-	struct lab_load_opts lo;
-	struct lab *next = NULL;
-	int r;
 
-	if (!path)
-		path = d->opts.lab_path;
+	return d->opts.lab_path;
+}
+
+static void reload_begin(void *arg, const char *path)
+{
+	struct daemon *d = arg;
+
 	notify("RELOADING=1");
 	log_info("reloading lab %s from %s", d->name, path ? path : DEFAULT_LAB_LABEL);
-	lab_load_opts_init(&lo);
-	if (path)
-		r = lab_load(path, &lo, &next, diags);
-	else
-		r = lab_load_buffer(DEFAULT_LAB_LABEL, (const char *)vpcfw_default_lab,
-				    vpcfw_default_lab_len, &lo, &next, diags);
+}
+
+static int reload_finish(void *arg, const char *path, int r, struct lab *next,
+			 const struct diag_list *diags, char *err, size_t errlen)
+{
+	struct daemon *d = arg;
+
 	print_diags(diags);
 	if (r < 0) {
-		snprintf(err, errlen, "%s: cannot load the lab%s%s",
-			 path ? path : DEFAULT_LAB_LABEL, diags->n_errors ? "" : ": ",
-			 diags->n_errors ? "" : strerror(-r));
-		log_err("reload failed: keeping the running rules");
+		if (!err[0])
+			snprintf(err, errlen, "%s: cannot load the lab%s%s",
+				 path ? path : DEFAULT_LAB_LABEL, diags->n_errors ? "" : ": ",
+				 diags->n_errors ? "" : strerror(-r));
+		log_err("reload failed: keeping the running rules (%s)", err);
 		notify("READY=1");
 		return r;
 	}
@@ -586,7 +608,6 @@ static int reload_lab(void *arg, const char *path, struct diag_list *diags, char
 	r = reload_apply(d, next, err, errlen);
 	if (r < 0) {
 		log_err("reload refused: %s; keeping the running rules", err);
-		lab_free(next);
 		notify("READY=1");
 		return r;
 	}
@@ -595,7 +616,7 @@ static int reload_lab(void *arg, const char *path, struct diag_list *diags, char
 	if (d->lab != d->lab_built)
 		lab_free(d->lab);
 	d->lab = next;
-	if (path && path != d->opts.lab_path) {
+	if (path && (!d->opts.lab_path || strcmp(path, d->opts.lab_path))) {
 		snprintf(d->reload_path, sizeof(d->reload_path), "%s", path);
 		d->opts.lab_path = d->reload_path;
 	}
@@ -604,15 +625,32 @@ static int reload_lab(void *arg, const char *path, struct diag_list *diags, char
 	return 0;
 }
 
+static int setup_reloads(struct daemon *d)
+{
+	struct reloader_ops ops = {.source = reload_source,
+				   .begin = reload_begin,
+				   .load = load_source,
+				   .finish = reload_finish,
+				   .arg = d};
+
+	return reloader_create(d->loop, &ops, &d->reloader);
+}
+
+static int control_reload(void *arg, const char *path, bool root, control_reload_done_fn done,
+			  void *ctx)
+{
+	struct daemon *d = arg;
+
+	return reloader_request(d->reloader, path, root, done, ctx);
+}
+
 /* SIGHUP: the same lab source again; the running rules stay on failure. */
 static void reload(struct daemon *d)
 {
-	struct diag_list diags;
-	char err[512];
+	int r = reloader_request(d->reloader, NULL, true, NULL, NULL);
 
-	diag_init(&diags);
-	reload_lab(d, NULL, &diags, err, sizeof(err));
-	diag_free(&diags);
+	if (r < 0)
+		log_err("SIGHUP: reload not queued: %s", strerror(-r));
 }
 
 static int serve(struct daemon *d)

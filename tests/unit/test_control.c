@@ -204,9 +204,69 @@ static void test_long_path(void **state)
 	assert_non_null(strstr(err, "reasonable length"));
 }
 
+/* A client between two requests holds no input buffer; one with part of
+ * a request pending keeps it, bytes and all. */
+static void test_inbuf_released(void **state)
+{
+	struct ctl_inbuf b;
+	char *line;
+	size_t len;
+
+	(void)state;
+	ctl_inbuf_init(&b, 64);
+	feed(&b, "{\"v\":1}\n{\"v\"", 12);
+	assert_int_equal(ctl_inbuf_line(&b, &line, &len), 1);
+	ctl_inbuf_release(&b);
+	assert_non_null(b.buf);
+	assert_int_equal(ctl_inbuf_pending(&b), 4);
+	feed(&b, ":2}\n", 4);
+	assert_int_equal(ctl_inbuf_line(&b, &line, &len), 1);
+	assert_string_equal(line, "{\"v\":2}");
+	ctl_inbuf_release(&b);
+	assert_null(b.buf);
+	assert_int_equal(b.max, 64);
+	feed(&b, "x\n", 2); /* allocated again on demand */
+	assert_int_equal(ctl_inbuf_line(&b, &line, &len), 1);
+	assert_string_equal(line, "x");
+	ctl_inbuf_free(&b);
+}
+
+/* The reply buffer: what goes in comes out in order, however it is
+ * drained, and an emptied buffer holds no memory (a client that took its
+ * reply costs nothing more). */
+static void test_outbuf(void **state)
+{
+	struct ctl_outbuf o = {0};
+	char big[5000];
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(ctl_outbuf_add(&o, "{\"v\":1", 6), 0);
+	assert_int_equal(ctl_outbuf_addf(&o, ",\"n\":%d}", 42), 0);
+	assert_int_equal(ctl_outbuf_pending(&o), 14);
+	assert_memory_equal(o.buf + o.off, "{\"v\":1,\"n\":42}", 14);
+	ctl_outbuf_consume(&o, 4);
+	assert_int_equal(ctl_outbuf_pending(&o), 10);
+	assert_memory_equal(o.buf + o.off, ":1,\"n\":42}", 10);
+	assert_int_equal(ctl_outbuf_add(&o, big, sizeof(big)), 0); /* grows past 4 KiB */
+	assert_int_equal(ctl_outbuf_pending(&o), 10 + sizeof(big));
+	assert_memory_equal(o.buf + o.off, ":1,\"n\":42}x", 11);
+	ctl_outbuf_consume(&o, 10 + sizeof(big));
+	assert_int_equal(ctl_outbuf_pending(&o), 0);
+	assert_null(o.buf);
+	/* A formatted piece longer than the framing it is meant for. */
+	assert_int_equal(ctl_outbuf_addf(&o, "%s", "short"), 0);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(ctl_outbuf_addf(&o, "%s", big), -ENOMEM);
+	assert_int_equal(ctl_outbuf_pending(&o), 5);
+	ctl_outbuf_free(&o);
+	assert_null(o.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_inbuf_released),	   cmocka_unit_test(test_outbuf),
 	    cmocka_unit_test(test_lines_split_and_joined), cmocka_unit_test(test_size_limit),
 	    cmocka_unit_test(test_room_reclaimed),	   cmocka_unit_test(test_valid_requests),
 	    cmocka_unit_test(test_bad_requests),	   cmocka_unit_test(test_long_path),

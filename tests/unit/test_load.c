@@ -620,6 +620,13 @@ static void test_documents(void **state)
 		  "not a lab file: its top-level keys match neither the vpcfw lab format (vpcs, "
 		  "...) nor any aws ec2 describe-* output");
 	one_error("[1,2]", NULL, "not a lab file: the document is an array, not an object");
+	/* Nothing of a file that is not a lab is quoted back: the daemon
+	 * reads what a control-group member names (issue 14). */
+	one_error("root:$6$secret:19000:0:99999:7:::", NULL, "not a lab file: not JSON");
+	load_as(&res, "t.json", "{'Vpcs': [secret]}", false);
+	expect_fail(&res);
+	assert_string_equal(res.d.items[0].msg, "invalid JSON at line 1, column 16: invalid token");
+	done(&res);
 }
 
 static void test_duplicate_keys(void **state)
@@ -1376,6 +1383,23 @@ static void test_files(void **state)
 	diag_free(&d);
 	unlink(a);
 	unlink(b);
+
+	/* a FIFO, alone or among a directory's files, is refused at once
+	 * instead of waiting for a writer (issue 14); so is a device */
+	snprintf(a, sizeof(a), "%s/fifo.json", dir);
+	assert_int_equal(mkfifo(a, 0600), 0);
+	const char *refused[] = {a, dir, "/dev/zero"};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		diag_init(&d);
+		lab = (struct lab *)0x1;
+		assert_true(lab_load(refused[i], &o, &lab, &d) < 0);
+		assert_null(lab);
+		assert_true(
+		    has(&d, DIAG_ERROR, i == 2 ? "/dev/zero" : a, NULL,
+			"not a regular file (a lab is a JSON file or a directory of them)"));
+		diag_free(&d);
+	}
+	unlink(a);
 	rmdir(dir);
 }
 
