@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "arena.h"
 #include "diag.h"
@@ -52,6 +53,7 @@ struct draft_subnet {
 	struct ref nacl_ref; /* our format: the subnet names its NACL */
 	struct ref rt_ref;   /* and its route table */
 	bool from_aws;
+	bool synthesised; /* not exported; assumed from its ENIs */
 };
 
 struct draft_nacl {
@@ -91,6 +93,7 @@ struct draft_eni {
 	bool merged;		/* described by more than one file */
 	bool addr_given;	/* describe-*: some address was written (maybe invalid) */
 	bool explicit_timeouts; /* e.timeouts fields of 0 take the lab's defaults */
+	bool addr_assumed;	/* Terraform: no address known, one is picked in the subnet */
 };
 
 struct draft_group {
@@ -98,6 +101,9 @@ struct draft_group {
 	/* peer_id of each rule as written (a name in our format resolves to
 	 * an id before this point) */
 	bool from_aws;
+	/* Terraform: the provider removes AWS's default egress rule from a
+	 * group it creates (no egress block means no outbound rule). */
+	bool from_tf;
 };
 
 /* get-managed-prefix-list-entries: entries of a list named by file name. */
@@ -126,6 +132,11 @@ struct loader {
 	struct vec pl_entries; /* struct draft_pl_entries */
 	struct vec rts;	       /* struct draft_rt */
 	struct vec outside;    /* struct outside_host */
+	struct vec gateways;   /* struct gateway */
+	struct vec eips;       /* struct elastic_ip */
+	struct vec services;   /* struct service */
+	uint64_t skipped_seen; /* describe-* kinds already reported as skipped */
+	struct tf_state *tf;   /* Terraform documents' shared state (load_tf*.c) */
 	struct idmap eni_ids;  /* ENI id -> index in enis, for merging */
 	/* ids -> indices of the built lab, for resolving thousands of references */
 	struct idmap ix_vpcs, ix_subnets, ix_groups;
@@ -149,6 +160,17 @@ const char *jp_idx(struct loader *l, const char *base, size_t i);
 struct origin ld_origin(struct loader *l, const char *path);
 
 const char *json_kind(const json_t *v);
+
+/* Iterates an optional array member of obj; path is "base.key[i]". */
+#define EACH(l, obj, key, base, i, item, ipath)                                                    \
+	for (const json_t *arr_##i = j_array(l, obj, key, base, false); arr_##i; arr_##i = NULL)   \
+		for (size_t i = 0; i < json_array_size(arr_##i); i++)                              \
+			for (const json_t *item = json_array_get(arr_##i, i); item; item = NULL)   \
+				for (const char *ipath = jp_idx(l, jp_key(l, base, key), i);       \
+				     ipath; ipath = NULL)
+
+/* An error unless v is an object. */
+bool want_object(struct loader *l, const json_t *v, const char *path);
 
 /* Typed getters. Absent keys: *out untouched, returns false, an error only
  * when required. Present with the wrong type: an error, returns false. */
@@ -188,6 +210,32 @@ void aws_load_route_tables(struct loader *l, const json_t *root);
 void aws_load_prefix_lists(struct loader *l, const json_t *root);
 void aws_load_prefix_list_entries(struct loader *l, const json_t *root, const char *name);
 void lab_format_load(struct loader *l, const json_t *root);
+
+/* The kinds that carry traffic past a subnet and the services that own
+ * ENIs (load_aws_gw.c). */
+void aws_load_internet_gateways(struct loader *l, const json_t *root);
+void aws_load_nat_gateways(struct loader *l, const json_t *root);
+void aws_load_vpc_endpoints(struct loader *l, const json_t *root);
+void aws_load_peerings(struct loader *l, const json_t *root);
+void aws_load_transit_gateways(struct loader *l, const json_t *root);
+void aws_load_transit_attachments(struct loader *l, const json_t *root);
+void aws_load_addresses(struct loader *l, const json_t *root);
+void aws_load_load_balancers(struct loader *l, const json_t *root);
+void aws_load_db_instances(struct loader *l, const json_t *root);
+void aws_load_cache_clusters(struct loader *l, const json_t *root);
+void aws_load_search_domains(struct loader *l, const json_t *root);
+
+/* Terraform `terraform show -json` output, plan or state (load_tf*.c). */
+bool tf_is_document(const json_t *root);
+void tf_load(struct loader *l, const json_t *root);
+/* Resolves what Terraform documents left to the end (references between
+ * resources of all documents); called by ld_finish before anything else. */
+void tf_finish(struct loader *l);
+void tf_loader_free(struct loader *l);
+
+/* Elastic IPs give their ENIs a public address; services name their ENIs
+ * (load_aws_gw.c). Called by ld_finish on the built lab. */
+void ld_attach_gateways(struct loader *l, struct lab *lab);
 
 /* Adds or merges an ENI (an ENI described by describe-instances and
  * describe-network-interfaces is one ENI). */

@@ -11,15 +11,7 @@
 
 #include "load-private.h"
 
-/* Iterates an optional array member of obj; path is "base.key[i]". */
-#define EACH(l, obj, key, base, i, item, ipath)                                                    \
-	for (const json_t *arr_##i = j_array(l, obj, key, base, false); arr_##i; arr_##i = NULL)   \
-		for (size_t i = 0; i < json_array_size(arr_##i); i++)                              \
-			for (const json_t *item = json_array_get(arr_##i, i); item; item = NULL)   \
-				for (const char *ipath = jp_idx(l, jp_key(l, base, key), i);       \
-				     ipath; ipath = NULL)
-
-static bool want_object(struct loader *l, const json_t *v, const char *path)
+bool want_object(struct loader *l, const json_t *v, const char *path)
 {
 	if (json_is_object(v))
 		return true;
@@ -775,6 +767,21 @@ static void aws_prefix_list(struct loader *l, const json_t *o, const char *path)
 		else
 			p.max_entries = (uint32_t)max;
 	}
+	/* describe-prefix-lists (AWS-managed lists such as S3's) carries the
+	 * CIDRs inline, where describe-managed-prefix-lists needs
+	 * get-managed-prefix-list-entries. */
+	const json_t *cidrs = json_object_get(o, "Cidrs");
+	if (cidrs && json_array_size(cidrs))
+		p.cidrs = arena_calloc(l->a, json_array_size(cidrs), sizeof(struct ip_prefix));
+	EACH(l, o, "Cidrs", path, i, c, cp)
+	{
+		if (!json_is_string(c))
+			ld_err(l, cp, "expected a CIDR string, found %s", json_kind(c));
+		else if (p.cidrs && ld_prefix(l, json_string_value(c), cp, 0, &p.cidrs[p.n_cidrs]))
+			p.n_cidrs++;
+	}
+	if (p.n_cidrs && !p.family)
+		p.family = p.cidrs[0].addr.family;
 	if (!ok)
 		return;
 	struct prefix_list *slot = vec_push(&l->pls, sizeof(*slot));
@@ -819,9 +826,9 @@ void aws_load_prefix_list_entries(struct loader *l, const json_t *root, const ch
 	d.origin = ld_origin(l, "Entries");
 	d.id = pl_id_from_name(l, name);
 	if (!d.id) {
-		ld_err(l, "Entries",
-		       "get-managed-prefix-list-entries output carries no id: name the file after "
-		       "the prefix list (e.g. pl-0123456789abcdef0.json)");
+		ld_warn(l, "Entries",
+			"get-managed-prefix-list-entries output carries no id: entries skipped "
+			"(name the file after the prefix list, e.g. pl-0123456789abcdef0.json)");
 		return;
 	}
 	const json_t *arr = j_array(l, root, "Entries", "", true);

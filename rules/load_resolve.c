@@ -116,6 +116,76 @@ static void synth_vpcs(struct loader *l)
 	}
 }
 
+/* The prefix of length len holding a. */
+static void prefix_around(const struct ip_addr *a, uint8_t len, struct ip_prefix *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->addr.family = a->family;
+	out->len = len;
+	for (uint8_t bit = 0; bit < len; bit++)
+		if (a->b[bit / 8] & (0x80 >> (bit % 8)))
+			out->addr.b[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+}
+
+/* Grows p (a /28 at first, AWS's smallest subnet) until it holds a. */
+static void prefix_widen(struct ip_prefix *p, const struct ip_addr *a)
+{
+	while (p->len > 16 && !ip_prefix_contains(p, a))
+		prefix_around(&p->addr, (uint8_t)(p->len - 1), p);
+}
+
+static struct draft_subnet *synth_subnet(struct loader *l, const struct draft_eni *e)
+{
+	struct draft_subnet *d = vec_push(&l->subnets, sizeof(*d));
+	if (!d)
+		return NULL;
+	memset(d, 0, sizeof(*d));
+	d->from_aws = true;
+	d->synthesised = true;
+	d->s.id = e->subnet.id;
+	d->s.vpc_id = e->vpc_id;
+	d->s.vpc = d->s.nacl = d->s.route_table = -1;
+	d->s.origin = e->subnet.at;
+	prefix_around(&e->e.ipv4[0], 28, &d->s.cidr);
+	return d;
+}
+
+/* Exports often hold the interfaces but not describe-subnets: an ENI's
+ * subnet missing from the lab is assumed to be the smallest block holding
+ * its ENIs' addresses, with the NACL and route table AWS gives it (an
+ * exported association, else the VPC's default NACL and main table). */
+static void synth_subnets(struct loader *l)
+{
+	struct idmap known = {0};
+	for (size_t i = 0; i < l->subnets.n; i++)
+		idmap_put(&known, VEC_AT(&l->subnets, struct draft_subnet, i)->s.id, i);
+	size_t n_before = l->subnets.n;
+	for (size_t i = 0; i < l->enis.n; i++) {
+		const struct draft_eni *e = VEC_AT(&l->enis, struct draft_eni, i);
+		size_t k;
+		if (!e->from_aws || !e->subnet.id || !e->vpc_id || !e->e.n_ipv4)
+			continue;
+		if (!idmap_get(&known, e->subnet.id, &k)) {
+			if (!synth_subnet(l, e))
+				break;
+			k = l->subnets.n - 1;
+			idmap_put(&known, e->subnet.id, k);
+		}
+		struct draft_subnet *d = VEC_AT(&l->subnets, struct draft_subnet, k);
+		if (k >= n_before)
+			for (size_t a = 0; a < e->e.n_ipv4; a++)
+				prefix_widen(&d->s.cidr, &e->e.ipv4[a]);
+	}
+	for (size_t i = n_before; i < l->subnets.n; i++) {
+		struct draft_subnet *d = VEC_AT(&l->subnets, struct draft_subnet, i);
+		ld_warn_at(l, &d->s.origin, NULL,
+			   "subnet %s is not in the lab: assuming %s (its ENIs' addresses), with "
+			   "its exported NACL association or else the VPC's default NACL",
+			   d->s.id, fmt_prefix(l, &d->s.cidr));
+	}
+	idmap_free(&known);
+}
+
 /* AWS's default NACL (§2): allow all both ways, rule 100, and 101 for IPv6. */
 static void synth_default_nacl(struct loader *l, const struct vpc *v)
 {
@@ -297,7 +367,20 @@ static bool in_blocks(const struct ip_prefix *blocks, size_t n, const struct ip_
 	return false;
 }
 
-static void check_subnets(struct loader *l, struct lab *lab)
+/* An export AWS wrote holds what AWS accepted: a subnet outside its VPC's
+ * exported blocks means the export missed a block (or a disassociated one
+ * was left out). */
+static void subnet_outside_export(struct loader *l, struct lab *lab, const struct subnet *s)
+{
+	struct vpc *v = &lab->vpcs[s->vpc];
+	ld_warn_at(l, &s->origin, NULL,
+		   "subnet %s (%s) is outside the exported IPv4 blocks of VPC %s: assuming the "
+		   "VPC holds that block too",
+		   s->id, fmt_prefix(l, &s->cidr), v->id);
+	add_block(l, &v->cidrs, &v->n_cidrs, &s->cidr);
+}
+
+static void check_subnets(struct loader *l, struct lab *lab, const struct draft_subnet *drafts)
 {
 	for (size_t i = 0; i < lab->n_subnets; i++) {
 		struct subnet *s = &lab->subnets[i];
@@ -313,6 +396,8 @@ static void check_subnets(struct loader *l, struct lab *lab)
 			ld_err_at(l, &s->origin, NULL,
 				  "subnet %s is a /%u: IPv4 subnets are /16 to /28", s->id,
 				  s->cidr.len);
+		else if (!in_blocks(v->cidrs, v->n_cidrs, &s->cidr) && drafts[i].from_aws)
+			subnet_outside_export(l, lab, s);
 		else if (!in_blocks(v->cidrs, v->n_cidrs, &s->cidr))
 			ld_err_at(l, &s->origin, NULL,
 				  "subnet %s (%s) is outside the IPv4 blocks of VPC %s", s->id,
@@ -330,7 +415,8 @@ static void check_subnets(struct loader *l, struct lab *lab)
 		}
 		for (size_t k = 0; k < i; k++) {
 			const struct subnet *o = &lab->subnets[k];
-			if (o->vpc != s->vpc || streq(o->id, s->id))
+			if (o->vpc != s->vpc || streq(o->id, s->id) || drafts[i].synthesised ||
+			    drafts[k].synthesised)
 				continue;
 			if (ip_prefix_overlaps(&o->cidr, &s->cidr))
 				ld_err_at(l, &s->origin, NULL,
@@ -394,14 +480,16 @@ static const char *route_table_id(const struct lab *lab, int32_t i)
 
 /* Explicit associations (describe-*: Associations[].SubnetId): a subnet of
  * the owner's VPC, associated with one owner of each kind only. */
-static void associate_subnets(struct loader *l, struct lab *lab, const struct ref *assoc,
-			      size_t n, const struct assoc_owner *o)
+static void associate_subnets(struct loader *l, struct lab *lab, const struct ref *assoc, size_t n,
+			      const struct assoc_owner *o)
 {
 	for (size_t a = 0; a < n; a++) {
 		const struct ref *r = &assoc[a];
 		int32_t s = ix_find(&l->ix_subnets, r->id);
 		if (s < 0) {
-			ld_err_at(l, &r->at, "SubnetId", "unknown subnet %s", r->id);
+			/* AWS accepts it: the subnet is just not in this export */
+			ld_warn_at(l, &r->at, "SubnetId",
+				   "subnet %s is not in the lab: association ignored", r->id);
 			continue;
 		}
 		struct subnet *sn = &lab->subnets[s];
@@ -411,8 +499,8 @@ static void associate_subnets(struct loader *l, struct lab *lab, const struct re
 				  r->id, sn->vpc_id, o->kind, o->id, o->vpc_id);
 		else if (*slot >= 0 && *slot != o->index)
 			ld_err_at(l, &r->at, "SubnetId",
-				  "subnet %s is associated with two %s (%s and %s)", r->id, o->kinds,
-				  o->id_of(lab, *slot), o->id);
+				  "subnet %s is associated with two %s (%s and %s)", r->id,
+				  o->kinds, o->id_of(lab, *slot), o->id);
 		else
 			*slot = o->index;
 	}
@@ -446,8 +534,14 @@ static void check_nacls(struct loader *l, struct lab *lab, struct draft_nacl *dr
 			else
 				v->default_nacl = (int32_t)i;
 		}
-		struct assoc_owner o = {"network ACL", "network ACLs", n->id, n->vpc_id, n->vpc,
-					(int32_t)i, offsetof(struct subnet, nacl), nacl_id};
+		struct assoc_owner o = {"network ACL",
+					"network ACLs",
+					n->id,
+					n->vpc_id,
+					n->vpc,
+					(int32_t)i,
+					offsetof(struct subnet, nacl),
+					nacl_id};
 		associate_subnets(l, lab, drafts[i].assoc, drafts[i].n_assoc, &o);
 	}
 	for (size_t v = 0; v < lab->n_vpcs; v++) {
@@ -488,8 +582,14 @@ static void check_route_tables(struct loader *l, struct lab *lab, struct draft_r
 			else
 				v->main_route_table = (int32_t)i;
 		}
-		struct assoc_owner o = {"route table", "route tables", t->id, t->vpc_id, t->vpc,
-					(int32_t)i, offsetof(struct subnet, route_table), route_table_id};
+		struct assoc_owner o = {"route table",
+					"route tables",
+					t->id,
+					t->vpc_id,
+					t->vpc,
+					(int32_t)i,
+					offsetof(struct subnet, route_table),
+					route_table_id};
 		associate_subnets(l, lab, drafts[i].assoc, drafts[i].n_assoc, &o);
 	}
 }
@@ -624,15 +724,23 @@ static void eni_groups(struct loader *l, struct lab *lab, struct eni *e, const s
 	for (size_t k = 0; k < d->n_groups; k++) {
 		const struct ref *r = &d->groups[k];
 		int32_t g = ix_find(&l->ix_groups, r->id);
+		if (g < 0 && d->from_aws) {
+			ld_warn_at(
+			    l, &r->at, NULL,
+			    "security group %s is not in the lab: assuming it admits nothing",
+			    r->id);
+			continue;
+		}
 		if (g < 0) {
 			ld_err_at(l, &r->at, NULL, "unknown security group %s", r->id);
 			continue;
 		}
 		const struct security_group *sg = &lab->groups[g];
 		if (e->subnet >= 0 && sg->vpc >= 0 && sg->vpc != lab->subnets[e->subnet].vpc)
-			ld_err_at(l, &r->at, NULL,
-				  "security group %s belongs to VPC %s, the ENI to %s", r->id,
-				  sg->vpc_id, lab->subnets[e->subnet].vpc_id);
+			(d->from_aws ? ld_warn_at : ld_err_at)(
+			    l, &r->at, NULL, "security group %s belongs to VPC %s, the ENI to %s%s",
+			    r->id, sg->vpc_id, lab->subnets[e->subnet].vpc_id,
+			    d->from_aws ? " (as exported; applied as it is)" : "");
 		bool dup = false;
 		for (size_t j = 0; j < e->n_groups; j++)
 			dup |= e->groups[j] == g;
@@ -684,8 +792,10 @@ static const char *reserved_role(const struct ip_prefix *p, const struct ip_addr
 	return NULL;
 }
 
-static void eni_addrs(struct loader *l, struct lab *lab, size_t idx)
+static void eni_addrs(struct loader *l, struct lab *lab, size_t idx, bool from_aws)
 {
+	void (*report)(struct loader *, const struct origin *, const char *, const char *, ...) =
+	    from_aws ? ld_warn_at : ld_err_at; /* an export shows what AWS accepted */
 	struct eni *e = &lab->enis[idx];
 	if (e->subnet < 0)
 		return;
@@ -697,23 +807,26 @@ static void eni_addrs(struct loader *l, struct lab *lab, size_t idx)
 			const struct ip_addr *a = &list[i];
 			const struct ip_prefix *p = v6 ? &s->cidr6 : &s->cidr;
 			if (v6 && !s->has_cidr6) {
-				ld_err_at(
-				    l, &e->origin, NULL,
-				    "ENI %s has IPv6 address %s but subnet %s has no IPv6 block",
-				    e->id, fmt_addr(l, a), s->id);
+				report(l, &e->origin, NULL,
+				       "ENI %s has IPv6 address %s but subnet %s has no IPv6 block",
+				       e->id, fmt_addr(l, a), s->id);
 				continue;
 			}
 			if (!ip_prefix_contains(p, a)) {
-				ld_err_at(l, &e->origin, NULL,
-					  "ENI %s address %s is outside its subnet %s (%s)", e->id,
-					  fmt_addr(l, a), s->id, fmt_prefix(l, p));
+				report(l, &e->origin, NULL,
+				       "ENI %s address %s is outside its subnet %s (%s)", e->id,
+				       fmt_addr(l, a), s->id, fmt_prefix(l, p));
 				continue;
 			}
-			const char *role = reserved_role(p, a);
+			/* an assumed subnet's block is a guess: its edges prove nothing */
+			const char *role =
+			    VEC_AT(&l->subnets, struct draft_subnet, e->subnet)->synthesised
+				? NULL
+				: reserved_role(p, a);
 			if (role)
-				ld_err_at(l, &e->origin, NULL,
-					  "ENI %s address %s is %s of subnet %s: AWS reserves it",
-					  e->id, fmt_addr(l, a), role, s->id);
+				report(l, &e->origin, NULL,
+				       "ENI %s address %s is %s of subnet %s: AWS reserves it",
+				       e->id, fmt_addr(l, a), role, s->id);
 		}
 	}
 }
@@ -774,7 +887,7 @@ static void check_enis(struct loader *l, struct lab *lab, struct draft_eni *draf
 		if (!e->n_ipv4 && !e->n_ipv6 && d->from_aws && !d->addr_given)
 			ld_err_at(l, &e->origin, NULL, "ENI %s has no private address", e->id);
 		eni_groups(l, lab, e, d);
-		eni_addrs(l, lab, i);
+		eni_addrs(l, lab, i, d->from_aws);
 		if (d->explicit_timeouts)
 			check_timeouts(l, &e->origin, "timeouts", &e->timeouts);
 		fill_timeouts(&e->timeouts, &lab->opts.default_timeouts);
@@ -975,6 +1088,143 @@ static void check_names(struct loader *l, struct lab *lab)
 	free(keys);
 }
 
+/* The same object in several describe-* files (two regions' exports of
+ * one shared VPC, an SDK recording before and after a change): AWS ids are
+ * global, so the first description is kept and later ones dropped, with a
+ * warning. In our format or Terraform a repeated id stays an error. */
+struct dedupe_kind {
+	const char *what;
+	size_t size;
+	const char *(*id)(const void *item);
+	const struct origin *(*origin)(const void *item);
+	bool (*exported)(const void *item);
+};
+
+static void dedupe(struct loader *l, struct vec *v, const struct dedupe_kind *k)
+{
+	struct idmap seen = {0};
+	size_t out = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		char *item = (char *)v->items + i * k->size;
+		size_t first = 0;
+		const char *prev;
+		if (k->id(item) && k->exported(item) && idmap_get(&seen, k->id(item), &first) &&
+		    (prev = (char *)v->items + first * k->size, k->exported(prev)) &&
+		    !streq(k->origin(prev)->file, k->origin(item)->file)) {
+			ld_warn_at(l, k->origin(item), NULL,
+				   "%s %s is described again (also %s): the first description "
+				   "is kept",
+				   k->what, k->id(item), where(l, k->origin(prev)));
+			continue;
+		}
+		if (out != i)
+			memmove((char *)v->items + out * k->size, item, k->size);
+		if (k->id(item))
+			idmap_put(&seen, k->id((char *)v->items + out * k->size), out);
+		out++;
+	}
+	v->n = out;
+	idmap_free(&seen);
+}
+
+static const char *vpc_idf(const void *p)
+{
+	return ((const struct vpc *)p)->id;
+}
+static const struct origin *vpc_of(const void *p)
+{
+	return &((const struct vpc *)p)->origin;
+}
+static bool vpc_exported(const void *p)
+{
+	const char *path = ((const struct vpc *)p)->origin.path;
+	return path && !strncmp(path, "Vpcs[", 5);
+}
+static const char *sn_id(const void *p)
+{
+	return ((const struct draft_subnet *)p)->s.id;
+}
+static const struct origin *sn_of(const void *p)
+{
+	return &((const struct draft_subnet *)p)->s.origin;
+}
+static bool sn_exported(const void *p)
+{
+	return ((const struct draft_subnet *)p)->from_aws;
+}
+static const char *sg_id(const void *p)
+{
+	return ((const struct draft_group *)p)->g.id;
+}
+static const struct origin *sg_of(const void *p)
+{
+	return &((const struct draft_group *)p)->g.origin;
+}
+static bool sg_exported(const void *p)
+{
+	return ((const struct draft_group *)p)->from_aws;
+}
+static const char *acl_id(const void *p)
+{
+	return ((const struct draft_nacl *)p)->n.id;
+}
+static const struct origin *acl_of(const void *p)
+{
+	return &((const struct draft_nacl *)p)->n.origin;
+}
+static bool acl_exported(const void *p)
+{
+	return ((const struct draft_nacl *)p)->from_aws;
+}
+static const char *rt_id(const void *p)
+{
+	return ((const struct draft_rt *)p)->rt.id;
+}
+static const struct origin *rt_of(const void *p)
+{
+	return &((const struct draft_rt *)p)->rt.origin;
+}
+static bool rt_exported(const void *p)
+{
+	return ((const struct draft_rt *)p)->from_aws;
+}
+static const char *pl_idf(const void *p)
+{
+	return ((const struct prefix_list *)p)->id;
+}
+static const struct origin *pl_of(const void *p)
+{
+	return &((const struct prefix_list *)p)->origin;
+}
+static bool pl_exported(const void *p)
+{
+	const char *path = ((const struct prefix_list *)p)->origin.path;
+	return path && !strncmp(path, "PrefixLists[", 12);
+}
+
+static void dedupe_exports(struct loader *l)
+{
+	static const struct dedupe_kind kinds[] = {
+	    {"VPC", sizeof(struct vpc), vpc_idf, vpc_of, vpc_exported},
+	    {"subnet", sizeof(struct draft_subnet), sn_id, sn_of, sn_exported},
+	    {"security group", sizeof(struct draft_group), sg_id, sg_of, sg_exported},
+	    {"network ACL", sizeof(struct draft_nacl), acl_id, acl_of, acl_exported},
+	    {"route table", sizeof(struct draft_rt), rt_id, rt_of, rt_exported},
+	    {"prefix list", sizeof(struct prefix_list), pl_idf, pl_of, pl_exported},
+	};
+	struct vec *vecs[] = {&l->vpcs, &l->subnets, &l->groups, &l->nacls, &l->rts, &l->pls};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		dedupe(l, vecs[i], &kinds[i]);
+}
+
+#define COPY_VEC(l, vec, out, count)                                                               \
+	do {                                                                                       \
+		*(count) = (vec)->n;                                                               \
+		*(out) = arena_calloc((l)->a, (vec)->n ? (vec)->n : 1, sizeof(**(out)));           \
+		if (*(out) && (vec)->n)                                                            \
+			memcpy(*(out), (vec)->items, (vec)->n * sizeof(**(out)));                  \
+	} while (0)
+
 struct lab *ld_finish(struct loader *l)
 {
 	struct lab *lab = arena_alloc(l->a, sizeof(*lab));
@@ -983,6 +1233,9 @@ struct lab *ld_finish(struct loader *l)
 	lab->arena = l->a;
 	lab->name = l->lab_name;
 	lab->opts = l->opts;
+	tf_finish(l);
+	dedupe_exports(l);
+	synth_subnets(l);
 	synth_vpcs(l);
 	synth_default_nacls(l);
 	merge_pl_entries(l);
@@ -1015,16 +1268,22 @@ struct lab *ld_finish(struct loader *l)
 		return NULL;
 	for (size_t i = 0; i < l->rts.n; i++)
 		lab->route_tables[i] = VEC_AT(&l->rts, struct draft_rt, i)->rt;
+	COPY_VEC(l, &l->gateways, &lab->gateways, &lab->n_gateways);
+	COPY_VEC(l, &l->eips, &lab->eips, &lab->n_eips);
+	COPY_VEC(l, &l->services, &lab->services, &lab->n_services);
+	if (!lab->gateways || !lab->eips || !lab->services)
+		return NULL;
 
 	build_index(l, lab);
 	check_vpcs(l, lab);
-	check_subnets(l, lab);
+	check_subnets(l, lab, l->subnets.items);
 	check_nacls(l, lab, l->nacls.items);
 	check_route_tables(l, lab, l->rts.items);
 	subnet_refs(l, lab, l->subnets.items);
 	check_prefix_lists(l, lab);
 	check_groups(l, lab, l->groups.items);
 	check_enis(l, lab, l->enis.items);
+	ld_attach_gateways(l, lab);
 	check_unique_addrs(l, lab);
 	check_devices(l, lab);
 	check_outside(l, lab);
