@@ -54,6 +54,7 @@ struct draft_subnet {
 	struct ref rt_ref;   /* and its route table */
 	bool from_aws;
 	bool synthesised; /* not exported; assumed from its ENIs */
+	bool map_public_ip; /* MapPublicIpOnLaunch / map_public_ip_on_launch */
 };
 
 struct draft_nacl {
@@ -78,6 +79,7 @@ struct draft_rt {
 	struct pl_route *pl_routes;
 	size_t n_pl_routes;
 	bool from_aws;
+	bool from_tf; /* Terraform: the local routes are implicit */
 };
 
 struct draft_eni {
@@ -94,6 +96,7 @@ struct draft_eni {
 	bool addr_given;	/* describe-*: some address was written (maybe invalid) */
 	bool explicit_timeouts; /* e.timeouts fields of 0 take the lab's defaults */
 	bool addr_assumed;	/* Terraform: no address known, one is picked in the subnet */
+	int8_t public_wanted;	/* Terraform: associate_public_ip_address, -1 unknown */
 };
 
 struct draft_group {
@@ -168,6 +171,9 @@ const char *json_kind(const json_t *v);
 			for (const json_t *item = json_array_get(arr_##i, i); item; item = NULL)   \
 				for (const char *ipath = jp_idx(l, jp_key(l, base, key), i);       \
 				     ipath; ipath = NULL)
+
+/* What kind of target a route's target id names ("local", "igw-…", …). */
+enum route_target route_kind(const char *target);
 
 /* An error unless v is an object. */
 bool want_object(struct loader *l, const json_t *v, const char *path);
@@ -245,6 +251,14 @@ void ld_add_eni(struct loader *l, struct draft_eni *e);
 const char *ld_make_id(struct loader *l, const char *prefix, const char *a, const char *b);
 
 void ld_default_options(struct lab_options *o);
+
+/* load_partial.c: later describe-* copies of an id dropped (a warning);
+ * subnets of ENIs that were not exported assumed (a warning). */
+void ld_dedupe_exports(struct loader *l);
+void ld_synth_subnets(struct loader *l);
+/* "file at path" and a prefix as text, in l->tmp, for messages. */
+const char *ld_where(struct loader *l, const struct origin *o);
+const char *ld_fmt_prefix(struct loader *l, const struct ip_prefix *p);
 
 /* Resolves references, fills defaults, validates; builds the lab in l->a.
  * NULL when any error was found (all of them reported). */

@@ -635,7 +635,7 @@ static const char *const route_targets[] = {
     "CoreNetworkArn",
 };
 
-static enum route_target route_kind(const char *target)
+enum route_target route_kind(const char *target)
 {
 	if (!strcmp(target, "local"))
 		return ROUTE_LOCAL;

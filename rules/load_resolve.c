@@ -43,7 +43,7 @@ static void build_index(struct loader *l, struct lab *lab)
 		idmap_put(&l->ix_groups, lab->groups[i].id, i);
 }
 
-static const char *fmt_prefix(struct loader *l, const struct ip_prefix *p)
+const char *ld_fmt_prefix(struct loader *l, const struct ip_prefix *p)
 {
 	char buf[IP_PREFIX_STRLEN];
 	return arena_strdup(l->tmp, ip_prefix_format(p, buf, sizeof(buf)));
@@ -55,7 +55,7 @@ static const char *fmt_addr(struct loader *l, const struct ip_addr *a)
 	return arena_strdup(l->tmp, ip_addr_format(a, buf, sizeof(buf)));
 }
 
-static const char *where(struct loader *l, const struct origin *o)
+const char *ld_where(struct loader *l, const struct origin *o)
 {
 	return arena_printf(l->tmp, "%s at %s", o->file ? o->file : "?",
 			    o->path && *o->path ? o->path : "(top)");
@@ -114,76 +114,6 @@ static void synth_vpcs(struct loader *l)
 		if (d->s.has_cidr6)
 			add_block(l, &vp->cidrs6, &vp->n_cidrs6, &d->s.cidr6);
 	}
-}
-
-/* The prefix of length len holding a. */
-static void prefix_around(const struct ip_addr *a, uint8_t len, struct ip_prefix *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->addr.family = a->family;
-	out->len = len;
-	for (uint8_t bit = 0; bit < len; bit++)
-		if (a->b[bit / 8] & (0x80 >> (bit % 8)))
-			out->addr.b[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
-}
-
-/* Grows p (a /28 at first, AWS's smallest subnet) until it holds a. */
-static void prefix_widen(struct ip_prefix *p, const struct ip_addr *a)
-{
-	while (p->len > 16 && !ip_prefix_contains(p, a))
-		prefix_around(&p->addr, (uint8_t)(p->len - 1), p);
-}
-
-static struct draft_subnet *synth_subnet(struct loader *l, const struct draft_eni *e)
-{
-	struct draft_subnet *d = vec_push(&l->subnets, sizeof(*d));
-	if (!d)
-		return NULL;
-	memset(d, 0, sizeof(*d));
-	d->from_aws = true;
-	d->synthesised = true;
-	d->s.id = e->subnet.id;
-	d->s.vpc_id = e->vpc_id;
-	d->s.vpc = d->s.nacl = d->s.route_table = -1;
-	d->s.origin = e->subnet.at;
-	prefix_around(&e->e.ipv4[0], 28, &d->s.cidr);
-	return d;
-}
-
-/* Exports often hold the interfaces but not describe-subnets: an ENI's
- * subnet missing from the lab is assumed to be the smallest block holding
- * its ENIs' addresses, with the NACL and route table AWS gives it (an
- * exported association, else the VPC's default NACL and main table). */
-static void synth_subnets(struct loader *l)
-{
-	struct idmap known = {0};
-	for (size_t i = 0; i < l->subnets.n; i++)
-		idmap_put(&known, VEC_AT(&l->subnets, struct draft_subnet, i)->s.id, i);
-	size_t n_before = l->subnets.n;
-	for (size_t i = 0; i < l->enis.n; i++) {
-		const struct draft_eni *e = VEC_AT(&l->enis, struct draft_eni, i);
-		size_t k;
-		if (!e->from_aws || !e->subnet.id || !e->vpc_id || !e->e.n_ipv4)
-			continue;
-		if (!idmap_get(&known, e->subnet.id, &k)) {
-			if (!synth_subnet(l, e))
-				break;
-			k = l->subnets.n - 1;
-			idmap_put(&known, e->subnet.id, k);
-		}
-		struct draft_subnet *d = VEC_AT(&l->subnets, struct draft_subnet, k);
-		if (k >= n_before)
-			for (size_t a = 0; a < e->e.n_ipv4; a++)
-				prefix_widen(&d->s.cidr, &e->e.ipv4[a]);
-	}
-	for (size_t i = n_before; i < l->subnets.n; i++) {
-		struct draft_subnet *d = VEC_AT(&l->subnets, struct draft_subnet, i);
-		ld_warn_at(l, &d->s.origin, NULL,
-			   "subnet %s is not in the lab: assuming %s (its ENIs' addresses), with "
-			   "its exported NACL association or else the VPC's default NACL",
-			   d->s.id, fmt_prefix(l, &d->s.cidr));
-	}
-	idmap_free(&known);
 }
 
 /* AWS's default NACL (§2): allow all both ways, rule 100, and 101 for IPv6. */
@@ -266,7 +196,7 @@ static void merge_pl_entries(struct loader *l)
 			p->origin = e->origin;
 		} else if (p->n_cidrs) {
 			ld_err_at(l, &e->origin, NULL, "entries of %s are given twice (also %s)",
-				  e->id, where(l, &p->origin));
+				  e->id, ld_where(l, &p->origin));
 			continue;
 		}
 		p->cidrs = e->cidrs;
@@ -277,7 +207,7 @@ static void merge_pl_entries(struct loader *l)
 			if (e->cidrs[k].addr.family != p->family)
 				ld_err_at(l, &e->origin, arena_printf(l->tmp, "[%zu].Cidr", k),
 					  "%s is not of the list's address family (%s)",
-					  fmt_prefix(l, &e->cidrs[k]),
+					  ld_fmt_prefix(l, &e->cidrs[k]),
 					  p->family == IP_V4 ? "IPv4" : "IPv6");
 	}
 }
@@ -337,13 +267,13 @@ static void check_vpcs(struct loader *l, struct lab *lab)
 		int32_t first = ix_find(&l->ix_vpcs, v->id);
 		if (first >= 0 && (size_t)first != i)
 			ld_err_at(l, &v->origin, NULL, "VPC %s is defined twice (also %s)", v->id,
-				  where(l, &lab->vpcs[first].origin));
+				  ld_where(l, &lab->vpcs[first].origin));
 		bool synthesised = i >= l->n_real_vpcs;
 		for (size_t c = 0; c < v->n_cidrs && !synthesised; c++)
 			if (v->cidrs[c].len < 16 || v->cidrs[c].len > 28)
 				ld_err_at(l, &v->origin, NULL,
 					  "VPC block %s: an IPv4 VPC block is /16 to /28",
-					  fmt_prefix(l, &v->cidrs[c]));
+					  ld_fmt_prefix(l, &v->cidrs[c]));
 		for (size_t k = 0; k < i; k++)
 			for (size_t a = 0; a < v->n_cidrs; a++)
 				for (size_t b = 0; b < lab->vpcs[k].n_cidrs; b++)
@@ -353,8 +283,8 @@ static void check_vpcs(struct loader *l, struct lab *lab)
 							   "VPC block %s overlaps %s of VPC %s: "
 							   "vpcfw tells ENIs apart by address, so "
 							   "their addresses must still differ",
-							   fmt_prefix(l, &v->cidrs[a]),
-							   fmt_prefix(l, &lab->vpcs[k].cidrs[b]),
+							   ld_fmt_prefix(l, &v->cidrs[a]),
+							   ld_fmt_prefix(l, &lab->vpcs[k].cidrs[b]),
 							   lab->vpcs[k].id);
 	}
 }
@@ -376,7 +306,7 @@ static void subnet_outside_export(struct loader *l, struct lab *lab, const struc
 	ld_warn_at(l, &s->origin, NULL,
 		   "subnet %s (%s) is outside the exported IPv4 blocks of VPC %s: assuming the "
 		   "VPC holds that block too",
-		   s->id, fmt_prefix(l, &s->cidr), v->id);
+		   s->id, ld_fmt_prefix(l, &s->cidr), v->id);
 	add_block(l, &v->cidrs, &v->n_cidrs, &s->cidr);
 }
 
@@ -387,7 +317,7 @@ static void check_subnets(struct loader *l, struct lab *lab, const struct draft_
 		int32_t first = ix_find(&l->ix_subnets, s->id);
 		if (first >= 0 && (size_t)first != i)
 			ld_err_at(l, &s->origin, NULL, "subnet %s is defined twice (also %s)",
-				  s->id, where(l, &lab->subnets[first].origin));
+				  s->id, ld_where(l, &lab->subnets[first].origin));
 		s->vpc = ix_find(&l->ix_vpcs, s->vpc_id);
 		if (s->vpc < 0)
 			continue; /* cannot happen: synth_vpcs made it */
@@ -401,7 +331,7 @@ static void check_subnets(struct loader *l, struct lab *lab, const struct draft_
 		else if (!in_blocks(v->cidrs, v->n_cidrs, &s->cidr))
 			ld_err_at(l, &s->origin, NULL,
 				  "subnet %s (%s) is outside the IPv4 blocks of VPC %s", s->id,
-				  fmt_prefix(l, &s->cidr), v->id);
+				  ld_fmt_prefix(l, &s->cidr), v->id);
 		if (s->has_cidr6) {
 			if (s->cidr6.len < 44 || s->cidr6.len > 64)
 				ld_err_at(l, &s->origin, NULL,
@@ -411,7 +341,7 @@ static void check_subnets(struct loader *l, struct lab *lab, const struct draft_
 			else if (!in_blocks(v->cidrs6, v->n_cidrs6, &s->cidr6))
 				ld_err_at(l, &s->origin, NULL,
 					  "subnet %s (%s) is outside the IPv6 blocks of VPC %s",
-					  s->id, fmt_prefix(l, &s->cidr6), v->id);
+					  s->id, ld_fmt_prefix(l, &s->cidr6), v->id);
 		}
 		for (size_t k = 0; k < i; k++) {
 			const struct subnet *o = &lab->subnets[k];
@@ -421,14 +351,14 @@ static void check_subnets(struct loader *l, struct lab *lab, const struct draft_
 			if (ip_prefix_overlaps(&o->cidr, &s->cidr))
 				ld_err_at(l, &s->origin, NULL,
 					  "subnet %s (%s) overlaps subnet %s (%s) of the same VPC",
-					  s->id, fmt_prefix(l, &s->cidr), o->id,
-					  fmt_prefix(l, &o->cidr));
+					  s->id, ld_fmt_prefix(l, &s->cidr), o->id,
+					  ld_fmt_prefix(l, &o->cidr));
 			if (o->has_cidr6 && s->has_cidr6 &&
 			    ip_prefix_overlaps(&o->cidr6, &s->cidr6))
 				ld_err_at(l, &s->origin, NULL,
 					  "subnet %s (%s) overlaps subnet %s (%s) of the same VPC",
-					  s->id, fmt_prefix(l, &s->cidr6), o->id,
-					  fmt_prefix(l, &o->cidr6));
+					  s->id, ld_fmt_prefix(l, &s->cidr6), o->id,
+					  ld_fmt_prefix(l, &o->cidr6));
 		}
 	}
 }
@@ -447,7 +377,7 @@ static void check_entries(struct loader *l, const struct nacl *n, struct nacl_en
 		if (e[i].rule_number == e[i - 1].rule_number)
 			ld_err_at(l, &e[i].origin, NULL,
 				  "rule number %u is used twice in the %s rules of %s (also %s)",
-				  e[i].rule_number, dir, n->id, where(l, &e[i - 1].origin));
+				  e[i].rule_number, dir, n->id, ld_where(l, &e[i - 1].origin));
 	if (count > NACL_QUOTA_RULES_MAX)
 		ld_warn_at(l, &n->origin, NULL,
 			   "%zu %s rules exceed AWS's maximum of %d per direction", count, dir,
@@ -514,7 +444,7 @@ static void check_nacls(struct loader *l, struct lab *lab, struct draft_nacl *dr
 			if (streq(lab->nacls[k].id, n->id)) {
 				ld_err_at(l, &n->origin, NULL,
 					  "network ACL %s is defined twice (also %s)", n->id,
-					  where(l, &lab->nacls[k].origin));
+					  ld_where(l, &lab->nacls[k].origin));
 				break;
 			}
 		}
@@ -563,7 +493,7 @@ static void check_route_tables(struct loader *l, struct lab *lab, struct draft_r
 			if (streq(lab->route_tables[k].id, t->id)) {
 				ld_err_at(l, &t->origin, NULL,
 					  "route table %s is defined twice (also %s)", t->id,
-					  where(l, &lab->route_tables[k].origin));
+					  ld_where(l, &lab->route_tables[k].origin));
 				break;
 			}
 		}
@@ -634,7 +564,7 @@ static void check_prefix_lists(struct loader *l, struct lab *lab)
 			if (streq(lab->prefix_lists[k].id, p->id)) {
 				ld_err_at(l, &p->origin, NULL,
 					  "prefix list %s is defined twice (also %s)", p->id,
-					  where(l, &lab->prefix_lists[k].origin));
+					  ld_where(l, &lab->prefix_lists[k].origin));
 				break;
 			}
 		}
@@ -681,7 +611,7 @@ static void check_groups(struct loader *l, struct lab *lab, struct draft_group *
 		if (first >= 0 && (size_t)first != i)
 			ld_err_at(l, &g->origin, NULL,
 				  "security group %s is defined twice (also %s)", g->id,
-				  where(l, &lab->groups[first].origin));
+				  ld_where(l, &lab->groups[first].origin));
 		g->vpc = g->vpc_id ? ix_find(&l->ix_vpcs, g->vpc_id) : -1;
 		if (g->vpc_id && g->vpc < 0 && lab->n_vpcs)
 			ld_warn_at(l, &g->origin, "VpcId",
@@ -815,7 +745,7 @@ static void eni_addrs(struct loader *l, struct lab *lab, size_t idx, bool from_a
 			if (!ip_prefix_contains(p, a)) {
 				report(l, &e->origin, NULL,
 				       "ENI %s address %s is outside its subnet %s (%s)", e->id,
-				       fmt_addr(l, a), s->id, fmt_prefix(l, p));
+				       fmt_addr(l, a), s->id, ld_fmt_prefix(l, p));
 				continue;
 			}
 			/* an assumed subnet's block is a guess: its edges prove nothing */
@@ -1088,135 +1018,6 @@ static void check_names(struct loader *l, struct lab *lab)
 	free(keys);
 }
 
-/* The same object in several describe-* files (two regions' exports of
- * one shared VPC, an SDK recording before and after a change): AWS ids are
- * global, so the first description is kept and later ones dropped, with a
- * warning. In our format or Terraform a repeated id stays an error. */
-struct dedupe_kind {
-	const char *what;
-	size_t size;
-	const char *(*id)(const void *item);
-	const struct origin *(*origin)(const void *item);
-	bool (*exported)(const void *item);
-};
-
-static void dedupe(struct loader *l, struct vec *v, const struct dedupe_kind *k)
-{
-	struct idmap seen = {0};
-	size_t out = 0;
-	for (size_t i = 0; i < v->n; i++) {
-		char *item = (char *)v->items + i * k->size;
-		size_t first = 0;
-		const char *prev;
-		if (k->id(item) && k->exported(item) && idmap_get(&seen, k->id(item), &first) &&
-		    (prev = (char *)v->items + first * k->size, k->exported(prev)) &&
-		    !streq(k->origin(prev)->file, k->origin(item)->file)) {
-			ld_warn_at(l, k->origin(item), NULL,
-				   "%s %s is described again (also %s): the first description "
-				   "is kept",
-				   k->what, k->id(item), where(l, k->origin(prev)));
-			continue;
-		}
-		if (out != i)
-			memmove((char *)v->items + out * k->size, item, k->size);
-		if (k->id(item))
-			idmap_put(&seen, k->id((char *)v->items + out * k->size), out);
-		out++;
-	}
-	v->n = out;
-	idmap_free(&seen);
-}
-
-static const char *vpc_idf(const void *p)
-{
-	return ((const struct vpc *)p)->id;
-}
-static const struct origin *vpc_of(const void *p)
-{
-	return &((const struct vpc *)p)->origin;
-}
-static bool vpc_exported(const void *p)
-{
-	const char *path = ((const struct vpc *)p)->origin.path;
-	return path && !strncmp(path, "Vpcs[", 5);
-}
-static const char *sn_id(const void *p)
-{
-	return ((const struct draft_subnet *)p)->s.id;
-}
-static const struct origin *sn_of(const void *p)
-{
-	return &((const struct draft_subnet *)p)->s.origin;
-}
-static bool sn_exported(const void *p)
-{
-	return ((const struct draft_subnet *)p)->from_aws;
-}
-static const char *sg_id(const void *p)
-{
-	return ((const struct draft_group *)p)->g.id;
-}
-static const struct origin *sg_of(const void *p)
-{
-	return &((const struct draft_group *)p)->g.origin;
-}
-static bool sg_exported(const void *p)
-{
-	return ((const struct draft_group *)p)->from_aws;
-}
-static const char *acl_id(const void *p)
-{
-	return ((const struct draft_nacl *)p)->n.id;
-}
-static const struct origin *acl_of(const void *p)
-{
-	return &((const struct draft_nacl *)p)->n.origin;
-}
-static bool acl_exported(const void *p)
-{
-	return ((const struct draft_nacl *)p)->from_aws;
-}
-static const char *rt_id(const void *p)
-{
-	return ((const struct draft_rt *)p)->rt.id;
-}
-static const struct origin *rt_of(const void *p)
-{
-	return &((const struct draft_rt *)p)->rt.origin;
-}
-static bool rt_exported(const void *p)
-{
-	return ((const struct draft_rt *)p)->from_aws;
-}
-static const char *pl_idf(const void *p)
-{
-	return ((const struct prefix_list *)p)->id;
-}
-static const struct origin *pl_of(const void *p)
-{
-	return &((const struct prefix_list *)p)->origin;
-}
-static bool pl_exported(const void *p)
-{
-	const char *path = ((const struct prefix_list *)p)->origin.path;
-	return path && !strncmp(path, "PrefixLists[", 12);
-}
-
-static void dedupe_exports(struct loader *l)
-{
-	static const struct dedupe_kind kinds[] = {
-	    {"VPC", sizeof(struct vpc), vpc_idf, vpc_of, vpc_exported},
-	    {"subnet", sizeof(struct draft_subnet), sn_id, sn_of, sn_exported},
-	    {"security group", sizeof(struct draft_group), sg_id, sg_of, sg_exported},
-	    {"network ACL", sizeof(struct draft_nacl), acl_id, acl_of, acl_exported},
-	    {"route table", sizeof(struct draft_rt), rt_id, rt_of, rt_exported},
-	    {"prefix list", sizeof(struct prefix_list), pl_idf, pl_of, pl_exported},
-	};
-	struct vec *vecs[] = {&l->vpcs, &l->subnets, &l->groups, &l->nacls, &l->rts, &l->pls};
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		dedupe(l, vecs[i], &kinds[i]);
-}
-
 #define COPY_VEC(l, vec, out, count)                                                               \
 	do {                                                                                       \
 		*(count) = (vec)->n;                                                               \
@@ -1234,8 +1035,8 @@ struct lab *ld_finish(struct loader *l)
 	lab->name = l->lab_name;
 	lab->opts = l->opts;
 	tf_finish(l);
-	dedupe_exports(l);
-	synth_subnets(l);
+	ld_dedupe_exports(l);
+	ld_synth_subnets(l);
 	synth_vpcs(l);
 	synth_default_nacls(l);
 	merge_pl_entries(l);
