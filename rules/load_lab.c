@@ -663,6 +663,14 @@ static struct ref *lab_group_refs(struct loader *l, struct scope *s, const json_
 	*n = 0;
 	if (!j_strlist(l, o, "groups", path, &names, &k))
 		return NULL;
+	if (!k && json_is_array(json_object_get(o, "groups"))) {
+		/* an AWS-managed interface (NAT gateway, NLB, transit gateway
+		 * attachment) has none: vpcfw import writes it so */
+		ld_warn(l, jp_key(l, path, "groups"),
+			"no security group: AWS applies none to an AWS-managed interface; "
+			"vpcfw's security-group stages let nothing through it");
+		return NULL;
+	}
 	if (!k) {
 		ld_err(l, jp_key(l, path, "groups"),
 		       "required key is missing (an ENI has 1 to 16 security groups)");

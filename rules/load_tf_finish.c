@@ -303,7 +303,23 @@ static struct draft_subnet *default_subnet(struct loader *l, const struct origin
 			v->n_cidrs = 1;
 		}
 	}
-	const char *id = ld_make_id(l, "subnet", vpc_id, "default");
+	struct ip_prefix block;
+	ip_prefix_parse("172.31.0.0/20", &block, NULL);
+	const char *id = NULL;
+	for (size_t i = 0; i < l->subnets.n; i++) {
+		struct draft_subnet *d = VEC_AT(&l->subnets, struct draft_subnet, i);
+		if (streq(d->s.vpc_id, vpc_id) && ip_prefix_eq(&d->s.cidr, &block))
+			return d;
+	}
+	/* an interface with a known address there names the real subnet */
+	for (size_t i = 0; i < l->enis.n && !id; i++) {
+		const struct draft_eni *e = VEC_AT(&l->enis, struct draft_eni, i);
+		if (e->subnet.id && e->e.n_ipv4 && ip_prefix_contains(&block, &e->e.ipv4[0]) &&
+		    !find_subnet(l, e->subnet.id))
+			id = e->subnet.id;
+	}
+	if (!id)
+		id = ld_make_id(l, "subnet", vpc_id, "default");
 	struct draft_subnet *s = find_subnet(l, id);
 	if (s || !(s = vec_push(&l->subnets, sizeof(*s))))
 		return s;
@@ -315,7 +331,7 @@ static struct draft_subnet *default_subnet(struct loader *l, const struct origin
 	s->s.vpc = s->s.nacl = s->s.route_table = -1;
 	s->s.origin = *at;
 	s->map_public_ip = true; /* default subnets do */
-	ip_prefix_parse("172.31.0.0/20", &s->s.cidr, NULL);
+	s->s.cidr = block;
 	return s;
 }
 

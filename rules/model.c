@@ -312,6 +312,8 @@ const char *lab_eni_label(const struct lab *lab, int32_t eni)
 	const struct eni *e = &lab->enis[eni];
 	if (e->name)
 		return e->name;
+	if (e->address)
+		return e->address; /* a Terraform resource address */
 	if (e->instance_id)
 		return e->instance_id;
 	return e->id ? e->id : "?";

@@ -327,7 +327,8 @@ int lab_resolve_endpoint(const struct lab *lab, const char *name, struct endpoin
  * private IPv4, or its first IPv6. -EAFNOSUPPORT when it has none. */
 int lab_endpoint_addr(const struct lab *lab, struct endpoint *ep, enum ip_family f);
 
-/* A printable name for an ENI: Name tag, else instance id, else ENI id. */
+/* A printable name for an ENI: Name tag, else Terraform resource address,
+ * else instance id, else ENI id. */
 const char *lab_eni_label(const struct lab *lab, int32_t eni);
 
 #endif
