@@ -295,6 +295,8 @@ static const char *name_from_path(struct arena *a, const char *path)
 	char *p = arena_strdup(a, path);
 	if (!p)
 		return "lab";
+	if (strchr(p, ',')) /* "A,B": named after A */
+		*strchr(p, ',') = '\0';
 	size_t n = strlen(p);
 	while (n > 1 && p[n - 1] == '/')
 		p[--n] = '\0';

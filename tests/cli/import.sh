@@ -1,0 +1,89 @@
+#!/bin/bash
+# vpcfw import, end to end: every example, and the corpus inputs whose
+# exports agree with themselves, written as one lab file that validates
+# with no error and gives the same verdicts as its source (vpcfw diff of
+# the two: exit 0, nothing differs). Several paths make one lab; bad
+# input and bad usage exit 2.
+set -u
+BIN="${VPCFW_BINARY_DIR:?}/vpcfw"
+SRC="${VPCFW_SOURCE_DIR:?}"
+CORPUS="$SRC/../shared/corpus"
+TMP=$(mktemp -d /tmp/vpcfw-import.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+fails=0
+
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+
+[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
+
+# roundtrip SOURCE...: import, validate, and no verdict differs
+roundtrip() {
+	local out="$TMP/lab.json"
+	rm -f "$out"
+	if ! "$BIN" import "$@" -o "$out" 2>"$TMP/err"; then
+		fail "vpcfw import $* exited $?"
+		sed 's/^/  /' "$TMP/err" | head -5
+		return
+	fi
+	"$BIN" validate "$out" >"$TMP/out" 2>"$TMP/err"
+	if ! grep -q "^0 errors" "$TMP/out"; then
+		fail "import of $* does not validate"
+		grep ': error: ' "$TMP/err" | head -5 | sed 's/^/  /'
+		return
+	fi
+	local src
+	src=$(IFS=,; echo "$*")
+	"$BIN" diff "$src" "$out" >"$TMP/diff" 2>&1
+	local rc=$?
+	if [ $rc != 0 ]; then
+		fail "import of $* changes verdicts (vpcfw diff exited $rc)"
+		head -5 "$TMP/diff" | sed 's/^/  /'
+	fi
+}
+
+for ex in prototype/lab.json ten-thousand/lab.json million/lab.json aws-export; do
+	roundtrip "$SRC/examples/$ex"
+done
+
+# ids and names are kept, and one check gives the same answer in both
+"$BIN" import "$SRC/examples/ten-thousand/lab.json" -o "$TMP/t.json" 2>/dev/null
+for f in "$SRC/examples/ten-thousand/lab.json" "$TMP/t.json"; do
+	"$BIN" check "$f" --from app-1 --to db-w --proto tcp --port 5432 --json >"$TMP/$(basename "$f").check" 2>&1
+done
+cmp -s "$TMP/lab.json.check" "$TMP/t.json.check" || fail "check app-1 -> db-w differs after import"
+grep -q "\"verdict\": \"ACCEPT\"" "$TMP/t.json.check" || fail "check app-1 -> db-w: $(head -c 200 "$TMP/t.json.check")"
+grep -q '"name": "app-1"' "$TMP/t.json" || fail "ENI name app-1 not kept"
+
+# to standard output without -o; two paths make one lab
+"$BIN" import "$SRC/examples/prototype/lab.json" >"$TMP/stdout.json" 2>/dev/null || fail "import to stdout"
+grep -q '"vpcs"' "$TMP/stdout.json" || fail "import to stdout wrote no lab"
+
+if [ -d "$CORPUS" ]; then
+	for d in real/batfish-load-balancer real/batfish-nat-gateway real/batfish-transit-gateway \
+		real/batfish-tgw-asymmetric-paths real/batfish-tgw-peering-multi-account \
+		real/batfish-vpc-endpoint-gateway real/batfish-vpc-endpoint-interface \
+		real/batfish-vpc-peering-multi-account real/batfish-vpn-gateway \
+		real/batfish-ipsec-vpn-host-2017 batfish/test-vpc-peering; do
+		roundtrip "$CORPUS/$d"
+	done
+	for f in "$CORPUS"/terraform/*.json; do
+		roundtrip "$f"
+	done
+	roundtrip "$CORPUS/real/batfish-nat-gateway" "$CORPUS/real/batfish-vpn-gateway"
+fi
+
+"$BIN" import "$TMP/none.json" -o "$TMP/x.json" >/dev/null 2>&1
+[ $? = 2 ] || fail "import of a missing path did not exit 2"
+[ -e "$TMP/x.json" ] && fail "import of a missing path wrote a file"
+"$BIN" import >/dev/null 2>&1
+[ $? = 2 ] || fail "import without a path did not exit 2"
+"$BIN" import --bogus x >/dev/null 2>&1
+[ $? = 2 ] || fail "import --bogus did not exit 2"
+"$BIN" import "$SRC/examples/prototype/lab.json" -o /nonexistent/dir/x.json >/dev/null 2>&1
+[ $? = 2 ] || fail "import to an unwritable path did not exit 2"
+
+[ $fails = 0 ] && echo "ok: import" || echo "$fails failure(s)"
+[ $fails = 0 ]
