@@ -195,8 +195,8 @@ static void service_enis(struct tf_doc *t, const struct tf_res *r, const char *k
 		const char *id = ld_make_id(t->l, "eni", r->address, subnets[i]);
 		struct draft_eni d = eni_draft(t, r, id, subnets[i], groups, ng);
 		d.e.description = arena_printf(t->l->a, "%s %s", kind, r->address);
-		d.own_name =
-		    ns > 1 && per_subnet ? arena_printf(t->l->a, "%s-%zu", r->name, i) : r->name;
+		/* labelled by the resource address: a Terraform local name such as
+		 * "default" repeats across resources */
 		d.iface_type = "interface";
 		ld_add_eni(t->l, &d);
 		if (!ng)
