@@ -172,6 +172,10 @@ const char *json_kind(const json_t *v);
 				for (const char *ipath = jp_idx(l, jp_key(l, base, key), i);       \
 				     ipath; ipath = NULL)
 
+/* Appends to an arena array unless an equal element is there already. */
+void ld_add_prefix(struct loader *l, struct ip_prefix **list, size_t *n, const struct ip_prefix *p);
+void ld_add_addr(struct loader *l, struct ip_addr **list, size_t *n, const struct ip_addr *a);
+
 /* What kind of target a route's target id names ("local", "igw-…", …). */
 enum route_target route_kind(const char *target);
 

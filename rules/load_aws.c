@@ -30,8 +30,7 @@ static bool block_associated(struct loader *l, const json_t *assoc, const char *
 	return !strcmp(s, "associated") || !strcmp(s, "associating");
 }
 
-static void add_prefix(struct loader *l, struct ip_prefix **list, size_t *n,
-		       const struct ip_prefix *p)
+void ld_add_prefix(struct loader *l, struct ip_prefix **list, size_t *n, const struct ip_prefix *p)
 {
 	for (size_t i = 0; i < *n; i++)
 		if (ip_prefix_eq(&(*list)[i], p))
@@ -58,14 +57,14 @@ static void aws_vpc(struct loader *l, const json_t *o, const char *path)
 	struct ip_prefix p;
 	if (j_str(l, o, "CidrBlock", path, false, &primary) &&
 	    ld_prefix(l, primary, jp_key(l, path, "CidrBlock"), IP_V4, &p))
-		add_prefix(l, &v.cidrs, &v.n_cidrs, &p);
+		ld_add_prefix(l, &v.cidrs, &v.n_cidrs, &p);
 	EACH(l, o, "CidrBlockAssociationSet", path, i, a, ap)
 	{
 		const char *c;
 		if (want_object(l, a, ap) && j_str(l, a, "CidrBlock", ap, true, &c) &&
 		    block_associated(l, a, "CidrBlockState", ap) &&
 		    ld_prefix(l, c, jp_key(l, ap, "CidrBlock"), IP_V4, &p))
-			add_prefix(l, &v.cidrs, &v.n_cidrs, &p);
+			ld_add_prefix(l, &v.cidrs, &v.n_cidrs, &p);
 	}
 	EACH(l, o, "Ipv6CidrBlockAssociationSet", path, i, a, ap)
 	{
@@ -73,7 +72,7 @@ static void aws_vpc(struct loader *l, const json_t *o, const char *path)
 		if (want_object(l, a, ap) && j_str(l, a, "Ipv6CidrBlock", ap, true, &c) &&
 		    block_associated(l, a, "Ipv6CidrBlockState", ap) &&
 		    ld_prefix(l, c, jp_key(l, ap, "Ipv6CidrBlock"), IP_V6, &p))
-			add_prefix(l, &v.cidrs6, &v.n_cidrs6, &p);
+			ld_add_prefix(l, &v.cidrs6, &v.n_cidrs6, &p);
 	}
 	if (!v.n_cidrs && !v.n_cidrs6)
 		ld_err(l, path, "VPC has no CIDR block");
@@ -473,7 +472,7 @@ void aws_load_nacls(struct loader *l, const json_t *root)
 	}
 }
 
-static void add_addr(struct loader *l, struct ip_addr **list, size_t *n, const struct ip_addr *a)
+void ld_add_addr(struct loader *l, struct ip_addr **list, size_t *n, const struct ip_addr *a)
 {
 	for (size_t i = 0; i < *n; i++)
 		if (ip_addr_eq(&(*list)[i], a))
@@ -506,7 +505,7 @@ static void eni_ipv4(struct loader *l, const json_t *o, const char *path, struct
 	struct ip_addr a;
 	if (j_str(l, o, "PrivateIpAddress", path, false, &s) &&
 	    ld_addr(l, s, jp_key(l, path, "PrivateIpAddress"), IP_V4, &a))
-		add_addr(l, &e->ipv4, &e->n_ipv4, &a);
+		ld_add_addr(l, &e->ipv4, &e->n_ipv4, &a);
 	EACH(l, o, "PrivateIpAddresses", path, i, p, pp)
 	{
 		bool primary = false;
@@ -516,14 +515,14 @@ static void eni_ipv4(struct loader *l, const json_t *o, const char *path, struct
 		j_bool(l, p, "Primary", pp, false, &primary);
 		if (primary && e->n_ipv4 && !ip_addr_eq(&e->ipv4[0], &a))
 			ld_err(l, pp, "the primary address %s differs from PrivateIpAddress", s);
-		add_addr(l, &e->ipv4, &e->n_ipv4, &a);
+		ld_add_addr(l, &e->ipv4, &e->n_ipv4, &a);
 		eni_public_ip(l, p, pp, e);
 	}
 	EACH(l, o, "Ipv6Addresses", path, i, p, pp)
 	{
 		if (want_object(l, p, pp) && j_str(l, p, "Ipv6Address", pp, true, &s) &&
 		    ld_addr(l, s, jp_key(l, pp, "Ipv6Address"), IP_V6, &a))
-			add_addr(l, &e->ipv6, &e->n_ipv6, &a);
+			ld_add_addr(l, &e->ipv6, &e->n_ipv6, &a);
 	}
 }
 

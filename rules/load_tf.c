@@ -354,10 +354,15 @@ static bool push_res(struct tf_doc *t, struct vec *v, const json_t *o, const cha
 	r->type = arena_strdup(t->l->a, type);
 	r->name = arena_strdup(t->l->a, name);
 	r->module = arena_strdup(t->l->a, module);
-	r->base = arena_strdup(t->l->a, address);
-	if (json_object_get(o, "index") && r->base && r->base[strlen(r->base) - 1] == ']') {
-		char *b = (char *)r->base;
-		*strrchr(b, '[') = '\0';
+	char *b = arena_strdup(t->l->a, address);
+	char *bracket = b ? strrchr(b, '[') : NULL;
+	size_t n = b ? strlen(b) : 0;
+	if (json_object_get(o, "index") && bracket && n && b[n - 1] == ']')
+		*bracket = '\0'; /* "aws_instance.web[0]" -> "aws_instance.web" */
+	r->base = b;
+	if (!r->address || !r->type || !r->name || !r->module || !r->base) {
+		v->n--; /* out of memory: not read */
+		return false;
 	}
 	r->values = values;
 	r->unknown = unknown;

@@ -21,23 +21,13 @@ static bool is_type(const struct tf_res *r, const char *type)
 static void add_ip(struct loader *l, struct eni *e, const char *text, const char *path)
 {
 	struct ip_addr a;
-	if (!text || !*text)
+	int family = text && strchr(text, ':') ? IP_V6 : IP_V4;
+	if (!text || !*text || !ld_addr(l, text, path, family, &a))
 		return;
-	int family = strchr(text, ':') ? IP_V6 : IP_V4;
-	if (!ld_addr(l, text, path, family, &a))
-		return;
-	struct ip_addr **list = family == IP_V6 ? &e->ipv6 : &e->ipv4;
-	size_t *n = family == IP_V6 ? &e->n_ipv6 : &e->n_ipv4;
-	for (size_t i = 0; i < *n; i++)
-		if (ip_addr_eq(&(*list)[i], &a))
-			return;
-	struct ip_addr *grown = arena_calloc(l->a, *n + 1, sizeof(*grown));
-	if (!grown)
-		return;
-	if (*n)
-		memcpy(grown, *list, *n * sizeof(*grown));
-	grown[(*n)++] = a;
-	*list = grown;
+	if (family == IP_V6)
+		ld_add_addr(l, &e->ipv6, &e->n_ipv6, &a);
+	else
+		ld_add_addr(l, &e->ipv4, &e->n_ipv4, &a);
 }
 
 static void add_ips(struct tf_doc *t, const struct tf_res *r, struct eni *e, const char *key)
@@ -218,16 +208,22 @@ static const struct tf_res *find_by(struct tf_doc *t, const char *type, const ch
 	return NULL;
 }
 
+/* The subnets of a DB or cache subnet group named by key. */
+static size_t group_subnets(struct tf_doc *t, const struct tf_res *r, const char *key,
+			    const char *type, const char ***subnets)
+{
+	const char *name = tf_id(t, r, r->values, r->unknown, r->config, key);
+	const struct tf_res *g = find_by(t, type, "name", name);
+	*subnets = NULL;
+	return g ? tf_ids(t, g, g->values, g->unknown, g->config, "subnet_ids", subnets) : 0;
+}
+
 static void tf_db(struct tf_doc *t, const struct tf_res *r)
 {
-	const char **groups, **subnets = NULL;
+	const char **groups, **subnets;
 	size_t ng =
 	    tf_ids(t, r, r->values, r->unknown, r->config, "vpc_security_group_ids", &groups);
-	size_t ns = 0;
-	const char *sg = tf_id(t, r, r->values, r->unknown, r->config, "db_subnet_group_name");
-	const struct tf_res *g = find_by(t, "aws_db_subnet_group", "name", sg);
-	if (g)
-		ns = tf_ids(t, g, g->values, g->unknown, g->config, "subnet_ids", &subnets);
+	size_t ns = group_subnets(t, r, "db_subnet_group_name", "aws_db_subnet_group", &subnets);
 	service_enis(t, r, "rds", subnets, ns, groups, ng, false);
 }
 
@@ -274,13 +270,10 @@ static void tf_asg(struct tf_doc *t, const struct tf_res *r)
 
 static void tf_cache(struct tf_doc *t, const struct tf_res *r)
 {
-	const char **groups, **subnets = NULL;
+	const char **groups, **subnets;
 	size_t ng = tf_ids(t, r, r->values, r->unknown, r->config, "security_group_ids", &groups);
-	size_t ns = 0;
-	const char *sg = tf_id(t, r, r->values, r->unknown, r->config, "subnet_group_name");
-	const struct tf_res *g = find_by(t, "aws_elasticache_subnet_group", "name", sg);
-	if (g)
-		ns = tf_ids(t, g, g->values, g->unknown, g->config, "subnet_ids", &subnets);
+	size_t ns =
+	    group_subnets(t, r, "subnet_group_name", "aws_elasticache_subnet_group", &subnets);
 	service_enis(t, r, "elasticache", subnets, ns, groups, ng, false);
 }
 

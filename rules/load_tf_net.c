@@ -34,15 +34,8 @@ static void add_cidr(struct loader *l, struct ip_prefix **list, size_t *n, const
 		     const char *path, int family)
 {
 	struct ip_prefix p;
-	if (!text || !*text || !ld_prefix(l, text, path, family, &p))
-		return;
-	struct ip_prefix *grown = arena_calloc(l->a, *n + 1, sizeof(*grown));
-	if (!grown)
-		return;
-	if (*n)
-		memcpy(grown, *list, *n * sizeof(*grown));
-	grown[(*n)++] = p;
-	*list = grown;
+	if (text && *text && ld_prefix(l, text, path, family, &p))
+		ld_add_prefix(l, list, n, &p);
 }
 
 static void tf_vpc(struct tf_doc *t, const struct tf_res *r)

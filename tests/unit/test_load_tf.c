@@ -298,6 +298,38 @@ static void test_diagnostics(void **state)
 	    "Terraform JSON format 9.0 is newer than vpcfw knows (0.1 to 1.2): read as 1.x");
 }
 
+/* Shapes no Terraform writes: errors or nothing, never a crash (the first
+ * one crashed a fuzzing run: an index with no bracket in the address). */
+static void test_hostile_shapes(void **state)
+{
+	(void)state;
+	static const char *const docs[] = {
+	    "{'format_version':'1.0','resource_changes':[{'address':']','mode':'managed','type':"
+	    "'aws_vpc','name':'x','index':0,'change':{'actions':['create'],'after':{}}}]}",
+	    "{'format_version':'1.0','resource_changes':[{'address':'','mode':'managed','type':"
+	    "'aws_instance','name':'','index':'','change':{'actions':[],'after':{'subnet_id':7}}}]"
+	    "}",
+	    "{'format_version':'1.0','resource_changes':{},'values':[]}",
+	    "{'format_version':'1.0','values':{'root_module':{'child_modules':[{'address':5},"
+	    "{'resources':[null,1,{'address':'aws_subnet.s'}]}]}}}",
+	    "{'format_version':'1.0','resource_changes':[{'address':'aws_instance.i','mode':"
+	    "'managed','type':'aws_instance','name':'i','change':{'actions':['create'],'after':{},"
+	    "'after_unknown':{'subnet_id':true}}}],'configuration':{'root_module':{'resources':"
+	    "[{'address':'aws_instance.i','expressions':{'subnet_id':{'references':["
+	    "'aws_subnet.[','aws_subnet','.x','aws_subnet.a[','var.x',7]}}}],'module_calls':5}}}",
+	    "{'format_version':'1.0','resource_changes':[{'address':'module.a[0].aws_vpc.v',"
+	    "'module_address':'module.a[0]','mode':'managed','type':'aws_vpc','name':'v',"
+	    "'change':{'actions':['create'],'after':{'cidr_block':'10.0.0.0/16'}}}],"
+	    "'configuration':{'root_module':{'module_calls':{'a':{'module':{'resources':[]}}}}}}",
+	};
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		struct result res;
+		load_as(&res, "t.json", docs[i], false);
+		assert_true((res.r == 0) == (res.lab != NULL));
+		done(&res);
+	}
+}
+
 /* Real plans and states by other projects: no error, never a crash. */
 static void test_corpus(void **state)
 {
@@ -340,7 +372,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plan_references), cmocka_unit_test(test_state_modules_defaults),
 	    cmocka_unit_test(test_union_and_nacls), cmocka_unit_test(test_diagnostics),
-	    cmocka_unit_test(test_corpus),
+	    cmocka_unit_test(test_hostile_shapes),  cmocka_unit_test(test_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
