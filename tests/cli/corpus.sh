@@ -71,6 +71,12 @@ check "$G" aws_instance.web_host aws_db_instance.default 3306 ACCEPT
 check "$G" aws_instance.web_host aws_db_instance.default 5432 REJECT
 check "$G" 203.0.113.9 aws_db_instance.default 3306 REJECT
 
+# the explanation names the resource (and block) that wrote the rule
+"$BIN" check "$G" --from 203.0.113.9 --to aws_instance.web_host --proto tcp --port 80 --json \
+	>"$TMP/check.json" 2>/dev/null
+grep -q '"path": "aws_security_group.web-node.ingress\[1\]"' "$TMP/check.json" ||
+	fail "check --json names no resource address for the SG rule"
+
 M="$TF/tfcompliance-resource-mounting-plan.out.json"
 # no subnet: the default VPC's default subnet; the group by reference only
 check "$M" 203.0.113.9 aws_instance.test_instance 443 ACCEPT

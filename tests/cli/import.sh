@@ -51,7 +51,9 @@ done
 # ids and names are kept, and one check gives the same answer in both
 "$BIN" import "$SRC/examples/ten-thousand/lab.json" -o "$TMP/t.json" 2>/dev/null
 for f in "$SRC/examples/ten-thousand/lab.json" "$TMP/t.json"; do
-	"$BIN" check "$f" --from app-1 --to db-w --proto tcp --port 5432 --json >"$TMP/$(basename "$f").check" 2>&1
+	# the same answer; only where each rule was written differs
+	"$BIN" check "$f" --from app-1 --to db-w --proto tcp --port 5432 --json 2>&1 |
+		grep -v '"file": \|"path": ' >"$TMP/$(basename "$f").check"
 done
 cmp -s "$TMP/lab.json.check" "$TMP/t.json.check" || fail "check app-1 -> db-w differs after import"
 grep -q "\"verdict\": \"ACCEPT\"" "$TMP/t.json.check" || fail "check app-1 -> db-w: $(head -c 200 "$TMP/t.json.check")"
