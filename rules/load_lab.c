@@ -764,7 +764,7 @@ static bool name_is_short(const char *n)
 static const char *const eni_keys[] = {
     "name",   "id",	  "subnet",	  "ip",		 "ipv6",     "public_ip",
     "groups", "instance", "device_index", "description", "timeouts", "conntrack_allowance",
-    NULL};
+    "address", NULL};
 
 static void lab_eni(struct loader *l, struct scope *s, const json_t *o, const char *path,
 		    struct names *names)
@@ -785,6 +785,7 @@ static void lab_eni(struct loader *l, struct scope *s, const json_t *o, const ch
 			"name vpcfw-%s",
 			name, name);
 	j_str(l, o, "description", path, false, &e->description);
+	j_str(l, o, "address", path, false, &e->address); /* kept by vpcfw import */
 	d.subnet = lab_ref(l, &s->subnets, o, "subnet", path, "subnet", s->vpc_name);
 	if (!json_object_get(o, "subnet"))
 		ld_err(l, jp_key(l, path, "subnet"), "required key is missing");

@@ -267,6 +267,8 @@ static json_t *enis(const struct lab *lab, size_t v, const char **seen, size_t *
 			json_object_set_new(o, "device_index", json_integer(e->device_index));
 		if (e->description)
 			json_object_set_new(o, "description", str(e->description));
+		if (e->address)
+			json_object_set_new(o, "address", str(e->address));
 		if (e->ct_allowance != lab->opts.default_ct_allowance)
 			json_object_set_new(o, "conntrack_allowance",
 					    json_integer(e->ct_allowance));

@@ -75,6 +75,11 @@ if [ -d "$CORPUS" ]; then
 		roundtrip "$f"
 	done
 	roundtrip "$CORPUS/real/batfish-nat-gateway" "$CORPUS/real/batfish-vpn-gateway"
+	# Terraform resource addresses still name the endpoints
+	"$BIN" import "$CORPUS/terraform/checkov-terragoat-tfplan.json" -o "$TMP/tf.json" 2>/dev/null
+	out=$("$BIN" check "$TMP/tf.json" --from 203.0.113.9 --to aws_instance.web_host \
+		--proto tcp --port 80 2>&1 | tail -1)
+	[ "$out" = "verdict: ACCEPT" ] || fail "imported Terraform lab: aws_instance.web_host: $out"
 fi
 
 "$BIN" import "$TMP/none.json" -o "$TMP/x.json" >/dev/null 2>&1

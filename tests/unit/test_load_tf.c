@@ -298,6 +298,25 @@ static void test_diagnostics(void **state)
 	    "Terraform JSON format 9.0 is newer than vpcfw knows (0.1 to 1.2): read as 1.x");
 }
 
+/* vpcfw import keeps the address in our format: it still names the ENI. */
+static void test_address_in_lab_format(void **state)
+{
+	(void)state;
+	struct result res;
+	load_as(
+	    &res, "lab.json",
+	    "{'lab':'t','vpcs':[{'name':'v','cidr':'10.0.0.0/16','subnets':[{'name':'s',"
+	    "'cidr':'10.0.1.0/24'}],'security_groups':[{'name':'g'}],'enis':[{'name':'web',"
+	    "'subnet':'s','ip':'10.0.1.10','groups':'g','address':'module.a.aws_instance.w[0]'}]"
+	    "}]}",
+	    false);
+	expect_ok(&res);
+	const struct eni *e = by_name(res.lab, "module.a.aws_instance.w[0]");
+	assert_non_null(e);
+	assert_string_equal(e->name, "web");
+	done(&res);
+}
+
 /* Shapes no Terraform writes: errors or nothing, never a crash (the first
  * one crashed a fuzzing run: an index with no bracket in the address). */
 static void test_hostile_shapes(void **state)
@@ -370,9 +389,13 @@ static void test_corpus(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_plan_references), cmocka_unit_test(test_state_modules_defaults),
-	    cmocka_unit_test(test_union_and_nacls), cmocka_unit_test(test_diagnostics),
-	    cmocka_unit_test(test_hostile_shapes),  cmocka_unit_test(test_corpus),
+	    cmocka_unit_test(test_plan_references),
+	    cmocka_unit_test(test_state_modules_defaults),
+	    cmocka_unit_test(test_union_and_nacls),
+	    cmocka_unit_test(test_diagnostics),
+	    cmocka_unit_test(test_address_in_lab_format),
+	    cmocka_unit_test(test_hostile_shapes),
+	    cmocka_unit_test(test_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
