@@ -279,30 +279,36 @@ static bool addr_used(struct loader *l, const struct ip_addr *a)
 
 /* The default VPC (aws_default_vpc, else AWS's documented layout:
  * 172.31.0.0/16) and its first default subnet (172.31.0.0/20). */
+/* The default VPC: aws_default_vpc, else AWS's documented layout
+ * (172.31.0.0/16), made once. */
+static const char *default_vpc(struct loader *l, const struct origin *at)
+{
+	for (size_t i = 0; l->tf && i < l->tf->defaults.n; i++)
+		if (VEC_AT(&l->tf->defaults, struct tf_vpc_defaults, i)->default_vpc)
+			return VEC_AT(&l->tf->defaults, struct tf_vpc_defaults, i)->vpc_id;
+	const char *vpc_id = ld_make_id(l, "vpc", "default", NULL);
+	for (size_t i = 0; i < l->vpcs.n; i++)
+		if (streq(VEC_AT(&l->vpcs, struct vpc, i)->id, vpc_id))
+			return vpc_id;
+	struct vpc *v = vec_push(&l->vpcs, sizeof(*v));
+	struct ip_prefix *c = arena_calloc(l->a, 1, sizeof(*c));
+	if (!v || !c)
+		return vpc_id;
+	memset(v, 0, sizeof(*v));
+	v->id = vpc_id;
+	v->name = "default";
+	v->default_nacl = v->main_route_table = -1;
+	v->origin = *at;
+	ip_prefix_parse("172.31.0.0/16", c, NULL);
+	v->cidrs = c;
+	v->n_cidrs = 1;
+	return vpc_id;
+}
+
+/* The default VPC's first default subnet (172.31.0.0/20). */
 static struct draft_subnet *default_subnet(struct loader *l, const struct origin *at)
 {
-	const char *vpc_id = NULL;
-	for (size_t i = 0; l->tf && i < l->tf->defaults.n && !vpc_id; i++)
-		if (VEC_AT(&l->tf->defaults, struct tf_vpc_defaults, i)->default_vpc)
-			vpc_id = VEC_AT(&l->tf->defaults, struct tf_vpc_defaults, i)->vpc_id;
-	if (!vpc_id) {
-		vpc_id = ld_make_id(l, "vpc", "default", NULL);
-		bool have = false;
-		for (size_t i = 0; i < l->vpcs.n; i++)
-			have |= streq(VEC_AT(&l->vpcs, struct vpc, i)->id, vpc_id);
-		struct vpc *v = have ? NULL : vec_push(&l->vpcs, sizeof(*v));
-		struct ip_prefix *c = arena_calloc(l->a, 1, sizeof(*c));
-		if (v && c) {
-			memset(v, 0, sizeof(*v));
-			v->id = vpc_id;
-			v->name = "default";
-			v->default_nacl = v->main_route_table = -1;
-			v->origin = *at;
-			ip_prefix_parse("172.31.0.0/16", c, NULL);
-			v->cidrs = c;
-			v->n_cidrs = 1;
-		}
-	}
+	const char *vpc_id = default_vpc(l, at);
 	struct ip_prefix block;
 	ip_prefix_parse("172.31.0.0/20", &block, NULL);
 	const char *id = NULL;
@@ -464,6 +470,20 @@ static void default_vpcs_routes(struct loader *l)
 	}
 }
 
+/* "vpc_id - (Optional) VPC ID. Defaults to the region's default VPC"
+ * (provider docs, aws_security_group). */
+static void default_vpc_groups(struct loader *l)
+{
+	for (size_t i = 0; i < l->groups.n; i++) {
+		struct draft_group *d = VEC_AT(&l->groups, struct draft_group, i);
+		if (!d->from_tf || d->g.vpc_id)
+			continue;
+		d->g.vpc_id = default_vpc(l, &d->g.origin);
+		ld_warn_at(l, &d->g.origin, "vpc_id",
+			   "no vpc_id: the group is in the default VPC %s", d->g.vpc_id);
+	}
+}
+
 /* Interfaces of Terraform resources (those with an address). */
 static void finish_enis(struct loader *l, struct tf_state *st)
 {
@@ -619,6 +639,7 @@ void tf_finish(struct loader *l)
 	DROP_NO_VPC(l, &l->nacls, struct draft_nacl, n, "network ACL");
 	DROP_NO_VPC(l, &l->rts, struct draft_rt, rt, "route table");
 	finish_enis(l, st);
+	default_vpc_groups(l);
 	default_vpcs_routes(l);
 	local_routes(l);
 	eip_instances(l);
