@@ -207,7 +207,7 @@ void tf_sg_rules(struct tf_doc *t, const struct tf_res *r, const json_t *b, cons
 	memset(&base, 0, sizeof(base));
 	base.egress = egress;
 	base.origin = r->origin;
-	base.origin.path = path;
+	base.origin.path = arena_strdup(t->l->a, path); /* path is in l->tmp */
 	tf_str(t, r, b, path, "description", &base.description);
 	if (!sg_proto(t, b, path, &base))
 		return;
@@ -319,7 +319,7 @@ static bool tf_acl_entry(struct tf_doc *t, const struct tf_res *r, const json_t 
 	memset(e, 0, sizeof(*e));
 	e->egress = egress;
 	e->origin = r->origin;
-	e->origin.path = path;
+	e->origin.path = arena_strdup(l->a, path); /* path is in l->tmp */
 	long long num = 0, f = 0, to = 0, ty = -1, co = -1;
 	const char *action = NULL, *c4 = NULL, *c6 = NULL;
 	bool ok =

@@ -237,9 +237,13 @@ static void test_union_and_nacls(void **state)
 	    false);
 	expect_ok(&res);
 	assert_int_equal(group(res.lab, "g")->n_rules, 1);
+	/* where each was written outlives the load (ASan watches this) */
+	assert_string_equal(group(res.lab, "g")->rules[0].origin.path,
+			    "aws_security_group.g.ingress[0]");
 	const struct nacl *n = &res.lab->nacls[lab_find_nacl(res.lab, "acl-1")];
 	assert_int_equal(n->n_ingress, 1);
 	assert_int_equal(n->ingress[0].port_from, 443);
+	assert_string_equal(n->ingress[0].origin.path, "aws_network_acl.n.ingress[0]");
 	assert_int_equal(n->n_egress, 1);
 	assert_string_equal(n->egress[0].origin.path, "aws_network_acl_rule.out");
 	assert_int_equal(res.lab->subnets[0].nacl, lab_find_nacl(res.lab, "acl-1"));
