@@ -102,10 +102,9 @@ static void tf_instance(struct tf_doc *t, const struct tf_res *r)
 	bool pub = false;
 	d.public_wanted = tf_bool(r->values, "associate_public_ip_address", &pub) ? pub : -1;
 	d.addr_given = d.e.n_ipv4 || d.e.n_ipv6;
-	if (!ng)
-		group_names(t, r, eni_id);
-	ld_add_eni(t->l, &d);
-	/* network_interface blocks attach existing interfaces */
+	/* network_interface blocks attach existing interfaces; one at device
+	 * index 0 is the primary interface, so the instance makes none */
+	bool own = true;
 	const json_t *list = json_object_get(r->values, "network_interface");
 	for (size_t i = 0; i < json_array_size(list); i++) {
 		const json_t *bv, *bu, *bc;
@@ -118,7 +117,13 @@ static void tf_instance(struct tf_doc *t, const struct tf_res *r)
 		    other ? tf_pend(t->l, TF_ENI_ATTACH, other, r->id, &r->origin) : NULL;
 		if (p)
 			p->device_index = (int32_t)di;
+		own &= !(p && di == 0);
 	}
+	if (!own)
+		return;
+	if (!ng)
+		group_names(t, r, eni_id);
+	ld_add_eni(t->l, &d);
 }
 
 static void tf_interface(struct tf_doc *t, const struct tf_res *r)

@@ -302,6 +302,39 @@ static void test_diagnostics(void **state)
 	    "Terraform JSON format 9.0 is newer than vpcfw knows (0.1 to 1.2): read as 1.x");
 }
 
+/* An instance whose primary interface is an aws_network_interface: one
+ * ENI, at device 0 of the instance. */
+static void test_instance_interfaces(void **state)
+{
+	(void)state;
+	struct result res;
+	load_as(&res, "state.json",
+		"{'format_version':'1.0','values':{'root_module':{'resources':[{'address':"
+		"'aws_vpc.v','mode':'managed','type':'aws_vpc','name':'v','values':{'id':'vpc-1',"
+		"'cidr_block':'10.0.0.0/16','default_security_group_id':'sg-d'}},{'address':"
+		"'aws_subnet.s','mode':'managed','type':'aws_subnet','name':'s','values':{'id':"
+		"'subnet-1','vpc_id':'vpc-1','cidr_block':'10.0.1.0/24'}},{'address':"
+		"'aws_security_group.g','mode':'managed','type':'aws_security_group','name':'g',"
+		"'values':{'id':'sg-1','vpc_id':'vpc-1','name':'g','ingress':[],'egress':[]}},"
+		"{'address':'aws_network_interface.n','mode':'managed','type':"
+		"'aws_network_interface','name':'n','values':{'id':'eni-9','subnet_id':'subnet-1',"
+		"'private_ips':['10.0.1.30'],'security_groups':['sg-1']}},{'address':"
+		"'aws_network_interface_sg_attachment.a','mode':'managed','type':"
+		"'aws_network_interface_sg_attachment','name':'a','values':{'network_interface_id':"
+		"'eni-9','security_group_id':'sg-d'}},{'address':'aws_instance.i','mode':'managed',"
+		"'type':'aws_instance','name':'i','values':{'id':'i-1','network_interface':[{"
+		"'network_interface_id':'eni-9','device_index':0}]}}]}}}",
+		false);
+	expect_ok(&res);
+	assert_int_equal(res.lab->n_enis, 1);
+	const struct eni *e = &res.lab->enis[0];
+	assert_string_equal(e->instance_id, "i-1");
+	assert_int_equal(e->device_index, 0);
+	assert_int_equal(e->n_groups, 2); /* sg-1 and, attached, sg-d */
+	assert_ptr_equal(by_name(res.lab, "i-1"), e);
+	done(&res);
+}
+
 /* vpcfw import keeps the address in our format: it still names the ENI. */
 static void test_address_in_lab_format(void **state)
 {
@@ -397,6 +430,7 @@ int main(void)
 	    cmocka_unit_test(test_state_modules_defaults),
 	    cmocka_unit_test(test_union_and_nacls),
 	    cmocka_unit_test(test_diagnostics),
+	    cmocka_unit_test(test_instance_interfaces),
 	    cmocka_unit_test(test_address_in_lab_format),
 	    cmocka_unit_test(test_hostile_shapes),
 	    cmocka_unit_test(test_corpus),
