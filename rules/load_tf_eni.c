@@ -169,8 +169,8 @@ static void tf_eni_link(struct tf_doc *t, const struct tf_res *r, bool attach)
 /* A service's interfaces: one per subnet, in the service's groups (none:
  * the VPC's default group), addresses picked in the subnet later. */
 static void service_enis(struct tf_doc *t, const struct tf_res *r, const char *kind,
-			 const char **subnets, size_t ns, const char **groups, size_t ng,
-			 bool per_subnet)
+			 const char *vpc_id, const char **subnets, size_t ns, const char **groups,
+			 size_t ng, bool per_subnet)
 {
 	struct service *s = vec_push(&t->l->services, sizeof(*s));
 	if (!s)
@@ -178,6 +178,7 @@ static void service_enis(struct tf_doc *t, const struct tf_res *r, const char *k
 	memset(s, 0, sizeof(*s));
 	s->kind = kind;
 	s->name = r->address;
+	s->vpc_id = vpc_id;
 	s->subnet_ids = subnets;
 	s->n_subnet_ids = ns;
 	s->group_ids = groups;
@@ -189,6 +190,7 @@ static void service_enis(struct tf_doc *t, const struct tf_res *r, const char *k
 	for (size_t i = 0; i < ns && (per_subnet || i == 0); i++) {
 		const char *id = ld_make_id(t->l, "eni", r->address, subnets[i]);
 		struct draft_eni d = eni_draft(t, r, id, subnets[i], groups, ng);
+		d.vpc_id = vpc_id;
 		d.e.description = arena_printf(t->l->a, "%s %s", kind, r->address);
 		/* labelled by the resource address: a Terraform local name such as
 		 * "default" repeats across resources */
@@ -229,7 +231,7 @@ static void tf_db(struct tf_doc *t, const struct tf_res *r)
 	size_t ng =
 	    tf_ids(t, r, r->values, r->unknown, r->config, "vpc_security_group_ids", &groups);
 	size_t ns = group_subnets(t, r, "db_subnet_group_name", "aws_db_subnet_group", &subnets);
-	service_enis(t, r, "rds", subnets, ns, groups, ng, false);
+	service_enis(t, r, "rds", NULL, subnets, ns, groups, ng, false);
 }
 
 static void tf_lb(struct tf_doc *t, const struct tf_res *r)
@@ -237,7 +239,8 @@ static void tf_lb(struct tf_doc *t, const struct tf_res *r)
 	const char **groups, **subnets;
 	size_t ng = tf_ids(t, r, r->values, r->unknown, r->config, "security_groups", &groups);
 	size_t ns = tf_ids(t, r, r->values, r->unknown, r->config, "subnets", &subnets);
-	service_enis(t, r, "load-balancer", subnets, ns, groups, ng, true);
+	service_enis(t, r, "load-balancer", tf_id(t, r, r->values, r->unknown, r->config, "vpc_id"),
+		     subnets, ns, groups, ng, true);
 }
 
 static void tf_vpc_config(struct tf_doc *t, const struct tf_res *r, const char *kind)
@@ -249,7 +252,7 @@ static void tf_vpc_config(struct tf_doc *t, const struct tf_res *r, const char *
 	const char **groups, **subnets;
 	size_t ng = tf_ids(t, r, bv, bu, bc, "security_group_ids", &groups);
 	size_t ns = tf_ids(t, r, bv, bu, bc, "subnet_ids", &subnets);
-	service_enis(t, r, kind, subnets, ns, groups, ng, false);
+	service_enis(t, r, kind, tf_id(t, r, bv, bu, bc, "vpc_id"), subnets, ns, groups, ng, false);
 }
 
 /* An autoscaling group's instances carry its launch configuration's (or
@@ -270,7 +273,7 @@ static void tf_asg(struct tf_doc *t, const struct tf_res *r)
 	if (tpl && !ng)
 		ng = tf_ids(t, tpl, tpl->values, tpl->unknown, tpl->config,
 			    "vpc_security_group_ids", &groups);
-	service_enis(t, r, "autoscaling-group", subnets, ns, groups, ng, false);
+	service_enis(t, r, "autoscaling-group", NULL, subnets, ns, groups, ng, false);
 }
 
 static void tf_cache(struct tf_doc *t, const struct tf_res *r)
@@ -279,7 +282,7 @@ static void tf_cache(struct tf_doc *t, const struct tf_res *r)
 	size_t ng = tf_ids(t, r, r->values, r->unknown, r->config, "security_group_ids", &groups);
 	size_t ns =
 	    group_subnets(t, r, "subnet_group_name", "aws_elasticache_subnet_group", &subnets);
-	service_enis(t, r, "elasticache", subnets, ns, groups, ng, false);
+	service_enis(t, r, "elasticache", NULL, subnets, ns, groups, ng, false);
 }
 
 bool tf_eni_resource(struct tf_doc *t, const struct tf_res *r)

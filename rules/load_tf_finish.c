@@ -341,6 +341,130 @@ static struct draft_subnet *default_subnet(struct loader *l, const struct origin
 	return s;
 }
 
+static bool overlaps_vpc(struct loader *l, const struct ip_prefix *p)
+{
+	for (size_t i = 0; i < l->vpcs.n; i++) {
+		const struct vpc *v = VEC_AT(&l->vpcs, struct vpc, i);
+		for (size_t c = 0; c < v->n_cidrs; c++)
+			if (ip_prefix_overlaps(&v->cidrs[c], p))
+				return true;
+	}
+	return false;
+}
+
+/* A VPC named but not in the lab, for interfaces placed in it: the first
+ * 10.N.0.0/16 no VPC of the lab uses. */
+static struct vpc *assumed_vpc(struct loader *l, const char *id, const struct origin *at)
+{
+	for (size_t i = 0; i < l->vpcs.n; i++)
+		if (streq(VEC_AT(&l->vpcs, struct vpc, i)->id, id))
+			return VEC_AT(&l->vpcs, struct vpc, i);
+	struct ip_prefix *c = arena_calloc(l->a, 1, sizeof(*c));
+	if (!c)
+		return NULL;
+	for (int n = 0; n < 256; n++) {
+		char text[32];
+		snprintf(text, sizeof(text), "10.%d.0.0/16", n);
+		ip_prefix_parse(text, c, NULL);
+		if (!overlaps_vpc(l, c))
+			break;
+	}
+	struct vpc *v = vec_push(&l->vpcs, sizeof(*v));
+	if (!v)
+		return NULL;
+	memset(v, 0, sizeof(*v));
+	v->id = id;
+	v->default_nacl = v->main_route_table = -1;
+	v->origin = *at;
+	v->cidrs = c;
+	v->n_cidrs = 1;
+	char buf[IP_PREFIX_STRLEN];
+	ld_warn_at(l, at, NULL,
+		   "VPC %s is not in the lab: assuming it holds %s (its real block is unknown; "
+		   "rules naming CIDRs may decide differently in AWS)",
+		   id, ip_prefix_format(c, buf, sizeof(buf)));
+	return v;
+}
+
+/* A subnet named but not in the lab, with no known address in it: the
+ * first free /24 of its VPC (the one named beside it, else its groups',
+ * else the file's default VPC, else an assumed one). */
+static bool holds_an_eni(struct loader *l, const struct ip_prefix *p)
+{
+	for (size_t i = 0; i < l->enis.n; i++) {
+		const struct eni *e = &VEC_AT(&l->enis, struct draft_eni, i)->e;
+		for (size_t k = 0; k < e->n_ipv4; k++)
+			if (ip_prefix_contains(p, &e->ipv4[k]))
+				return true;
+	}
+	return false;
+}
+
+/* The VPC of an interface's groups (a group's vpc_id, or the VPC whose
+ * default group it is), when nothing else says where it is. */
+static const char *groups_vpc(struct loader *l, const struct draft_eni *d)
+{
+	for (size_t i = 0; i < d->n_groups; i++) {
+		struct draft_group *g = find_group(l, d->groups[i].id);
+		if (g && g->g.vpc_id)
+			return g->g.vpc_id;
+		for (size_t k = 0; l->tf && k < l->tf->defaults.n; k++) {
+			const struct tf_vpc_defaults *vd =
+			    VEC_AT(&l->tf->defaults, struct tf_vpc_defaults, k);
+			if (streq(vd->sg_id, d->groups[i].id))
+				return vd->vpc_id;
+		}
+	}
+	return NULL;
+}
+
+static struct draft_subnet *assumed_subnet(struct loader *l, struct draft_eni *d)
+{
+	if (!d->vpc_id)
+		d->vpc_id = groups_vpc(l, d);
+	for (size_t i = 0; !d->vpc_id && l->tf && i < l->tf->defaults.n; i++)
+		if (VEC_AT(&l->tf->defaults, struct tf_vpc_defaults, i)->default_vpc)
+			d->vpc_id = VEC_AT(&l->tf->defaults, struct tf_vpc_defaults, i)->vpc_id;
+	const char *vpc_id = d->vpc_id ? d->vpc_id : ld_make_id(l, "vpc", "assumed", NULL);
+	struct vpc *v = assumed_vpc(l, vpc_id, &d->subnet.at);
+	if (!v || !v->n_cidrs || v->cidrs[0].len > 24)
+		return NULL;
+	struct ip_prefix p = v->cidrs[0];
+	uint64_t n = (uint64_t)1 << (24 - p.len);
+	for (uint64_t k = 0; k < n; k++) {
+		struct ip_addr base;
+		ip_prefix_nth(&v->cidrs[0], k << 8, &base);
+		p.addr = base;
+		p.len = 24;
+		bool used = false;
+		for (size_t i = 0; i < l->subnets.n && !used; i++) {
+			const struct subnet *s = &VEC_AT(&l->subnets, struct draft_subnet, i)->s;
+			used = streq(s->vpc_id, vpc_id) && ip_prefix_overlaps(&s->cidr, &p);
+		}
+		used |= holds_an_eni(l, &p); /* the block of a subnet assumed later */
+		if (used)
+			continue;
+		struct draft_subnet *s = vec_push(&l->subnets, sizeof(*s));
+		if (!s)
+			return NULL;
+		memset(s, 0, sizeof(*s));
+		s->from_aws = s->synthesised = true;
+		s->s.id = d->subnet.id;
+		s->s.vpc_id = vpc_id;
+		s->s.vpc = s->s.nacl = s->s.route_table = -1;
+		s->s.origin = d->subnet.at;
+		s->s.cidr = p;
+		char buf[IP_PREFIX_STRLEN];
+		ld_warn_at(l, &d->subnet.at, NULL,
+			   "subnet %s is not in the lab and no address in it is known: assuming "
+			   "%s in VPC %s",
+			   d->subnet.id, ip_prefix_format(&p, buf, sizeof(buf)), vpc_id);
+		d->vpc_id = vpc_id;
+		return s;
+	}
+	return NULL;
+}
+
 /* The first address of the subnet after AWS's four reserved ones that no
  * other interface holds. Without a subnet, AWS launches into the default
  * VPC's default subnet. */
@@ -354,6 +478,8 @@ static void assume_address(struct loader *l, struct draft_eni *d)
 			   "VPC %s",
 			   s->s.id, "172.31.0.0/20", s->s.vpc_id);
 	}
+	if (!s && d->subnet.id)
+		s = assumed_subnet(l, d);
 	if (!s) {
 		ld_warn_at(l, &d->e.origin, NULL,
 			   "subnet %s is not in the lab and no address is known: the interface "
@@ -487,6 +613,14 @@ static void default_vpc_groups(struct loader *l)
 /* Interfaces of Terraform resources (those with an address). */
 static void finish_enis(struct loader *l, struct tf_state *st)
 {
+	/* interfaces with known addresses first: the subnets they imply are
+	 * assumed before any block is picked for interfaces without one */
+	for (size_t i = 0; i < l->enis.n; i++) {
+		struct draft_eni *d = VEC_AT(&l->enis, struct draft_eni, i);
+		if (d->e.address && !d->vpc_id && (d->e.n_ipv4 || d->e.n_ipv6))
+			d->vpc_id = subnet_vpc(l, d);
+	}
+	ld_synth_subnets(l);
 	for (size_t i = 0; i < l->enis.n; i++) {
 		struct draft_eni *d = VEC_AT(&l->enis, struct draft_eni, i);
 		if (!d->e.address)

@@ -83,6 +83,13 @@ check "$M" 203.0.113.9 aws_instance.test_instance 443 ACCEPT
 check "$M" 203.0.113.9 aws_instance.test_instance 22 REJECT
 check "$M" aws_instance.test_instance 203.0.113.9 80 ACCEPT
 
+A="$TF/tfcompliance-issue-249-plan.out.json"
+# an ALB, a Lambda and an autoscaling group in subnets the file does not
+# hold: assumed blocks; rules between groups decide as in AWS
+check "$A" module.alb.aws_alb.alb module.myapp-asg.aws_autoscaling_group.asg 4000 ACCEPT
+check "$A" module.alb.aws_alb.alb module.myapp-asg.aws_autoscaling_group.asg 8080 REJECT
+check "$A" module.myapp-asg.aws_autoscaling_group.asg module.alb.aws_alb.alb 80 REJECT
+
 S="$TF/infracost-terraform_v0.14_state.json"
 P="$TF/infracost-terraform_v0.14_plan.json"
 # every instance in the default VPC's default group: each other yes, the

@@ -335,6 +335,33 @@ static void test_instance_interfaces(void **state)
 	done(&res);
 }
 
+/* A load balancer in subnets and a VPC the file does not hold: assumed
+ * blocks, each said. */
+static void test_assumed_placement(void **state)
+{
+	(void)state;
+	struct result res;
+	load_as(&res, "lb.json",
+		"{'format_version':'1.0','values':{'root_module':{'resources':[{'address':"
+		"'aws_security_group.lb','mode':'managed','type':'aws_security_group','name':'lb',"
+		"'values':{'id':'sg-1','vpc_id':'vpc-9','name':'lb','ingress':[],'egress':[]}},"
+		"{'address':'aws_lb.web','mode':'managed','type':'aws_lb','name':'web','values':{"
+		"'id':'arn:lb','vpc_id':'vpc-9','security_groups':['sg-1'],'subnets':["
+		"'subnet-x','subnet-y']}}]}}}",
+		false);
+	expect_ok(&res);
+	assert_true(has(&res.d, DIAG_WARNING, "lb.json", "aws_lb.web.subnet_id",
+			"VPC vpc-9 is not in the lab: assuming it holds 10.0.0.0/16 (its real "
+			"block is unknown; rules naming CIDRs may decide differently in AWS)"));
+	assert_true(has(&res.d, DIAG_WARNING, "lb.json", "aws_lb.web.subnet_id",
+			"subnet subnet-y is not in the lab and no address in it is known: "
+			"assuming 10.0.1.0/24 in VPC vpc-9"));
+	assert_int_equal(res.lab->n_enis, 2); /* one per subnet */
+	assert_non_null(by_name(res.lab, "aws_lb.web"));
+	assert_int_equal(res.lab->n_services, 1);
+	done(&res);
+}
+
 /* vpcfw import keeps the address in our format: it still names the ENI. */
 static void test_address_in_lab_format(void **state)
 {
@@ -431,6 +458,7 @@ int main(void)
 	    cmocka_unit_test(test_union_and_nacls),
 	    cmocka_unit_test(test_diagnostics),
 	    cmocka_unit_test(test_instance_interfaces),
+	    cmocka_unit_test(test_assumed_placement),
 	    cmocka_unit_test(test_address_in_lab_format),
 	    cmocka_unit_test(test_hostile_shapes),
 	    cmocka_unit_test(test_corpus),
