@@ -3,8 +3,10 @@
  * document, collecting resources of plans and states, ids and references),
  * load_tf_net.c (network resources: VPCs, subnets, groups, NACLs, routes,
  * gateways), load_tf_eni.c (instances, interfaces and the services that
- * own ENIs) and load_tf_finish.c (what needs every document: separate rule
- * resources joining their groups, default groups, assumed addresses).
+ * own ENIs), load_tf_finish.c (what needs every document: separate rule
+ * resources joining their groups, default groups) and load_tf_place.c
+ * (where AWS puts what Terraform does not place: assumed subnets,
+ * addresses, the default VPC).
  */
 #ifndef VPCFW_LOAD_TF_PRIVATE_H
 #define VPCFW_LOAD_TF_PRIVATE_H
@@ -107,5 +109,15 @@ void tf_sg_rules(struct tf_doc *t, const struct tf_res *r, const json_t *b, cons
  * of block i of key (NULL where absent). */
 void tf_block(const struct tf_res *r, const json_t *vals, const json_t *unk, const json_t *cfg,
 	      const char *key, size_t i, const json_t **bv, const json_t **bu, const json_t **bc);
+
+/* load_tf_finish.c: drafts by id (NULL when absent). */
+struct draft_group *tf_find_group(struct loader *l, const char *id);
+struct draft_subnet *tf_find_subnet(struct loader *l, const char *id);
+
+/* load_tf_place.c: what AWS does where Terraform says nothing. */
+void tf_assume_address(struct loader *l, struct draft_eni *d);
+void tf_assume_public_ip(struct loader *l, struct draft_eni *d);
+void tf_default_vpc_routes(struct loader *l);
+void tf_default_vpc_groups(struct loader *l);
 
 #endif
