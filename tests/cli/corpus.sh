@@ -5,20 +5,7 @@
 # and states of other projects load and give AWS's verdicts, endpoints
 # named by resource address. vpcfw diff from a Terraform state to a plan
 # is how CI compares before and after (docs/ci.md).
-set -u
-BIN="${VPCFW_BINARY_DIR:?}/vpcfw"
-SRC="${VPCFW_SOURCE_DIR:?}"
-CORPUS="$SRC/../shared/corpus"
-TMP=$(mktemp -d /tmp/vpcfw-corpus.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-fails=0
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
+. "$(dirname "$0")/lib.sh"
 [ -d "$CORPUS/real" ] || { echo "FAIL: no corpus at $CORPUS (CI puts shared/ beside the clone)"; exit 1; }
 
 # validate LAB: exit 0 and "0 errors"

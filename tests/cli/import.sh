@@ -4,20 +4,7 @@
 # with no error and gives the same verdicts as its source (vpcfw diff of
 # the two: exit 0, nothing differs). Several paths make one lab; bad
 # input and bad usage exit 2.
-set -u
-BIN="${VPCFW_BINARY_DIR:?}/vpcfw"
-SRC="${VPCFW_SOURCE_DIR:?}"
-CORPUS="$SRC/../shared/corpus"
-TMP=$(mktemp -d /tmp/vpcfw-import.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-fails=0
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 # roundtrip SOURCE...: import, validate, and no verdict differs
 roundtrip() {

@@ -19,7 +19,6 @@
 #include "load.h"
 #include "loadkit.h"
 
-
 /* ------------------------------------------------------------------ */
 /* A small AWS lab, assembled from pieces so each test changes one.   */
 
@@ -352,24 +351,26 @@ static void test_subnet_checks(void **state)
 	one_error("{" VPCS ",'Subnets':{}}", "Subnets", "expected an array, found an object");
 }
 
-static void eni_error(const char *eni, const char *path, const char *msg)
+/* The small lab with one more ENI; one record at path (an error, or a
+ * warning that --strict makes an error). */
+static void eni_check(bool error, const char *eni, const char *path, const char *msg)
 {
 	char doc[4096];
 	snprintf(doc, sizeof(doc),
 		 "{" VPCS "," SUBNETS "," GROUPS "," NACLS
 		 ",'NetworkInterfaces':[" ENI("eni-1", "10.0.1.10") ",%s]}",
 		 eni);
-	one_error(doc, path, msg);
+	(error ? one_error : one_warning)(doc, path, msg);
+}
+
+static void eni_error(const char *eni, const char *path, const char *msg)
+{
+	eni_check(true, eni, path, msg);
 }
 
 static void eni_warning(const char *eni, const char *path, const char *msg)
 {
-	char doc[4096];
-	snprintf(doc, sizeof(doc),
-		 "{" VPCS "," SUBNETS "," GROUPS "," NACLS
-		 ",'NetworkInterfaces':[" ENI("eni-1", "10.0.1.10") ",%s]}",
-		 eni);
-	one_warning(doc, path, msg);
+	eni_check(false, eni, path, msg);
 }
 
 static void test_eni_checks(void **state)
