@@ -170,7 +170,7 @@ static void tf_eni_link(struct tf_doc *t, const struct tf_res *r, bool attach)
  * the VPC's default group), addresses picked in the subnet later. */
 static void service_enis(struct tf_doc *t, const struct tf_res *r, const char *kind,
 			 const char *vpc_id, const char **subnets, size_t ns, const char **groups,
-			 size_t ng, bool per_subnet)
+			 size_t ng, bool per_subnet, bool public)
 {
 	struct service *s = vec_push(&t->l->services, sizeof(*s));
 	if (!s)
@@ -191,6 +191,7 @@ static void service_enis(struct tf_doc *t, const struct tf_res *r, const char *k
 		const char *id = ld_make_id(t->l, "eni", r->address, subnets[i]);
 		struct draft_eni d = eni_draft(t, r, id, subnets[i], groups, ng);
 		d.vpc_id = vpc_id;
+		d.public_wanted = public;
 		d.e.description = arena_printf(t->l->a, "%s %s", kind, r->address);
 		/* labelled by the resource address: a Terraform local name such as
 		 * "default" repeats across resources */
@@ -225,22 +226,31 @@ static size_t group_subnets(struct tf_doc *t, const struct tf_res *r, const char
 	return g ? tf_ids(t, g, g->values, g->unknown, g->config, "subnet_ids", subnets) : 0;
 }
 
+static bool publicly_accessible(const struct tf_res *r)
+{
+	bool pub = false;
+	return tf_bool(r->values, "publicly_accessible", &pub) && pub;
+}
+
 static void tf_db(struct tf_doc *t, const struct tf_res *r)
 {
 	const char **groups, **subnets;
 	size_t ng =
 	    tf_ids(t, r, r->values, r->unknown, r->config, "vpc_security_group_ids", &groups);
 	size_t ns = group_subnets(t, r, "db_subnet_group_name", "aws_db_subnet_group", &subnets);
-	service_enis(t, r, "rds", NULL, subnets, ns, groups, ng, false);
+	service_enis(t, r, "rds", NULL, subnets, ns, groups, ng, false, publicly_accessible(r));
 }
 
+/* An internet-facing load balancer's nodes have public addresses. */
 static void tf_lb(struct tf_doc *t, const struct tf_res *r)
 {
+	bool internal = false;
+	tf_bool(r->values, "internal", &internal);
 	const char **groups, **subnets;
 	size_t ng = tf_ids(t, r, r->values, r->unknown, r->config, "security_groups", &groups);
 	size_t ns = tf_ids(t, r, r->values, r->unknown, r->config, "subnets", &subnets);
 	service_enis(t, r, "load-balancer", tf_id(t, r, r->values, r->unknown, r->config, "vpc_id"),
-		     subnets, ns, groups, ng, true);
+		     subnets, ns, groups, ng, true, !internal);
 }
 
 static void tf_vpc_config(struct tf_doc *t, const struct tf_res *r, const char *kind)
@@ -252,7 +262,8 @@ static void tf_vpc_config(struct tf_doc *t, const struct tf_res *r, const char *
 	const char **groups, **subnets;
 	size_t ng = tf_ids(t, r, bv, bu, bc, "security_group_ids", &groups);
 	size_t ns = tf_ids(t, r, bv, bu, bc, "subnet_ids", &subnets);
-	service_enis(t, r, kind, tf_id(t, r, bv, bu, bc, "vpc_id"), subnets, ns, groups, ng, false);
+	service_enis(t, r, kind, tf_id(t, r, bv, bu, bc, "vpc_id"), subnets, ns, groups, ng, false,
+		     false);
 }
 
 /* An autoscaling group's instances carry its launch configuration's (or
@@ -273,7 +284,7 @@ static void tf_asg(struct tf_doc *t, const struct tf_res *r)
 	if (tpl && !ng)
 		ng = tf_ids(t, tpl, tpl->values, tpl->unknown, tpl->config,
 			    "vpc_security_group_ids", &groups);
-	service_enis(t, r, "autoscaling-group", NULL, subnets, ns, groups, ng, false);
+	service_enis(t, r, "autoscaling-group", NULL, subnets, ns, groups, ng, false, false);
 }
 
 static void tf_cache(struct tf_doc *t, const struct tf_res *r)
@@ -282,7 +293,7 @@ static void tf_cache(struct tf_doc *t, const struct tf_res *r)
 	size_t ng = tf_ids(t, r, r->values, r->unknown, r->config, "security_group_ids", &groups);
 	size_t ns =
 	    group_subnets(t, r, "subnet_group_name", "aws_elasticache_subnet_group", &subnets);
-	service_enis(t, r, "elasticache", NULL, subnets, ns, groups, ng, false);
+	service_enis(t, r, "elasticache", NULL, subnets, ns, groups, ng, false, false);
 }
 
 bool tf_eni_resource(struct tf_doc *t, const struct tf_res *r)

@@ -291,7 +291,7 @@ void tf_assume_public_ip(struct loader *l, struct draft_eni *d)
 		char buf[IP_ADDR_STRLEN];
 		ld_warn_at(l, &d->e.origin, NULL,
 			   "public IPv4 address known only after launch (%s): assuming %s",
-			   d->public_wanted > 0 ? "associate_public_ip_address"
+			   d->public_wanted > 0 ? "the resource asks for one"
 						: "the subnet maps public addresses",
 			   ip_addr_format(&a, buf, sizeof(buf)));
 		return;

@@ -57,6 +57,11 @@ check "$G" 203.0.113.9 aws_instance.web_host 443 REJECT
 check "$G" aws_instance.web_host aws_db_instance.default 3306 ACCEPT
 check "$G" aws_instance.web_host aws_db_instance.default 5432 REJECT
 check "$G" 203.0.113.9 aws_db_instance.default 3306 REJECT
+# an internet-facing classic ELB in web-node; an interface with no group
+# given is in the VPC's default group (members only)
+check "$G" 203.0.113.9 aws_elb.weblb 80 ACCEPT
+check "$G" 203.0.113.9 aws_elb.weblb 443 REJECT
+check "$G" aws_instance.web_host aws_network_interface.web-eni 22 REJECT
 
 # the explanation names the resource (and block) that wrote the rule
 "$BIN" check "$G" --from 203.0.113.9 --to aws_instance.web_host --proto tcp --port 80 --json \
