@@ -6,15 +6,16 @@
 # named by resource address. vpcfw diff from a Terraform state to a plan
 # is how CI compares before and after (docs/ci.md).
 . "$(dirname "$0")/lib.sh"
+CORPUS="$src/../shared/corpus"
 [ -d "$CORPUS/real" ] || { echo "FAIL: no corpus at $CORPUS (CI puts shared/ beside the clone)"; exit 1; }
 
 # validate LAB: exit 0 and "0 errors"
 validate() {
-	"$BIN" validate "$1" >"$TMP/out" 2>"$TMP/err"
+	"$bin" validate "$1" >"$tmp/out" 2>"$tmp/err"
 	local rc=$?
-	if [ $rc != 0 ] || ! grep -q "^0 errors" "$TMP/out"; then
+	if [ $rc != 0 ] || ! grep -q "^0 errors" "$tmp/out"; then
 		fail "vpcfw validate $1 exited $rc"
-		grep ': error: ' "$TMP/err" | head -5 | sed 's/^/  /'
+		grep ': error: ' "$tmp/err" | head -5 | sed 's/^/  /'
 	fi
 }
 
@@ -27,13 +28,13 @@ done
 [ $n -ge 12 ] || fail "only $n folders under real/"
 
 # accounts/<id>/<region>/: read recursively, both accounts in one lab
-"$BIN" validate "$CORPUS/real/batfish-vpc-peering-multi-account" >"$TMP/out" 2>&1
-grep -q "^  2 VPCs," "$TMP/out" || fail "multi-account: $(grep VPC "$TMP/out")"
+"$bin" validate "$CORPUS/real/batfish-vpc-peering-multi-account" >"$tmp/out" 2>&1
+grep -q "^  2 VPCs," "$tmp/out" || fail "multi-account: $(grep VPC "$tmp/out")"
 # A,B: two folders, one lab
 validate "$CORPUS/real/batfish-nat-gateway,$CORPUS/real/batfish-vpn-gateway"
-"$BIN" validate "$CORPUS/real/batfish-nat-gateway,$CORPUS/real/batfish-vpn-gateway" >"$TMP/out" 2>/dev/null
-grep -q "^  2 VPCs, 4 subnets, 5 ENIs" "$TMP/out" || fail "A,B: $(grep VPC "$TMP/out")"
-grep -q "^lab batfish-nat-gateway " "$TMP/out" || fail "A,B is named after A: $(head -1 "$TMP/out")"
+"$bin" validate "$CORPUS/real/batfish-nat-gateway,$CORPUS/real/batfish-vpn-gateway" >"$tmp/out" 2>/dev/null
+grep -q "^  2 VPCs, 4 subnets, 5 ENIs" "$tmp/out" || fail "A,B: $(grep VPC "$tmp/out")"
+grep -q "^lab batfish-nat-gateway " "$tmp/out" || fail "A,B is named after A: $(head -1 "$tmp/out")"
 
 TF="$CORPUS/terraform"
 for f in "$TF"/*.json; do
@@ -43,7 +44,7 @@ done
 # check LAB FROM TO PORT VERDICT: tcp, as AWS decides it
 check() {
 	local out
-	out=$("$BIN" check "$1" --from "$2" --to "$3" --proto tcp --port "$4" 2>&1 | tail -1)
+	out=$("$bin" check "$1" --from "$2" --to "$3" --proto tcp --port "$4" 2>&1 | tail -1)
 	[ "$out" = "verdict: $5" ] || fail "check $(basename "$1") $2 -> $3 tcp $4: $out, AWS: $5"
 }
 
@@ -64,9 +65,9 @@ check "$G" 203.0.113.9 aws_elb.weblb 443 REJECT
 check "$G" aws_instance.web_host aws_network_interface.web-eni 22 REJECT
 
 # the explanation names the resource (and block) that wrote the rule
-"$BIN" check "$G" --from 203.0.113.9 --to aws_instance.web_host --proto tcp --port 80 --json \
-	>"$TMP/check.json" 2>/dev/null
-grep -q '"path": "aws_security_group.web-node.ingress\[1\]"' "$TMP/check.json" ||
+"$bin" check "$G" --from 203.0.113.9 --to aws_instance.web_host --proto tcp --port 80 --json \
+	>"$tmp/check.json" 2>/dev/null
+grep -q '"path": "aws_security_group.web-node.ingress\[1\]"' "$tmp/check.json" ||
 	fail "check --json names no resource address for the SG rule"
 
 M="$TF/tfcompliance-resource-mounting-plan.out.json"
@@ -92,14 +93,13 @@ check "$S" 203.0.113.9 aws_instance.instance_1 22 REJECT
 check "$P" aws_instance.instance_2 'aws_instance.instance_named["test.1"]' 443 ACCEPT
 
 # diff from the state to the plan: what the change opens, by address
-"$BIN" diff "$S" "$P" >"$TMP/diff" 2>"$TMP/err"
+"$bin" diff "$S" "$P" >"$tmp/diff" 2>"$tmp/err"
 rc=$?
-[ $rc = 1 ] || fail "diff state plan exited $rc, expected 1 (new instances): $(head -3 "$TMP/err")"
-grep -q '^+ aws_instance.instance_1 (172.31.4.10) -> aws_instance.instance_2 (172.31.0.4) tcp 0-65535: sg-ingress: only in the NEW lab: sg-5277e14a (default) ingress all traffic from sg-5277e14a (default)$' "$TMP/diff" ||
-	fail "diff state plan: no line for instance_2; have: $(head -2 "$TMP/diff")"
-grep -q '^-' "$TMP/diff" && fail "diff state plan closes something: $(grep -m1 '^-' "$TMP/diff")"
+[ $rc = 1 ] || fail "diff state plan exited $rc, expected 1 (new instances): $(head -3 "$tmp/err")"
+grep -q '^+ aws_instance.instance_1 (172.31.4.10) -> aws_instance.instance_2 (172.31.0.4) tcp 0-65535: sg-ingress: only in the NEW lab: sg-5277e14a (default) ingress all traffic from sg-5277e14a (default)$' "$tmp/diff" ||
+	fail "diff state plan: no line for instance_2; have: $(head -2 "$tmp/diff")"
+grep -q '^-' "$tmp/diff" && fail "diff state plan closes something: $(grep -m1 '^-' "$tmp/diff")"
 # the same plan against itself: nothing
-"$BIN" diff "$P" "$P" >/dev/null 2>&1 || fail "diff plan plan exited $?"
+"$bin" diff "$P" "$P" >/dev/null 2>&1 || fail "diff plan plan exited $?"
 
-[ $fails = 0 ] && echo "ok: corpus" || echo "$fails failure(s)"
-[ $fails = 0 ]
+cli_finish corpus

@@ -5,50 +5,51 @@
 # the two: exit 0, nothing differs). Several paths make one lab; bad
 # input and bad usage exit 2.
 . "$(dirname "$0")/lib.sh"
+CORPUS="$src/../shared/corpus"
 
 # roundtrip SOURCE...: import, validate, and no verdict differs
 roundtrip() {
-	local out="$TMP/lab.json"
+	local out="$tmp/lab.json"
 	rm -f "$out"
-	if ! "$BIN" import "$@" -o "$out" 2>"$TMP/err"; then
+	if ! "$bin" import "$@" -o "$out" 2>"$tmp/err"; then
 		fail "vpcfw import $* exited $?"
-		sed 's/^/  /' "$TMP/err" | head -5
+		sed 's/^/  /' "$tmp/err" | head -5
 		return
 	fi
-	"$BIN" validate "$out" >"$TMP/out" 2>"$TMP/err"
-	if ! grep -q "^0 errors" "$TMP/out"; then
+	"$bin" validate "$out" >"$tmp/out" 2>"$tmp/err"
+	if ! grep -q "^0 errors" "$tmp/out"; then
 		fail "import of $* does not validate"
-		grep ': error: ' "$TMP/err" | head -5 | sed 's/^/  /'
+		grep ': error: ' "$tmp/err" | head -5 | sed 's/^/  /'
 		return
 	fi
 	local src
 	src=$(IFS=,; echo "$*")
-	"$BIN" diff "$src" "$out" >"$TMP/diff" 2>&1
+	"$bin" diff "$src" "$out" >"$tmp/diff" 2>&1
 	local rc=$?
 	if [ $rc != 0 ]; then
 		fail "import of $* changes verdicts (vpcfw diff exited $rc)"
-		head -5 "$TMP/diff" | sed 's/^/  /'
+		head -5 "$tmp/diff" | sed 's/^/  /'
 	fi
 }
 
 for ex in prototype/lab.json ten-thousand/lab.json million/lab.json aws-export; do
-	roundtrip "$SRC/examples/$ex"
+	roundtrip "$src/examples/$ex"
 done
 
 # ids and names are kept, and one check gives the same answer in both
-"$BIN" import "$SRC/examples/ten-thousand/lab.json" -o "$TMP/t.json" 2>/dev/null
-for f in "$SRC/examples/ten-thousand/lab.json" "$TMP/t.json"; do
+"$bin" import "$src/examples/ten-thousand/lab.json" -o "$tmp/t.json" 2>/dev/null
+for f in "$src/examples/ten-thousand/lab.json" "$tmp/t.json"; do
 	# the same answer; only where each rule was written differs
-	"$BIN" check "$f" --from app-1 --to db-w --proto tcp --port 5432 --json 2>&1 |
-		grep -v '"file": \|"path": ' >"$TMP/$(basename "$f").check"
+	"$bin" check "$f" --from app-1 --to db-w --proto tcp --port 5432 --json 2>&1 |
+		grep -v '"file": \|"path": ' >"$tmp/$(basename "$f").check"
 done
-cmp -s "$TMP/lab.json.check" "$TMP/t.json.check" || fail "check app-1 -> db-w differs after import"
-grep -q "\"verdict\": \"ACCEPT\"" "$TMP/t.json.check" || fail "check app-1 -> db-w: $(head -c 200 "$TMP/t.json.check")"
-grep -q '"name": "app-1"' "$TMP/t.json" || fail "ENI name app-1 not kept"
+cmp -s "$tmp/lab.json.check" "$tmp/t.json.check" || fail "check app-1 -> db-w differs after import"
+grep -q "\"verdict\": \"ACCEPT\"" "$tmp/t.json.check" || fail "check app-1 -> db-w: $(head -c 200 "$tmp/t.json.check")"
+grep -q '"name": "app-1"' "$tmp/t.json" || fail "ENI name app-1 not kept"
 
 # to standard output without -o; two paths make one lab
-"$BIN" import "$SRC/examples/prototype/lab.json" >"$TMP/stdout.json" 2>/dev/null || fail "import to stdout"
-grep -q '"vpcs"' "$TMP/stdout.json" || fail "import to stdout wrote no lab"
+"$bin" import "$src/examples/prototype/lab.json" >"$tmp/stdout.json" 2>/dev/null || fail "import to stdout"
+grep -q '"vpcs"' "$tmp/stdout.json" || fail "import to stdout wrote no lab"
 
 if [ -d "$CORPUS" ]; then
 	for d in real/batfish-load-balancer real/batfish-nat-gateway real/batfish-transit-gateway \
@@ -63,21 +64,20 @@ if [ -d "$CORPUS" ]; then
 	done
 	roundtrip "$CORPUS/real/batfish-nat-gateway" "$CORPUS/real/batfish-vpn-gateway"
 	# Terraform resource addresses still name the endpoints
-	"$BIN" import "$CORPUS/terraform/checkov-terragoat-tfplan.json" -o "$TMP/tf.json" 2>/dev/null
-	out=$("$BIN" check "$TMP/tf.json" --from 203.0.113.9 --to aws_instance.web_host \
+	"$bin" import "$CORPUS/terraform/checkov-terragoat-tfplan.json" -o "$tmp/tf.json" 2>/dev/null
+	out=$("$bin" check "$tmp/tf.json" --from 203.0.113.9 --to aws_instance.web_host \
 		--proto tcp --port 80 2>&1 | tail -1)
 	[ "$out" = "verdict: ACCEPT" ] || fail "imported Terraform lab: aws_instance.web_host: $out"
 fi
 
-"$BIN" import "$TMP/none.json" -o "$TMP/x.json" >/dev/null 2>&1
+"$bin" import "$tmp/none.json" -o "$tmp/x.json" >/dev/null 2>&1
 [ $? = 2 ] || fail "import of a missing path did not exit 2"
-[ -e "$TMP/x.json" ] && fail "import of a missing path wrote a file"
-"$BIN" import >/dev/null 2>&1
+[ -e "$tmp/x.json" ] && fail "import of a missing path wrote a file"
+"$bin" import >/dev/null 2>&1
 [ $? = 2 ] || fail "import without a path did not exit 2"
-"$BIN" import --bogus x >/dev/null 2>&1
+"$bin" import --bogus x >/dev/null 2>&1
 [ $? = 2 ] || fail "import --bogus did not exit 2"
-"$BIN" import "$SRC/examples/prototype/lab.json" -o /nonexistent/dir/x.json >/dev/null 2>&1
+"$bin" import "$src/examples/prototype/lab.json" -o /nonexistent/dir/x.json >/dev/null 2>&1
 [ $? = 2 ] || fail "import to an unwritable path did not exit 2"
 
-[ $fails = 0 ] && echo "ok: import" || echo "$fails failure(s)"
-[ $fails = 0 ]
+cli_finish import
