@@ -198,18 +198,35 @@ static const char *ref_value(struct tf_doc *t, const struct tf_res *r, const cha
 	return v;
 }
 
-static void add_unique(const char **ids, size_t *n, const char *id)
+/* Ids collected for one attribute: a reference without an index names
+ * every instance of a counted resource, so the list grows. */
+struct id_list {
+	const char **v;
+	size_t n, cap;
+};
+
+static void add_unique(struct loader *l, struct id_list *ids, const char *id)
 {
 	if (!id)
 		return;
-	for (size_t i = 0; i < *n; i++)
-		if (!strcmp(ids[i], id))
+	for (size_t i = 0; i < ids->n; i++)
+		if (!strcmp(ids->v[i], id))
 			return;
-	ids[(*n)++] = id;
+	if (ids->n == ids->cap) {
+		size_t cap = ids->cap ? ids->cap * 2 : 4;
+		const char **v = arena_calloc(l->a, cap, sizeof(char *));
+		if (!v)
+			return;
+		if (ids->n)
+			memcpy(v, ids->v, ids->n * sizeof(char *));
+		ids->v = v;
+		ids->cap = cap;
+	}
+	ids->v[ids->n++] = id;
 }
 
-static size_t resolve_refs(struct tf_doc *t, const struct tf_res *from, const json_t *refs,
-			   const char **ids, size_t n)
+static void resolve_refs(struct tf_doc *t, const struct tf_res *from, const json_t *refs,
+			 struct id_list *ids)
 {
 	size_t i;
 	const json_t *ref;
@@ -219,20 +236,16 @@ static size_t resolve_refs(struct tf_doc *t, const struct tf_res *from, const js
 		if (!json_is_string(ref) || !parse_ref(json_string_value(ref), &p))
 			continue;
 		char *base = arena_printf(t->l->tmp, "%s%s.%s", from->module, p.type, p.name);
+		char *want = p.has_index ? arena_printf(t->l->tmp, "[%s]", p.index) : NULL;
 		for (size_t k = 0; base && k < t->n; k++) {
 			const struct tf_res *r = &t->res[k];
 			if (strcmp(r->base, base))
 				continue;
-			if (p.has_index) {
-				const char *idx = r->address + strlen(r->base);
-				char *want = arena_printf(t->l->tmp, "[%s]", p.index);
-				if (!want || strcmp(idx, want))
-					continue;
-			}
-			add_unique(ids, &n, ref_value(t, r, p.attr));
+			if (p.has_index && (!want || strcmp(r->address + strlen(r->base), want)))
+				continue;
+			add_unique(t->l, ids, ref_value(t, r, p.attr));
 		}
 	}
-	return n;
 }
 
 size_t tf_ids(struct tf_doc *t, const struct tf_res *r, const json_t *obj, const json_t *unknown,
@@ -240,23 +253,19 @@ size_t tf_ids(struct tf_doc *t, const struct tf_res *r, const json_t *obj, const
 {
 	const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
 	const json_t *e = json_is_object(cfg) ? json_object_get(cfg, key) : NULL;
-	const json_t *refs = json_object_get(e, "references");
-	size_t cap = json_array_size(v) + json_array_size(refs) + 1;
-	const char **ids = arena_calloc(t->l->a, cap, sizeof(char *));
-	size_t n = 0;
-	*out = ids;
-	if (!ids)
-		return 0;
+	struct id_list ids = {0};
 	if (json_is_string(v))
-		add_unique(ids, &n, arena_strdup(t->l->a, json_string_value(v)));
+		add_unique(t->l, &ids, arena_strdup(t->l->a, json_string_value(v)));
 	size_t i;
 	const json_t *s;
 	json_array_foreach(v, i, s) if (json_is_string(s))
-	    add_unique(ids, &n, arena_strdup(t->l->a, json_string_value(s)));
+	    add_unique(t->l, &ids, arena_strdup(t->l->a, json_string_value(s)));
 	bool known = v && !json_is_null(v) && !tf_is_unknown(unknown, key);
 	if (!known)
-		n = resolve_refs(t, r, refs, ids, n);
-	return n;
+		resolve_refs(t, r, json_object_get(e, "references"), &ids);
+	/* callers index the array only below the count, but never get NULL */
+	*out = ids.v ? ids.v : arena_calloc(t->l->a, 1, sizeof(char *));
+	return *out ? ids.n : 0;
 }
 
 const char *tf_id(struct tf_doc *t, const struct tf_res *r, const json_t *obj,

@@ -400,6 +400,23 @@ static void test_hostile_shapes(void **state)
 	    "'after_unknown':{'subnet_id':true}}}],'configuration':{'root_module':{'resources':"
 	    "[{'address':'aws_instance.i','expressions':{'subnet_id':{'references':["
 	    "'aws_subnet.[','aws_subnet','.x','aws_subnet.a[','var.x',7]}}}],'module_calls':5}}}",
+	    /* one reference naming twelve counted instances */
+	    "{'format_version':'1.0','resource_changes':["
+	    "{'address':'aws_security_group.g[0]','mode':'managed','type':'aws_security_group',"
+	    "'name':'g','index':0,'change':{'actions':['create'],'after':{}}},"
+	    "{'address':'aws_security_group.g[1]','mode':'managed','type':'aws_security_group',"
+	    "'name':'g','index':1,'change':{'actions':['create'],'after':{}}},"
+	    "{'address':'aws_security_group.g[2]','mode':'managed','type':'aws_security_group',"
+	    "'name':'g','index':2,'change':{'actions':['create'],'after':{}}},"
+	    "{'address':'aws_security_group.g[3]','mode':'managed','type':'aws_security_group',"
+	    "'name':'g','index':3,'change':{'actions':['create'],'after':{}}},"
+	    "{'address':'aws_security_group.g[4]','mode':'managed','type':'aws_security_group',"
+	    "'name':'g','index':4,'change':{'actions':['create'],'after':{}}},"
+	    "{'address':'aws_instance.i','mode':'managed','type':'aws_instance','name':'i',"
+	    "'change':{'actions':['create'],'after':{'private_ip':'172.31.0.9'},"
+	    "'after_unknown':{'vpc_security_group_ids':true}}}],'configuration':{'root_module':"
+	    "{'resources':[{'address':'aws_instance.i','expressions':{'vpc_security_group_ids':"
+	    "{'references':['aws_security_group.g','aws_security_group.g.id']}}}]}}}",
 	    "{'format_version':'1.0','resource_changes':[{'address':'module.a[0].aws_vpc.v',"
 	    "'module_address':'module.a[0]','mode':'managed','type':'aws_vpc','name':'v',"
 	    "'change':{'actions':['create'],'after':{'cidr_block':'10.0.0.0/16'}}}],"
