@@ -11,6 +11,7 @@
 #include "lab_write.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
@@ -49,15 +50,17 @@ static json_t *ports(uint32_t from, uint32_t to)
 	return json_string(buf);
 }
 
-/* name, else id when the name is missing or taken by an earlier object. */
-static const char *unique_name(const char *name, const char *id, const char *const *seen, size_t n)
+/* name, else id when the name is missing or taken by an earlier object;
+ * remembered in seen (heap: labs hold thousands of ENIs). */
+static const char *take_name(const char **seen, size_t *n, const char *name, const char *id)
 {
-	if (!name || !*name)
-		return id;
-	for (size_t i = 0; i < n; i++)
-		if (seen[i] && !strcmp(seen[i], name))
-			return id;
-	return name;
+	const char *u = name && *name ? name : id;
+	for (size_t i = 0; seen && i < *n && u != id; i++)
+		if (!strcmp(seen[i], name))
+			u = id;
+	if (seen)
+		seen[(*n)++] = u;
+	return u;
 }
 
 static json_t *nacl_entries(const struct nacl_entry *e, size_t n)
@@ -131,15 +134,14 @@ static bool in_vpc(const struct lab *lab, int32_t vpc, size_t v)
 static json_t *groups(const struct lab *lab, size_t v, FILE *notes)
 {
 	json_t *arr = json_array();
-	const char *seen[lab->n_groups + 1];
+	const char **seen = calloc(lab->n_groups + 1, sizeof(char *));
 	size_t n = 0;
 	for (size_t i = 0; i < lab->n_groups; i++) {
 		const struct security_group *g = &lab->groups[i];
 		if (!in_vpc(lab, g->vpc, v))
 			continue;
 		json_t *o = json_object();
-		const char *name = unique_name(g->name, g->id, seen, n);
-		seen[n++] = name;
+		const char *name = take_name(seen, &n, g->name, g->id);
 		json_object_set_new(o, "name", str(name));
 		json_object_set_new(o, "id", str(g->id));
 		if (g->description)
@@ -148,21 +150,21 @@ static json_t *groups(const struct lab *lab, size_t v, FILE *notes)
 		json_object_set_new(o, "egress", sg_rules(lab, g, true, notes));
 		json_array_append_new(arr, o);
 	}
+	free(seen);
 	return arr;
 }
 
 static json_t *nacls(const struct lab *lab, size_t v)
 {
 	json_t *arr = json_array();
-	const char *seen[lab->n_nacls + 1];
+	const char **seen = calloc(lab->n_nacls + 1, sizeof(char *));
 	size_t n = 0;
 	for (size_t i = 0; i < lab->n_nacls; i++) {
 		const struct nacl *a = &lab->nacls[i];
 		if (a->vpc != (int32_t)v)
 			continue;
 		json_t *o = json_object();
-		const char *name = unique_name(a->name, a->id, seen, n);
-		seen[n++] = name;
+		const char *name = take_name(seen, &n, a->name, a->id);
 		json_object_set_new(o, "name", str(name));
 		json_object_set_new(o, "id", str(a->id));
 		json_object_set_new(o, "default",
@@ -171,6 +173,7 @@ static json_t *nacls(const struct lab *lab, size_t v)
 		json_object_set_new(o, "egress", nacl_entries(a->egress, a->n_egress));
 		json_array_append_new(arr, o);
 	}
+	free(seen);
 	return arr;
 }
 
@@ -205,15 +208,14 @@ static json_t *route_tables(const struct lab *lab, size_t v)
 static json_t *subnets(const struct lab *lab, size_t v)
 {
 	json_t *arr = json_array();
-	const char *seen[lab->n_subnets + 1];
+	const char **seen = calloc(lab->n_subnets + 1, sizeof(char *));
 	size_t n = 0;
 	for (size_t i = 0; i < lab->n_subnets; i++) {
 		const struct subnet *s = &lab->subnets[i];
 		if (s->vpc != (int32_t)v)
 			continue;
 		json_t *o = json_object();
-		const char *name = unique_name(s->name, s->id, seen, n);
-		seen[n++] = name;
+		const char *name = take_name(seen, &n, s->name, s->id);
 		json_object_set_new(o, "name", str(name));
 		json_object_set_new(o, "id", str(s->id));
 		if (s->az)
@@ -228,6 +230,7 @@ static json_t *subnets(const struct lab *lab, size_t v)
 					    str(lab->route_tables[s->route_table].id));
 		json_array_append_new(arr, o);
 	}
+	free(seen);
 	return arr;
 }
 
@@ -247,8 +250,7 @@ static json_t *enis(const struct lab *lab, size_t v, const char **seen, size_t *
 		if (e->subnet < 0 || lab->subnets[e->subnet].vpc != (int32_t)v)
 			continue;
 		json_t *o = json_object(), *gs = json_array();
-		const char *name = unique_name(e->name, e->id, seen, *n_seen);
-		seen[(*n_seen)++] = name;
+		const char *name = take_name(seen, n_seen, e->name, e->id);
 		json_object_set_new(o, "name", str(name));
 		json_object_set_new(o, "id", str(e->id));
 		json_object_set_new(o, "subnet", str(lab->subnets[e->subnet].id));
@@ -280,14 +282,13 @@ static json_t *enis(const struct lab *lab, size_t v, const char **seen, size_t *
 static json_t *vpcs(const struct lab *lab, FILE *notes)
 {
 	json_t *arr = json_array();
-	const char *seen_vpc[lab->n_vpcs + 1];
-	const char *seen_eni[lab->n_enis + 1];
+	const char **seen_vpc = calloc(lab->n_vpcs + 1, sizeof(char *));
+	const char **seen_eni = calloc(lab->n_enis + 1, sizeof(char *));
 	size_t n_vpc = 0, n_eni = 0;
 	for (size_t v = 0; v < lab->n_vpcs; v++) {
 		const struct vpc *p = &lab->vpcs[v];
 		json_t *o = json_object(), *c4 = json_array(), *c6 = json_array();
-		const char *name = unique_name(p->name, p->id, seen_vpc, n_vpc);
-		seen_vpc[n_vpc++] = name;
+		const char *name = take_name(seen_vpc, &n_vpc, p->name, p->id);
 		json_object_set_new(o, "name", str(name));
 		json_object_set_new(o, "id", str(p->id));
 		for (size_t i = 0; i < p->n_cidrs; i++)
@@ -306,6 +307,8 @@ static json_t *vpcs(const struct lab *lab, FILE *notes)
 		json_object_set_new(o, "enis", enis(lab, v, seen_eni, &n_eni));
 		json_array_append_new(arr, o);
 	}
+	free(seen_vpc);
+	free(seen_eni);
 	return arr;
 }
 
@@ -331,13 +334,12 @@ static json_t *options(const struct lab *lab)
 static json_t *prefix_lists(const struct lab *lab)
 {
 	json_t *arr = json_array();
-	const char *seen[lab->n_prefix_lists + 1];
+	const char **seen = calloc(lab->n_prefix_lists + 1, sizeof(char *));
 	size_t n = 0;
 	for (size_t i = 0; i < lab->n_prefix_lists; i++) {
 		const struct prefix_list *p = &lab->prefix_lists[i];
 		json_t *o = json_object(), *c = json_array();
-		const char *name = unique_name(p->name, p->id, seen, n);
-		seen[n++] = name;
+		const char *name = take_name(seen, &n, p->name, p->id);
 		json_object_set_new(o, "name", str(name));
 		json_object_set_new(o, "id", str(p->id));
 		json_object_set_new(o, "family", json_string(p->family == IP_V6 ? "ipv6" : "ipv4"));
@@ -348,6 +350,7 @@ static json_t *prefix_lists(const struct lab *lab)
 		json_object_set_new(o, "cidrs", c);
 		json_array_append_new(arr, o);
 	}
+	free(seen);
 	return arr;
 }
 
