@@ -419,7 +419,9 @@ static void assign_ids(struct tf_doc *t)
 		if (json_is_string(id) && *json_string_value(id))
 			r->id = arena_strdup(t->l->a, json_string_value(id));
 		else
-			r->id = ld_make_id(t->l, id_prefix(r->type), t->l->file, r->address);
+			/* from the address alone: the same resource in two plans (a pull
+			 * request's before and after) must be the same object for diff */
+			r->id = ld_make_id(t->l, id_prefix(r->type), r->address, NULL);
 	}
 }
 

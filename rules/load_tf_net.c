@@ -43,8 +43,9 @@ static void tf_vpc(struct tf_doc *t, const struct tf_res *r)
 	struct loader *l = t->l;
 	for (size_t i = 0; i < l->vpcs.n; i++) {
 		const struct vpc *o = VEC_AT(&l->vpcs, struct vpc, i);
-		if (!strcmp(o->id, r->id) && o->origin.file == l->file)
-			return; /* aws_default_vpc adopted by two modules: one VPC */
+		if (!strcmp(o->id, r->id) && o->origin.path && strncmp(o->origin.path, "Vpcs[", 5))
+			return; /* aws_default_vpc adopted by two modules, or the same
+				 * VPC in a plan and a state: one VPC */
 	}
 	struct vpc v;
 	memset(&v, 0, sizeof(v));

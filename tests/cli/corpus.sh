@@ -99,7 +99,12 @@ rc=$?
 grep -q '^+ aws_instance.instance_1 (172.31.4.10) -> aws_instance.instance_2 (172.31.0.4) tcp 0-65535: sg-ingress: only in the NEW lab: sg-5277e14a (default) ingress all traffic from sg-5277e14a (default)$' "$tmp/diff" ||
 	fail "diff state plan: no line for instance_2; have: $(head -2 "$tmp/diff")"
 grep -q '^-' "$tmp/diff" && fail "diff state plan closes something: $(grep -m1 '^-' "$tmp/diff")"
-# the same plan against itself: nothing
+# the same plan against itself, and under another name: nothing (ids
+# made for what apply will create do not depend on the file's name)
 "$bin" diff "$P" "$P" >/dev/null 2>&1 || fail "diff plan plan exited $?"
+cp "$G" "$tmp/before.json"
+cp "$G" "$tmp/after.json"
+"$bin" diff "$tmp/before.json" "$tmp/after.json" >"$tmp/d2" 2>&1 ||
+	fail "diff of one plan under two names exited $?: $(head -2 "$tmp/d2")"
 
 cli_finish corpus

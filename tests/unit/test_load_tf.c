@@ -138,7 +138,7 @@ static void test_plan_references(void **state)
 	assert_string_equal(lab->groups[w->groups[0]].name, "web");
 	assert_true(has(&res.d, DIAG_WARNING, "plan.json", "aws_instance.web[0]",
 			"no private address known until apply: assuming 10.0.1.4, the first free "
-			"address of subnet subnet-0cc1e2f709d1c2c9a"));
+			"address of subnet subnet-0b6a44d9c57f01f65"));
 	const struct eni *d = by_name(lab, "aws_instance.db[\"a\"]"); /* replaced, kept */
 	assert_non_null(d);
 	assert_string_equal(addr_text(&d->ipv4[0]), "10.0.1.5");
