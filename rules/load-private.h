@@ -1,6 +1,6 @@
 /*
- * Shared only by the loader's files (load.c, load_json.c, load_aws.c,
- * load_lab.c, load_resolve.c): the builder state that collects objects from
+ * Shared only by the loader's files (load*.c; the Terraform reader adds
+ * load-tf-private.h): the builder state that collects objects from
  * every file of a lab before references are resolved, and the JSON helpers
  * that report wrong types with the file and JSON path. Nobody else includes
  * this; the public interface is load.h.
