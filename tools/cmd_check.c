@@ -177,6 +177,17 @@ static const char *stage_owner(const struct lab *lab, const struct stage_verdict
 	return NULL;
 }
 
+static const struct origin *rule_origin(const struct lab *lab, const struct stage_verdict *v);
+
+/* A rule written by Terraform: its origin is a resource address, which no
+ * JSON path of the other formats (vpcs[…], SecurityGroups[…]) looks like. */
+static const char *tf_address(const struct origin *o)
+{
+	if (!o || !o->path || (strncmp(o->path, "aws_", 4) && strncmp(o->path, "module.", 7)))
+		return NULL;
+	return o->path;
+}
+
 static void print_stages(const struct lab *lab, const struct pipeline_result *r,
 			 const struct flow *f)
 {
@@ -187,6 +198,10 @@ static void print_stages(const struct lab *lab, const struct pipeline_result *r,
 		printf("  %-13s %-8s %s%s%s\n", pipeline_stage_name(v->stage),
 		       pipeline_verdict_name(v->verdict), owner ? owner : "", owner ? ": " : "",
 		       pipeline_explain(lab, v, f, why, sizeof(why)));
+		const char *addr =
+		    v->verdict != VERDICT_SKIPPED ? tf_address(rule_origin(lab, v)) : NULL;
+		if (addr)
+			printf("  %-13s %-8s written by %s\n", "", "", addr);
 	}
 }
 

@@ -69,6 +69,10 @@ check "$G" aws_instance.web_host aws_network_interface.web-eni 22 REJECT
 	>"$tmp/check.json" 2>/dev/null
 grep -q '"path": "aws_security_group.web-node.ingress\[1\]"' "$tmp/check.json" ||
 	fail "check --json names no resource address for the SG rule"
+"$bin" check "$G" --from 203.0.113.9 --to aws_instance.web_host --proto tcp --port 80 \
+	>"$tmp/check.txt" 2>/dev/null
+grep -q '^ *written by aws_security_group.web-node.ingress\[1\]$' "$tmp/check.txt" ||
+	fail "check names no resource address for the SG rule: $(cat "$tmp/check.txt")"
 
 M="$TF/tfcompliance-resource-mounting-plan.out.json"
 # no subnet: the default VPC's default subnet; the group by reference only
