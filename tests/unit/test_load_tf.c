@@ -302,6 +302,40 @@ static void test_diagnostics(void **state)
 	    "Terraform JSON format 9.0 is newer than vpcfw knows (0.1 to 1.2): read as 1.x");
 }
 
+/* The newer rule resources: one rule each, by ip_protocol and cidr_ipv4 /
+ * referenced_security_group_id. */
+static void test_vpc_rule_resources(void **state)
+{
+	(void)state;
+	struct result res;
+	load_as(&res, "state.json",
+		"{'format_version':'1.2','values':{'root_module':{'resources':[{'address':"
+		"'aws_security_group.a','mode':'managed','type':'aws_security_group','name':'a',"
+		"'values':{'id':'sg-1','name':'a'}},{'address':'aws_security_group.b','mode':"
+		"'managed','type':'aws_security_group','name':'b','values':{'id':'sg-2','name':"
+		"'b'}},{'address':'aws_vpc_security_group_ingress_rule.https','mode':'managed',"
+		"'type':'aws_vpc_security_group_ingress_rule','name':'https','values':{"
+		"'security_group_id':'sg-1','ip_protocol':'tcp','from_port':443,'to_port':443,"
+		"'cidr_ipv4':'0.0.0.0/0'}},{'address':'aws_vpc_security_group_egress_rule.all',"
+		"'mode':'managed','type':'aws_vpc_security_group_egress_rule','name':'all',"
+		"'values':{'security_group_id':'sg-1','ip_protocol':'-1',"
+		"'referenced_security_group_id':'sg-2'}}]}}}",
+		false);
+	expect_ok(&res);
+	const struct security_group *a = group(res.lab, "a");
+	assert_int_equal(a->n_rules, 2);
+	assert_false(a->rules[0].egress);
+	assert_int_equal(a->rules[0].protocol, PROTO_TCP);
+	assert_int_equal(a->rules[0].from_port, 443);
+	assert_int_equal(a->rules[0].peer_kind, SG_PEER_CIDR);
+	assert_true(a->rules[1].egress);
+	assert_int_equal(a->rules[1].protocol, PROTO_ALL);
+	assert_int_equal(a->rules[1].peer_kind, SG_PEER_GROUP);
+	assert_string_equal(a->rules[1].peer_id, "sg-2");
+	assert_string_equal(a->rules[1].origin.path, "aws_vpc_security_group_egress_rule.all");
+	done(&res);
+}
+
 /* An instance whose primary interface is an aws_network_interface: one
  * ENI, at device 0 of the instance. */
 static void test_instance_interfaces(void **state)
@@ -474,6 +508,7 @@ int main(void)
 	    cmocka_unit_test(test_state_modules_defaults),
 	    cmocka_unit_test(test_union_and_nacls),
 	    cmocka_unit_test(test_diagnostics),
+	    cmocka_unit_test(test_vpc_rule_resources),
 	    cmocka_unit_test(test_instance_interfaces),
 	    cmocka_unit_test(test_assumed_placement),
 	    cmocka_unit_test(test_address_in_lab_format),
