@@ -53,7 +53,7 @@ struct draft_subnet {
 	struct ref nacl_ref; /* our format: the subnet names its NACL */
 	struct ref rt_ref;   /* and its route table */
 	bool from_aws;
-	bool synthesised; /* not exported; assumed from its ENIs */
+	bool synthesised;   /* not exported; assumed from its ENIs */
 	bool map_public_ip; /* MapPublicIpOnLaunch / map_public_ip_on_launch */
 };
 

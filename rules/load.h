@@ -36,7 +36,8 @@ void lab_load_opts_init(struct lab_load_opts *o);
 
 /* path: a lab JSON file (our format, describe-* output, Terraform JSON) or
  * a directory of *.json files, read recursively; "A,B" joins several paths
- * into one lab (a path that exists as written is one path). 0 and *out set, or a negative errno-style code, *out NULL and at least
+ * into one lab (a path that exists as written is one path).
+ * 0 and *out set, or a negative errno-style code, *out NULL and at least
  * one DIAG_ERROR in diags. Warnings are added either way.
  * lab->name: the lab file's "lab" key, else the (first) path's base name
  * without .json ("x/lab.json" gives "x"). lab->source: the path (never NULL). */

@@ -762,8 +762,8 @@ static bool name_is_short(const char *n)
 }
 
 static const char *const eni_keys[] = {
-    "name",   "id",	  "subnet",	  "ip",		 "ipv6",     "public_ip",
-    "groups", "instance", "device_index", "description", "timeouts", "conntrack_allowance",
+    "name",    "id",	   "subnet",	   "ip",	  "ipv6",     "public_ip",
+    "groups",  "instance", "device_index", "description", "timeouts", "conntrack_allowance",
     "address", NULL};
 
 static void lab_eni(struct loader *l, struct scope *s, const json_t *o, const char *path,
