@@ -1,6 +1,6 @@
 /*
- * Shared only by the loader's files (load.c, load_json.c, load_aws.c,
- * load_lab.c, load_resolve.c): the builder state that collects objects from
+ * Shared only by the loader's files (load*.c; the Terraform reader adds
+ * load-tf-private.h): the builder state that collects objects from
  * every file of a lab before references are resolved, and the JSON helpers
  * that report wrong types with the file and JSON path. Nobody else includes
  * this; the public interface is load.h.
@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "arena.h"
 #include "diag.h"
@@ -52,6 +53,8 @@ struct draft_subnet {
 	struct ref nacl_ref; /* our format: the subnet names its NACL */
 	struct ref rt_ref;   /* and its route table */
 	bool from_aws;
+	bool synthesised;   /* not exported; assumed from its ENIs */
+	bool map_public_ip; /* MapPublicIpOnLaunch / map_public_ip_on_launch */
 };
 
 struct draft_nacl {
@@ -76,6 +79,7 @@ struct draft_rt {
 	struct pl_route *pl_routes;
 	size_t n_pl_routes;
 	bool from_aws;
+	bool from_tf; /* Terraform: the local routes are implicit */
 };
 
 struct draft_eni {
@@ -91,6 +95,8 @@ struct draft_eni {
 	bool merged;		/* described by more than one file */
 	bool addr_given;	/* describe-*: some address was written (maybe invalid) */
 	bool explicit_timeouts; /* e.timeouts fields of 0 take the lab's defaults */
+	bool addr_assumed;	/* Terraform: no address known, one is picked in the subnet */
+	int8_t public_wanted;	/* Terraform: associate_public_ip_address, -1 unknown */
 };
 
 struct draft_group {
@@ -98,6 +104,9 @@ struct draft_group {
 	/* peer_id of each rule as written (a name in our format resolves to
 	 * an id before this point) */
 	bool from_aws;
+	/* Terraform: the provider removes AWS's default egress rule from a
+	 * group it creates (no egress block means no outbound rule). */
+	bool from_tf;
 };
 
 /* get-managed-prefix-list-entries: entries of a list named by file name. */
@@ -126,6 +135,11 @@ struct loader {
 	struct vec pl_entries; /* struct draft_pl_entries */
 	struct vec rts;	       /* struct draft_rt */
 	struct vec outside;    /* struct outside_host */
+	struct vec gateways;   /* struct gateway */
+	struct vec eips;       /* struct elastic_ip */
+	struct vec services;   /* struct service */
+	uint64_t skipped_seen; /* describe-* kinds already reported as skipped */
+	struct tf_state *tf;   /* Terraform documents' shared state (load_tf*.c) */
 	struct idmap eni_ids;  /* ENI id -> index in enis, for merging */
 	/* ids -> indices of the built lab, for resolving thousands of references */
 	struct idmap ix_vpcs, ix_subnets, ix_groups;
@@ -149,6 +163,24 @@ const char *jp_idx(struct loader *l, const char *base, size_t i);
 struct origin ld_origin(struct loader *l, const char *path);
 
 const char *json_kind(const json_t *v);
+
+/* Iterates an optional array member of obj; path is "base.key[i]". */
+#define EACH(l, obj, key, base, i, item, ipath)                                                    \
+	for (const json_t *arr_##i = j_array(l, obj, key, base, false); arr_##i; arr_##i = NULL)   \
+		for (size_t i = 0; i < json_array_size(arr_##i); i++)                              \
+			for (const json_t *item = json_array_get(arr_##i, i); item; item = NULL)   \
+				for (const char *ipath = jp_idx(l, jp_key(l, base, key), i);       \
+				     ipath; ipath = NULL)
+
+/* Appends to an arena array unless an equal element is there already. */
+void ld_add_prefix(struct loader *l, struct ip_prefix **list, size_t *n, const struct ip_prefix *p);
+void ld_add_addr(struct loader *l, struct ip_addr **list, size_t *n, const struct ip_addr *a);
+
+/* What kind of target a route's target id names ("local", "igw-…", …). */
+enum route_target route_kind(const char *target);
+
+/* An error unless v is an object. */
+bool want_object(struct loader *l, const json_t *v, const char *path);
 
 /* Typed getters. Absent keys: *out untouched, returns false, an error only
  * when required. Present with the wrong type: an error, returns false. */
@@ -196,6 +228,32 @@ void aws_load_prefix_lists(struct loader *l, const json_t *root);
 void aws_load_prefix_list_entries(struct loader *l, const json_t *root, const char *name);
 void lab_format_load(struct loader *l, const json_t *root);
 
+/* The kinds that carry traffic past a subnet and the services that own
+ * ENIs (load_aws_gw.c). */
+void aws_load_internet_gateways(struct loader *l, const json_t *root);
+void aws_load_nat_gateways(struct loader *l, const json_t *root);
+void aws_load_vpc_endpoints(struct loader *l, const json_t *root);
+void aws_load_peerings(struct loader *l, const json_t *root);
+void aws_load_transit_gateways(struct loader *l, const json_t *root);
+void aws_load_transit_attachments(struct loader *l, const json_t *root);
+void aws_load_addresses(struct loader *l, const json_t *root);
+void aws_load_load_balancers(struct loader *l, const json_t *root);
+void aws_load_db_instances(struct loader *l, const json_t *root);
+void aws_load_cache_clusters(struct loader *l, const json_t *root);
+void aws_load_search_domains(struct loader *l, const json_t *root);
+
+/* Terraform `terraform show -json` output, plan or state (load_tf*.c). */
+bool tf_is_document(const json_t *root);
+void tf_load(struct loader *l, const json_t *root);
+/* Resolves what Terraform documents left to the end (references between
+ * resources of all documents); called by ld_finish before anything else. */
+void tf_finish(struct loader *l);
+void tf_loader_free(struct loader *l);
+
+/* Elastic IPs give their ENIs a public address; services name their ENIs
+ * (load_aws_gw.c). Called by ld_finish on the built lab. */
+void ld_attach_gateways(struct loader *l, struct lab *lab);
+
 /* Adds or merges an ENI (an ENI described by describe-instances and
  * describe-network-interfaces is one ENI). */
 void ld_add_eni(struct loader *l, struct draft_eni *e);
@@ -209,6 +267,14 @@ void ld_eni_public(struct loader *l, struct eni *e, const struct ip_addr *priv,
 const char *ld_make_id(struct loader *l, const char *prefix, const char *a, const char *b);
 
 void ld_default_options(struct lab_options *o);
+
+/* load_partial.c: later describe-* copies of an id dropped (a warning);
+ * subnets of ENIs that were not exported assumed (a warning). */
+void ld_dedupe_exports(struct loader *l);
+void ld_synth_subnets(struct loader *l);
+/* "file at path" and a prefix as text, in l->tmp, for messages. */
+const char *ld_where(struct loader *l, const struct origin *o);
+const char *ld_fmt_prefix(struct loader *l, const struct ip_prefix *p);
 
 /* Resolves references, fills defaults, validates; builds the lab in l->a.
  * NULL when any error was found (all of them reported). */

@@ -1,9 +1,11 @@
 /*
- * lab_load: reads a lab file or a directory of JSON files, recognises each
- * document by its top-level keys, hands it to the reader for its kind
- * (load_aws.c, load_lab.c), then lets load_resolve.c build and validate the
- * lab. The only file I/O of the loader is here: reading the files it is
- * given. All-or-nothing: any error frees everything built.
+ * lab_load: reads a lab file, a directory of JSON files (recursively) or a
+ * comma-separated list of them, recognises each document by its top-level
+ * keys, hands it to the reader for its kind (load_aws.c, load_aws_gw.c,
+ * load_lab.c, load_tf.c; kinds not modelled are named once as skipped),
+ * then lets load_resolve.c build and validate the lab. The only file I/O
+ * of the loader is here: reading the files it is given. All-or-nothing:
+ * any error frees everything built.
  */
 #include "load.h"
 
@@ -154,12 +156,63 @@ static const struct {
     {"Reservations", aws_load_instances},
     {"RouteTables", aws_load_route_tables},
     {"PrefixLists", aws_load_prefix_lists},
+    {"InternetGateways", aws_load_internet_gateways},
+    {"NatGateways", aws_load_nat_gateways},
+    {"VpcEndpoints", aws_load_vpc_endpoints},
+    {"VpcPeeringConnections", aws_load_peerings},
+    {"TransitGateways", aws_load_transit_gateways},
+    {"TransitGatewayVpcAttachments", aws_load_transit_attachments},
+    {"Addresses", aws_load_addresses},
+    {"LoadBalancers", aws_load_load_balancers},
+    {"LoadBalancerDescriptions", aws_load_load_balancers},
+    {"DBInstances", aws_load_db_instances},
+    {"CacheClusters", aws_load_cache_clusters},
+    {"DomainStatusList", aws_load_search_domains},
 };
 
-/* Keys the CLI adds around any describe-* output. */
+/* describe-* kinds vpcfw recognises but does not model: each is listed
+ * once per lab as skipped, never "not a lab file". */
+static const struct {
+	const char *key, *what;
+} skipped_kinds[] = {
+    {"AvailabilityZones", "availability zones"},
+    {"CustomerGateways", "customer gateways (VPN)"},
+    {"VpnGateways", "virtual private gateways (VPN)"},
+    {"VpnConnections", "VPN connections"},
+    {"TransitGatewayAttachments", "transit gateway attachments of non-VPC resources"},
+    {"TransitGatewayRouteTables", "transit gateway route tables"},
+    {"TransitGatewayStaticRoutes", "transit gateway static routes"},
+    {"TransitGatewayPropagations", "transit gateway route propagations"},
+    {"TransitGatewayPeeringAttachments", "transit gateway peering attachments"},
+    {"LoadBalancerAttributes", "load balancer attributes"},
+    {"LoadBalancerListeners", "load balancer listeners"},
+    {"LoadBalancerTargetHealth", "load balancer target health"},
+    {"TargetGroups", "load balancer target groups"},
+    {"ServiceDetails", "VPC endpoint services"},
+    {"ServiceNames", "VPC endpoint services"},
+    {"EgressOnlyInternetGateways", "egress-only internet gateways"},
+    {"DhcpOptions", "DHCP options"},
+    {"FlowLogs", "flow logs"},
+    {"KeyPairs", "key pairs"},
+    {"Images", "images"},
+    {"Volumes", "volumes"},
+    {"Tags", "tags"},
+    {"ManagedPrefixListEntries", "prefix list entries without an id"},
+};
+
+/* Keys the CLI (or an SDK recording) adds around any describe-* output. */
 static bool is_envelope_key(const char *k)
 {
-	return !strcmp(k, "NextToken") || !strcmp(k, "ResponseMetadata");
+	return !strcmp(k, "NextToken") || !strcmp(k, "ResponseMetadata") || !strcmp(k, "Marker") ||
+	       !strcmp(k, "NextMarker");
+}
+
+static int skipped_kind(const char *k)
+{
+	for (size_t i = 0; i < sizeof(skipped_kinds) / sizeof(skipped_kinds[0]); i++)
+		if (!strcmp(k, skipped_kinds[i].key))
+			return (int)i;
+	return -1;
 }
 
 static bool is_aws_key(const char *k)
@@ -167,7 +220,17 @@ static bool is_aws_key(const char *k)
 	for (size_t i = 0; i < sizeof(aws_kinds) / sizeof(aws_kinds[0]); i++)
 		if (!strcmp(k, aws_kinds[i].key))
 			return true;
-	return !strcmp(k, "Entries") || is_envelope_key(k);
+	return !strcmp(k, "Entries") || is_envelope_key(k) || skipped_kind(k) >= 0;
+}
+
+/* Once per kind and lab, at the first file holding it. */
+static void note_skipped(struct loader *l, int kind)
+{
+	if (l->skipped_seen & (1ull << kind))
+		return;
+	l->skipped_seen |= 1ull << kind;
+	ld_warn(l, skipped_kinds[kind].key, "skipped: vpcfw does not model %s",
+		skipped_kinds[kind].what);
 }
 
 static void load_aws_document(struct loader *l, const json_t *root, const char *name)
@@ -183,13 +246,15 @@ static void load_aws_document(struct loader *l, const json_t *root, const char *
 	if (!known) {
 		ld_err(l, NULL,
 		       "not a lab file: its top-level keys match neither the vpcfw lab format "
-		       "(vpcs, ...) nor any aws ec2 describe-* output");
+		       "(vpcs, ...), Terraform JSON, nor any aws describe-* output vpcfw knows");
 		return;
 	}
 	json_object_foreach((json_t *)root, k, v)
 	{
 		if (!is_aws_key(k))
 			ld_warn(l, k, "unknown top-level key ignored");
+		else if (skipped_kind(k) >= 0 && json_array_size(v))
+			note_skipped(l, skipped_kind(k));
 	}
 	for (size_t i = 0; i < sizeof(aws_kinds) / sizeof(aws_kinds[0]); i++)
 		if (has_key(root, aws_kinds[i].key))
@@ -220,6 +285,17 @@ static void json_syntax_error(struct loader *l, const char *json, size_t len,
 		       near ? (int)(near - err->text) : (int)strlen(err->text), err->text);
 }
 
+/* Cloud Custodian / botocore recordings wrap the response:
+ * {"status_code": 200, "data": {...describe-* output...}}. */
+static const json_t *unwrap_recording(const json_t *root)
+{
+	const json_t *data = json_object_get(root, "data");
+	if (json_is_object(data) && json_object_get(root, "status_code") &&
+	    json_object_size(root) == 2)
+		return data;
+	return root;
+}
+
 static void load_document(struct loader *l, const char *name, const char *json, size_t len)
 {
 	l->file = arena_strdup(l->a, name);
@@ -229,13 +305,16 @@ static void load_document(struct loader *l, const char *name, const char *json, 
 		json_syntax_error(l, json, len, &err);
 		return;
 	}
+	const json_t *doc = json_is_object(root) ? unwrap_recording(root) : root;
 	if (!json_is_object(root))
 		ld_err(l, NULL, "not a lab file: the document is %s, not an object",
 		       json_kind(root));
-	else if (is_lab_format(root))
-		lab_format_load(l, root);
+	else if (is_lab_format(doc))
+		lab_format_load(l, doc);
+	else if (tf_is_document(doc))
+		tf_load(l, doc);
 	else
-		load_aws_document(l, root, name);
+		load_aws_document(l, doc, name);
 	json_decref(root);
 }
 
@@ -250,6 +329,10 @@ static void loader_free(struct loader *l)
 	vec_free(&l->pl_entries);
 	vec_free(&l->rts);
 	vec_free(&l->outside);
+	vec_free(&l->gateways);
+	vec_free(&l->eips);
+	vec_free(&l->services);
+	tf_loader_free(l);
 	idmap_free(&l->eni_ids);
 	idmap_free(&l->ix_vpcs);
 	idmap_free(&l->ix_subnets);
@@ -263,6 +346,8 @@ static const char *name_from_path(struct arena *a, const char *path)
 	char *p = arena_strdup(a, path);
 	if (!p)
 		return "lab";
+	if (strchr(p, ',')) /* "A,B": named after A */
+		*strchr(p, ',') = '\0';
 	size_t n = strlen(p);
 	while (n > 1 && p[n - 1] == '/')
 		p[--n] = '\0';
@@ -401,90 +486,152 @@ static char *read_file(const char *path, size_t *len, struct diag_list *diags)
 	return buf;
 }
 
-static int json_name_filter(const struct dirent *d)
+struct path_list {
+	char **items;
+	size_t n, cap;
+};
+
+static int path_push(struct path_list *pl, const char *path)
 {
-	size_t n = strlen(d->d_name);
-	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".json");
+	if (pl->n == pl->cap) {
+		size_t cap = pl->cap ? pl->cap * 2 : 16;
+		char **grown = realloc(pl->items, cap * sizeof(char *));
+		if (!grown)
+			return -ENOMEM;
+		pl->items = grown;
+		pl->cap = cap;
+	}
+	if (!(pl->items[pl->n] = strdup(path)))
+		return -ENOMEM;
+	pl->n++;
+	return 0;
 }
 
-/* The *.json files of a directory, sorted so every run reads them in the
- * same order (ids, messages and merges are then reproducible). */
-static int list_dir(const char *dir, char ***paths, size_t *n, struct diag_list *diags)
+static void path_list_free(struct path_list *pl)
+{
+	for (size_t i = 0; i < pl->n; i++)
+		free(pl->items[i]);
+	free(pl->items);
+}
+
+static int not_hidden(const struct dirent *d)
+{
+	return d->d_name[0] != '.';
+}
+
+static bool is_json_name(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 5 && !strcmp(name + n - 5, ".json");
+}
+
+#define DIR_DEPTH_MAX 16 /* accounts/<id>/<region>/ is 3; symlink loops end here */
+
+/* The *.json files under a directory, subdirectories included (a collector
+ * writes accounts/<id>/<region>/), each directory in name order so every
+ * run reads them in the same order (ids, messages and merges are then
+ * reproducible). */
+static int list_dir(const char *dir, int depth, struct path_list *pl, struct diag_list *diags)
 {
 	struct dirent **ents;
-	int k = scandir(dir, &ents, json_name_filter, alphasort);
+	int k = scandir(dir, &ents, not_hidden, alphasort);
 	if (k < 0) {
 		int e = errno;
 		diag_add(diags, DIAG_ERROR, dir, NULL, "cannot read directory: %s", strerror(e));
 		return -e;
 	}
-	*paths = calloc((size_t)k + 1, sizeof(char *));
-	size_t m = 0;
+	int r = 0;
 	for (int i = 0; i < k; i++) {
-		if (*paths) {
-			size_t len = strlen(dir) + strlen(ents[i]->d_name) + 2;
-			char *p = malloc(len);
-			if (p) {
-				snprintf(p, len, "%s%s%s", dir,
-					 dir[strlen(dir) - 1] == '/' ? "" : "/", ents[i]->d_name);
-				(*paths)[m++] = p;
+		const char *name = ents[i]->d_name;
+		size_t len = strlen(dir) + strlen(name) + 2;
+		char *sub = malloc(len);
+		struct stat st;
+		if (!sub) {
+			r = -ENOMEM;
+		} else {
+			snprintf(sub, len, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
+				 name);
+			if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode) && depth < DIR_DEPTH_MAX) {
+				int rr = list_dir(sub, depth + 1, pl, diags);
+				if (rr < 0 && !r)
+					r = rr;
+			} else if (is_json_name(name) && !r) {
+				r = path_push(pl, sub);
 			}
+			free(sub);
 		}
 		free(ents[i]);
 	}
 	free(ents);
-	*n = m;
-	if (!*paths) {
-		diag_add(diags, DIAG_ERROR, dir, NULL, "out of memory");
-		return -ENOMEM;
-	}
-	if (!m) {
-		diag_add(diags, DIAG_ERROR, dir, NULL, "no *.json files in this directory");
-		free(*paths);
-		return -ENOENT;
-	}
-	return 0;
+	return r;
 }
 
-int lab_load(const char *path, const struct lab_load_opts *o, struct lab **out,
-	     struct diag_list *diags)
+/* One lab path: a file or a directory. */
+static int collect_path(const char *path, struct path_list *pl, struct diag_list *diags)
 {
-	*out = NULL;
 	struct stat st;
 	if (stat(path, &st) < 0) {
 		int e = errno;
 		diag_add(diags, DIAG_ERROR, path, NULL, "cannot open: %s", strerror(e));
 		return -e;
 	}
-	char **paths = NULL;
-	size_t n = 0;
-	if (S_ISDIR(st.st_mode)) {
-		int r = list_dir(path, &paths, &n, diags);
-		if (r < 0)
-			return r;
-	} else {
-		paths = calloc(1, sizeof(char *));
-		if (!paths || !(paths[0] = strdup(path))) {
-			free(paths);
-			return -ENOMEM;
-		}
-		n = 1;
+	if (!S_ISDIR(st.st_mode))
+		return path_push(pl, path);
+	size_t before = pl->n;
+	int r = list_dir(path, 0, pl, diags);
+	if (r < 0)
+		return r;
+	if (pl->n == before) {
+		diag_add(diags, DIAG_ERROR, path, NULL, "no *.json files in this directory");
+		return -ENOENT;
 	}
-	char **bufs = calloc(n, sizeof(char *));
-	size_t *lens = calloc(n, sizeof(size_t));
-	int r = (bufs && lens) ? 0 : -ENOMEM;
+	return 0;
+}
+
+/* "A,B": several paths forming one lab (a path that exists as written,
+ * commas and all, is taken as one path). */
+static int collect_paths(const char *path, struct path_list *pl, struct diag_list *diags)
+{
+	struct stat st;
+	if (!strchr(path, ',') || stat(path, &st) == 0)
+		return collect_path(path, pl, diags);
+	char *copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	int r = 0;
+	char *save = NULL;
+	for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		int rr = collect_path(p, pl, diags);
+		if (rr < 0 && !r)
+			r = rr; /* go on: report every bad part */
+	}
+	free(copy);
+	return r;
+}
+
+int lab_load(const char *path, const struct lab_load_opts *o, struct lab **out,
+	     struct diag_list *diags)
+{
+	*out = NULL;
+	struct path_list pl = {0};
+	int r = collect_paths(path, &pl, diags);
+	if (r < 0) {
+		path_list_free(&pl);
+		return r;
+	}
+	size_t n = pl.n;
+	char **bufs = calloc(n ? n : 1, sizeof(char *));
+	size_t *lens = calloc(n ? n : 1, sizeof(size_t));
+	r = (bufs && lens) ? 0 : -ENOMEM;
 	for (size_t i = 0; bufs && lens && i < n; i++)
-		if (!(bufs[i] = read_file(paths[i], &lens[i], diags)))
+		if (!(bufs[i] = read_file(pl.items[i], &lens[i], diags)))
 			r = -EIO; /* read the rest: report every unreadable file */
 	if (!r)
-		r = load_all(n, (const char *const *)paths, (const char *const *)bufs, lens, o,
+		r = load_all(n, (const char *const *)pl.items, (const char *const *)bufs, lens, o,
 			     path, out, diags);
-	for (size_t i = 0; i < n; i++) {
-		free(paths[i]);
-		if (bufs)
-			free(bufs[i]);
-	}
-	free(paths);
+	for (size_t i = 0; bufs && i < n; i++)
+		free(bufs[i]);
+	path_list_free(&pl);
 	free(bufs);
 	free(lens);
 	return r;

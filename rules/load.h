@@ -1,7 +1,8 @@
 /*
  * Loading a lab (DESIGN.md contract 2): our own lab JSON format
- * (docs/lab-format.md) and unchanged `aws ec2 describe-*` output, from one
- * file or a directory of JSON files, each recognised by its top-level keys.
+ * (docs/lab-format.md), unchanged `aws ec2 describe-*` output and the JSON
+ * of `terraform show -json`, from files, directories (recursively) or
+ * comma-separated lists of them, each file recognised by its top-level keys.
  * The result is a validated, fully resolved struct lab (model.h) in one
  * arena, or nothing: on any error *out stays NULL and every problem found
  * is in diags (file, JSON path, message), not just the first.
@@ -33,11 +34,13 @@ struct lab_load_opts {
 
 void lab_load_opts_init(struct lab_load_opts *o);
 
-/* path: a lab JSON file or a directory of *.json files (not recursive).
+/* path: a lab JSON file (our format, describe-* output, Terraform JSON) or
+ * a directory of *.json files, read recursively; "A,B" joins several paths
+ * into one lab (a path that exists as written is one path).
  * 0 and *out set, or a negative errno-style code, *out NULL and at least
  * one DIAG_ERROR in diags. Warnings are added either way.
- * lab->name: the lab file's "lab" key, else the path's base name without
- * .json ("x/lab.json" gives "x"). lab->source: the path (never NULL). */
+ * lab->name: the lab file's "lab" key, else the (first) path's base name
+ * without .json ("x/lab.json" gives "x"). lab->source: the path (never NULL). */
 int lab_load(const char *path, const struct lab_load_opts *o, struct lab **out,
 	     struct diag_list *diags);
 

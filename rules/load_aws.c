@@ -11,15 +11,7 @@
 
 #include "load-private.h"
 
-/* Iterates an optional array member of obj; path is "base.key[i]". */
-#define EACH(l, obj, key, base, i, item, ipath)                                                    \
-	for (const json_t *arr_##i = j_array(l, obj, key, base, false); arr_##i; arr_##i = NULL)   \
-		for (size_t i = 0; i < json_array_size(arr_##i); i++)                              \
-			for (const json_t *item = json_array_get(arr_##i, i); item; item = NULL)   \
-				for (const char *ipath = jp_idx(l, jp_key(l, base, key), i);       \
-				     ipath; ipath = NULL)
-
-static bool want_object(struct loader *l, const json_t *v, const char *path)
+bool want_object(struct loader *l, const json_t *v, const char *path)
 {
 	if (json_is_object(v))
 		return true;
@@ -38,8 +30,7 @@ static bool block_associated(struct loader *l, const json_t *assoc, const char *
 	return !strcmp(s, "associated") || !strcmp(s, "associating");
 }
 
-static void add_prefix(struct loader *l, struct ip_prefix **list, size_t *n,
-		       const struct ip_prefix *p)
+void ld_add_prefix(struct loader *l, struct ip_prefix **list, size_t *n, const struct ip_prefix *p)
 {
 	for (size_t i = 0; i < *n; i++)
 		if (ip_prefix_eq(&(*list)[i], p))
@@ -66,14 +57,14 @@ static void aws_vpc(struct loader *l, const json_t *o, const char *path)
 	struct ip_prefix p;
 	if (j_str(l, o, "CidrBlock", path, false, &primary) &&
 	    ld_prefix(l, primary, jp_key(l, path, "CidrBlock"), IP_V4, &p))
-		add_prefix(l, &v.cidrs, &v.n_cidrs, &p);
+		ld_add_prefix(l, &v.cidrs, &v.n_cidrs, &p);
 	EACH(l, o, "CidrBlockAssociationSet", path, i, a, ap)
 	{
 		const char *c;
 		if (want_object(l, a, ap) && j_str(l, a, "CidrBlock", ap, true, &c) &&
 		    block_associated(l, a, "CidrBlockState", ap) &&
 		    ld_prefix(l, c, jp_key(l, ap, "CidrBlock"), IP_V4, &p))
-			add_prefix(l, &v.cidrs, &v.n_cidrs, &p);
+			ld_add_prefix(l, &v.cidrs, &v.n_cidrs, &p);
 	}
 	EACH(l, o, "Ipv6CidrBlockAssociationSet", path, i, a, ap)
 	{
@@ -81,7 +72,7 @@ static void aws_vpc(struct loader *l, const json_t *o, const char *path)
 		if (want_object(l, a, ap) && j_str(l, a, "Ipv6CidrBlock", ap, true, &c) &&
 		    block_associated(l, a, "Ipv6CidrBlockState", ap) &&
 		    ld_prefix(l, c, jp_key(l, ap, "Ipv6CidrBlock"), IP_V6, &p))
-			add_prefix(l, &v.cidrs6, &v.n_cidrs6, &p);
+			ld_add_prefix(l, &v.cidrs6, &v.n_cidrs6, &p);
 	}
 	if (!v.n_cidrs && !v.n_cidrs6)
 		ld_err(l, path, "VPC has no CIDR block");
@@ -481,7 +472,7 @@ void aws_load_nacls(struct loader *l, const json_t *root)
 	}
 }
 
-static void add_addr(struct loader *l, struct ip_addr **list, size_t *n, const struct ip_addr *a)
+void ld_add_addr(struct loader *l, struct ip_addr **list, size_t *n, const struct ip_addr *a)
 {
 	for (size_t i = 0; i < *n; i++)
 		if (ip_addr_eq(&(*list)[i], a))
@@ -517,7 +508,7 @@ static void eni_ipv4(struct loader *l, const json_t *o, const char *path, struct
 	struct ip_addr a;
 	if (j_str(l, o, "PrivateIpAddress", path, false, &s) &&
 	    ld_addr(l, s, jp_key(l, path, "PrivateIpAddress"), IP_V4, &a))
-		add_addr(l, &e->ipv4, &e->n_ipv4, &a);
+		ld_add_addr(l, &e->ipv4, &e->n_ipv4, &a);
 	EACH(l, o, "PrivateIpAddresses", path, i, p, pp)
 	{
 		bool primary = false;
@@ -527,14 +518,14 @@ static void eni_ipv4(struct loader *l, const json_t *o, const char *path, struct
 		j_bool(l, p, "Primary", pp, false, &primary);
 		if (primary && e->n_ipv4 && !ip_addr_eq(&e->ipv4[0], &a))
 			ld_err(l, pp, "the primary address %s differs from PrivateIpAddress", s);
-		add_addr(l, &e->ipv4, &e->n_ipv4, &a);
+		ld_add_addr(l, &e->ipv4, &e->n_ipv4, &a);
 		eni_public_ip(l, p, pp, e, &a);
 	}
 	EACH(l, o, "Ipv6Addresses", path, i, p, pp)
 	{
 		if (want_object(l, p, pp) && j_str(l, p, "Ipv6Address", pp, true, &s) &&
 		    ld_addr(l, s, jp_key(l, pp, "Ipv6Address"), IP_V6, &a))
-			add_addr(l, &e->ipv6, &e->n_ipv6, &a);
+			ld_add_addr(l, &e->ipv6, &e->n_ipv6, &a);
 	}
 }
 
@@ -646,7 +637,7 @@ static const char *const route_targets[] = {
     "CoreNetworkArn",
 };
 
-static enum route_target route_kind(const char *target)
+enum route_target route_kind(const char *target)
 {
 	if (!strcmp(target, "local"))
 		return ROUTE_LOCAL;
@@ -782,6 +773,21 @@ static void aws_prefix_list(struct loader *l, const json_t *o, const char *path)
 		else
 			p.max_entries = (uint32_t)max;
 	}
+	/* describe-prefix-lists (AWS-managed lists such as S3's) carries the
+	 * CIDRs inline, where describe-managed-prefix-lists needs
+	 * get-managed-prefix-list-entries. */
+	const json_t *cidrs = json_object_get(o, "Cidrs");
+	if (cidrs && json_array_size(cidrs))
+		p.cidrs = arena_calloc(l->a, json_array_size(cidrs), sizeof(struct ip_prefix));
+	EACH(l, o, "Cidrs", path, i, c, cp)
+	{
+		if (!json_is_string(c))
+			ld_err(l, cp, "expected a CIDR string, found %s", json_kind(c));
+		else if (p.cidrs && ld_prefix(l, json_string_value(c), cp, 0, &p.cidrs[p.n_cidrs]))
+			p.n_cidrs++;
+	}
+	if (p.n_cidrs && !p.family)
+		p.family = p.cidrs[0].addr.family;
 	if (!ok)
 		return;
 	struct prefix_list *slot = vec_push(&l->pls, sizeof(*slot));
@@ -826,9 +832,9 @@ void aws_load_prefix_list_entries(struct loader *l, const json_t *root, const ch
 	d.origin = ld_origin(l, "Entries");
 	d.id = pl_id_from_name(l, name);
 	if (!d.id) {
-		ld_err(l, "Entries",
-		       "get-managed-prefix-list-entries output carries no id: name the file after "
-		       "the prefix list (e.g. pl-0123456789abcdef0.json)");
+		ld_warn(l, "Entries",
+			"get-managed-prefix-list-entries output carries no id: entries skipped "
+			"(name the file after the prefix list, e.g. pl-0123456789abcdef0.json)");
 		return;
 	}
 	const json_t *arr = j_array(l, root, "Entries", "", true);

@@ -668,6 +668,14 @@ static struct ref *lab_group_refs(struct loader *l, struct scope *s, const json_
 	*n = 0;
 	if (!j_strlist(l, o, "groups", path, &names, &k))
 		return NULL;
+	if (!k && json_is_array(json_object_get(o, "groups"))) {
+		/* an AWS-managed interface (NAT gateway, NLB, transit gateway
+		 * attachment) has none: vpcfw import writes it so */
+		ld_warn(l, jp_key(l, path, "groups"),
+			"no security group: AWS applies none to an AWS-managed interface; "
+			"vpcfw's security-group stages let nothing through it");
+		return NULL;
+	}
 	if (!k) {
 		ld_err(l, jp_key(l, path, "groups"),
 		       "required key is missing (an ENI has 1 to 16 security groups)");
@@ -759,9 +767,9 @@ static bool name_is_short(const char *n)
 }
 
 static const char *const eni_keys[] = {
-    "name",   "id",	  "subnet",	  "ip",		 "ipv6",     "public_ip",
-    "groups", "instance", "device_index", "description", "timeouts", "conntrack_allowance",
-    NULL};
+    "name",    "id",	   "subnet",	   "ip",	  "ipv6",     "public_ip",
+    "groups",  "instance", "device_index", "description", "timeouts", "conntrack_allowance",
+    "address", NULL};
 
 /* "public_ip": the primary address's public IP, or an object mapping
  * private addresses of the ENI to theirs (an Elastic IP belongs to one
@@ -825,6 +833,7 @@ static void lab_eni(struct loader *l, struct scope *s, const json_t *o, const ch
 			"name vpcfw-%s",
 			name, name);
 	j_str(l, o, "description", path, false, &e->description);
+	j_str(l, o, "address", path, false, &e->address); /* kept by vpcfw import */
 	d.subnet = lab_ref(l, &s->subnets, o, "subnet", path, "subnet", s->vpc_name);
 	if (!json_object_get(o, "subnet"))
 		ld_err(l, jp_key(l, path, "subnet"), "required key is missing");

@@ -43,7 +43,7 @@ static void build_index(struct loader *l, struct lab *lab)
 		idmap_put(&l->ix_groups, lab->groups[i].id, i);
 }
 
-static const char *fmt_prefix(struct loader *l, const struct ip_prefix *p)
+const char *ld_fmt_prefix(struct loader *l, const struct ip_prefix *p)
 {
 	char buf[IP_PREFIX_STRLEN];
 	return arena_strdup(l->tmp, ip_prefix_format(p, buf, sizeof(buf)));
@@ -55,7 +55,7 @@ static const char *fmt_addr(struct loader *l, const struct ip_addr *a)
 	return arena_strdup(l->tmp, ip_addr_format(a, buf, sizeof(buf)));
 }
 
-static const char *where(struct loader *l, const struct origin *o)
+const char *ld_where(struct loader *l, const struct origin *o)
 {
 	return arena_printf(l->tmp, "%s at %s", o->file ? o->file : "?",
 			    o->path && *o->path ? o->path : "(top)");
@@ -196,7 +196,7 @@ static void merge_pl_entries(struct loader *l)
 			p->origin = e->origin;
 		} else if (p->n_cidrs) {
 			ld_err_at(l, &e->origin, NULL, "entries of %s are given twice (also %s)",
-				  e->id, where(l, &p->origin));
+				  e->id, ld_where(l, &p->origin));
 			continue;
 		}
 		p->cidrs = e->cidrs;
@@ -207,7 +207,7 @@ static void merge_pl_entries(struct loader *l)
 			if (e->cidrs[k].addr.family != p->family)
 				ld_err_at(l, &e->origin, arena_printf(l->tmp, "[%zu].Cidr", k),
 					  "%s is not of the list's address family (%s)",
-					  fmt_prefix(l, &e->cidrs[k]),
+					  ld_fmt_prefix(l, &e->cidrs[k]),
 					  p->family == IP_V4 ? "IPv4" : "IPv6");
 	}
 }
@@ -267,13 +267,13 @@ static void check_vpcs(struct loader *l, struct lab *lab)
 		int32_t first = ix_find(&l->ix_vpcs, v->id);
 		if (first >= 0 && (size_t)first != i)
 			ld_err_at(l, &v->origin, NULL, "VPC %s is defined twice (also %s)", v->id,
-				  where(l, &lab->vpcs[first].origin));
+				  ld_where(l, &lab->vpcs[first].origin));
 		bool synthesised = i >= l->n_real_vpcs;
 		for (size_t c = 0; c < v->n_cidrs && !synthesised; c++)
 			if (v->cidrs[c].len < 16 || v->cidrs[c].len > 28)
 				ld_err_at(l, &v->origin, NULL,
 					  "VPC block %s: an IPv4 VPC block is /16 to /28",
-					  fmt_prefix(l, &v->cidrs[c]));
+					  ld_fmt_prefix(l, &v->cidrs[c]));
 		for (size_t k = 0; k < i; k++)
 			for (size_t a = 0; a < v->n_cidrs; a++)
 				for (size_t b = 0; b < lab->vpcs[k].n_cidrs; b++)
@@ -283,8 +283,8 @@ static void check_vpcs(struct loader *l, struct lab *lab)
 							   "VPC block %s overlaps %s of VPC %s: "
 							   "vpcfw tells ENIs apart by address, so "
 							   "their addresses must still differ",
-							   fmt_prefix(l, &v->cidrs[a]),
-							   fmt_prefix(l, &lab->vpcs[k].cidrs[b]),
+							   ld_fmt_prefix(l, &v->cidrs[a]),
+							   ld_fmt_prefix(l, &lab->vpcs[k].cidrs[b]),
 							   lab->vpcs[k].id);
 	}
 }
@@ -297,14 +297,27 @@ static bool in_blocks(const struct ip_prefix *blocks, size_t n, const struct ip_
 	return false;
 }
 
-static void check_subnets(struct loader *l, struct lab *lab)
+/* An export AWS wrote holds what AWS accepted: a subnet outside its VPC's
+ * exported blocks means the export missed a block (or a disassociated one
+ * was left out). */
+static void subnet_outside_export(struct loader *l, struct lab *lab, const struct subnet *s)
+{
+	struct vpc *v = &lab->vpcs[s->vpc];
+	ld_warn_at(l, &s->origin, NULL,
+		   "subnet %s (%s) is outside the exported IPv4 blocks of VPC %s: assuming the "
+		   "VPC holds that block too",
+		   s->id, ld_fmt_prefix(l, &s->cidr), v->id);
+	add_block(l, &v->cidrs, &v->n_cidrs, &s->cidr);
+}
+
+static void check_subnets(struct loader *l, struct lab *lab, const struct draft_subnet *drafts)
 {
 	for (size_t i = 0; i < lab->n_subnets; i++) {
 		struct subnet *s = &lab->subnets[i];
 		int32_t first = ix_find(&l->ix_subnets, s->id);
 		if (first >= 0 && (size_t)first != i)
 			ld_err_at(l, &s->origin, NULL, "subnet %s is defined twice (also %s)",
-				  s->id, where(l, &lab->subnets[first].origin));
+				  s->id, ld_where(l, &lab->subnets[first].origin));
 		s->vpc = ix_find(&l->ix_vpcs, s->vpc_id);
 		if (s->vpc < 0)
 			continue; /* cannot happen: synth_vpcs made it */
@@ -313,10 +326,12 @@ static void check_subnets(struct loader *l, struct lab *lab)
 			ld_err_at(l, &s->origin, NULL,
 				  "subnet %s is a /%u: IPv4 subnets are /16 to /28", s->id,
 				  s->cidr.len);
+		else if (!in_blocks(v->cidrs, v->n_cidrs, &s->cidr) && drafts[i].from_aws)
+			subnet_outside_export(l, lab, s);
 		else if (!in_blocks(v->cidrs, v->n_cidrs, &s->cidr))
 			ld_err_at(l, &s->origin, NULL,
 				  "subnet %s (%s) is outside the IPv4 blocks of VPC %s", s->id,
-				  fmt_prefix(l, &s->cidr), v->id);
+				  ld_fmt_prefix(l, &s->cidr), v->id);
 		if (s->has_cidr6) {
 			if (s->cidr6.len < 44 || s->cidr6.len > 64)
 				ld_err_at(l, &s->origin, NULL,
@@ -326,23 +341,24 @@ static void check_subnets(struct loader *l, struct lab *lab)
 			else if (!in_blocks(v->cidrs6, v->n_cidrs6, &s->cidr6))
 				ld_err_at(l, &s->origin, NULL,
 					  "subnet %s (%s) is outside the IPv6 blocks of VPC %s",
-					  s->id, fmt_prefix(l, &s->cidr6), v->id);
+					  s->id, ld_fmt_prefix(l, &s->cidr6), v->id);
 		}
 		for (size_t k = 0; k < i; k++) {
 			const struct subnet *o = &lab->subnets[k];
-			if (o->vpc != s->vpc || streq(o->id, s->id))
+			if (o->vpc != s->vpc || streq(o->id, s->id) || drafts[i].synthesised ||
+			    drafts[k].synthesised)
 				continue;
 			if (ip_prefix_overlaps(&o->cidr, &s->cidr))
 				ld_err_at(l, &s->origin, NULL,
 					  "subnet %s (%s) overlaps subnet %s (%s) of the same VPC",
-					  s->id, fmt_prefix(l, &s->cidr), o->id,
-					  fmt_prefix(l, &o->cidr));
+					  s->id, ld_fmt_prefix(l, &s->cidr), o->id,
+					  ld_fmt_prefix(l, &o->cidr));
 			if (o->has_cidr6 && s->has_cidr6 &&
 			    ip_prefix_overlaps(&o->cidr6, &s->cidr6))
 				ld_err_at(l, &s->origin, NULL,
 					  "subnet %s (%s) overlaps subnet %s (%s) of the same VPC",
-					  s->id, fmt_prefix(l, &s->cidr6), o->id,
-					  fmt_prefix(l, &o->cidr6));
+					  s->id, ld_fmt_prefix(l, &s->cidr6), o->id,
+					  ld_fmt_prefix(l, &o->cidr6));
 		}
 	}
 }
@@ -361,7 +377,7 @@ static void check_entries(struct loader *l, const struct nacl *n, struct nacl_en
 		if (e[i].rule_number == e[i - 1].rule_number)
 			ld_err_at(l, &e[i].origin, NULL,
 				  "rule number %u is used twice in the %s rules of %s (also %s)",
-				  e[i].rule_number, dir, n->id, where(l, &e[i - 1].origin));
+				  e[i].rule_number, dir, n->id, ld_where(l, &e[i - 1].origin));
 	if (count > NACL_QUOTA_RULES_MAX)
 		ld_warn_at(l, &n->origin, NULL,
 			   "%zu %s rules exceed AWS's maximum of %d per direction", count, dir,
@@ -394,14 +410,16 @@ static const char *route_table_id(const struct lab *lab, int32_t i)
 
 /* Explicit associations (describe-*: Associations[].SubnetId): a subnet of
  * the owner's VPC, associated with one owner of each kind only. */
-static void associate_subnets(struct loader *l, struct lab *lab, const struct ref *assoc,
-			      size_t n, const struct assoc_owner *o)
+static void associate_subnets(struct loader *l, struct lab *lab, const struct ref *assoc, size_t n,
+			      const struct assoc_owner *o)
 {
 	for (size_t a = 0; a < n; a++) {
 		const struct ref *r = &assoc[a];
 		int32_t s = ix_find(&l->ix_subnets, r->id);
 		if (s < 0) {
-			ld_err_at(l, &r->at, "SubnetId", "unknown subnet %s", r->id);
+			/* AWS accepts it: the subnet is just not in this export */
+			ld_warn_at(l, &r->at, "SubnetId",
+				   "subnet %s is not in the lab: association ignored", r->id);
 			continue;
 		}
 		struct subnet *sn = &lab->subnets[s];
@@ -411,8 +429,8 @@ static void associate_subnets(struct loader *l, struct lab *lab, const struct re
 				  r->id, sn->vpc_id, o->kind, o->id, o->vpc_id);
 		else if (*slot >= 0 && *slot != o->index)
 			ld_err_at(l, &r->at, "SubnetId",
-				  "subnet %s is associated with two %s (%s and %s)", r->id, o->kinds,
-				  o->id_of(lab, *slot), o->id);
+				  "subnet %s is associated with two %s (%s and %s)", r->id,
+				  o->kinds, o->id_of(lab, *slot), o->id);
 		else
 			*slot = o->index;
 	}
@@ -426,7 +444,7 @@ static void check_nacls(struct loader *l, struct lab *lab, struct draft_nacl *dr
 			if (streq(lab->nacls[k].id, n->id)) {
 				ld_err_at(l, &n->origin, NULL,
 					  "network ACL %s is defined twice (also %s)", n->id,
-					  where(l, &lab->nacls[k].origin));
+					  ld_where(l, &lab->nacls[k].origin));
 				break;
 			}
 		}
@@ -446,8 +464,14 @@ static void check_nacls(struct loader *l, struct lab *lab, struct draft_nacl *dr
 			else
 				v->default_nacl = (int32_t)i;
 		}
-		struct assoc_owner o = {"network ACL", "network ACLs", n->id, n->vpc_id, n->vpc,
-					(int32_t)i, offsetof(struct subnet, nacl), nacl_id};
+		struct assoc_owner o = {"network ACL",
+					"network ACLs",
+					n->id,
+					n->vpc_id,
+					n->vpc,
+					(int32_t)i,
+					offsetof(struct subnet, nacl),
+					nacl_id};
 		associate_subnets(l, lab, drafts[i].assoc, drafts[i].n_assoc, &o);
 	}
 	for (size_t v = 0; v < lab->n_vpcs; v++) {
@@ -499,7 +523,7 @@ static void warn_middlebox_routes(struct loader *l, const struct lab *lab,
 			    "route %s -> %s is more specific than the local route (middlebox "
 			    "routing): not modelled, flows between subnets that it would "
 			    "detour are rejected at the route stage",
-			    fmt_prefix(l, &r->dest), r->target ? r->target : "?");
+			    ld_fmt_prefix(l, &r->dest), r->target ? r->target : "?");
 	}
 }
 
@@ -511,7 +535,7 @@ static void check_route_tables(struct loader *l, struct lab *lab, struct draft_r
 			if (streq(lab->route_tables[k].id, t->id)) {
 				ld_err_at(l, &t->origin, NULL,
 					  "route table %s is defined twice (also %s)", t->id,
-					  where(l, &lab->route_tables[k].origin));
+					  ld_where(l, &lab->route_tables[k].origin));
 				break;
 			}
 		}
@@ -531,8 +555,14 @@ static void check_route_tables(struct loader *l, struct lab *lab, struct draft_r
 				v->main_route_table = (int32_t)i;
 		}
 		warn_middlebox_routes(l, lab, t);
-		struct assoc_owner o = {"route table", "route tables", t->id, t->vpc_id, t->vpc,
-					(int32_t)i, offsetof(struct subnet, route_table), route_table_id};
+		struct assoc_owner o = {"route table",
+					"route tables",
+					t->id,
+					t->vpc_id,
+					t->vpc,
+					(int32_t)i,
+					offsetof(struct subnet, route_table),
+					route_table_id};
 		associate_subnets(l, lab, drafts[i].assoc, drafts[i].n_assoc, &o);
 	}
 }
@@ -577,7 +607,7 @@ static void check_prefix_lists(struct loader *l, struct lab *lab)
 			if (streq(lab->prefix_lists[k].id, p->id)) {
 				ld_err_at(l, &p->origin, NULL,
 					  "prefix list %s is defined twice (also %s)", p->id,
-					  where(l, &lab->prefix_lists[k].origin));
+					  ld_where(l, &lab->prefix_lists[k].origin));
 				break;
 			}
 		}
@@ -624,7 +654,7 @@ static void check_groups(struct loader *l, struct lab *lab, struct draft_group *
 		if (first >= 0 && (size_t)first != i)
 			ld_err_at(l, &g->origin, NULL,
 				  "security group %s is defined twice (also %s)", g->id,
-				  where(l, &lab->groups[first].origin));
+				  ld_where(l, &lab->groups[first].origin));
 		g->vpc = g->vpc_id ? ix_find(&l->ix_vpcs, g->vpc_id) : -1;
 		if (g->vpc_id && g->vpc < 0 && lab->n_vpcs)
 			ld_warn_at(l, &g->origin, "VpcId",
@@ -667,15 +697,23 @@ static void eni_groups(struct loader *l, struct lab *lab, struct eni *e, const s
 	for (size_t k = 0; k < d->n_groups; k++) {
 		const struct ref *r = &d->groups[k];
 		int32_t g = ix_find(&l->ix_groups, r->id);
+		if (g < 0 && d->from_aws) {
+			ld_warn_at(
+			    l, &r->at, NULL,
+			    "security group %s is not in the lab: assuming it admits nothing",
+			    r->id);
+			continue;
+		}
 		if (g < 0) {
 			ld_err_at(l, &r->at, NULL, "unknown security group %s", r->id);
 			continue;
 		}
 		const struct security_group *sg = &lab->groups[g];
 		if (e->subnet >= 0 && sg->vpc >= 0 && sg->vpc != lab->subnets[e->subnet].vpc)
-			ld_err_at(l, &r->at, NULL,
-				  "security group %s belongs to VPC %s, the ENI to %s", r->id,
-				  sg->vpc_id, lab->subnets[e->subnet].vpc_id);
+			(d->from_aws ? ld_warn_at : ld_err_at)(
+			    l, &r->at, NULL, "security group %s belongs to VPC %s, the ENI to %s%s",
+			    r->id, sg->vpc_id, lab->subnets[e->subnet].vpc_id,
+			    d->from_aws ? " (as exported; applied as it is)" : "");
 		bool dup = false;
 		for (size_t j = 0; j < e->n_groups; j++)
 			dup |= e->groups[j] == g;
@@ -727,8 +765,10 @@ static const char *reserved_role(const struct ip_prefix *p, const struct ip_addr
 	return NULL;
 }
 
-static void eni_addrs(struct loader *l, struct lab *lab, size_t idx)
+static void eni_addrs(struct loader *l, struct lab *lab, size_t idx, bool from_aws)
 {
+	void (*report)(struct loader *, const struct origin *, const char *, const char *, ...) =
+	    from_aws ? ld_warn_at : ld_err_at; /* an export shows what AWS accepted */
 	struct eni *e = &lab->enis[idx];
 	if (e->subnet < 0)
 		return;
@@ -740,23 +780,26 @@ static void eni_addrs(struct loader *l, struct lab *lab, size_t idx)
 			const struct ip_addr *a = &list[i];
 			const struct ip_prefix *p = v6 ? &s->cidr6 : &s->cidr;
 			if (v6 && !s->has_cidr6) {
-				ld_err_at(
-				    l, &e->origin, NULL,
-				    "ENI %s has IPv6 address %s but subnet %s has no IPv6 block",
-				    e->id, fmt_addr(l, a), s->id);
+				report(l, &e->origin, NULL,
+				       "ENI %s has IPv6 address %s but subnet %s has no IPv6 block",
+				       e->id, fmt_addr(l, a), s->id);
 				continue;
 			}
 			if (!ip_prefix_contains(p, a)) {
-				ld_err_at(l, &e->origin, NULL,
-					  "ENI %s address %s is outside its subnet %s (%s)", e->id,
-					  fmt_addr(l, a), s->id, fmt_prefix(l, p));
+				report(l, &e->origin, NULL,
+				       "ENI %s address %s is outside its subnet %s (%s)", e->id,
+				       fmt_addr(l, a), s->id, ld_fmt_prefix(l, p));
 				continue;
 			}
-			const char *role = reserved_role(p, a);
+			/* an assumed subnet's block is a guess: its edges prove nothing */
+			const char *role =
+			    VEC_AT(&l->subnets, struct draft_subnet, e->subnet)->synthesised
+				? NULL
+				: reserved_role(p, a);
 			if (role)
-				ld_err_at(l, &e->origin, NULL,
-					  "ENI %s address %s is %s of subnet %s: AWS reserves it",
-					  e->id, fmt_addr(l, a), role, s->id);
+				report(l, &e->origin, NULL,
+				       "ENI %s address %s is %s of subnet %s: AWS reserves it",
+				       e->id, fmt_addr(l, a), role, s->id);
 		}
 	}
 }
@@ -817,7 +860,7 @@ static void check_enis(struct loader *l, struct lab *lab, struct draft_eni *draf
 		if (!e->n_ipv4 && !e->n_ipv6 && d->from_aws && !d->addr_given)
 			ld_err_at(l, &e->origin, NULL, "ENI %s has no private address", e->id);
 		eni_groups(l, lab, e, d);
-		eni_addrs(l, lab, i);
+		eni_addrs(l, lab, i, d->from_aws);
 		if (d->explicit_timeouts)
 			check_timeouts(l, &e->origin, "timeouts", &e->timeouts);
 		fill_timeouts(&e->timeouts, &lab->opts.default_timeouts);
@@ -1023,6 +1066,14 @@ static void check_names(struct loader *l, struct lab *lab)
 	free(keys);
 }
 
+#define COPY_VEC(l, vec, out, count)                                                               \
+	do {                                                                                       \
+		*(count) = (vec)->n;                                                               \
+		*(out) = arena_calloc((l)->a, (vec)->n ? (vec)->n : 1, sizeof(**(out)));           \
+		if (*(out) && (vec)->n)                                                            \
+			memcpy(*(out), (vec)->items, (vec)->n * sizeof(**(out)));                  \
+	} while (0)
+
 struct lab *ld_finish(struct loader *l)
 {
 	struct lab *lab = arena_alloc(l->a, sizeof(*lab));
@@ -1031,6 +1082,9 @@ struct lab *ld_finish(struct loader *l)
 	lab->arena = l->a;
 	lab->name = l->lab_name;
 	lab->opts = l->opts;
+	tf_finish(l);
+	ld_dedupe_exports(l);
+	ld_synth_subnets(l);
 	synth_vpcs(l);
 	synth_default_nacls(l);
 	merge_pl_entries(l);
@@ -1063,10 +1117,15 @@ struct lab *ld_finish(struct loader *l)
 		return NULL;
 	for (size_t i = 0; i < l->rts.n; i++)
 		lab->route_tables[i] = VEC_AT(&l->rts, struct draft_rt, i)->rt;
+	COPY_VEC(l, &l->gateways, &lab->gateways, &lab->n_gateways);
+	COPY_VEC(l, &l->eips, &lab->eips, &lab->n_eips);
+	COPY_VEC(l, &l->services, &lab->services, &lab->n_services);
+	if (!lab->gateways || !lab->eips || !lab->services)
+		return NULL;
 
 	build_index(l, lab);
 	check_vpcs(l, lab);
-	check_subnets(l, lab);
+	check_subnets(l, lab, l->subnets.items);
 	check_nacls(l, lab, l->nacls.items);
 	check_route_tables(l, lab, l->rts.items);
 	warn_no_route_table(l, lab);
@@ -1074,6 +1133,7 @@ struct lab *ld_finish(struct loader *l)
 	check_prefix_lists(l, lab);
 	check_groups(l, lab, l->groups.items);
 	check_enis(l, lab, l->enis.items);
+	ld_attach_gateways(l, lab);
 	check_unique_addrs(l, lab);
 	check_devices(l, lab);
 	check_outside(l, lab);

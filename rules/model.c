@@ -258,6 +258,22 @@ static int resolve_address(const struct lab *lab, const struct ip_addr *a, struc
 	return 0;
 }
 
+/* A Terraform resource address: the ENI it made with the lowest device
+ * index (an aws_instance's primary interface). */
+static int32_t eni_by_address(const struct lab *lab, const char *address)
+{
+	int32_t best = -1;
+	for (size_t i = 0; i < lab->n_enis; i++) {
+		const struct eni *e = &lab->enis[i];
+		if (!id_eq(e->address, address))
+			continue;
+		if (best < 0 ||
+		    (e->device_index >= 0 && e->device_index < lab->enis[best].device_index))
+			best = (int32_t)i;
+	}
+	return best;
+}
+
 int lab_resolve_endpoint(const struct lab *lab, const char *name, struct endpoint *out)
 {
 	if (!name || !*name)
@@ -272,6 +288,11 @@ int lab_resolve_endpoint(const struct lab *lab, const char *name, struct endpoin
 			eni_endpoint(lab, (int32_t)k, out);
 			return 0;
 		}
+	}
+	i = eni_by_address(lab, name);
+	if (i >= 0) {
+		eni_endpoint(lab, i, out);
+		return 0;
 	}
 	i = eni_by_name(lab, name);
 	if (i == -2)
@@ -320,6 +341,8 @@ const char *lab_eni_label(const struct lab *lab, int32_t eni)
 	const struct eni *e = &lab->enis[eni];
 	if (e->name)
 		return e->name;
+	if (e->address)
+		return e->address; /* a Terraform resource address */
 	if (e->instance_id)
 		return e->instance_id;
 	return e->id ? e->id : "?";

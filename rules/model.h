@@ -189,6 +189,13 @@ struct eni {
 	size_t n_groups;
 	struct ct_timeouts timeouts;
 	uint32_t ct_allowance; /* tracked connections this ENI may hold */
+	/* The Terraform resource address that made it ("aws_instance.web",
+	 * "module.app.aws_instance.this[0]"), a name on the command line too;
+	 * NULL for other inputs. */
+	const char *address;
+	/* The service owning a requester-managed ENI (a load balancer, RDS,
+	 * ElastiCache or OpenSearch): index into lab->services, or -1. */
+	int32_t service;
 	struct origin origin;
 };
 
@@ -197,6 +204,64 @@ struct eni {
 struct outside_host {
 	const char *name;
 	struct ip_addr addr;
+	struct origin origin;
+};
+
+/* What carries traffic past a subnet: loaded faithfully from describe-*
+ * output and Terraform so path evaluation can use them; nothing on the
+ * packet path reads these yet except through route targets. */
+enum gateway_kind {
+	GW_INTERNET,	   /* igw-: describe-internet-gateways, attached VPC */
+	GW_NAT,		   /* nat-: subnet, ENI, private and public address */
+	GW_ENDPOINT,	   /* vpce-: Gateway (route tables) or Interface (ENIs) */
+	GW_PEERING,	   /* pcx-: requester vpc_id, accepter peer_vpc_id */
+	GW_TRANSIT,	   /* tgw- */
+	GW_TRANSIT_ATTACH, /* tgw-attach-: vpc_id, transit_id, subnets */
+};
+
+struct gateway {
+	enum gateway_kind kind;
+	const char *id;
+	const char *name;	 /* Name tag or NULL */
+	const char *vpc_id;	 /* NULL for a transit gateway */
+	int32_t vpc;		 /* -1 when that VPC is not in the lab (another account) */
+	const char *peer_vpc_id; /* GW_PEERING: the accepter's VPC */
+	const char *transit_id;	 /* GW_TRANSIT_ATTACH: its transit gateway */
+	const char *state;	 /* "available", "active", "pending-acceptance", ... */
+	const char *detail;	 /* endpoint: type and service name; NAT: connectivity */
+	const char **subnet_ids; /* NAT: one; interface endpoints, attachments */
+	size_t n_subnet_ids;
+	const char **eni_ids; /* NAT, interface endpoint */
+	size_t n_eni_ids;
+	const char **route_table_ids; /* gateway endpoint */
+	size_t n_route_table_ids;
+	bool has_private_ip, has_public_ip;
+	struct ip_addr private_ip, public_ip; /* NAT */
+	struct origin origin;
+};
+
+/* An Elastic IP (describe-addresses): mapped 1:1 to a private address. */
+struct elastic_ip {
+	const char *allocation_id;
+	struct ip_addr public_ip;
+	const char *eni_id; /* NULL when unassociated */
+	bool has_private_ip;
+	struct ip_addr private_ip;
+	struct origin origin;
+};
+
+/* A service owning requester-managed ENIs, with the groups and subnets it
+ * puts them in: describe-load-balancers, describe-db-instances,
+ * ElastiCache and OpenSearch domains, Terraform load balancers, Lambda
+ * vpc_config, launch configurations. */
+struct service {
+	const char *kind; /* "load-balancer", "rds", "elasticache", "opensearch", ... */
+	const char *name;
+	const char *vpc_id;
+	const char **subnet_ids;
+	size_t n_subnet_ids;
+	const char **group_ids;
+	size_t n_group_ids;
 	struct origin origin;
 };
 
@@ -231,6 +296,12 @@ struct lab {
 	size_t n_route_tables;
 	struct outside_host *outside;
 	size_t n_outside;
+	struct gateway *gateways;
+	size_t n_gateways;
+	struct elastic_ip *eips;
+	size_t n_eips;
+	struct service *services;
+	size_t n_services;
 };
 
 /* Index lookups by id; -1 when absent. */
@@ -256,7 +327,8 @@ int32_t lab_subnet_by_addr(const struct lab *lab, const struct ip_addr *a);
 bool lab_addr_in_vpc(const struct lab *lab, const struct ip_addr *a);
 
 /* DESIGN.md contract 3: an endpoint named by instance id (its ENI at device
- * index 0), ENI id, Name tag (of the ENI or its instance) or IP address. */
+ * index 0), ENI id, Name tag (of the ENI or its instance), Terraform
+ * resource address (eni.address) or IP address. */
 enum endpoint_kind { ENDPOINT_ENI, ENDPOINT_OUTSIDE };
 struct endpoint {
 	enum endpoint_kind kind;
@@ -274,7 +346,8 @@ int lab_resolve_endpoint(const struct lab *lab, const char *name, struct endpoin
  * private IPv4, or its first IPv6. -EAFNOSUPPORT when it has none. */
 int lab_endpoint_addr(const struct lab *lab, struct endpoint *ep, enum ip_family f);
 
-/* A printable name for an ENI: Name tag, else instance id, else ENI id. */
+/* A printable name for an ENI: Name tag, else Terraform resource address,
+ * else instance id, else ENI id. */
 const char *lab_eni_label(const struct lab *lab, int32_t eni);
 /* A name that resolves back to the ENI (contract 3): its label when that
  * is unambiguous, else its ENI id. For files other commands read back. */

@@ -1369,7 +1369,7 @@ int reach_diff(const struct lab *old_lab, const struct lab *new_lab, const struc
 	int r = collect_enis(old_lab, new_lab, &ends);
 	if (!r)
 		r = collect_outside(old_lab, new_lab, &ends);
-	if (!r)
+	if (!r && ends.n) /* a lab of groups only (a Terraform plan): no ends, no array */
 		qsort(ends.v, ends.n, sizeof(*ends.v), end_cmp);
 	out->n_endpoints = ends.n;
 	static const uint8_t fams[2] = {IP_V4, IP_V6};

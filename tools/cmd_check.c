@@ -184,6 +184,17 @@ static const char *stage_owner(const struct lab *lab, const struct stage_verdict
 	return NULL;
 }
 
+static const struct origin *rule_origin(const struct lab *lab, const struct stage_verdict *v);
+
+/* A rule written by Terraform: its origin is a resource address, which no
+ * JSON path of the other formats (vpcs[…], SecurityGroups[…]) looks like. */
+static const char *tf_address(const struct origin *o)
+{
+	if (!o || !o->path || (strncmp(o->path, "aws_", 4) && strncmp(o->path, "module.", 7)))
+		return NULL;
+	return o->path;
+}
+
 static void print_stages(const struct lab *lab, const struct pipeline_result *r,
 			 const struct flow *f)
 {
@@ -194,6 +205,10 @@ static void print_stages(const struct lab *lab, const struct pipeline_result *r,
 		printf("  %-13s %-8s %s%s%s\n", pipeline_stage_name(v->stage),
 		       pipeline_verdict_name(v->verdict), owner ? owner : "", owner ? ": " : "",
 		       pipeline_explain(lab, v, f, why, sizeof(why)));
+		const char *addr =
+		    v->verdict != VERDICT_SKIPPED ? tf_address(rule_origin(lab, v)) : NULL;
+		if (addr)
+			printf("  %-13s %-8s written by %s\n", "", "", addr);
 	}
 }
 
@@ -225,6 +240,31 @@ static void print_text(const struct lab *lab, const struct pipeline_check *c,
 	printf("verdict: %s\n", pipeline_verdict_name(c->verdict));
 }
 
+/* Where the deciding SG rule or NACL entry was written: file and JSON path,
+ * or a Terraform resource address (docs/lab-format.md); NULL for none. */
+static const struct origin *rule_origin(const struct lab *lab, const struct stage_verdict *v)
+{
+	if (v->group >= 0 && (size_t)v->group < lab->n_groups && v->rule >= 0 &&
+	    (size_t)v->rule < lab->groups[v->group].n_rules)
+		return &lab->groups[v->group].rules[v->rule].origin;
+	if (v->nacl < 0 || (size_t)v->nacl >= lab->n_nacls || !v->rule_number)
+		return NULL;
+	const struct nacl *n = &lab->nacls[v->nacl];
+	bool eg = v->stage == STAGE_NACL_EGRESS;
+	const struct nacl_entry *e = eg ? n->egress : n->ingress;
+	for (size_t i = 0; i < (eg ? n->n_egress : n->n_ingress); i++)
+		if (e[i].rule_number == v->rule_number)
+			return &e[i].origin;
+	return NULL;
+}
+
+static json_t *origin_json(const struct origin *o)
+{
+	if (!o || !o->file)
+		return json_null();
+	return json_pack("{s:s, s:s}", "file", o->file, "path", o->path ? o->path : "");
+}
+
 static json_t *stage_json(const struct lab *lab, const struct stage_verdict *v,
 			  const struct flow *f)
 {
@@ -246,6 +286,8 @@ static json_t *stage_json(const struct lab *lab, const struct stage_verdict *v,
 	json_object_set_new(o, "reason",
 			    json_string(pipeline_explain(lab, v, f, why, sizeof(why))));
 	json_object_set_new(o, "reason_code", json_string(pipeline_reason_name(v->reason)));
+	if (sg || nacl)
+		json_object_set_new(o, "origin", origin_json(rule_origin(lab, v)));
 	if (nacl && v->nacl >= 0)
 		json_object_set_new(o, "nacl_id", json_string(lab->nacls[v->nacl].id));
 	if (v->subnet >= 0 && (size_t)v->subnet < lab->n_subnets)

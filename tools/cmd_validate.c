@@ -13,8 +13,10 @@
 static void validate_usage(FILE *out)
 {
 	fprintf(out, "usage: vpcfw validate LAB [--strict]\n\n"
-		     "LAB is a vpcfw lab file or a directory of JSON files (aws ec2 describe-*\n"
-		     "output and/or one lab file). Prints warnings and errors with the file and\n"
+		     "LAB is a vpcfw lab file, Terraform JSON (terraform show -json), or a\n"
+		     "directory of JSON files read recursively (aws describe-* output and/or one\n"
+		     "lab file); A,B,... merges several into one lab. Prints warnings and errors "
+		     "with the file and\n"
 		     "JSON path, then a summary. Exit 0: the lab loads; 2: errors (with --strict,\n"
 		     "warnings are errors too).\n");
 }
@@ -45,6 +47,11 @@ static void print_summary(const struct lab *lab)
 	printf("  %zu route table%s, %zu prefix list%s\n", lab->n_route_tables,
 	       lab->n_route_tables == 1 ? "" : "s", lab->n_prefix_lists,
 	       lab->n_prefix_lists == 1 ? "" : "s");
+	if (lab->n_gateways || lab->n_eips || lab->n_services)
+		printf("  %zu gateway%s, %zu Elastic IP%s, %zu service%s owning ENIs\n",
+		       lab->n_gateways, lab->n_gateways == 1 ? "" : "s", lab->n_eips,
+		       lab->n_eips == 1 ? "" : "s", lab->n_services,
+		       lab->n_services == 1 ? "" : "s");
 }
 
 int cmd_validate(int argc, char **argv)

@@ -11,5 +11,6 @@ int cmd_validate(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #endif

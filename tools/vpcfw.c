@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "validate", cmd_validate, "load a lab and report warnings and errors" },
 	{ "graph", cmd_graph, "print a Mermaid flowchart of a lab" },
 	{ "lint", cmd_lint, "find shadowed, redundant, risky or broken rules in a lab" },
+	{ "import", cmd_import, "write any lab input (folders, Terraform) as one vpcfw lab file" },
 	{ "diff", cmd_diff, "which flows a rule change between two labs opens or closes" },
 	{ "test", cmd_test, "check a file of expected flows offline and with real traffic" },
 	{ "exec", cmd_exec, "run a command inside an ENI's or outside host's namespace" },

@@ -85,7 +85,7 @@ run 2 "$TMP/typo.json" && expect "$TMP/err" "$TMP/typo.json: vpcs[0].subnet: err
 
 # Not a lab at all, a missing path, bad usage.
 echo '{"hello": "world"}' >"$TMP/other.json"
-run 2 "$TMP/other.json" && expect "$TMP/err" "$TMP/other.json: error: not a lab file: its top-level keys match neither the vpcfw lab format (vpcs, ...) nor any aws ec2 describe-* output"
+run 2 "$TMP/other.json" && expect "$TMP/err" "$TMP/other.json: error: not a lab file: its top-level keys match neither the vpcfw lab format (vpcs, ...), Terraform JSON, nor any aws describe-* output vpcfw knows"
 run 2 "$TMP/none.json" && expect "$TMP/err" "$TMP/none.json: error: cannot open: No such file or directory"
 run 2
 run 2 a b

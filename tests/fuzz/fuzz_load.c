@@ -1,12 +1,11 @@
 /*
- * libFuzzer harness for the lab loader: any bytes, as a vpcfw lab file or
- * describe-* output, must give a lab or errors, never a crash, a leak or
+ * libFuzzer harness for the lab loader: any bytes, as a vpcfw lab file,
+ * describe-* output or Terraform JSON, must give a lab or errors, never a crash, a leak or
  * undefined behaviour, and never a half-built lab. Not built by CMake. From
  * the source tree (seeds: the examples' JSON files and the corpus):
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Irules
- *     tests/fuzz/fuzz_load.c rules/load.c rules/load_aws.c rules/load_json.c
- *     rules/load_lab.c rules/load_resolve.c rules/model.c rules/addr.c
+ *     tests/fuzz/fuzz_load.c rules/load*.c rules/model.c rules/addr.c
  *     rules/arena.c rules/diag.c -ljansson -o fuzz_load
  *   ./fuzz_load -max_total_time=300 -max_len=16384 SEED_DIR
  */

@@ -1,0 +1,123 @@
+/*
+ * Shared only by the Terraform reader's files: load_tf.c (recognising the
+ * document, collecting resources of plans and states, ids and references),
+ * load_tf_net.c (network resources: VPCs, subnets, groups, NACLs, routes,
+ * gateways), load_tf_eni.c (instances, interfaces and the services that
+ * own ENIs), load_tf_finish.c (what needs every document: separate rule
+ * resources joining their groups, default groups) and load_tf_place.c
+ * (where AWS puts what Terraform does not place: assumed subnets,
+ * addresses, the default VPC).
+ */
+#ifndef VPCFW_LOAD_TF_PRIVATE_H
+#define VPCFW_LOAD_TF_PRIVATE_H
+
+#include "load-private.h"
+
+/* One resource instance of the document being read. The JSON pointers are
+ * valid while tf_load runs; everything kept is copied to the arena. */
+struct tf_res {
+	const char *address; /* module.a.aws_instance.web[0] */
+	const char *base;    /* module.a.aws_instance.web (no index) */
+	const char *module;  /* "module.a." or "" */
+	const char *type, *name;
+	const json_t *values;  /* planned "after" or state "values" */
+	const json_t *unknown; /* after_unknown: values known only after apply */
+	const json_t *config;  /* configuration "expressions" of the resource */
+	const char *id;	       /* the known id, else one made from the address */
+	struct origin origin;  /* file + address */
+};
+
+struct tf_doc {
+	struct loader *l;
+	struct tf_res *res;
+	size_t n;
+};
+
+/* What a VPC implies without saying it: its default group, NACL and main
+ * route table (ids known in a state, made up in a plan). */
+struct tf_vpc_defaults {
+	const char *vpc_id, *sg_id, *acl_id, *rtb_id;
+	bool ipv6;
+	bool default_vpc; /* aws_default_vpc: where resources without a subnet go */
+	struct origin origin;
+};
+
+enum tf_pending_kind {
+	TF_SG_RULE,	   /* rule joins group target */
+	TF_ACL_ENTRY,	   /* entry joins NACL target */
+	TF_ACL_ASSOC,	   /* subnet other joins NACL target */
+	TF_ROUTE,	   /* route joins table target */
+	TF_RTB_ASSOC,	   /* subnet other joins table target */
+	TF_RTB_MAIN,	   /* table target is the main table of VPC other */
+	TF_ENI_GROUP,	   /* group other joins ENI target */
+	TF_ENI_GROUP_NAME, /* group named other (in the ENI's VPC) joins ENI target */
+	TF_ENI_ATTACH,	   /* ENI target attaches to instance other at device index */
+};
+
+/* Something a resource says about another, possibly in another document,
+ * applied once every document is read (tf_finish). */
+struct tf_pending {
+	enum tf_pending_kind kind;
+	const char *target, *other;
+	int32_t device_index;
+	struct sg_rule rule;
+	struct nacl_entry entry;
+	struct route route;
+	struct origin origin;
+};
+
+struct tf_state {
+	struct vec defaults; /* struct tf_vpc_defaults */
+	struct vec pending;  /* struct tf_pending */
+};
+
+/* Values: null and absent are the same; a wrong type is an error at
+ * "address.key". */
+bool tf_str(struct tf_doc *t, const struct tf_res *r, const json_t *obj, const char *base,
+	    const char *key, const char **out);
+bool tf_int(struct tf_doc *t, const json_t *obj, const char *base, const char *key, long long *out);
+bool tf_bool(const json_t *obj, const char *key, bool *out);
+/* Whether after_unknown marks the key (or an element of it) unknown. */
+bool tf_is_unknown(const json_t *unknown, const char *key);
+const char *tf_name_tag(struct tf_doc *t, const struct tf_res *r);
+
+/* The ids an attribute names: its known value (a string or a list), else
+ * the resources its configuration expression references. obj/unknown/cfg
+ * are the values, after_unknown and expressions at the same level (the
+ * resource, or one of its blocks). Returns how many (an arena array). */
+size_t tf_ids(struct tf_doc *t, const struct tf_res *r, const json_t *obj, const json_t *unknown,
+	      const json_t *cfg, const char *key, const char ***out);
+const char *tf_id(struct tf_doc *t, const struct tf_res *r, const json_t *obj,
+		  const json_t *unknown, const json_t *cfg, const char *key);
+struct origin tf_origin(struct tf_doc *t, const struct tf_res *r, const char *sub);
+struct tf_pending *tf_pend(struct loader *l, enum tf_pending_kind kind, const char *target,
+			   const char *other, const struct origin *o);
+struct tf_vpc_defaults *tf_defaults_of(struct loader *l, const char *vpc_id);
+/* The loader's Terraform state, created on first use (NULL: no memory). */
+struct tf_state *tf_state(struct loader *l);
+
+/* load_tf_net.c: true when the resource type is one of its kinds. */
+bool tf_net_resource(struct tf_doc *t, const struct tf_res *r);
+/* load_tf_eni.c */
+bool tf_eni_resource(struct tf_doc *t, const struct tf_res *r);
+/* Security group rules in AWS's terms from the provider's fields (shared
+ * by inline blocks and the separate rule resources). */
+void tf_sg_rules(struct tf_doc *t, const struct tf_res *r, const json_t *b, const json_t *unk,
+		 const json_t *cfg, const char *path, bool egress, const char *self_id,
+		 struct vec *out);
+/* The lists of a block attribute: values, after_unknown and expressions
+ * of block i of key (NULL where absent). */
+void tf_block(const struct tf_res *r, const json_t *vals, const json_t *unk, const json_t *cfg,
+	      const char *key, size_t i, const json_t **bv, const json_t **bu, const json_t **bc);
+
+/* load_tf_finish.c: drafts by id (NULL when absent). */
+struct draft_group *tf_find_group(struct loader *l, const char *id);
+struct draft_subnet *tf_find_subnet(struct loader *l, const char *id);
+
+/* load_tf_place.c: what AWS does where Terraform says nothing. */
+void tf_assume_address(struct loader *l, struct draft_eni *d);
+void tf_assume_public_ip(struct loader *l, struct draft_eni *d);
+void tf_default_vpc_routes(struct loader *l);
+void tf_default_vpc_groups(struct loader *l);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * Writing a loaded lab in the vpcfw lab format (docs/lab-format.md), for
+ * `vpcfw import`. Ids are kept; what cannot be written (a rule naming a
+ * group that is not in the lab, which matches nothing) is left out with a
+ * note on notes.
+ */
+#ifndef VPCFW_LAB_WRITE_H
+#define VPCFW_LAB_WRITE_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+struct lab;
+
+/* A new reference; NULL when out of memory. */
+json_t *lab_write_json(const struct lab *lab, FILE *notes);
+
+#endif
