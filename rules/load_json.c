@@ -167,7 +167,7 @@ const char *jp_idx(struct loader *l, const char *base, size_t i)
 
 struct origin ld_origin(struct loader *l, const char *path)
 {
-	struct origin o = {l->file, arena_strdup(l->a, path ? path : "")};
+	struct origin o = {l->file, arena_strdup(l->a, path ? path : ""), NULL};
 	return o;
 }
 

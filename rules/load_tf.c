@@ -377,6 +377,7 @@ static bool push_res(struct tf_doc *t, struct vec *v, const json_t *o, const cha
 	r->unknown = unknown;
 	r->origin.file = t->l->file;
 	r->origin.path = r->address;
+	r->origin.resource = r->address;
 	return true;
 }
 

@@ -33,7 +33,10 @@ struct arena;
 /* Where a model element came from, for explanations and error messages. */
 struct origin {
 	const char *file;
-	const char *path; /* JSON path inside file */
+	const char *path; /* JSON path inside file; for Terraform, the attribute's address */
+	/* Terraform: the address of the resource that wrote it
+	 * ("module.app.aws_security_group.web"), else NULL */
+	const char *resource;
 };
 
 struct nacl_entry {

@@ -314,7 +314,7 @@ static struct origin change_origin(const struct lab *lab, const struct reach_cha
 	for (size_t g = 0; g < lab->n_groups; g++)
 		if (strstr(c->rule, lab->groups[g].id))
 			return lab->groups[g].origin;
-	return (struct origin){lab->source, NULL};
+	return (struct origin){lab->source, NULL, NULL};
 }
 
 static int write_sarif(const char *path, const struct lab *old_lab, const struct lab *new_lab,
@@ -341,11 +341,9 @@ static int write_sarif(const char *path, const struct lab *old_lab, const struct
 				msgs[i] = NULL;
 			at[i] = change_origin(c->open ? new_lab : old_lab, c);
 			res[i] = (struct sarif_result){
-			    c->open ? "flow-opened" : "flow-closed",
-			    "warning",
+			    c->open ? "flow-opened" : "flow-closed", "warning",
 			    msgs[i] ? msgs[i] : c->rule,
-			    {at[i].file ? at[i].file : (c->open ? new_lab : old_lab)->source, 0,
-			     at[i].path, NULL}};
+			    sarif_location_of(&at[i], (c->open ? new_lab : old_lab)->source)};
 		}
 		r = sarif_write(path, "diff", rules, 2, res, ch->n);
 	}
@@ -368,7 +366,8 @@ int cmd_diff(int argc, char **argv)
 		return 2;
 	}
 	struct lab *old_lab = cli_lab_load("vpcfw diff", a.old_path, false);
-	struct lab *new_lab = cli_lab_load("vpcfw diff", a.new_path, false); /* both labs' errors at once */
+	struct lab *new_lab =
+	    cli_lab_load("vpcfw diff", a.new_path, false); /* both labs' errors at once */
 	int status = 2;
 	if (old_lab && new_lab) {
 		struct reach_changes ch;

@@ -148,11 +148,9 @@ static int write_sarif(const struct lab *lab, const char *path, const struct lin
 						       c[i].summary};
 		for (size_t i = 0; i < n; i++) {
 			const struct origin *at = finding_origin(lab, f[i]);
-			res[i] = (struct sarif_result){f[i]->id,
-						       lint_severity_name(f[i]->severity),
+			res[i] = (struct sarif_result){f[i]->id, lint_severity_name(f[i]->severity),
 						       f[i]->message,
-						       {at && at->file ? at->file : lab->source, 0,
-							at ? at->path : NULL, NULL}};
+						       sarif_location_of(at, lab->source)};
 		}
 		r = sarif_write(path, "lint", rules, nc, res, n);
 	}

@@ -1004,11 +1004,8 @@ static int write_test_sarif(const struct lab *lab, const struct test_args *a,
 		if (asprintf(&msgs[k], "no expectation of %s exercises %s", a->expect,
 			     rule_ref_format(lab, &cv->ri.refs[i], text, sizeof(text))) < 0)
 			msgs[k] = NULL;
-		res[k] =
-		    (struct sarif_result){"rule-unexercised",
-					  "note",
-					  msgs[k] ? msgs[k] : "",
-					  {at->file ? at->file : lab->source, 0, at->path, NULL}};
+		res[k] = (struct sarif_result){"rule-unexercised", "note", msgs[k] ? msgs[k] : "",
+					       sarif_location_of(at, lab->source)};
 		k++;
 	}
 	r = sarif_write(a->sarif, "test", test_sarif_rules, TEST_SARIF_RULES, res, k);

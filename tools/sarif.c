@@ -158,6 +158,51 @@ static int path_line(struct text_cache *c, const char *file, const char *json_pa
 	return l.found;
 }
 
+/* Whether the string starting at q is the value of an "address" key. */
+static bool address_key_before(const char *buf, const char *q)
+{
+	static const char key[] = "\"address\"";
+	const char *p = q;
+	while (p > buf && strchr(" \t\r\n", p[-1]))
+		p--;
+	if (p == buf || *--p != ':')
+		return false;
+	while (p > buf && strchr(" \t\r\n", p[-1]))
+		p--;
+	return (size_t)(p - buf) >= sizeof(key) - 1 &&
+	       !memcmp(p - (sizeof(key) - 1), key, sizeof(key) - 1);
+}
+
+/* The line of the first "address": "<resource>" in a Terraform plan or
+ * state: where `terraform show -json` describes that resource. */
+static int resource_line(struct text_cache *c, const char *file, const char *resource)
+{
+	if (!file || !resource || !cache_load(c, file))
+		return 0;
+	size_t n = strlen(resource);
+	int line = 1;
+	for (const char *p = c->buf, *end = c->buf + c->len; p < end; p++) {
+		if (*p == '\n')
+			line++;
+		else if (*p == '"' && (size_t)(end - p) > n + 1 && !memcmp(p + 1, resource, n) &&
+			 p[n + 1] == '"' && address_key_before(c->buf, p))
+			return line;
+	}
+	return 0;
+}
+
+struct sarif_location sarif_location_of(const struct origin *o, const char *fallback_uri)
+{
+	struct sarif_location loc = {fallback_uri, 0, NULL, NULL};
+	if (!o)
+		return loc;
+	if (o->file)
+		loc.uri = o->file;
+	loc.json_path = o->path;
+	loc.resource = o->resource;
+	return loc;
+}
+
 int sarif_json_path_line(const char *file, const char *json_path)
 {
 	struct text_cache c = {0};
@@ -183,7 +228,10 @@ static json_t *location_json(const struct sarif_location *loc, struct text_cache
 {
 	json_t *o = json_object();
 	if (loc->uri) {
-		int line = loc->line ? loc->line : path_line(cache, loc->uri, loc->json_path);
+		int line = loc->line;
+		if (!line)
+			line = loc->resource ? resource_line(cache, loc->uri, loc->resource)
+					     : path_line(cache, loc->uri, loc->json_path);
 		json_object_set_new(o, "physicalLocation",
 				    json_pack("{s:{s:s}, s:{s:i}}", "artifactLocation", "uri",
 					      loc->uri, "region", "startLine", line ? line : 1));

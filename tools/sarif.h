@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "model.h"
+
 struct sarif_rule {
 	const char *id;
 	const char *level;   /* default level: "error", "warning", "note" */
@@ -32,6 +34,13 @@ struct sarif_result {
 	const char *message;
 	struct sarif_location loc;
 };
+
+/* Where a rule of the lab was written: its file and JSON path, or, for a
+ * lab read from Terraform, the plan or state and the resource address
+ * (the attribute's address, e.g. "aws_security_group.web.ingress[1]",
+ * becomes the member). fallback_uri stands in for an origin without a
+ * file (the lab's own source). */
+struct sarif_location sarif_location_of(const struct origin *o, const char *fallback_uri);
 
 /* Writes the log to path ("-" for stdout). command names the vpcfw
  * subcommand ("lint", "test", "diff") in the run's automation details.

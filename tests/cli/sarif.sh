@@ -122,4 +122,25 @@ PY
 	validate "$tmp/early.sarif" | grep -q "^run-error 1 $tmp/early.yaml$" || fail "early stop: SARIF"
 fi
 
+# A lab read from Terraform: each result names the resource address that
+# wrote the rule (a logical location of kind "resource", the attribute as
+# the member) and points at the line where the plan describes it.
+tg="$src/../shared/corpus/terraform/checkov-terragoat-tfplan.json"
+[ -f "$tg" ] || fail "no Terraform corpus at $tg (CI puts shared/ beside the clone)"
+if [ -f "$tg" ] && cli_rc 1 "$bin" lint "$tg" --sarif "$tmp/tf.sarif"; then
+	validate "$tmp/tf.sarif" >/dev/null || fail "Terraform lint SARIF invalid"
+	want=$(grep -n '"address": "aws_security_group.web-node"' "$tg" | head -1 | cut -d: -f1)
+	python3 - "$tmp/tf.sarif" "$want" <<'PY' || fail "Terraform SARIF: not at aws_security_group.web-node"
+import json, sys
+res = json.load(open(sys.argv[1]))["runs"][0]["results"]
+r = [r for r in res if r["ruleId"] == "open-admin-port"]
+assert len(r) == 1, res
+loc = r[0]["locations"][0]
+names = {l["kind"]: l["fullyQualifiedName"] for l in loc["logicalLocations"]}
+assert names == {"resource": "aws_security_group.web-node",
+                 "member": "aws_security_group.web-node.ingress[0]"}, names
+assert loc["physicalLocation"]["region"]["startLine"] == int(sys.argv[2]), loc
+PY
+fi
+
 cli_finish "sarif"
