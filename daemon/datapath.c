@@ -397,9 +397,14 @@ static int dp_ct_insert_one(struct datapath *dp, int32_t eni, const struct stage
 	    .group = (uint32_t)v->group, .rule = (uint32_t)v->rule, .generation = dp->generation};
 	int rc = ct_insert(dp->ct, (uint32_t)eni, &t->tuple, len, &ref, dp->now_ns, out);
 
-	if (rc == -ENOSPC || rc == -ENOBUFS) {
+	if (rc == -ENOSPC) {
 		dp->enis[eni].st.conntrack_allowance_exceeded++;
 		dp->st.conntrack_allowance_exceeded++;
+		return rc;
+	}
+	if (rc == -ENOBUFS) {
+		dp->enis[eni].st.conntrack_pool_exhausted++;
+		dp->st.conntrack_pool_exhausted++;
 		return rc;
 	}
 	return 0; /* -EEXIST: tracked meanwhile; -EINVAL: not trackable */
@@ -691,7 +696,8 @@ static bool dp_eigw_unsolicited(const struct pipeline_result *res, const struct 
 	const struct stage_verdict *v = dp_stage(res, STAGE_ROUTE);
 
 	return r->src_eni < 0 && v &&
-	       (v->reason == REASON_ROUTE_EIGW || v->reason == REASON_ROUTE_ENDPOINT) && !t->conn[1];
+	       (v->reason == REASON_ROUTE_EIGW || v->reason == REASON_ROUTE_ENDPOINT) &&
+	       !t->conn[1];
 }
 
 static void dp_ip(struct datapath *dp, const struct dp_port *in, struct pkt *p,

@@ -126,7 +126,8 @@ struct dp_eni_stats {
 	uint64_t rejected_bytes[DP_STAGE_MAX];
 	uint64_t fast_path_pkts; /* passed this ENI's SG stage by a tracked flow */
 	uint64_t untracked_pkts; /* accepted by an untracked rule (AWS-SEMANTICS §4) */
-	uint64_t conntrack_allowance_exceeded;
+	uint64_t conntrack_allowance_exceeded;	/* new flows refused: ENI's allowance */
+	uint64_t conntrack_pool_exhausted;	/* new flows refused: vpcfwd's pool full */
 	uint64_t conntrack_allowance_available; /* filled by datapath_eni_stats */
 	uint64_t tracked;			/* connections in the zone now, filled likewise */
 };
@@ -161,9 +162,10 @@ struct dp_stats {
 	uint64_t drops[DP_DROP_MAX];
 	uint64_t pcap_kernel_drops; /* filled by datapath_stats */
 	uint64_t conntrack_allowance_exceeded;
-	uint64_t port_errors;	       /* captures that failed (datapath_port_ready < 0) */
-	uint64_t flowlog_records;      /* flow-log records written (filled by datapath_stats) */
-	uint64_t flowlog_packets_lost; /* packets the full aggregation table could not take */
+	uint64_t conntrack_pool_exhausted; /* past DP_CT_POOL_MAX only (docs/datapath.md) */
+	uint64_t port_errors;		   /* captures that failed (datapath_port_ready < 0) */
+	uint64_t flowlog_records;	   /* flow-log records written (filled by datapath_stats) */
+	uint64_t flowlog_packets_lost;	   /* packets the full aggregation table could not take */
 };
 
 /* A snapshot (copies; safe to keep). eni_stats may be NULL; else it must

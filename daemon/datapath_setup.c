@@ -15,11 +15,15 @@
 #include "conntrack.h"
 #include "datapath-private.h"
 #include "flowlog.h"
+#include "log.h"
 #include "model.h"
 #include "port.h"
 #include "topology.h"
 
 #define DP_FLOWLOG_CAPACITY 65536
+/* The largest conntrack pool (4 Mi entries, 416 MiB touched only as it
+ * fills): 64 ENIs at the default allowance of 65536. */
+#define DP_CT_POOL_MAX (1u << 22)
 /* Receive batch of the offload mode: 32 buffers of 64 KiB per port. */
 #define DP_VNET_BATCH 32
 
@@ -65,23 +69,58 @@ static int dp_open_ports(void *arg)
 			    c->err, c->errlen);
 }
 
+/*
+ * Grows the conntrack pool so that every ENI of lab can fill its allowance
+ * whatever the others do (issue 14: a pool sized at start-up and shared by
+ * ENIs a reload added let one ENI's flood refuse everyone's new flows).
+ * zone_of maps the tracker's current zones to lab's ENIs (NULL: the same
+ * indices): a zone keeping more entries than its new allowance keeps them
+ * until they idle out, and needs room for them. Past DP_CT_POOL_MAX the
+ * ENIs share what there is, said once here and counted per ENI as
+ * conntrack_pool_exhausted.
+ */
+static int dp_ct_reserve(struct datapath *dp, const struct lab *lab, const int32_t *zone_of,
+			 char *err, size_t errlen)
+{
+	uint64_t need = 0;
+	uint32_t n_old = ct_n_zones(dp->ct);
+	int rc;
+
+	for (size_t i = 0; i < lab->n_enis; i++) {
+		uint64_t held = 0;
+		struct ct_zone_stats zs;
+
+		for (uint32_t z = 0; z < n_old; z++)
+			if ((zone_of ? zone_of[z] : (int32_t)z) == (int32_t)i &&
+			    ct_zone_stats(dp->ct, z, &zs) == 0)
+				held = zs.tracked;
+		need += held > lab->enis[i].ct_allowance ? held : lab->enis[i].ct_allowance;
+	}
+	if (need > DP_CT_POOL_MAX) {
+		log_warn("conntrack: the ENIs' allowances add up to %llu connections, more than "
+			 "the %u vpcfwd tracks: ENIs share the pool past that",
+			 (unsigned long long)need, DP_CT_POOL_MAX);
+		need = DP_CT_POOL_MAX;
+	}
+	rc = ct_reserve(dp->ct, (uint32_t)need);
+	if (rc < 0)
+		snprintf(err, errlen, "connection tracker: room for %llu connections: %s",
+			 (unsigned long long)need, strerror(-rc));
+	return rc;
+}
+
 static int dp_open_conntrack(struct datapath *dp, char *err, size_t errlen)
 {
 	const struct lab *lab = dp->lab;
 	struct ct_config cfg = {
-	    .capacity = 0,
+	    .capacity = 1024,
 	    .n_zones = (uint32_t)(lab->n_enis ? lab->n_enis : 1),
 	    .timeouts = lab->opts.default_timeouts,
 	    .allowance = lab->opts.default_ct_allowance,
 	};
 	struct timespec ts;
-	uint64_t total = 0;
 	int rc;
 
-	for (size_t i = 0; i < lab->n_enis; i++)
-		total += lab->enis[i].ct_allowance;
-	/* Every zone can fill its allowance at once, within reason. */
-	cfg.capacity = (uint32_t)(total < 1024 ? 1024 : total > (1u << 22) ? (1u << 22) : total);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	cfg.hash_seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec;
 	rc = ct_create(&cfg, &dp->ct);
@@ -98,7 +137,7 @@ static int dp_open_conntrack(struct datapath *dp, char *err, size_t errlen)
 			return rc;
 		}
 	}
-	return 0;
+	return dp_ct_reserve(dp, lab, NULL, err, errlen);
 }
 
 static int dp_open_flowlog(struct datapath *dp, char *err, size_t errlen)
@@ -599,6 +638,8 @@ static int dp_reload_topology(struct datapath *dp, const struct lab *next, char 
 		rc = topology_run_in_router(topo, dp_rebuild_ports, &rb);
 	if (!rc)
 		rc = dp_rebuild_enis(&rb);
+	if (!rc)
+		rc = dp_ct_reserve(dp, next, rb.zone_of, err, errlen);
 	if (!rc) {
 		rc = ct_zones_remap(dp->ct, rb.zone_of, (uint32_t)(ne ? ne : 1));
 		if (rc < 0)
@@ -658,6 +699,11 @@ int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_
 
 		if (rc == 0)
 			rc = dp_reload_topology(dp, lab, err, errlen);
+
+		if (rc < 0)
+			return rc;
+	} else {
+		int rc = dp_ct_reserve(dp, lab, NULL, err, errlen);
 
 		if (rc < 0)
 			return rc;

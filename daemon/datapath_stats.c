@@ -119,10 +119,11 @@ static void dp_json_eni(FILE *f, const char *id, const struct dp_eni_stats *e)
 	dp_json_u64s(f, "rejected_bytes", e->rejected_bytes, DP_STAGE_MAX, dp_stage_name_i);
 	fprintf(f,
 		",\"fast_path_packets\":%llu,\"untracked_packets\":%llu,"
-		"\"conntrack_allowance_exceeded\":%llu,\"conntrack_allowance_available\":%llu,"
-		"\"tracked\":%llu}",
+		"\"conntrack_allowance_exceeded\":%llu,\"conntrack_pool_exhausted\":%llu,"
+		"\"conntrack_allowance_available\":%llu,\"tracked\":%llu}",
 		(unsigned long long)e->fast_path_pkts, (unsigned long long)e->untracked_pkts,
 		(unsigned long long)e->conntrack_allowance_exceeded,
+		(unsigned long long)e->conntrack_pool_exhausted,
 		(unsigned long long)e->conntrack_allowance_available,
 		(unsigned long long)e->tracked);
 }
@@ -135,24 +136,25 @@ int datapath_stats_write(struct datapath *dp, FILE *f)
 	if (!es)
 		return -ENOMEM;
 	datapath_stats(dp, &st, es, dp->n_enis);
-	fprintf(
-	    f,
-	    "{\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,\"tx_bytes\":%llu,"
-	    "\"tx_errors\":%llu,\"tx_syscalls\":%llu,\"arp_replies\":%llu,\"nd_replies\":%llu,"
-	    "\"accepted_packets\":%llu,\"rejected_packets\":%llu,\"fast_path_packets\":%llu,"
-	    "\"slow_path_packets\":%llu,\"pcap_kernel_drops\":%llu,"
-	    "\"conntrack_allowance_exceeded\":%llu,\"port_errors\":%llu,\"flowlog_records\":%llu,"
-	    "\"flowlog_packets_lost\":%llu,\"malformed_total\":%llu,",
-	    (unsigned long long)st.rx_pkts, (unsigned long long)st.rx_bytes,
-	    (unsigned long long)st.tx_pkts, (unsigned long long)st.tx_bytes,
-	    (unsigned long long)st.tx_errors, (unsigned long long)st.tx_syscalls,
-	    (unsigned long long)st.arp_replies, (unsigned long long)st.nd_replies,
-	    (unsigned long long)st.accepted_pkts, (unsigned long long)st.rejected_pkts,
-	    (unsigned long long)st.fast_path_pkts, (unsigned long long)st.slow_path_pkts,
-	    (unsigned long long)st.pcap_kernel_drops,
-	    (unsigned long long)st.conntrack_allowance_exceeded, (unsigned long long)st.port_errors,
-	    (unsigned long long)st.flowlog_records, (unsigned long long)st.flowlog_packets_lost,
-	    (unsigned long long)st.malformed_total);
+	fprintf(f,
+		"{\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,\"tx_bytes\":%llu,"
+		"\"tx_errors\":%llu,\"tx_syscalls\":%llu,\"arp_replies\":%llu,\"nd_replies\":%llu,"
+		"\"accepted_packets\":%llu,\"rejected_packets\":%llu,\"fast_path_packets\":%llu,"
+		"\"slow_path_packets\":%llu,\"pcap_kernel_drops\":%llu,"
+		"\"conntrack_allowance_exceeded\":%llu,\"conntrack_pool_exhausted\":%llu,"
+		"\"port_errors\":%llu,\"flowlog_records\":%llu,"
+		"\"flowlog_packets_lost\":%llu,\"malformed_total\":%llu,",
+		(unsigned long long)st.rx_pkts, (unsigned long long)st.rx_bytes,
+		(unsigned long long)st.tx_pkts, (unsigned long long)st.tx_bytes,
+		(unsigned long long)st.tx_errors, (unsigned long long)st.tx_syscalls,
+		(unsigned long long)st.arp_replies, (unsigned long long)st.nd_replies,
+		(unsigned long long)st.accepted_pkts, (unsigned long long)st.rejected_pkts,
+		(unsigned long long)st.fast_path_pkts, (unsigned long long)st.slow_path_pkts,
+		(unsigned long long)st.pcap_kernel_drops,
+		(unsigned long long)st.conntrack_allowance_exceeded,
+		(unsigned long long)st.conntrack_pool_exhausted, (unsigned long long)st.port_errors,
+		(unsigned long long)st.flowlog_records, (unsigned long long)st.flowlog_packets_lost,
+		(unsigned long long)st.malformed_total);
 	dp_json_u64s(f, "malformed", st.malformed, PKT_MAL__COUNT, dp_malformed_name);
 	fputc(',', f);
 	dp_json_u64s(f, "drops", st.drops, DP_DROP_MAX, dp_drop_name_i);
