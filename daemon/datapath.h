@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct lab;
@@ -47,6 +48,9 @@ struct datapath_opts {
 	uint32_t flowlog_interval;  /* aggregation seconds; 60 */
 	const char *account_id;	    /* flow-log account-id field; NULL: "-" */
 	const char *pcap_dir;	    /* NULL: rejected frames not saved; else DIR/<eni-id>.pcap */
+	/* Group of the flow log and the captures (the control group);
+	 * (gid_t)-1: vpcfwd's. Both are opened as daemon/outfile.h says. */
+	gid_t file_gid;
 };
 
 void datapath_opts_init(struct datapath_opts *o);

@@ -11,12 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conntrack.h"
 #include "datapath-private.h"
 #include "flowlog.h"
 #include "log.h"
 #include "model.h"
+#include "outfile.h"
 #include "port.h"
 #include "topology.h"
 
@@ -33,6 +35,7 @@ void datapath_opts_init(struct datapath_opts *o)
 	o->batch = 64;
 	o->pcap_buffer = 16u << 20;
 	o->flowlog_interval = 60;
+	o->file_gid = OUTFILE_NO_GROUP;
 }
 
 /* ------------------------------------------------------------ creation */
@@ -140,6 +143,54 @@ static int dp_open_conntrack(struct datapath *dp, char *err, size_t errlen)
 	return dp_ct_reserve(dp, lab, NULL, err, errlen);
 }
 
+/* The flow-log file, appended to, in its checked directory. */
+static int dp_flowlog_fopen(struct datapath *dp, FILE **out, char *err, size_t errlen)
+{
+	int fd = outfile_open(dp->flowlog_dirfd, dp->flowlog_dir, dp->flowlog_name, true,
+			      dp->opts.file_gid, err, errlen);
+
+	if (fd < 0)
+		return fd;
+	*out = fdopen(fd, "a");
+	if (!*out) {
+		snprintf(err, errlen, "flow log %s: %s", dp->opts.flowlog_path, strerror(errno));
+		close(fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ENI id's reject capture, truncated, in the checked --pcap-dir. */
+static pcap_dumper_t *dp_dump_open(struct datapath *dp, const char *eni_id, char *err,
+				   size_t errlen)
+{
+	char name[256];
+	pcap_dumper_t *d;
+	FILE *f;
+	int fd;
+
+	if (snprintf(name, sizeof(name), "%s.pcap", eni_id) >= (int)sizeof(name)) {
+		snprintf(err, errlen, "%s: ENI id too long for a file name", eni_id);
+		return NULL;
+	}
+	fd = outfile_open(dp->pcap_dirfd, dp->opts.pcap_dir, name, false, dp->opts.file_gid, err,
+			  errlen);
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "wb");
+	if (!f) {
+		snprintf(err, errlen, "%s/%s: %s", dp->opts.pcap_dir, name, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	d = pcap_dump_fopen(dp->dead, f);
+	if (!d) {
+		snprintf(err, errlen, "%s/%s: %s", dp->opts.pcap_dir, name, pcap_geterr(dp->dead));
+		fclose(f);
+	}
+	return d;
+}
+
 static int dp_open_flowlog(struct datapath *dp, char *err, size_t errlen)
 {
 	struct flowlog_config cfg = {.interval = dp->opts.flowlog_interval,
@@ -161,13 +212,16 @@ static int dp_open_flowlog(struct datapath *dp, char *err, size_t errlen)
 		snprintf(err, errlen, "flow log: %s", strerror(-rc));
 		return rc;
 	}
-	dp->flf = fopen(dp->opts.flowlog_path, "ae");
-	if (!dp->flf) {
-		rc = -errno;
-		snprintf(err, errlen, "flow log %s: %s", dp->opts.flowlog_path, strerror(-rc));
+	rc = outfile_split(dp->opts.flowlog_path, dp->flowlog_dir, sizeof(dp->flowlog_dir),
+			   &dp->flowlog_name);
+	if (rc < 0) {
+		snprintf(err, errlen, "flow log %s: not a file name", dp->opts.flowlog_path);
 		return rc;
 	}
-	return 0;
+	rc = outfile_dir_open(dp->flowlog_dir, &dp->flowlog_dirfd, err, errlen);
+	if (rc < 0)
+		return rc;
+	return dp_flowlog_fopen(dp, &dp->flf, err, errlen);
 }
 
 static void dp_fill_iface(struct datapath *dp, size_t i)
@@ -188,10 +242,13 @@ static void dp_fill_iface(struct datapath *dp, size_t i)
 
 static int dp_open_dumps(struct datapath *dp, char *err, size_t errlen)
 {
-	char path[4096];
+	int rc;
 
 	if (!dp->opts.pcap_dir)
 		return 0;
+	rc = outfile_dir_open(dp->opts.pcap_dir, &dp->pcap_dirfd, err, errlen);
+	if (rc < 0)
+		return rc;
 	/* GSO frames of the offload mode are up to 64 KiB. */
 	dp->dead = pcap_open_dead(DLT_EN10MB, 65536 + 18);
 	if (!dp->dead) {
@@ -199,12 +256,9 @@ static int dp_open_dumps(struct datapath *dp, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < dp->n_enis; i++) {
-		snprintf(path, sizeof(path), "%s/%s.pcap", dp->opts.pcap_dir, dp->lab->enis[i].id);
-		dp->enis[i].dump = pcap_dump_open(dp->dead, path);
-		if (!dp->enis[i].dump) {
-			snprintf(err, errlen, "%s: %s", path, pcap_geterr(dp->dead));
+		dp->enis[i].dump = dp_dump_open(dp, dp->lab->enis[i].id, err, errlen);
+		if (!dp->enis[i].dump)
 			return -EIO;
-		}
 	}
 	return 0;
 }
@@ -256,6 +310,7 @@ int datapath_create(const struct lab *lab, const struct topology *topo,
 	dp->lab = lab;
 	dp->topo = topo;
 	dp->opts = *o;
+	dp->flowlog_dirfd = dp->pcap_dirfd = -1;
 	if (dp->opts.batch == 0)
 		dp->opts.batch = 64;
 	ctx = (struct dp_open_ctx){dp, err, errlen};
@@ -294,6 +349,10 @@ void datapath_destroy(struct datapath *dp)
 			pcap_dump_close(dp->enis[i].dump);
 	if (dp->dead)
 		pcap_close(dp->dead);
+	if (dp->flowlog_dirfd >= 0)
+		close(dp->flowlog_dirfd);
+	if (dp->pcap_dirfd >= 0)
+		close(dp->pcap_dirfd);
 	ct_destroy(dp->ct);
 	free(dp->ports);
 	free(dp->enis);
@@ -355,18 +414,21 @@ static bool dp_same_topology(const struct lab *a, const struct lab *b, char *err
 }
 
 /* SIGHUP is also logrotate's signal: finish the records held so far into
- * the old file, then write to whatever the path names now. If it cannot be
- * reopened the old file stays in use (the rules reload regardless). */
+ * the old file, then write to whatever the name holds now in the directory
+ * checked at start. If it cannot be reopened (a symlink planted there, ...)
+ * the old file stays in use, with a warning (the rules reload regardless). */
 static void dp_reopen_flowlog(struct datapath *dp)
 {
+	char err[512];
 	FILE *f;
 
 	if (!dp->flf)
 		return;
 	datapath_flowlog_flush(dp, time(NULL));
-	f = fopen(dp->opts.flowlog_path, "ae");
-	if (!f)
+	if (dp_flowlog_fopen(dp, &f, err, sizeof(err)) < 0) {
+		log_warn("flow log not reopened, still writing the old file: %s", err);
 		return;
+	}
 	fclose(dp->flf);
 	dp->flf = f;
 }
@@ -539,7 +601,6 @@ static int dp_rebuild_enis(struct dp_rebuild *rb)
 {
 	struct datapath *dp = rb->dp;
 	const struct lab *next = rb->next;
-	char path[4096];
 
 	for (size_t i = 0; i < dp->n_enis; i++)
 		rb->zone_of[i] = -1;
@@ -570,14 +631,9 @@ static int dp_rebuild_enis(struct dp_rebuild *rb)
 			break;
 		}
 		if (!ne->dump && dp->dead) {
-			snprintf(path, sizeof(path), "%s/%s.pcap", dp->opts.pcap_dir,
-				 next->enis[j].id);
-			ne->dump = pcap_dump_open(dp->dead, path);
-			if (!ne->dump) {
-				snprintf(rb->err, rb->errlen, "%s: %s", path,
-					 pcap_geterr(dp->dead));
+			ne->dump = dp_dump_open(dp, next->enis[j].id, rb->err, rb->errlen);
+			if (!ne->dump)
 				return -EIO;
-			}
 		}
 	}
 	return 0;
