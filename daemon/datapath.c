@@ -755,7 +755,13 @@ static void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *fr
 		dp->st.malformed[(unsigned)-rc < DP_MALFORMED_MAX ? -rc : 0]++;
 		return;
 	}
-	if (p.kind == PKT_ARP)
+	/* An ENI's interface is untagged: AWS drops what an instance sends
+	 * with an 802.1Q or 802.1ad tag, whatever it carries, ARP included
+	 * (the parser reads through one tag; filtering the inner packet and
+	 * delivering it still tagged would carry a VLAN a VPC has not). */
+	if (p.has_vlan || p.ethertype == PKT_ETHERTYPE_QINQ || p.ethertype == 0x9100)
+		dp->st.drops[DP_DROP_VLAN]++;
+	else if (p.kind == PKT_ARP)
 		dp_arp(dp, in, &p);
 	else if (p.kind == PKT_OTHER)
 		dp->st.drops[DP_DROP_NOT_IP]++;

@@ -150,6 +150,7 @@ enum dp_drop {
 	DP_DROP_HAIRPIN,	/* destination is the port it came from, not an ENI */
 	DP_DROP_FRAGMENT,	/* later fragment whose first one was not accepted or seen */
 	DP_DROP_LINK_LOCAL,	/* IPv6 link-local / multicast (MLD, ...): never routed */
+	DP_DROP_VLAN,		/* 802.1Q/802.1ad-tagged: a VPC carries untagged frames only */
 	DP_DROP_MAX
 };
 
