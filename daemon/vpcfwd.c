@@ -438,6 +438,9 @@ static int start(struct daemon *d)
 	if (d->topo->stale_removed)
 		log_warn("removed %zu namespaces a previous vpcfwd of lab %s left behind",
 			 d->topo->stale_removed, d->name);
+	if (d->topo->stale_processes)
+		log_warn("ended %zu processes still running in them (vpcfw exec)",
+			 d->topo->stale_processes);
 	log_debug("lab %s built: router namespace %s, %zu ports, MTU %u, offloads %s", d->name,
 		  d->topo->router_ns, d->topo->n_ports, d->topo->mtu,
 		  d->topo->offloads_kept ? "kept" : "off");
@@ -497,6 +500,14 @@ static void stop(struct daemon *d)
 	/* Flushes the flow log before the ENIs it names disappear. */
 	datapath_destroy(d->dp);
 	d->dp = NULL;
+	if (d->topo) {
+		size_t n = topology_end_processes(d->topo);
+
+		if (n)
+			log_info("ended %zu processes still running in the lab's namespaces "
+				 "(vpcfw exec)",
+				 n);
+	}
 	topology_destroy(d->topo);
 	d->topo = NULL;
 }
