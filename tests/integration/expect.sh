@@ -11,7 +11,6 @@
 . "$(dirname "$0")/lib.sh"
 itest_init
 need python3
-"$VPCFW" test --help 2>&1 | grep -q "unknown command" && skip "vpcfw has no 'test' command yet"
 
 # example_prepare NAME: the example's lab and expect.yaml with every
 # endpoint name given "-$LAB", into $TMP/NAME/ (expect.yaml path printed).
