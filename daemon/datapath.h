@@ -168,9 +168,12 @@ struct dp_stats {
 	uint64_t pcap_kernel_drops; /* filled by datapath_stats */
 	uint64_t conntrack_allowance_exceeded;
 	uint64_t conntrack_pool_exhausted; /* past DP_CT_POOL_MAX only (docs/datapath.md) */
-	uint64_t port_errors;		   /* captures that failed (datapath_port_ready < 0) */
-	uint64_t flowlog_records;	   /* flow-log records written (filled by datapath_stats) */
-	uint64_t flowlog_packets_lost;	   /* packets the full aggregation table could not take */
+	/* The pool: entries it holds room for (the ENIs' allowances, grown by
+	 * reloads) and entries in use; filled by datapath_stats. */
+	uint64_t conntrack_pool_capacity, conntrack_pool_in_use;
+	uint64_t port_errors;	       /* captures that failed (datapath_port_ready < 0) */
+	uint64_t flowlog_records;      /* flow-log records written (filled by datapath_stats) */
+	uint64_t flowlog_packets_lost; /* packets the full aggregation table could not take */
 };
 
 /* A snapshot (copies; safe to keep). eni_stats may be NULL; else it must

@@ -54,6 +54,13 @@ void datapath_stats(struct datapath *dp, struct dp_stats *out, struct dp_eni_sta
 	out->tx_errors = tx->errors;
 	out->tx_syscalls = tx->syscalls;
 	out->pcap_kernel_drops = 0;
+	{
+		struct ct_stats cs;
+
+		ct_get_stats(dp->ct, &cs);
+		out->conntrack_pool_capacity = cs.capacity;
+		out->conntrack_pool_in_use = cs.in_use;
+	}
 	for (size_t i = 0; i < dp->n_ports; i++) {
 		uint64_t d = 0, ifd = 0;
 
@@ -142,6 +149,7 @@ int datapath_stats_write(struct datapath *dp, FILE *f)
 		"\"accepted_packets\":%llu,\"rejected_packets\":%llu,\"fast_path_packets\":%llu,"
 		"\"slow_path_packets\":%llu,\"pcap_kernel_drops\":%llu,"
 		"\"conntrack_allowance_exceeded\":%llu,\"conntrack_pool_exhausted\":%llu,"
+		"\"conntrack_pool_capacity\":%llu,\"conntrack_pool_in_use\":%llu,"
 		"\"port_errors\":%llu,\"flowlog_records\":%llu,"
 		"\"flowlog_packets_lost\":%llu,\"malformed_total\":%llu,",
 		(unsigned long long)st.rx_pkts, (unsigned long long)st.rx_bytes,
@@ -152,7 +160,9 @@ int datapath_stats_write(struct datapath *dp, FILE *f)
 		(unsigned long long)st.fast_path_pkts, (unsigned long long)st.slow_path_pkts,
 		(unsigned long long)st.pcap_kernel_drops,
 		(unsigned long long)st.conntrack_allowance_exceeded,
-		(unsigned long long)st.conntrack_pool_exhausted, (unsigned long long)st.port_errors,
+		(unsigned long long)st.conntrack_pool_exhausted,
+		(unsigned long long)st.conntrack_pool_capacity,
+		(unsigned long long)st.conntrack_pool_in_use, (unsigned long long)st.port_errors,
 		(unsigned long long)st.flowlog_records, (unsigned long long)st.flowlog_packets_lost,
 		(unsigned long long)st.malformed_total);
 	dp_json_u64s(f, "malformed", st.malformed, PKT_MAL__COUNT, dp_malformed_name);

@@ -6,7 +6,8 @@
 # pool sized at start-up (2 x 65 536) filled and cl's new TCP connections
 # to sv were refused while cl's counters claimed 65 521 available. Now:
 # fl's refusals are counted as its allowance, cl -> sv connect 20 of 20,
-# nothing is refused for the pool, and "available" is the truth.
+# nothing is refused for the pool, and "available" is the truth. A last
+# reload raising cl's allowance to 300 000 grows the pool to match.
 . "$(dirname "$0")/lib.sh"
 need python3
 itest_init
@@ -20,6 +21,9 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 check "the reload to 4 ENIs is applied" daemon_log_has "reloaded lab $LAB"
+check "the daemon reports its counters" daemon_stats
+check "the pool holds room for the 4 allowances (4 x 65536)" \
+	stat_ge "d['conntrack_pool_capacity']" 262144
 bg_in_ns sv socat TCP-LISTEN:7000,fork,reuseaddr EXEC:cat
 wait_listen sv tcp 7000
 
@@ -94,4 +98,27 @@ check "cl and sv refused nothing" test "$(stat "d['enis']['$cl_eni']['conntrack_
 check "cl's available is its allowance minus what it tracks" \
 	test "$(stat "d['enis']['$cl_eni']['conntrack_allowance_available'] + d['enis']['$cl_eni']['tracked']")" -eq 65536
 check "fl's available is 0" test "$(stat "d['enis']['$fl_eni']['conntrack_allowance_available']")" -eq 0
+
+# A reload that only raises an allowance (same ENIs) reserves its room too.
+python3 - "$LABS_DIR/ctres-4.json" "$lab" "$LAB" <<'PY'
+import json, sys
+lab = json.loads(open(sys.argv[1]).read().replace("@RUN@", sys.argv[3]))
+for e in lab["vpcs"][0]["enis"]:
+    if e["name"].startswith("cl-"):
+        e["conntrack_allowance"] = 300000
+open(sys.argv[2], "w").write(json.dumps(lab))
+PY
+before=$(grep -c 'reloaded lab' "$TMP/vpcfwd.log")
+kill -HUP "$DAEMON_PID"
+for _ in $(seq 100); do
+	[ "$(grep -c 'reloaded lab' "$TMP/vpcfwd.log")" -gt "$before" ] && break
+	sleep 0.1
+done
+check "the reload raising cl's allowance to 300000 is applied" \
+	test "$(grep -c 'reloaded lab' "$TMP/vpcfwd.log")" -gt "$before"
+check "the daemon reports its counters" daemon_stats
+check "the pool holds room for every allowance (3 x 65536 + 300000)" \
+	stat_ge "d['conntrack_pool_capacity']" $((3 * 65536 + 300000))
+check "cl's available is its new allowance minus what it tracks" \
+	test "$(stat "d['enis']['$cl_eni']['conntrack_allowance_available'] + d['enis']['$cl_eni']['tracked']")" -eq 300000
 itest_finish
