@@ -153,7 +153,7 @@ static int item_key(struct loader *l, struct expect_item *it, const char *k, yam
 		    bool *has_proto, bool *has_verdict, int *port_line, int *icmp_line)
 {
 	const char *s;
-	char **str = !strcmp(k, "name") ? &it->name
+	char **str = !strcmp(k, "name")	  ? &it->name
 		     : !strcmp(k, "from") ? &it->from
 		     : !strcmp(k, "to")	  ? &it->to
 					  : NULL;
