@@ -189,20 +189,16 @@ sample
 # first after start-up for descriptors.
 warm=
 for x in "${samples[@]}"; do
-	set -- $x
-	[ "$3" -ge "$WARMUP" ] && { warm=$x; break; }
+	read -r _ _ t <<<"$x"
+	[ "$t" -ge "$WARMUP" ] && { warm=$x; break; }
 done
-first=${samples[1]:-${samples[0]}} last=${samples[-1]}
-set -- $first
-first_fd=$2
-set -- $last
-last_rss=$1 last_fd=$2
+read -r _ first_fd _ <<<"${samples[1]:-${samples[0]}}"
+read -r last_rss last_fd _ <<<"${samples[-1]}"
 peak_rss=$(printf '%s\n' "${samples[@]}" | awk '$1 > m { m = $1 } END { print m }')
 peak_fd=$(printf '%s\n' "${samples[@]}" | awk '$2 > m { m = $2 } END { print m }')
 lost=$(grep -oE '[0-9]+% packet loss' "$TMP/ping.log" | tail -n 1)
 if [ -n "$warm" ]; then
-	set -- $warm
-	warm_rss=$1
+	read -r warm_rss _ <<<"$warm"
 	say "memory: $warm_rss KiB after the ${WARMUP}s warm-up, $last_rss KiB at the end, $peak_rss KiB peak"
 else
 	say "memory: $last_rss KiB at the end, $peak_rss KiB peak (run shorter than the ${WARMUP}s warm-up: growth not judged)"
