@@ -6,7 +6,8 @@
 # to start, naming the directory and why; the stand-ins are never written.
 # A symlink owned by nobody on the way to the directory is not followed, a
 # world-writable directory is refused, a symlink in place of the flow log
-# at a reload is not written through (the old file stays in use), and
+# at a reload is not written through (the old file stays in use) while a
+# later reload opens a new file under the name (logrotate), and
 # directories vpcfwd creates are 0750, its files 0640 with the control
 # group.
 . "$(dirname "$0")/lib.sh"
@@ -49,6 +50,20 @@ in_ns cli timeout 3 socat -T1 - TCP:10.71.2.20:9999,connect-timeout=1 </dev/null
 sleep 2.5
 check "records keep going to the old file" test -s "$base/new/logs/flow.log.1"
 check "the stand-in for /etc/shadow got no flow record" standins_intact
+
+# logrotate's way, once the symlink is gone: a new file under the name.
+rm "$base/new/logs/flow.log"
+before=$(grep -c 'reloaded lab' "$TMP/vpcfwd.log")
+kill -HUP "$DAEMON_PID"
+for _ in $(seq 50); do
+	[ "$(grep -c 'reloaded lab' "$TMP/vpcfwd.log")" -gt "$before" ] && break
+	sleep 0.1
+done
+in_ns cli timeout 3 socat -T1 - TCP:10.71.2.20:9998,connect-timeout=1 </dev/null >/dev/null 2>&1
+sleep 2.5
+check "a later reload reopens the flow log as a new regular file, 0640, group $group" \
+	test "$(command stat -c '%F %a %U %G' "$base/new/logs/flow.log")" = "regular file 640 root $group"
+check "records go to the new file" grep -q " 9998 6 " "$base/new/logs/flow.log"
 daemon_stop TERM
 DAEMON_PID=
 
