@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian packages vpcfw builds and tests with. Used by .ci/run
-# and by the README's set-up commands; safe to run again.
+# and by the README's set-up commands; safe to run again. Every tool a test
+# needs is here: CI fails a test that skips (tests/CMakeLists.txt,
+# VPCFW_FORBID_SKIPS), so a missing one is a red build, not a silent pass.
+# Who needs what: tcpdump (options.sh reads the reject captures), setpriv
+# and util-linux (output_files.sh, service_sandbox.sh), strace and
+# systemd-analyze (service_sandbox.sh, systemd_units.sh), clang and
+# libclang-rt-dev (the libFuzzer targets, .ci/fuzz), iperf3 and sockperf
+# (benchmarks).
 set -euo pipefail
 packages=(
 	build-essential cmake pkg-config
 	libpcap-dev libmnl-dev libnftnl-dev libjansson-dev libyaml-dev libcmocka-dev
 	libsystemd-dev
 	iproute2 nftables ethtool iputils-ping socat curl iperf3 python3 procps
-	systemd strace dpkg-dev util-linux sockperf
+	systemd strace dpkg-dev util-linux sockperf tcpdump
+	clang libclang-rt-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -291,7 +291,7 @@ static json_t *eni_stats_json(const struct lab *lab, size_t i, const struct dp_e
 		rej_p += e->rejected_pkts[s];
 		rej_b += e->rejected_bytes[s];
 	}
-	return json_pack(
+	json_t *o = json_pack(
 	    "{s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "id",
 	    lab->enis[i].id, "name", ctl_str_or_null(lab->enis[i].name), "accepted_packets",
 	    u64_map(e->accepted_pkts, DP_DIR_MAX, dir_name_i), "accepted_bytes",
@@ -304,6 +304,11 @@ static json_t *eni_stats_json(const struct lab *lab, size_t i, const struct dp_e
 	    "conntrack_allowance_exceeded", (json_int_t)e->conntrack_allowance_exceeded,
 	    "conntrack_allowance_available", (json_int_t)e->conntrack_allowance_available,
 	    "tracked", (json_int_t)e->tracked);
+	/* refused because the shared pool had no entry, not the ENI's allowance */
+	if (o)
+		json_object_set_new(o, "conntrack_pool_exhausted",
+				    json_integer((json_int_t)e->conntrack_pool_exhausted));
+	return o;
 }
 
 static json_t *answer_stats(struct control *c)
@@ -331,6 +336,12 @@ static json_t *answer_stats(struct control *c)
 	    (json_int_t)st.tx_syscalls);
 	if (!g)
 		goto oom;
+	json_object_set_new(g, "conntrack_pool_exhausted",
+			    json_integer((json_int_t)st.conntrack_pool_exhausted));
+	json_object_set_new(g, "conntrack_pool_capacity",
+			    json_integer((json_int_t)st.conntrack_pool_capacity));
+	json_object_set_new(g, "conntrack_pool_in_use",
+			    json_integer((json_int_t)st.conntrack_pool_in_use));
 	json_object_set_new(g, "malformed",
 			    u64_map(st.malformed, DP_MALFORMED_MAX, dp_malformed_name));
 	json_object_set_new(g, "drops", u64_map(st.drops, DP_DROP_MAX, drop_name_i));

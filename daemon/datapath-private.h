@@ -68,7 +68,12 @@ struct datapath {
 	struct conntrack *ct;
 	struct flowlog *fl;
 	FILE *flf;
-	pcap_t *dead; /* link type and snaplen for the reject dumps */
+	/* Checked directories the output files are opened in (outfile.h),
+	 * held so that a reopen cannot be redirected; -1 when unused. */
+	int flowlog_dirfd, pcap_dirfd;
+	char flowlog_dir[4096];
+	const char *flowlog_name; /* last component of opts.flowlog_path */
+	pcap_t *dead;		  /* link type and snaplen for the reject dumps */
 	struct dp_stats st;
 	/* Per batch: the clocks and the port being read. */
 	uint64_t now_ns;

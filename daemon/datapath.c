@@ -396,9 +396,14 @@ static int dp_ct_insert_one(struct datapath *dp, int32_t eni, const struct stage
 	    .group = (uint32_t)v->group, .rule = (uint32_t)v->rule, .generation = dp->generation};
 	int rc = ct_insert(dp->ct, (uint32_t)eni, &t->tuple, len, &ref, dp->now_ns, out);
 
-	if (rc == -ENOSPC || rc == -ENOBUFS) {
+	if (rc == -ENOSPC) {
 		dp->enis[eni].st.conntrack_allowance_exceeded++;
 		dp->st.conntrack_allowance_exceeded++;
+		return rc;
+	}
+	if (rc == -ENOBUFS) {
+		dp->enis[eni].st.conntrack_pool_exhausted++;
+		dp->st.conntrack_pool_exhausted++;
 		return rc;
 	}
 	return 0; /* -EEXIST: tracked meanwhile; -EINVAL: not trackable */
@@ -690,7 +695,8 @@ static bool dp_eigw_unsolicited(const struct pipeline_result *res, const struct 
 	const struct stage_verdict *v = dp_stage(res, STAGE_ROUTE);
 
 	return r->src_eni < 0 && v &&
-	       (v->reason == REASON_ROUTE_EIGW || v->reason == REASON_ROUTE_ENDPOINT) && !t->conn[1];
+	       (v->reason == REASON_ROUTE_EIGW || v->reason == REASON_ROUTE_ENDPOINT) &&
+	       !t->conn[1];
 }
 
 static void dp_ip(struct datapath *dp, const struct dp_port *in, struct pkt *p,
@@ -748,7 +754,13 @@ static void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *fr
 		dp->st.malformed[(unsigned)-rc < DP_MALFORMED_MAX ? -rc : 0]++;
 		return;
 	}
-	if (p.kind == PKT_ARP)
+	/* An ENI's interface is untagged: AWS drops what an instance sends
+	 * with an 802.1Q or 802.1ad tag, whatever it carries, ARP included
+	 * (the parser reads through one tag; filtering the inner packet and
+	 * delivering it still tagged would carry a VLAN a VPC has not). */
+	if (p.has_vlan || p.ethertype == PKT_ETHERTYPE_QINQ || p.ethertype == 0x9100)
+		dp->st.drops[DP_DROP_VLAN]++;
+	else if (p.kind == PKT_ARP)
 		dp_arp(dp, in, &p);
 	else if (p.kind == PKT_OTHER)
 		dp->st.drops[DP_DROP_NOT_IP]++;

@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct lab;
@@ -47,6 +48,9 @@ struct datapath_opts {
 	uint32_t flowlog_interval;  /* aggregation seconds; 60 */
 	const char *account_id;	    /* flow-log account-id field; NULL: "-" */
 	const char *pcap_dir;	    /* NULL: rejected frames not saved; else DIR/<eni-id>.pcap */
+	/* Group of the flow log and the captures (the control group);
+	 * (gid_t)-1: vpcfwd's. Both are opened as daemon/outfile.h says. */
+	gid_t file_gid;
 };
 
 void datapath_opts_init(struct datapath_opts *o);
@@ -126,7 +130,8 @@ struct dp_eni_stats {
 	uint64_t rejected_bytes[DP_STAGE_MAX];
 	uint64_t fast_path_pkts; /* passed this ENI's SG stage by a tracked flow */
 	uint64_t untracked_pkts; /* accepted by an untracked rule (AWS-SEMANTICS §4) */
-	uint64_t conntrack_allowance_exceeded;
+	uint64_t conntrack_allowance_exceeded;	/* new flows refused: ENI's allowance */
+	uint64_t conntrack_pool_exhausted;	/* new flows refused: vpcfwd's pool full */
 	uint64_t conntrack_allowance_available; /* filled by datapath_eni_stats */
 	uint64_t tracked;			/* connections in the zone now, filled likewise */
 };
@@ -145,6 +150,7 @@ enum dp_drop {
 	DP_DROP_HAIRPIN,	/* destination is the port it came from, not an ENI */
 	DP_DROP_FRAGMENT,	/* later fragment whose first one was not accepted or seen */
 	DP_DROP_LINK_LOCAL,	/* IPv6 link-local / multicast (MLD, ...): never routed */
+	DP_DROP_VLAN,		/* 802.1Q/802.1ad-tagged: a VPC carries untagged frames only */
 	DP_DROP_MAX
 };
 
@@ -161,6 +167,10 @@ struct dp_stats {
 	uint64_t drops[DP_DROP_MAX];
 	uint64_t pcap_kernel_drops; /* filled by datapath_stats */
 	uint64_t conntrack_allowance_exceeded;
+	uint64_t conntrack_pool_exhausted; /* past DP_CT_POOL_MAX only (docs/datapath.md) */
+	/* The pool: entries it holds room for (the ENIs' allowances, grown by
+	 * reloads) and entries in use; filled by datapath_stats. */
+	uint64_t conntrack_pool_capacity, conntrack_pool_in_use;
 	uint64_t port_errors;	       /* captures that failed (datapath_port_ready < 0) */
 	uint64_t flowlog_records;      /* flow-log records written (filled by datapath_stats) */
 	uint64_t flowlog_packets_lost; /* packets the full aggregation table could not take */

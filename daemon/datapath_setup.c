@@ -11,15 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conntrack.h"
 #include "datapath-private.h"
 #include "flowlog.h"
+#include "log.h"
 #include "model.h"
+#include "outfile.h"
 #include "port.h"
 #include "topology.h"
 
 #define DP_FLOWLOG_CAPACITY 65536
+/* The largest conntrack pool (4 Mi entries, 416 MiB touched only as it
+ * fills): 64 ENIs at the default allowance of 65536. */
+#define DP_CT_POOL_MAX (1u << 22)
 /* Receive batch of the offload mode: 32 buffers of 64 KiB per port. */
 #define DP_VNET_BATCH 32
 
@@ -29,6 +35,7 @@ void datapath_opts_init(struct datapath_opts *o)
 	o->batch = 64;
 	o->pcap_buffer = 16u << 20;
 	o->flowlog_interval = 60;
+	o->file_gid = OUTFILE_NO_GROUP;
 }
 
 /* ------------------------------------------------------------ creation */
@@ -65,23 +72,58 @@ static int dp_open_ports(void *arg)
 			    c->err, c->errlen);
 }
 
+/*
+ * Grows the conntrack pool so that every ENI of lab can fill its allowance
+ * whatever the others do (issue 14: a pool sized at start-up and shared by
+ * ENIs a reload added let one ENI's flood refuse everyone's new flows).
+ * zone_of maps the tracker's current zones to lab's ENIs (NULL: the same
+ * indices): a zone keeping more entries than its new allowance keeps them
+ * until they idle out, and needs room for them. Past DP_CT_POOL_MAX the
+ * ENIs share what there is, said once here and counted per ENI as
+ * conntrack_pool_exhausted.
+ */
+static int dp_ct_reserve(struct datapath *dp, const struct lab *lab, const int32_t *zone_of,
+			 char *err, size_t errlen)
+{
+	uint64_t need = 0;
+	uint32_t n_old = ct_n_zones(dp->ct);
+	int rc;
+
+	for (size_t i = 0; i < lab->n_enis; i++) {
+		uint64_t held = 0;
+		struct ct_zone_stats zs;
+
+		for (uint32_t z = 0; z < n_old; z++)
+			if ((zone_of ? zone_of[z] : (int32_t)z) == (int32_t)i &&
+			    ct_zone_stats(dp->ct, z, &zs) == 0)
+				held = zs.tracked;
+		need += held > lab->enis[i].ct_allowance ? held : lab->enis[i].ct_allowance;
+	}
+	if (need > DP_CT_POOL_MAX) {
+		log_warn("conntrack: the ENIs' allowances add up to %llu connections, more than "
+			 "the %u vpcfwd tracks: ENIs share the pool past that",
+			 (unsigned long long)need, DP_CT_POOL_MAX);
+		need = DP_CT_POOL_MAX;
+	}
+	rc = ct_reserve(dp->ct, (uint32_t)need);
+	if (rc < 0)
+		snprintf(err, errlen, "connection tracker: room for %llu connections: %s",
+			 (unsigned long long)need, strerror(-rc));
+	return rc;
+}
+
 static int dp_open_conntrack(struct datapath *dp, char *err, size_t errlen)
 {
 	const struct lab *lab = dp->lab;
 	struct ct_config cfg = {
-	    .capacity = 0,
+	    .capacity = 1024,
 	    .n_zones = (uint32_t)(lab->n_enis ? lab->n_enis : 1),
 	    .timeouts = lab->opts.default_timeouts,
 	    .allowance = lab->opts.default_ct_allowance,
 	};
 	struct timespec ts;
-	uint64_t total = 0;
 	int rc;
 
-	for (size_t i = 0; i < lab->n_enis; i++)
-		total += lab->enis[i].ct_allowance;
-	/* Every zone can fill its allowance at once, within reason. */
-	cfg.capacity = (uint32_t)(total < 1024 ? 1024 : total > (1u << 22) ? (1u << 22) : total);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	cfg.hash_seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec;
 	rc = ct_create(&cfg, &dp->ct);
@@ -98,7 +140,55 @@ static int dp_open_conntrack(struct datapath *dp, char *err, size_t errlen)
 			return rc;
 		}
 	}
+	return dp_ct_reserve(dp, lab, NULL, err, errlen);
+}
+
+/* The flow-log file, appended to, in its checked directory. */
+static int dp_flowlog_fopen(struct datapath *dp, FILE **out, char *err, size_t errlen)
+{
+	int fd = outfile_open(dp->flowlog_dirfd, dp->flowlog_dir, dp->flowlog_name, true,
+			      dp->opts.file_gid, err, errlen);
+
+	if (fd < 0)
+		return fd;
+	*out = fdopen(fd, "a");
+	if (!*out) {
+		snprintf(err, errlen, "flow log %s: %s", dp->opts.flowlog_path, strerror(errno));
+		close(fd);
+		return -ENOMEM;
+	}
 	return 0;
+}
+
+/* ENI id's reject capture, truncated, in the checked --pcap-dir. */
+static pcap_dumper_t *dp_dump_open(struct datapath *dp, const char *eni_id, char *err,
+				   size_t errlen)
+{
+	char name[256];
+	pcap_dumper_t *d;
+	FILE *f;
+	int fd;
+
+	if (snprintf(name, sizeof(name), "%s.pcap", eni_id) >= (int)sizeof(name)) {
+		snprintf(err, errlen, "%s: ENI id too long for a file name", eni_id);
+		return NULL;
+	}
+	fd = outfile_open(dp->pcap_dirfd, dp->opts.pcap_dir, name, false, dp->opts.file_gid, err,
+			  errlen);
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "wb");
+	if (!f) {
+		snprintf(err, errlen, "%s/%s: %s", dp->opts.pcap_dir, name, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	d = pcap_dump_fopen(dp->dead, f);
+	if (!d) {
+		snprintf(err, errlen, "%s/%s: %s", dp->opts.pcap_dir, name, pcap_geterr(dp->dead));
+		fclose(f);
+	}
+	return d;
 }
 
 static int dp_open_flowlog(struct datapath *dp, char *err, size_t errlen)
@@ -122,13 +212,16 @@ static int dp_open_flowlog(struct datapath *dp, char *err, size_t errlen)
 		snprintf(err, errlen, "flow log: %s", strerror(-rc));
 		return rc;
 	}
-	dp->flf = fopen(dp->opts.flowlog_path, "ae");
-	if (!dp->flf) {
-		rc = -errno;
-		snprintf(err, errlen, "flow log %s: %s", dp->opts.flowlog_path, strerror(-rc));
+	rc = outfile_split(dp->opts.flowlog_path, dp->flowlog_dir, sizeof(dp->flowlog_dir),
+			   &dp->flowlog_name);
+	if (rc < 0) {
+		snprintf(err, errlen, "flow log %s: not a file name", dp->opts.flowlog_path);
 		return rc;
 	}
-	return 0;
+	rc = outfile_dir_open(dp->flowlog_dir, &dp->flowlog_dirfd, err, errlen);
+	if (rc < 0)
+		return rc;
+	return dp_flowlog_fopen(dp, &dp->flf, err, errlen);
 }
 
 static void dp_fill_iface(struct datapath *dp, size_t i)
@@ -149,10 +242,13 @@ static void dp_fill_iface(struct datapath *dp, size_t i)
 
 static int dp_open_dumps(struct datapath *dp, char *err, size_t errlen)
 {
-	char path[4096];
+	int rc;
 
 	if (!dp->opts.pcap_dir)
 		return 0;
+	rc = outfile_dir_open(dp->opts.pcap_dir, &dp->pcap_dirfd, err, errlen);
+	if (rc < 0)
+		return rc;
 	/* GSO frames of the offload mode are up to 64 KiB. */
 	dp->dead = pcap_open_dead(DLT_EN10MB, 65536 + 18);
 	if (!dp->dead) {
@@ -160,12 +256,9 @@ static int dp_open_dumps(struct datapath *dp, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < dp->n_enis; i++) {
-		snprintf(path, sizeof(path), "%s/%s.pcap", dp->opts.pcap_dir, dp->lab->enis[i].id);
-		dp->enis[i].dump = pcap_dump_open(dp->dead, path);
-		if (!dp->enis[i].dump) {
-			snprintf(err, errlen, "%s: %s", path, pcap_geterr(dp->dead));
+		dp->enis[i].dump = dp_dump_open(dp, dp->lab->enis[i].id, err, errlen);
+		if (!dp->enis[i].dump)
 			return -EIO;
-		}
 	}
 	return 0;
 }
@@ -217,6 +310,7 @@ int datapath_create(const struct lab *lab, const struct topology *topo,
 	dp->lab = lab;
 	dp->topo = topo;
 	dp->opts = *o;
+	dp->flowlog_dirfd = dp->pcap_dirfd = -1;
 	if (dp->opts.batch == 0)
 		dp->opts.batch = 64;
 	ctx = (struct dp_open_ctx){dp, err, errlen};
@@ -255,6 +349,10 @@ void datapath_destroy(struct datapath *dp)
 			pcap_dump_close(dp->enis[i].dump);
 	if (dp->dead)
 		pcap_close(dp->dead);
+	if (dp->flowlog_dirfd >= 0)
+		close(dp->flowlog_dirfd);
+	if (dp->pcap_dirfd >= 0)
+		close(dp->pcap_dirfd);
 	ct_destroy(dp->ct);
 	free(dp->ports);
 	free(dp->enis);
@@ -316,18 +414,21 @@ static bool dp_same_topology(const struct lab *a, const struct lab *b, char *err
 }
 
 /* SIGHUP is also logrotate's signal: finish the records held so far into
- * the old file, then write to whatever the path names now. If it cannot be
- * reopened the old file stays in use (the rules reload regardless). */
+ * the old file, then write to whatever the name holds now in the directory
+ * checked at start. If it cannot be reopened (a symlink planted there, ...)
+ * the old file stays in use, with a warning (the rules reload regardless). */
 static void dp_reopen_flowlog(struct datapath *dp)
 {
+	char err[512];
 	FILE *f;
 
 	if (!dp->flf)
 		return;
 	datapath_flowlog_flush(dp, time(NULL));
-	f = fopen(dp->opts.flowlog_path, "ae");
-	if (!f)
+	if (dp_flowlog_fopen(dp, &f, err, sizeof(err)) < 0) {
+		log_warn("flow log not reopened, still writing the old file: %s", err);
 		return;
+	}
 	fclose(dp->flf);
 	dp->flf = f;
 }
@@ -500,7 +601,6 @@ static int dp_rebuild_enis(struct dp_rebuild *rb)
 {
 	struct datapath *dp = rb->dp;
 	const struct lab *next = rb->next;
-	char path[4096];
 
 	for (size_t i = 0; i < dp->n_enis; i++)
 		rb->zone_of[i] = -1;
@@ -531,14 +631,9 @@ static int dp_rebuild_enis(struct dp_rebuild *rb)
 			break;
 		}
 		if (!ne->dump && dp->dead) {
-			snprintf(path, sizeof(path), "%s/%s.pcap", dp->opts.pcap_dir,
-				 next->enis[j].id);
-			ne->dump = pcap_dump_open(dp->dead, path);
-			if (!ne->dump) {
-				snprintf(rb->err, rb->errlen, "%s: %s", path,
-					 pcap_geterr(dp->dead));
+			ne->dump = dp_dump_open(dp, next->enis[j].id, rb->err, rb->errlen);
+			if (!ne->dump)
 				return -EIO;
-			}
 		}
 	}
 	return 0;
@@ -599,6 +694,8 @@ static int dp_reload_topology(struct datapath *dp, const struct lab *next, char 
 		rc = topology_run_in_router(topo, dp_rebuild_ports, &rb);
 	if (!rc)
 		rc = dp_rebuild_enis(&rb);
+	if (!rc)
+		rc = dp_ct_reserve(dp, next, rb.zone_of, err, errlen);
 	if (!rc) {
 		rc = ct_zones_remap(dp->ct, rb.zone_of, (uint32_t)(ne ? ne : 1));
 		if (rc < 0)
@@ -658,6 +755,11 @@ int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_
 
 		if (rc == 0)
 			rc = dp_reload_topology(dp, lab, err, errlen);
+
+		if (rc < 0)
+			return rc;
+	} else {
+		int rc = dp_ct_reserve(dp, lab, NULL, err, errlen);
 
 		if (rc < 0)
 			return rc;

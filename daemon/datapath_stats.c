@@ -28,9 +28,9 @@ const char *dp_stage_name(enum dp_stage s)
 const char *dp_drop_name(enum dp_drop d)
 {
 	static const char *const names[DP_DROP_MAX] = {
-	    "not-ip",	"arp-ignored",	"nd-ignored", "unknown-source", "unknown-destination",
-	    "no-route", "no-public-ip", "truncated",  "tx-full",	"hairpin",
-	    "fragment", "link-local",
+	    "not-ip",	"arp-ignored",	"nd-ignored",  "unknown-source", "unknown-destination",
+	    "no-route", "no-public-ip", "truncated",   "tx-full",	 "hairpin",
+	    "fragment", "link-local",	"vlan-tagged",
 	};
 
 	return (unsigned)d < DP_DROP_MAX ? names[d] : "unknown";
@@ -54,6 +54,13 @@ void datapath_stats(struct datapath *dp, struct dp_stats *out, struct dp_eni_sta
 	out->tx_errors = tx->errors;
 	out->tx_syscalls = tx->syscalls;
 	out->pcap_kernel_drops = 0;
+	{
+		struct ct_stats cs;
+
+		ct_get_stats(dp->ct, &cs);
+		out->conntrack_pool_capacity = cs.capacity;
+		out->conntrack_pool_in_use = cs.in_use;
+	}
 	for (size_t i = 0; i < dp->n_ports; i++) {
 		uint64_t d = 0, ifd = 0;
 
@@ -119,10 +126,11 @@ static void dp_json_eni(FILE *f, const char *id, const struct dp_eni_stats *e)
 	dp_json_u64s(f, "rejected_bytes", e->rejected_bytes, DP_STAGE_MAX, dp_stage_name_i);
 	fprintf(f,
 		",\"fast_path_packets\":%llu,\"untracked_packets\":%llu,"
-		"\"conntrack_allowance_exceeded\":%llu,\"conntrack_allowance_available\":%llu,"
-		"\"tracked\":%llu}",
+		"\"conntrack_allowance_exceeded\":%llu,\"conntrack_pool_exhausted\":%llu,"
+		"\"conntrack_allowance_available\":%llu,\"tracked\":%llu}",
 		(unsigned long long)e->fast_path_pkts, (unsigned long long)e->untracked_pkts,
 		(unsigned long long)e->conntrack_allowance_exceeded,
+		(unsigned long long)e->conntrack_pool_exhausted,
 		(unsigned long long)e->conntrack_allowance_available,
 		(unsigned long long)e->tracked);
 }
@@ -135,24 +143,28 @@ int datapath_stats_write(struct datapath *dp, FILE *f)
 	if (!es)
 		return -ENOMEM;
 	datapath_stats(dp, &st, es, dp->n_enis);
-	fprintf(
-	    f,
-	    "{\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,\"tx_bytes\":%llu,"
-	    "\"tx_errors\":%llu,\"tx_syscalls\":%llu,\"arp_replies\":%llu,\"nd_replies\":%llu,"
-	    "\"accepted_packets\":%llu,\"rejected_packets\":%llu,\"fast_path_packets\":%llu,"
-	    "\"slow_path_packets\":%llu,\"pcap_kernel_drops\":%llu,"
-	    "\"conntrack_allowance_exceeded\":%llu,\"port_errors\":%llu,\"flowlog_records\":%llu,"
-	    "\"flowlog_packets_lost\":%llu,\"malformed_total\":%llu,",
-	    (unsigned long long)st.rx_pkts, (unsigned long long)st.rx_bytes,
-	    (unsigned long long)st.tx_pkts, (unsigned long long)st.tx_bytes,
-	    (unsigned long long)st.tx_errors, (unsigned long long)st.tx_syscalls,
-	    (unsigned long long)st.arp_replies, (unsigned long long)st.nd_replies,
-	    (unsigned long long)st.accepted_pkts, (unsigned long long)st.rejected_pkts,
-	    (unsigned long long)st.fast_path_pkts, (unsigned long long)st.slow_path_pkts,
-	    (unsigned long long)st.pcap_kernel_drops,
-	    (unsigned long long)st.conntrack_allowance_exceeded, (unsigned long long)st.port_errors,
-	    (unsigned long long)st.flowlog_records, (unsigned long long)st.flowlog_packets_lost,
-	    (unsigned long long)st.malformed_total);
+	fprintf(f,
+		"{\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,\"tx_bytes\":%llu,"
+		"\"tx_errors\":%llu,\"tx_syscalls\":%llu,\"arp_replies\":%llu,\"nd_replies\":%llu,"
+		"\"accepted_packets\":%llu,\"rejected_packets\":%llu,\"fast_path_packets\":%llu,"
+		"\"slow_path_packets\":%llu,\"pcap_kernel_drops\":%llu,"
+		"\"conntrack_allowance_exceeded\":%llu,\"conntrack_pool_exhausted\":%llu,"
+		"\"conntrack_pool_capacity\":%llu,\"conntrack_pool_in_use\":%llu,"
+		"\"port_errors\":%llu,\"flowlog_records\":%llu,"
+		"\"flowlog_packets_lost\":%llu,\"malformed_total\":%llu,",
+		(unsigned long long)st.rx_pkts, (unsigned long long)st.rx_bytes,
+		(unsigned long long)st.tx_pkts, (unsigned long long)st.tx_bytes,
+		(unsigned long long)st.tx_errors, (unsigned long long)st.tx_syscalls,
+		(unsigned long long)st.arp_replies, (unsigned long long)st.nd_replies,
+		(unsigned long long)st.accepted_pkts, (unsigned long long)st.rejected_pkts,
+		(unsigned long long)st.fast_path_pkts, (unsigned long long)st.slow_path_pkts,
+		(unsigned long long)st.pcap_kernel_drops,
+		(unsigned long long)st.conntrack_allowance_exceeded,
+		(unsigned long long)st.conntrack_pool_exhausted,
+		(unsigned long long)st.conntrack_pool_capacity,
+		(unsigned long long)st.conntrack_pool_in_use, (unsigned long long)st.port_errors,
+		(unsigned long long)st.flowlog_records, (unsigned long long)st.flowlog_packets_lost,
+		(unsigned long long)st.malformed_total);
 	dp_json_u64s(f, "malformed", st.malformed, PKT_MAL__COUNT, dp_malformed_name);
 	fputc(',', f);
 	dp_json_u64s(f, "drops", st.drops, DP_DROP_MAX, dp_drop_name_i);

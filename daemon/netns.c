@@ -12,11 +12,15 @@
  */
 #include "netns.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -181,4 +185,73 @@ int netns_delete(const char *name)
 	if (unlink(path))
 		return -errno;
 	return 0;
+}
+
+/* ------------------------------------------------ processes left inside */
+
+struct ns_id {
+	dev_t dev;
+	ino_t ino;
+};
+
+static bool ns_id_in(const struct ns_id *ids, size_t n, const struct stat *st)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i].dev == st->st_dev && ids[i].ino == st->st_ino)
+			return true;
+	return false;
+}
+
+/* Sends sig to every process in one of the namespaces; how many. */
+static size_t signal_in(const struct ns_id *ids, size_t n, int sig)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	size_t hit = 0;
+	pid_t self = getpid();
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char path[64], *end;
+		struct stat st;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+		if (stat(path, &st) == 0 && ns_id_in(ids, n, &st) && kill((pid_t)pid, sig) == 0)
+			hit++;
+	}
+	closedir(d);
+	return hit;
+}
+
+size_t netns_end_processes(const char *const *names, size_t n, unsigned grace_ms)
+{
+	struct ns_id *ids = calloc(n ? n : 1, sizeof(*ids));
+	struct timespec tick = {0, 20 * 1000 * 1000};
+	size_t n_ids = 0, ended;
+
+	if (!ids)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char path[128];
+		struct stat st;
+
+		if (names[i] && !netns_path(names[i], path, sizeof(path)) && stat(path, &st) == 0)
+			ids[n_ids++] = (struct ns_id){st.st_dev, st.st_ino};
+	}
+	ended = n_ids ? signal_in(ids, n_ids, SIGTERM) : 0;
+	/* Signal 0 finds who is left (zombies count until reaped by their
+	 * parent, which is not us: they hold nothing). */
+	for (unsigned waited = 0; ended && waited < grace_ms; waited += 20) {
+		if (!signal_in(ids, n_ids, 0))
+			break;
+		nanosleep(&tick, NULL);
+	}
+	if (ended)
+		signal_in(ids, n_ids, SIGKILL);
+	free(ids);
+	return ended;
 }

@@ -41,4 +41,13 @@ int netns_run(int nsfd, int (*fn)(void *arg), void *arg);
  * last user (process, socket, fd) goes. 0, -ENOENT, or another -errno. */
 int netns_delete(const char *name);
 
+/*
+ * Ends every process (but the caller) whose network namespace is one of
+ * names[0..n): SIGTERM, then SIGKILL for those still there after grace_ms.
+ * What `vpcfw exec` or `ip netns exec` started in a lab would otherwise
+ * outlive it in a namespace nobody can name any more. Scans /proc like
+ * `ip netns pids`. Returns how many processes were signalled.
+ */
+size_t netns_end_processes(const char *const *names, size_t n, unsigned grace_ms);
+
 #endif

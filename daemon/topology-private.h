@@ -46,4 +46,7 @@ int topo_state_rewrite(const char *lab, const char *router_ns, const struct topo
  * when empty. */
 void topo_state_remove(const char *lab, int fd);
 
+/* How long processes left in a lab's namespaces get to exit on SIGTERM. */
+#define TOPOLOGY_END_GRACE_MS 2000
+
 #endif

@@ -735,6 +735,23 @@ static int router_teardown_in(void *arg)
 	return 0;
 }
 
+size_t topology_end_processes(struct topology *t)
+{
+	const char **names = calloc(t->n_ports + 1, sizeof(*names));
+	size_t n = 0, ended;
+
+	if (!names)
+		return 0;
+	for (size_t i = 0; i < t->n_ports; i++)
+		if (t->priv->ps[i].ns_created)
+			names[n++] = t->ports[i].netns;
+	if (t->priv->router_created)
+		names[n++] = t->router_ns;
+	ended = netns_end_processes(names, n, TOPOLOGY_END_GRACE_MS);
+	free(names);
+	return ended;
+}
+
 void topology_destroy(struct topology *t)
 {
 	struct topology_private *pv;
@@ -742,6 +759,7 @@ void topology_destroy(struct topology *t)
 	if (!t)
 		return;
 	pv = t->priv;
+	topology_end_processes(t);
 	if (t->router_nsfd >= 0)
 		netns_run(t->router_nsfd, router_teardown_in, t);
 	nl_close(pv->router_nl);
@@ -785,7 +803,7 @@ int topology_create(const struct lab *lab, const struct topology_options *opts,
 	ret = port_names(lab, t, err, errlen);
 	if (ret)
 		goto fail_early;
-	stale = topology_cleanup_stale(t->lab, err, errlen);
+	stale = topology_cleanup_stale(t->lab, &t->stale_processes, err, errlen);
 	if (stale < 0) {
 		ret = stale;
 		goto fail_early;
@@ -900,8 +918,12 @@ static void port_remove(struct topology *t, struct topology_port *p, struct port
 	if (ps->nsfd >= 0)
 		close(ps->nsfd);
 	ps->nsfd = -1;
-	if (ps->ns_created)
+	if (ps->ns_created) {
+		const char *name = p->netns;
+
+		netns_end_processes(&name, 1, TOPOLOGY_END_GRACE_MS);
 		netns_delete(p->netns);
+	}
 	ps->ns_created = false;
 }
 

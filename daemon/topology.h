@@ -89,8 +89,10 @@ struct topology {
 	bool offloads_kept;
 	struct topology_port *ports; /* ENIs in lab order, then outside hosts */
 	size_t n_ports;
-	/* Namespaces of a dead daemon of this lab removed at start. */
+	/* Namespaces of a dead daemon of this lab removed at start, and the
+	 * processes (vpcfw exec's) still running in them that were ended. */
 	size_t stale_removed;
+	size_t stale_processes;
 	struct topology_private *priv;
 };
 
@@ -104,6 +106,11 @@ int topology_create(const struct lab *lab, const struct topology_options *opts,
 /* Removes everything topology_create built (ports, namespaces, nft table,
  * state file) and frees t. NULL is a no-op. */
 void topology_destroy(struct topology *t);
+
+/* Ends the processes still running in the lab's namespaces (what `vpcfw
+ * exec` started): SIGTERM, SIGKILL after a grace period; topology_destroy
+ * does it too, quietly. Returns how many there were, for the log. */
+size_t topology_end_processes(struct topology *t);
 
 /* Hot reload: brings the live topology t, built from old, to next's ENIs
  * and outside hosts. A port whose endpoint is unchanged (same namespace,
@@ -141,10 +148,12 @@ int topology_eni_netns(const struct lab *lab, int32_t eni, char *buf, size_t len
 /* The namespace name of an outside host. */
 int topology_outside_netns(const struct lab *lab, int32_t outside, char *buf, size_t len);
 
-/* Removes what a dead daemon of lab left (no-op when nothing). Returns the
- * number of namespaces removed, -EBUSY when the daemon is alive, or -errno.
- * topology_create calls it itself. */
-int topology_cleanup_stale(const char *lab, char *err, size_t errlen);
+/* Removes what a dead daemon of lab left (no-op when nothing), ending the
+ * processes still running in its namespaces first (*procs_ended, may be
+ * NULL). Returns the number of namespaces removed, -EBUSY when the daemon
+ * is alive or another is starting the lab, or -errno. topology_create
+ * calls it itself. */
+int topology_cleanup_stale(const char *lab, size_t *procs_ended, char *err, size_t errlen);
 
 /* For `vpcfw exec`: finds the namespace of NAME (label, Name tag, ENI id,
  * instance id or outside host name) in the state files of running labs

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "netlink.h"
@@ -354,9 +355,22 @@ static int stale_router_clean(void *arg)
 	return 0;
 }
 
-static int stale_remove(struct state *st)
+static int stale_remove(struct state *st, size_t *procs_ended)
 {
+	const char **names = calloc(st->n_ports + 1, sizeof(*names));
 	int removed = 0, fd;
+	size_t n = 0, ended;
+
+	/* What vpcfw exec started in the dead daemon's lab would otherwise
+	 * live on in namespaces nobody can name any more. */
+	for (size_t i = 0; names && i < st->n_ports; i++)
+		names[n++] = st->ports[i].netns;
+	if (names && st->router[0])
+		names[n++] = st->router;
+	ended = names ? netns_end_processes(names, n, TOPOLOGY_END_GRACE_MS) : 0;
+	if (procs_ended)
+		*procs_ended = ended;
+	free(names);
 
 	if (st->router[0]) {
 		fd = netns_open(st->router);
@@ -373,7 +387,17 @@ static int stale_remove(struct state *st)
 	return removed;
 }
 
-int topology_cleanup_stale(const char *lab, char *err, size_t errlen)
+/* A state file without its owner line is a start in progress (created,
+ * not yet locked or written: topo_state_open) when it is young; an old one
+ * is what a start killed in that window left. */
+static bool owner_pending(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && time(NULL) - st.st_mtime < 10;
+}
+
+int topology_cleanup_stale(const char *lab, size_t *procs_ended, char *err, size_t errlen)
 {
 	char path[300];
 	struct state st;
@@ -392,8 +416,16 @@ int topology_cleanup_stale(const char *lab, char *err, size_t errlen)
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
 		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		state_read(fd, &st);
-		snprintf(err, errlen, "lab %s is running (daemon pid %d holds %s)", lab,
-			 (int)st.pid, path);
+		/* The winner of a race creates the file, then locks it, then
+		 * writes its pid: a loser may see no pid yet. */
+		if (st.pid > 0)
+			snprintf(err, errlen, "lab %s is running (daemon pid %d holds %s)", lab,
+				 (int)st.pid, path);
+		else
+			snprintf(err, errlen,
+				 "lab %s is being started by another process (it holds %s and has "
+				 "not written its pid yet)",
+				 lab, path);
 		state_free(&st);
 		close(fd);
 		return ret;
@@ -405,13 +437,20 @@ int topology_cleanup_stale(const char *lab, char *err, size_t errlen)
 			 path, strerror(-ret));
 		goto out;
 	}
+	if (st.pid <= 0 && owner_pending(fd)) {
+		ret = -EBUSY;
+		snprintf(err, errlen,
+			 "lab %s is being started by another process (%s names no owner yet)", lab,
+			 path);
+		goto out;
+	}
 	if (st.pid != getpid() && owner_alive(st.pid, st.start)) {
 		ret = -EBUSY;
 		snprintf(err, errlen, "lab %s: state owner pid %d is alive but not holding %s", lab,
 			 (int)st.pid, path);
 		goto out;
 	}
-	ret = stale_remove(&st);
+	ret = stale_remove(&st, procs_ended);
 	topo_state_remove(lab, -1);
 out:
 	state_free(&st);

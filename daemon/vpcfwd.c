@@ -44,6 +44,7 @@
 #include "log.h"
 #include "loop.h"
 #include "model.h"
+#include "outfile.h"
 #include "reloader.h"
 #include "topology.h"
 
@@ -68,29 +69,30 @@ struct options {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: vpcfwd [--lab PATH] [--name LABNAME] [--flow-log PATH]\n"
-		"              [--flow-log-format FMT] [--flow-log-interval SECONDS]\n"
-		"              [--pcap-dir DIR] [--offloads on|off] [--control-group GROUP]\n"
-		"              [-n] [-v|-q]\n"
-		"\n"
-		"Builds the lab as network namespaces and filters its real traffic as AWS\n"
-		"security groups and network ACLs would. Runs in the foreground, logs on\n"
-		"stderr; SIGINT/SIGTERM remove everything it built, SIGHUP reloads the\n"
-		"rules, SIGUSR1 logs the counters.\n"
-		"\n"
-		"  --lab PATH                lab JSON file or directory of describe-* exports\n"
-		"                            (default: the built-in ten-thousand lab)\n"
-		"  --name LABNAME            lab name (default: the lab's own name)\n"
-		"  --flow-log PATH           default " FLOWLOG_DIR "/LABNAME/flow.log\n"
-		"  --flow-log-format FMT     AWS custom format, e.g. '${version} ${srcaddr}'\n"
-		"  --flow-log-interval SECS  aggregation interval (default 60)\n"
-		"  --pcap-dir DIR            save rejected frames as DIR/<eni-id>.pcap\n"
-		"  --offloads on|off         keep checksum/segmentation offloads (default off)\n"
-		"  --control-group GROUP     let GROUP use the control socket (default: root only)\n"
-		"  -n, --check               load and validate the lab, then exit (0 ok, 2 error)\n"
-		"  -v, --verbose             debug messages\n"
-		"  -q, --quiet               warnings and errors only\n");
+	fprintf(
+	    out,
+	    "usage: vpcfwd [--lab PATH] [--name LABNAME] [--flow-log PATH]\n"
+	    "              [--flow-log-format FMT] [--flow-log-interval SECONDS]\n"
+	    "              [--pcap-dir DIR] [--offloads on|off] [--control-group GROUP]\n"
+	    "              [-n] [-v|-q]\n"
+	    "\n"
+	    "Builds the lab as network namespaces and filters its real traffic as AWS\n"
+	    "security groups and network ACLs would. Runs in the foreground, logs on\n"
+	    "stderr; SIGINT/SIGTERM remove everything it built, SIGHUP reloads the\n"
+	    "rules, SIGUSR1 logs the counters.\n"
+	    "\n"
+	    "  --lab PATH                lab JSON file or directory of describe-* exports\n"
+	    "                            (default: the built-in ten-thousand lab)\n"
+	    "  --name LABNAME            lab name (default: the lab's own name)\n"
+	    "  --flow-log PATH           default " FLOWLOG_DIR "/LABNAME/flow.log\n"
+	    "  --flow-log-format FMT     AWS custom format, e.g. '${version} ${srcaddr}'\n"
+	    "  --flow-log-interval SECS  aggregation interval (default 60)\n"
+	    "  --pcap-dir DIR            save rejected frames as DIR/<eni-id>.pcap\n"
+	    "  --offloads on|off         keep checksum/segmentation offloads (default off)\n"
+	    "  --control-group GROUP     let GROUP use the control socket (default: root only)\n"
+	    "  -n, --check               load and validate the lab, then exit (0 ok, 2 error)\n"
+	    "  -v, --verbose             debug messages\n"
+	    "  -q, --quiet               warnings and errors only\n");
 }
 
 static int parse_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
@@ -109,8 +111,15 @@ static int parse_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 /* 0, 1 to exit 0 (--help), or -1 for a usage error. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_FLOWLOG = 256, OPT_FORMAT, OPT_INTERVAL, OPT_PCAPDIR, OPT_OFFLOADS, OPT_NAME,
-	       OPT_CONTROL_GROUP };
+	enum {
+		OPT_FLOWLOG = 256,
+		OPT_FORMAT,
+		OPT_INTERVAL,
+		OPT_PCAPDIR,
+		OPT_OFFLOADS,
+		OPT_NAME,
+		OPT_CONTROL_GROUP
+	};
 	static const struct option longopts[] = {
 	    {"lab", required_argument, NULL, 'l'},
 	    {"name", required_argument, NULL, OPT_NAME},
@@ -310,37 +319,12 @@ static int check_capabilities(void)
 	return 0;
 }
 
-/* mkdir -p of path's parent directory. */
-static int make_parent_dirs(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	char *slash = strrchr(buf, '/');
-	if (!slash || slash == buf)
-		return 0;
-	*slash = '\0';
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* What the running daemon holds; torn down in reverse order by stop(). */
 struct daemon {
 	struct options opts;
 	const char *name;
 	char flowlog_path[PATH_MAX];
+	gid_t file_gid;	       /* of the flow log and captures: the control group's */
 	struct lab *lab;       /* the running rules */
 	struct lab *lab_built; /* the lab the topology was built from */
 	struct topology *topo;
@@ -464,6 +448,9 @@ static int start(struct daemon *d)
 	if (d->topo->stale_removed)
 		log_warn("removed %zu namespaces a previous vpcfwd of lab %s left behind",
 			 d->topo->stale_removed, d->name);
+	if (d->topo->stale_processes)
+		log_warn("ended %zu processes still running in them (vpcfw exec)",
+			 d->topo->stale_processes);
 	log_debug("lab %s built: router namespace %s, %zu ports, MTU %u, offloads %s", d->name,
 		  d->topo->router_ns, d->topo->n_ports, d->topo->mtu,
 		  d->topo->offloads_kept ? "kept" : "off");
@@ -473,6 +460,7 @@ static int start(struct daemon *d)
 	dpo.flowlog_format = d->opts.flowlog_format;
 	dpo.flowlog_interval = d->opts.flowlog_interval;
 	dpo.pcap_dir = d->opts.pcap_dir;
+	dpo.file_gid = d->file_gid;
 	r = datapath_create(d->lab, d->topo, &dpo, &d->dp, err, sizeof(err));
 	if (r < 0) {
 		log_err("cannot start the data path: %s", err);
@@ -530,6 +518,14 @@ static void stop(struct daemon *d)
 	/* Flushes the flow log before the ENIs it names disappear. */
 	datapath_destroy(d->dp);
 	d->dp = NULL;
+	if (d->topo) {
+		size_t n = topology_end_processes(d->topo);
+
+		if (n)
+			log_info("ended %zu processes still running in the lab's namespaces "
+				 "(vpcfw exec)",
+				 n);
+	}
 	topology_destroy(d->topo);
 	d->topo = NULL;
 }
@@ -669,8 +665,25 @@ static int serve(struct daemon *d)
 	}
 }
 
+/* Creates or checks an output directory before anything is built, so that
+ * a refusal (daemon/outfile.h) stops the start with its reason. */
+static int prepare_dir(const char *what, const char *dir)
+{
+	char err[1024];
+	int fd, r = outfile_dir_open(dir, &fd, err, sizeof(err));
+
+	if (r < 0) {
+		log_err("%s: %s", what, err);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int prepare_flowlog(struct daemon *d)
 {
+	char dir[PATH_MAX];
+	const char *name;
 	int r;
 
 	if (d->opts.flowlog_path)
@@ -682,23 +695,18 @@ static int prepare_flowlog(struct daemon *d)
 		log_err("flow-log path too long");
 		return -1;
 	}
-	r = make_parent_dirs(d->flowlog_path);
-	if (r < 0) {
-		log_err("cannot create the directory of %s: %s", d->flowlog_path, strerror(-r));
+	if (outfile_split(d->flowlog_path, dir, sizeof(dir), &name) < 0) {
+		log_err("--flow-log %s: not a file name", d->flowlog_path);
 		return -1;
 	}
-	if (d->opts.pcap_dir) {
-		char probe[PATH_MAX];
-		if (snprintf(probe, sizeof(probe), "%s/x", d->opts.pcap_dir) >=
-		    (int)sizeof(probe)) {
-			log_err("--pcap-dir path too long");
-			return -1;
-		}
-		r = make_parent_dirs(probe);
-		if (r < 0) {
-			log_err("cannot create %s: %s", d->opts.pcap_dir, strerror(-r));
-			return -1;
-		}
+	if (prepare_dir("flow log", dir) < 0)
+		return -1;
+	if (d->opts.pcap_dir && prepare_dir("--pcap-dir", d->opts.pcap_dir) < 0)
+		return -1;
+	d->file_gid = OUTFILE_NO_GROUP;
+	if (d->opts.control_group && outfile_group(d->opts.control_group, &d->file_gid) < 0) {
+		log_err("--control-group %s: no such group", d->opts.control_group);
+		return -1;
 	}
 	return 0;
 }

@@ -138,7 +138,8 @@ struct ct_zone {
 	uint32_t timeout[CT_CLASS__COUNT]; /* seconds, derived from t */
 	uint32_t allowance;
 	uint32_t count;
-	uint64_t exceeded;
+	uint64_t exceeded;     /* refused: allowance */
+	uint64_t pool_refused; /* refused: pool full */
 	struct ct_list lru[CT_CLASS__COUNT];
 };
 
@@ -187,6 +188,15 @@ static inline bool ct_expired(const struct conntrack *ct, const struct ct_conn *
 
 	/* A clock read slightly behind last_seen is age 0, not 4 billion. */
 	return now_s > c->last_seen && now_s - c->last_seen >= timeout;
+}
+
+static inline uint32_t pow2_at_least(uint32_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n && p < (1u << 31))
+		p <<= 1;
+	return p;
 }
 
 /* Shared by conntrack.c (packet path) and conntrack-zone.c (control). */

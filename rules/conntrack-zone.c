@@ -150,6 +150,65 @@ int ct_zones_remap(struct conntrack *ct, const int32_t *new_zone_of, uint32_t n_
 	return 0;
 }
 
+/* ---- growing the pool ------------------------------------------------- */
+
+/* Links every entry of every zone into buckets (a fresh, empty array). */
+static void rehash_all(struct conntrack *ct)
+{
+	for (uint32_t zi = 0; zi < ct->n_zones; zi++)
+		for (int cls = 0; cls < CT_CLASS__COUNT; cls++)
+			for (uint32_t idx = ct->zones[zi].lru[cls].head; idx;
+			     idx = at(ct, idx)->next)
+				ct_hash_link(ct, at(ct, idx));
+}
+
+int ct_reserve(struct conntrack *ct, uint32_t capacity)
+{
+	uint32_t cap, nb;
+	uint32_t *buckets = NULL;
+	struct ct_conn *pool;
+
+	if (capacity > (1u << 31))
+		return -EINVAL;
+	if (capacity <= ct->capacity)
+		return 0;
+	cap = pow2_at_least(capacity);
+	nb = pow2_at_least(cap);
+	if (nb > ct->mask + 1) {
+		buckets = calloc(nb, sizeof(*buckets));
+		if (!buckets)
+			return -ENOMEM;
+	}
+	/* Entries past used_hwm are never read, so the new tail needs no
+	 * clearing (and a large realloc maps pages lazily, as calloc did). */
+	pool = realloc(ct->pool, (size_t)cap * sizeof(*pool));
+	if (!pool) {
+		free(buckets);
+		return -ENOMEM;
+	}
+	ct->pool = pool;
+	ct->capacity = cap;
+	if (buckets) {
+		free(ct->buckets);
+		ct->buckets = buckets;
+		ct->mask = nb - 1;
+		rehash_all(ct);
+	}
+	return 0;
+}
+
+uint64_t ct_pool_need(const struct conntrack *ct)
+{
+	uint64_t need = 0;
+
+	for (uint32_t zi = 0; zi < ct->n_zones; zi++) {
+		const struct ct_zone *z = &ct->zones[zi];
+
+		need += z->count > z->allowance ? z->count : z->allowance;
+	}
+	return need;
+}
+
 /* ---- self-check ------------------------------------------------------- */
 
 /* One zone's lists: links both ways, class and zone of each entry, order
@@ -216,7 +275,13 @@ int ct_zone_stats(const struct conntrack *ct, uint32_t zone, struct ct_zone_stat
 	out->tracked = z->count;
 	out->allowance = z->allowance;
 	out->conntrack_allowance_available = z->count < z->allowance ? z->allowance - z->count : 0;
+	/* What an insert would find: a pool short of room caps the zone too
+	 * (only a pool smaller than ct_pool_need, or flows that idled out
+	 * elsewhere and are not yet reclaimed). */
+	if (out->conntrack_allowance_available > ct->capacity - ct->in_use)
+		out->conntrack_allowance_available = ct->capacity - ct->in_use;
 	out->conntrack_allowance_exceeded = z->exceeded;
+	out->conntrack_pool_exhausted = z->pool_refused;
 	return 0;
 }
 

@@ -211,15 +211,6 @@ static bool reclaim_anywhere(struct conntrack *ct, struct ct_zone *z, uint32_t n
 
 /* ---- creation --------------------------------------------------------- */
 
-static uint32_t pow2_at_least(uint32_t n)
-{
-	uint32_t p = 1;
-
-	while (p < n && p < (1u << 31))
-		p <<= 1;
-	return p;
-}
-
 int ct_create(const struct ct_config *cfg, struct conntrack **out)
 {
 	struct conntrack *ct;
@@ -404,9 +395,12 @@ void ct_update(struct conntrack *ct, struct ct_conn *c, enum ct_dir dir, const s
 
 static int refuse(struct conntrack *ct, struct ct_zone *z, int err)
 {
-	z->exceeded++;
-	if (err == -ENOBUFS)
+	if (err == -ENOBUFS) {
+		z->pool_refused++;
 		ct->pool_exhausted++;
+	} else {
+		z->exceeded++;
+	}
 	return err;
 }
 

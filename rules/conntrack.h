@@ -7,7 +7,9 @@
  * their own: they belong to the tracked flow whose packet they quote
  * (ct_lookup_related). Per-zone idle timeouts (struct ct_timeouts of
  * model.h, changeable at run time, applied to existing entries), a per-zone
- * allowance with AWS's counters, and a global pool preallocated at creation.
+ * allowance with AWS's counters, and a global pool preallocated at creation
+ * and grown by ct_reserve (a reload that adds ENIs or raises allowances
+ * reserves their room, so one zone never takes another's).
  *
  * Not for: deciding whether a flow is tracked at all (untracked flows,
  * §4, are the SG evaluator's call: simply don't ct_insert them), policy,
@@ -128,9 +130,11 @@ struct ct_conn_info {
 struct ct_zone_stats {
 	uint32_t tracked; /* entries held, including expired ones not yet reclaimed */
 	uint32_t allowance;
-	uint64_t conntrack_allowance_available; /* allowance - tracked, >= 0 */
-	/* Inserts refused for this zone: allowance reached, or pool full. */
-	uint64_t conntrack_allowance_exceeded;
+	/* Room for new connections now: allowance - tracked, or the pool's
+	 * free entries if fewer (never more than an insert would find). */
+	uint64_t conntrack_allowance_available;
+	uint64_t conntrack_allowance_exceeded; /* inserts refused: allowance reached */
+	uint64_t conntrack_pool_exhausted;     /* inserts refused: shared pool full */
 };
 
 struct ct_stats {
@@ -150,6 +154,22 @@ void ct_destroy(struct conntrack *ct); /* NULL allowed */
 int ct_zone_configure(struct conntrack *ct, uint32_t zone, const struct ct_timeouts *t,
 		      uint32_t allowance);
 uint32_t ct_n_zones(const struct conntrack *ct);
+
+/*
+ * Grows the pool (never shrinks it) to at least capacity entries, rounded
+ * up to a power of two so that the hash table stays one bucket per entry
+ * (104 bytes an entry, everything included); the hash table is rebuilt.
+ * Not for the packet path: walks every entry. Entries stay where they are
+ * only if the pool need not move: a caller holding struct ct_conn pointers
+ * must look them up again. 0, -EINVAL (capacity > 2^31), or -ENOMEM with
+ * nothing changed.
+ */
+int ct_reserve(struct conntrack *ct, uint32_t capacity);
+/* Entries the zones may hold at once: the sum over zones of the larger of
+ * allowance and tracked (a lowered allowance leaves its excess until it
+ * idles out). A pool this big lets every zone fill its allowance whatever
+ * the others do. */
+uint64_t ct_pool_need(const struct conntrack *ct);
 
 /*
  * Reload with a changed ENI list: zone z becomes new_zone_of[z] (for z <
@@ -195,8 +215,9 @@ void ct_update(struct conntrack *ct, struct ct_conn *c, enum ct_dir dir, const s
  * or:
  *	-EEXIST	 already tracked and live: *out is that entry (not updated);
  *		 a SYN over a TIME_WAIT/CLOSED entry replaces it instead
- *	-ENOSPC	 the zone's allowance is reached  } both bump the zone's
- *	-ENOBUFS the pool is full                 } conntrack_allowance_exceeded
+ *	-ENOSPC	 the zone's allowance is reached: conntrack_allowance_exceeded
+ *	-ENOBUFS the pool is full: the zone's conntrack_pool_exhausted (only
+ *		 when the pool is smaller than ct_pool_need)
  *	-EINVAL	 zone out of range, ICMP error, or mixed address families
  * Nothing but the pool is allocated.
  */

@@ -312,6 +312,14 @@ static bool is_implicit_star(long long num, bool allow, int16_t proto, const str
 	       proto == PROTO_ALL && ip_prefix_is_all(c);
 }
 
+/* AWS's CreateNetworkAclEntry refuses such an entry, so no export holds
+ * one: guessing "every port" would load a hand-edited file silently. */
+static bool nacl_missing(struct loader *l, const char *path, const char *key, const char *which)
+{
+	ld_err(l, path, "%s is missing: AWS requires it for %s entries", key, which);
+	return false;
+}
+
 static bool nacl_ports(struct loader *l, const json_t *e, const char *path, struct nacl_entry *n)
 {
 	n->port_from = 0;
@@ -319,8 +327,10 @@ static bool nacl_ports(struct loader *l, const json_t *e, const char *path, stru
 	n->icmp_type = n->icmp_code = -1;
 	if (n->protocol == PROTO_TCP || n->protocol == PROTO_UDP) {
 		const json_t *pr = j_object(l, e, "PortRange", path, false);
+		if (!pr && !json_object_get(e, "PortRange"))
+			return nacl_missing(l, path, "PortRange", "TCP (6) and UDP (17)");
 		if (!pr)
-			return !json_object_get(e, "PortRange");
+			return false;
 		const char *pp = jp_key(l, path, "PortRange");
 		long long f = 0, t = 65535;
 		if (!j_int(l, pr, "From", pp, true, &f) || !j_int(l, pr, "To", pp, true, &t))
@@ -334,6 +344,11 @@ static bool nacl_ports(struct loader *l, const json_t *e, const char *path, stru
 		n->port_to = (uint16_t)t;
 	} else if (n->protocol == PROTO_ICMP || n->protocol == PROTO_ICMPV6) {
 		const json_t *it = j_object(l, e, "IcmpTypeCode", path, false);
+		/* ICMPv6 with an IPv4 block needs none: AWS allows every type. */
+		if (!it && !json_object_get(e, "IcmpTypeCode") &&
+		    (n->protocol == PROTO_ICMP || n->cidr.addr.family == IP_V6))
+			return nacl_missing(l, path, "IcmpTypeCode",
+					    "ICMP (1), and ICMPv6 (58) with an IPv6 block");
 		if (!it)
 			return !json_object_get(e, "IcmpTypeCode");
 		const char *ip = jp_key(l, path, "IcmpTypeCode");

@@ -103,6 +103,8 @@ void idmap_free(struct idmap *m)
 }
 
 static void ld_vdiag(struct loader *l, enum diag_level lvl, const char *file, const char *path,
+		     const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void ld_vdiag(struct loader *l, enum diag_level lvl, const char *file, const char *path,
 		     const char *fmt, va_list ap)
 {
 	char msg[768];

@@ -38,6 +38,7 @@
 #define PKT_ETHERTYPE_IPV4 0x0800
 #define PKT_ETHERTYPE_ARP 0x0806
 #define PKT_ETHERTYPE_VLAN 0x8100
+#define PKT_ETHERTYPE_QINQ 0x88a8 /* 802.1ad service tag: not parsed through */
 #define PKT_ETHERTYPE_IPV6 0x86dd
 
 /* At most this many IPv6 extension headers are walked before giving up

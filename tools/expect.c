@@ -153,6 +153,15 @@ static int item_key(struct loader *l, struct expect_item *it, const char *k, yam
 		    bool *has_proto, bool *has_verdict, int *port_line, int *icmp_line)
 {
 	const char *s;
+	char **str = !strcmp(k, "name")	  ? &it->name
+		     : !strcmp(k, "from") ? &it->from
+		     : !strcmp(k, "to")	  ? &it->to
+					  : NULL;
+	/* YAML lets a key repeat; a second value would also leak the first. */
+	if (str && *str) {
+		expect_errors_add(l->e, l->file, node_line(v), k, "given twice in one expectation");
+		return -EINVAL;
+	}
 	if (!strcmp(k, "name"))
 		return (it->name = dup_scalar(l, v, k)) ? 0 : -EINVAL;
 	if (!strcmp(k, "from"))
@@ -256,7 +265,9 @@ static void load_root(struct loader *l, yaml_node_t *root, struct expect_file *f
 			continue;
 		if (!strcmp(key, "lab")) {
 			const char *s = scalar(l, v, key);
-			if (s && *s)
+			if (f->lab_path)
+				expect_errors_add(l->e, l->file, node_line(k), key, "given twice");
+			else if (s && *s)
 				f->lab_path = lab_relative(l->file, s);
 		} else if (!strcmp(key, "timeout_ms")) {
 			int_value(l, v, key, 1, 600000, "timeout", &f->timeout_ms);

@@ -241,6 +241,8 @@ assert [s for s in d['response']['stages'] if s['stage'] == 'sg-egress'][0]['rea
 		--from 198.51.100.7 --to 10.0.1.204 --proto tcp --port 22
 	run_corpus 1 "assert st['sg-ingress']['verdict'] == 'REJECT'" \
 		--from 198.51.100.7 --to 13.58.55.60 --proto udp --port 53
+elif [ "${CI:-}" = true ]; then
+	fail "corpus not found at $corpus (CI puts shared/ beside the clone)"
 fi
 
 echo "check.sh: $runs runs, $fails failures"

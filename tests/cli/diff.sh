@@ -11,10 +11,6 @@ src=${VPCFW_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${VPCFW_BINARY_DIR:-$src/build}/vpcfw
 [ -x "$bin" ] || { echo "no vpcfw binary at $bin" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 needed to edit labs" >&2; exit 77; }
-if ! "$bin" diff --help >/dev/null 2>&1; then
-	echo "vpcfw has no diff subcommand yet" >&2
-	exit 77
-fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vpcfw-diff.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

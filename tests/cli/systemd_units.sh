@@ -73,7 +73,7 @@ for u in vpcfwd.service vpcfwd@.service; do
 	# shellcheck disable=SC2016 # $MAINPID is literal unit text
 	for want in 'Type=notify' 'NotifyAccess=main' 'ExecReload=/bin/kill -HUP $MAINPID' \
 		'RestartPreventExitStatus=2' 'WatchdogSec=30' \
-		'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SYS_ADMIN'; do
+		'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SYS_ADMIN CAP_CHOWN CAP_KILL'; do
 		runs=$((runs + 1))
 		grep -qxF "$want" "$units/$u" || fail "$u lacks '$want'"
 	done

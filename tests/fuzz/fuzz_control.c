@@ -5,14 +5,13 @@
  * longer than the limit or read outside its buffer, every complete line
  * must parse into a valid request or an error with a message (never a
  * crash, a leak or undefined behaviour), and the reply buffer must give
- * back exactly what was put in it, however it is drained. Not built by
- * CMake; build and run:
+ * back exactly what was put in it, however it is drained. Built with
+ * -DVPCFW_FUZZ=ON (tests/fuzz/CMakeLists.txt) and run by .ci/fuzz from the
+ * seeds in tests/fuzz/corpus/fuzz_control/; by hand:
  *
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *         -fno-sanitize-recover=undefined -Idaemon -Irules \
- *         tests/fuzz/fuzz_control.c daemon/control_proto.c -ljansson \
- *         -o build/fuzz_control
- *   mkdir -p build/fuzz-control && build/fuzz_control -max_total_time=180 build/fuzz-control
+ *   CC=clang cmake -S . -B build-fuzz -DVPCFW_FUZZ=ON && cmake --build build-fuzz --target fuzz
+ *   mkdir -p /tmp/new && build-fuzz/tests/fuzz/fuzz_control -max_total_time=180 \
+ *       /tmp/new tests/fuzz/corpus/fuzz_control
  *
  * Seeds worth giving: requests from docs/control.md, one per file.
  */

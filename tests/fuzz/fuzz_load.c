@@ -1,13 +1,13 @@
 /*
  * libFuzzer harness for the lab loader: any bytes, as a vpcfw lab file,
  * describe-* output or Terraform JSON, must give a lab or errors, never a crash, a leak or
- * undefined behaviour, and never a half-built lab. Not built by CMake. From
- * the source tree (seeds: the examples' JSON files and the corpus):
+ * undefined behaviour, and never a half-built lab. Built with -DVPCFW_FUZZ=ON
+ * (tests/fuzz/CMakeLists.txt) and run by .ci/fuzz from the seeds in
+ * tests/fuzz/corpus/fuzz_load/ (lab files, describe-* exports, Terraform plans); by hand:
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Irules
- *     tests/fuzz/fuzz_load.c rules/load*.c rules/model.c rules/addr.c
- *     rules/arena.c rules/diag.c -ljansson -o fuzz_load
- *   ./fuzz_load -max_total_time=300 -max_len=16384 SEED_DIR
+ *   CC=clang cmake -S . -B build-fuzz -DVPCFW_FUZZ=ON && cmake --build build-fuzz --target fuzz
+ *   mkdir -p /tmp/new && build-fuzz/tests/fuzz/fuzz_load -max_len=16384 \
+ *       -max_total_time=300 /tmp/new tests/fuzz/corpus/fuzz_load
  */
 #include <errno.h>
 #include <stddef.h>

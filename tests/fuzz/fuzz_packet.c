@@ -3,15 +3,10 @@
  * The parser must not read outside it (ASan), must not hit undefined
  * behaviour (UBSan), and what it accepts must be self-consistent; the ARP
  * and NA builders and the NAT rewrite are driven from every accepted frame
- * and their output must parse back. Not built by CMake; build and run:
- *
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *         -fno-sanitize-recover=undefined -Irules \
- *         tests/fuzz/fuzz_packet.c rules/packet.c rules/checksum.c rules/addr.c \
- *         -o build/fuzz_packet
- *   mkdir -p build/fuzz-corpus && build/fuzz_packet -max_total_time=180 build/fuzz-corpus
- *
- * (Debian: apt-get install clang libclang-rt-14-dev.)
+ * and their output must parse back. Built with -DVPCFW_FUZZ=ON
+ * (tests/fuzz/CMakeLists.txt) and run by .ci/fuzz from the seeds in
+ * tests/fuzz/corpus/fuzz_packet/ (the frames of tests/data/packet-golden.pcap);
+ * by hand, as fuzz_load.c says.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -30,7 +30,8 @@ exec strace -f -qq -o "$TMP/strace.out" \\
 	setpriv --bounding-set=-all,$caps --inh-caps=-all --no-new-privs "$VPCFWD" "\$@"
 EOF
 chmod 755 "$TMP/wrap.sh"
-VPCFWD=$TMP/wrap.sh daemon_start "$lab"
+# With a control group: its files are chowned to it (CAP_CHOWN).
+VPCFWD=$TMP/wrap.sh daemon_start "$lab" --control-group "$(id -gn nobody)"
 say "bounding set from the unit: $caps"
 real=$(pgrep -f "^$VPCFW_BINARY_DIR/vpcfwd --name $LAB" | head -n 1)
 check "the daemon runs (pid $real)" test -n "$real"
@@ -38,7 +39,7 @@ check "the daemon runs (pid $real)" test -n "$real"
 [ -n "$real" ] && ITEST_PIDS+=("$real")
 check "its effective capabilities are the unit's bounding set" \
 	bash -c "[ \"\$(awk '/^CapEff/ {print \$2}' /proc/$real/status)\" = \"\$(awk '/^CapBnd/ {print \$2}' /proc/$real/status)\" ] &&
-		[ \"\$(awk '/^CapBnd/ {print \$2}' /proc/$real/status)\" = 0000000000203000 ]"
+		[ \"\$(awk '/^CapBnd/ {print \$2}' /proc/$real/status)\" = 0000000000203021 ]"
 check "no_new_privs is set" grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$real/status"
 
 tcp_server srv 8080

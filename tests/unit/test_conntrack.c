@@ -732,9 +732,12 @@ static void test_pool_exhaustion(void **state)
 	ct_get_stats(ct, &s);
 	assert_int_equal(s.pool_exhausted, 1);
 	assert_int_equal(s.in_use, 4);
+	/* Refused for the pool, not the allowance, and "available" says
+	 * what an insert finds: nothing. */
 	ct_zone_stats(ct, 1, &zs);
-	assert_int_equal(zs.conntrack_allowance_exceeded, 1);
-	assert_int_equal(zs.conntrack_allowance_available, 100);
+	assert_int_equal(zs.conntrack_allowance_exceeded, 0);
+	assert_int_equal(zs.conntrack_pool_exhausted, 1);
+	assert_int_equal(zs.conntrack_allowance_available, 0);
 
 	ct_remove(ct, c[1]);
 	must_insert(ct, 1, &t[4], AT(4));
@@ -871,6 +874,126 @@ static int walk_cb(const struct ct_conn_info *info, void *arg)
 	return 0;
 }
 
+/* ---- a pool that follows the zones (issue 14) ---------------------------- */
+
+static struct ct_tuple flood_tuple(uint32_t i, uint8_t net)
+{
+	return l4(PROTO_UDP, v4(10, net, (uint8_t)(i >> 8), (uint8_t)i),
+		  (uint16_t)(1024 + (i >> 16)), v4(10, 9, 9, 9), 53, 0);
+}
+
+/* Inserts n flows into zone; returns how many were admitted. */
+static uint32_t flood(struct conntrack *ct, uint32_t zone, uint8_t net, uint32_t n, uint64_t now)
+{
+	uint32_t ok = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct ct_tuple t = flood_tuple(i, net);
+
+		ok += ct_insert(ct, zone, &t, 60, NULL, now, NULL) == 0;
+	}
+	return ok;
+}
+
+static void test_reserve_grows_pool(void **state)
+{
+	struct conntrack *ct = make_ct(4, 2, 4);
+	struct ct_stats s;
+	enum ct_dir d;
+
+	assert_int_equal(flood(ct, 0, 1, 4, T0), 4);
+	assert_int_equal(flood(ct, 1, 2, 1, T0), 0); /* the pool is zone 0's */
+	assert_int_equal(ct_pool_need(ct), 8);
+	assert_int_equal(ct_reserve(ct, (uint32_t)ct_pool_need(ct)), 0);
+	ct_get_stats(ct, &s);
+	assert_int_equal(s.capacity, 8);
+	/* Entries moved with the pool and are found through the new buckets. */
+	for (uint32_t i = 0; i < 4; i++) {
+		struct ct_tuple t = flood_tuple(i, 1);
+
+		assert_non_null(ct_lookup(ct, 0, &t, T0, &d));
+	}
+	assert_int_equal(ct_check(ct), 0);
+	assert_int_equal(flood(ct, 1, 2, 5, T0), 4);
+	assert_int_equal(ct_check(ct), 0);
+	/* Never shrinks; rounds to a power of two (one bucket per entry). */
+	assert_int_equal(ct_reserve(ct, 2), 0);
+	assert_int_equal(ct_reserve(ct, 9), 0);
+	ct_get_stats(ct, &s);
+	assert_int_equal(s.capacity, 16);
+	assert_int_equal(ct_bytes_per_entry(ct), 104);
+	assert_int_equal(ct_reserve(ct, (1u << 31) + 1), -EINVAL);
+	ct_destroy(ct);
+}
+
+/* A lowered allowance leaves its zone's excess until it idles out: the
+ * pool must hold it beside every other zone's full allowance. */
+static void test_pool_need_counts_excess(void **state)
+{
+	struct conntrack *ct = make_ct(64, 2, 10);
+
+	assert_int_equal(flood(ct, 0, 1, 10, T0), 10);
+	assert_int_equal(ct_zone_configure(ct, 0, &test_timeouts, 4), 0);
+	assert_int_equal(ct_pool_need(ct), 10 + 10);
+	assert_int_equal(ct_zone_configure(ct, 1, &test_timeouts, 30), 0);
+	assert_int_equal(ct_pool_need(ct), 10 + 30);
+	ct_destroy(ct);
+}
+
+/*
+ * Issue 14's attack on the tracker alone: a pool sized for 2 zones of
+ * allowance A, the zones remapped to 4 (a reload adding two ENIs), then
+ * zone 0 floods with more flows than A, each also tracked by its peer,
+ * zone 1. With the pool reserved for the new zones, zones 2 and 3 still
+ * admit every new flow up to their own allowance; zone 0's refusals are
+ * counted as its allowance, none as the pool.
+ */
+static void test_reload_adds_zones_flood_isolated(void **state)
+{
+	const uint32_t A = 1000;
+	struct conntrack *ct = make_ct(2 * A, 2, A);
+	const int32_t keep[2] = {0, 1};
+	struct ct_zone_stats zs;
+
+	assert_int_equal(ct_zones_remap(ct, keep, 4), 0);
+	assert_int_equal(ct_pool_need(ct), 4 * A);
+	assert_int_equal(ct_reserve(ct, (uint32_t)ct_pool_need(ct)), 0);
+	assert_int_equal(flood(ct, 0, 1, 3 * A, T0), A);
+	assert_int_equal(flood(ct, 1, 1, 3 * A, T0), A);
+	assert_int_equal(flood(ct, 2, 2, A, T0), A);
+	assert_int_equal(flood(ct, 3, 2, A, T0), A);
+	ct_zone_stats(ct, 0, &zs);
+	assert_int_equal(zs.conntrack_allowance_exceeded, 2 * A);
+	assert_int_equal(zs.conntrack_pool_exhausted, 0);
+	ct_zone_stats(ct, 2, &zs);
+	assert_int_equal(zs.tracked, A);
+	assert_int_equal(zs.conntrack_allowance_exceeded, 0);
+	assert_int_equal(zs.conntrack_pool_exhausted, 0);
+	assert_int_equal(ct_check(ct), 0);
+	ct_destroy(ct);
+}
+
+/* The same without the reservation: the starved zone's refusals are the
+ * pool's, and its "available" says 0, not its untouched allowance. */
+static void test_unreserved_pool_tells_the_truth(void **state)
+{
+	const uint32_t A = 100;
+	struct conntrack *ct = make_ct(2 * A, 2, A);
+	const int32_t keep[2] = {0, 1};
+	struct ct_zone_stats zs;
+
+	assert_int_equal(ct_zones_remap(ct, keep, 4), 0);
+	assert_int_equal(flood(ct, 0, 1, 3 * A, T0), A);
+	assert_int_equal(flood(ct, 1, 1, 3 * A, T0), A);
+	ct_zone_stats(ct, 2, &zs);
+	assert_int_equal(zs.conntrack_allowance_available, 0);
+	assert_int_equal(flood(ct, 2, 2, 2, T0), 0);
+	ct_zone_stats(ct, 2, &zs);
+	assert_int_equal(zs.conntrack_pool_exhausted, 2);
+	assert_int_equal(zs.conntrack_allowance_exceeded, 0);
+	ct_destroy(ct);
+}
+
 static void test_walk_flush_remove(void **state)
 {
 	struct conntrack *ct = make_ct(64, 2, 64);
@@ -907,7 +1030,8 @@ static void test_walk_flush_remove(void **state)
 	assert_int_equal(in_use(ct), 10);
 	ct_zone_stats(ct, 0, &zs);
 	assert_int_equal(zs.tracked, 0);
-	assert_int_equal(zs.conntrack_allowance_available, 64);
+	/* Allowance 64, but the pool of 64 holds zone 1's 10: 54 is the truth. */
+	assert_int_equal(zs.conntrack_allowance_available, 54);
 	struct ct_tuple t0 = l4(PROTO_TCP, v4(10, 0, 0, 0), 9, v4(10, 0, 9, 9), 80, TCP_ACK);
 
 	assert_null(ct_lookup(ct, 0, &t0, AT(1), &d));
@@ -1338,6 +1462,10 @@ int main(void)
 	    cmocka_unit_test(test_zones_remap),
 	    cmocka_unit_test(test_zone_retag),
 	    cmocka_unit_test(test_bad_config),
+	    cmocka_unit_test(test_reserve_grows_pool),
+	    cmocka_unit_test(test_pool_need_counts_excess),
+	    cmocka_unit_test(test_reload_adds_zones_flood_isolated),
+	    cmocka_unit_test(test_unreserved_pool_tells_the_truth),
 	    cmocka_unit_test(test_many_entries),
 	    cmocka_unit_test(test_random_operations_keep_invariants),
 	    cmocka_unit_test(test_differential_random),

@@ -138,6 +138,7 @@ static void test_load_errors(void **state)
 {
 	const char *p = write_tmp("bad.yaml", "lab: x\n"
 					      "colour: blue\n"
+					      "lab: y\n"
 					      "expect:\n"
 					      "  - from: a\n"
 					      "    to: b\n"
@@ -156,6 +157,11 @@ static void test_load_errors(void **state)
 					      "  - from: a\n"
 					      "    to: b\n"
 					      "    proto: udp\n"
+					      "    verdict: reject\n"
+					      "  - from: a\n"
+					      "    to: b\n"
+					      "    to: c\n"
+					      "    proto: icmp\n"
 					      "    verdict: reject\n");
 	struct expect_file f;
 	struct expect_errors e = {0};
@@ -169,16 +175,19 @@ static void test_load_errors(void **state)
 		assert_true(has_msg(&e, w));                                                       \
 	} while (0)
 	WANT(2, "colour", "unknown key (lab, timeout_ms, expect)");
-	WANT(7, "port", "impossible port '70000' (1-65535)");
-	WANT(11, "proto", "unknown protocol 'tcpx' (tcp, udp, icmp, icmpv6 or 0-255)");
-	WANT(12, "verdict", "'maybe': expected accept or reject");
-	WANT(13, "to", "missing");
-	WANT(15, "port", "impossible port: the protocol has no ports");
-	WANT(17, "colour",
+	WANT(3, "lab", "given twice");
+	WANT(8, "port", "impossible port '70000' (1-65535)");
+	WANT(12, "proto", "unknown protocol 'tcpx' (tcp, udp, icmp, icmpv6 or 0-255)");
+	WANT(13, "verdict", "'maybe': expected accept or reject");
+	WANT(14, "to", "missing");
+	WANT(16, "port", "impossible port: the protocol has no ports");
+	WANT(18, "colour",
 	     "unknown key (name, from, to, proto, port, icmp-type, icmp-code, verdict, "
 	     "timeout_ms)");
-	WANT(18, "port", "missing for a tcp/udp flow");
-	assert_int_equal(e.n, 8);
+	WANT(19, "port", "missing for a tcp/udp flow");
+	/* Found by tests/fuzz/fuzz_expect: the second value leaked the first. */
+	WANT(25, "to", "given twice in one expectation");
+	assert_int_equal(e.n, 10);
 	expect_errors_free(&e);
 }
 
