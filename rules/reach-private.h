@@ -40,4 +40,21 @@ struct rd_ends {
 int reach_ends_collect(const struct lab *old_lab, const struct lab *new_lab, struct rd_ends *l);
 void reach_ends_free(struct rd_ends *l);
 
+/* Equivalence classes of endpoints, per family (0 IPv4, 1 IPv6): two
+ * ENIs share a class when, in each lab, they have the same subnet, the
+ * same groups in the same order, their address lies in the same groups'
+ * member lists and under the same narrowest CIDR any rule, route, VPC or
+ * subnet names, and nothing else of theirs (a public IP, an address
+ * shared with another ENI) is read by a path. A path between members of
+ * two classes then differs from its class pair's first only by ENI index
+ * and address. Outside representatives are a class each. */
+struct rd_classes {
+	uint32_t *id[2]; /* per family, per endpoint */
+	size_t n[2];	 /* classes per family */
+};
+
+int reach_classes_build(const struct lab *old_lab, const struct lab *new_lab,
+			const struct rd_ends *ends, struct rd_classes *out);
+void reach_classes_free(struct rd_classes *c);
+
 #endif

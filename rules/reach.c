@@ -616,6 +616,7 @@ static int response_maps(struct build *b, const struct pipeline_end *src,
 
 void reach_opts_init(struct reach_opts *o)
 {
+	memset(o, 0, sizeof(*o));
 	o->eph_lo = PIPELINE_EPHEMERAL_LO;
 	o->eph_hi = PIPELINE_EPHEMERAL_HI;
 }

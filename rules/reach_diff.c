@@ -119,37 +119,174 @@ static const struct reach_map *endpoint_map(const struct reach_path *p)
 	return pick;
 }
 
-/* Names the rule of a change: for an open the NEW side's verdict at the
- * stage where OLD rejected, for a close the OLD side's at the stage where
- * NEW rejects. */
-static int attribute(const struct rd_side *decider, const struct rd_side *other, size_t rejected,
-		     uint32_t key, bool open, char **stage, char **rule)
+/* ---- a pair's changes before they are worded ---- */
+
+/* Where a change's rule comes from: the verdict of one map of one lab's
+ * path, with the flow that map saw. Wording it (pipeline_explain) is left
+ * for later, so the changes of one pair can be worded for another pair
+ * of the same classes. */
+struct raw_change {
+	enum reach_class cls;
+	uint32_t lo, hi;
+	bool open;
+	bool only;     /* the other lab has no such path: "only in the ... lab" */
+	bool response; /* a stage of the response */
+	int side;      /* the lab of why and flow: 0 OLD, 1 NEW */
+	struct stage_verdict why;
+	struct flow flow;
+};
+
+struct raw_list {
+	struct raw_change *v;
+	size_t n, cap;
+};
+
+static int raw_push(struct raw_list *l, const struct raw_change *c)
 {
-	char buf[1024], st[64];
-	if (!other->valid) {
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		struct raw_change *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *c;
+	return 0;
+}
+
+/* For an open the NEW side's verdict at the stage where OLD rejected, for
+ * a close the OLD side's at the stage where NEW rejects. */
+static void attribute(const struct rd_side *decider, const struct rd_side *other, int side,
+		      size_t rejected, uint32_t key, struct raw_change *c)
+{
+	const struct reach_map *m;
+	c->side = side;
+	c->only = !other->valid;
+	if (c->only) {
 		/* an endpoint of one lab only: name what lets the flow in there */
-		const struct reach_map *m = endpoint_map(&decider->path);
-		const struct reach_seg *s = reach_map_find(m, key);
-		char why[900];
-		snprintf(st, sizeof(st), "%s", pipeline_stage_name(s->why.stage));
-		snprintf(buf, sizeof(buf), "only in the %s lab: %s", open ? "NEW" : "OLD",
-			 pipeline_explain(decider->lab, &s->why, &m->flow, why, sizeof(why)));
+		m = endpoint_map(&decider->path);
 	} else {
 		const struct reach_map *ref = &other->path.maps[rejected];
-		const struct reach_map *m = map_like(&decider->path, ref);
-		const struct lab *lab = decider->lab;
+		m = map_like(&decider->path, ref);
 		if (!m) {
 			m = ref;
-			lab = other->lab;
+			c->side = 1 - side;
 		}
-		const struct reach_seg *s = reach_map_find(m, key);
-		snprintf(st, sizeof(st), "%s%s", m->response ? "response " : "",
-			 pipeline_stage_name(s->why.stage));
-		pipeline_explain(lab, &s->why, &m->flow, buf, sizeof(buf));
 	}
-	*stage = strdup(st);
-	*rule = strdup(buf);
-	return *stage && *rule ? 0 : -ENOMEM;
+	c->why = reach_map_find(m, key)->why;
+	c->flow = m->flow;
+	c->response = m->response;
+}
+
+static int diff_segment(struct raw_list *out, const struct rd_side *o, const struct rd_side *n,
+			enum reach_class cls, uint32_t lo, uint32_t hi)
+{
+	size_t mo = 0, mn = 0;
+	bool ao = o->valid && reach_path_accepts(&o->path, lo, &mo);
+	bool an = n->valid && reach_path_accepts(&n->path, lo, &mn);
+	if (ao == an)
+		return 0;
+	struct raw_change c = {.cls = cls, .lo = lo, .hi = hi, .open = an};
+	if (an)
+		attribute(n, o, 1, mo, lo, &c);
+	else
+		attribute(o, n, 0, mn, lo, &c);
+	return raw_push(out, &c);
+}
+
+static int diff_class(struct raw_list *out, struct rd_side *o, struct rd_side *n,
+		      enum reach_class c, const struct reach_opts *opts)
+{
+	int r = 0;
+	if (o->valid)
+		r = reach_path_build(o->lab, &o->src, &o->dst, &o->sa, &o->da, c, opts, &o->path);
+	if (!r && n->valid)
+		r = reach_path_build(n->lab, &n->src, &n->dst, &n->sa, &n->da, c, opts, &n->path);
+	uint32_t *bd = NULL;
+	size_t nb = 0;
+	const struct reach_path *paths[2] = {o->valid ? &o->path : NULL,
+					     n->valid ? &n->path : NULL};
+	if (!r)
+		r = reach_boundaries(paths, 2, c, reach_class_key_max(c), &bd, &nb);
+	for (size_t i = 0; i + 1 < nb && !r; i++)
+		if (!reach_key_excluded(c, bd[i]))
+			r = diff_segment(out, o, n, c, bd[i], bd[i + 1] - 1);
+	free(bd);
+	reach_path_free(&o->path);
+	reach_path_free(&n->path);
+	return r;
+}
+
+/* Every class of the pair a -> b in one family. */
+static int diff_pair(const struct lab *const labs[2], const struct rd_end *a,
+		     const struct rd_end *b, uint8_t fam, const struct reach_opts *o,
+		     struct raw_list *out)
+{
+	struct rd_side so, sn;
+	side_init(&so, labs[0], 0, a, b, fam);
+	side_init(&sn, labs[1], 1, a, b, fam);
+	int r = 0;
+	for (int c = 0; c < REACH__COUNT && !r; c++)
+		r = diff_class(out, &so, &sn, (enum reach_class)c, o);
+	return r;
+}
+
+/* ---- wording the changes of one pair ---- */
+
+/* What of a pair its changes' words depend on, per lab: the ENI indices
+ * and the addresses of both ends. */
+struct pair_view {
+	bool valid[2];
+	int32_t eni[2][2]; /* [lab][0 source, 1 destination] */
+	struct ip_addr sa[2], da[2];
+};
+
+static void pair_view(const struct lab *const labs[2], const struct rd_end *a,
+		      const struct rd_end *b, uint8_t fam, struct pair_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	for (int s = 0; s < 2; s++) {
+		v->valid[s] = end_addr(labs[s], a, s, fam, &v->sa[s]) &&
+			      end_addr(labs[s], b, s, fam, &v->da[s]);
+		v->eni[s][0] = a->outside ? -1 : a->eni[s];
+		v->eni[s][1] = b->outside ? -1 : b->eni[s];
+	}
+}
+
+static void subst_eni(int32_t *eni, const int32_t from[2], const int32_t to[2])
+{
+	if (*eni < 0)
+		return;
+	if (*eni == from[0])
+		*eni = to[0];
+	else if (*eni == from[1])
+		*eni = to[1];
+}
+
+static void subst_addr(struct ip_addr *a, const struct ip_addr *from_s,
+		       const struct ip_addr *from_d, const struct ip_addr *to_s,
+		       const struct ip_addr *to_d)
+{
+	if (ip_addr_eq(a, from_s))
+		*a = *to_s;
+	else if (ip_addr_eq(a, from_d))
+		*a = *to_d;
+}
+
+/* c, found for the pair rep, as the pair me sees it: the same verdict of
+ * the same rule, about me's ENIs and addresses. Identity when me is rep. */
+static void raw_for(const struct raw_change *c, const struct pair_view *rep,
+		    const struct pair_view *me, struct stage_verdict *why, struct flow *flow)
+{
+	int s = c->side;
+	*why = c->why;
+	*flow = c->flow;
+	if (rep == me)
+		return;
+	subst_eni(&why->eni, rep->eni[s], me->eni[s]);
+	subst_addr(&flow->src, &rep->sa[s], &rep->da[s], &me->sa[s], &me->da[s]);
+	subst_addr(&flow->dst, &rep->sa[s], &rep->da[s], &me->sa[s], &me->da[s]);
 }
 
 static int change_push(struct reach_changes *out, const struct reach_change *c)
@@ -180,83 +317,257 @@ static bool change_extend(struct reach_changes *out, size_t first, uint32_t lo, 
 	return true;
 }
 
-static int diff_segment(struct reach_changes *out, size_t first, const struct rd_side *o,
-			const struct rd_side *n, const struct rd_end *a, const struct rd_end *b,
-			enum reach_class c, uint32_t lo, uint32_t hi)
+static void word(const struct lab *const labs[2], const struct raw_change *c,
+		 const struct pair_view *rep, const struct pair_view *me, char *st, size_t st_len,
+		 char *rule, size_t rule_len)
 {
-	size_t mo = 0, mn = 0;
-	bool ao = o->valid && reach_path_accepts(&o->path, lo, &mo);
-	bool an = n->valid && reach_path_accepts(&n->path, lo, &mn);
-	if (ao == an)
-		return 0;
-	char *stage, *rule;
-	int r = an ? attribute(n, o, mo, lo, true, &stage, &rule)
-		   : attribute(o, n, mn, lo, false, &stage, &rule);
-	if (r || change_extend(out, first, lo, hi, an, stage, rule)) {
-		free(stage);
-		free(rule);
-		return r;
+	struct stage_verdict why;
+	struct flow flow;
+	raw_for(c, rep, me, &why, &flow);
+	const struct lab *lab = labs[c->side];
+	if (c->only) {
+		char text[900];
+		snprintf(st, st_len, "%s", pipeline_stage_name(why.stage));
+		snprintf(rule, rule_len, "only in the %s lab: %s", c->open ? "NEW" : "OLD",
+			 pipeline_explain(lab, &why, &flow, text, sizeof(text)));
+		return;
 	}
-	const struct rd_side *s = n->valid ? n : o;
-	struct reach_change ch = {.from = strdup(a->label),
-				  .to = strdup(b->label),
-				  .from_addr = s->sa,
-				  .to_addr = s->da,
-				  .cls = c,
-				  .proto = s->path.proto,
-				  .lo = lo,
-				  .hi = hi,
-				  .open = an,
-				  .stage = stage,
-				  .rule = rule};
-	if (!ch.from || !ch.to || change_push(out, &ch) < 0) {
-		free(ch.from);
-		free(ch.to);
-		free(stage);
-		free(rule);
-		return -ENOMEM;
+	snprintf(st, st_len, "%s%s", c->response ? "response " : "",
+		 pipeline_stage_name(why.stage));
+	pipeline_explain(lab, &why, &flow, rule, rule_len);
+}
+
+/* Appends the changes of the pair a -> b (viewed as me), found for rep;
+ * adjacent ranges of one class with the same words become one change. */
+static int word_pair(const struct lab *const labs[2], const struct raw_list *raw,
+		     const struct pair_view *rep, const struct pair_view *me,
+		     const struct rd_end *a, const struct rd_end *b, uint8_t fam,
+		     struct reach_changes *out)
+{
+	size_t first = out->n;
+	for (size_t i = 0; i < raw->n; i++) {
+		const struct raw_change *c = &raw->v[i];
+		char st[64], rule[1024];
+		if (i && c->cls != raw->v[i - 1].cls)
+			first = out->n;
+		word(labs, c, rep, me, st, sizeof(st), rule, sizeof(rule));
+		if (change_extend(out, first, c->lo, c->hi, c->open, st, rule))
+			continue;
+		int s = me->valid[1] ? 1 : 0;
+		struct reach_change ch = {.from = strdup(a->label),
+					  .to = strdup(b->label),
+					  .from_addr = me->sa[s],
+					  .to_addr = me->da[s],
+					  .cls = c->cls,
+					  .proto = reach_class_proto(c->cls, (enum ip_family)fam),
+					  .lo = c->lo,
+					  .hi = c->hi,
+					  .open = c->open,
+					  .stage = strdup(st),
+					  .rule = strdup(rule)};
+		if (!ch.from || !ch.to || !ch.stage || !ch.rule || change_push(out, &ch) < 0) {
+			free(ch.from);
+			free(ch.to);
+			free(ch.stage);
+			free(ch.rule);
+			return -ENOMEM;
+		}
 	}
 	return 0;
 }
 
-static int diff_class(struct reach_changes *out, struct rd_side *o, struct rd_side *n,
-		      const struct rd_end *a, const struct rd_end *b, enum reach_class c,
-		      const struct reach_opts *opts)
+/* ---- class pairs already evaluated ---- */
+
+/* The changes of one class pair, found for its first pair (rep). */
+struct class_pair {
+	struct raw_list raw;
+	struct pair_view rep;
+};
+
+/* Class pairs evaluated so far: a bit each, and the changes of those that
+ * have any, by (source class, destination class) in an open-addressed
+ * table. Unchanged class pairs, the most, cost one bit. */
+struct memo {
+	size_t n_classes;
+	uint64_t *seen;
+	uint64_t *keys; /* key + 1; 0 is empty */
+	struct class_pair *vals;
+	size_t cap, n;
+};
+
+static uint64_t pair_hash(uint64_t k)
 {
-	int r = 0;
-	if (o->valid)
-		r = reach_path_build(o->lab, &o->src, &o->dst, &o->sa, &o->da, c, opts, &o->path);
-	if (!r && n->valid)
-		r = reach_path_build(n->lab, &n->src, &n->dst, &n->sa, &n->da, c, opts, &n->path);
-	uint32_t *bd = NULL;
-	size_t nb = 0;
-	const struct reach_path *paths[2] = {o->valid ? &o->path : NULL,
-					     n->valid ? &n->path : NULL};
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	return k;
+}
+
+static int memo_init(struct memo *m, size_t n_classes)
+{
+	memset(m, 0, sizeof(*m));
+	m->n_classes = n_classes;
+	m->seen = calloc((n_classes * n_classes + 63) / 64 + 1, sizeof(*m->seen));
+	return m->seen ? 0 : -ENOMEM;
+}
+
+static void memo_free(struct memo *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->keys[i])
+			free(m->vals[i].raw.v);
+	free(m->seen);
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+static struct class_pair *memo_find(const struct memo *m, uint64_t key)
+{
+	for (size_t i = pair_hash(key) & (m->cap - 1); m->cap && m->keys[i];
+	     i = (i + 1) & (m->cap - 1))
+		if (m->keys[i] == key + 1)
+			return &m->vals[i];
+	return NULL;
+}
+
+static int memo_grow(struct memo *m)
+{
+	size_t cap = m->cap ? 2 * m->cap : 64;
+	uint64_t *keys = calloc(cap, sizeof(*keys));
+	struct class_pair *vals = calloc(cap, sizeof(*vals));
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		if (!m->keys[i])
+			continue;
+		size_t k = pair_hash(m->keys[i] - 1) & (cap - 1);
+		while (keys[k])
+			k = (k + 1) & (cap - 1);
+		keys[k] = m->keys[i];
+		vals[k] = m->vals[i];
+	}
+	free(m->keys);
+	free(m->vals);
+	m->keys = keys;
+	m->vals = vals;
+	m->cap = cap;
+	return 0;
+}
+
+/* Takes raw (left empty) as the changes of key. */
+static int memo_put(struct memo *m, uint64_t key, struct raw_list *raw, const struct pair_view *rep)
+{
+	if (2 * (m->n + 1) > m->cap && memo_grow(m) < 0)
+		return -ENOMEM;
+	size_t i = pair_hash(key) & (m->cap - 1);
+	while (m->keys[i])
+		i = (i + 1) & (m->cap - 1);
+	m->keys[i] = key + 1;
+	m->vals[i] = (struct class_pair){.raw = *raw, .rep = *rep};
+	m->n++;
+	*raw = (struct raw_list){0};
+	return 0;
+}
+
+/* ---- the driver ---- */
+
+struct rd_run {
+	const struct lab *labs[2];
+	const struct reach_opts *o;
+	const struct rd_ends *ends;
+	struct reach_changes *out;
+};
+
+/* One pair on its own: the reference the class-based evaluation must
+ * equal (reach_opts.pairwise). */
+static int pair_alone(struct rd_run *run, const struct rd_end *a, const struct rd_end *b,
+		      uint8_t fam)
+{
+	struct pair_view me;
+	pair_view(run->labs, a, b, fam, &me);
+	if (!me.valid[0] && !me.valid[1])
+		return 0;
+	run->out->n_pairs++;
+	struct raw_list raw = {0};
+	int r = diff_pair(run->labs, a, b, fam, run->o, &raw);
 	if (!r)
-		r = reach_boundaries(paths, 2, c, reach_class_key_max(c), &bd, &nb);
-	size_t first = out->n;
-	for (size_t i = 0; i + 1 < nb && !r; i++)
-		if (!reach_key_excluded(c, bd[i]))
-			r = diff_segment(out, first, o, n, a, b, c, bd[i], bd[i + 1] - 1);
-	free(bd);
-	reach_path_free(&o->path);
-	reach_path_free(&n->path);
+		r = word_pair(run->labs, &raw, &me, &me, a, b, fam, run->out);
+	free(raw.v);
 	return r;
 }
 
-static int diff_pair(const struct lab *old_lab, const struct lab *new_lab, const struct rd_end *a,
-		     const struct rd_end *b, uint8_t fam, const struct reach_opts *o,
-		     struct reach_changes *out)
+/* Two ENIs of one address (overlapping VPCs): raw_for could not tell
+ * which end an address of the representative stands for. */
+static bool ends_share_addr(const struct pair_view *v)
 {
-	struct rd_side so, sn;
-	side_init(&so, old_lab, 0, a, b, fam);
-	side_init(&sn, new_lab, 1, a, b, fam);
-	if (!so.valid && !sn.valid)
+	for (int s = 0; s < 2; s++)
+		if (v->valid[s] && ip_addr_eq(&v->sa[s], &v->da[s]))
+			return true;
+	return false;
+}
+
+/* One pair through its class pair: evaluated for the first pair of the
+ * class pair met, worded for each. */
+static int pair_by_class(struct rd_run *run, struct memo *m, const uint32_t *cls, size_t i,
+			 size_t k, uint8_t fam)
+{
+	const struct rd_end *a = &run->ends->v[i], *b = &run->ends->v[k];
+	struct pair_view me;
+	pair_view(run->labs, a, b, fam, &me);
+	if (!me.valid[0] && !me.valid[1])
 		return 0;
-	out->n_pairs++;
-	int r = 0;
-	for (int c = 0; c < REACH__COUNT && !r; c++)
-		r = diff_class(out, &so, &sn, a, b, (enum reach_class)c, o);
+	if (ends_share_addr(&me)) /* words could not tell the ends apart */
+		return pair_alone(run, a, b, fam);
+	run->out->n_pairs++;
+	uint64_t bit = (uint64_t)cls[i] * m->n_classes + cls[k];
+	uint64_t key = ((uint64_t)cls[i] << 32) | cls[k];
+	if (!(m->seen[bit / 64] >> (bit % 64) & 1)) {
+		m->seen[bit / 64] |= (uint64_t)1 << (bit % 64);
+		struct raw_list raw = {0};
+		int r = diff_pair(run->labs, a, b, fam, run->o, &raw);
+		if (!r && raw.n)
+			r = memo_put(m, key, &raw, &me);
+		free(raw.v);
+		if (r)
+			return r;
+	}
+	const struct class_pair *cp = memo_find(m, key);
+	if (!cp)
+		return 0;
+	return word_pair(run->labs, &cp->raw, &cp->rep, &me, a, b, fam, run->out);
+}
+
+static bool compared(const struct rd_ends *ends, size_t i, size_t k)
+{
+	const struct rd_end *a = &ends->v[i], *b = &ends->v[k];
+	return i != k && !(a->outside && b->outside) && !a->dest_only;
+}
+
+static int diff_family(struct rd_run *run, size_t f, const struct rd_classes *classes)
+{
+	static const uint8_t fams[2] = {IP_V4, IP_V6};
+	const struct rd_ends *ends = run->ends;
+	struct memo m;
+	int r = run->o->pairwise ? 0 : memo_init(&m, classes->n[f]);
+	bool by_class = !run->o->pairwise;
+	for (size_t i = 0; i < ends->n && !r; i++) {
+		if (run->o->progress)
+			run->o->progress(run->o->progress_arg, f * ends->n + i, 2 * ends->n);
+		for (size_t k = 0; k < ends->n && !r; k++) {
+			if (!compared(ends, i, k))
+				continue;
+			if (by_class)
+				r = pair_by_class(run, &m, classes->id[f], i, k, fams[f]);
+			else
+				r = pair_alone(run, &ends->v[i], &ends->v[k], fams[f]);
+		}
+	}
+	if (by_class && m.seen)
+		memo_free(&m);
 	return r;
 }
 
@@ -264,16 +575,17 @@ int reach_diff(const struct lab *old_lab, const struct lab *new_lab, const struc
 	       struct reach_changes *out)
 {
 	struct rd_ends ends = {0};
+	struct rd_classes classes = {0};
+	struct rd_run run = {.labs = {old_lab, new_lab}, .o = o, .ends = &ends, .out = out};
 	int r = reach_ends_collect(old_lab, new_lab, &ends);
+	if (!r && !o->pairwise)
+		r = reach_classes_build(old_lab, new_lab, &ends, &classes);
 	out->n_endpoints = ends.n;
-	static const uint8_t fams[2] = {IP_V4, IP_V6};
 	for (size_t f = 0; f < 2 && !r; f++)
-		for (size_t i = 0; i < ends.n && !r; i++)
-			for (size_t k = 0; k < ends.n && !r; k++)
-				if (i != k && !(ends.v[i].outside && ends.v[k].outside) &&
-				    !ends.v[i].dest_only)
-					r = diff_pair(old_lab, new_lab, &ends.v[i], &ends.v[k],
-						      fams[f], o, out);
+		r = diff_family(&run, f, &classes);
+	if (!r && o->progress)
+		o->progress(o->progress_arg, 2 * ends.n, 2 * ends.n);
+	reach_classes_free(&classes);
 	reach_ends_free(&ends);
 	return r;
 }
