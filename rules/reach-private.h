@@ -20,6 +20,25 @@ const struct reach_seg *reach_map_find(const struct reach_map *m, uint32_t key);
 int reach_boundaries(const struct reach_path *const *paths, size_t n_paths, enum reach_class c,
 		     uint32_t key_max, uint32_t **out, size_t *n);
 
+/* Each group's member list, sorted, so that an SG rule naming a group
+ * is matched by binary search: an account's groups have hundreds of
+ * members. Built per lab; 0 or -ENOMEM, free with reach_members_free
+ * either way. */
+struct reach_members {
+	struct ip_addr **sorted; /* per group, lab->groups[g].n_members each */
+	size_t n;
+};
+
+int reach_members_build(const struct lab *lab, struct reach_members *out);
+void reach_members_free(struct reach_members *m);
+
+/* reach_path_build with the lab's sorted member lists (NULL: none). */
+int reach_path_build_indexed(const struct lab *lab, const struct reach_members *members,
+			     const struct pipeline_end *src, const struct pipeline_end *dst,
+			     const struct ip_addr *src_addr, const struct ip_addr *dst_addr,
+			     enum reach_class c, const struct reach_opts *o,
+			     struct reach_path *out);
+
 /* An endpoint compared across the two labs: an ENI (its index on each
  * side, -1 where it does not exist) or an outside representative. */
 struct rd_end {

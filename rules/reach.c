@@ -222,8 +222,35 @@ static bool valid_index(int32_t i, size_t n)
 	return i >= 0 && (size_t)i < n;
 }
 
+/* Whether group g's member list holds a: a binary search in the sorted
+ * copy when there is one (reach_members), else a scan. */
+static bool group_has(const struct lab *lab, const struct reach_members *mem, int32_t g,
+		      const struct ip_addr *a)
+{
+	if (!mem) {
+		for (size_t i = 0; i < lab->groups[g].n_members; i++)
+			if (ip_addr_eq(&lab->groups[g].members[i], a))
+				return true;
+		return false;
+	}
+	const struct ip_addr *v = mem->sorted[g];
+	size_t lo = 0, hi = lab->groups[g].n_members;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = ip_addr_cmp(&v[mid], a);
+		if (!c)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 /* The peer part of an SG rule (the protocol part is rule_keys). */
-static bool sg_peer_matches(const struct lab *lab, const struct sg_rule *r, const struct ip_addr *a)
+static bool sg_peer_matches(const struct lab *lab, const struct reach_members *mem,
+			    const struct sg_rule *r, const struct ip_addr *a)
 {
 	switch (r->peer_kind) {
 	case SG_PEER_CIDR:
@@ -236,14 +263,41 @@ static bool sg_peer_matches(const struct lab *lab, const struct sg_rule *r, cons
 				return true;
 		return false;
 	case SG_PEER_GROUP:
-		if (!valid_index(r->peer, lab->n_groups))
-			return false;
-		for (size_t i = 0; i < lab->groups[r->peer].n_members; i++)
-			if (ip_addr_eq(&lab->groups[r->peer].members[i], a))
-				return true;
-		return false;
+		return valid_index(r->peer, lab->n_groups) && group_has(lab, mem, r->peer, a);
 	}
 	return false;
+}
+
+static int addr_cmp(const void *x, const void *y)
+{
+	return ip_addr_cmp(x, y);
+}
+
+int reach_members_build(const struct lab *lab, struct reach_members *out)
+{
+	out->n = 0;
+	out->sorted = calloc(lab->n_groups + 1, sizeof(*out->sorted));
+	if (!out->sorted)
+		return -ENOMEM;
+	for (size_t g = 0; g < lab->n_groups; g++, out->n++) {
+		size_t n = lab->groups[g].n_members;
+		struct ip_addr *v = malloc((n + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		if (n)
+			memcpy(v, lab->groups[g].members, n * sizeof(*v));
+		qsort(v, n, sizeof(*v), addr_cmp);
+		out->sorted[g] = v;
+	}
+	return 0;
+}
+
+void reach_members_free(struct reach_members *m)
+{
+	for (size_t g = 0; g < m->n; g++)
+		free(m->sorted[g]);
+	free(m->sorted);
+	memset(m, 0, sizeof(*m));
 }
 
 /* ---- stage maps ---- */
@@ -254,7 +308,8 @@ struct build {
 	uint8_t proto;
 	uint32_t key_max;
 	const struct reach_opts *o;
-	struct ivl match; /* scratch */
+	const struct reach_members *members; /* NULL: scan member lists */
+	struct ivl match;		     /* scratch */
 };
 
 static void why_init(struct stage_verdict *v, enum pipeline_stage stage)
@@ -336,7 +391,7 @@ static int sg_rules_map(struct build *b, const struct eni *e, int32_t eni, bool 
 		const struct security_group *sg = &lab->groups[gi];
 		for (size_t i = 0; i < sg->n_rules && !r; i++) {
 			const struct sg_rule *rule = &sg->rules[i];
-			if (rule->egress != egress || !sg_peer_matches(lab, rule, peer))
+			if (rule->egress != egress || !sg_peer_matches(lab, b->members, rule, peer))
 				continue;
 			struct stage_verdict why = *base;
 			why.verdict = VERDICT_ACCEPT;
@@ -626,8 +681,17 @@ int reach_path_build(const struct lab *lab, const struct pipeline_end *src,
 		     const struct ip_addr *dst_addr, enum reach_class c, const struct reach_opts *o,
 		     struct reach_path *out)
 {
+	return reach_path_build_indexed(lab, NULL, src, dst, src_addr, dst_addr, c, o, out);
+}
+
+int reach_path_build_indexed(const struct lab *lab, const struct reach_members *members,
+			     const struct pipeline_end *src, const struct pipeline_end *dst,
+			     const struct ip_addr *src_addr, const struct ip_addr *dst_addr,
+			     enum reach_class c, const struct reach_opts *o, struct reach_path *out)
+{
 	memset(out, 0, sizeof(*out));
-	struct build b = {.lab = lab, .cls = c, .o = o, .key_max = reach_class_key_max(c)};
+	struct build b = {
+	    .lab = lab, .cls = c, .o = o, .members = members, .key_max = reach_class_key_max(c)};
 	b.proto = reach_class_proto(c, (enum ip_family)src_addr->family);
 	out->cls = c;
 	out->proto = b.proto;

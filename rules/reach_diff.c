@@ -80,6 +80,7 @@ static void end_of(const struct lab *lab, const struct rd_end *e, const struct r
 
 struct rd_side {
 	const struct lab *lab;
+	const struct reach_members *members;
 	bool valid;
 	struct pipeline_end src, dst;
 	struct ip_addr sa, da;
@@ -200,9 +201,11 @@ static int diff_class(struct raw_list *out, struct rd_side *o, struct rd_side *n
 {
 	int r = 0;
 	if (o->valid)
-		r = reach_path_build(o->lab, &o->src, &o->dst, &o->sa, &o->da, c, opts, &o->path);
+		r = reach_path_build_indexed(o->lab, o->members, &o->src, &o->dst, &o->sa, &o->da,
+					     c, opts, &o->path);
 	if (!r && n->valid)
-		r = reach_path_build(n->lab, &n->src, &n->dst, &n->sa, &n->da, c, opts, &n->path);
+		r = reach_path_build_indexed(n->lab, n->members, &n->src, &n->dst, &n->sa, &n->da,
+					     c, opts, &n->path);
 	uint32_t *bd = NULL;
 	size_t nb = 0;
 	const struct reach_path *paths[2] = {o->valid ? &o->path : NULL,
@@ -219,13 +222,15 @@ static int diff_class(struct raw_list *out, struct rd_side *o, struct rd_side *n
 }
 
 /* Every class of the pair a -> b in one family. */
-static int diff_pair(const struct lab *const labs[2], const struct rd_end *a,
-		     const struct rd_end *b, uint8_t fam, const struct reach_opts *o,
-		     struct raw_list *out)
+static int diff_pair(const struct lab *const labs[2], const struct reach_members *members,
+		     const struct rd_end *a, const struct rd_end *b, uint8_t fam,
+		     const struct reach_opts *o, struct raw_list *out)
 {
 	struct rd_side so, sn;
 	side_init(&so, labs[0], 0, a, b, fam);
 	side_init(&sn, labs[1], 1, a, b, fam);
+	so.members = members ? &members[0] : NULL;
+	sn.members = members ? &members[1] : NULL;
 	int r = 0;
 	for (int c = 0; c < REACH__COUNT && !r; c++)
 		r = diff_class(out, &so, &sn, (enum reach_class)c, o);
@@ -389,8 +394,9 @@ struct class_pair {
  * table. Unchanged class pairs, the most, cost one bit. */
 struct memo {
 	size_t n_classes;
-	uint64_t *seen;
-	uint64_t *keys; /* key + 1; 0 is empty */
+	uint64_t *seen;	   /* class pairs evaluated */
+	uint64_t *changed; /* ... and found to have changes */
+	uint64_t *keys;	   /* key + 1; 0 is empty */
 	struct class_pair *vals;
 	size_t cap, n;
 };
@@ -408,15 +414,17 @@ static int memo_init(struct memo *m, size_t n_classes)
 	memset(m, 0, sizeof(*m));
 	m->n_classes = n_classes;
 	m->seen = calloc((n_classes * n_classes + 63) / 64 + 1, sizeof(*m->seen));
-	return m->seen ? 0 : -ENOMEM;
+	m->changed = calloc((n_classes * n_classes + 63) / 64 + 1, sizeof(*m->changed));
+	return m->seen && m->changed ? 0 : -ENOMEM;
 }
 
 static void memo_free(struct memo *m)
 {
-	for (size_t i = 0; i < m->cap; i++)
+	for (size_t i = 0; m->keys && i < m->cap; i++)
 		if (m->keys[i])
 			free(m->vals[i].raw.v);
 	free(m->seen);
+	free(m->changed);
 	free(m->keys);
 	free(m->vals);
 	memset(m, 0, sizeof(*m));
@@ -477,6 +485,7 @@ static int memo_put(struct memo *m, uint64_t key, struct raw_list *raw, const st
 
 struct rd_run {
 	const struct lab *labs[2];
+	const struct reach_members *members; /* per lab; NULL when pairwise */
 	const struct reach_opts *o;
 	const struct rd_ends *ends;
 	struct reach_changes *out;
@@ -493,52 +502,74 @@ static int pair_alone(struct rd_run *run, const struct rd_end *a, const struct r
 		return 0;
 	run->out->n_pairs++;
 	struct raw_list raw = {0};
-	int r = diff_pair(run->labs, a, b, fam, run->o, &raw);
+	int r = diff_pair(run->labs, run->members, a, b, fam, run->o, &raw);
 	if (!r)
 		r = word_pair(run->labs, &raw, &me, &me, a, b, fam, run->out);
 	free(raw.v);
 	return r;
 }
 
-/* Two ENIs of one address (overlapping VPCs): raw_for could not tell
- * which end an address of the representative stands for. */
-static bool ends_share_addr(const struct pair_view *v)
-{
-	for (int s = 0; s < 2; s++)
-		if (v->valid[s] && ip_addr_eq(&v->sa[s], &v->da[s]))
-			return true;
-	return false;
-}
-
 /* One pair through its class pair: evaluated for the first pair of the
- * class pair met, worded for each. */
-static int pair_by_class(struct rd_run *run, struct memo *m, const uint32_t *cls, size_t i,
-			 size_t k, uint8_t fam)
+ * class pair met, worded for each. addr: each end's address per lab (NULL
+ * for none), so that the pairs without changes, nearly all, cost a few
+ * loads. */
+static int pair_by_class(struct rd_run *run, struct memo *m, const uint32_t *cls,
+			 const struct ip_addr *const *addr[2], size_t i, size_t k, uint8_t fam)
 {
 	const struct rd_end *a = &run->ends->v[i], *b = &run->ends->v[k];
-	struct pair_view me;
-	pair_view(run->labs, a, b, fam, &me);
-	if (!me.valid[0] && !me.valid[1])
+	bool valid[2];
+	for (int s = 0; s < 2; s++) {
+		valid[s] = addr[s][i] && addr[s][k];
+		if (valid[s] && ip_addr_eq(addr[s][i], addr[s][k]))
+			return pair_alone(run, a, b, fam); /* words could not tell the ends apart */
+	}
+	if (!valid[0] && !valid[1])
 		return 0;
-	if (ends_share_addr(&me)) /* words could not tell the ends apart */
-		return pair_alone(run, a, b, fam);
 	run->out->n_pairs++;
 	uint64_t bit = (uint64_t)cls[i] * m->n_classes + cls[k];
 	uint64_t key = ((uint64_t)cls[i] << 32) | cls[k];
+	struct pair_view me;
 	if (!(m->seen[bit / 64] >> (bit % 64) & 1)) {
 		m->seen[bit / 64] |= (uint64_t)1 << (bit % 64);
+		pair_view(run->labs, a, b, fam, &me);
 		struct raw_list raw = {0};
-		int r = diff_pair(run->labs, a, b, fam, run->o, &raw);
-		if (!r && raw.n)
+		int r = diff_pair(run->labs, run->members, a, b, fam, run->o, &raw);
+		if (!r && raw.n) {
+			m->changed[bit / 64] |= (uint64_t)1 << (bit % 64);
 			r = memo_put(m, key, &raw, &me);
+		}
 		free(raw.v);
 		if (r)
 			return r;
 	}
-	const struct class_pair *cp = memo_find(m, key);
-	if (!cp)
+	if (!(m->changed[bit / 64] >> (bit % 64) & 1))
 		return 0;
+	const struct class_pair *cp = memo_find(m, key);
+	pair_view(run->labs, a, b, fam, &me);
 	return word_pair(run->labs, &cp->raw, &cp->rep, &me, a, b, fam, run->out);
+}
+
+/* Each end's address of family fam in lab side s, or NULL. */
+static int end_addrs(const struct rd_run *run, int s, uint8_t fam, const struct ip_addr ***out)
+{
+	const struct rd_ends *ends = run->ends;
+	const struct ip_addr **v = calloc(ends->n + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < ends->n; i++) {
+		const struct rd_end *e = &ends->v[i];
+		if (e->outside) {
+			v[i] = e->addr.family == fam ? &e->addr : NULL;
+		} else if (e->eni[s] >= 0) {
+			const struct eni *x = &run->labs[s]->enis[e->eni[s]];
+			if (fam == IP_V4 && x->n_ipv4)
+				v[i] = &x->ipv4[0];
+			else if (fam == IP_V6 && x->n_ipv6)
+				v[i] = &x->ipv6[0];
+		}
+	}
+	*out = v;
+	return 0;
 }
 
 static bool compared(const struct rd_ends *ends, size_t i, size_t k)
@@ -551,9 +582,16 @@ static int diff_family(struct rd_run *run, size_t f, const struct rd_classes *cl
 {
 	static const uint8_t fams[2] = {IP_V4, IP_V6};
 	const struct rd_ends *ends = run->ends;
-	struct memo m;
-	int r = run->o->pairwise ? 0 : memo_init(&m, classes->n[f]);
 	bool by_class = !run->o->pairwise;
+	struct memo m = {0};
+	const struct ip_addr **addr[2] = {NULL, NULL};
+	int r = 0;
+	if (by_class) {
+		r = memo_init(&m, classes->n[f]);
+		for (int s = 0; s < 2 && !r; s++)
+			r = end_addrs(run, s, fams[f], &addr[s]);
+	}
+	const struct ip_addr *const *ad[2] = {addr[0], addr[1]};
 	for (size_t i = 0; i < ends->n && !r; i++) {
 		if (run->o->progress)
 			run->o->progress(run->o->progress_arg, f * ends->n + i, 2 * ends->n);
@@ -561,13 +599,14 @@ static int diff_family(struct rd_run *run, size_t f, const struct rd_classes *cl
 			if (!compared(ends, i, k))
 				continue;
 			if (by_class)
-				r = pair_by_class(run, &m, classes->id[f], i, k, fams[f]);
+				r = pair_by_class(run, &m, classes->id[f], ad, i, k, fams[f]);
 			else
 				r = pair_alone(run, &ends->v[i], &ends->v[k], fams[f]);
 		}
 	}
-	if (by_class && m.seen)
-		memo_free(&m);
+	free(addr[0]);
+	free(addr[1]);
+	memo_free(&m);
 	return r;
 }
 
@@ -576,15 +615,22 @@ int reach_diff(const struct lab *old_lab, const struct lab *new_lab, const struc
 {
 	struct rd_ends ends = {0};
 	struct rd_classes classes = {0};
+	struct reach_members members[2] = {{0}, {0}};
 	struct rd_run run = {.labs = {old_lab, new_lab}, .o = o, .ends = &ends, .out = out};
 	int r = reach_ends_collect(old_lab, new_lab, &ends);
 	if (!r && !o->pairwise)
 		r = reach_classes_build(old_lab, new_lab, &ends, &classes);
+	for (int s = 0; s < 2 && !r && !o->pairwise; s++)
+		r = reach_members_build(run.labs[s], &members[s]);
+	if (!o->pairwise)
+		run.members = members;
 	out->n_endpoints = ends.n;
 	for (size_t f = 0; f < 2 && !r; f++)
 		r = diff_family(&run, f, &classes);
 	if (!r && o->progress)
 		o->progress(o->progress_arg, 2 * ends.n, 2 * ends.n);
+	reach_members_free(&members[0]);
+	reach_members_free(&members[1]);
 	reach_classes_free(&classes);
 	reach_ends_free(&ends);
 	return r;
