@@ -509,6 +509,16 @@ static int pair_alone(struct rd_run *run, const struct rd_end *a, const struct r
 	return r;
 }
 
+/* Two ENIs of one address (overlapping VPCs): raw_for could not tell
+ * which end an address of a representative stands for. */
+static bool share_addr(const struct ip_addr *const *addr[2], size_t i, size_t k)
+{
+	for (int s = 0; s < 2; s++)
+		if (addr[s][i] && addr[s][k] && ip_addr_eq(addr[s][i], addr[s][k]))
+			return true;
+	return false;
+}
+
 /* One pair through its class pair: evaluated for the first pair of the
  * class pair met, worded for each. addr: each end's address per lab (NULL
  * for none), so that the pairs without changes, nearly all, cost a few
@@ -517,35 +527,37 @@ static int pair_by_class(struct rd_run *run, struct memo *m, const uint32_t *cls
 			 const struct ip_addr *const *addr[2], size_t i, size_t k, uint8_t fam)
 {
 	const struct rd_end *a = &run->ends->v[i], *b = &run->ends->v[k];
-	bool valid[2];
-	for (int s = 0; s < 2; s++) {
-		valid[s] = addr[s][i] && addr[s][k];
-		if (valid[s] && ip_addr_eq(addr[s][i], addr[s][k]))
-			return pair_alone(run, a, b, fam); /* words could not tell the ends apart */
-	}
-	if (!valid[0] && !valid[1])
+	if (!(addr[0][i] && addr[0][k]) && !(addr[1][i] && addr[1][k]))
 		return 0;
-	run->out->n_pairs++;
 	uint64_t bit = (uint64_t)cls[i] * m->n_classes + cls[k];
 	uint64_t key = ((uint64_t)cls[i] << 32) | cls[k];
+	bool seen = m->seen[bit / 64] >> (bit % 64) & 1;
+	bool changed = m->changed[bit / 64] >> (bit % 64) & 1;
+	/* Verdicts never depend on the words, so an unchanged class pair is
+	 * unchanged for every member; only wording needs ends told apart. */
+	if (seen && !changed) {
+		run->out->n_pairs++;
+		return 0;
+	}
+	if (share_addr(addr, i, k))
+		return pair_alone(run, a, b, fam);
+	run->out->n_pairs++;
 	struct pair_view me;
-	if (!(m->seen[bit / 64] >> (bit % 64) & 1)) {
+	pair_view(run->labs, a, b, fam, &me);
+	if (!seen) {
 		m->seen[bit / 64] |= (uint64_t)1 << (bit % 64);
-		pair_view(run->labs, a, b, fam, &me);
 		struct raw_list raw = {0};
 		int r = diff_pair(run->labs, run->members, a, b, fam, run->o, &raw);
-		if (!r && raw.n) {
+		bool any = raw.n > 0;
+		if (!r && any) {
 			m->changed[bit / 64] |= (uint64_t)1 << (bit % 64);
 			r = memo_put(m, key, &raw, &me);
 		}
 		free(raw.v);
-		if (r)
+		if (r || !any)
 			return r;
 	}
-	if (!(m->changed[bit / 64] >> (bit % 64) & 1))
-		return 0;
 	const struct class_pair *cp = memo_find(m, key);
-	pair_view(run->labs, a, b, fam, &me);
 	return word_pair(run->labs, &cp->raw, &cp->rep, &me, a, b, fam, run->out);
 }
 
