@@ -135,12 +135,26 @@ struct raw_change {
 	int side;      /* the lab of why and flow: 0 OLD, 1 NEW */
 	struct stage_verdict why;
 	struct flow flow;
+	/* The words, kept once found when they cannot depend on the pair:
+	 * a rule's own text (pipeline_explain's REASON_RULE reads the group
+	 * and rule or the NACL entry only). NULL until then. */
+	char *stage_text, *rule_text;
 };
 
 struct raw_list {
 	struct raw_change *v;
 	size_t n, cap;
 };
+
+static void raw_free(struct raw_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].stage_text);
+		free(l->v[i].rule_text);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
 
 static int raw_push(struct raw_list *l, const struct raw_change *c)
 {
@@ -342,20 +356,44 @@ static void word(const struct lab *const labs[2], const struct raw_change *c,
 	pipeline_explain(lab, &why, &flow, rule, rule_len);
 }
 
+/* The words of c for the pair me: kept in c when they cannot depend on
+ * the pair. */
+static int words_of(const struct lab *const labs[2], struct raw_change *c,
+		    const struct pair_view *rep, const struct pair_view *me, const char **st,
+		    const char **rule, char *st_buf, size_t st_len, char *rule_buf, size_t rule_len)
+{
+	if (c->stage_text) {
+		*st = c->stage_text;
+		*rule = c->rule_text;
+		return 0;
+	}
+	word(labs, c, rep, me, st_buf, st_len, rule_buf, rule_len);
+	*st = st_buf;
+	*rule = rule_buf;
+	if (c->why.reason != REASON_RULE)
+		return 0;
+	c->stage_text = strdup(st_buf);
+	c->rule_text = strdup(rule_buf);
+	return c->stage_text && c->rule_text ? 0 : -ENOMEM;
+}
+
 /* Appends the changes of the pair a -> b (viewed as me), found for rep;
  * adjacent ranges of one class with the same words become one change. */
-static int word_pair(const struct lab *const labs[2], const struct raw_list *raw,
+static int word_pair(const struct lab *const labs[2], struct raw_list *raw,
 		     const struct pair_view *rep, const struct pair_view *me,
 		     const struct rd_end *a, const struct rd_end *b, uint8_t fam,
 		     struct reach_changes *out)
 {
 	size_t first = out->n;
 	for (size_t i = 0; i < raw->n; i++) {
-		const struct raw_change *c = &raw->v[i];
-		char st[64], rule[1024];
+		struct raw_change *c = &raw->v[i];
+		char st_buf[64], rule_buf[1024];
+		const char *st, *rule;
 		if (i && c->cls != raw->v[i - 1].cls)
 			first = out->n;
-		word(labs, c, rep, me, st, sizeof(st), rule, sizeof(rule));
+		if (words_of(labs, c, rep, me, &st, &rule, st_buf, sizeof(st_buf), rule_buf,
+			     sizeof(rule_buf)) < 0)
+			return -ENOMEM;
 		if (change_extend(out, first, c->lo, c->hi, c->open, st, rule))
 			continue;
 		int s = me->valid[1] ? 1 : 0;
@@ -422,7 +460,7 @@ static void memo_free(struct memo *m)
 {
 	for (size_t i = 0; m->keys && i < m->cap; i++)
 		if (m->keys[i])
-			free(m->vals[i].raw.v);
+			raw_free(&m->vals[i].raw);
 	free(m->seen);
 	free(m->changed);
 	free(m->keys);
@@ -505,7 +543,7 @@ static int pair_alone(struct rd_run *run, const struct rd_end *a, const struct r
 	int r = diff_pair(run->labs, run->members, a, b, fam, run->o, &raw);
 	if (!r)
 		r = word_pair(run->labs, &raw, &me, &me, a, b, fam, run->out);
-	free(raw.v);
+	raw_free(&raw);
 	return r;
 }
 
@@ -553,11 +591,11 @@ static int pair_by_class(struct rd_run *run, struct memo *m, const uint32_t *cls
 			m->changed[bit / 64] |= (uint64_t)1 << (bit % 64);
 			r = memo_put(m, key, &raw, &me);
 		}
-		free(raw.v);
+		raw_free(&raw);
 		if (r || !any)
 			return r;
 	}
-	const struct class_pair *cp = memo_find(m, key);
+	struct class_pair *cp = memo_find(m, key);
 	return word_pair(run->labs, &cp->raw, &cp->rep, &me, a, b, fam, run->out);
 }
 
