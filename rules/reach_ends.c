@@ -48,15 +48,64 @@ static bool eni_id_in(const struct lab *lab, const char *id)
 	return false;
 }
 
+/* Old ENIs sorted by (id, index), to find an id without a scan of every
+ * ENI for each: an account has thousands. */
+struct id_entry {
+	const char *id;
+	int32_t eni;
+};
+
+struct id_index {
+	const struct lab *lab;
+	struct id_entry *v;
+};
+
+static int id_cmp(const void *a, const void *b)
+{
+	const struct id_entry *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+	return c ? c : (x->eni > y->eni) - (x->eni < y->eni);
+}
+
+static int id_index_build(const struct lab *lab, struct id_index *ix)
+{
+	ix->lab = lab;
+	ix->v = malloc((lab->n_enis + 1) * sizeof(*ix->v));
+	if (!ix->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < lab->n_enis; i++)
+		ix->v[i] = (struct id_entry){lab->enis[i].id, (int32_t)i};
+	qsort(ix->v, lab->n_enis, sizeof(*ix->v), id_cmp);
+	return 0;
+}
+
+/* The lowest-numbered ENI not taken with this id, or -1. */
+static int32_t id_find(const struct id_index *ix, const char *id, const bool *taken)
+{
+	size_t lo = 0, hi = ix->lab->n_enis;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (strcmp(ix->v[mid].id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < ix->lab->n_enis && !strcmp(ix->v[lo].id, id); lo++)
+		if (!taken[ix->v[lo].eni])
+			return ix->v[lo].eni;
+	return -1;
+}
+
 /* The old ENI the new one j continues: same ENI id, else the same Name
  * tag when that Name is unique in both labs. */
-static int32_t eni_match(const struct lab *old_lab, const struct lab *new_lab, size_t j,
+static int32_t eni_match(const struct id_index *old_ids, const struct lab *new_lab, size_t j,
 			 const bool *taken)
 {
+	const struct lab *old_lab = old_ids->lab;
 	const struct eni *e = &new_lab->enis[j];
-	for (size_t i = 0; i < old_lab->n_enis; i++)
-		if (!taken[i] && !strcmp(old_lab->enis[i].id, e->id))
-			return (int32_t)i;
+	int32_t by_id = id_find(old_ids, e->id, taken);
+	if (by_id >= 0)
+		return by_id;
 	if (!e->name || name_count(new_lab, e->name) != 1 || name_count(old_lab, e->name) != 1)
 		return -1;
 	for (size_t i = 0; i < old_lab->n_enis; i++)
@@ -88,9 +137,34 @@ static int eni_end(struct rd_ends *l, const struct lab *lab, int32_t old_i, int3
 	return 0;
 }
 
+static int label_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether two ends share a label; -ENOMEM. Sorted, so that the usual
+ * answer, no, takes no quadratic scan. */
+static int any_shared_label(const struct rd_ends *l)
+{
+	char **v = malloc((l->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++)
+		v[i] = l->v[i].label;
+	qsort(v, l->n, sizeof(*v), label_cmp);
+	int any = 0;
+	for (size_t i = 1; i < l->n && !any; i++)
+		any = !strcmp(v[i - 1], v[i]);
+	free(v);
+	return any;
+}
+
 /* Two ENIs with one label would print as one: name them by ENI id. */
 static int unique_labels(struct rd_ends *l, const struct lab *old_lab, const struct lab *new_lab)
 {
+	int any = any_shared_label(l);
+	if (any <= 0)
+		return any;
 	for (size_t i = 0; i < l->n; i++) {
 		bool dup = false;
 		for (size_t k = 0; k < l->n && !dup; k++)
@@ -112,11 +186,10 @@ static int unique_labels(struct rd_ends *l, const struct lab *old_lab, const str
 static int collect_enis(const struct lab *old_lab, const struct lab *new_lab, struct rd_ends *l)
 {
 	bool *taken = calloc(old_lab->n_enis + 1, sizeof(*taken));
-	if (!taken)
-		return -ENOMEM;
-	int r = 0;
+	struct id_index old_ids = {0};
+	int r = taken ? id_index_build(old_lab, &old_ids) : -ENOMEM;
 	for (size_t j = 0; j < new_lab->n_enis && !r; j++) {
-		int32_t i = eni_match(old_lab, new_lab, j, taken);
+		int32_t i = eni_match(&old_ids, new_lab, j, taken);
 		if (i >= 0)
 			taken[i] = true;
 		r = eni_end(l, new_lab, i, (int32_t)j);
@@ -125,6 +198,7 @@ static int collect_enis(const struct lab *old_lab, const struct lab *new_lab, st
 		if (!taken[i])
 			r = eni_end(l, old_lab, (int32_t)i, -1);
 	free(taken);
+	free(old_ids.v);
 	if (!r)
 		r = unique_labels(l, old_lab, new_lab);
 	return r;
