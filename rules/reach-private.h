@@ -39,6 +39,11 @@ int reach_path_build_indexed(const struct lab *lab, const struct reach_members *
 			     enum reach_class c, const struct reach_opts *o,
 			     struct reach_path *out);
 
+/* Calls add for every CIDR a NACL entry, SG rule, prefix list or route of
+ * lab names, until add returns nonzero; returns that, else 0. */
+int reach_rule_cidrs(const struct lab *lab, int (*add)(void *arg, const struct ip_prefix *p),
+		     void *arg);
+
 /* An endpoint compared across the two labs: an ENI (its index on each
  * side, -1 where it does not exist) or an outside representative. */
 struct rd_end {

@@ -105,27 +105,15 @@ static int pfx_cmp(const void *x, const void *y)
 	return c ? c : (a->len > b->len) - (a->len < b->len);
 }
 
+static int pfx_push_cb(void *l, const struct ip_prefix *p)
+{
+	return pfx_push(l, p);
+}
+
 /* Every CIDR the lab's rules, prefix lists, routes, VPCs and subnets name. */
 static int lab_prefixes(const struct lab *lab, struct prefixes *l)
 {
-	int r = 0;
-	for (size_t i = 0; i < lab->n_nacls && !r; i++) {
-		const struct nacl *a = &lab->nacls[i];
-		for (size_t k = 0; k < a->n_ingress && !r; k++)
-			r = pfx_push(l, &a->ingress[k].cidr);
-		for (size_t k = 0; k < a->n_egress && !r; k++)
-			r = pfx_push(l, &a->egress[k].cidr);
-	}
-	for (size_t i = 0; i < lab->n_groups && !r; i++)
-		for (size_t k = 0; k < lab->groups[i].n_rules && !r; k++)
-			if (lab->groups[i].rules[k].peer_kind == SG_PEER_CIDR)
-				r = pfx_push(l, &lab->groups[i].rules[k].cidr);
-	for (size_t i = 0; i < lab->n_prefix_lists && !r; i++)
-		for (size_t k = 0; k < lab->prefix_lists[i].n_cidrs && !r; k++)
-			r = pfx_push(l, &lab->prefix_lists[i].cidrs[k]);
-	for (size_t i = 0; i < lab->n_route_tables && !r; i++)
-		for (size_t k = 0; k < lab->route_tables[i].n_routes && !r; k++)
-			r = pfx_push(l, &lab->route_tables[i].routes[k].dest);
+	int r = reach_rule_cidrs(lab, pfx_push_cb, l);
 	for (size_t i = 0; i < lab->n_vpcs && !r; i++) {
 		for (size_t k = 0; k < lab->vpcs[i].n_cidrs && !r; k++)
 			r = pfx_push(l, &lab->vpcs[i].cidrs[k]);

@@ -262,28 +262,39 @@ static int pfx_add(struct pfxl *l, const struct ip_prefix *p)
 	return 0;
 }
 
-/* Every CIDR a rule, prefix list or route of the lab names. */
-static int rule_cidrs(const struct lab *lab, struct pfxl *l)
+int reach_rule_cidrs(const struct lab *lab, int (*add)(void *arg, const struct ip_prefix *p),
+		     void *arg)
 {
 	int r = 0;
 	for (size_t i = 0; i < lab->n_nacls && !r; i++) {
 		const struct nacl *a = &lab->nacls[i];
 		for (size_t k = 0; k < a->n_ingress && !r; k++)
-			r = pfx_add(l, &a->ingress[k].cidr);
+			r = add(arg, &a->ingress[k].cidr);
 		for (size_t k = 0; k < a->n_egress && !r; k++)
-			r = pfx_add(l, &a->egress[k].cidr);
+			r = add(arg, &a->egress[k].cidr);
 	}
 	for (size_t i = 0; i < lab->n_groups && !r; i++)
 		for (size_t k = 0; k < lab->groups[i].n_rules && !r; k++)
 			if (lab->groups[i].rules[k].peer_kind == SG_PEER_CIDR)
-				r = pfx_add(l, &lab->groups[i].rules[k].cidr);
+				r = add(arg, &lab->groups[i].rules[k].cidr);
 	for (size_t i = 0; i < lab->n_prefix_lists && !r; i++)
 		for (size_t k = 0; k < lab->prefix_lists[i].n_cidrs && !r; k++)
-			r = pfx_add(l, &lab->prefix_lists[i].cidrs[k]);
+			r = add(arg, &lab->prefix_lists[i].cidrs[k]);
 	for (size_t i = 0; i < lab->n_route_tables && !r; i++)
 		for (size_t k = 0; k < lab->route_tables[i].n_routes && !r; k++)
-			r = pfx_add(l, &lab->route_tables[i].routes[k].dest);
+			r = add(arg, &lab->route_tables[i].routes[k].dest);
 	return r;
+}
+
+static int pfx_add_cb(void *l, const struct ip_prefix *p)
+{
+	return pfx_add(l, p);
+}
+
+/* Every CIDR a rule, prefix list or route of the lab names. */
+static int rule_cidrs(const struct lab *lab, struct pfxl *l)
+{
+	return reach_rule_cidrs(lab, pfx_add_cb, l);
 }
 
 /* What a representative must avoid: VPC blocks and ENI addresses. */
