@@ -52,6 +52,11 @@ struct rd_end {
 	bool outside;
 	bool dest_only;	     /* an AWS service address: never a source */
 	struct ip_addr addr; /* outside only */
+	/* Outside only, per lab: what addr is seen as from VPC seen_vpc
+	 * (pipeline_end_of_addr looks it up among every ENI), kept. */
+	bool seen[2];
+	int32_t seen_vpc[2];
+	struct pipeline_end seen_as[2];
 };
 
 struct rd_ends {

@@ -66,16 +66,22 @@ static bool end_addr(const struct lab *lab, const struct rd_end *e, int side, ui
 
 /* As query_build's to_end: an outside address seen from the other end's
  * VPC may be an AWS service address; it is never an ENI. */
-static void end_of(const struct lab *lab, const struct rd_end *e, const struct rd_end *other,
-		   int side, const struct ip_addr *a, struct pipeline_end *out)
+static void end_of(const struct lab *lab, struct rd_end *e, const struct rd_end *other, int side,
+		   const struct ip_addr *a, struct pipeline_end *out)
 {
 	if (!e->outside) {
 		*out = (struct pipeline_end){.kind = END_ENI, .eni = e->eni[side]};
 		return;
 	}
-	pipeline_end_of_addr(lab, eni_vpc(lab, other->eni[side]), a, out);
-	if (out->kind == END_ENI)
-		*out = (struct pipeline_end){.kind = END_OUTSIDE, .eni = -1};
+	int32_t vpc = eni_vpc(lab, other->eni[side]);
+	if (!e->seen[side] || e->seen_vpc[side] != vpc) {
+		pipeline_end_of_addr(lab, vpc, a, &e->seen_as[side]);
+		if (e->seen_as[side].kind == END_ENI)
+			e->seen_as[side] = (struct pipeline_end){.kind = END_OUTSIDE, .eni = -1};
+		e->seen[side] = true;
+		e->seen_vpc[side] = vpc;
+	}
+	*out = e->seen_as[side];
 }
 
 struct rd_side {
@@ -87,8 +93,8 @@ struct rd_side {
 	struct reach_path path;
 };
 
-static void side_init(struct rd_side *s, const struct lab *lab, int side, const struct rd_end *a,
-		      const struct rd_end *b, uint8_t fam)
+static void side_init(struct rd_side *s, const struct lab *lab, int side, struct rd_end *a,
+		      struct rd_end *b, uint8_t fam)
 {
 	memset(s, 0, sizeof(*s));
 	s->lab = lab;
@@ -237,8 +243,8 @@ static int diff_class(struct raw_list *out, struct rd_side *o, struct rd_side *n
 
 /* Every class of the pair a -> b in one family. */
 static int diff_pair(const struct lab *const labs[2], const struct reach_members *members,
-		     const struct rd_end *a, const struct rd_end *b, uint8_t fam,
-		     const struct reach_opts *o, struct raw_list *out)
+		     struct rd_end *a, struct rd_end *b, uint8_t fam, const struct reach_opts *o,
+		     struct raw_list *out)
 {
 	struct rd_side so, sn;
 	side_init(&so, labs[0], 0, a, b, fam);
@@ -525,14 +531,13 @@ struct rd_run {
 	const struct lab *labs[2];
 	const struct reach_members *members; /* per lab; NULL when pairwise */
 	const struct reach_opts *o;
-	const struct rd_ends *ends;
+	struct rd_ends *ends;
 	struct reach_changes *out;
 };
 
 /* One pair on its own: the reference the class-based evaluation must
  * equal (reach_opts.pairwise). */
-static int pair_alone(struct rd_run *run, const struct rd_end *a, const struct rd_end *b,
-		      uint8_t fam)
+static int pair_alone(struct rd_run *run, struct rd_end *a, struct rd_end *b, uint8_t fam)
 {
 	struct pair_view me;
 	pair_view(run->labs, a, b, fam, &me);
@@ -564,7 +569,7 @@ static bool share_addr(const struct ip_addr *const *addr[2], size_t i, size_t k)
 static int pair_by_class(struct rd_run *run, struct memo *m, const uint32_t *cls,
 			 const struct ip_addr *const *addr[2], size_t i, size_t k, uint8_t fam)
 {
-	const struct rd_end *a = &run->ends->v[i], *b = &run->ends->v[k];
+	struct rd_end *a = &run->ends->v[i], *b = &run->ends->v[k];
 	if (!(addr[0][i] && addr[0][k]) && !(addr[1][i] && addr[1][k]))
 		return 0;
 	uint64_t bit = (uint64_t)cls[i] * m->n_classes + cls[k];
@@ -631,7 +636,7 @@ static bool compared(const struct rd_ends *ends, size_t i, size_t k)
 static int diff_family(struct rd_run *run, size_t f, const struct rd_classes *classes)
 {
 	static const uint8_t fams[2] = {IP_V4, IP_V6};
-	const struct rd_ends *ends = run->ends;
+	struct rd_ends *ends = run->ends;
 	bool by_class = !run->o->pairwise;
 	struct memo m = {0};
 	const struct ip_addr **addr[2] = {NULL, NULL};
