@@ -61,6 +61,24 @@ static int seg_cmp(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+/* Segments by lo (never two alike: they are disjoint). Most lists are
+ * short, where an insertion sort beats qsort's set-up, and a diff sorts
+ * millions of them. */
+static void seg_sort(struct reach_seg *v, size_t n)
+{
+	if (n > 24) {
+		qsort(v, n, sizeof(*v), seg_cmp);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct reach_seg x = v[i];
+		size_t k = i;
+		for (; k > 0 && v[k - 1].lo > x.lo; k--)
+			v[k] = v[k - 1];
+		v[k] = x;
+	}
+}
+
 /* ---- first match: what earlier rules left unassigned, cut by this one ---- */
 
 struct first_match {
@@ -123,7 +141,7 @@ static int fm_finish(struct first_match *fm, bool accept, const struct stage_ver
 	for (size_t i = 0; i < fm->free.n; i++)
 		if (segl_push(&fm->segs, fm->free.v[i].lo, fm->free.v[i].hi, accept, why) < 0)
 			return -ENOMEM;
-	qsort(fm->segs.v, fm->segs.n, sizeof(*fm->segs.v), seg_cmp);
+	seg_sort(fm->segs.v, fm->segs.n);
 	map->segs = fm->segs.v;
 	map->n = fm->segs.n;
 	fm->segs.v = NULL;
@@ -355,7 +373,7 @@ static int map_override(struct reach_map *map, uint32_t lo, uint32_t hi, bool ac
 		free(out.v);
 		return r;
 	}
-	qsort(out.v, out.n, sizeof(*out.v), seg_cmp);
+	seg_sort(out.v, out.n);
 	free(map->segs);
 	map->segs = out.v;
 	map->n = out.n;
@@ -760,6 +778,22 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* As seg_sort, for keys. */
+static void u32_sort(uint32_t *v, size_t n)
+{
+	if (n > 24) {
+		qsort(v, n, sizeof(*v), u32_cmp);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		uint32_t x = v[i];
+		size_t k = i;
+		for (; k > 0 && v[k - 1] > x; k--)
+			v[k] = v[k - 1];
+		v[k] = x;
+	}
+}
+
 /* Every key where some partition of the paths changes, plus the edges
  * of the excluded OTHER keys; sorted, unique, ending with key_max + 1. */
 int reach_boundaries(const struct reach_path *const *paths, size_t n_paths, enum reach_class c,
@@ -786,7 +820,7 @@ int reach_boundaries(const struct reach_path *const *paths, size_t n_paths, enum
 		for (size_t i = 0; paths[k] && i < paths[k]->n_maps; i++)
 			for (size_t j = 0; j < paths[k]->maps[i].n; j++)
 				v[m++] = paths[k]->maps[i].segs[j].lo;
-	qsort(v, m, sizeof(*v), u32_cmp);
+	u32_sort(v, m);
 	size_t u = 0;
 	for (size_t i = 0; i < m; i++)
 		if (!u || v[u - 1] != v[i])

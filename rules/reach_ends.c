@@ -245,11 +245,8 @@ struct pfxl {
 	size_t n, cap;
 };
 
-static int pfx_add(struct pfxl *l, const struct ip_prefix *p)
+static int pfx_append(struct pfxl *l, const struct ip_prefix *p)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (ip_prefix_eq(&l->v[i], p))
-			return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
 		struct ip_prefix *v = realloc(l->v, cap * sizeof(*v));
@@ -260,6 +257,15 @@ static int pfx_add(struct pfxl *l, const struct ip_prefix *p)
 	}
 	l->v[l->n++] = *p;
 	return 0;
+}
+
+/* pfx_append unless p is there already. */
+static int pfx_add(struct pfxl *l, const struct ip_prefix *p)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (ip_prefix_eq(&l->v[i], p))
+			return 0;
+	return pfx_append(l, p);
 }
 
 int reach_rule_cidrs(const struct lab *lab, int (*add)(void *arg, const struct ip_prefix *p),
@@ -297,7 +303,9 @@ static int rule_cidrs(const struct lab *lab, struct pfxl *l)
 	return reach_rule_cidrs(lab, pfx_add_cb, l);
 }
 
-/* What a representative must avoid: VPC blocks and ENI addresses. */
+/* What a representative must avoid: VPC blocks and ENI addresses. hosts
+ * may repeat (first_free does not mind): an account has thousands, too
+ * many to keep unique by scanning. */
 static int inside_cidrs(const struct lab *lab, struct pfxl *vpcs, struct pfxl *hosts)
 {
 	int r = 0;
@@ -312,11 +320,11 @@ static int inside_cidrs(const struct lab *lab, struct pfxl *vpcs, struct pfxl *h
 		struct ip_prefix h;
 		for (size_t k = 0; k < e->n_ipv4 && !r; k++) {
 			ip_prefix_host(&e->ipv4[k], &h);
-			r = pfx_add(hosts, &h);
+			r = pfx_append(hosts, &h);
 		}
 		for (size_t k = 0; k < e->n_ipv6 && !r; k++) {
 			ip_prefix_host(&e->ipv6[k], &h);
-			r = pfx_add(hosts, &h);
+			r = pfx_append(hosts, &h);
 		}
 	}
 	return r;
@@ -420,9 +428,9 @@ static int collect_outside(const struct lab *old_lab, const struct lab *new_lab,
 	if (!r)
 		r = inside_cidrs(new_lab, &vpcs, &avoid);
 	for (size_t i = 0; i < named.n && !r; i++)
-		r = pfx_add(&avoid, &named.v[i]);
+		r = pfx_append(&avoid, &named.v[i]);
 	for (size_t i = 0; i < vpcs.n && !r; i++)
-		r = pfx_add(&avoid, &vpcs.v[i]);
+		r = pfx_append(&avoid, &vpcs.v[i]);
 	struct ip_prefix *tmp = r ? NULL : malloc((avoid.n + 1) * sizeof(*tmp));
 	if (!r && !tmp)
 		r = -ENOMEM;
