@@ -79,25 +79,6 @@ static size_t owned_first(const struct ownedv *l, const struct ip_addr *a)
 	return lo;
 }
 
-struct prefixes {
-	struct ip_prefix *v;
-	size_t n, cap;
-};
-
-static int pfx_push(struct prefixes *l, const struct ip_prefix *p)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 256;
-		struct ip_prefix *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = *p;
-	return 0;
-}
-
 static int pfx_cmp(const void *x, const void *y)
 {
 	const struct ip_prefix *a = x, *b = y;
@@ -105,25 +86,25 @@ static int pfx_cmp(const void *x, const void *y)
 	return c ? c : (a->len > b->len) - (a->len < b->len);
 }
 
-static int pfx_push_cb(void *l, const struct ip_prefix *p)
+static int pfx_append_cb(void *l, const struct ip_prefix *p)
 {
-	return pfx_push(l, p);
+	return reach_pfx_append(l, p);
 }
 
 /* Every CIDR the lab's rules, prefix lists, routes, VPCs and subnets name. */
-static int lab_prefixes(const struct lab *lab, struct prefixes *l)
+static int lab_prefixes(const struct lab *lab, struct reach_pfxl *l)
 {
-	int r = reach_rule_cidrs(lab, pfx_push_cb, l);
+	int r = reach_rule_cidrs(lab, pfx_append_cb, l);
 	for (size_t i = 0; i < lab->n_vpcs && !r; i++) {
 		for (size_t k = 0; k < lab->vpcs[i].n_cidrs && !r; k++)
-			r = pfx_push(l, &lab->vpcs[i].cidrs[k]);
+			r = reach_pfx_append(l, &lab->vpcs[i].cidrs[k]);
 		for (size_t k = 0; k < lab->vpcs[i].n_cidrs6 && !r; k++)
-			r = pfx_push(l, &lab->vpcs[i].cidrs6[k]);
+			r = reach_pfx_append(l, &lab->vpcs[i].cidrs6[k]);
 	}
 	for (size_t i = 0; i < lab->n_subnets && !r; i++) {
-		r = pfx_push(l, &lab->subnets[i].cidr);
+		r = reach_pfx_append(l, &lab->subnets[i].cidr);
 		if (!r && lab->subnets[i].has_cidr6)
-			r = pfx_push(l, &lab->subnets[i].cidr6);
+			r = reach_pfx_append(l, &lab->subnets[i].cidr6);
 	}
 	return r;
 }
@@ -132,7 +113,7 @@ static int lab_prefixes(const struct lab *lab, struct prefixes *l)
  * lab the group members and the ENI addresses by address. */
 struct key_ctx {
 	const struct lab *labs[2];
-	struct prefixes cidrs;
+	struct reach_pfxl cidrs;
 	struct ownedv members[2], owners[2];
 };
 

@@ -240,12 +240,7 @@ static u128 prefix_last(const struct ip_prefix *p)
 	return addr_value(&p->addr) | mask;
 }
 
-struct pfxl {
-	struct ip_prefix *v;
-	size_t n, cap;
-};
-
-static int pfx_append(struct pfxl *l, const struct ip_prefix *p)
+int reach_pfx_append(struct reach_pfxl *l, const struct ip_prefix *p)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
@@ -259,13 +254,13 @@ static int pfx_append(struct pfxl *l, const struct ip_prefix *p)
 	return 0;
 }
 
-/* pfx_append unless p is there already. */
-static int pfx_add(struct pfxl *l, const struct ip_prefix *p)
+/* reach_pfx_append unless p is there already. */
+static int pfx_add(struct reach_pfxl *l, const struct ip_prefix *p)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (ip_prefix_eq(&l->v[i], p))
 			return 0;
-	return pfx_append(l, p);
+	return reach_pfx_append(l, p);
 }
 
 int reach_rule_cidrs(const struct lab *lab, int (*add)(void *arg, const struct ip_prefix *p),
@@ -298,7 +293,7 @@ static int pfx_add_cb(void *l, const struct ip_prefix *p)
 }
 
 /* Every CIDR a rule, prefix list or route of the lab names. */
-static int rule_cidrs(const struct lab *lab, struct pfxl *l)
+static int rule_cidrs(const struct lab *lab, struct reach_pfxl *l)
 {
 	return reach_rule_cidrs(lab, pfx_add_cb, l);
 }
@@ -306,7 +301,7 @@ static int rule_cidrs(const struct lab *lab, struct pfxl *l)
 /* What a representative must avoid: VPC blocks and ENI addresses. hosts
  * may repeat (first_free does not mind): an account has thousands, too
  * many to keep unique by scanning. */
-static int inside_cidrs(const struct lab *lab, struct pfxl *vpcs, struct pfxl *hosts)
+static int inside_cidrs(const struct lab *lab, struct reach_pfxl *vpcs, struct reach_pfxl *hosts)
 {
 	int r = 0;
 	for (size_t i = 0; i < lab->n_vpcs && !r; i++) {
@@ -320,11 +315,11 @@ static int inside_cidrs(const struct lab *lab, struct pfxl *vpcs, struct pfxl *h
 		struct ip_prefix h;
 		for (size_t k = 0; k < e->n_ipv4 && !r; k++) {
 			ip_prefix_host(&e->ipv4[k], &h);
-			r = pfx_append(hosts, &h);
+			r = reach_pfx_append(hosts, &h);
 		}
 		for (size_t k = 0; k < e->n_ipv6 && !r; k++) {
 			ip_prefix_host(&e->ipv6[k], &h);
-			r = pfx_append(hosts, &h);
+			r = reach_pfx_append(hosts, &h);
 		}
 	}
 	return r;
@@ -339,7 +334,7 @@ static int pfx_start_cmp(const void *a, const void *b)
 	return x->len < y->len ? -1 : x->len > y->len; /* wider first */
 }
 
-static bool covered_by_any(const struct pfxl *l, const struct ip_prefix *p)
+static bool covered_by_any(const struct reach_pfxl *l, const struct ip_prefix *p)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (ip_prefix_covers(&l->v[i], p))
@@ -350,8 +345,8 @@ static bool covered_by_any(const struct pfxl *l, const struct ip_prefix *p)
 /* The lowest address of c inside none of the strictly narrower prefixes
  * of avoid; false when they cover all of c. Prefixes nest or are
  * disjoint, so one pass over them sorted by start finds it. */
-static bool first_free(const struct ip_prefix *c, const struct pfxl *avoid, struct ip_prefix *tmp,
-		       struct ip_addr *out)
+static bool first_free(const struct ip_prefix *c, const struct reach_pfxl *avoid,
+		       struct ip_prefix *tmp, struct ip_addr *out)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < avoid->n; i++)
@@ -390,7 +385,7 @@ static int outside_end(struct rd_ends *l, const struct ip_prefix *c, const struc
  * service_of_addr): under a named CIDR they behave unlike the rest of it,
  * so each gets a representative of its own, appended to named. They are
  * compared as destinations only: a service opens no connection. */
-static int service_cidrs(struct pfxl *named)
+static int service_cidrs(struct reach_pfxl *named)
 {
 	static const char *const services[] = {
 	    "169.254.0.0/16",	  "169.254.169.253/32", "169.254.169.254/32", "169.254.169.123/32",
@@ -416,7 +411,7 @@ static int service_cidrs(struct pfxl *named)
  * rules and routes, so the first of them speaks for the whole class. */
 static int collect_outside(const struct lab *old_lab, const struct lab *new_lab, struct rd_ends *l)
 {
-	struct pfxl named = {0}, vpcs = {0}, avoid = {0};
+	struct reach_pfxl named = {0}, vpcs = {0}, avoid = {0};
 	int r = rule_cidrs(old_lab, &named);
 	if (!r)
 		r = rule_cidrs(new_lab, &named);
@@ -428,9 +423,9 @@ static int collect_outside(const struct lab *old_lab, const struct lab *new_lab,
 	if (!r)
 		r = inside_cidrs(new_lab, &vpcs, &avoid);
 	for (size_t i = 0; i < named.n && !r; i++)
-		r = pfx_append(&avoid, &named.v[i]);
+		r = reach_pfx_append(&avoid, &named.v[i]);
 	for (size_t i = 0; i < vpcs.n && !r; i++)
-		r = pfx_append(&avoid, &vpcs.v[i]);
+		r = reach_pfx_append(&avoid, &vpcs.v[i]);
 	struct ip_prefix *tmp = r ? NULL : malloc((avoid.n + 1) * sizeof(*tmp));
 	if (!r && !tmp)
 		r = -ENOMEM;
