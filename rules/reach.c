@@ -1,11 +1,13 @@
 /*
  * Reachability as interval sets (reach.h): one partition of the key domain
- * per stage, built from the rules by interval arithmetic, and the diff of
- * two labs swept over the union of all partition boundaries. Each stage
+ * per stage, built from the rules by interval arithmetic, and the sweep
+ * over the union of several partitions' boundaries. The diff of two labs
+ * is in reach_diff.c, its endpoints in reach_ends.c. Each stage
  * here mirrors its counterpart in rules/pipeline.c, exemptions included;
  * the differential test in tests/unit/test_reach.c keeps them in step.
  */
 #include "reach.h"
+#include "reach-private.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -57,6 +59,24 @@ static int seg_cmp(const void *a, const void *b)
 {
 	const struct reach_seg *x = a, *y = b;
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Segments by lo (never two alike: they are disjoint). Most lists are
+ * short, where an insertion sort beats qsort's set-up, and a diff sorts
+ * millions of them. */
+static void seg_sort(struct reach_seg *v, size_t n)
+{
+	if (n > 24) {
+		qsort(v, n, sizeof(*v), seg_cmp);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct reach_seg x = v[i];
+		size_t k = i;
+		for (; k > 0 && v[k - 1].lo > x.lo; k--)
+			v[k] = v[k - 1];
+		v[k] = x;
+	}
 }
 
 /* ---- first match: what earlier rules left unassigned, cut by this one ---- */
@@ -121,7 +141,7 @@ static int fm_finish(struct first_match *fm, bool accept, const struct stage_ver
 	for (size_t i = 0; i < fm->free.n; i++)
 		if (segl_push(&fm->segs, fm->free.v[i].lo, fm->free.v[i].hi, accept, why) < 0)
 			return -ENOMEM;
-	qsort(fm->segs.v, fm->segs.n, sizeof(*fm->segs.v), seg_cmp);
+	seg_sort(fm->segs.v, fm->segs.n);
 	map->segs = fm->segs.v;
 	map->n = fm->segs.n;
 	fm->segs.v = NULL;
@@ -155,7 +175,7 @@ static bool class_has_ports(enum reach_class c)
 }
 
 /* Protocols with a class of their own never count as OTHER keys. */
-static bool key_excluded(enum reach_class c, uint32_t key)
+bool reach_key_excluded(enum reach_class c, uint32_t key)
 {
 	return c == REACH_OTHER &&
 	       (key == PROTO_ICMP || key == PROTO_TCP || key == PROTO_UDP || key == PROTO_ICMPV6);
@@ -220,8 +240,35 @@ static bool valid_index(int32_t i, size_t n)
 	return i >= 0 && (size_t)i < n;
 }
 
+/* Whether group g's member list holds a: a binary search in the sorted
+ * copy when there is one (reach_members), else a scan. */
+static bool group_has(const struct lab *lab, const struct reach_members *mem, int32_t g,
+		      const struct ip_addr *a)
+{
+	if (!mem) {
+		for (size_t i = 0; i < lab->groups[g].n_members; i++)
+			if (ip_addr_eq(&lab->groups[g].members[i], a))
+				return true;
+		return false;
+	}
+	const struct ip_addr *v = mem->sorted[g];
+	size_t lo = 0, hi = lab->groups[g].n_members;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = ip_addr_cmp(&v[mid], a);
+		if (!c)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 /* The peer part of an SG rule (the protocol part is rule_keys). */
-static bool sg_peer_matches(const struct lab *lab, const struct sg_rule *r, const struct ip_addr *a)
+static bool sg_peer_matches(const struct lab *lab, const struct reach_members *mem,
+			    const struct sg_rule *r, const struct ip_addr *a)
 {
 	switch (r->peer_kind) {
 	case SG_PEER_CIDR:
@@ -234,14 +281,41 @@ static bool sg_peer_matches(const struct lab *lab, const struct sg_rule *r, cons
 				return true;
 		return false;
 	case SG_PEER_GROUP:
-		if (!valid_index(r->peer, lab->n_groups))
-			return false;
-		for (size_t i = 0; i < lab->groups[r->peer].n_members; i++)
-			if (ip_addr_eq(&lab->groups[r->peer].members[i], a))
-				return true;
-		return false;
+		return valid_index(r->peer, lab->n_groups) && group_has(lab, mem, r->peer, a);
 	}
 	return false;
+}
+
+static int addr_cmp(const void *x, const void *y)
+{
+	return ip_addr_cmp(x, y);
+}
+
+int reach_members_build(const struct lab *lab, struct reach_members *out)
+{
+	out->n = 0;
+	out->sorted = calloc(lab->n_groups + 1, sizeof(*out->sorted));
+	if (!out->sorted)
+		return -ENOMEM;
+	for (size_t g = 0; g < lab->n_groups; g++, out->n++) {
+		size_t n = lab->groups[g].n_members;
+		struct ip_addr *v = malloc((n + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		if (n)
+			memcpy(v, lab->groups[g].members, n * sizeof(*v));
+		qsort(v, n, sizeof(*v), addr_cmp);
+		out->sorted[g] = v;
+	}
+	return 0;
+}
+
+void reach_members_free(struct reach_members *m)
+{
+	for (size_t g = 0; g < m->n; g++)
+		free(m->sorted[g]);
+	free(m->sorted);
+	memset(m, 0, sizeof(*m));
 }
 
 /* ---- stage maps ---- */
@@ -252,7 +326,8 @@ struct build {
 	uint8_t proto;
 	uint32_t key_max;
 	const struct reach_opts *o;
-	struct ivl match; /* scratch */
+	const struct reach_members *members; /* NULL: scan member lists */
+	struct ivl match;		     /* scratch */
 };
 
 static void why_init(struct stage_verdict *v, enum pipeline_stage stage)
@@ -298,7 +373,7 @@ static int map_override(struct reach_map *map, uint32_t lo, uint32_t hi, bool ac
 		free(out.v);
 		return r;
 	}
-	qsort(out.v, out.n, sizeof(*out.v), seg_cmp);
+	seg_sort(out.v, out.n);
 	free(map->segs);
 	map->segs = out.v;
 	map->n = out.n;
@@ -334,7 +409,7 @@ static int sg_rules_map(struct build *b, const struct eni *e, int32_t eni, bool 
 		const struct security_group *sg = &lab->groups[gi];
 		for (size_t i = 0; i < sg->n_rules && !r; i++) {
 			const struct sg_rule *rule = &sg->rules[i];
-			if (rule->egress != egress || !sg_peer_matches(lab, rule, peer))
+			if (rule->egress != egress || !sg_peer_matches(lab, b->members, rule, peer))
 				continue;
 			struct stage_verdict why = *base;
 			why.verdict = VERDICT_ACCEPT;
@@ -614,6 +689,7 @@ static int response_maps(struct build *b, const struct pipeline_end *src,
 
 void reach_opts_init(struct reach_opts *o)
 {
+	memset(o, 0, sizeof(*o));
 	o->eph_lo = PIPELINE_EPHEMERAL_LO;
 	o->eph_hi = PIPELINE_EPHEMERAL_HI;
 }
@@ -623,8 +699,17 @@ int reach_path_build(const struct lab *lab, const struct pipeline_end *src,
 		     const struct ip_addr *dst_addr, enum reach_class c, const struct reach_opts *o,
 		     struct reach_path *out)
 {
+	return reach_path_build_indexed(lab, NULL, src, dst, src_addr, dst_addr, c, o, out);
+}
+
+int reach_path_build_indexed(const struct lab *lab, const struct reach_members *members,
+			     const struct pipeline_end *src, const struct pipeline_end *dst,
+			     const struct ip_addr *src_addr, const struct ip_addr *dst_addr,
+			     enum reach_class c, const struct reach_opts *o, struct reach_path *out)
+{
 	memset(out, 0, sizeof(*out));
-	struct build b = {.lab = lab, .cls = c, .o = o, .key_max = reach_class_key_max(c)};
+	struct build b = {
+	    .lab = lab, .cls = c, .o = o, .members = members, .key_max = reach_class_key_max(c)};
 	b.proto = reach_class_proto(c, (enum ip_family)src_addr->family);
 	out->cls = c;
 	out->proto = b.proto;
@@ -655,7 +740,7 @@ void reach_path_free(struct reach_path *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static const struct reach_seg *map_find(const struct reach_map *m, uint32_t key)
+const struct reach_seg *reach_map_find(const struct reach_map *m, uint32_t key)
 {
 	size_t lo = 0, hi = m->n;
 	while (lo < hi) {
@@ -672,10 +757,10 @@ bool reach_path_accepts(const struct reach_path *p, uint32_t key, size_t *map)
 {
 	if (map)
 		*map = p->n_maps;
-	if (key > p->key_max || key_excluded(p->cls, key))
+	if (key > p->key_max || reach_key_excluded(p->cls, key))
 		return false;
 	for (size_t i = 0; i < p->n_maps; i++) {
-		const struct reach_seg *s = map_find(&p->maps[i], key);
+		const struct reach_seg *s = reach_map_find(&p->maps[i], key);
 		if (!s || !s->accept) {
 			if (map)
 				*map = i;
@@ -693,10 +778,26 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* As seg_sort, for keys. */
+static void u32_sort(uint32_t *v, size_t n)
+{
+	if (n > 24) {
+		qsort(v, n, sizeof(*v), u32_cmp);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		uint32_t x = v[i];
+		size_t k = i;
+		for (; k > 0 && v[k - 1] > x; k--)
+			v[k] = v[k - 1];
+		v[k] = x;
+	}
+}
+
 /* Every key where some partition of the paths changes, plus the edges
  * of the excluded OTHER keys; sorted, unique, ending with key_max + 1. */
-static int boundaries(const struct reach_path *const *paths, size_t n_paths, enum reach_class c,
-		      uint32_t key_max, uint32_t **out, size_t *n)
+int reach_boundaries(const struct reach_path *const *paths, size_t n_paths, enum reach_class c,
+		     uint32_t key_max, uint32_t **out, size_t *n)
 {
 	size_t cap = 12;
 	for (size_t k = 0; k < n_paths; k++)
@@ -719,7 +820,7 @@ static int boundaries(const struct reach_path *const *paths, size_t n_paths, enu
 		for (size_t i = 0; paths[k] && i < paths[k]->n_maps; i++)
 			for (size_t j = 0; j < paths[k]->maps[i].n; j++)
 				v[m++] = paths[k]->maps[i].segs[j].lo;
-	qsort(v, m, sizeof(*v), u32_cmp);
+	u32_sort(v, m);
 	size_t u = 0;
 	for (size_t i = 0; i < m; i++)
 		if (!u || v[u - 1] != v[i])
@@ -736,7 +837,7 @@ int reach_path_accepted(const struct reach_path *p, struct reach_iv **out, size_
 	*out = NULL;
 	*n = 0;
 	const struct reach_path *one[1] = {p};
-	if (boundaries(one, 1, p->cls, p->key_max, &b, &nb) < 0)
+	if (reach_boundaries(one, 1, p->cls, p->key_max, &b, &nb) < 0)
 		return -ENOMEM;
 	struct ivl acc = {0};
 	int r = 0;
@@ -756,630 +857,4 @@ int reach_path_accepted(const struct reach_path *p, struct reach_iv **out, size_
 	*out = acc.v;
 	*n = acc.n;
 	return 0;
-}
-
-/* ---- the diff of two labs ---- */
-
-void reach_changes_init(struct reach_changes *c)
-{
-	memset(c, 0, sizeof(*c));
-}
-
-void reach_changes_free(struct reach_changes *c)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		free(c->items[i].from);
-		free(c->items[i].to);
-		free(c->items[i].stage);
-		free(c->items[i].rule);
-	}
-	free(c->items);
-	memset(c, 0, sizeof(*c));
-}
-
-/* An endpoint compared across the two labs: an ENI (its index on each
- * side, -1 where it does not exist) or an outside representative. */
-struct rd_end {
-	char *label;
-	int32_t eni[2];
-	bool outside;
-	bool dest_only;	     /* an AWS service address: never a source */
-	struct ip_addr addr; /* outside only */
-};
-
-struct rd_ends {
-	struct rd_end *v;
-	size_t n, cap;
-};
-
-static int ends_push(struct rd_ends *l, const struct rd_end *e)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 32;
-		struct rd_end *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = *e;
-	return 0;
-}
-
-static void ends_free(struct rd_ends *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i].label);
-	free(l->v);
-}
-
-static size_t name_count(const struct lab *lab, const char *name)
-{
-	size_t n = 0;
-	for (size_t i = 0; name && i < lab->n_enis; i++)
-		n += lab->enis[i].name && !strcmp(lab->enis[i].name, name);
-	return n;
-}
-
-static bool eni_id_in(const struct lab *lab, const char *id)
-{
-	for (size_t i = 0; i < lab->n_enis; i++)
-		if (!strcmp(lab->enis[i].id, id))
-			return true;
-	return false;
-}
-
-/* The old ENI the new one j continues: same ENI id, else the same Name
- * tag when that Name is unique in both labs. */
-static int32_t eni_match(const struct lab *old_lab, const struct lab *new_lab, size_t j,
-			 const bool *taken)
-{
-	const struct eni *e = &new_lab->enis[j];
-	for (size_t i = 0; i < old_lab->n_enis; i++)
-		if (!taken[i] && !strcmp(old_lab->enis[i].id, e->id))
-			return (int32_t)i;
-	if (!e->name || name_count(new_lab, e->name) != 1 || name_count(old_lab, e->name) != 1)
-		return -1;
-	for (size_t i = 0; i < old_lab->n_enis; i++)
-		if (!taken[i] && old_lab->enis[i].name && !strcmp(old_lab->enis[i].name, e->name) &&
-		    !eni_id_in(new_lab, old_lab->enis[i].id))
-			return (int32_t)i;
-	return -1;
-}
-
-static int end_cmp(const void *a, const void *b)
-{
-	const struct rd_end *x = a, *y = b;
-	if (x->outside != y->outside)
-		return x->outside ? 1 : -1;
-	if (x->outside)
-		return x->addr.family != y->addr.family ? x->addr.family - y->addr.family
-							: ip_addr_cmp(&x->addr, &y->addr);
-	return strcmp(x->label, y->label);
-}
-
-static int eni_end(struct rd_ends *l, const struct lab *lab, int32_t old_i, int32_t new_i)
-{
-	struct rd_end e = {.eni = {old_i, new_i}};
-	e.label = strdup(lab_eni_label(lab, new_i >= 0 ? new_i : old_i));
-	if (!e.label || ends_push(l, &e) < 0) {
-		free(e.label);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Two ENIs with one label would print as one: name them by ENI id. */
-static int unique_labels(struct rd_ends *l, const struct lab *old_lab, const struct lab *new_lab)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		bool dup = false;
-		for (size_t k = 0; k < l->n && !dup; k++)
-			dup = k != i && !strcmp(l->v[i].label, l->v[k].label);
-		if (!dup)
-			continue;
-		const struct rd_end *e = &l->v[i];
-		const char *id =
-		    e->eni[1] >= 0 ? new_lab->enis[e->eni[1]].id : old_lab->enis[e->eni[0]].id;
-		char *s = strdup(id);
-		if (!s)
-			return -ENOMEM;
-		free(l->v[i].label);
-		l->v[i].label = s;
-	}
-	return 0;
-}
-
-static int collect_enis(const struct lab *old_lab, const struct lab *new_lab, struct rd_ends *l)
-{
-	bool *taken = calloc(old_lab->n_enis + 1, sizeof(*taken));
-	if (!taken)
-		return -ENOMEM;
-	int r = 0;
-	for (size_t j = 0; j < new_lab->n_enis && !r; j++) {
-		int32_t i = eni_match(old_lab, new_lab, j, taken);
-		if (i >= 0)
-			taken[i] = true;
-		r = eni_end(l, new_lab, i, (int32_t)j);
-	}
-	for (size_t i = 0; i < old_lab->n_enis && !r; i++)
-		if (!taken[i])
-			r = eni_end(l, old_lab, (int32_t)i, -1);
-	free(taken);
-	if (!r)
-		r = unique_labels(l, old_lab, new_lab);
-	return r;
-}
-
-/* ---- outside representatives ---- */
-
-typedef unsigned __int128 u128;
-
-static unsigned fam_bits(uint8_t family)
-{
-	return family == IP_V6 ? 128 : 32;
-}
-
-static u128 addr_value(const struct ip_addr *a)
-{
-	u128 v = 0;
-	unsigned bytes = fam_bits(a->family) / 8;
-	for (unsigned i = 0; i < bytes; i++)
-		v = (v << 8) | a->b[i];
-	return v;
-}
-
-static void value_addr(u128 v, uint8_t family, struct ip_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->family = family;
-	unsigned bytes = fam_bits(family) / 8;
-	for (unsigned i = bytes; i-- > 0;) {
-		a->b[i] = (uint8_t)(v & 0xff);
-		v >>= 8;
-	}
-}
-
-static u128 prefix_last(const struct ip_prefix *p)
-{
-	unsigned host = fam_bits(p->addr.family) - p->len;
-	u128 mask = host >= 128 ? ~(u128)0 : (((u128)1 << host) - 1);
-	return addr_value(&p->addr) | mask;
-}
-
-struct pfxl {
-	struct ip_prefix *v;
-	size_t n, cap;
-};
-
-static int pfx_add(struct pfxl *l, const struct ip_prefix *p)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (ip_prefix_eq(&l->v[i], p))
-			return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct ip_prefix *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = *p;
-	return 0;
-}
-
-/* Every CIDR a rule, prefix list or route of the lab names. */
-static int rule_cidrs(const struct lab *lab, struct pfxl *l)
-{
-	int r = 0;
-	for (size_t i = 0; i < lab->n_nacls && !r; i++) {
-		const struct nacl *a = &lab->nacls[i];
-		for (size_t k = 0; k < a->n_ingress && !r; k++)
-			r = pfx_add(l, &a->ingress[k].cidr);
-		for (size_t k = 0; k < a->n_egress && !r; k++)
-			r = pfx_add(l, &a->egress[k].cidr);
-	}
-	for (size_t i = 0; i < lab->n_groups && !r; i++)
-		for (size_t k = 0; k < lab->groups[i].n_rules && !r; k++)
-			if (lab->groups[i].rules[k].peer_kind == SG_PEER_CIDR)
-				r = pfx_add(l, &lab->groups[i].rules[k].cidr);
-	for (size_t i = 0; i < lab->n_prefix_lists && !r; i++)
-		for (size_t k = 0; k < lab->prefix_lists[i].n_cidrs && !r; k++)
-			r = pfx_add(l, &lab->prefix_lists[i].cidrs[k]);
-	for (size_t i = 0; i < lab->n_route_tables && !r; i++)
-		for (size_t k = 0; k < lab->route_tables[i].n_routes && !r; k++)
-			r = pfx_add(l, &lab->route_tables[i].routes[k].dest);
-	return r;
-}
-
-/* What a representative must avoid: VPC blocks and ENI addresses. */
-static int inside_cidrs(const struct lab *lab, struct pfxl *vpcs, struct pfxl *hosts)
-{
-	int r = 0;
-	for (size_t i = 0; i < lab->n_vpcs && !r; i++) {
-		for (size_t k = 0; k < lab->vpcs[i].n_cidrs && !r; k++)
-			r = pfx_add(vpcs, &lab->vpcs[i].cidrs[k]);
-		for (size_t k = 0; k < lab->vpcs[i].n_cidrs6 && !r; k++)
-			r = pfx_add(vpcs, &lab->vpcs[i].cidrs6[k]);
-	}
-	for (size_t i = 0; i < lab->n_enis && !r; i++) {
-		const struct eni *e = &lab->enis[i];
-		struct ip_prefix h;
-		for (size_t k = 0; k < e->n_ipv4 && !r; k++) {
-			ip_prefix_host(&e->ipv4[k], &h);
-			r = pfx_add(hosts, &h);
-		}
-		for (size_t k = 0; k < e->n_ipv6 && !r; k++) {
-			ip_prefix_host(&e->ipv6[k], &h);
-			r = pfx_add(hosts, &h);
-		}
-	}
-	return r;
-}
-
-static int pfx_start_cmp(const void *a, const void *b)
-{
-	const struct ip_prefix *x = a, *y = b;
-	u128 u = addr_value(&x->addr), v = addr_value(&y->addr);
-	if (u != v)
-		return u < v ? -1 : 1;
-	return x->len < y->len ? -1 : x->len > y->len; /* wider first */
-}
-
-static bool covered_by_any(const struct pfxl *l, const struct ip_prefix *p)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (ip_prefix_covers(&l->v[i], p))
-			return true;
-	return false;
-}
-
-/* The lowest address of c inside none of the strictly narrower prefixes
- * of avoid; false when they cover all of c. Prefixes nest or are
- * disjoint, so one pass over them sorted by start finds it. */
-static bool first_free(const struct ip_prefix *c, const struct pfxl *avoid, struct ip_prefix *tmp,
-		       struct ip_addr *out)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < avoid->n; i++)
-		if (!ip_prefix_eq(&avoid->v[i], c) && ip_prefix_covers(c, &avoid->v[i]))
-			tmp[n++] = avoid->v[i];
-	qsort(tmp, n, sizeof(*tmp), pfx_start_cmp);
-	u128 cand = addr_value(&c->addr), last = prefix_last(c);
-	for (size_t i = 0; i < n; i++) {
-		u128 lo = addr_value(&tmp[i].addr), hi = prefix_last(&tmp[i]);
-		if (hi < cand)
-			continue;
-		if (lo > cand)
-			break;
-		if (hi >= last)
-			return false;
-		cand = hi + 1;
-	}
-	value_addr(cand, c->addr.family, out);
-	return true;
-}
-
-static int outside_end(struct rd_ends *l, const struct ip_prefix *c, const struct ip_addr *a,
-		       bool dest_only)
-{
-	char buf[IP_PREFIX_STRLEN];
-	struct rd_end e = {.eni = {-1, -1}, .outside = true, .dest_only = dest_only, .addr = *a};
-	e.label = strdup(ip_prefix_format(c, buf, sizeof(buf)));
-	if (!e.label || ends_push(l, &e) < 0) {
-		free(e.label);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* The VPC's service addresses outside its blocks (pipeline.c's
- * service_of_addr): under a named CIDR they behave unlike the rest of it,
- * so each gets a representative of its own, appended to named. They are
- * compared as destinations only: a service opens no connection. */
-static int service_cidrs(struct pfxl *named)
-{
-	static const char *const services[] = {
-	    "169.254.0.0/16",	  "169.254.169.253/32", "169.254.169.254/32", "169.254.169.123/32",
-	    "169.254.169.250/32", "169.254.169.251/32", "169.254.170.2/32",   "255.255.255.255/32",
-	    "fd00:ec2::253/128",  "fd00:ec2::254/128",	"fd00:ec2::123/128"};
-	size_t n = named->n;
-	int r = 0;
-	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]) && !r; i++) {
-		struct ip_prefix p;
-		if (ip_prefix_parse(services[i], &p, NULL) < 0)
-			continue;
-		for (size_t k = 0; k < n && !r; k++)
-			if (ip_prefix_covers(&named->v[k], &p)) {
-				r = pfx_add(named, &p);
-				break;
-			}
-	}
-	return r;
-}
-
-/* One address per distinct outside CIDR: all addresses of c outside
- * every narrower named CIDR, VPC block and ENI match exactly the same
- * rules and routes, so the first of them speaks for the whole class. */
-static int collect_outside(const struct lab *old_lab, const struct lab *new_lab, struct rd_ends *l)
-{
-	struct pfxl named = {0}, vpcs = {0}, avoid = {0};
-	int r = rule_cidrs(old_lab, &named);
-	if (!r)
-		r = rule_cidrs(new_lab, &named);
-	size_t n_rules = named.n;
-	if (!r)
-		r = service_cidrs(&named);
-	if (!r)
-		r = inside_cidrs(old_lab, &vpcs, &avoid);
-	if (!r)
-		r = inside_cidrs(new_lab, &vpcs, &avoid);
-	for (size_t i = 0; i < named.n && !r; i++)
-		r = pfx_add(&avoid, &named.v[i]);
-	for (size_t i = 0; i < vpcs.n && !r; i++)
-		r = pfx_add(&avoid, &vpcs.v[i]);
-	struct ip_prefix *tmp = r ? NULL : malloc((avoid.n + 1) * sizeof(*tmp));
-	if (!r && !tmp)
-		r = -ENOMEM;
-	for (size_t i = 0; i < named.n && !r; i++) {
-		struct ip_addr a;
-		if (covered_by_any(&vpcs, &named.v[i]) || !first_free(&named.v[i], &avoid, tmp, &a))
-			continue;
-		r = outside_end(l, &named.v[i], &a, i >= n_rules);
-	}
-	free(tmp);
-	free(named.v);
-	free(vpcs.v);
-	free(avoid.v);
-	return r;
-}
-
-/* ---- pairs ---- */
-
-static int32_t eni_vpc(const struct lab *lab, int32_t eni)
-{
-	if (!valid_index(eni, lab->n_enis))
-		return -1;
-	int32_t s = lab->enis[eni].subnet;
-	return valid_index(s, lab->n_subnets) ? lab->subnets[s].vpc : -1;
-}
-
-static bool end_addr(const struct lab *lab, const struct rd_end *e, int side, uint8_t fam,
-		     struct ip_addr *out)
-{
-	if (e->outside) {
-		*out = e->addr;
-		return e->addr.family == fam;
-	}
-	if (e->eni[side] < 0)
-		return false;
-	const struct eni *x = &lab->enis[e->eni[side]];
-	if (fam == IP_V4 && x->n_ipv4) {
-		*out = x->ipv4[0];
-		return true;
-	}
-	if (fam == IP_V6 && x->n_ipv6) {
-		*out = x->ipv6[0];
-		return true;
-	}
-	return false;
-}
-
-/* As query_build's to_end: an outside address seen from the other end's
- * VPC may be an AWS service address; it is never an ENI. */
-static void end_of(const struct lab *lab, const struct rd_end *e, const struct rd_end *other,
-		   int side, const struct ip_addr *a, struct pipeline_end *out)
-{
-	if (!e->outside) {
-		*out = (struct pipeline_end){.kind = END_ENI, .eni = e->eni[side]};
-		return;
-	}
-	pipeline_end_of_addr(lab, eni_vpc(lab, other->eni[side]), a, out);
-	if (out->kind == END_ENI)
-		*out = (struct pipeline_end){.kind = END_OUTSIDE, .eni = -1};
-}
-
-struct rd_side {
-	const struct lab *lab;
-	bool valid;
-	struct pipeline_end src, dst;
-	struct ip_addr sa, da;
-	struct reach_path path;
-};
-
-static void side_init(struct rd_side *s, const struct lab *lab, int side, const struct rd_end *a,
-		      const struct rd_end *b, uint8_t fam)
-{
-	memset(s, 0, sizeof(*s));
-	s->lab = lab;
-	s->valid = end_addr(lab, a, side, fam, &s->sa) && end_addr(lab, b, side, fam, &s->da);
-	if (!s->valid)
-		return;
-	end_of(lab, a, b, side, &s->sa, &s->src);
-	end_of(lab, b, a, side, &s->da, &s->dst);
-}
-
-static const struct reach_map *map_like(const struct reach_path *p, const struct reach_map *m)
-{
-	for (size_t i = 0; i < p->n_maps; i++)
-		if (p->maps[i].response == m->response &&
-		    p->maps[i].segs[0].why.stage == m->segs[0].why.stage)
-			return &p->maps[i];
-	return NULL;
-}
-
-/* The SG rule that admits a flow at its destination (or, for an outside
- * destination, at its source). */
-static const struct reach_map *endpoint_map(const struct reach_path *p)
-{
-	const struct reach_map *pick = &p->maps[0];
-	for (size_t i = 0; i < p->n_maps; i++)
-		if (!p->maps[i].response && p->maps[i].segs[0].why.stage == STAGE_SG_INGRESS &&
-		    p->maps[i].segs[0].why.eni >= 0)
-			pick = &p->maps[i];
-	return pick;
-}
-
-/* Names the rule of a change: for an open the NEW side's verdict at the
- * stage where OLD rejected, for a close the OLD side's at the stage where
- * NEW rejects. */
-static int attribute(const struct rd_side *decider, const struct rd_side *other, size_t rejected,
-		     uint32_t key, bool open, char **stage, char **rule)
-{
-	char buf[1024], st[64];
-	if (!other->valid) {
-		/* an endpoint of one lab only: name what lets the flow in there */
-		const struct reach_map *m = endpoint_map(&decider->path);
-		const struct reach_seg *s = map_find(m, key);
-		char why[900];
-		snprintf(st, sizeof(st), "%s", pipeline_stage_name(s->why.stage));
-		snprintf(buf, sizeof(buf), "only in the %s lab: %s", open ? "NEW" : "OLD",
-			 pipeline_explain(decider->lab, &s->why, &m->flow, why, sizeof(why)));
-	} else {
-		const struct reach_map *ref = &other->path.maps[rejected];
-		const struct reach_map *m = map_like(&decider->path, ref);
-		const struct lab *lab = decider->lab;
-		if (!m) {
-			m = ref;
-			lab = other->lab;
-		}
-		const struct reach_seg *s = map_find(m, key);
-		snprintf(st, sizeof(st), "%s%s", m->response ? "response " : "",
-			 pipeline_stage_name(s->why.stage));
-		pipeline_explain(lab, &s->why, &m->flow, buf, sizeof(buf));
-	}
-	*stage = strdup(st);
-	*rule = strdup(buf);
-	return *stage && *rule ? 0 : -ENOMEM;
-}
-
-static int change_push(struct reach_changes *out, const struct reach_change *c)
-{
-	if (out->n == out->cap) {
-		size_t cap = out->cap ? 2 * out->cap : 64;
-		struct reach_change *v = realloc(out->items, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		out->items = v;
-		out->cap = cap;
-	}
-	out->items[out->n++] = *c;
-	return 0;
-}
-
-/* Extends the previous change of this pair and class when it is the same
- * verdict by the same rule right below lo. */
-static bool change_extend(struct reach_changes *out, size_t first, uint32_t lo, uint32_t hi,
-			  bool open, const char *stage, const char *rule)
-{
-	if (out->n <= first)
-		return false;
-	struct reach_change *p = &out->items[out->n - 1];
-	if (p->open != open || p->hi + 1 != lo || strcmp(p->stage, stage) || strcmp(p->rule, rule))
-		return false;
-	p->hi = hi;
-	return true;
-}
-
-static int diff_segment(struct reach_changes *out, size_t first, const struct rd_side *o,
-			const struct rd_side *n, const struct rd_end *a, const struct rd_end *b,
-			enum reach_class c, uint32_t lo, uint32_t hi)
-{
-	size_t mo = 0, mn = 0;
-	bool ao = o->valid && reach_path_accepts(&o->path, lo, &mo);
-	bool an = n->valid && reach_path_accepts(&n->path, lo, &mn);
-	if (ao == an)
-		return 0;
-	char *stage, *rule;
-	int r = an ? attribute(n, o, mo, lo, true, &stage, &rule)
-		   : attribute(o, n, mn, lo, false, &stage, &rule);
-	if (r || change_extend(out, first, lo, hi, an, stage, rule)) {
-		free(stage);
-		free(rule);
-		return r;
-	}
-	const struct rd_side *s = n->valid ? n : o;
-	struct reach_change ch = {.from = strdup(a->label),
-				  .to = strdup(b->label),
-				  .from_addr = s->sa,
-				  .to_addr = s->da,
-				  .cls = c,
-				  .proto = s->path.proto,
-				  .lo = lo,
-				  .hi = hi,
-				  .open = an,
-				  .stage = stage,
-				  .rule = rule};
-	if (!ch.from || !ch.to || change_push(out, &ch) < 0) {
-		free(ch.from);
-		free(ch.to);
-		free(stage);
-		free(rule);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int diff_class(struct reach_changes *out, struct rd_side *o, struct rd_side *n,
-		      const struct rd_end *a, const struct rd_end *b, enum reach_class c,
-		      const struct reach_opts *opts)
-{
-	int r = 0;
-	if (o->valid)
-		r = reach_path_build(o->lab, &o->src, &o->dst, &o->sa, &o->da, c, opts, &o->path);
-	if (!r && n->valid)
-		r = reach_path_build(n->lab, &n->src, &n->dst, &n->sa, &n->da, c, opts, &n->path);
-	uint32_t *bd = NULL;
-	size_t nb = 0;
-	const struct reach_path *paths[2] = {o->valid ? &o->path : NULL,
-					     n->valid ? &n->path : NULL};
-	if (!r)
-		r = boundaries(paths, 2, c, reach_class_key_max(c), &bd, &nb);
-	size_t first = out->n;
-	for (size_t i = 0; i + 1 < nb && !r; i++)
-		if (!key_excluded(c, bd[i]))
-			r = diff_segment(out, first, o, n, a, b, c, bd[i], bd[i + 1] - 1);
-	free(bd);
-	reach_path_free(&o->path);
-	reach_path_free(&n->path);
-	return r;
-}
-
-static int diff_pair(const struct lab *old_lab, const struct lab *new_lab, const struct rd_end *a,
-		     const struct rd_end *b, uint8_t fam, const struct reach_opts *o,
-		     struct reach_changes *out)
-{
-	struct rd_side so, sn;
-	side_init(&so, old_lab, 0, a, b, fam);
-	side_init(&sn, new_lab, 1, a, b, fam);
-	if (!so.valid && !sn.valid)
-		return 0;
-	out->n_pairs++;
-	int r = 0;
-	for (int c = 0; c < REACH__COUNT && !r; c++)
-		r = diff_class(out, &so, &sn, a, b, (enum reach_class)c, o);
-	return r;
-}
-
-int reach_diff(const struct lab *old_lab, const struct lab *new_lab, const struct reach_opts *o,
-	       struct reach_changes *out)
-{
-	struct rd_ends ends = {0};
-	int r = collect_enis(old_lab, new_lab, &ends);
-	if (!r)
-		r = collect_outside(old_lab, new_lab, &ends);
-	if (!r && ends.n) /* a lab of groups only (a Terraform plan): no ends, no array */
-		qsort(ends.v, ends.n, sizeof(*ends.v), end_cmp);
-	out->n_endpoints = ends.n;
-	static const uint8_t fams[2] = {IP_V4, IP_V6};
-	for (size_t f = 0; f < 2 && !r; f++)
-		for (size_t i = 0; i < ends.n && !r; i++)
-			for (size_t k = 0; k < ends.n && !r; k++)
-				if (i != k && !(ends.v[i].outside && ends.v[k].outside) &&
-				    !ends.v[i].dest_only)
-					r = diff_pair(old_lab, new_lab, &ends.v[i], &ends.v[k],
-						      fams[f], o, out);
-	ends_free(&ends);
-	return r;
 }

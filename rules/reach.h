@@ -45,6 +45,14 @@ enum reach_class { REACH_TCP, REACH_UDP, REACH_ICMP, REACH_OTHER, REACH__COUNT }
 
 struct reach_opts {
 	uint16_t eph_lo, eph_hi; /* client's ephemeral ports, 32768-60999 */
+	/* Evaluate every pair of endpoints on its own instead of once per
+	 * pair of equivalence classes: the slow reference the class-based
+	 * evaluation is tested against. Same result either way. */
+	bool pairwise;
+	/* Called now and then by reach_diff with the work done so far out of
+	 * total (done == total at the end); NULL for none. */
+	void (*progress)(void *arg, size_t done, size_t total);
+	void *progress_arg;
 };
 
 void reach_opts_init(struct reach_opts *o);
@@ -133,8 +141,11 @@ void reach_changes_free(struct reach_changes *c);
  * exactly the same rules and routes, so one address decides for all of
  * them. The VPC's service addresses outside its blocks (169.254.0.0/16 and
  * its named services, the DHCP broadcast, fd00:ec2::) under such a CIDR get
- * representatives of their own, compared as destinations only. 0, or
- * -ENOMEM. */
+ * representatives of their own, compared as destinations only.
+ * Endpoints that every path treats alike (same subnet, groups, group
+ * memberships and rule-relevant address class in both labs) form one
+ * class; each pair of classes is evaluated once and its changes worded
+ * for each pair of its members. 0, or -ENOMEM. */
 int reach_diff(const struct lab *old_lab, const struct lab *new_lab, const struct reach_opts *o,
 	       struct reach_changes *out);
 

@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "diag.h"
@@ -355,6 +357,37 @@ static int write_sarif(const char *path, const struct lab *old_lab, const struct
 	return r;
 }
 
+/* A progress line on stderr when it is a terminal, rewritten in place at
+ * most ten times a second and erased at the end; never in a pipe or a
+ * file, so scripts and --json see nothing. The first shows at once. */
+struct progress {
+	double last;
+	bool shown;
+};
+
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress_line(void *arg, size_t done, size_t total)
+{
+	struct progress *p = arg;
+	double t = mono_now();
+	if (done > 0 && done < total && t - p->last < 0.1)
+		return;
+	p->last = t;
+	if (done >= total) {
+		if (p->shown)
+			fputs("\r\033[K", stderr);
+		return;
+	}
+	fprintf(stderr, "\rvpcfw diff: %zu%% of the pairs compared", done * 100 / total);
+	p->shown = true;
+}
+
 int cmd_diff(int argc, char **argv)
 {
 	struct diff_args a;
@@ -371,7 +404,12 @@ int cmd_diff(int argc, char **argv)
 	int status = 2;
 	if (old_lab && new_lab) {
 		struct reach_changes ch;
+		struct progress prog = {mono_now(), false};
 		reach_changes_init(&ch);
+		if (isatty(STDERR_FILENO)) {
+			a.reach.progress = progress_line;
+			a.reach.progress_arg = &prog;
+		}
 		if (reach_diff(old_lab, new_lab, &a.reach, &ch) < 0)
 			fprintf(stderr, "vpcfw diff: out of memory\n");
 		else if (print_changes(&ch, a.json) == 0 && fflush(stdout) == 0)

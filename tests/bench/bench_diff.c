@@ -7,6 +7,12 @@
  * Prints medians; asserts nothing.
  * Usage: bench_diff [LAB] (default $VPCFW_SOURCE_DIR/examples/million, else
  * examples/million).
+ *
+ * bench_diff [--no-pairwise] OLD NEW: the diff of two given labs (an
+ * account-sized one and its edit, tests/bench/diff_scale.sh makes them),
+ * median of 3, by equivalence classes (what vpcfw diff does) beside pair
+ * by pair (reach_opts.pairwise, the evaluation before classes);
+ * --no-pairwise leaves the latter out where it would take an hour.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,8 +109,66 @@ static size_t port_by_port(const struct lab *lab)
 	return accepted;
 }
 
+static double diff_once(const struct lab *old_lab, const struct lab *new_lab, bool pairwise,
+			struct reach_changes *ch)
+{
+	struct reach_opts o;
+	reach_opts_init(&o);
+	o.pairwise = pairwise;
+	reach_changes_init(ch);
+	double t0 = now();
+	if (reach_diff(old_lab, new_lab, &o, ch) < 0) {
+		fprintf(stderr, "bench_diff: out of memory\n");
+		exit(2);
+	}
+	return now() - t0;
+}
+
+static double diff_median(const struct lab *old_lab, const struct lab *new_lab, bool pairwise,
+			  size_t *changes, size_t *pairs, size_t *endpoints)
+{
+	double t[3];
+	for (int i = 0; i < 3; i++) {
+		struct reach_changes ch;
+		t[i] = diff_once(old_lab, new_lab, pairwise, &ch);
+		*changes = ch.n;
+		*pairs = ch.n_pairs;
+		*endpoints = ch.n_endpoints;
+		reach_changes_free(&ch);
+	}
+	return median(t, 3);
+}
+
+/* OLD against NEW, by classes and (unless skip_pairwise) pair by pair. */
+static int two_labs(const char *old_path, const char *new_path, bool skip_pairwise)
+{
+	struct lab *old_lab = load(old_path), *new_lab = load(new_path);
+	if (!old_lab || !new_lab) {
+		lab_free(old_lab);
+		lab_free(new_lab);
+		return 2;
+	}
+	size_t changes = 0, pairs = 0, endpoints = 0, pw_changes = 0;
+	double c = diff_median(old_lab, new_lab, false, &changes, &pairs, &endpoints);
+	printf("labs %s -> %s: %zu ENIs, %zu endpoints, %zu ordered pairs, %zu changes\n", old_path,
+	       new_path, old_lab->n_enis, endpoints, pairs, changes);
+	printf("%-44s %12.3f s (median of 3)\n", "reach_diff by equivalence classes", c);
+	if (!skip_pairwise) {
+		double p = diff_median(old_lab, new_lab, true, &pw_changes, &pairs, &endpoints);
+		printf("%-44s %12.3f s (median of 3, %zu changes)\n",
+		       "reach_diff pair by pair (before classes)", p, pw_changes);
+		printf("ratio pair-by-pair/classes: %.1fx\n", c > 0 ? p / c : 0.0);
+	}
+	lab_free(old_lab);
+	lab_free(new_lab);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	bool skip_pairwise = argc > 1 && !strcmp(argv[1], "--no-pairwise");
+	if (argc - skip_pairwise == 3)
+		return two_labs(argv[1 + skip_pairwise], argv[2 + skip_pairwise], skip_pairwise);
 	char path[4096];
 	const char *srcdir = getenv("VPCFW_SOURCE_DIR");
 	if (argc > 1)

@@ -87,7 +87,30 @@ cat >"$tmp/want" <<'EOF2'
 + 0.0.0.0/0 (0.0.0.0) -> web-1 (10.0.1.10) tcp 22: sg-ingress: sg-ID (web) ingress tcp 22 from 0.0.0.0/0
 EOF2
 expect_lines "ssh opened"
+[ -s "$tmp/err" ] && fail "ssh opened: stderr not empty in a pipe: $(cat -v "$tmp/err")"
 cross_check "$tmp/p-old" "$tmp/p-new"
+# on a terminal stderr gets a progress line, erased at the end; stdout is the same
+python3 - "$bin" "$tmp/p-old" "$tmp/p-new" "$tmp/tty-out" "$tmp/tty-err" <<'PY' ||
+import os, subprocess, sys
+vpcfw, old, new, out, err = sys.argv[1:]
+master, slave = os.openpty()
+with open(out, "w") as o:
+    p = subprocess.Popen([vpcfw, "diff", old, new], stdout=o, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    sys.exit(p.wait() != 1 or not open(err, "wb").write(seen) or
+             b"% of the pairs compared" not in seen or not seen.endswith(b"\r\x1b[K"))
+PY
+	fail "tty: no progress line on a terminal, or not erased: $(cat -v "$tmp/tty-err" 2>/dev/null)"
+cmp -s "$tmp/out" "$tmp/tty-out" || fail "tty: stdout differs from the pipe's"
 # and back: the same flow closed, naming the OLD side's rule
 run_diff 1 "$tmp/p-new" "$tmp/p-old"
 sed 's/^+/-/' "$tmp/want" >"$tmp/want2" && mv "$tmp/want2" "$tmp/want"

@@ -17,6 +17,7 @@
 #include "labkit.h"
 #include "pipeline.h"
 #include "reach.h"
+#include "reach-private.h"
 #include "reference.h"
 
 /* ---- a fixed two-subnet lab ---- */
@@ -793,6 +794,147 @@ static void test_diff_eni_matched_by_name(void **state)
 	kit_free(new_lab);
 }
 
+/* ---- class-based evaluation against pair by pair ---- */
+
+/* A lab whose ENIs fall into classes: 18 ENIs over three subnets and
+ * three group sets, so most share subnet, groups and address class with
+ * others, plus one with a public IP and one without IPv6. The rules come
+ * from seed; variant 1 changes a few of them (an SG rule, a NACL entry,
+ * routes, one ENI's groups), drops one ENI and adds another, as an edit
+ * of the same lab would. */
+static struct lab *class_lab(uint64_t seed, int variant)
+{
+	uint64_t rng = seed;
+	struct lab *lab = kit_new();
+	int32_t vpc = kit_vpc(lab, "vpc-c", "10.0.0.0/16", "2001:db8:1::/56");
+	int32_t rt = kit_route_table(lab, "rtb-main", vpc, true);
+	kit_route(lab, rt, "10.0.0.0/16", "local");
+	kit_route(lab, rt, "::/0", "igw-c");
+	int32_t acls[3], s[3], g[3];
+	for (int i = 0; i < 3; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "acl-r%d", i);
+		acls[i] = kit_nacl(lab, id, vpc, i == 0);
+		random_nacl(lab, acls[i], &rng);
+	}
+	s[0] = kit_subnet(lab, "subnet-r0", vpc, "10.0.1.0/24", "2001:db8:1:1::/64", acls[0], -1);
+	s[1] = kit_subnet(lab, "subnet-r1", vpc, "10.0.2.0/24", "2001:db8:1:2::/64", acls[1], -1);
+	s[2] = kit_subnet(lab, "subnet-r2", vpc, "10.0.3.0/24", NULL, acls[2], -1);
+	static const char *const pl[] = {"203.0.113.0/25", "10.0.2.0/24", NULL};
+	kit_prefix_list(lab, "pl-r", "r", pl);
+	for (int i = 0; i < 3; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "sg-r%d", i);
+		g[i] = kit_group(lab, id, id, vpc);
+	}
+	for (int i = 0; i < 3; i++)
+		random_group(lab, g[i], &rng);
+	uint64_t vr = seed ^ 0x9e3779b97f4a7c15ULL;
+	static const char *const peers[] = {"0.0.0.0/0", "sg-r1", "10.0.1.10/32", "10.0.2.16/28"};
+	if (variant) {
+		kit_sg_rule(lab, g[ref_rnd(&vr, 3)], ref_rnd(&vr, 2), PROTO_TCP, 22, 22,
+			    peers[ref_rnd(&vr, 4)]);
+		kit_nacl_rule(lab, acls[ref_rnd(&vr, 3)], ref_rnd(&vr, 2), 5, ref_rnd(&vr, 2),
+			      PROTO_ALL, peers[ref_rnd(&vr, 4) % 3 ? 0 : 3], 0, 65535);
+	}
+	/* routes that name ENIs and addresses in their explanations */
+	if (variant || ref_rnd(&vr, 2))
+		kit_route(lab, rt, "10.0.2.0/24", "eni-fw");
+	if (!variant)
+		kit_route(lab, rt, "0.0.0.0/0", "igw-c");
+	const int32_t sets[3][3] = {{g[0], -1, -1}, {g[1], g[2], -1}, {g[2], g[0], -1}};
+	for (size_t i = 0; i < 19; i++) {
+		char id[16], v4[32], v6[48], pub[32];
+		size_t sub = i % 3, set = (i / 3) % 3;
+		if ((variant && i == 2) || (!variant && i == 18))
+			continue; /* an ENI of one lab only */
+		snprintf(id, sizeof(id), "eni-c%zu", i);
+		snprintf(v4, sizeof(v4), "10.0.%zu.%zu", sub + 1, 10 + i);
+		snprintf(v6, sizeof(v6), "2001:db8:1:%zu::%zx", sub + 1, 16 + i);
+		snprintf(pub, sizeof(pub), "198.51.100.%zu", 200 + i);
+		if (variant && i == 4)
+			set = (set + 1) % 3;
+		kit_eni(lab, id, id, s[sub], v4, sub < 2 && i != 5 ? v6 : NULL,
+			i == 7 || i == 8 ? pub : NULL, sets[set]);
+	}
+	kit_finish(lab);
+	return lab;
+}
+
+static void expect_same_changes(const struct reach_changes *a, const struct reach_changes *b)
+{
+	assert_int_equal(a->n, b->n);
+	assert_int_equal(a->n_pairs, b->n_pairs);
+	assert_int_equal(a->n_endpoints, b->n_endpoints);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct reach_change *x = &a->items[i], *y = &b->items[i];
+		assert_string_equal(x->from, y->from);
+		assert_string_equal(x->to, y->to);
+		assert_true(ip_addr_eq(&x->from_addr, &y->from_addr));
+		assert_true(ip_addr_eq(&x->to_addr, &y->to_addr));
+		assert_int_equal(x->cls, y->cls);
+		assert_int_equal(x->proto, y->proto);
+		assert_int_equal(x->lo, y->lo);
+		assert_int_equal(x->hi, y->hi);
+		assert_int_equal(x->open, y->open);
+		assert_string_equal(x->stage, y->stage);
+		assert_string_equal(x->rule, y->rule);
+	}
+}
+
+/* How many endpoints share a class with an earlier one: proof that the
+ * labs above exercise the sharing at all. */
+static size_t shared_members(const struct lab *old_lab, const struct lab *new_lab)
+{
+	struct rd_ends ends = {0};
+	struct rd_classes cl = {0};
+	assert_int_equal(reach_ends_collect(old_lab, new_lab, &ends), 0);
+	assert_int_equal(reach_classes_build(old_lab, new_lab, &ends, &cl), 0);
+	size_t shared = ends.n - cl.n[0];
+	reach_classes_free(&cl);
+	reach_ends_free(&ends);
+	return shared;
+}
+
+static void test_diff_classes_equal_pairwise(void **state)
+{
+	(void)state;
+	uint64_t rng = 0xc1a55e5ULL;
+	size_t changes = 0, shared = 0;
+	for (int i = 0; i < 30; i++) {
+		uint64_t seed = rng;
+		(void)ref_rnd(&rng, 2);
+		struct lab *old_lab = class_lab(seed, 0), *new_lab = class_lab(seed, 1);
+		struct reach_opts o;
+		reach_opts_init(&o);
+		if (i % 3 == 1) {
+			o.eph_lo = 1024;
+			o.eph_hi = 65535;
+		}
+		for (int dir = 0; dir < 2; dir++) {
+			const struct lab *a = dir ? new_lab : old_lab, *b = dir ? old_lab : new_lab;
+			struct reach_changes by_class, pairwise;
+			reach_changes_init(&by_class);
+			reach_changes_init(&pairwise);
+			assert_int_equal(reach_diff(a, b, &o, &by_class), 0);
+			o.pairwise = true;
+			assert_int_equal(reach_diff(a, b, &o, &pairwise), 0);
+			o.pairwise = false;
+			expect_same_changes(&by_class, &pairwise);
+			changes += by_class.n;
+			reach_changes_free(&by_class);
+			reach_changes_free(&pairwise);
+		}
+		shared += shared_members(old_lab, new_lab);
+		kit_free(old_lab);
+		kit_free(new_lab);
+	}
+	print_message("classes: %zu changes equal pair by pair, %zu endpoints shared a class\n",
+		      changes, shared);
+	assert_true(changes > 1000);
+	assert_true(shared > 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -809,6 +951,7 @@ int main(void)
 	    cmocka_unit_test(test_diff_link_local_services),
 	    cmocka_unit_test(test_diff_representatives),
 	    cmocka_unit_test(test_diff_eni_matched_by_name),
+	    cmocka_unit_test(test_diff_classes_equal_pairwise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

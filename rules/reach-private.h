@@ -1,0 +1,98 @@
+/*
+ * Shared only by rules/reach*.c: the interval sweep of reach.c used by the
+ * diff driver (reach_diff.c), and the endpoints a diff compares
+ * (reach_ends.c). Not for other modules: reach.h is the interface.
+ */
+#ifndef VPCFW_REACH_PRIVATE_H
+#define VPCFW_REACH_PRIVATE_H
+
+#include "reach.h"
+
+/* Protocols with a class of their own never count as REACH_OTHER keys. */
+bool reach_key_excluded(enum reach_class c, uint32_t key);
+
+/* The piece of m holding key, or NULL. */
+const struct reach_seg *reach_map_find(const struct reach_map *m, uint32_t key);
+
+/* Every key where some partition of the paths (NULL entries skipped)
+ * changes, plus the edges of the excluded OTHER keys; sorted, unique,
+ * ending with key_max + 1. malloc'd; 0 or -ENOMEM. */
+int reach_boundaries(const struct reach_path *const *paths, size_t n_paths, enum reach_class c,
+		     uint32_t key_max, uint32_t **out, size_t *n);
+
+/* Each group's member list, sorted, so that an SG rule naming a group
+ * is matched by binary search: an account's groups have hundreds of
+ * members. Built per lab; 0 or -ENOMEM, free with reach_members_free
+ * either way. */
+struct reach_members {
+	struct ip_addr **sorted; /* per group, lab->groups[g].n_members each */
+	size_t n;
+};
+
+int reach_members_build(const struct lab *lab, struct reach_members *out);
+void reach_members_free(struct reach_members *m);
+
+/* reach_path_build with the lab's sorted member lists (NULL: none). */
+int reach_path_build_indexed(const struct lab *lab, const struct reach_members *members,
+			     const struct pipeline_end *src, const struct pipeline_end *dst,
+			     const struct ip_addr *src_addr, const struct ip_addr *dst_addr,
+			     enum reach_class c, const struct reach_opts *o,
+			     struct reach_path *out);
+
+/* A growing list of prefixes. */
+struct reach_pfxl {
+	struct ip_prefix *v;
+	size_t n, cap;
+};
+
+/* Appends p (repeats allowed); 0 or -ENOMEM. */
+int reach_pfx_append(struct reach_pfxl *l, const struct ip_prefix *p);
+
+/* Calls add for every CIDR a NACL entry, SG rule, prefix list or route of
+ * lab names, until add returns nonzero; returns that, else 0. */
+int reach_rule_cidrs(const struct lab *lab, int (*add)(void *arg, const struct ip_prefix *p),
+		     void *arg);
+
+/* An endpoint compared across the two labs: an ENI (its index on each
+ * side, -1 where it does not exist) or an outside representative. */
+struct rd_end {
+	char *label;
+	int32_t eni[2];
+	bool outside;
+	bool dest_only;	     /* an AWS service address: never a source */
+	struct ip_addr addr; /* outside only */
+	/* Outside only, per lab: what addr is seen as from VPC seen_vpc
+	 * (pipeline_end_of_addr looks it up among every ENI), kept. */
+	bool seen[2];
+	int32_t seen_vpc[2];
+	struct pipeline_end seen_as[2];
+};
+
+struct rd_ends {
+	struct rd_end *v;
+	size_t n, cap;
+};
+
+/* Every endpoint of the diff in output order (reach_diff in reach.h says
+ * which). 0 or -ENOMEM; free with reach_ends_free either way. */
+int reach_ends_collect(const struct lab *old_lab, const struct lab *new_lab, struct rd_ends *l);
+void reach_ends_free(struct rd_ends *l);
+
+/* Equivalence classes of endpoints, per family (0 IPv4, 1 IPv6): two
+ * ENIs share a class when, in each lab, they have the same subnet, the
+ * same groups in the same order, their address lies in the same groups'
+ * member lists and under the same narrowest CIDR any rule, route, VPC or
+ * subnet names, and nothing else of theirs (a public IP, an address
+ * shared with another ENI) is read by a path. A path between members of
+ * two classes then differs from its class pair's first only by ENI index
+ * and address. Outside representatives are a class each. */
+struct rd_classes {
+	uint32_t *id[2]; /* per family, per endpoint */
+	size_t n[2];	 /* classes per family */
+};
+
+int reach_classes_build(const struct lab *old_lab, const struct lab *new_lab,
+			const struct rd_ends *ends, struct rd_classes *out);
+void reach_classes_free(struct rd_classes *c);
+
+#endif
