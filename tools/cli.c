@@ -1,6 +1,7 @@
 /* Lab loading for the commands (see cli.h). */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,4 +59,18 @@ struct lab *cli_lab_load_text(const char *cmd, const char *path, bool warnings, 
 		return NULL;
 	}
 	return lab;
+}
+
+int cli_getopt(int argc, char **argv, const struct option *opts, const char *cmd,
+	       const char **positional)
+{
+	int c;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) == -1 && optind < argc) {
+		if (*positional) {
+			fprintf(stderr, "vpcfw %s: unexpected argument '%s'\n", cmd, argv[optind]);
+			return CLI_OPT_BAD;
+		}
+		*positional = argv[optind++];
+	}
+	return c;
 }

@@ -9,6 +9,17 @@
 #include <stdbool.h>
 
 struct lab;
+struct option;
+
+/* What cli_getopt() returns for an argument it refused (already said). */
+#define CLI_OPT_BAD (-2)
+
+/* getopt_long() for a command taking one positional argument (LAB,
+ * EXPECT) anywhere among its options: the positional goes to *positional,
+ * a second one is refused with "vpcfw CMD: unexpected argument". Returns
+ * the next option, -1 at the end, or CLI_OPT_BAD. Start with optind = 1. */
+int cli_getopt(int argc, char **argv, const struct option *opts, const char *cmd,
+	       const char **positional);
 
 /* Loads path; on failure prints every error to stderr (or "CMD: cannot
  * load PATH" when the loader gave no reason) and returns NULL. With

@@ -101,17 +101,9 @@ static int parse_args(int argc, char **argv, struct check_args *a)
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1 || optind < argc) {
-		if (c == -1) {
-			/* positional LAB, options may follow it */
-			if (a->lab) {
-				fprintf(stderr, "vpcfw check: unexpected argument '%s'\n",
-					argv[optind]);
-				return -EINVAL;
-			}
-			a->lab = argv[optind++];
-			continue;
-		}
+	while ((c = cli_getopt(argc, argv, opts, "check", &a->lab)) != -1) {
+		if (c == CLI_OPT_BAD)
+			return -EINVAL;
 		int r = 0;
 		switch (c) {
 		case 'f':

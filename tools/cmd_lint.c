@@ -53,16 +53,9 @@ static int parse_args(int argc, char **argv, struct lint_args *a)
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1 || optind < argc) {
-		if (c == -1) {
-			if (a->lab) {
-				fprintf(stderr, "vpcfw lint: unexpected argument '%s'\n",
-					argv[optind]);
-				return -EINVAL;
-			}
-			a->lab = argv[optind++];
-			continue;
-		}
+	while ((c = cli_getopt(argc, argv, opts, "lint", &a->lab)) != -1) {
+		if (c == CLI_OPT_BAD)
+			return -EINVAL;
 		switch (c) {
 		case 'j':
 			a->json = true;

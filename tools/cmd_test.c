@@ -112,16 +112,9 @@ static int parse_args(int argc, char **argv, struct test_args *a)
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1 || optind < argc) {
-		if (c == -1) {
-			if (a->expect) {
-				fprintf(stderr, "vpcfw test: unexpected argument '%s'\n",
-					argv[optind]);
-				return -EINVAL;
-			}
-			a->expect = argv[optind++];
-			continue;
-		}
+	while ((c = cli_getopt(argc, argv, opts, "test", &a->expect)) != -1) {
+		if (c == CLI_OPT_BAD)
+			return -EINVAL;
 		switch (c) {
 		case 'l':
 			a->lab = optarg;
