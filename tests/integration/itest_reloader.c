@@ -140,7 +140,7 @@ int main(void)
 	struct reloader_ops ops = {
 	    .source = source, .begin = begin, .load = load, .finish = finish, .timeout = 1};
 	char err[256];
-	static char cancelled[64];
+	static char cancelled[sizeof(order)];
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	alarm(60);
