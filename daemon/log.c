@@ -46,10 +46,6 @@ void log_set_level(enum log_level max_level)
 	log_max = max_level;
 }
 
-enum log_level log_get_level(void)
-{
-	return log_max;
-}
 
 static const char *level_name(enum log_level level)
 {

@@ -15,7 +15,6 @@ enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DE
  * above max_level are dropped. */
 void log_init(const char *progname, enum log_level max_level);
 void log_set_level(enum log_level max_level);
-enum log_level log_get_level(void);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

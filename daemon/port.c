@@ -148,11 +148,6 @@ int port_fd(const struct port *p)
 	return p->fd;
 }
 
-const char *port_name(const struct port *p)
-{
-	return p->name;
-}
-
 static int port_vnet_dispatch(struct port *p, int max, pcap_handler cb, u_char *user, char *err,
 			      size_t errlen)
 {
@@ -496,11 +491,6 @@ int port_tx_flush(struct port_tx *t)
 	t->stats.errors += (uint64_t)refused;
 	t->n = 0;
 	return refused;
-}
-
-unsigned port_tx_pending(const struct port_tx *t)
-{
-	return t->n;
 }
 
 const struct port_tx_stats *port_tx_stats(const struct port_tx *t)

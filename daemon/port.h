@@ -47,7 +47,6 @@ const void *port_vnet_hdr(const struct port *p);
 
 /* The fd to poll for readability (pcap_get_selectable_fd). */
 int port_fd(const struct port *p);
-const char *port_name(const struct port *p);
 
 /* pcap_dispatch with at most max frames; returns frames handled, 0 when
  * none were ready, or -1 on a pcap error (message in err). */
@@ -91,7 +90,6 @@ int port_tx_queue_ref(struct port_tx *t, int ifindex, uint8_t *frame, size_t len
 /* Sends every queued frame (sendmmsg, retried on partial sends). Returns
  * the number of frames the kernel refused (counted in stats.errors). */
 int port_tx_flush(struct port_tx *t);
-unsigned port_tx_pending(const struct port_tx *t);
 const struct port_tx_stats *port_tx_stats(const struct port_tx *t);
 
 #endif

@@ -36,11 +36,6 @@
 
 #define PROBE_READY_MS 3000
 
-const char *probe_outcome_name(enum probe_outcome o)
-{
-	return o == PROBE_ACCEPT ? "accept" : o == PROBE_REJECT ? "reject" : "error";
-}
-
 int probe_supported(int proto, uint8_t icmp_type)
 {
 	return proto == PROTO_TCP || proto == PROTO_UDP ||

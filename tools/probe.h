@@ -52,7 +52,5 @@ int probe_supported(int proto, uint8_t icmp_type);
 int probe_run_all(const struct probe_spec *specs, struct probe_result *res, size_t n,
 		  unsigned parallel, const char *(*stop)(void *arg), void *arg);
 
-/* "accept", "reject", "error". */
-const char *probe_outcome_name(enum probe_outcome o);
 
 #endif
