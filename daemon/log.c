@@ -46,7 +46,6 @@ void log_set_level(enum log_level max_level)
 	log_max = max_level;
 }
 
-
 static const char *level_name(enum log_level level)
 {
 	switch (level) {
