@@ -270,17 +270,21 @@ static int print_changes(const struct reach_changes *ch, bool json)
 				print_line(&ch->items[i], &p[k]);
 		return 0;
 	}
-	json_t *list = json_array();
-	for (size_t i = 0; i < ch->n; i++)
-		for (size_t k = 0, n = pieces_of(&ch->items[i], p); k < n; k++)
-			json_array_append_new(list, change_json(&ch->items[i], &p[k]));
-	json_t *o = json_object();
-	json_object_set_new(o, "changes", list);
-	json_object_set_new(o, "endpoints", json_integer((json_int_t)ch->n_endpoints));
-	json_object_set_new(o, "pairs", json_integer((json_int_t)ch->n_pairs));
-	int r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
-	json_decref(o);
+	/* One change a line, written as it is made: a whole document of
+	 * millions of changes (10,000 ENIs) would hold gigabytes in jansson. */
+	int r = 0;
+	bool first = true;
+	fputs("{\"changes\": [", stdout);
+	for (size_t i = 0; i < ch->n && !r; i++)
+		for (size_t k = 0, n = pieces_of(&ch->items[i], p); k < n && !r; k++) {
+			json_t *o = change_json(&ch->items[i], &p[k]);
+			fputs(first ? "\n  " : ",\n  ", stdout);
+			first = false;
+			r = o ? json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) : -1;
+			json_decref(o);
+		}
+	printf("%s], \"endpoints\": %zu, \"pairs\": %zu}\n", first ? "" : "\n", ch->n_endpoints,
+	       (size_t)ch->n_pairs);
 	return r;
 }
 
