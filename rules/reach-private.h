@@ -6,6 +6,8 @@
 #ifndef VPCFW_REACH_PRIVATE_H
 #define VPCFW_REACH_PRIVATE_H
 
+#include <stdlib.h>
+
 #include "reach.h"
 
 /* Protocols with a class of their own never count as REACH_OTHER keys. */
@@ -94,5 +96,13 @@ struct rd_classes {
 int reach_classes_build(const struct lab *old_lab, const struct lab *new_lab,
 			const struct rd_ends *ends, struct rd_classes *out);
 void reach_classes_free(struct rd_classes *c);
+
+/* qsort for the growing arrays here, which stay NULL while empty (a lab
+ * of groups only, a Terraform plan): qsort(NULL, 0, …) is undefined. */
+static inline void reach_sort(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(v, n, size, cmp);
+}
 
 #endif

@@ -137,10 +137,10 @@ static int ctx_init(struct key_ctx *x, const struct lab *old_lab, const struct l
 			for (size_t k = 0; k < e->n_ipv6 && !r; k++)
 				r = owned_push(&x->owners[s], &e->ipv6[k], (int32_t)i);
 		}
-		qsort(x->members[s].v, x->members[s].n, sizeof(struct owned), owned_cmp);
-		qsort(x->owners[s].v, x->owners[s].n, sizeof(struct owned), owned_cmp);
+		reach_sort(x->members[s].v, x->members[s].n, sizeof(struct owned), owned_cmp);
+		reach_sort(x->owners[s].v, x->owners[s].n, sizeof(struct owned), owned_cmp);
 	}
-	qsort(x->cidrs.v, x->cidrs.n, sizeof(struct ip_prefix), pfx_cmp);
+	reach_sort(x->cidrs.v, x->cidrs.n, sizeof(struct ip_prefix), pfx_cmp);
 	size_t u = 0;
 	for (size_t i = 0; i < x->cidrs.n; i++)
 		if (!u || pfx_cmp(&x->cidrs.v[u - 1], &x->cidrs.v[i]))

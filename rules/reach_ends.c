@@ -447,7 +447,7 @@ int reach_ends_collect(const struct lab *old_lab, const struct lab *new_lab, str
 	int r = collect_enis(old_lab, new_lab, l);
 	if (!r)
 		r = collect_outside(old_lab, new_lab, l);
-	if (!r && l->n) /* a lab of groups only (a Terraform plan): no ends, no array */
-		qsort(l->v, l->n, sizeof(*l->v), end_cmp);
+	if (!r)
+		reach_sort(l->v, l->n, sizeof(*l->v), end_cmp);
 	return r;
 }
