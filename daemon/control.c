@@ -256,109 +256,18 @@ static json_t *answer_status(struct control *c)
 
 /* ---- stats */
 
-static json_t *u64_map(const uint64_t *v, size_t n, const char *(*name)(size_t))
-{
-	json_t *o = json_object();
-
-	for (size_t i = 0; o && i < n; i++) {
-		const char *k = name(i);
-		if (k)
-			json_object_set_new(o, k, json_integer((json_int_t)v[i]));
-	}
-	return o;
-}
-
-static const char *stage_name_i(size_t i)
-{
-	return dp_stage_name((enum dp_stage)i);
-}
-
-static const char *drop_name_i(size_t i)
-{
-	return dp_drop_name((enum dp_drop)i);
-}
-
-static const char *dir_name_i(size_t i)
-{
-	return i == DP_DIR_EGRESS ? "egress" : "ingress";
-}
-
-static json_t *eni_stats_json(const struct lab *lab, size_t i, const struct dp_eni_stats *e)
-{
-	uint64_t rej_p = 0, rej_b = 0;
-
-	for (size_t s = 0; s < DP_STAGE_MAX; s++) {
-		rej_p += e->rejected_pkts[s];
-		rej_b += e->rejected_bytes[s];
-	}
-	json_t *o = json_pack(
-	    "{s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "id",
-	    lab->enis[i].id, "name", ctl_str_or_null(lab->enis[i].name), "accepted_packets",
-	    u64_map(e->accepted_pkts, DP_DIR_MAX, dir_name_i), "accepted_bytes",
-	    u64_map(e->accepted_bytes, DP_DIR_MAX, dir_name_i), "rejected_packets",
-	    u64_map(e->rejected_pkts, DP_STAGE_MAX, stage_name_i), "rejected_bytes",
-	    u64_map(e->rejected_bytes, DP_STAGE_MAX, stage_name_i), "accepted_packets_total",
-	    (json_int_t)(e->accepted_pkts[0] + e->accepted_pkts[1]), "rejected_packets_total",
-	    (json_int_t)rej_p, "rejected_bytes_total", (json_int_t)rej_b, "fast_path_packets",
-	    (json_int_t)e->fast_path_pkts, "untracked_packets", (json_int_t)e->untracked_pkts,
-	    "conntrack_allowance_exceeded", (json_int_t)e->conntrack_allowance_exceeded,
-	    "conntrack_allowance_available", (json_int_t)e->conntrack_allowance_available,
-	    "tracked", (json_int_t)e->tracked);
-	/* refused because the shared pool had no entry, not the ENI's allowance */
-	if (o)
-		json_object_set_new(o, "conntrack_pool_exhausted",
-				    json_integer((json_int_t)e->conntrack_pool_exhausted));
-	return o;
-}
-
 static json_t *answer_stats(struct control *c)
 {
-	const struct lab *lab = datapath_lab(c->dp);
-	struct dp_eni_stats *es = calloc(lab->n_enis ? lab->n_enis : 1, sizeof(*es));
-	json_t *r = ctl_reply_ok(), *enis = json_array(), *g = NULL;
-	struct dp_stats st;
+	json_t *r = ctl_reply_ok();
+	json_t *st = datapath_stats_json(c->dp, DP_STATS_NESTED);
 
-	if (!es || !r || !enis)
-		goto oom;
-	datapath_stats(c->dp, &st, es, lab->n_enis);
-	g = json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I}",
-	    "rx_packets", (json_int_t)st.rx_pkts, "rx_bytes", (json_int_t)st.rx_bytes, "tx_packets",
-	    (json_int_t)st.tx_pkts, "tx_bytes", (json_int_t)st.tx_bytes, "tx_errors",
-	    (json_int_t)st.tx_errors, "arp_replies", (json_int_t)st.arp_replies, "nd_replies",
-	    (json_int_t)st.nd_replies, "accepted_packets", (json_int_t)st.accepted_pkts,
-	    "rejected_packets", (json_int_t)st.rejected_pkts, "fast_path_packets",
-	    (json_int_t)st.fast_path_pkts, "slow_path_packets", (json_int_t)st.slow_path_pkts,
-	    "pcap_kernel_drops", (json_int_t)st.pcap_kernel_drops, "conntrack_allowance_exceeded",
-	    (json_int_t)st.conntrack_allowance_exceeded, "port_errors", (json_int_t)st.port_errors,
-	    "malformed_total", (json_int_t)st.malformed_total, "tx_syscalls",
-	    (json_int_t)st.tx_syscalls);
-	if (!g)
-		goto oom;
-	json_object_set_new(g, "conntrack_pool_exhausted",
-			    json_integer((json_int_t)st.conntrack_pool_exhausted));
-	json_object_set_new(g, "conntrack_pool_capacity",
-			    json_integer((json_int_t)st.conntrack_pool_capacity));
-	json_object_set_new(g, "conntrack_pool_in_use",
-			    json_integer((json_int_t)st.conntrack_pool_in_use));
-	json_object_set_new(g, "malformed",
-			    u64_map(st.malformed, DP_MALFORMED_MAX, dp_malformed_name));
-	json_object_set_new(g, "drops", u64_map(st.drops, DP_DROP_MAX, drop_name_i));
-	for (size_t i = 0; i < lab->n_enis; i++)
-		if (json_array_append_new(enis, eni_stats_json(lab, i, &es[i])) < 0)
-			goto oom;
-	json_object_set_new(r, "global", g);
-	json_object_set_new(r, "enis", enis);
-	json_object_set_new(r, "generation", json_integer(datapath_generation(c->dp)));
-	free(es);
+	if (!r || !st || json_object_update(r, st) < 0) {
+		json_decref(r);
+		json_decref(st);
+		return ctl_reply_error("out of memory");
+	}
+	json_decref(st);
 	return r;
-oom:
-	free(es);
-	json_decref(g);
-	json_decref(enis);
-	json_decref(r);
-	return ctl_reply_error("out of memory");
 }
 
 /* ---- reload */

@@ -36,6 +36,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <jansson.h>
+
 struct lab;
 struct topology;
 struct datapath;
@@ -192,9 +194,15 @@ struct conntrack;
 const struct conntrack *datapath_conntrack(const struct datapath *dp);
 const struct lab *datapath_lab(const struct datapath *dp);
 
-/* Writes every counter as one JSON object (global, then "enis": {eni-id:
- * {...}}) followed by a newline: for vpcfwd on SIGUSR1 / at exit and for
- * tests. 0 or -errno. Not for the packet path. */
-int datapath_stats_write(struct datapath *dp, FILE *f);
+/* Every counter as JSON, written by one table per stats struct: the shape
+ * `vpcfw stats` answers (docs/control.md: "global" and "enis" as an array
+ * in lab order) or the one vpcfwd logs on SIGUSR1 and tests read (the
+ * global counters at the top, "enis" keyed by ENI id). Each ENI object is
+ * the same in both. NULL when out of memory. Not for the packet path. */
+enum dp_stats_layout { DP_STATS_NESTED, DP_STATS_FLAT };
+json_t *dp_stats_json(const struct lab *lab, const struct dp_stats *st,
+		      const struct dp_eni_stats *es, size_t n, enum dp_stats_layout layout);
+/* A snapshot (datapath_stats) as dp_stats_json, plus "generation". */
+json_t *datapath_stats_json(struct datapath *dp, enum dp_stats_layout layout);
 
 #endif

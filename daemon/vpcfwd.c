@@ -366,20 +366,13 @@ static void install_early_handlers(void)
 
 static void log_stats(struct daemon *d)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	json_t *st = datapath_stats_json(d->dp, DP_STATS_FLAT);
+	char *buf = st ? json_dumps(st, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
-	if (!f)
-		return;
-	int r = datapath_stats_write(d->dp, f);
-	fclose(f);
-	if (r == 0 && buf) {
-		while (len && buf[len - 1] == '\n')
-			buf[--len] = '\0';
+	if (buf)
 		log_info("stats %s", buf);
-	}
 	free(buf);
+	json_decref(st);
 }
 
 static void on_usr1(void *arg, int fd, uint32_t events)

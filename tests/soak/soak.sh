@@ -158,7 +158,7 @@ sample() {
 	rss=$(rss_kb) fd=$(fds)
 	tracked=$(stat "sum(e['tracked'] for e in d['enis'].values())")
 	kdrops=$(stat "d['pcap_kernel_drops']")
-	drops=$(stat "' '.join('%s=%d' % kv for kv in sorted(d['drops'].items())) or '-'")
+	drops=$(stat "' '.join('%s=%d' % kv for kv in sorted(d['drops'].items()) if kv[1]) or '-'")
 	samples+=("$rss $fd $(($(date +%s) - start))")
 	printf '%s: t=%5ds rss=%6d KiB fds=%3d tracked=%5d kernel_drops=%d drops[%s] reloads=%d (failed %d) control=%d (failed %d) client ok=%d failed=%d\n' \
 		"$ITEST_NAME" "$(($(date +%s) - start))" "$rss" "$fd" "$tracked" "$kdrops" "$drops" \
