@@ -294,7 +294,8 @@ static int dp_route_from_outside(struct datapath *dp, const struct dp_port *in, 
 		return DP_DROP_UNKNOWN_SOURCE;
 	r->src_eni = -1;
 	r->src = dp_outside_end;
-	if (p->kind == PKT_IPV4 && lab_eni_by_public_ip(lab, &p->dst) < 0) {
+	int32_t pub_eni = p->kind == PKT_IPV4 ? lab_private_of_public(lab, &p->dst, &priv) : -1;
+	if (p->kind == PKT_IPV4 && pub_eni < 0) {
 		/* to a private address: only a gateway endpoint's reply gets there */
 		r->dst_eni = lab_eni_by_addr(lab, &p->dst);
 		if (r->dst_eni < 0)
@@ -302,7 +303,7 @@ static int dp_route_from_outside(struct datapath *dp, const struct dp_port *in, 
 		if (!dp_via_endpoint(lab, r->dst_eni, &p->dst, &p->src))
 			return DP_DROP_NO_PUBLIC_IP;
 	} else if (p->kind == PKT_IPV4) {
-		r->dst_eni = lab_private_of_public(lab, &p->dst, &priv);
+		r->dst_eni = pub_eni;
 		r->nat = true;
 		r->nat_field = PKT_REWRITE_DST;
 		r->nat_addr = priv;
