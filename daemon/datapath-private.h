@@ -84,6 +84,9 @@ struct datapath {
 	struct dp_frag frags[DP_FRAG_SLOTS];
 };
 
+/* The frame handler (datapath.c): one captured frame of port dp->cur_port. */
+void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *frame);
+
 /* Reads the clocks the packet path stamps a batch with. */
 void dp_clock(struct datapath *dp);
 

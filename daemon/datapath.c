@@ -736,7 +736,7 @@ static void dp_ip(struct datapath *dp, const struct dp_port *in, struct pkt *p,
 	dp_accept(dp, &r, p, frame, h->caplen);
 }
 
-static void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *frame)
+void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *frame)
 {
 	struct datapath *dp = (struct datapath *)user;
 	const struct dp_port *in = &dp->ports[dp->cur_port];
@@ -773,45 +773,6 @@ static void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *fr
 		dp_frag_follow(dp, in, &p, frame, h->caplen);
 	else
 		dp_ip(dp, in, &p, h, frame);
-}
-
-/* --------------------------------------------------------- the batches */
-
-size_t datapath_n_ports(const struct datapath *dp)
-{
-	return dp->n_ports;
-}
-
-int datapath_port_fd(const struct datapath *dp, size_t i)
-{
-	return i < dp->n_ports ? port_fd(dp->ports[i].port) : -1;
-}
-
-void dp_clock(struct datapath *dp)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	dp->now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	dp->now_s = time(NULL);
-}
-
-int datapath_port_ready(struct datapath *dp, size_t i)
-{
-	int n;
-
-	if (i >= dp->n_ports)
-		return -EINVAL;
-	dp_clock(dp);
-	dp->cur_port = i;
-	n = port_dispatch(dp->ports[i].port, (int)dp->opts.batch, dp_frame, (u_char *)dp, dp->err,
-			  sizeof(dp->err));
-	port_tx_flush(dp->tx);
-	if (n < 0) {
-		dp->st.port_errors++;
-		return -EIO;
-	}
-	return n;
 }
 
 const struct conntrack *datapath_conntrack(const struct datapath *dp)

@@ -8,6 +8,7 @@
  */
 #include "reach.h"
 #include "reach-private.h"
+#include "vec.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,14 +24,8 @@ struct ivl {
 
 static int ivl_push(struct ivl *l, uint32_t lo, uint32_t hi)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		struct reach_iv *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = (struct reach_iv){lo, hi};
 	return 0;
 }
@@ -43,14 +38,8 @@ struct segl {
 static int segl_push(struct segl *l, uint32_t lo, uint32_t hi, bool accept,
 		     const struct stage_verdict *why)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		struct reach_seg *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = (struct reach_seg){.lo = lo, .hi = hi, .accept = accept, .why = *why};
 	return 0;
 }

@@ -1,0 +1,49 @@
+/*
+ * What the pipeline's own files share (pipeline.c: ends and the SG/NACL
+ * stages; route.c: the route stage; pipeline_check.c: a request and its
+ * response; pipeline_explain.c: the words). Nobody else includes this.
+ */
+#ifndef VPCFW_PIPELINE_PRIVATE_H
+#define VPCFW_PIPELINE_PRIVATE_H
+
+#include <string.h>
+
+#include "pipeline.h"
+
+static inline bool valid_index(int32_t i, size_t n)
+{
+	return i >= 0 && (size_t)i < n;
+}
+
+static inline const struct eni *end_eni(const struct lab *lab, const struct pipeline_end *e)
+{
+	if (e->kind != END_ENI || !valid_index(e->eni, lab->n_enis))
+		return NULL;
+	return &lab->enis[e->eni];
+}
+
+static inline int32_t eni_vpc(const struct lab *lab, const struct eni *e)
+{
+	if (!e || !valid_index(e->subnet, lab->n_subnets))
+		return -1;
+	return lab->subnets[e->subnet].vpc;
+}
+
+static inline void verdict_init(struct stage_verdict *v, enum pipeline_stage stage)
+{
+	memset(v, 0, sizeof(*v));
+	v->stage = stage;
+	v->verdict = VERDICT_SKIPPED;
+	v->eni = v->subnet = v->nacl = v->group = v->rule = -1;
+	v->route_table = v->route = -1;
+}
+
+/* The NACL stage over reply ports lo..hi (pipeline_check's response). */
+void pipeline_nacl_stage_ports(const struct lab *lab, const struct pipeline_end *src,
+			       const struct pipeline_end *dst, bool egress, const struct flow *f,
+			       uint16_t lo, uint16_t hi, struct stage_verdict *v);
+/* Appends a stage in AWS order; after a REJECT the rest are skipped. */
+void pipeline_collect(struct pipeline_result *out, const struct stage_verdict *v);
+void pipeline_result_init(struct pipeline_result *out);
+
+#endif

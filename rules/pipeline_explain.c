@@ -1,0 +1,302 @@
+/*
+ * The words of the pipeline: stage, verdict and reason names, and the
+ * human explanation of one stage verdict (the rule as text, the route
+ * used, the service exempted).
+ */
+#include "pipeline.h"
+#include "pipeline-private.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "nacl.h"
+#include "sg.h"
+
+const char *pipeline_stage_name(enum pipeline_stage s)
+{
+	switch (s) {
+	case STAGE_SG_EGRESS:
+		return "sg-egress";
+	case STAGE_NACL_EGRESS:
+		return "nacl-egress";
+	case STAGE_ROUTE:
+		return "route";
+	case STAGE_NACL_INGRESS:
+		return "nacl-ingress";
+	case STAGE_SG_INGRESS:
+		return "sg-ingress";
+	default:
+		return "?";
+	}
+}
+
+const char *pipeline_verdict_name(enum pipeline_verdict v)
+{
+	switch (v) {
+	case VERDICT_ACCEPT:
+		return "ACCEPT";
+	case VERDICT_REJECT:
+		return "REJECT";
+	default:
+		return "SKIPPED";
+	}
+}
+
+const char *pipeline_reason_name(enum pipeline_reason r)
+{
+	static const char *const names[] = {
+	    [REASON_RULE] = "rule",
+	    [REASON_NO_RULE] = "no-rule",
+	    [REASON_TRACKED] = "tracked",
+	    [REASON_UNTRACKED] = "untracked",
+	    [REASON_SAME_SUBNET] = "same-subnet",
+	    [REASON_OUTSIDE] = "outside",
+	    [REASON_SERVICE] = "aws-service",
+	    [REASON_EARLIER_REJECT] = "earlier-reject",
+	    [REASON_REQUEST_REJECTED] = "request-rejected",
+	    [REASON_NO_RESPONSE] = "no-response",
+	    [REASON_ROUTE_IGW] = "igw",
+	    [REASON_NO_ROUTE] = "no-route",
+	    [REASON_NO_PUBLIC_IP] = "no-public-ip",
+	    [REASON_OTHER_VPC] = "other-vpc",
+	    [REASON_NO_HOST] = "no-host",
+	    [REASON_ROUTE_ENDPOINT] = "gateway-endpoint",
+	    [REASON_ENDPOINT_INBOUND] = "outbound-only",
+	    [REASON_ROUTE_EIGW] = "egress-only-igw",
+	    [REASON_BLACKHOLE] = "blackhole",
+	    [REASON_ROUTE_LOCAL] = "local",
+	    [REASON_MIDDLEBOX] = "middlebox-route",
+	};
+	if ((size_t)r < sizeof(names) / sizeof(names[0]) && names[r])
+		return names[r];
+	return "?";
+}
+
+static const char *service_name(enum vpc_service s)
+{
+	switch (s) {
+	case SERVICE_DNS:
+		return "Amazon DNS server";
+	case SERVICE_METADATA:
+		return "instance metadata service";
+	case SERVICE_TIME_SYNC:
+		return "Amazon Time Sync Service";
+	case SERVICE_DHCP:
+		return "DHCP (broadcast)";
+	case SERVICE_ROUTER:
+		return "VPC router (DHCP)";
+	case SERVICE_ECS_METADATA:
+		return "ECS task metadata endpoint";
+	case SERVICE_LICENSE:
+		return "Windows license activation";
+	case SERVICE_LINK_LOCAL:
+		return "link-local address";
+	default:
+		return "AWS service";
+	}
+}
+
+static const struct nacl_entry *find_entry(const struct nacl *acl, bool egress, uint32_t number)
+{
+	const struct nacl_entry *list = egress ? acl->egress : acl->ingress;
+	size_t n = egress ? acl->n_egress : acl->n_ingress;
+	for (size_t i = 0; i < n; i++)
+		if (list[i].rule_number == number)
+			return &list[i];
+	return NULL;
+}
+
+static void explain_nacl(const struct lab *lab, const struct stage_verdict *v, char *buf,
+			 size_t len)
+{
+	bool egress = v->stage == STAGE_NACL_EGRESS;
+	if (!valid_index(v->nacl, lab->n_nacls)) {
+		snprintf(buf, len, "subnet has no network ACL: denied");
+		return;
+	}
+	const struct nacl *acl = &lab->nacls[v->nacl];
+	struct nacl_decision d = {.allow = v->verdict == VERDICT_ACCEPT,
+				  .rule_number = v->rule_number,
+				  .entry = find_entry(acl, egress, v->rule_number)};
+	char rule[160];
+	nacl_decision_format(&d, egress, rule, sizeof(rule));
+	const char *prefix = d.entry ? "" : "no rule matched: ";
+	if (v->has_port && v->verdict == VERDICT_REJECT)
+		snprintf(buf, len, "reply port %u refused (first of %u-%u): %s%s %s", v->port,
+			 v->port_lo, v->port_hi, prefix, acl->id, rule);
+	else if (v->has_port)
+		snprintf(buf, len, "%s%s %s (ports %u-%u all allowed)", prefix, acl->id, rule,
+			 v->port_lo, v->port_hi);
+	else
+		snprintf(buf, len, "%s%s %s", prefix, acl->id, rule);
+}
+
+static void explain_no_rule(const struct lab *lab, const struct stage_verdict *v, char *buf,
+			    size_t len)
+{
+	const struct eni *e = valid_index(v->eni, lab->n_enis) ? &lab->enis[v->eni] : NULL;
+	const char *dir = v->stage == STAGE_SG_EGRESS ? "egress" : "ingress";
+	if (!e || !e->n_groups) {
+		snprintf(buf, len, "no rule matched: %s has no security group (%s)",
+			 lab_eni_label(lab, v->eni), dir);
+		return;
+	}
+	size_t off = (size_t)snprintf(buf, len, "no rule matched in");
+	for (size_t i = 0; e && i < e->n_groups && off < len; i++) {
+		int32_t g = e->groups[i];
+		if (!valid_index(g, lab->n_groups))
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, "%s %s", i ? "," : "",
+					lab->groups[g].id);
+	}
+	if (off < len)
+		snprintf(buf + off, len - off, " (%s %s)", lab_eni_label(lab, v->eni), dir);
+}
+
+static bool is_primary_v4(const struct lab *lab, int32_t eni, const struct ip_addr *a)
+{
+	const struct eni *e = valid_index(eni, lab->n_enis) ? &lab->enis[eni] : NULL;
+	return !e || !e->n_ipv4 || ip_addr_eq(a, &e->ipv4[0]);
+}
+
+static void explain_route(const struct lab *lab, const struct stage_verdict *v,
+			  const struct flow *f, char *buf, size_t len)
+{
+	char far[IP_ADDR_STRLEN], own[IP_ADDR_STRLEN], dest[IP_PREFIX_STRLEN];
+	bool from_eni = valid_index(v->eni, lab->n_enis) && lab_eni_by_addr(lab, &f->src) == v->eni;
+	ip_addr_format(from_eni ? &f->dst : &f->src, far, sizeof(far));
+	const struct route_table *rt = valid_index(v->route_table, lab->n_route_tables)
+					   ? &lab->route_tables[v->route_table]
+					   : NULL;
+	const struct route *r =
+	    rt && valid_index(v->route, rt->n_routes) ? &rt->routes[v->route] : NULL;
+	const char *label = lab_eni_label(lab, v->eni);
+	if ((v->reason == REASON_ROUTE_IGW || v->reason == REASON_ROUTE_ENDPOINT ||
+	     v->reason == REASON_ROUTE_EIGW || v->reason == REASON_ENDPOINT_INBOUND ||
+	     v->reason == REASON_BLACKHOLE || v->reason == REASON_MIDDLEBOX) &&
+	    !r) {
+		snprintf(buf, len, "route to %s", far);
+		return;
+	}
+	switch (v->reason) {
+	case REASON_ROUTE_IGW:
+		snprintf(buf, len, "%s: %s -> %s%s", rt->id,
+			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target,
+			 f->src.family == IP_V4 ? ", public IP present" : "");
+		break;
+	case REASON_NO_PUBLIC_IP:
+		if (is_primary_v4(lab, v->eni, from_eni ? &f->src : &f->dst))
+			snprintf(buf, len, "%s has no public IPv4 address: %s cannot be reached",
+				 label, far);
+		else
+			snprintf(buf, len,
+				 "%s: its address %s has no public IPv4 address of its own: %s "
+				 "cannot be reached",
+				 label,
+				 ip_addr_format(from_eni ? &f->src : &f->dst, own, sizeof(own)),
+				 far);
+		break;
+	case REASON_OTHER_VPC:
+		snprintf(buf, len, "the ends are in different VPCs (peering is not modelled)");
+		break;
+	case REASON_ROUTE_ENDPOINT:
+		snprintf(buf, len, "%s: %s -> %s (gateway endpoint)", rt->id,
+			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+		break;
+	case REASON_ROUTE_EIGW:
+		snprintf(buf, len, "%s: %s -> %s (egress-only internet gateway)", rt->id,
+			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+		break;
+	case REASON_ENDPOINT_INBOUND:
+		snprintf(buf, len,
+			 "%s reaches the VPC only through %s, which carries only connections "
+			 "opened from inside the VPC",
+			 far, r->target);
+		break;
+	case REASON_NO_HOST:
+		snprintf(buf, len, "%s is inside the VPC but no ENI of the lab has it", far);
+		break;
+	case REASON_BLACKHOLE:
+		snprintf(buf, len,
+			 "%s: %s -> %s is a blackhole route (its target is gone): dropped", rt->id,
+			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+		break;
+	case REASON_ROUTE_LOCAL:
+		if (r)
+			snprintf(buf, len, "%s: %s -> local", rt->id,
+				 ip_prefix_format(&r->dest, dest, sizeof(dest)));
+		else
+			snprintf(buf, len, "local route to %s", far);
+		break;
+	case REASON_MIDDLEBOX:
+		snprintf(buf, len,
+			 "%s sends %s to %s, a route more specific than the local route "
+			 "(middlebox routing is not modelled)",
+			 rt->id, ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+		break;
+	default:
+		if (!rt)
+			snprintf(buf, len, "the subnet of %s has no route table: no route to %s",
+				 label, far);
+		else if (!r)
+			snprintf(buf, len, "%s has no route to %s", rt->id, far);
+		else
+			snprintf(buf, len, "%s sends %s to %s, not an internet gateway%s", rt->id,
+				 ip_prefix_format(&r->dest, dest, sizeof(dest)),
+				 r->target ? r->target : "?",
+				 r->kind == ROUTE_NAT ? " (NAT gateway paths are not modelled)"
+						      : "");
+		break;
+	}
+}
+
+const char *pipeline_explain(const struct lab *lab, const struct stage_verdict *v,
+			     const struct flow *f, char *buf, size_t len)
+{
+	char rule[320];
+	bool sg = v->stage == STAGE_SG_EGRESS || v->stage == STAGE_SG_INGRESS;
+	switch (v->reason) {
+	case REASON_RULE:
+		if (sg)
+			snprintf(buf, len, "%s",
+				 sg_rule_format(lab, v->group, v->rule, rule, sizeof(rule)));
+		else
+			explain_nacl(lab, v, buf, len);
+		break;
+	case REASON_NO_RULE:
+		explain_no_rule(lab, v, buf, len);
+		break;
+	case REASON_TRACKED:
+		snprintf(buf, len, "tracked");
+		break;
+	case REASON_UNTRACKED:
+		snprintf(buf, len, "untracked: %s",
+			 sg_rule_format(lab, v->group, v->rule, rule, sizeof(rule)));
+		break;
+	case REASON_SAME_SUBNET:
+		snprintf(buf, len, "same subnet (%s): network ACLs do not apply",
+			 valid_index(v->subnet, lab->n_subnets) ? lab->subnets[v->subnet].id : "?");
+		break;
+	case REASON_OUTSIDE:
+		snprintf(buf, len, "outside host: no %s of the lab on that side",
+			 sg ? "security group" : "network ACL");
+		break;
+	case REASON_SERVICE:
+		snprintf(buf, len, "%s: not filtered by %s", service_name(v->service),
+			 sg ? "security groups" : "network ACLs");
+		break;
+	case REASON_EARLIER_REJECT:
+		snprintf(buf, len, "not evaluated: an earlier stage rejected");
+		break;
+	case REASON_REQUEST_REJECTED:
+		snprintf(buf, len, "request rejected: no response");
+		break;
+	case REASON_NO_RESPONSE:
+		snprintf(buf, len, "no response expected for ICMP type %u", f->icmp_type);
+		break;
+	default:
+		explain_route(lab, v, f, buf, len);
+		break;
+	}
+	return buf;
+}

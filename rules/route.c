@@ -1,0 +1,194 @@
+/*
+ * The route stage (AWS-SEMANTICS §1, §5, §9): for a flow that touches a
+ * host outside the VPC, an ENI of another VPC or an in-VPC address no ENI
+ * has, the sender's subnet route table decides by longest prefix match:
+ * the local route, an internet gateway (with the public IP of the very
+ * private address for IPv4), an egress-only internet gateway, a gateway
+ * endpoint, a blackhole, or nothing.
+ */
+#include "pipeline.h"
+#include "pipeline-private.h"
+
+#include <string.h>
+
+/* The subnet's route table (explicit association, else the main one). */
+static const struct route_table *subnet_table(const struct lab *lab, int32_t subnet, int32_t *index)
+{
+	*index = -1;
+	if (!valid_index(subnet, lab->n_subnets))
+		return NULL;
+	*index = lab->subnets[subnet].route_table;
+	return valid_index(*index, lab->n_route_tables) ? &lab->route_tables[*index] : NULL;
+}
+
+/* Whether a route's destination lies inside a block of the table's VPC:
+ * the local route itself or a route more specific than it (§9). */
+static bool route_in_vpc(const struct lab *lab, const struct route_table *rt, const struct route *r)
+{
+	if (!valid_index(rt->vpc, lab->n_vpcs))
+		return false;
+	const struct vpc *v = &lab->vpcs[rt->vpc];
+	const struct ip_prefix *blocks = r->dest.addr.family == IP_V6 ? v->cidrs6 : v->cidrs;
+	size_t n = r->dest.addr.family == IP_V6 ? v->n_cidrs6 : v->n_cidrs;
+	for (size_t i = 0; i < n; i++)
+		if (ip_prefix_covers(&blocks[i], &r->dest))
+			return true;
+	return false;
+}
+
+/* Longest prefix match in one route table; -1 when nothing matches.
+ * in_vpc: only among the local route and routes more specific than it
+ * (a packet to an address of the VPC never takes 0.0.0.0/0). */
+static int32_t route_lookup(const struct lab *lab, const struct route_table *rt,
+			    const struct ip_addr *a, bool in_vpc)
+{
+	int32_t best = -1;
+	for (size_t i = 0; i < rt->n_routes; i++) {
+		if (!ip_prefix_contains(&rt->routes[i].dest, a))
+			continue;
+		if (in_vpc && rt->routes[i].kind != ROUTE_LOCAL &&
+		    !route_in_vpc(lab, rt, &rt->routes[i]))
+			continue;
+		if (best < 0 || rt->routes[i].dest.len > rt->routes[best].dest.len)
+			best = (int32_t)i;
+	}
+	return best;
+}
+
+/* Whether the sender's subnet sends a packet to another subnet of its VPC
+ * anywhere but the local route: a route more specific than the local
+ * route (middlebox routing) or a blackhole one. Inside one subnet no
+ * route table is consulted. */
+static bool leaves_local_route(const struct lab *lab, const struct eni *from, const struct eni *to,
+			       const struct ip_addr *dst)
+{
+	int32_t index;
+	if (from->subnet == to->subnet)
+		return false;
+	const struct route_table *rt = subnet_table(lab, from->subnet, &index);
+	if (!rt)
+		return false;
+	int32_t r = route_lookup(lab, rt, dst, true);
+	return r >= 0 && (rt->routes[r].kind != ROUTE_LOCAL || rt->routes[r].blackhole);
+}
+
+bool pipeline_needs_route(const struct lab *lab, const struct pipeline_end *src,
+			  const struct pipeline_end *dst, const struct flow *f)
+{
+	if (src->kind == END_SERVICE || dst->kind == END_SERVICE)
+		return false;
+	if (src->kind == END_OUTSIDE || dst->kind == END_OUTSIDE)
+		return true;
+	const struct eni *a = end_eni(lab, src), *b = end_eni(lab, dst);
+	if (!a || !b)
+		return false;
+	if (eni_vpc(lab, a) != eni_vpc(lab, b))
+		return true;
+	/* either direction: the response reuses the request's stage list */
+	return leaves_local_route(lab, a, b, &f->dst) || leaves_local_route(lab, b, a, &f->src);
+}
+
+static bool is_gateway_endpoint(const struct route *r)
+{
+	return r->kind == ROUTE_OTHER && r->target && !strncmp(r->target, "vpce-", 5);
+}
+
+static bool is_egress_only_igw(const struct route *r)
+{
+	return r->kind == ROUTE_OTHER && r->target && !strncmp(r->target, "eigw-", 5);
+}
+
+/* Between two subnets of one VPC: the sender's table decides. */
+static void route_inside_vpc(const struct lab *lab, const struct pipeline_end *src,
+			     const struct flow *f, struct stage_verdict *v)
+{
+	const struct eni *a = end_eni(lab, src);
+	v->eni = src->eni;
+	v->subnet = a->subnet;
+	v->verdict = VERDICT_ACCEPT;
+	v->reason = REASON_ROUTE_LOCAL;
+	const struct route_table *rt = subnet_table(lab, a->subnet, &v->route_table);
+	if (!rt)
+		return; /* the local route needs no table */
+	v->route = route_lookup(lab, rt, &f->dst, true);
+	if (v->route < 0)
+		return;
+	const struct route *via = &rt->routes[v->route];
+	if (via->blackhole) {
+		v->verdict = VERDICT_REJECT;
+		v->reason = REASON_BLACKHOLE;
+	} else if (via->kind != ROUTE_LOCAL) {
+		v->verdict = VERDICT_REJECT;
+		v->reason = REASON_MIDDLEBOX;
+	}
+}
+
+/* The route to a host outside the VPC, from the ENI inside (its address
+ * own, the other end far). */
+static void route_to_outside(const struct lab *lab, const struct eni *inside,
+			     const struct ip_addr *own, const struct ip_addr *far,
+			     struct stage_verdict *v)
+{
+	v->subnet = inside->subnet;
+	if (lab_addr_in_vpc(lab, far)) {
+		v->reason = REASON_NO_HOST;
+		return;
+	}
+	v->reason = REASON_NO_ROUTE;
+	const struct route_table *rt = subnet_table(lab, inside->subnet, &v->route_table);
+	if (!rt)
+		return;
+	v->route = route_lookup(lab, rt, far, false);
+	if (v->route < 0)
+		return;
+	const struct route *via = &rt->routes[v->route];
+	if (via->blackhole) {
+		v->reason = REASON_BLACKHOLE;
+		return;
+	}
+	if (is_gateway_endpoint(via)) {
+		/* private path to the service's prefix list: no public IP needed */
+		v->verdict = VERDICT_ACCEPT;
+		v->reason = REASON_ROUTE_ENDPOINT;
+		return;
+	}
+	if (is_egress_only_igw(via) && far->family == IP_V6) {
+		/* per packet the replies must pass too; who opened the
+		 * connection is pipeline_check's (or conntrack's) business */
+		v->verdict = VERDICT_ACCEPT;
+		v->reason = REASON_ROUTE_EIGW;
+		return;
+	}
+	if (via->kind != ROUTE_IGW)
+		return;
+	/* the IGW translates IPv4 1:1 to the public IP of that very private
+	 * address; IPv6 is global (§5, §9) */
+	if (far->family == IP_V4 && !eni_public_of(inside, own)) {
+		v->reason = REASON_NO_PUBLIC_IP;
+		return;
+	}
+	v->verdict = VERDICT_ACCEPT;
+	v->reason = REASON_ROUTE_IGW;
+}
+
+void pipeline_route_stage(const struct lab *lab, const struct pipeline_end *src,
+			  const struct pipeline_end *dst, const struct flow *f,
+			  struct stage_verdict *v)
+{
+	verdict_init(v, STAGE_ROUTE);
+	v->verdict = VERDICT_REJECT;
+	const struct eni *a = end_eni(lab, src), *b = end_eni(lab, dst);
+	if (a && b) {
+		if (eni_vpc(lab, a) == eni_vpc(lab, b))
+			route_inside_vpc(lab, src, f, v);
+		else
+			v->reason = REASON_OTHER_VPC;
+		return;
+	}
+	if (!a && !b) {
+		v->reason = REASON_NO_ROUTE;
+		return;
+	}
+	v->eni = a ? src->eni : dst->eni;
+	route_to_outside(lab, a ? a : b, a ? &f->src : &f->dst, a ? &f->dst : &f->src, v);
+}
