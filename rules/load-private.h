@@ -177,7 +177,6 @@ void ld_add_prefix(struct loader *l, struct ip_prefix **list, size_t *n, const s
 void ld_add_addr(struct loader *l, struct ip_addr **list, size_t *n, const struct ip_addr *a);
 
 /* What kind of target a route's target id names ("local", "igw-…", …). */
-enum route_target route_kind(const char *target);
 
 /* An error unless v is an object. */
 bool want_object(struct loader *l, const json_t *v, const char *path);

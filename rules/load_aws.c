@@ -652,17 +652,6 @@ static const char *const route_targets[] = {
     "CoreNetworkArn",
 };
 
-enum route_target route_kind(const char *target)
-{
-	if (!strcmp(target, "local"))
-		return ROUTE_LOCAL;
-	if (!strncmp(target, "igw-", 4))
-		return ROUTE_IGW;
-	if (!strncmp(target, "nat-", 4))
-		return ROUTE_NAT;
-	return ROUTE_OTHER;
-}
-
 /* 0: no route (not an object, or a bad CIDR, reported); 1: *r; 2: a route
  * to the prefix list *pl_id, its CIDRs filled in later. */
 static int aws_route(struct loader *l, const json_t *o, const char *path, struct route *r,

@@ -500,7 +500,7 @@ static bool route_target(struct loader *l, struct scope *s, const char *t, struc
 		r->kind = ROUTE_NAT;
 		r->target = t[3] ? t : ld_make_id(l, "nat", s->vpc_name, "");
 	} else {
-		r->kind = ROUTE_OTHER;
+		r->kind = route_kind(t);
 		r->target = t;
 	}
 	return true;

@@ -364,3 +364,24 @@ bool lab_eni_has_group(const struct eni *e, int32_t g)
 			return true;
 	return false;
 }
+
+enum route_target route_kind(const char *target)
+{
+	static const struct {
+		const char *prefix;
+		enum route_target kind;
+	} kinds[] = {
+	    {"igw-", ROUTE_IGW},	{"nat-", ROUTE_NAT},   {"eigw-", ROUTE_EIGW},
+	    {"vpce-", ROUTE_ENDPOINT}, {"pcx-", ROUTE_PEERING}, {"tgw-", ROUTE_TGW},
+	    {"vgw-", ROUTE_VGW},	{"eni-", ROUTE_ENI},   {"i-", ROUTE_ENI},
+	};
+
+	if (!target)
+		return ROUTE_OTHER;
+	if (!strcmp(target, "local"))
+		return ROUTE_LOCAL;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strncmp(target, kinds[i].prefix, strlen(kinds[i].prefix)))
+			return kinds[i].kind;
+	return ROUTE_OTHER;
+}

@@ -107,7 +107,20 @@ struct prefix_list {
 	struct origin origin;
 };
 
-enum route_target { ROUTE_LOCAL, ROUTE_IGW, ROUTE_NAT, ROUTE_OTHER };
+/* What a route sends to, classified once when the lab is loaded
+ * (route_kind()), never again per packet. */
+enum route_target {
+	ROUTE_LOCAL,	/* "local": the VPC's own blocks */
+	ROUTE_IGW,	/* igw-: internet gateway */
+	ROUTE_NAT,	/* nat-: NAT gateway */
+	ROUTE_EIGW,	/* eigw-: egress-only internet gateway (IPv6) */
+	ROUTE_ENDPOINT, /* vpce-: gateway endpoint, or a Gateway Load Balancer endpoint */
+	ROUTE_PEERING,	/* pcx-: VPC peering connection */
+	ROUTE_TGW,	/* tgw-: transit gateway */
+	ROUTE_VGW,	/* vgw-: virtual private gateway (VPN, Direct Connect) */
+	ROUTE_ENI,	/* eni- or i-: a network interface or instance (appliance) */
+	ROUTE_OTHER	/* local/carrier gateways, core networks, anything else */
+};
 
 struct route {
 	struct ip_prefix dest;
@@ -357,5 +370,8 @@ const char *lab_eni_label(const struct lab *lab, int32_t eni);
 const char *lab_eni_ref(const struct lab *lab, int32_t eni);
 /* Whether the ENI carries group g (an index into lab->groups). */
 bool lab_eni_has_group(const struct eni *e, int32_t g);
+
+/* The kind of a route target id ("local", "igw-…", "nat-…", "pcx-…", ...). */
+enum route_target route_kind(const char *target);
 
 #endif

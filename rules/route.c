@@ -90,12 +90,12 @@ bool pipeline_needs_route(const struct lab *lab, const struct pipeline_end *src,
 
 static bool is_gateway_endpoint(const struct route *r)
 {
-	return r->kind == ROUTE_OTHER && r->target && !strncmp(r->target, "vpce-", 5);
+	return r->kind == ROUTE_ENDPOINT;
 }
 
 static bool is_egress_only_igw(const struct route *r)
 {
-	return r->kind == ROUTE_OTHER && r->target && !strncmp(r->target, "eigw-", 5);
+	return r->kind == ROUTE_EIGW;
 }
 
 /* Between two subnets of one VPC: the sender's table decides. */

@@ -224,14 +224,7 @@ static inline void kit_route(struct lab *lab, int32_t rt, const char *dest, cons
 	struct route *r = &t->routes[t->n_routes++];
 	r->dest = kit_prefix(dest);
 	r->target = kit_str(lab, target);
-	if (!strcmp(target, "local"))
-		r->kind = ROUTE_LOCAL;
-	else if (!strncmp(target, "igw-", 4))
-		r->kind = ROUTE_IGW;
-	else if (!strncmp(target, "nat-", 4))
-		r->kind = ROUTE_NAT;
-	else
-		r->kind = ROUTE_OTHER;
+	r->kind = route_kind(target);
 }
 
 /* nacl -1: the VPC's default NACL; rt -1: the main table (or none). */

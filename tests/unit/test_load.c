@@ -1260,7 +1260,7 @@ static void test_aws_export_example(void **state)
 	/* DestinationPrefixListId: one route per entry of the list */
 	assert_int_equal(main->n_routes, 4);
 	assert_string_equal(main->routes[2].target, "vpce-0a1b2c3d4e5f60718");
-	assert_int_equal(main->routes[2].kind, ROUTE_OTHER);
+	assert_int_equal(main->routes[2].kind, ROUTE_ENDPOINT);
 	assert_int_equal(main->routes[3].dest.len, 26);
 	lab_free(lab);
 	diag_free(&d);
