@@ -1,8 +1,8 @@
 /*
  * The control socket's state, shared by its own files only (control.c: the
- * socket, clients and small answers; control_flows.c: the flows reply,
- * written in pieces). Nobody else includes this: daemon/control.h is the
- * interface.
+ * socket and its clients; control_views.c: the status, stats and reload
+ * replies; control_flows.c: the flows reply, written in pieces). Nobody
+ * else includes this: daemon/control.h is the interface.
  */
 #ifndef VPCFW_CONTROL_PRIVATE_H
 #define VPCFW_CONTROL_PRIVATE_H
@@ -43,10 +43,16 @@ struct control {
 };
 
 struct timespec ctl_mono_now(void);
+double ctl_ts_sec(const struct timespec *t);
 json_t *ctl_str_or_null(const char *s);
 json_t *ctl_addr_json(const struct ip_addr *a);
-json_t *ctl_reply_ok(void);
-json_t *ctl_reply_error(const char *msg);
+
+/* The replies to status and stats, and to a reload once the daemon has
+ * answered it (rc, diags and err as control_reload_done_fn has them). An
+ * error reply when out of memory, or NULL. */
+json_t *ctl_status_reply(struct control *c);
+json_t *ctl_stats_reply(struct control *c);
+json_t *ctl_reload_reply(struct control *c, int rc, const struct diag_list *d, const char *err);
 
 /*
  * A `flows` reply being written. It is produced a piece at a time from the

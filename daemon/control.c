@@ -8,8 +8,9 @@
  * garbage gets an error reply, an over-long line an error and a close, a
  * hang-up mid-request a close, silence the idle timeout.
  *
- * Not for: the protocol's framing and validation (control_proto.c), loading
- * labs (the daemon's reload callback), policy or packets.
+ * Not for: the protocol's framing and validation (common/control_proto.c),
+ * what the answers say (control_views.c, control_flows.c), loading labs
+ * (the daemon's reload callback), policy or packets.
  */
 #include <errno.h>
 #include <grp.h>
@@ -68,14 +69,7 @@ void control_opts_init(struct control_opts *o)
 	o->request_timeout = CONTROL_REQUEST_TIMEOUT;
 }
 
-int control_socket_path(const char *lab, char *buf, size_t len)
-{
-	int n = snprintf(buf, len, "%s/%s/%s", TOPOLOGY_RUN_DIR, lab, CONTROL_SOCKET_NAME);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static double ts_sec(const struct timespec *t)
+double ctl_ts_sec(const struct timespec *t)
 {
 	return (double)t->tv_sec + (double)t->tv_nsec / 1e9;
 }
@@ -135,183 +129,25 @@ static int client_flush(struct control_client *cl)
 /* Takes ownership of the reply object. */
 static void client_queue(struct control_client *cl, json_t *reply)
 {
-	char *s = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+	char *s = ctl_encode_reply(reply);
 
-	json_decref(reply);
 	/* Out of memory: the client learns nothing but loses nothing else
 	 * either. */
-	if (!s || ctl_outbuf_add(&cl->out, s, strlen(s)) < 0 ||
-	    ctl_outbuf_add(&cl->out, "\n", 1) < 0)
+	if (!s || ctl_outbuf_add(&cl->out, s, strlen(s)) < 0)
 		cl->closing = true;
 	free(s);
 	cl->reply_start = ctl_mono_now();
 }
 
-json_t *ctl_reply_ok(void)
-{
-	return json_pack("{s:i, s:b}", "v", CONTROL_PROTOCOL_VERSION, "ok", 1);
-}
-
-json_t *ctl_reply_error(const char *msg)
-{
-	return json_pack("{s:i, s:b, s:s}", "v", CONTROL_PROTOCOL_VERSION, "ok", 0, "error", msg);
-}
-
 /* Best effort for a client refused at the door: one reply, never waiting. */
 static void refuse(int fd, const char *msg)
 {
-	json_t *r = ctl_reply_error(msg);
-	char *s = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	char *s = ctl_encode_reply(ctl_reply_error(msg));
 
-	if (s) {
-		ssize_t n = send(fd, s, strlen(s), MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0)
-			(void)!send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	}
+	if (s)
+		(void)!send(fd, s, strlen(s), MSG_NOSIGNAL | MSG_DONTWAIT);
 	free(s);
-	json_decref(r);
 	close(fd);
-}
-
-/* ------------------------------------------------------------ answers */
-
-json_t *ctl_addr_json(const struct ip_addr *a)
-{
-	char buf[64];
-
-	return json_string(ip_addr_format(a, buf, sizeof(buf)));
-}
-
-static json_t *addrs_json(const struct ip_addr *a, size_t n)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; arr && i < n; i++)
-		json_array_append_new(arr, ctl_addr_json(&a[i]));
-	return arr;
-}
-
-json_t *ctl_str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-static json_t *eni_json(struct control *c, const struct lab *lab, int32_t e)
-{
-	const struct eni *eni = &lab->enis[e];
-	const struct topology_port *tp = topology_port_of_eni(c->topo, e);
-	json_t *groups = json_array();
-	json_t *o;
-
-	for (size_t g = 0; groups && g < eni->n_groups; g++)
-		json_array_append_new(groups, json_string(lab->groups[eni->groups[g]].id));
-	o = json_pack(
-	    "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", eni->id, "name",
-	    ctl_str_or_null(eni->name), "instance_id", ctl_str_or_null(eni->instance_id),
-	    "subnet_id", ctl_str_or_null(eni->subnet >= 0 ? lab->subnets[eni->subnet].id : NULL),
-	    "ipv4", addrs_json(eni->ipv4, eni->n_ipv4), "ipv6", addrs_json(eni->ipv6, eni->n_ipv6),
-	    "groups", groups ? groups : json_null(), "namespace",
-	    ctl_str_or_null(tp ? tp->netns : NULL), "port", ctl_str_or_null(tp ? tp->name : NULL));
-	return o;
-}
-
-static json_t *answer_status(struct control *c)
-{
-	const struct lab *lab = datapath_lab(c->dp);
-	struct timespec now = ctl_mono_now();
-	json_t *enis = json_array(), *outside = json_array();
-	json_t *r = ctl_reply_ok();
-
-	for (size_t i = 0; enis && i < lab->n_enis; i++)
-		json_array_append_new(enis, eni_json(c, lab, (int32_t)i));
-	for (size_t i = 0; outside && i < lab->n_outside; i++) {
-		const struct topology_port *tp = topology_port_of_outside(c->topo, (int32_t)i);
-		json_array_append_new(
-		    outside, json_pack("{s:s, s:o, s:o, s:o}", "name", lab->outside[i].name, "addr",
-				       ctl_addr_json(&lab->outside[i].addr), "namespace",
-				       ctl_str_or_null(tp ? tp->netns : NULL), "port",
-				       ctl_str_or_null(tp ? tp->name : NULL)));
-	}
-	if (!r || !enis || !outside) {
-		json_decref(r);
-		json_decref(enis);
-		json_decref(outside);
-		return ctl_reply_error("out of memory");
-	}
-	json_object_set_new(r, "lab", json_string(c->lab));
-	json_object_set_new(r, "source", ctl_str_or_null(lab->source));
-	json_object_set_new(r, "pid", json_integer(getpid()));
-	json_object_set_new(r, "started", json_integer((json_int_t)c->started_wall));
-	json_object_set_new(r, "uptime",
-			    json_integer((json_int_t)(ts_sec(&now) - ts_sec(&c->started))));
-	json_object_set_new(r, "generation", json_integer(datapath_generation(c->dp)));
-	json_object_set_new(r, "flow_log", ctl_str_or_null(c->opts.flowlog_path));
-	json_object_set_new(r, "router_namespace", json_string(c->topo->router_ns));
-	json_object_set_new(r, "ports", json_integer((json_int_t)datapath_n_ports(c->dp)));
-	json_object_set_new(r, "control_group", ctl_str_or_null(c->opts.group));
-	json_object_set_new(r, "enis", enis);
-	json_object_set_new(r, "outside", outside);
-	return r;
-}
-
-/* ---- stats */
-
-static json_t *answer_stats(struct control *c)
-{
-	json_t *r = ctl_reply_ok();
-	json_t *st = datapath_stats_json(c->dp, DP_STATS_NESTED);
-
-	if (!r || !st || json_object_update(r, st) < 0) {
-		json_decref(r);
-		json_decref(st);
-		return ctl_reply_error("out of memory");
-	}
-	json_decref(st);
-	return r;
-}
-
-/* ---- reload */
-
-static json_t *diags_json(const struct diag_list *d, enum diag_level level)
-{
-	json_t *arr = json_array();
-	char buf[1024];
-
-	for (size_t i = 0; arr && i < d->n; i++) {
-		const struct diag *x = &d->items[i];
-		if (x->level != level)
-			continue;
-		json_array_append_new(
-		    arr, json_pack("{s:o, s:o, s:s, s:s}", "file", ctl_str_or_null(x->file), "path",
-				   ctl_str_or_null(x->path), "message", x->msg ? x->msg : "",
-				   "text", diag_format(x, buf, sizeof(buf))));
-	}
-	return arr;
-}
-
-static json_t *reload_reply(struct control *c, int rc, const struct diag_list *d, const char *err)
-{
-	json_t *r;
-
-	if (rc < 0) {
-		char msg[1200];
-		snprintf(msg, sizeof(msg), "reload failed, the running rules stay: %s",
-			 err && err[0] ? err : "the lab has errors");
-		r = ctl_reply_error(msg);
-	} else {
-		r = ctl_reply_ok();
-	}
-	if (r) {
-		json_object_set_new(r, "errors", diags_json(d, DIAG_ERROR));
-		json_object_set_new(r, "warnings", diags_json(d, DIAG_WARNING));
-		json_object_set_new(r, "generation", json_integer(datapath_generation(c->dp)));
-		json_object_set_new(r, "source", ctl_str_or_null(datapath_lab(c->dp)->source));
-		if (d->n < d->n_errors + d->n_warnings)
-			json_object_set_new(
-			    r, "unrecorded",
-			    json_integer((json_int_t)(d->n_errors + d->n_warnings - d->n)));
-	}
-	return r;
 }
 
 /* Who asked for a reload, by id: the client may be gone by the answer.
@@ -344,7 +180,7 @@ static void reload_done(void *ctx, int rc, const struct diag_list *diags, const 
 	for (struct control_client *cl = c->clients; cl; cl = cl->next)
 		if (cl->id == id) {
 			cl->waiting = false;
-			client_queue(cl, reload_reply(c, rc, diags, err));
+			client_queue(cl, ctl_reload_reply(c, rc, diags, err));
 			client_work(cl);
 			return;
 		}
@@ -387,14 +223,14 @@ static void client_answer(struct control_client *cl, const char *line, size_t le
 	}
 	switch (req.cmd) {
 	case CTL_CMD_STATUS:
-		r = answer_status(c);
+		r = ctl_status_reply(c);
 		break;
 	case CTL_CMD_FLOWS:
 		if (flows_stream_start(c, &req, &cl->stream, &r) == 0 && cl->stream)
 			cl->reply_start = ctl_mono_now();
 		break;
 	case CTL_CMD_STATS:
-		r = answer_stats(c);
+		r = ctl_stats_reply(c);
 		break;
 	case CTL_CMD_RELOAD:
 		r = answer_reload(cl, &req);
@@ -668,7 +504,7 @@ static void on_listen(void *arg, int fd, uint32_t events)
 
 static double since(const struct timespec *now, const struct timespec *t)
 {
-	return ts_sec(now) - ts_sec(t);
+	return ctl_ts_sec(now) - ctl_ts_sec(t);
 }
 
 /* Whether cl outlived its timers (see struct control_client); a request

@@ -37,20 +37,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "control_proto.h"
 #include "diag.h"
+#include "labnames.h"
 
 struct loop;
 struct datapath;
 struct topology;
 struct control;
 
-#define CONTROL_PROTOCOL_VERSION 1
-#define CONTROL_SOCKET_NAME "control.sock"
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_ROOT_CLIENTS 4		/* more, for root alone */
 #define CONTROL_IDLE_TIMEOUT 60		/* seconds idle, or to take one reply */
 #define CONTROL_REQUEST_TIMEOUT 10	/* seconds from a request's first byte to its end */
-#define CONTROL_MAX_REQUEST (64 * 1024) /* bytes of one request line */
 
 /*
  * The daemon's reload (the same one SIGHUP runs), asynchronous so that the
@@ -90,8 +89,5 @@ int control_open(struct loop *l, struct datapath *dp, const struct topology *top
 		 const struct control_opts *o, struct control **out, char *err, size_t errlen);
 /* Closes every client and removes the socket file. NULL allowed. */
 void control_close(struct control *c);
-
-/* The default socket path of a lab into buf. 0 or -ENAMETOOLONG. */
-int control_socket_path(const char *lab, char *buf, size_t len);
 
 #endif

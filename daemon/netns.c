@@ -25,18 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int netns_path(const char *name, char *buf, size_t len)
-{
-	int n;
-
-	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
-		return -EINVAL;
-	n = snprintf(buf, len, "%s/%s", NETNS_RUN_DIR, name);
-	if (n < 0 || (size_t)n >= len || strlen(name) >= NETNS_NAME_MAX)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 /* Same dance as iproute2: MS_SHARED fails with EINVAL when the directory
  * is not a mount point, so make it one and try again. Repeating this is
  * harmless (concurrent callers may stack mounts, as with ip netns add). */
@@ -112,51 +100,6 @@ out:
 	close(saved);
 	if (ret)
 		unlink(path);
-	return ret;
-}
-
-bool netns_exists(const char *name)
-{
-	char path[128];
-
-	if (netns_path(name, path, sizeof(path)))
-		return false;
-	return access(path, F_OK) == 0;
-}
-
-int netns_open(const char *name)
-{
-	char path[128];
-	int ret = netns_path(name, path, sizeof(path));
-	int fd;
-
-	if (ret)
-		return ret;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
-int netns_enter(int nsfd, int *saved)
-{
-	int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (setns(nsfd, CLONE_NEWNET)) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	*saved = fd;
-	return 0;
-}
-
-int netns_leave(int saved)
-{
-	int ret = setns(saved, CLONE_NEWNET) ? -errno : 0;
-
-	close(saved);
 	return ret;
 }
 

@@ -11,26 +11,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define NETNS_RUN_DIR "/run/netns"
-/* Longest namespace name we create (the kernel allows NAME_MAX). */
-#define NETNS_NAME_MAX 64
+#include "nsenter.h"
 
 /* Creates the namespace NAME and returns with the calling thread still in
  * its original namespace. 0, -EEXIST when NAME exists, or another -errno
  * with a message in err. Nothing is left behind on failure. */
 int netns_create(const char *name, char *err, size_t errlen);
-
-/* Whether /run/netns/NAME exists. */
-bool netns_exists(const char *name);
-
-/* An O_RDONLY|O_CLOEXEC fd of the namespace, or -errno. */
-int netns_open(const char *name);
-
-/* Moves the calling thread into the namespace nsfd; *saved receives an fd
- * of the namespace it was in (pass it to netns_leave). 0 or -errno. */
-int netns_enter(int nsfd, int *saved);
-/* Returns the calling thread to saved and closes it. 0 or -errno. */
-int netns_leave(int saved);
 
 /* Runs fn(arg) with the calling thread inside nsfd and returns its result
  * (or -errno when entering fails). Sockets fn opens stay in that namespace

@@ -9,24 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "labstate.h"
 #include "topology.h"
 
-#define TOPOLOGY_STATE_FILE "topology.state"
-
-/* One port line of a state file. */
-struct topo_state_port {
-	char ifname[IFNAMSIZ];
-	char netns[NETNS_NAME_MAX];
-	char kind[16];	 /* "eni" or "outside" */
-	char eni_id[64]; /* "-" when none */
-	char instance_id[64];
-	int device_index;
-	char name[256]; /* Name tag or outside host name, "-" when none */
-};
-
-/* "/run/vpcfw/<lab>" and ".../topology.state". 0 or -ENAMETOOLONG. */
-int topo_state_dir(const char *lab, char *buf, size_t len);
-int topo_state_path(const char *lab, char *buf, size_t len);
 
 /* Creates the state file exclusively, locks it for this process's
  * lifetime and writes the owner line. Returns the fd or -errno (-EBUSY:

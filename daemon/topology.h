@@ -40,19 +40,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "labnames.h"
 #include "model.h"
 #include "netns.h"
 
 /* The IPv6 router address every ENI routes ::/0 to (on eth0). Nothing in
  * the router namespace owns it: the data path answers for it. */
 #define TOPOLOGY_ROUTER_LL6 "fe80::1"
-#define TOPOLOGY_RUN_DIR "/run/vpcfw"
-#define TOPOLOGY_NS_PREFIX "vpcfw-"
-#define TOPOLOGY_ROUTER_PREFIX "vpcfw-router-"
-/* Longest lab name accepted ([A-Za-z0-9_.-]). */
-#define TOPOLOGY_LAB_NAME_MAX 32
-/* Longest Name tag used as a namespace label. */
-#define TOPOLOGY_LABEL_MAX 15
 
 struct topology_options {
 	/* Leave the veths' offloads as the kernel sets them. By default
@@ -142,23 +136,11 @@ int topology_port_drop(struct topology *t, size_t port, bool drop, char *err, si
 const struct topology_port *topology_port_of_eni(const struct topology *t, int32_t eni);
 const struct topology_port *topology_port_of_outside(const struct topology *t, int32_t outside);
 
-/* The namespace name of an ENI ("vpcfw-<label>"), as topology_create names
- * it, into buf. 0 or -EINVAL. */
-int topology_eni_netns(const struct lab *lab, int32_t eni, char *buf, size_t len);
-/* The namespace name of an outside host. */
-int topology_outside_netns(const struct lab *lab, int32_t outside, char *buf, size_t len);
-
 /* Removes what a dead daemon of lab left (no-op when nothing), ending the
  * processes still running in its namespaces first (*procs_ended, may be
  * NULL). Returns the number of namespaces removed, -EBUSY when the daemon
  * is alive or another is starting the lab, or -errno. topology_create
  * calls it itself. */
 int topology_cleanup_stale(const char *lab, size_t *procs_ended, char *err, size_t errlen);
-
-/* For `vpcfw exec`: finds the namespace of NAME (label, Name tag, ENI id,
- * instance id or outside host name) in the state files of running labs
- * (only lab's when lab is not NULL). 0, -ENOENT, or -EEXIST (ambiguous:
- * several labs). */
-int topology_lookup_netns(const char *lab, const char *name, char *buf, size_t len);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * Connecting to vpcfwd's control socket and exchanging one request line
- * for one reply line (client.h). The framing mirrors the daemon's: a reply
- * is one JSON object terminated by a newline; anything else is an error
- * here, never a crash. Not for printing (tools/cmd_online.c).
+ * for one reply line (client.h). The framing is the daemon's own
+ * (common/control_proto.h): a reply is one JSON object terminated by a
+ * newline; anything else is an error here, never a crash. Not for printing
+ * (tools/cmd_online.c).
  */
 #include <errno.h>
 #include <glob.h>
@@ -16,16 +17,15 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "control.h"
-#include "topology.h"
+#include "control_proto.h"
+#include "labnames.h"
 
 /* Replies can be large (flows of a busy lab) but not unbounded. */
 #define CLIENT_MAX_REPLY (256u * 1024 * 1024)
 
 struct client {
 	int fd;
-	char *buf;
-	size_t len, cap;
+	struct ctl_inbuf in;
 };
 
 int client_find_socket(const char *lab, char *buf, size_t len, char *err, size_t errlen)
@@ -91,6 +91,7 @@ int client_connect(const char *path, struct client **out, char *err, size_t errl
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	ctl_inbuf_init(&c->in, CLIENT_MAX_REPLY);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
@@ -116,7 +117,7 @@ void client_close(struct client *c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
-	free(c->buf);
+	ctl_inbuf_free(&c->in);
 	free(c);
 }
 
@@ -142,46 +143,43 @@ static long long ms_now(void)
 	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* One line into c->buf (NUL-terminated, newline dropped): its length, or
- * a negative code. */
-static long client_read_line(struct client *c, int timeout_ms, char *err, size_t errlen)
+static int wait_readable(int fd, long long deadline, int timeout_ms, char *err, size_t errlen)
 {
-	long long deadline = timeout_ms < 0 ? -1 : ms_now() + timeout_ms;
-
-	c->len = 0;
 	for (;;) {
-		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
-		if (nl) {
-			*nl = '\0';
-			return nl - c->buf;
-		}
-		if (c->len + 65536 + 1 > c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : 131072;
-			if (cap > CLIENT_MAX_REPLY) {
-				snprintf(err, errlen, "reply larger than %u bytes",
-					 CLIENT_MAX_REPLY);
-				return -EMSGSIZE;
-			}
-			char *b = realloc(c->buf, cap);
-			if (!b) {
-				snprintf(err, errlen, "out of memory");
-				return -ENOMEM;
-			}
-			c->buf = b;
-			c->cap = cap;
-		}
-		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		int wait = deadline < 0 ? -1 : (int)(deadline - ms_now());
+
 		if (deadline >= 0 && wait <= 0) {
 			snprintf(err, errlen, "no reply from vpcfwd within %d ms", timeout_ms);
 			return -ETIMEDOUT;
 		}
-		int p = poll(&pfd, 1, wait);
-		if (p < 0 && errno == EINTR)
-			continue;
-		if (p == 0)
-			continue; /* the deadline check above ends it */
-		ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len - 1, 0);
+		if (poll(&pfd, 1, wait) > 0)
+			return 0;
+		/* EINTR, or the deadline passed: the check above decides. */
+	}
+}
+
+/* The next reply line (NUL-terminated in place, newline dropped) into
+ * *line: its length, or a negative code with a message in err. */
+static long client_read_line(struct client *c, int timeout_ms, char **line, char *err,
+			     size_t errlen)
+{
+	long long deadline = timeout_ms < 0 ? -1 : ms_now() + timeout_ms;
+	size_t len;
+	int r;
+
+	while ((r = ctl_inbuf_line(&c->in, line, &len)) == 0) {
+		char *p;
+		long room = ctl_inbuf_room(&c->in, &p);
+
+		if (room < 0) {
+			snprintf(err, errlen, "out of memory");
+			return room;
+		}
+		r = wait_readable(c->fd, deadline, timeout_ms, err, errlen);
+		if (r < 0)
+			return r;
+		ssize_t n = recv(c->fd, p, (size_t)room, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -189,45 +187,35 @@ static long client_read_line(struct client *c, int timeout_ms, char *err, size_t
 				 n < 0 ? ": " : " without a reply", n < 0 ? strerror(errno) : "");
 			return n < 0 ? -errno : -ECONNRESET;
 		}
-		c->len += (size_t)n;
+		ctl_inbuf_commit(&c->in, (size_t)n);
 	}
+	if (r < 0) {
+		snprintf(err, errlen, "reply larger than %u bytes", CLIENT_MAX_REPLY);
+		return r;
+	}
+	return (long)len;
 }
 
 int client_call(struct client *c, json_t *req, int timeout_ms, json_t **reply, char *err,
 		size_t errlen)
 {
-	json_error_t je;
-	char *s;
+	char *s = ctl_encode_request(req), *line;
 	int r;
 
-	memset(&je, 0, sizeof(je));
 	*reply = NULL;
-	if (!req || json_object_set_new(req, "v", json_integer(CONTROL_PROTOCOL_VERSION)) < 0 ||
-	    !(s = json_dumps(req, JSON_COMPACT))) {
-		json_decref(req);
+	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	json_decref(req);
 	r = client_send_all(c->fd, s, strlen(s));
-	if (r == 0)
-		r = client_send_all(c->fd, "\n", 1);
 	free(s);
 	/* A daemon that refuses us (credentials, too many clients) says why
 	 * and closes, perhaps before our request got there: read its reply
 	 * before reporting the failed send. */
-	long n = client_read_line(c, timeout_ms, err, errlen);
+	long n = client_read_line(c, timeout_ms, &line, err, errlen);
 	if (n < 0 && r < 0)
 		snprintf(err, errlen, "cannot send to vpcfwd: %s", strerror(-r));
 	if (n < 0)
 		return r < 0 ? r : (int)n;
-	*reply = json_loadb(c->buf, (size_t)n, 0, &je);
-	if (!*reply || !json_is_object(*reply) || !json_is_boolean(json_object_get(*reply, "ok"))) {
-		json_decref(*reply);
-		*reply = NULL;
-		snprintf(err, errlen, "vpcfwd sent something that is not a reply: %s",
-			 je.text[0] ? je.text : "no \"ok\"");
-		return -EPROTO;
-	}
-	return 0;
+	return ctl_reply_parse(line, (size_t)n, reply, err, errlen);
 }

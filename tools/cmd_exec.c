@@ -3,11 +3,11 @@
  * the lab's Session Manager. NAME is a namespace label, Name tag, ENI id,
  * instance id or outside host name; it is found, in this order, as
  * /run/netns/vpcfw-NAME, in the state files of running labs (what vpcfwd
- * built, topology.h), or by loading the lab given with --lab PATH. Then the
+ * built, common/labstate.h), or by loading the lab given with --lab PATH. Then the
  * process joins the namespace (and, like `ip netns exec`, gets a private
  * /sys showing that namespace's devices) and becomes the program: its exit
- * status is the program's. Not for choosing names: topology.c does that,
- * and this file only asks it.
+ * status is the program's. Not for choosing names: common/labnames.c does
+ * that, for the daemon and for us.
  */
 #include <errno.h>
 #include <sched.h>
@@ -20,9 +20,9 @@
 
 #include "commands.h"
 #include "diag.h"
+#include "labstate.h"
 #include "load.h"
-#include "netns.h"
-#include "topology.h"
+#include "nsenter.h"
 
 /* As env(1), nohup(1), chroot(1): our own failures are 125, a program
  * that cannot run 126, one that does not exist 127; anything else is the
@@ -127,7 +127,7 @@ int cmd_exec(int argc, char **argv)
 {
 	const char *lab = getenv("VPCFW_LAB");
 	char ns[NETNS_NAME_MAX + 32];
-	int i = 1, fd, ret;
+	int i = 1, fd, saved, ret;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -176,11 +176,12 @@ int cmd_exec(int argc, char **argv)
 		return EXEC_FAIL;
 	}
 	fd = netns_open(ns);
-	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
-		fprintf(stderr, "vpcfw exec: entering %s: %s\n", ns,
-			strerror(fd < 0 ? -fd : errno));
+	ret = fd < 0 ? fd : netns_enter(fd, &saved);
+	if (ret < 0) {
+		fprintf(stderr, "vpcfw exec: entering %s: %s\n", ns, strerror(-ret));
 		return EXEC_FAIL;
 	}
+	close(saved); /* for good: this process becomes the program */
 	close(fd);
 	private_sysfs();
 	execvp(argv[i], argv + i);

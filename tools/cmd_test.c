@@ -37,13 +37,13 @@
 #include "cover.h"
 #include "diag.h"
 #include "expect.h"
+#include "labnames.h"
 #include "load.h"
 #include "pipeline.h"
 #include "probe.h"
 #include "query.h"
 #include "ruleinfo.h"
 #include "sarif.h"
-#include "topology.h"
 
 #define TEST_PARALLEL 64
 #define TEST_READY_S 60

@@ -5,7 +5,7 @@
  * receive, or ICMP/ICMPv6 echo from the source namespace, decided within a
  * timeout. One listener process per destination namespace serves every
  * port its flows need; each flow is sent by a forked worker that enters
- * the source namespace with setns (daemon/netns.h), so the caller's
+ * the source namespace with setns (common/nsenter.h), so the caller's
  * namespace never changes; workers run in parallel (bounded). Needs root
  * (setns, raw ICMP sockets).
  *
@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "addr.h"
-#include "netns.h"
+#include "nsenter.h"
 
 struct probe_spec {
 	char src_ns[NETNS_NAME_MAX];

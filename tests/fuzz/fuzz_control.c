@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness for the control protocol (daemon/control_proto): any
+ * libFuzzer harness for the control protocol (common/control_proto): any
  * bytes, as a local client would write them to the control socket, split
  * into reads of sizes the input chooses. Framing must never hand out a line
  * longer than the limit or read outside its buffer, every complete line
@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control.h"
 #include "control_proto.h"
 
 #define CHECK(c)                                                                                   \

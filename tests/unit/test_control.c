@@ -1,5 +1,5 @@
 /*
- * daemon/control_proto: the control socket's framing and request
+ * common/control_proto: the control socket's framing and request
  * validation, which stand between any local client and the daemon — lines
  * split across reads, several in one read, CRLF, the exact size limit and
  * one byte past it, and every way a request can be wrong (docs/control.md).
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../daemon/control_proto.c"
+#include "../../common/control_proto.c"
 
 /* Feeds s into b in one read; returns the bytes accepted. */
 static size_t feed(struct ctl_inbuf *b, const char *s, size_t n)

@@ -1,8 +1,10 @@
 /*
- * The control protocol's pure part (docs/control.md): framing of
- * newline-delimited requests in a bounded buffer, and parsing/validation of
- * one request object. No sockets, no daemon state: daemon/control.c does
- * the I/O and the answers, tests/unit/test_control.c proves the limits.
+ * The control protocol's pure part (docs/control.md), for both ends:
+ * framing of newline-delimited JSON in a bounded buffer (requests in the
+ * daemon, replies in the CLI), encoding one message as a line, parsing and
+ * validating one request object, and the reply envelope. No sockets, no
+ * daemon state: daemon/control.c serves, tools/client.c asks,
+ * tests/unit/test_control.c proves the limits.
  *
  * Usage:
  *	struct ctl_inbuf b;
@@ -23,21 +25,29 @@
 #ifndef VPCFW_CONTROL_PROTO_H
 #define VPCFW_CONTROL_PROTO_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#define CONTROL_PROTOCOL_VERSION 1
+#define CONTROL_MAX_REQUEST (64 * 1024) /* bytes of one request line */
+
+/* Lines in, up to max bytes each: the buffer grows as a line needs it, so
+ * a short request costs little whatever the limit. */
 struct ctl_inbuf {
 	char *buf;
 	size_t len;  /* bytes held */
 	size_t used; /* bytes of lines already handed out */
-	size_t max;  /* longest request line, newline excluded */
+	size_t cap;  /* bytes allocated */
+	size_t max;  /* longest line, newline excluded */
 };
 
 void ctl_inbuf_init(struct ctl_inbuf *b, size_t max);
 void ctl_inbuf_free(struct ctl_inbuf *b);
 /* Where the next read goes and how much may be read (> 0), after dropping
- * the lines already handed out; 0 when the buffer is full. -ENOMEM. */
+ * the lines already handed out and growing the buffer when it is full;
+ * 0 when it holds max bytes and more. -ENOMEM. */
 long ctl_inbuf_room(struct ctl_inbuf *b, char **p);
 void ctl_inbuf_commit(struct ctl_inbuf *b, size_t n);
 /* The next complete line (without its newline, NUL-terminated in place):
@@ -91,5 +101,19 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *out, cha
 		      size_t errlen);
 void ctl_request_clear(struct ctl_request *r);
 const char *ctl_cmd_name(enum ctl_cmd c);
+
+/* A message as one line: msg compact, then a newline; msg is taken (its
+ * reference dropped) and a request gets its "v". NULL when out of memory
+ * (msg NULL included). The caller frees. */
+char *ctl_encode_request(json_t *msg);
+char *ctl_encode_reply(json_t *msg);
+
+/* Reply envelopes: {"v", "ok": true} to add to, and {"v", "ok": false,
+ * "error": msg}. NULL when out of memory. */
+json_t *ctl_reply_ok(void);
+json_t *ctl_reply_error(const char *msg);
+/* One reply line into *reply: 0, or -EPROTO with the reason in err when it
+ * is not a JSON object with a boolean "ok". */
+int ctl_reply_parse(const char *line, size_t len, json_t **reply, char *err, size_t errlen);
 
 #endif

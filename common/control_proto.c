@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control.h"
 #include "control_proto.h"
 
 void ctl_inbuf_init(struct ctl_inbuf *b, size_t max)
@@ -28,27 +27,41 @@ void ctl_inbuf_free(struct ctl_inbuf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Room for max bytes of line, its newline and the NUL put in its place. */
-static size_t ctl_inbuf_cap(const struct ctl_inbuf *b)
+/* At most room for max bytes of line, its newline and the NUL put in its
+ * place. */
+static size_t ctl_inbuf_cap_max(const struct ctl_inbuf *b)
 {
 	return b->max + 2;
 }
 
+/* Doubles the buffer (from 4 KiB) up to its largest size. */
+static int ctl_inbuf_grow(struct ctl_inbuf *b)
+{
+	size_t cap = b->cap ? b->cap * 2 : 4096;
+	char *p;
+
+	if (cap > ctl_inbuf_cap_max(b) || cap < b->cap)
+		cap = ctl_inbuf_cap_max(b);
+	p = realloc(b->buf, cap);
+	if (!p)
+		return -ENOMEM;
+	b->buf = p;
+	b->cap = cap;
+	return 0;
+}
+
 long ctl_inbuf_room(struct ctl_inbuf *b, char **p)
 {
-	if (!b->buf) {
-		b->buf = malloc(ctl_inbuf_cap(b));
-		if (!b->buf)
-			return -ENOMEM;
-	}
 	if (b->used) {
 		memmove(b->buf, b->buf + b->used, b->len - b->used);
 		b->len -= b->used;
 		b->used = 0;
 	}
-	*p = b->buf + b->len;
 	/* Keep one byte for the terminating NUL of a full-length line. */
-	return (long)(ctl_inbuf_cap(b) - 1 - b->len);
+	if (b->len + 1 >= b->cap && b->cap < ctl_inbuf_cap_max(b) && ctl_inbuf_grow(b) < 0)
+		return -ENOMEM;
+	*p = b->buf + b->len;
+	return (long)(b->cap - 1 - b->len);
 }
 
 void ctl_inbuf_commit(struct ctl_inbuf *b, size_t n)
@@ -87,7 +100,7 @@ void ctl_inbuf_release(struct ctl_inbuf *b)
 		return;
 	free(b->buf);
 	b->buf = NULL;
-	b->len = b->used = 0;
+	b->len = b->used = b->cap = 0;
 }
 
 /* ------------------------------------------------------------- replies */
@@ -270,4 +283,62 @@ out:
 	if (rc < 0)
 		ctl_request_clear(out);
 	return rc;
+}
+
+/* ------------------------------------------------------------ messages */
+
+static char *ctl_encode(json_t *msg)
+{
+	char *s = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	size_t n = s ? strlen(s) : 0;
+	char *line = s ? realloc(s, n + 2) : NULL;
+
+	json_decref(msg);
+	if (!line) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	return line;
+}
+
+char *ctl_encode_request(json_t *msg)
+{
+	if (msg && json_object_set_new(msg, "v", json_integer(CONTROL_PROTOCOL_VERSION)) < 0) {
+		json_decref(msg);
+		return NULL;
+	}
+	return ctl_encode(msg);
+}
+
+char *ctl_encode_reply(json_t *msg)
+{
+	return ctl_encode(msg);
+}
+
+json_t *ctl_reply_ok(void)
+{
+	return json_pack("{s:i, s:b}", "v", CONTROL_PROTOCOL_VERSION, "ok", 1);
+}
+
+json_t *ctl_reply_error(const char *msg)
+{
+	return json_pack("{s:i, s:b, s:s}", "v", CONTROL_PROTOCOL_VERSION, "ok", 0, "error", msg);
+}
+
+int ctl_reply_parse(const char *line, size_t len, json_t **reply, char *err, size_t errlen)
+{
+	json_error_t je;
+
+	memset(&je, 0, sizeof(je));
+	*reply = json_loadb(line, len, 0, &je);
+	if (!*reply || !json_is_object(*reply) || !json_is_boolean(json_object_get(*reply, "ok"))) {
+		json_decref(*reply);
+		*reply = NULL;
+		snprintf(err, errlen, "vpcfwd sent something that is not a reply: %s",
+			 je.text[0] ? je.text : "no \"ok\"");
+		return -EPROTO;
+	}
+	return 0;
 }
