@@ -1,13 +1,16 @@
-/* Lab loading for the commands (see cli.h). */
+/* Arguments and lab loading for the commands (see cli.h). */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "diag.h"
 #include "load.h"
+#include "pipeline.h"
 
 struct lab *cli_lab_load(const char *cmd, const char *path, bool warnings)
 {
@@ -61,16 +64,135 @@ struct lab *cli_lab_load_text(const char *cmd, const char *path, bool warnings, 
 	return lab;
 }
 
-int cli_getopt(int argc, char **argv, const struct option *opts, const char *cmd,
-	       const char **positional)
+/* ---- arguments ---- */
+
+#define CLI_MAX_OPTS 32
+#define CLI_OPT_BASE 256 /* getopt codes of table entries: above any char */
+
+/* getopt_long's table from ours: entry i answers CLI_OPT_BASE + i. */
+static void getopt_table(const struct cli_opt *opts, struct option *out)
 {
-	int c;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) == -1 && optind < argc) {
-		if (*positional) {
-			fprintf(stderr, "vpcfw %s: unexpected argument '%s'\n", cmd, argv[optind]);
-			return CLI_OPT_BAD;
-		}
-		*positional = argv[optind++];
+	size_t n = 0;
+
+	for (; opts[n].name && n < CLI_MAX_OPTS; n++)
+		out[n] = (struct option){opts[n].name,
+					 opts[n].kind == CLI_OPT_FLAG ? no_argument
+								      : required_argument,
+					 NULL, CLI_OPT_BASE + (int)n};
+	out[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	out[n] = (struct option){NULL, 0, NULL, 0};
+}
+
+static int one_option(const struct cli_command *cmd, void *args, int c, const char *arg)
+{
+	const struct cli_opt *o = &cmd->opts[c - CLI_OPT_BASE];
+
+	switch (o->kind) {
+	case CLI_OPT_FLAG:
+		*(bool *)((char *)args + o->offset) = true;
+		return 0;
+	case CLI_OPT_STRING:
+		*(const char **)((char *)args + o->offset) = arg;
+		return 0;
+	default:
+		return cmd->option(args, o->val, arg);
 	}
-	return c;
+}
+
+int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args)
+{
+	struct option table[CLI_MAX_OPTS + 2];
+	int c, r = 0;
+
+	getopt_table(cmd->opts, table);
+	optind = 1;
+	opterr = 0;
+	while (r == 0 && ((c = getopt_long(argc, argv, "+", table, NULL)) != -1 || optind < argc)) {
+		if (c == 'h') {
+			cmd->usage(stdout);
+			return 0;
+		}
+		if (c == -1)
+			r = cmd->option(args, 0, argv[optind++]);
+		else if (c >= CLI_OPT_BASE)
+			r = one_option(cmd, args, c, optarg);
+		else {
+			fprintf(stderr, "vpcfw %s: unknown or incomplete option '%s'\n", cmd->name,
+				argv[optind - 1]);
+			r = -EINVAL;
+		}
+	}
+	if (r < 0) {
+		cmd->usage(stderr);
+		return 2;
+	}
+	return CLI_GO;
+}
+
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vpcfw %s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	cmd->usage(stderr);
+	return 2;
+}
+
+int cli_positional(const struct cli_command *cmd, const char **slot, const char *arg)
+{
+	if (*slot) {
+		fprintf(stderr, "vpcfw %s: unexpected argument '%s'\n", cmd->name, arg);
+		return -EINVAL;
+	}
+	*slot = arg;
+	return 0;
+}
+
+int cli_bad_value(const struct cli_command *cmd, int c, const char *arg)
+{
+	const struct cli_opt *o = cmd->opts;
+
+	while (o->name && (o->kind != CLI_OPT_VALUE || o->val != c))
+		o++;
+	fprintf(stderr, "vpcfw %s: bad value '%s' for --%s\n", cmd->name, arg,
+		o->name ? o->name : "?");
+	return -EINVAL;
+}
+
+int cli_parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int cli_parse_range(const char *s, long *lo, long *hi)
+{
+	char buf[32];
+	const char *dash = strchr(s, '-');
+	if (!dash || (size_t)(dash - s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(dash - s));
+	buf[dash - s] = '\0';
+	if (cli_parse_long(buf, 1, 65535, lo) < 0 || cli_parse_long(dash + 1, 1, 65535, hi) < 0 ||
+	    *lo > *hi)
+		return -EINVAL;
+	return 0;
+}
+
+const char *cli_stage_owner(const struct lab *lab, const struct stage_verdict *v)
+{
+	if (v->eni >= 0 && (v->stage == STAGE_SG_EGRESS || v->stage == STAGE_SG_INGRESS))
+		return lab_eni_label(lab, v->eni);
+	if (v->subnet >= 0 && (size_t)v->subnet < lab->n_subnets)
+		return lab->subnets[v->subnet].id;
+	return NULL;
 }

@@ -1,25 +1,84 @@
 /*
- * What several vpcfw commands share: loading the lab named on the command
- * line and printing the loader's diagnostics (file, JSON path, problem) the
- * same way everywhere.
+ * What several vpcfw commands share: parsing their options and values the
+ * same way, loading the lab named on the command line and printing the
+ * loader's diagnostics (file, JSON path, problem) the same way everywhere.
  */
 #ifndef VPCFW_CLI_H
 #define VPCFW_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 struct lab;
-struct option;
+struct stage_verdict;
 
-/* What cli_getopt() returns for an argument it refused (already said). */
-#define CLI_OPT_BAD (-2)
+/*
+ * A command's options, as a table: a flag sets a bool of the command's
+ * argument struct, a string option points a const char * of it at its
+ * argument, and a value option (one that needs checking) goes to the
+ * command's option() with its code. --help is every command's.
+ *
+ *	static const struct cli_opt opts[] = {
+ *		CLI_FLAG("json", struct my_args, json),
+ *		CLI_STRING("sarif", struct my_args, sarif),
+ *		CLI_VALUE("port", 'P'),
+ *		{NULL},
+ *	};
+ */
+enum cli_opt_kind { CLI_OPT_FLAG, CLI_OPT_STRING, CLI_OPT_VALUE };
 
-/* getopt_long() for a command taking one positional argument (LAB,
- * EXPECT) anywhere among its options: the positional goes to *positional,
- * a second one is refused with "vpcfw CMD: unexpected argument". Returns
- * the next option, -1 at the end, or CLI_OPT_BAD. Start with optind = 1. */
-int cli_getopt(int argc, char **argv, const struct option *opts, const char *cmd,
-	       const char **positional);
+struct cli_opt {
+	const char *name;
+	enum cli_opt_kind kind;
+	size_t offset; /* of the bool or const char * in the argument struct */
+	int val;       /* CLI_OPT_VALUE: what option() gets */
+};
+
+/* The comparison in sizeof (never evaluated) makes a field of another
+ * type a compile error. */
+#define CLI_FIELD(type, field, ftype) \
+	(offsetof(type, field) + 0 * sizeof(&((type *)0)->field == (ftype *)0))
+#define CLI_FLAG(name, type, field) {name, CLI_OPT_FLAG, CLI_FIELD(type, field, bool), 0}
+#define CLI_STRING(name, type, field) {name, CLI_OPT_STRING, CLI_FIELD(type, field, const char *), 0}
+#define CLI_VALUE(name, val) {name, CLI_OPT_VALUE, 0, val}
+
+/* option() gets each value option c with its argument, and each
+ * positional word with c == 0; it returns 0, or -EINVAL once it has said
+ * what is wrong. */
+struct cli_command {
+	const char *name; /* "check": messages begin "vpcfw check: " */
+	void (*usage)(FILE *out);
+	const struct cli_opt *opts; /* ending in {NULL} */
+	int (*option)(void *args, int c, const char *arg);
+};
+
+/* What cli_parse returns when the command goes on. */
+#define CLI_GO (-1)
+
+/* Parses argv[1..] into args, options and positionals in any order.
+ * CLI_GO, or the command's exit status, to return at once: 0 after --help
+ * (usage on stdout), 2 after a mistake (said, then the usage on stderr). */
+int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args);
+/* For a command's own checks after cli_parse: "vpcfw CMD: " and the
+ * message on stderr, then the usage. Returns 2. */
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The one positional of a command into *slot; a second one is refused.
+ * 0 or -EINVAL (said). */
+int cli_positional(const struct cli_command *cmd, const char **slot, const char *arg);
+/* "vpcfw CMD: bad value 'ARG' for --NAME" (the value option c). Returns
+ * -EINVAL. */
+int cli_bad_value(const struct cli_command *cmd, int c, const char *arg);
+
+/* A decimal in [lo, hi] into *out; "LO-HI" ports (1-65535, LO <= HI).
+ * 0 or -EINVAL. */
+int cli_parse_long(const char *s, long lo, long hi, long *out);
+int cli_parse_range(const char *s, long *lo, long *hi);
+
+/* Who owns the rules of a stage: the ENI's label for an SG stage, the
+ * subnet's id for a NACL stage, or NULL. */
+const char *cli_stage_owner(const struct lab *lab, const struct stage_verdict *v);
 
 /* Loads path; on failure prints every error to stderr (or "CMD: cannot
  * load PATH" when the loader gave no reason) and returns NULL. With

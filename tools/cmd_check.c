@@ -45,116 +45,60 @@ static void check_usage(FILE *out)
 	    "Exit status: 0 ACCEPT, 1 REJECT, 2 error.\n");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
+static int check_option(void *args, int c, const char *arg);
 
-static int parse_range(const char *s, long *lo, long *hi)
-{
-	char buf[32];
-	const char *dash = strchr(s, '-');
-	if (!dash || (size_t)(dash - s) >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, (size_t)(dash - s));
-	buf[dash - s] = '\0';
-	if (parse_long(buf, 1, 65535, lo) < 0 || parse_long(dash + 1, 1, 65535, hi) < 0 ||
-	    *lo > *hi)
-		return -EINVAL;
-	return 0;
-}
+static const struct cli_opt check_opts[] = {
+    CLI_STRING("from", struct check_args, from),
+    CLI_STRING("to", struct check_args, to),
+    CLI_STRING("proto", struct check_args, proto),
+    CLI_VALUE("port", 'P'),
+    CLI_VALUE("icmp-type", 'T'),
+    CLI_VALUE("icmp-code", 'C'),
+    CLI_VALUE("sport", 's'),
+    CLI_VALUE("ephemeral", 'e'),
+    CLI_FLAG("json", struct check_args, json),
+    CLI_FLAG("all", struct check_args, all),
+    {NULL},
+};
 
-static const char *opt_name(const struct option *opts, int c)
+static const struct cli_command check_cmd = {"check", check_usage, check_opts, check_option};
+
+static int check_option(void *args, int c, const char *arg)
 {
-	for (; opts->name; opts++)
-		if (opts->val == c)
-			return opts->name;
-	return "?";
+	struct check_args *a = args;
+	int r = 0;
+	switch (c) {
+	case 0:
+		return cli_positional(&check_cmd, &a->lab, arg);
+	case 'P':
+		r = cli_parse_long(arg, 0, 65535, &a->port);
+		break;
+	case 'T':
+		r = cli_parse_long(arg, 0, 255, &a->icmp_type);
+		break;
+	case 'C':
+		r = cli_parse_long(arg, 0, 255, &a->icmp_code);
+		break;
+	case 's':
+		r = cli_parse_long(arg, 0, 65535, &a->sport);
+		break;
+	case 'e':
+		r = cli_parse_range(arg, &a->eph_lo, &a->eph_hi);
+		break;
+	}
+	return r < 0 ? cli_bad_value(&check_cmd, c, arg) : 0;
 }
 
 static int parse_args(int argc, char **argv, struct check_args *a)
 {
-	static const struct option opts[] = {
-	    {"from", required_argument, NULL, 'f'},
-	    {"to", required_argument, NULL, 't'},
-	    {"proto", required_argument, NULL, 'p'},
-	    {"port", required_argument, NULL, 'P'},
-	    {"icmp-type", required_argument, NULL, 'T'},
-	    {"icmp-code", required_argument, NULL, 'C'},
-	    {"sport", required_argument, NULL, 's'},
-	    {"ephemeral", required_argument, NULL, 'e'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"all", no_argument, NULL, 'a'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	memset(a, 0, sizeof(*a));
 	a->port = a->sport = a->icmp_type = a->icmp_code = -1;
 	a->eph_lo = PIPELINE_EPHEMERAL_LO;
 	a->eph_hi = PIPELINE_EPHEMERAL_HI;
-	optind = 1;
-	opterr = 0;
-	int c;
-	while ((c = cli_getopt(argc, argv, opts, "check", &a->lab)) != -1) {
-		if (c == CLI_OPT_BAD)
-			return -EINVAL;
-		int r = 0;
-		switch (c) {
-		case 'f':
-			a->from = optarg;
-			break;
-		case 't':
-			a->to = optarg;
-			break;
-		case 'p':
-			a->proto = optarg;
-			break;
-		case 'P':
-			r = parse_long(optarg, 0, 65535, &a->port);
-			break;
-		case 'T':
-			r = parse_long(optarg, 0, 255, &a->icmp_type);
-			break;
-		case 'C':
-			r = parse_long(optarg, 0, 255, &a->icmp_code);
-			break;
-		case 's':
-			r = parse_long(optarg, 0, 65535, &a->sport);
-			break;
-		case 'e':
-			r = parse_range(optarg, &a->eph_lo, &a->eph_hi);
-			break;
-		case 'j':
-			a->json = true;
-			break;
-		case 'a':
-			a->all = true;
-			break;
-		case 'h':
-			check_usage(stdout);
-			return 1;
-		default:
-			fprintf(stderr, "vpcfw check: unknown or incomplete option '%s'\n",
-				argv[optind - 1]);
-			return -EINVAL;
-		}
-		if (r < 0) {
-			fprintf(stderr, "vpcfw check: bad value '%s' for --%s\n", optarg,
-				opt_name(opts, c));
-			return -EINVAL;
-		}
-	}
-	if (!a->lab || !a->from || !a->to || !a->proto) {
-		fprintf(stderr, "vpcfw check: LAB, --from, --to and --proto are required\n");
-		return -EINVAL;
-	}
-	return 0;
+	int r = cli_parse(&check_cmd, argc, argv, a);
+	if (r == CLI_GO && (!a->lab || !a->from || !a->to || !a->proto))
+		return cli_usage_error(&check_cmd, "LAB, --from, --to and --proto are required");
+	return r;
 }
 
 static const char *end_label(const struct lab *lab, const struct pipeline_end *end,
@@ -166,15 +110,6 @@ static const char *end_label(const struct lab *lab, const struct pipeline_end *e
 }
 
 /* ---- output ---- */
-
-static const char *stage_owner(const struct lab *lab, const struct stage_verdict *v)
-{
-	if (v->eni >= 0 && (v->stage == STAGE_SG_EGRESS || v->stage == STAGE_SG_INGRESS))
-		return lab_eni_label(lab, v->eni);
-	if (v->subnet >= 0 && (size_t)v->subnet < lab->n_subnets)
-		return lab->subnets[v->subnet].id;
-	return NULL;
-}
 
 static const struct origin *rule_origin(const struct lab *lab, const struct stage_verdict *v);
 
@@ -193,7 +128,7 @@ static void print_stages(const struct lab *lab, const struct pipeline_result *r,
 	char why[1024];
 	for (size_t i = 0; i < r->n; i++) {
 		const struct stage_verdict *v = &r->stages[i];
-		const char *owner = stage_owner(lab, v);
+		const char *owner = cli_stage_owner(lab, v);
 		printf("  %-13s %-8s %s%s%s\n", pipeline_stage_name(v->stage),
 		       pipeline_verdict_name(v->verdict), owner ? owner : "", owner ? ": " : "",
 		       pipeline_explain(lab, v, f, why, sizeof(why)));
@@ -332,7 +267,7 @@ static void print_blockers(const struct lab *lab, const struct admit_report *r)
 	printf("blockers (each stage evaluated as if the others admitted the flow):\n");
 	for (size_t i = 0; i < r->n; i++) {
 		const struct admit_blocker *b = &r->items[i];
-		const char *owner = stage_owner(lab, &b->v);
+		const char *owner = cli_stage_owner(lab, &b->v);
 		printf("  %s %-13s %s%s%s\n", b->response ? "response" : "request ",
 		       pipeline_stage_name(b->v.stage), owner ? owner : "", owner ? ": " : "",
 		       pipeline_explain(lab, &b->v, &b->flow, why, sizeof(why)));
@@ -442,12 +377,8 @@ int cmd_check(int argc, char **argv)
 {
 	struct check_args a;
 	int r = parse_args(argc, argv, &a);
-	if (r == 1)
-		return 0;
-	if (r < 0) {
-		check_usage(stderr);
-		return 2;
-	}
+	if (r != CLI_GO)
+		return r;
 	struct lab *lab = cli_lab_load("vpcfw check", a.lab, false);
 	if (!lab)
 		return 2;

@@ -54,95 +54,44 @@ static void diff_usage(FILE *out)
 		"Exit status: 0 no change, 1 some change, 2 error.\n");
 }
 
-static int parse_port(const char *s, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > 65535)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
+static int diff_option(void *args, int c, const char *arg);
 
-static int parse_range(const char *s, struct reach_opts *o)
+static const struct cli_opt diff_opts[] = {
+    CLI_FLAG("json", struct diff_args, json),
+    CLI_VALUE("ephemeral", 'e'),
+    CLI_STRING("sarif", struct diff_args, sarif),
+    {NULL},
+};
+
+static const struct cli_command diff_cmd = {"diff", diff_usage, diff_opts, diff_option};
+
+static int diff_option(void *args, int c, const char *arg)
 {
-	char buf[32];
+	struct diff_args *a = args;
 	long lo, hi;
-	const char *dash = strchr(s, '-');
-	if (!dash || (size_t)(dash - s) >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, (size_t)(dash - s));
-	buf[dash - s] = '\0';
-	if (parse_port(buf, &lo) < 0 || parse_port(dash + 1, &hi) < 0 || lo > hi)
-		return -EINVAL;
-	o->eph_lo = (uint16_t)lo;
-	o->eph_hi = (uint16_t)hi;
-	return 0;
-}
-
-static int positional(struct diff_args *a, const char *arg)
-{
-	if (!a->old_path)
-		a->old_path = arg;
-	else if (!a->new_path)
-		a->new_path = arg;
-	else {
-		fprintf(stderr, "vpcfw diff: unexpected argument '%s'\n", arg);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* 0, 1 for --help, or -EINVAL. */
-static int parse_args(int argc, char **argv, struct diff_args *a)
-{
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"ephemeral", required_argument, NULL, 'e'},
-	    {"sarif", required_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	memset(a, 0, sizeof(*a));
-	reach_opts_init(&a->reach);
-	optind = 1;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1 || optind < argc) {
-		switch (c) {
-		case -1:
-			if (positional(a, argv[optind++]) < 0)
-				return -EINVAL;
-			break;
-		case 'j':
-			a->json = true;
-			break;
-		case 'S':
-			a->sarif = optarg;
-			break;
-		case 'e':
-			if (parse_range(optarg, &a->reach) < 0) {
-				fprintf(stderr,
-					"vpcfw diff: bad value '%s' for --ephemeral (LO-HI)\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'h':
-			diff_usage(stdout);
-			return 1;
-		default:
-			fprintf(stderr, "vpcfw diff: unknown or incomplete option '%s'\n",
-				argv[optind - 1]);
+	switch (c) {
+	case 0:
+		return cli_positional(&diff_cmd, a->old_path ? &a->new_path : &a->old_path, arg);
+	case 'e':
+		if (cli_parse_range(arg, &lo, &hi) < 0) {
+			fprintf(stderr, "vpcfw diff: bad value '%s' for --ephemeral (LO-HI)\n", arg);
 			return -EINVAL;
 		}
-	}
-	if (!a->old_path || !a->new_path) {
-		fprintf(stderr, "vpcfw diff: OLD and NEW labs are required\n");
-		return -EINVAL;
+		a->reach.eph_lo = (uint16_t)lo;
+		a->reach.eph_hi = (uint16_t)hi;
+		break;
 	}
 	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct diff_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	reach_opts_init(&a->reach);
+	int r = cli_parse(&diff_cmd, argc, argv, a);
+	if (r == CLI_GO && (!a->old_path || !a->new_path))
+		return cli_usage_error(&diff_cmd, "OLD and NEW labs are required");
+	return r;
 }
 
 /* ---- one printed record: ICMP ranges are cut so each piece is either
@@ -396,12 +345,8 @@ int cmd_diff(int argc, char **argv)
 {
 	struct diff_args a;
 	int r = parse_args(argc, argv, &a);
-	if (r == 1)
-		return 0;
-	if (r < 0) {
-		diff_usage(stderr);
-		return 2;
-	}
+	if (r != CLI_GO)
+		return r;
 	struct lab *old_lab = cli_lab_load("vpcfw diff", a.old_path, false);
 	struct lab *new_lab =
 	    cli_lab_load("vpcfw diff", a.new_path, false); /* both labs' errors at once */

@@ -39,52 +39,41 @@ static void usage(FILE *out)
 			c[i].summary);
 }
 
-static int parse_args(int argc, char **argv, struct lint_args *a)
+static int lint_option(void *args, int c, const char *arg);
+
+static const struct cli_opt lint_opts[] = {
+    CLI_FLAG("json", struct lint_args, json),
+    CLI_VALUE("severity", 's'),
+    CLI_STRING("sarif", struct lint_args, sarif),
+    {NULL},
+};
+
+static const struct cli_command lint_cmd = {"lint", usage, lint_opts, lint_option};
+
+static int lint_option(void *args, int c, const char *arg)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"severity", required_argument, NULL, 's'},
-	    {"sarif", required_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	memset(a, 0, sizeof(*a));
-	a->min = LINT_NOTE;
-	optind = 1;
-	opterr = 0;
-	int c;
-	while ((c = cli_getopt(argc, argv, opts, "lint", &a->lab)) != -1) {
-		if (c == CLI_OPT_BAD)
-			return -EINVAL;
-		switch (c) {
-		case 'j':
-			a->json = true;
-			break;
-		case 's':
-			if (lint_severity_parse(optarg, &a->min) < 0) {
-				fprintf(stderr,
-					"vpcfw lint: bad severity '%s' (note, warning, error)\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'S':
-			a->sarif = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			fprintf(stderr, "vpcfw lint: unknown or incomplete option '%s'\n",
-				argv[optind - 1]);
+	struct lint_args *a = args;
+	switch (c) {
+	case 0:
+		return cli_positional(&lint_cmd, &a->lab, arg);
+	case 's':
+		if (lint_severity_parse(arg, &a->min) < 0) {
+			fprintf(stderr, "vpcfw lint: bad severity '%s' (note, warning, error)\n", arg);
 			return -EINVAL;
 		}
-	}
-	if (!a->lab) {
-		fprintf(stderr, "vpcfw lint: LAB is required\n");
-		return -EINVAL;
+		break;
 	}
 	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct lint_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->min = LINT_NOTE;
+	int r = cli_parse(&lint_cmd, argc, argv, a);
+	if (r == CLI_GO && !a->lab)
+		return cli_usage_error(&lint_cmd, "LAB is required");
+	return r;
 }
 
 /* Where a finding points: its first rule, else its group. */
@@ -187,12 +176,8 @@ int cmd_lint(int argc, char **argv)
 {
 	struct lint_args a;
 	int r = parse_args(argc, argv, &a);
-	if (r == 1)
-		return 0;
-	if (r < 0) {
-		usage(stderr);
-		return 2;
-	}
+	if (r != CLI_GO)
+		return r;
 	struct lab *lab = cli_lab_load("vpcfw lint", a.lab, false);
 	if (!lab)
 		return 2;

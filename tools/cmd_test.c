@@ -56,79 +56,51 @@ static void usage(FILE *out)
 	    "not be probed, 3 real traffic and the offline verdict disagree (a vpcfw bug).\n");
 }
 
-static int parse_args(int argc, char **argv, struct test_args *a)
+static int test_option(void *args, int c, const char *arg);
+
+static const struct cli_opt test_opts[] = {
+    CLI_STRING("lab", struct test_args, lab),
+    CLI_FLAG("offline", struct test_args, offline),
+    CLI_STRING("junit", struct test_args, junit),
+    CLI_FLAG("json", struct test_args, json),
+    CLI_STRING("generate", struct test_args, generate),
+    CLI_FLAG("cover", struct test_args, cover),
+    CLI_FLAG("coverage", struct test_args, coverage),
+    CLI_VALUE("min-coverage", 'm'),
+    CLI_STRING("sarif", struct test_args, sarif),
+    {NULL},
+};
+
+static const struct cli_command test_cmd = {"test", usage, test_opts, test_option};
+
+static int min_coverage(struct test_args *a, const char *arg)
 {
-	static const struct option opts[] = {
-	    {"lab", required_argument, NULL, 'l'},
-	    {"offline", no_argument, NULL, 'o'},
-	    {"junit", required_argument, NULL, 'J'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"generate", required_argument, NULL, 'g'},
-	    {"cover", no_argument, NULL, 'c'},
-	    {"coverage", no_argument, NULL, 'C'},
-	    {"min-coverage", required_argument, NULL, 'm'},
-	    {"sarif", required_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	memset(a, 0, sizeof(*a));
-	a->min_coverage = -1;
-	optind = 1;
-	opterr = 0;
-	int c;
-	while ((c = cli_getopt(argc, argv, opts, "test", &a->expect)) != -1) {
-		if (c == CLI_OPT_BAD)
-			return -EINVAL;
-		switch (c) {
-		case 'l':
-			a->lab = optarg;
-			break;
-		case 'o':
-			a->offline = true;
-			break;
-		case 'J':
-			a->junit = optarg;
-			break;
-		case 'j':
-			a->json = true;
-			break;
-		case 'g':
-			a->generate = optarg;
-			break;
-		case 'c':
-			a->cover = true;
-			break;
-		case 'C':
-			a->coverage = true;
-			break;
-		case 'm': {
-			char *end;
-			a->min_coverage = strtod(optarg, &end);
-			if (end == optarg || *end || a->min_coverage < 0 || a->min_coverage > 100) {
-				fprintf(stderr, "vpcfw test: bad --min-coverage '%s' (0-100)\n",
-					optarg);
-				return -EINVAL;
-			}
-			a->coverage = true;
-			break;
-		}
-		case 'S':
-			a->sarif = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			fprintf(stderr, "vpcfw test: unknown or incomplete option '%s'\n",
-				argv[optind - 1]);
-			return -EINVAL;
-		}
-	}
-	if (!a->expect == !a->generate) {
-		fprintf(stderr, "vpcfw test: EXPECT or --generate LAB is required (not both)\n");
+	char *end;
+	a->min_coverage = strtod(arg, &end);
+	if (end == arg || *end || a->min_coverage < 0 || a->min_coverage > 100) {
+		fprintf(stderr, "vpcfw test: bad --min-coverage '%s' (0-100)\n", arg);
 		return -EINVAL;
 	}
+	a->coverage = true;
 	return 0;
+}
+
+static int test_option(void *args, int c, const char *arg)
+{
+	struct test_args *a = args;
+	if (c == 'm')
+		return min_coverage(a, arg);
+	return cli_positional(&test_cmd, &a->expect, arg);
+}
+
+static int parse_args(int argc, char **argv, struct test_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->min_coverage = -1;
+	int r = cli_parse(&test_cmd, argc, argv, a);
+	if (r == CLI_GO && !a->expect == !a->generate)
+		return cli_usage_error(&test_cmd, "EXPECT or --generate LAB is required (not both)");
+	return r;
 }
 
 /* ---- offline ---- */
@@ -423,12 +395,8 @@ int cmd_test(int argc, char **argv)
 {
 	struct test_args a;
 	int r = parse_args(argc, argv, &a);
-	if (r == 1)
-		return 0;
-	if (r < 0) {
-		usage(stderr);
-		return 2;
-	}
+	if (r != CLI_GO)
+		return r;
 	if (a.cover && !a.generate) {
 		fprintf(stderr, "vpcfw test: --cover goes with --generate LAB\n");
 		return 2;

@@ -10,26 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "ruleinfo.h"
 #include "sarif.h"
 #include "test_run.h"
 
 /* ---- stage explanations ---- */
 
-static const char *stage_owner(const struct lab *lab, const struct stage_verdict *v)
-{
-	if (v->eni >= 0 && (v->stage == STAGE_SG_EGRESS || v->stage == STAGE_SG_INGRESS))
-		return lab_eni_label(lab, v->eni);
-	if (v->subnet >= 0 && (size_t)v->subnet < lab->n_subnets)
-		return lab->subnets[v->subnet].id;
-	return NULL;
-}
-
 static void stage_line(FILE *out, const struct lab *lab, const struct stage_verdict *v,
 		       const struct flow *f)
 {
 	char why[1024];
-	const char *owner = stage_owner(lab, v);
+	const char *owner = cli_stage_owner(lab, v);
 	fprintf(out, "%s %s %s%s%s", pipeline_stage_name(v->stage),
 		pipeline_verdict_name(v->verdict), owner ? owner : "", owner ? ": " : "",
 		pipeline_explain(lab, v, f, why, sizeof(why)));
