@@ -8,6 +8,7 @@
  * same lab and one pair of nodes gets one edge listing every rule between
  * them.
  */
+#include "escape.h"
 #include "graph.h"
 
 #include <errno.h>
@@ -78,37 +79,14 @@ static int edge_cmp(const void *a, const void *b)
 
 /* Mermaid reads quotes, brackets and '#' inside labels as syntax; its
  * entity codes (#quot; #35; ...) print them literally. */
+static const char *const mermaid_escapes[128] = {
+    ['"'] = "#quot;", ['#'] = "#35;", ['<'] = "#lt;", ['>'] = "#gt;",
+    ['&'] = "#amp;",  ['`'] = "#96;", ['\n'] = " ",  ['\r'] = " ", ['\t'] = " ",
+};
+
 static void put_escaped(FILE *out, const char *s)
 {
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '"':
-			fputs("#quot;", out);
-			break;
-		case '#':
-			fputs("#35;", out);
-			break;
-		case '<':
-			fputs("#lt;", out);
-			break;
-		case '>':
-			fputs("#gt;", out);
-			break;
-		case '&':
-			fputs("#amp;", out);
-			break;
-		case '`':
-			fputs("#96;", out);
-			break;
-		case '\n':
-		case '\r':
-		case '\t':
-			fputc(' ', out);
-			break;
-		default:
-			fputc(*s, out);
-		}
-	}
+	escape_put(out, s, mermaid_escapes, NULL);
 }
 
 static void port_range(int32_t from, int32_t to, char *buf, size_t len)

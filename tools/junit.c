@@ -10,39 +10,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "escape.h"
 #include "expect.h"
+
+/* XML 1.0 has no way to carry control characters other than these. */
+static const char *const xml_escapes[128] = {
+    ['<'] = "&lt;",	 ['>'] = "&gt;", ['&'] = "&amp;", ['"'] = "&quot;",
+    ['\''] = "&apos;", ['\n'] = "\n",	 ['\t'] = "\t",
+};
 
 void junit_escape(FILE *out, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		switch (*p) {
-		case '<':
-			fputs("&lt;", out);
-			break;
-		case '>':
-			fputs("&gt;", out);
-			break;
-		case '&':
-			fputs("&amp;", out);
-			break;
-		case '"':
-			fputs("&quot;", out);
-			break;
-		case '\'':
-			fputs("&apos;", out);
-			break;
-		case '\n':
-		case '\t':
-			fputc(*p, out);
-			break;
-		default:
-			/* XML 1.0 has no way to carry other control characters */
-			if (*p < 0x20)
-				fputc('?', out);
-			else
-				fputc(*p, out);
-		}
-	}
+	escape_put(out, s, xml_escapes, "?");
 }
 
 static void write_case(FILE *out, const char *suite, const struct junit_case *c)
