@@ -29,7 +29,7 @@
 
 #include "cli.h"
 #include "diag.h"
-#include "diff.h"
+#include "commands.h"
 #include "load.h"
 #include "reach.h"
 #include "sarif.h"

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "cmd_online.h"
+#include "commands.h"
 
 #define ONLINE_TIMEOUT_MS 30000
 /* A reload loads and validates a whole lab first. */
@@ -233,7 +233,9 @@ static void print_status(json_t *r)
 	}
 }
 
-int cmd_status(int argc, char **argv)
+/* status and stats: one request named as the command, its reply printed
+ * as text or, with --json, as it came. */
+static int online_show(int argc, char **argv, const char *cmd, void (*print_text)(json_t *r))
 {
 	struct online_opts o;
 	json_t *r;
@@ -241,15 +243,16 @@ int cmd_status(int argc, char **argv)
 
 	if (rc)
 		return rc > 0 ? 0 : 2;
-	rc = online_call("status", &o, json_pack("{s:s}", "cmd", "status"), ONLINE_TIMEOUT_MS, &r);
-	if (rc == 0) {
-		if (o.json)
-			print_json(r);
-		else
-			print_status(r);
-	}
+	rc = online_call(cmd, &o, json_pack("{s:s}", "cmd", cmd), ONLINE_TIMEOUT_MS, &r);
+	if (rc == 0)
+		(o.json ? print_json : print_text)(r);
 	json_decref(r);
 	return rc;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	return online_show(argc, argv, "status", print_status);
 }
 
 /* -------------------------------------------------------------- flows */
@@ -387,21 +390,7 @@ static void print_stats(json_t *r)
 
 int cmd_stats(int argc, char **argv)
 {
-	struct online_opts o;
-	json_t *r;
-	int rc = online_parse(argc, argv, false, false, &o);
-
-	if (rc)
-		return rc > 0 ? 0 : 2;
-	rc = online_call("stats", &o, json_pack("{s:s}", "cmd", "stats"), ONLINE_TIMEOUT_MS, &r);
-	if (rc == 0) {
-		if (o.json)
-			print_json(r);
-		else
-			print_stats(r);
-	}
-	json_decref(r);
-	return rc;
+	return online_show(argc, argv, "stats", print_stats);
 }
 
 /* ------------------------------------------------------------- reload */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "diag.h"
 #include "labnames.h"
 #include "load.h"

@@ -104,10 +104,4 @@ int expect_generate(const struct lab *lab, const char *lab_ref, FILE *out);
  * (tools/expect_cover.c). 0, -ENOENT when no rule is reachable, -ENOMEM. */
 int expect_generate_cover(const struct lab *lab, const char *lab_ref, FILE *out);
 
-/* `vpcfw test EXPECT [--lab LAB] [--offline] [--junit FILE] [--json]`
- * (tools/cmd_test.c); exit 0 all met, 1 some not met, 2 bad input or a
- * flow that could not be probed, 3 offline verdict and real traffic
- * disagree. */
-int cmd_test(int argc, char **argv);
-
 #endif

@@ -131,6 +131,15 @@ static bool in_vpc(const struct lab *lab, int32_t vpc, size_t v)
 	return vpc == (int32_t)v || (vpc < 0 && v == 0 && lab->n_vpcs);
 }
 
+/* {"name", "id"} to add to: the name unique in the VPC (take_name). */
+static json_t *named_object(const char **seen, size_t *n, const char *name, const char *id)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "name", str(take_name(seen, n, name, id)));
+	json_object_set_new(o, "id", str(id));
+	return o;
+}
+
 static json_t *groups(const struct lab *lab, size_t v, FILE *notes)
 {
 	json_t *arr = json_array();
@@ -140,10 +149,7 @@ static json_t *groups(const struct lab *lab, size_t v, FILE *notes)
 		const struct security_group *g = &lab->groups[i];
 		if (!in_vpc(lab, g->vpc, v))
 			continue;
-		json_t *o = json_object();
-		const char *name = take_name(seen, &n, g->name, g->id);
-		json_object_set_new(o, "name", str(name));
-		json_object_set_new(o, "id", str(g->id));
+		json_t *o = named_object(seen, &n, g->name, g->id);
 		if (g->description)
 			json_object_set_new(o, "description", str(g->description));
 		json_object_set_new(o, "ingress", sg_rules(lab, g, false, notes));
@@ -163,10 +169,7 @@ static json_t *nacls(const struct lab *lab, size_t v)
 		const struct nacl *a = &lab->nacls[i];
 		if (a->vpc != (int32_t)v)
 			continue;
-		json_t *o = json_object();
-		const char *name = take_name(seen, &n, a->name, a->id);
-		json_object_set_new(o, "name", str(name));
-		json_object_set_new(o, "id", str(a->id));
+		json_t *o = named_object(seen, &n, a->name, a->id);
 		json_object_set_new(o, "default",
 				    json_boolean((int32_t)i == lab->vpcs[v].default_nacl));
 		json_object_set_new(o, "ingress", nacl_entries(a->ingress, a->n_ingress));
@@ -214,10 +217,7 @@ static json_t *subnets(const struct lab *lab, size_t v)
 		const struct subnet *s = &lab->subnets[i];
 		if (s->vpc != (int32_t)v)
 			continue;
-		json_t *o = json_object();
-		const char *name = take_name(seen, &n, s->name, s->id);
-		json_object_set_new(o, "name", str(name));
-		json_object_set_new(o, "id", str(s->id));
+		json_t *o = named_object(seen, &n, s->name, s->id);
 		if (s->az)
 			json_object_set_new(o, "az", str(s->az));
 		json_object_set_new(o, "cidr", prefix(&s->cidr));

@@ -248,13 +248,25 @@ static int wait_fd(int fd, short ev, long deadline)
 	return r < 0 ? -errno : r;
 }
 
+/* A non-blocking socket of type towards the spec's destination, ss and
+ * *sl its address; -1 with the error in r. */
+static int sender_socket(const struct probe_spec *s, int type, struct sockaddr_storage *ss,
+			 socklen_t *sl, struct probe_result *r, long start)
+{
+	*sl = sockaddr_of(&s->dst, s->port, ss);
+	int fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		set_result(r, PROBE_ERROR, start, "socket: %s", strerror(errno));
+	return fd;
+}
+
 static void send_tcp(const struct probe_spec *s, struct probe_result *r, long start)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = sockaddr_of(&s->dst, s->port, &ss);
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	socklen_t sl;
+	int fd = sender_socket(s, SOCK_STREAM, &ss, &sl, r, start);
 	if (fd < 0)
-		return set_result(r, PROBE_ERROR, start, "socket: %s", strerror(errno));
+		return;
 	long deadline = start + s->timeout_ms;
 	int err = 0;
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS)
@@ -277,10 +289,10 @@ static void send_tcp(const struct probe_spec *s, struct probe_result *r, long st
 static void send_udp(const struct probe_spec *s, struct probe_result *r, long start)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = sockaddr_of(&s->dst, s->port, &ss);
-	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	socklen_t sl;
+	int fd = sender_socket(s, SOCK_DGRAM, &ss, &sl, r, start);
 	if (fd < 0)
-		return set_result(r, PROBE_ERROR, start, "socket: %s", strerror(errno));
+		return;
 	char msg[64], buf[128];
 	int len = snprintf(msg, sizeof(msg), "vpcfw-probe %d %ld", (int)getpid(), start);
 	long deadline = start + s->timeout_ms;

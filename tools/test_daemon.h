@@ -6,7 +6,7 @@
  * the probes run, stopped (SIGTERM, then SIGKILL) and its directory
  * removed after. SIGINT/SIGTERM while it runs stop it too.
  *
- * Not for deciding which flows need it (cmd_test_real.c) or for sending
+ * Not for deciding which flows need it (cmd_test.c) or for sending
  * traffic (probe.c).
  *
  * Usage:

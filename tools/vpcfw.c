@@ -5,10 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd_online.h"
 #include "commands.h"
-#include "diff.h"
-#include "expect.h"
 
 struct command {
 	const char *name;
