@@ -33,6 +33,15 @@ int control_socket_path(const char *lab, char *buf, size_t len)
 			 snprintf(buf, len, "%s/%s/%s", TOPOLOGY_RUN_DIR, lab, CONTROL_SOCKET_NAME));
 }
 
+bool topology_lab_name_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > TOPOLOGY_LAB_NAME_MAX || s[0] == '.' || s[0] == '-')
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
 static bool label_safe(const char *s, size_t max)
 {
 	size_t n = 0;

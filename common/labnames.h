@@ -14,6 +14,7 @@
 #ifndef VPCFW_LABNAMES_H
 #define VPCFW_LABNAMES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,11 @@ struct lab;
 #define TOPOLOGY_LAB_NAME_MAX 32
 /* Longest Name tag used as a namespace label. */
 #define TOPOLOGY_LABEL_MAX 15
+
+/* Whether s can name a lab: 1 to TOPOLOGY_LAB_NAME_MAX characters of
+ * A-Z a-z 0-9 _ . -, not beginning with '.' or '-' (it becomes part of
+ * directory and namespace names). */
+bool topology_lab_name_valid(const char *s);
 
 /* "/run/vpcfw/<lab>", ".../topology.state" and ".../control.sock" into
  * buf. 0 or -ENAMETOOLONG. */

@@ -55,19 +55,6 @@ static void set_err(char *err, size_t len, const char *fmt, ...)
 
 /* --- names ------------------------------------------------------------ */
 
-static bool lab_name_safe(const char *s)
-{
-	size_t n = 0;
-
-	if (!s || !*s || s[0] == '.' || s[0] == '-')
-		return false;
-	for (; s[n]; n++)
-		if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
-		      (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '_' || s[n] == '.'))
-			return false;
-	return n <= TOPOLOGY_LAB_NAME_MAX;
-}
-
 /* FNV-1a: port names differ between labs, so a port seen in `ip link`
  * (or a capture file name) says which lab it belongs to. */
 static unsigned int lab_hash4(const char *lab)
@@ -116,7 +103,7 @@ static int port_names(const struct lab *lab, struct topology *t, char *err, size
 
 static int check_lab(const struct lab *lab, char *err, size_t errlen)
 {
-	if (!lab_name_safe(lab->name)) {
+	if (!topology_lab_name_valid(lab->name)) {
 		set_err(err, errlen,
 			"lab name '%s' cannot name namespaces: use 1-%d of [A-Za-z0-9_.-], not "
 			"starting with . or -",

@@ -242,15 +242,6 @@ static int load_lab(const struct options *o, struct lab **out)
 	return r < 0 ? -1 : 0;
 }
 
-static bool lab_name_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > TOPOLOGY_LAB_NAME_MAX || s[0] == '.' || s[0] == '-')
-		return false;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
-}
-
 /* --name, else the loader's name for the lab. */
 static const char *choose_lab_name(const struct options *o, const struct lab *lab)
 {
@@ -260,7 +251,7 @@ static const char *choose_lab_name(const struct options *o, const struct lab *la
 		log_err("the lab has no name; give one with --name");
 		return NULL;
 	}
-	if (!lab_name_valid(name)) {
+	if (!topology_lab_name_valid(name)) {
 		log_err("%s '%s' is not a usable lab name: 1 to %d characters of A-Z a-z 0-9 _ . - "
 			"(used in namespace and directory names)%s",
 			o->name ? "--name" : "lab name", name, TOPOLOGY_LAB_NAME_MAX,
