@@ -83,17 +83,27 @@ static void getopt_table(const struct cli_opt *opts, struct option *out)
 	out[n] = (struct option){NULL, 0, NULL, 0};
 }
 
+static int bad_value(const struct cli_command *cmd, const char *name, const char *arg)
+{
+	fprintf(stderr, "vpcfw %s: bad value '%s' for --%s\n", cmd->name, arg, name);
+	return -EINVAL;
+}
+
 static int one_option(const struct cli_command *cmd, void *args, int c, const char *arg)
 {
 	const struct cli_opt *o = &cmd->opts[c - CLI_OPT_BASE];
+	void *field = (char *)args + o->offset;
 
 	switch (o->kind) {
 	case CLI_OPT_FLAG:
-		*(bool *)((char *)args + o->offset) = true;
+		*(bool *)field = true;
 		return 0;
 	case CLI_OPT_STRING:
-		*(const char **)((char *)args + o->offset) = arg;
+		*(const char **)field = arg;
 		return 0;
+	case CLI_OPT_LONG:
+		return cli_parse_long(arg, o->lo, o->hi, field) < 0 ? bad_value(cmd, o->name, arg)
+								    : 0;
 	default:
 		return cmd->option(args, o->val, arg);
 	}
@@ -158,9 +168,7 @@ int cli_bad_value(const struct cli_command *cmd, int c, const char *arg)
 
 	while (o->name && (o->kind != CLI_OPT_VALUE || o->val != c))
 		o++;
-	fprintf(stderr, "vpcfw %s: bad value '%s' for --%s\n", cmd->name, arg,
-		o->name ? o->name : "?");
-	return -EINVAL;
+	return bad_value(cmd, o->name ? o->name : "?", arg);
 }
 
 int cli_parse_long(const char *s, long lo, long hi, long *out)

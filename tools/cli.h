@@ -26,22 +26,27 @@ struct stage_verdict;
  *		{NULL},
  *	};
  */
-enum cli_opt_kind { CLI_OPT_FLAG, CLI_OPT_STRING, CLI_OPT_VALUE };
+enum cli_opt_kind { CLI_OPT_FLAG, CLI_OPT_STRING, CLI_OPT_LONG, CLI_OPT_VALUE };
 
 struct cli_opt {
 	const char *name;
 	enum cli_opt_kind kind;
-	size_t offset; /* of the bool or const char * in the argument struct */
+	size_t offset; /* of the bool, const char * or long in the argument struct */
 	int val;       /* CLI_OPT_VALUE: what option() gets */
+	long lo, hi;   /* CLI_OPT_LONG: the values allowed */
 };
 
 /* The comparison in sizeof (never evaluated) makes a field of another
  * type a compile error. */
 #define CLI_FIELD(type, field, ftype) \
 	(offsetof(type, field) + 0 * sizeof(&((type *)0)->field == (ftype *)0))
-#define CLI_FLAG(name, type, field) {name, CLI_OPT_FLAG, CLI_FIELD(type, field, bool), 0}
-#define CLI_STRING(name, type, field) {name, CLI_OPT_STRING, CLI_FIELD(type, field, const char *), 0}
-#define CLI_VALUE(name, val) {name, CLI_OPT_VALUE, 0, val}
+#define CLI_FLAG(name, type, field) {name, CLI_OPT_FLAG, CLI_FIELD(type, field, bool), 0, 0, 0}
+#define CLI_STRING(name, type, field) \
+	{name, CLI_OPT_STRING, CLI_FIELD(type, field, const char *), 0, 0, 0}
+/* A decimal from lo to hi into a long field, else "bad value". */
+#define CLI_LONG(name, type, field, lo, hi) \
+	{name, CLI_OPT_LONG, CLI_FIELD(type, field, long), 0, lo, hi}
+#define CLI_VALUE(name, val) {name, CLI_OPT_VALUE, 0, val, 0, 0}
 
 /* option() gets each value option c with its argument, and each
  * positional word with c == 0; it returns 0, or -EINVAL once it has said

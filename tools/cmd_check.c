@@ -51,10 +51,10 @@ static const struct cli_opt check_opts[] = {
     CLI_STRING("from", struct check_args, from),
     CLI_STRING("to", struct check_args, to),
     CLI_STRING("proto", struct check_args, proto),
-    CLI_VALUE("port", 'P'),
-    CLI_VALUE("icmp-type", 'T'),
-    CLI_VALUE("icmp-code", 'C'),
-    CLI_VALUE("sport", 's'),
+    CLI_LONG("port", struct check_args, port, 0, 65535),
+    CLI_LONG("icmp-type", struct check_args, icmp_type, 0, 255),
+    CLI_LONG("icmp-code", struct check_args, icmp_code, 0, 255),
+    CLI_LONG("sport", struct check_args, sport, 0, 65535),
     CLI_VALUE("ephemeral", 'e'),
     CLI_FLAG("json", struct check_args, json),
     CLI_FLAG("all", struct check_args, all),
@@ -66,27 +66,9 @@ static const struct cli_command check_cmd = {"check", check_usage, check_opts, c
 static int check_option(void *args, int c, const char *arg)
 {
 	struct check_args *a = args;
-	int r = 0;
-	switch (c) {
-	case 0:
-		return cli_positional(&check_cmd, &a->lab, arg);
-	case 'P':
-		r = cli_parse_long(arg, 0, 65535, &a->port);
-		break;
-	case 'T':
-		r = cli_parse_long(arg, 0, 255, &a->icmp_type);
-		break;
-	case 'C':
-		r = cli_parse_long(arg, 0, 255, &a->icmp_code);
-		break;
-	case 's':
-		r = cli_parse_long(arg, 0, 65535, &a->sport);
-		break;
-	case 'e':
-		r = cli_parse_range(arg, &a->eph_lo, &a->eph_hi);
-		break;
-	}
-	return r < 0 ? cli_bad_value(&check_cmd, c, arg) : 0;
+	if (c == 'e' && cli_parse_range(arg, &a->eph_lo, &a->eph_hi) < 0)
+		return cli_bad_value(&check_cmd, c, arg);
+	return c ? 0 : cli_positional(&check_cmd, &a->lab, arg);
 }
 
 static int parse_args(int argc, char **argv, struct check_args *a)
