@@ -23,7 +23,7 @@ struct stage_verdict;
  *		CLI_FLAG("json", struct my_args, json),
  *		CLI_STRING("sarif", struct my_args, sarif),
  *		CLI_VALUE("port", 'P'),
- *		{NULL},
+ *		CLI_END,
  *	};
  */
 enum cli_opt_kind { CLI_OPT_FLAG, CLI_OPT_STRING, CLI_OPT_LONG, CLI_OPT_VALUE };
@@ -47,6 +47,7 @@ struct cli_opt {
 #define CLI_LONG(name, type, field, lo, hi) \
 	{name, CLI_OPT_LONG, CLI_FIELD(type, field, long), 0, lo, hi}
 #define CLI_VALUE(name, val) {name, CLI_OPT_VALUE, 0, val, 0, 0}
+#define CLI_END {NULL, CLI_OPT_FLAG, 0, 0, 0, 0}
 
 /* option() gets each value option c with its argument, and each
  * positional word with c == 0; it returns 0, or -EINVAL once it has said
@@ -54,7 +55,7 @@ struct cli_opt {
 struct cli_command {
 	const char *name; /* "check": messages begin "vpcfw check: " */
 	void (*usage)(FILE *out);
-	const struct cli_opt *opts; /* ending in {NULL} */
+	const struct cli_opt *opts; /* ending in CLI_END */
 	int (*option)(void *args, int c, const char *arg);
 };
 

@@ -58,7 +58,7 @@ static const struct cli_opt check_opts[] = {
     CLI_VALUE("ephemeral", 'e'),
     CLI_FLAG("json", struct check_args, json),
     CLI_FLAG("all", struct check_args, all),
-    {NULL},
+    CLI_END,
 };
 
 static const struct cli_command check_cmd = {"check", check_usage, check_opts, check_option};

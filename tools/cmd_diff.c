@@ -60,7 +60,7 @@ static const struct cli_opt diff_opts[] = {
     CLI_FLAG("json", struct diff_args, json),
     CLI_VALUE("ephemeral", 'e'),
     CLI_STRING("sarif", struct diff_args, sarif),
-    {NULL},
+    CLI_END,
 };
 
 static const struct cli_command diff_cmd = {"diff", diff_usage, diff_opts, diff_option};

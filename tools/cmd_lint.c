@@ -45,7 +45,7 @@ static const struct cli_opt lint_opts[] = {
     CLI_FLAG("json", struct lint_args, json),
     CLI_VALUE("severity", 's'),
     CLI_STRING("sarif", struct lint_args, sarif),
-    {NULL},
+    CLI_END,
 };
 
 static const struct cli_command lint_cmd = {"lint", usage, lint_opts, lint_option};

@@ -69,7 +69,7 @@ static const struct cli_opt test_opts[] = {
     CLI_FLAG("coverage", struct test_args, coverage),
     CLI_VALUE("min-coverage", 'm'),
     CLI_STRING("sarif", struct test_args, sarif),
-    {NULL},
+    CLI_END,
 };
 
 static const struct cli_command test_cmd = {"test", usage, test_opts, test_option};
