@@ -29,7 +29,6 @@
 #include "diag.h"
 #include "labnames.h"
 #include "load.h"
-#include "query.h"
 #include "test_daemon.h"
 #include "test_run.h"
 
@@ -108,16 +107,8 @@ static int parse_args(int argc, char **argv, struct test_args *a)
 
 static int evaluate_offline(const struct lab *lab, struct test_flow *t)
 {
-	struct query_spec s;
 	char err[512];
-	query_spec_init(&s);
-	s.from = t->ef->from;
-	s.to = t->ef->to;
-	s.proto = t->it->proto;
-	s.port = t->it->port;
-	s.icmp_type = t->it->icmp_type;
-	s.icmp_code = t->it->icmp_code;
-	if (query_build(lab, &s, &t->q, err, sizeof(err), NULL, 0) < 0)
+	if (expect_query(lab, t->it, t->ef->from, t->ef->to, &t->q, err, sizeof(err)) < 0)
 		return -EINVAL; /* expect_expand already refused these */
 	pipeline_check(lab, &t->q, &t->c);
 	t->from_label =

@@ -26,6 +26,8 @@
 
 #include "model.h"
 
+struct pipeline_query;
+
 #define EXPECT_DEFAULT_TIMEOUT_MS 1000
 
 struct expect_item {
@@ -96,6 +98,11 @@ struct junit_case {
 int junit_write(const char *out_path, const char *suite, const struct junit_case *c, size_t n);
 /* XML-escapes s into out (attribute- and text-safe). */
 void junit_escape(FILE *out, const char *s);
+
+/* The flow of item it from from to to (names or addresses) as
+ * rules/query builds it: 0, or -EINVAL with the reason in err. */
+int expect_query(const struct lab *lab, const struct expect_item *it, const char *from,
+		 const char *to, struct pipeline_query *q, char *err, size_t errlen);
 
 /* `vpcfw test --generate LAB`: the lab's reachability now, as an
  * expectations file whose lab is lab_ref. 0, or -ENOENT when no flow. */

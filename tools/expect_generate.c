@@ -14,7 +14,6 @@
 
 #include "expect.h"
 #include "pipeline.h"
-#include "query.h"
 
 struct port_set {
 	uint16_t *v;
@@ -83,16 +82,11 @@ static void ports_named(const struct lab *lab, int proto, struct port_set *s)
 static void one(const struct lab *lab, FILE *out, const char *from, const char *to, int proto,
 		int port, size_t *n)
 {
-	struct query_spec s;
+	struct expect_item it = {.proto = proto, .port = port, .icmp_type = -1, .icmp_code = -1};
 	struct pipeline_query q;
 	struct pipeline_check c;
 	char err[256];
-	query_spec_init(&s);
-	s.from = from;
-	s.to = to;
-	s.proto = proto;
-	s.port = port;
-	if (query_build(lab, &s, &q, err, sizeof(err), NULL, 0) < 0)
+	if (expect_query(lab, &it, from, to, &q, err, sizeof(err)) < 0)
 		return;
 	pipeline_check(lab, &q, &c);
 	fprintf(out, "  - { from: \"%s\", to: \"%s\", proto: %s", from, to,

@@ -159,14 +159,10 @@ static char *flow_name(const struct lab *lab, const struct expect_item *it, cons
 	return strdup(buf);
 }
 
-/* query_build refuses what cannot be one flow (mixed families, ...). */
-static void check_query(const struct lab *lab, const struct expect_file *f,
-			const struct expect_item *it, const char *from, const char *to,
-			struct expect_errors *e)
+int expect_query(const struct lab *lab, const struct expect_item *it, const char *from,
+		 const char *to, struct pipeline_query *q, char *err, size_t errlen)
 {
 	struct query_spec s;
-	struct pipeline_query q;
-	char err[512];
 	query_spec_init(&s);
 	s.from = from;
 	s.to = to;
@@ -174,7 +170,17 @@ static void check_query(const struct lab *lab, const struct expect_file *f,
 	s.port = it->port;
 	s.icmp_type = it->icmp_type;
 	s.icmp_code = it->icmp_code;
-	if (query_build(lab, &s, &q, err, sizeof(err), NULL, 0) < 0)
+	return query_build(lab, &s, q, err, errlen, NULL, 0);
+}
+
+/* query_build refuses what cannot be one flow (mixed families, ...). */
+static void check_query(const struct lab *lab, const struct expect_file *f,
+			const struct expect_item *it, const char *from, const char *to,
+			struct expect_errors *e)
+{
+	struct pipeline_query q;
+	char err[512];
+	if (expect_query(lab, it, from, to, &q, err, sizeof(err)) < 0)
 		expect_errors_add(e, f->path, it->line, it->name ? it->name : "expect", "%s", err);
 }
 
