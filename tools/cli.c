@@ -109,6 +109,20 @@ static int one_option(const struct cli_command *cmd, void *args, int c, const ch
 	}
 }
 
+/* The next empty positional field gets arg. */
+static int positional(const struct cli_command *cmd, void *args, const char *arg)
+{
+	const char **slot = (const char **)(void *)((char *)args + cmd->positional);
+
+	for (size_t i = 0; i < cmd->n_positional; i++)
+		if (!slot[i]) {
+			slot[i] = arg;
+			return 0;
+		}
+	fprintf(stderr, "vpcfw %s: unexpected argument '%s'\n", cmd->name, arg);
+	return -EINVAL;
+}
+
 int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args)
 {
 	struct option table[CLI_MAX_OPTS + 2];
@@ -123,7 +137,7 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args)
 			return 0;
 		}
 		if (c == -1)
-			r = cmd->option(args, 0, argv[optind++]);
+			r = positional(cmd, args, argv[optind++]);
 		else if (c >= CLI_OPT_BASE)
 			r = one_option(cmd, args, c, optarg);
 		else {
@@ -150,16 +164,6 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 	cmd->usage(stderr);
 	return 2;
-}
-
-int cli_positional(const struct cli_command *cmd, const char **slot, const char *arg)
-{
-	if (*slot) {
-		fprintf(stderr, "vpcfw %s: unexpected argument '%s'\n", cmd->name, arg);
-		return -EINVAL;
-	}
-	*slot = arg;
-	return 0;
 }
 
 int cli_bad_value(const struct cli_command *cmd, int c, const char *arg)

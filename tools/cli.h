@@ -49,15 +49,21 @@ struct cli_opt {
 #define CLI_VALUE(name, val) {name, CLI_OPT_VALUE, 0, val, 0, 0}
 #define CLI_END {NULL, CLI_OPT_FLAG, 0, 0, 0, 0}
 
-/* option() gets each value option c with its argument, and each
- * positional word with c == 0; it returns 0, or -EINVAL once it has said
- * what is wrong. */
+/* Positional words fill n_positional consecutive const char * fields of
+ * the argument struct, from the one at positional (CLI_POSITIONAL); one
+ * more is refused. option() gets each value option c with its argument
+ * and returns 0, or -EINVAL once it has said what is wrong (NULL: the
+ * command has no value option). */
 struct cli_command {
 	const char *name; /* "check": messages begin "vpcfw check: " */
 	void (*usage)(FILE *out);
 	const struct cli_opt *opts; /* ending in CLI_END */
+	size_t positional;
+	size_t n_positional;
 	int (*option)(void *args, int c, const char *arg);
 };
+
+#define CLI_POSITIONAL(type, field, n) CLI_FIELD(type, field, const char *), n
 
 /* What cli_parse returns when the command goes on. */
 #define CLI_GO (-1)
@@ -70,9 +76,6 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args);
  * message on stderr, then the usage. Returns 2. */
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* The one positional of a command into *slot; a second one is refused.
- * 0 or -EINVAL (said). */
-int cli_positional(const struct cli_command *cmd, const char **slot, const char *arg);
 /* "vpcfw CMD: bad value 'ARG' for --NAME" (the value option c). Returns
  * -EINVAL. */
 int cli_bad_value(const struct cli_command *cmd, int c, const char *arg);

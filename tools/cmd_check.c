@@ -61,14 +61,15 @@ static const struct cli_opt check_opts[] = {
     CLI_END,
 };
 
-static const struct cli_command check_cmd = {"check", check_usage, check_opts, check_option};
+static const struct cli_command check_cmd = {
+    "check", check_usage, check_opts, CLI_POSITIONAL(struct check_args, lab, 1), check_option};
 
 static int check_option(void *args, int c, const char *arg)
 {
 	struct check_args *a = args;
-	if (c == 'e' && cli_parse_range(arg, &a->eph_lo, &a->eph_hi) < 0)
+	if (cli_parse_range(arg, &a->eph_lo, &a->eph_hi) < 0) /* c: 'e', the only one */
 		return cli_bad_value(&check_cmd, c, arg);
-	return c ? 0 : cli_positional(&check_cmd, &a->lab, arg);
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct check_args *a)

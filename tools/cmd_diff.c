@@ -63,24 +63,24 @@ static const struct cli_opt diff_opts[] = {
     CLI_END,
 };
 
-static const struct cli_command diff_cmd = {"diff", diff_usage, diff_opts, diff_option};
+/* OLD and NEW fill the two positional fields in order. */
+_Static_assert(offsetof(struct diff_args, new_path) ==
+		   offsetof(struct diff_args, old_path) + sizeof(const char *),
+	       "OLD and NEW must be consecutive fields");
+
+static const struct cli_command diff_cmd = {
+    "diff", diff_usage, diff_opts, CLI_POSITIONAL(struct diff_args, old_path, 2), diff_option};
 
 static int diff_option(void *args, int c, const char *arg)
 {
 	struct diff_args *a = args;
 	long lo, hi;
-	switch (c) {
-	case 0:
-		return cli_positional(&diff_cmd, a->old_path ? &a->new_path : &a->old_path, arg);
-	case 'e':
-		if (cli_parse_range(arg, &lo, &hi) < 0) {
-			fprintf(stderr, "vpcfw diff: bad value '%s' for --ephemeral (LO-HI)\n", arg);
-			return -EINVAL;
-		}
-		a->reach.eph_lo = (uint16_t)lo;
-		a->reach.eph_hi = (uint16_t)hi;
-		break;
+	if (cli_parse_range(arg, &lo, &hi) < 0) { /* c: 'e', the only one */
+		fprintf(stderr, "vpcfw diff: bad value '%s' for --ephemeral (LO-HI)\n", arg);
+		return -EINVAL;
 	}
+	a->reach.eph_lo = (uint16_t)lo;
+	a->reach.eph_hi = (uint16_t)hi;
 	return 0;
 }
 

@@ -48,20 +48,15 @@ static const struct cli_opt lint_opts[] = {
     CLI_END,
 };
 
-static const struct cli_command lint_cmd = {"lint", usage, lint_opts, lint_option};
+static const struct cli_command lint_cmd = {
+    "lint", usage, lint_opts, CLI_POSITIONAL(struct lint_args, lab, 1), lint_option};
 
 static int lint_option(void *args, int c, const char *arg)
 {
 	struct lint_args *a = args;
-	switch (c) {
-	case 0:
-		return cli_positional(&lint_cmd, &a->lab, arg);
-	case 's':
-		if (lint_severity_parse(arg, &a->min) < 0) {
-			fprintf(stderr, "vpcfw lint: bad severity '%s' (note, warning, error)\n", arg);
-			return -EINVAL;
-		}
-		break;
+	if (lint_severity_parse(arg, &a->min) < 0) { /* c: 's', the only one */
+		fprintf(stderr, "vpcfw lint: bad severity '%s' (note, warning, error)\n", arg);
+		return -EINVAL;
 	}
 	return 0;
 }

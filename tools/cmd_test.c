@@ -56,7 +56,7 @@ static void usage(FILE *out)
 	    "not be probed, 3 real traffic and the offline verdict disagree (a vpcfw bug).\n");
 }
 
-static int test_option(void *args, int c, const char *arg);
+static int min_coverage(void *args, int c, const char *arg);
 
 static const struct cli_opt test_opts[] = {
     CLI_STRING("lab", struct test_args, lab),
@@ -66,15 +66,18 @@ static const struct cli_opt test_opts[] = {
     CLI_STRING("generate", struct test_args, generate),
     CLI_FLAG("cover", struct test_args, cover),
     CLI_FLAG("coverage", struct test_args, coverage),
-    CLI_VALUE("min-coverage", 'm'),
+    CLI_VALUE("min-coverage", 0),
     CLI_STRING("sarif", struct test_args, sarif),
     CLI_END,
 };
 
-static const struct cli_command test_cmd = {"test", usage, test_opts, test_option};
+static const struct cli_command test_cmd = {
+    "test", usage, test_opts, CLI_POSITIONAL(struct test_args, expect, 1), min_coverage};
 
-static int min_coverage(struct test_args *a, const char *arg)
+/* --min-coverage, the one value option. */
+static int min_coverage(void *args, int c, const char *arg)
 {
+	struct test_args *a = args;
 	char *end;
 	a->min_coverage = strtod(arg, &end);
 	if (end == arg || *end || a->min_coverage < 0 || a->min_coverage > 100) {
@@ -83,14 +86,6 @@ static int min_coverage(struct test_args *a, const char *arg)
 	}
 	a->coverage = true;
 	return 0;
-}
-
-static int test_option(void *args, int c, const char *arg)
-{
-	struct test_args *a = args;
-	if (c == 'm')
-		return min_coverage(a, arg);
-	return cli_positional(&test_cmd, &a->expect, arg);
 }
 
 static int parse_args(int argc, char **argv, struct test_args *a)
