@@ -16,7 +16,8 @@ struct stage_verdict;
 /*
  * A command's options, as a table: a flag sets a bool of the command's
  * argument struct, a string option points a const char * of it at its
- * argument, and a value option (one that needs checking) goes to the
+ * argument, a long option stores a decimal checked against its range,
+ * and a value option (one that needs another check) goes to the
  * command's option() with its code. --help is every command's.
  *
  *	static const struct cli_opt opts[] = {
@@ -52,8 +53,7 @@ struct cli_opt {
 /* Positional words fill n_positional consecutive const char * fields of
  * the argument struct, from the one at positional (CLI_POSITIONAL); one
  * more is refused. option() gets each value option c with its argument
- * and returns 0, or -EINVAL once it has said what is wrong (NULL: the
- * command has no value option). */
+ * and returns 0, or -EINVAL once it has said what is wrong. */
 struct cli_command {
 	const char *name; /* "check": messages begin "vpcfw check: " */
 	void (*usage)(FILE *out);
