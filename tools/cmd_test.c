@@ -11,7 +11,7 @@
  * verdict is a vpcfw bug (exit 3), shown as such, never folded into an
  * ordinary failure. Not for loading or expanding the file (expect.c,
  * selector.c), for sending packets (probe.c), for running the daemon
- * (test_daemon.c) or for the reports (test_report.c).
+ * (test_vpcfwd.c) or for the reports (test_report.c).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -29,7 +29,7 @@
 #include "diag.h"
 #include "labnames.h"
 #include "load.h"
-#include "test_daemon.h"
+#include "test_vpcfwd.h"
 #include "test_run.h"
 
 #define TEST_PARALLEL 64
@@ -218,7 +218,7 @@ static size_t make_specs(const struct lab *lab, const struct lab *hosts, struct 
 
 /* A copy of the lab with a host for every outside address the flows use
  * and the lab does not declare; its path into out. */
-static int lab_with_hosts(const struct test_daemon *d, const char *lab_path,
+static int lab_with_hosts(const struct test_vpcfwd *d, const char *lab_path,
 			  const struct test_flow *t, size_t n, char *out, size_t len)
 {
 	struct ip_addr *addrs = calloc(n, sizeof(*addrs));
@@ -229,7 +229,7 @@ static int lab_with_hosts(const struct test_daemon *d, const char *lab_path,
 	for (size_t i = 0; i < n; i++)
 		if (t[i].needs_host)
 			addrs[k++] = *missing_addr(&t[i]);
-	ret = test_daemon_lab_with_hosts(d, lab_path, addrs, k, out, len);
+	ret = test_vpcfwd_lab_with_hosts(d, lab_path, addrs, k, out, len);
 	free(addrs);
 	return ret;
 }
@@ -237,18 +237,18 @@ static int lab_with_hosts(const struct test_daemon *d, const char *lab_path,
 /* Starts vpcfwd for the run, on a copy of the lab with the outside hosts
  * the flows need when some are missing; hosts gets that copy's model. */
 static int start_for_run(const char *lab_path, struct test_flow *t, size_t n, size_t missing,
-			 struct test_daemon *d, struct lab **hosts)
+			 struct test_vpcfwd *d, struct lab **hosts)
 {
 	char aug[PATH_MAX];
 	const char *path = lab_path;
-	int ret = test_daemon_dir(d);
+	int ret = test_vpcfwd_dir(d);
 	if (ret == 0 && missing) {
 		ret = lab_with_hosts(d, lab_path, t, n, aug, sizeof(aug));
 		if (ret == 0 && (ret = load_lab(aug, hosts)) == 0)
 			path = aug;
 	}
 	if (ret == 0)
-		ret = test_daemon_start(d, path);
+		ret = test_vpcfwd_start(d, path);
 	if (ret < 0) {
 		fprintf(stderr, "vpcfw test: cannot start vpcfwd for %s\n", lab_path);
 		return ret;
@@ -265,7 +265,7 @@ static int run_real(const struct lab *lab, const char *lab_path, struct test_flo
 	size_t *idx = calloc(n, sizeof(*idx));
 	size_t m = 0, missing = 0;
 	int ret = 0;
-	struct test_daemon d = {0};
+	struct test_vpcfwd d = {0};
 	struct lab *hosts = NULL;
 	if (!specs || !res || !idx) {
 		ret = -ENOMEM;
@@ -280,14 +280,14 @@ static int run_real(const struct lab *lab, const char *lab_path, struct test_flo
 		if (hosts)
 			m = make_specs(lab, hosts, t, n, specs, idx, &missing);
 	}
-	probe_run_all(specs, res, m, TEST_PARALLEL, test_daemon_check, &d);
+	probe_run_all(specs, res, m, TEST_PARALLEL, test_vpcfwd_check, &d);
 	for (size_t k = 0; k < m; k++) {
 		t[idx[k]].probed = true;
 		t[idx[k]].real = res[k];
 		t[idx[k]].probed_dst = specs[k].dst;
 	}
 out:
-	test_daemon_stop(&d);
+	test_vpcfwd_stop(&d);
 	lab_free(hosts);
 	free(specs);
 	free(res);

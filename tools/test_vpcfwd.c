@@ -1,11 +1,11 @@
 /*
- * The vpcfwd started for a `vpcfw test` run (test_daemon.h): a child
+ * The vpcfwd started for a `vpcfw test` run (test_vpcfwd.h): a child
  * process, never a library call, so the run sees the daemon a user runs.
  * Its readiness is its "ready: lab" log line; a daemon that dies is noticed
- * between flows (test_daemon_check), and one left behind by a signal is
+ * between flows (test_vpcfwd_check), and one left behind by a signal is
  * stopped by on_signal.
  */
-#include "test_daemon.h"
+#include "test_vpcfwd.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -78,7 +78,7 @@ static bool copy_lab_file(const char *path, const char *dir, json_t *extra, bool
 	return took;
 }
 
-int test_daemon_lab_with_hosts(const struct test_daemon *d, const char *lab_path,
+int test_vpcfwd_lab_with_hosts(const struct test_vpcfwd *d, const char *lab_path,
 			       const struct ip_addr *addrs, size_t n, char *out, size_t len)
 {
 	struct stat st;
@@ -125,11 +125,11 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return 0;
 }
 
-static volatile pid_t test_daemon_pid;
+static volatile pid_t test_vpcfwd_pid;
 
 static void on_signal(int sig)
 {
-	pid_t pid = test_daemon_pid;
+	pid_t pid = test_vpcfwd_pid;
 	if (pid > 0) {
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
@@ -156,7 +156,7 @@ static void vpcfwd_path(char *buf, size_t len)
 	snprintf(buf, len, "vpcfwd");
 }
 
-static bool daemon_ready(struct test_daemon *d)
+static bool daemon_ready(struct test_vpcfwd *d)
 {
 	char line[512];
 	bool ready = false;
@@ -168,7 +168,7 @@ static bool daemon_ready(struct test_daemon *d)
 	return ready;
 }
 
-static void daemon_exec(const char *lab_path, const char *name, struct test_daemon *d)
+static void daemon_exec(const char *lab_path, const char *name, struct test_vpcfwd *d)
 {
 	char bin[PATH_MAX], flowlog[128];
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -184,12 +184,12 @@ static void daemon_exec(const char *lab_path, const char *name, struct test_daem
 	_exit(127);
 }
 
-static void daemon_cleanup_dir(struct test_daemon *d)
+static void daemon_cleanup_dir(struct test_vpcfwd *d)
 {
 	nftw(d->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
-static void daemon_print_log(const struct test_daemon *d)
+static void daemon_print_log(const struct test_vpcfwd *d)
 {
 	char line[512];
 	FILE *in = fopen(d->log, "r");
@@ -199,7 +199,7 @@ static void daemon_print_log(const struct test_daemon *d)
 		fclose(in);
 }
 
-int test_daemon_dir(struct test_daemon *d)
+int test_vpcfwd_dir(struct test_vpcfwd *d)
 {
 	snprintf(d->dir, sizeof(d->dir), "/tmp/vpcfw-test.XXXXXX");
 	if (!mkdtemp(d->dir)) {
@@ -209,7 +209,7 @@ int test_daemon_dir(struct test_daemon *d)
 	return 0;
 }
 
-int test_daemon_start(struct test_daemon *d, const char *lab_path)
+int test_vpcfwd_start(struct test_vpcfwd *d, const char *lab_path)
 {
 	snprintf(d->log, sizeof(d->log), "%s/vpcfwd.log", d->dir);
 	snprintf(d->name, sizeof(d->name), "vtest-%x", (unsigned)getpid());
@@ -219,7 +219,7 @@ int test_daemon_start(struct test_daemon *d, const char *lab_path)
 		daemon_exec(lab_path, d->name, d);
 	if (d->pid < 0)
 		return -errno;
-	test_daemon_pid = d->pid;
+	test_vpcfwd_pid = d->pid;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	for (int i = 0; i < TEST_READY_S * 10; i++) {
@@ -227,7 +227,7 @@ int test_daemon_start(struct test_daemon *d, const char *lab_path)
 			return 0;
 		if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
 			d->pid = 0;
-			test_daemon_pid = 0;
+			test_vpcfwd_pid = 0;
 			fprintf(stderr, "vpcfw test: vpcfwd exited before it was ready:\n");
 			daemon_print_log(d);
 			return -ECHILD;
@@ -238,7 +238,7 @@ int test_daemon_start(struct test_daemon *d, const char *lab_path)
 	return -ETIMEDOUT;
 }
 
-void test_daemon_stop(struct test_daemon *d)
+void test_vpcfwd_stop(struct test_vpcfwd *d)
 {
 	if (d->pid > 0) {
 		kill(d->pid, SIGTERM);
@@ -250,23 +250,23 @@ void test_daemon_stop(struct test_daemon *d)
 			waitpid(d->pid, NULL, 0);
 		}
 	}
-	test_daemon_pid = 0;
+	test_vpcfwd_pid = 0;
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	if (d->dir[0])
 		daemon_cleanup_dir(d);
 }
 
-const char *test_daemon_check(void *arg)
+const char *test_vpcfwd_check(void *arg)
 {
-	struct test_daemon *d = arg;
+	struct test_vpcfwd *d = arg;
 	if (d->pid <= 0 || d->died)
 		return d->died ? "vpcfwd died during the run" : NULL;
 	pid_t r = waitpid(d->pid, NULL, WNOHANG);
 	if (r == d->pid || (r < 0 && errno == ECHILD)) {
 		d->died = true;
 		d->pid = 0;
-		test_daemon_pid = 0;
+		test_vpcfwd_pid = 0;
 		return "vpcfwd died during the run";
 	}
 	return NULL;
