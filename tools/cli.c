@@ -123,6 +123,28 @@ static int positional(const struct cli_command *cmd, void *args, const char *arg
 	return -EINVAL;
 }
 
+/* One getopt step: the next option's code, 0 after a positional word was
+ * taken, or -1 at the end. After "--" every word left is positional: glibc
+ * would otherwise, once at the end, rewind optind to the first of them. */
+static int next_arg(const struct cli_command *cmd, int argc, char **argv,
+		    const struct option *table, void *args, int *r)
+{
+	int before = optind;
+	int c = optind < argc ? getopt_long(argc, argv, "+", table, NULL) : -1;
+
+	if (c != -1)
+		return c;
+	if (optind == before + 1 && !strcmp(argv[before], "--")) {
+		while (*r == 0 && optind < argc)
+			*r = positional(cmd, args, argv[optind++]);
+		return -1;
+	}
+	if (optind >= argc)
+		return -1;
+	*r = positional(cmd, args, argv[optind++]);
+	return 0;
+}
+
 int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args)
 {
 	struct option table[CLI_MAX_OPTS + 2];
@@ -131,16 +153,14 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args)
 	getopt_table(cmd->opts, table);
 	optind = 1;
 	opterr = 0;
-	while (r == 0 && ((c = getopt_long(argc, argv, "+", table, NULL)) != -1 || optind < argc)) {
+	while (r == 0 && (c = next_arg(cmd, argc, argv, table, args, &r)) != -1) {
 		if (c == 'h') {
 			cmd->usage(stdout);
 			return 0;
 		}
-		if (c == -1)
-			r = positional(cmd, args, argv[optind++]);
-		else if (c >= CLI_OPT_BASE)
+		if (c >= CLI_OPT_BASE)
 			r = one_option(cmd, args, c, optarg);
-		else {
+		else if (c != 0) {
 			fprintf(stderr, "vpcfw %s: unknown or incomplete option '%s'\n", cmd->name,
 				argv[optind - 1]);
 			r = -EINVAL;
