@@ -23,14 +23,14 @@ int topo_state_dir(const char *lab, char *buf, size_t len)
 
 int topo_state_path(const char *lab, char *buf, size_t len)
 {
-	return path_into(buf, len,
-			 snprintf(buf, len, "%s/%s/%s", TOPOLOGY_RUN_DIR, lab, TOPOLOGY_STATE_FILE));
+	return path_into(
+	    buf, len, snprintf(buf, len, "%s/%s/%s", TOPOLOGY_RUN_DIR, lab, TOPOLOGY_STATE_FILE));
 }
 
 int control_socket_path(const char *lab, char *buf, size_t len)
 {
-	return path_into(buf, len,
-			 snprintf(buf, len, "%s/%s/%s", TOPOLOGY_RUN_DIR, lab, CONTROL_SOCKET_NAME));
+	return path_into(
+	    buf, len, snprintf(buf, len, "%s/%s/%s", TOPOLOGY_RUN_DIR, lab, CONTROL_SOCKET_NAME));
 }
 
 bool topology_lab_name_valid(const char *s)

@@ -47,9 +47,9 @@ struct topology;
 struct control;
 
 #define CONTROL_MAX_CLIENTS 16
-#define CONTROL_ROOT_CLIENTS 4		/* more, for root alone */
-#define CONTROL_IDLE_TIMEOUT 60		/* seconds idle, or to take one reply */
-#define CONTROL_REQUEST_TIMEOUT 10	/* seconds from a request's first byte to its end */
+#define CONTROL_ROOT_CLIENTS 4	   /* more, for root alone */
+#define CONTROL_IDLE_TIMEOUT 60	   /* seconds idle, or to take one reply */
+#define CONTROL_REQUEST_TIMEOUT 10 /* seconds from a request's first byte to its end */
 
 /*
  * The daemon's reload (the same one SIGHUP runs), asynchronous so that the

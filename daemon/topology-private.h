@@ -12,7 +12,6 @@
 #include "labstate.h"
 #include "topology.h"
 
-
 /* Creates the state file exclusively, locks it for this process's
  * lifetime and writes the owner line. Returns the fd or -errno (-EBUSY:
  * another daemon holds it). */

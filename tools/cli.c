@@ -75,10 +75,9 @@ static void getopt_table(const struct cli_opt *opts, struct option *out)
 	size_t n = 0;
 
 	for (; opts[n].name && n < CLI_MAX_OPTS; n++)
-		out[n] = (struct option){opts[n].name,
-					 opts[n].kind == CLI_OPT_FLAG ? no_argument
-								      : required_argument,
-					 NULL, CLI_OPT_BASE + (int)n};
+		out[n] = (struct option){
+		    opts[n].name, opts[n].kind == CLI_OPT_FLAG ? no_argument : required_argument,
+		    NULL, CLI_OPT_BASE + (int)n};
 	out[n++] = (struct option){"help", no_argument, NULL, 'h'};
 	out[n] = (struct option){NULL, 0, NULL, 0};
 }

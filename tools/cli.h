@@ -38,7 +38,9 @@ struct cli_opt {
 };
 
 /* The comparison in sizeof (never evaluated) makes a field of another
- * type a compile error. */
+ * type a compile error. An initializer a line reads better than
+ * clang-format's braces. */
+/* clang-format off */
 #define CLI_FIELD(type, field, ftype) \
 	(offsetof(type, field) + 0 * sizeof(&((type *)0)->field == (ftype *)0))
 #define CLI_FLAG(name, type, field) {name, CLI_OPT_FLAG, CLI_FIELD(type, field, bool), 0, 0, 0}
@@ -49,6 +51,7 @@ struct cli_opt {
 	{name, CLI_OPT_LONG, CLI_FIELD(type, field, long), 0, lo, hi}
 #define CLI_VALUE(name, val) {name, CLI_OPT_VALUE, 0, val, 0, 0}
 #define CLI_END {NULL, CLI_OPT_FLAG, 0, 0, 0, 0}
+/* clang-format on */
 
 /* Positional words fill n_positional consecutive const char * fields of
  * the argument struct, from the one at positional (CLI_POSITIONAL); one

@@ -48,8 +48,8 @@ static const struct cli_opt lint_opts[] = {
     CLI_END,
 };
 
-static const struct cli_command lint_cmd = {
-    "lint", usage, lint_opts, CLI_POSITIONAL(struct lint_args, lab, 1), lint_option};
+static const struct cli_command lint_cmd = {"lint", usage, lint_opts,
+					    CLI_POSITIONAL(struct lint_args, lab, 1), lint_option};
 
 static int lint_option(void *args, int c, const char *arg)
 {

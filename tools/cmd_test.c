@@ -94,7 +94,8 @@ static int parse_args(int argc, char **argv, struct test_args *a)
 	a->min_coverage = -1;
 	int r = cli_parse(&test_cmd, argc, argv, a);
 	if (r == CLI_GO && !a->expect == !a->generate)
-		return cli_usage_error(&test_cmd, "EXPECT or --generate LAB is required (not both)");
+		return cli_usage_error(&test_cmd,
+				       "EXPECT or --generate LAB is required (not both)");
 	return r;
 }
 
@@ -345,12 +346,13 @@ static int run(const struct test_args *a, const struct expect_file *f, struct la
 		goto out;
 	if (!a->offline && geteuid() != 0) {
 		fprintf(stderr, "vpcfw test: real traffic needs root (or use --offline)\n");
-		test_report_early_stop(a, "real traffic", "real traffic needs root (or use --offline)");
+		test_report_early_stop(a, "real traffic",
+				       "real traffic needs root (or use --offline)");
 		goto out;
 	}
 	if (!a->offline && run_real(lab, lab_path, t, n) < 0) {
 		test_report_early_stop(a, "real traffic",
-				  "cannot send real traffic: vpcfwd did not start");
+				       "cannot send real traffic: vpcfwd did not start");
 		goto out;
 	}
 	status = test_report(lab, a, t, n, &cv, test_served_by[0] ? test_served_by : NULL);
@@ -395,7 +397,8 @@ int cmd_test(int argc, char **argv)
 	if (expect_load(a.expect, &f, &e) < 0) {
 		char *why = errors_text(&e);
 		expect_errors_print(&e, stderr);
-		test_report_early_stop(&a, "expectations", why ? why : "cannot load the expectations");
+		test_report_early_stop(&a, "expectations",
+				       why ? why : "cannot load the expectations");
 		free(why);
 		expect_errors_free(&e);
 		return 2;
@@ -406,7 +409,8 @@ int cmd_test(int argc, char **argv)
 	int status = 2;
 	if (!lab_path) {
 		fprintf(stderr, "%s: lab: missing (give it in the file or with --lab)\n", a.expect);
-		test_report_early_stop(&a, "lab", "lab: missing (give it in the file or with --lab)");
+		test_report_early_stop(&a, "lab",
+				       "lab: missing (give it in the file or with --lab)");
 	} else if ((lab = cli_lab_load_text("vpcfw test", lab_path, false, &why))) {
 		status = run(&a, &f, lab, lab_path);
 	} else {

@@ -80,8 +80,8 @@ static int edge_cmp(const void *a, const void *b)
 /* Mermaid reads quotes, brackets and '#' inside labels as syntax; its
  * entity codes (#quot; #35; ...) print them literally. */
 static const char *const mermaid_escapes[128] = {
-    ['"'] = "#quot;", ['#'] = "#35;", ['<'] = "#lt;", ['>'] = "#gt;",
-    ['&'] = "#amp;",  ['`'] = "#96;", ['\n'] = " ",  ['\r'] = " ", ['\t'] = " ",
+    ['"'] = "#quot;", ['#'] = "#35;", ['<'] = "#lt;", ['>'] = "#gt;", ['&'] = "#amp;",
+    ['`'] = "#96;",   ['\n'] = " ",   ['\r'] = " ",   ['\t'] = " ",
 };
 
 static void put_escaped(FILE *out, const char *s)

@@ -15,8 +15,8 @@
 
 /* XML 1.0 has no way to carry control characters other than these. */
 static const char *const xml_escapes[128] = {
-    ['<'] = "&lt;",	 ['>'] = "&gt;", ['&'] = "&amp;", ['"'] = "&quot;",
-    ['\''] = "&apos;", ['\n'] = "\n",	 ['\t'] = "\t",
+    ['<'] = "&lt;",    ['>'] = "&gt;", ['&'] = "&amp;", ['"'] = "&quot;",
+    ['\''] = "&apos;", ['\n'] = "\n",  ['\t'] = "\t",
 };
 
 void junit_escape(FILE *out, const char *s)

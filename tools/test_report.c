@@ -80,7 +80,7 @@ char *test_explain_flow(const struct lab *lab, const struct test_flow *t)
 /* ---- rule coverage ---- */
 
 int test_coverage_compute(const struct lab *lab, const struct test_flow *t, size_t n,
-			    struct test_coverage *cv)
+			  struct test_coverage *cv)
 {
 	cv->on = true;
 	if (rule_index_build(lab, &cv->ri) < 0 || !(cv->hit = calloc(cv->ri.total + 1, 1)))
@@ -287,8 +287,7 @@ static void print_json(const struct lab *lab, const char *file, const struct tes
 		json_array_append_new(flows, flow_json(lab, &t[i]));
 	json_object_set_new(o, "file", json_string(file));
 	json_object_set_new(o, "lab", json_string(lab->source));
-	json_object_set_new(o, "real_traffic",
-			    served_by ? json_string(served_by) : json_null());
+	json_object_set_new(o, "real_traffic", served_by ? json_string(served_by) : json_null());
 	json_object_set_new(o, "passed", json_integer((json_int_t)passed));
 	json_object_set_new(o, "failed", json_integer((json_int_t)(n - passed)));
 	json_object_set_new(o, "flows", flows);
