@@ -78,32 +78,7 @@ static int dp_arp(struct datapath *dp, const struct dp_port *in, const struct pk
 	if (len < 0)
 		return DP_DROP_ARP_IGNORED;
 	dp_send_reply(dp, in, buf, len);
-	dp->st.arp_replies++;
 	return -1;
-}
-
-static bool dp_is_nd(const struct pkt *p)
-{
-	return p->kind == PKT_IPV6 && p->has_icmp && p->proto == PROTO_ICMPV6 &&
-	       p->icmp_type >= PKT_ICMP6_ROUTER_SOLICIT && p->icmp_type <= 137;
-}
-
-static bool dp_v6_link_local(const struct ip_addr *a)
-{
-	return a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80;
-}
-
-/* IPv6 that stays on the link (MLD reports, traffic from :: or to and from
- * fe80::/10, to multicast): a VPC router routes none of it, and it is not
- * a spoofed source either. */
-static bool dp_is_link_scope(const struct pkt *p)
-{
-	static const struct ip_addr unspecified = {.family = IP_V6};
-
-	if (p->kind != PKT_IPV6)
-		return false;
-	return p->dst.b[0] == 0xff || dp_v6_link_local(&p->src) || dp_v6_link_local(&p->dst) ||
-	       ip_addr_eq(&p->src, &unspecified);
 }
 
 /* -1 when answered, else the drop reason. */
@@ -119,7 +94,6 @@ static int dp_nd(struct datapath *dp, const struct dp_port *in, const struct pkt
 	if (len < 0)
 		return DP_DROP_ND_IGNORED;
 	dp_send_reply(dp, in, buf, len);
-	dp->st.nd_replies++;
 	return -1;
 }
 
@@ -320,6 +294,7 @@ struct dp_outcome {
 	int drop;		      /* enum dp_drop before or beside the decision; -1 */
 	int malformed;		      /* rules/packet's reason; 0 */
 	const struct fwd_decision *d; /* an IP packet's decision, carried out; or NULL */
+	enum fwd_frame answered;      /* FWD_FRAME_ARP / _ND: the router replied */
 };
 
 /* The one place a frame's fate is counted, flow-logged and dumped. */
@@ -328,6 +303,12 @@ static void dp_account(struct datapath *dp, const struct dp_outcome *o, const st
 {
 	const struct fwd_decision *d = o->d;
 
+	dp->st.rx_pkts++;
+	dp->st.rx_bytes += h->len;
+	if (o->answered == FWD_FRAME_ARP)
+		dp->st.arp_replies++;
+	else if (o->answered == FWD_FRAME_ND)
+		dp->st.nd_replies++;
 	if (o->malformed) {
 		dp->st.malformed_total++;
 		dp->st.malformed[o->malformed < DP_MALFORMED_MAX ? o->malformed : 0]++;
@@ -354,40 +335,44 @@ static void dp_account(struct datapath *dp, const struct dp_outcome *o, const st
 
 /* ------------------------------------------------------- frame handler */
 
-#define DP_IS_IP (-2)
-
-/* Everything but IP: -1 when handled, else the drop reason; DP_IS_IP for
- * an IP packet to decide. An ENI's interface is untagged: AWS drops what
- * an instance sends with an 802.1Q or 802.1ad tag, whatever it carries,
- * ARP included (the parser reads through one tag; filtering the inner
- * packet and delivering it still tagged would carry a VLAN a VPC has not). */
-static int dp_not_ip(struct datapath *dp, const struct dp_port *in, const struct pkt *p)
+/* Everything but an IP packet to forward: answered or dropped (true), or
+ * an IP packet for rules/forward (false). */
+static bool dp_not_ip(struct datapath *dp, const struct dp_port *in, const struct pkt *p,
+		      struct dp_outcome *o)
 {
-	if (p->has_vlan || p->ethertype == PKT_ETHERTYPE_QINQ || p->ethertype == 0x9100)
-		return DP_DROP_VLAN;
-	if (p->kind == PKT_ARP)
-		return dp_arp(dp, in, p);
-	if (p->kind == PKT_OTHER)
-		return DP_DROP_NOT_IP;
-	if (dp_is_nd(p))
-		return dp_nd(dp, in, p);
-	if (dp_is_link_scope(p))
-		return DP_DROP_LINK_LOCAL;
-	return DP_IS_IP;
+	switch (forward_classify(p)) {
+	case FWD_FRAME_VLAN:
+		o->drop = DP_DROP_VLAN;
+		return true;
+	case FWD_FRAME_ARP:
+		o->drop = dp_arp(dp, in, p);
+		o->answered = o->drop < 0 ? FWD_FRAME_ARP : FWD_FRAME_IP;
+		return true;
+	case FWD_FRAME_NOT_IP:
+		o->drop = DP_DROP_NOT_IP;
+		return true;
+	case FWD_FRAME_ND:
+		o->drop = dp_nd(dp, in, p);
+		o->answered = o->drop < 0 ? FWD_FRAME_ND : FWD_FRAME_IP;
+		return true;
+	case FWD_FRAME_LINK_SCOPE:
+		o->drop = DP_DROP_LINK_LOCAL;
+		return true;
+	default:
+		return false;
+	}
 }
 
 void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *frame)
 {
 	struct datapath *dp = (struct datapath *)user;
 	const struct dp_port *in = &dp->ports[dp->cur_port];
-	struct dp_outcome o = {.drop = -1};
+	struct dp_outcome o = {.drop = -1, .answered = FWD_FRAME_IP};
 	const struct topology_port *out;
 	struct fwd_decision d;
 	struct pkt p;
 	int rc;
 
-	dp->st.rx_pkts++;
-	dp->st.rx_bytes += h->len;
 	if (h->caplen < h->len) {
 		o.drop = DP_DROP_TRUNCATED;
 		goto done;
@@ -397,10 +382,8 @@ void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *frame)
 		o.malformed = -rc;
 		goto done;
 	}
-	o.drop = dp_not_ip(dp, in, &p);
-	if (o.drop != DP_IS_IP)
+	if (dp_not_ip(dp, in, &p, &o))
 		goto done;
-	o.drop = -1;
 	if (p.later_fragment)
 		out = dp_frag_follow(dp, in->tp, &p, &d);
 	else

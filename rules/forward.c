@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "packet.h"
 #include "pipeline-private.h"
 #include "sg.h"
 
@@ -18,6 +19,41 @@ void forward_input_init(struct fwd_input *in, const struct pipeline_end *from,
 	in->from = *from;
 	in->wire = *wire;
 	in->port_lo = in->port_hi = wire->dport;
+}
+
+static bool v6_link_local(const struct ip_addr *a)
+{
+	return a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80;
+}
+
+/* IPv6 that stays on the link (MLD reports, traffic from :: or to and from
+ * fe80::/10, to multicast): a VPC router routes none of it, and it is not
+ * a spoofed source either. */
+static bool link_scope(const struct pkt *p)
+{
+	static const struct ip_addr unspecified = {.family = IP_V6};
+	return p->dst.b[0] == 0xff || v6_link_local(&p->src) || v6_link_local(&p->dst) ||
+	       ip_addr_eq(&p->src, &unspecified);
+}
+
+/* An ENI's interface is untagged: AWS drops what an instance sends with an
+ * 802.1Q or 802.1ad tag, whatever it carries, ARP included (the parser
+ * reads through one tag; filtering the inner packet and delivering it
+ * still tagged would carry a VLAN a VPC has not). */
+enum fwd_frame forward_classify(const struct pkt *p)
+{
+	if (p->has_vlan || p->ethertype == PKT_ETHERTYPE_QINQ || p->ethertype == 0x9100)
+		return FWD_FRAME_VLAN;
+	if (p->kind == PKT_ARP)
+		return FWD_FRAME_ARP;
+	if (p->kind != PKT_IPV4 && p->kind != PKT_IPV6)
+		return FWD_FRAME_NOT_IP;
+	if (p->kind != PKT_IPV6)
+		return FWD_FRAME_IP;
+	if (p->has_icmp && p->proto == PROTO_ICMPV6 &&
+	    p->icmp_type >= PKT_ICMP6_ROUTER_SOLICIT && p->icmp_type <= 137)
+		return FWD_FRAME_ND;
+	return link_scope(p) ? FWD_FRAME_LINK_SCOPE : FWD_FRAME_IP;
 }
 
 bool forward_port_owns(const struct lab *lab, const struct fwd_port *port,

@@ -129,6 +129,17 @@ void forward_judge(const struct lab *lab, const struct fwd_input *in, struct fwd
 /* Both, for a packet with no tracker at hand (`vpcfw check`). */
 void forward_decide(const struct lab *lab, const struct fwd_input *in, struct fwd_decision *d);
 
+/* What the VPC router does with a frame before any IP forwarding. */
+enum fwd_frame {
+	FWD_FRAME_IP,	      /* an IP packet: forward_packet decides */
+	FWD_FRAME_ARP,	      /* answered as the router (forward_port_owns) */
+	FWD_FRAME_ND,	      /* ICMPv6 router/neighbor discovery: NS answered, rest ignored */
+	FWD_FRAME_VLAN,	      /* 802.1Q/802.1ad-tagged: dropped */
+	FWD_FRAME_NOT_IP,     /* neither IP nor ARP: dropped */
+	FWD_FRAME_LINK_SCOPE, /* IPv6 that stays on the link: never routed */
+};
+enum fwd_frame forward_classify(const struct pkt *p);
+
 /* Whether the address is the port's own (an ENI's private address, an
  * outside host's address): the source/destination check, and whom the
  * router answers ARP for. */
