@@ -205,9 +205,10 @@ static void dp_account_reject(struct datapath *dp, const struct fwd_decision *d,
 			      const struct pkt *p, const struct pcap_pkthdr *h,
 			      const uint8_t *frame)
 {
-	static const enum dp_stage stage[STAGE_MAX] = {
-	    [STAGE_SG_EGRESS] = DP_STAGE_SG_EGRESS, [STAGE_NACL_EGRESS] = DP_STAGE_NACL_EGRESS,
-	    [STAGE_NACL_INGRESS] = DP_STAGE_NACL_INGRESS, [STAGE_SG_INGRESS] = DP_STAGE_SG_INGRESS};
+	static const enum dp_stage stage[STAGE_MAX] = {[STAGE_SG_EGRESS] = DP_STAGE_SG_EGRESS,
+						       [STAGE_NACL_EGRESS] = DP_STAGE_NACL_EGRESS,
+						       [STAGE_NACL_INGRESS] = DP_STAGE_NACL_INGRESS,
+						       [STAGE_SG_INGRESS] = DP_STAGE_SG_INGRESS};
 	enum pipeline_stage s = d->res.stages[d->res.rejected_at].stage;
 	int side = s == STAGE_SG_EGRESS || s == STAGE_NACL_EGRESS ? 0 : 1;
 	int32_t eni = d->side[side].eni;
@@ -340,27 +341,22 @@ static void dp_account(struct datapath *dp, const struct dp_outcome *o, const st
 static bool dp_not_ip(struct datapath *dp, const struct dp_port *in, const struct pkt *p,
 		      struct dp_outcome *o)
 {
-	switch (forward_classify(p)) {
-	case FWD_FRAME_VLAN:
-		o->drop = DP_DROP_VLAN;
-		return true;
-	case FWD_FRAME_ARP:
-		o->drop = dp_arp(dp, in, p);
-		o->answered = o->drop < 0 ? FWD_FRAME_ARP : FWD_FRAME_IP;
-		return true;
-	case FWD_FRAME_NOT_IP:
-		o->drop = DP_DROP_NOT_IP;
-		return true;
-	case FWD_FRAME_ND:
-		o->drop = dp_nd(dp, in, p);
-		o->answered = o->drop < 0 ? FWD_FRAME_ND : FWD_FRAME_IP;
-		return true;
-	case FWD_FRAME_LINK_SCOPE:
-		o->drop = DP_DROP_LINK_LOCAL;
-		return true;
-	default:
+	static const enum dp_drop dropped[] = {[FWD_FRAME_VLAN] = DP_DROP_VLAN,
+					       [FWD_FRAME_NOT_IP] = DP_DROP_NOT_IP,
+					       [FWD_FRAME_LINK_SCOPE] = DP_DROP_LINK_LOCAL};
+	enum fwd_frame kind = forward_classify(p);
+
+	if (kind == FWD_FRAME_IP)
 		return false;
-	}
+	if (kind == FWD_FRAME_ARP)
+		o->drop = dp_arp(dp, in, p);
+	else if (kind == FWD_FRAME_ND)
+		o->drop = dp_nd(dp, in, p);
+	else
+		o->drop = (int)dropped[kind];
+	if (o->drop < 0)
+		o->answered = kind;
+	return true;
 }
 
 void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *frame)

@@ -50,14 +50,13 @@ enum fwd_frame forward_classify(const struct pkt *p)
 		return FWD_FRAME_NOT_IP;
 	if (p->kind != PKT_IPV6)
 		return FWD_FRAME_IP;
-	if (p->has_icmp && p->proto == PROTO_ICMPV6 &&
-	    p->icmp_type >= PKT_ICMP6_ROUTER_SOLICIT && p->icmp_type <= 137)
+	if (p->has_icmp && p->proto == PROTO_ICMPV6 && p->icmp_type >= PKT_ICMP6_ROUTER_SOLICIT &&
+	    p->icmp_type <= 137)
 		return FWD_FRAME_ND;
 	return link_scope(p) ? FWD_FRAME_LINK_SCOPE : FWD_FRAME_IP;
 }
 
-bool forward_port_owns(const struct lab *lab, const struct fwd_port *port,
-		       const struct ip_addr *a)
+bool forward_port_owns(const struct lab *lab, const struct fwd_port *port, const struct ip_addr *a)
 {
 	if (port->kind == FWD_PORT_OUTSIDE && valid_index(port->index, lab->n_outside))
 		return ip_addr_eq(&lab->outside[port->index].addr, a);
@@ -215,8 +214,7 @@ static void stages_composed(const struct lab *lab, const struct fwd_input *in,
 
 /* Turns stage i into the rejecting one; the stages after it were not
  * evaluated as far as the verdict goes. */
-static void reject_at(struct pipeline_result *r, struct stage_verdict *v,
-		      enum pipeline_reason why)
+static void reject_at(struct pipeline_result *r, struct stage_verdict *v, enum pipeline_reason why)
 {
 	size_t i = (size_t)(v - r->stages);
 	v->verdict = VERDICT_REJECT;
@@ -256,8 +254,7 @@ static void refuse_inbound(const struct fwd_input *in, struct fwd_decision *d)
 
 /* Leaving through the internet gateway, IPv4 takes the public IP of the
  * sending private address (the route stage has checked there is one). */
-static void translate_out(const struct lab *lab, const struct fwd_input *in,
-			  struct fwd_decision *d)
+static void translate_out(const struct lab *lab, const struct fwd_input *in, struct fwd_decision *d)
 {
 	const struct stage_verdict *v = stage_of(&d->res, STAGE_ROUTE);
 	const struct eni *e = end_eni(lab, &d->src);

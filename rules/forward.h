@@ -108,11 +108,11 @@ struct fwd_decision {
 
 /* One packet for forward_decide. */
 struct fwd_input {
-	struct pipeline_end from; /* the sender: an ENI, an outside host or a service */
-	struct flow wire;	  /* addresses as the sender wrote them */
-	unsigned tracked;	  /* PIPELINE_SRC_TRACKED / _DST_TRACKED: who tracks it */
-	bool opens;		  /* known to open a connection (a TCP SYN, check's request) */
-	bool related;		  /* an ICMP error quoting a packet of a tracked flow */
+	struct pipeline_end from;  /* the sender: an ENI, an outside host or a service */
+	struct flow wire;	   /* addresses as the sender wrote them */
+	unsigned tracked;	   /* PIPELINE_SRC_TRACKED / _DST_TRACKED: who tracks it */
+	bool opens;		   /* known to open a connection (a TCP SYN, check's request) */
+	bool related;		   /* an ICMP error quoting a packet of a tracked flow */
 	uint16_t port_lo, port_hi; /* NACL stages over these destination ports (check's
 				    * response without a client port); lo == hi == dport */
 };
@@ -143,8 +143,7 @@ enum fwd_frame forward_classify(const struct pkt *p);
 /* Whether the address is the port's own (an ENI's private address, an
  * outside host's address): the source/destination check, and whom the
  * router answers ARP for. */
-bool forward_port_owns(const struct lab *lab, const struct fwd_port *port,
-		       const struct ip_addr *a);
+bool forward_port_owns(const struct lab *lab, const struct fwd_port *port, const struct ip_addr *a);
 
 /* The data path's call: one parsed IP packet p that came in through port,
  * looked up in ct (which may reclaim expired entries) and decided. */

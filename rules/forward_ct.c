@@ -14,10 +14,7 @@
 
 static void wire_of_pkt(const struct pkt *p, struct flow *f)
 {
-	memset(f, 0, sizeof(*f));
-	f->src = p->src;
-	f->dst = p->dst;
-	f->proto = p->proto;
+	*f = (struct flow){.src = p->src, .dst = p->dst, .proto = p->proto};
 	if (p->has_ports) {
 		f->sport = p->sport;
 		f->dport = p->dport;
@@ -28,18 +25,19 @@ static void wire_of_pkt(const struct pkt *p, struct flow *f)
 	}
 }
 
+/* The tracker's view of a packet: the flow as one end sees it, plus what
+ * only the wire has (the echo identifier, the TCP flags). */
 static void tuple_of(const struct flow *f, const struct pkt *p, struct ct_tuple *t)
 {
-	memset(t, 0, sizeof(*t));
-	t->src = f->src;
-	t->dst = f->dst;
-	t->proto = f->proto;
-	t->sport = f->sport;
-	t->dport = f->dport;
-	t->icmp_type = f->icmp_type;
-	t->icmp_code = f->icmp_code;
-	t->icmp_id = p->has_icmp ? p->icmp_id : 0;
-	t->tcp_flags = p->proto == PROTO_TCP ? p->tcp_flags : 0;
+	*t = (struct ct_tuple){.src = f->src,
+			       .dst = f->dst,
+			       .proto = f->proto,
+			       .tcp_flags = p->proto == PROTO_TCP ? p->tcp_flags : 0,
+			       .sport = f->sport,
+			       .dport = f->dport,
+			       .icmp_type = f->icmp_type,
+			       .icmp_code = f->icmp_code,
+			       .icmp_id = p->has_icmp ? p->icmp_id : 0};
 }
 
 /* An address of the quoted packet in the receiver's address space: the
@@ -58,22 +56,17 @@ static void inner_tuple(const struct pkt *p, const struct fwd_decision *d, int s
 			struct ct_tuple *t)
 {
 	const struct pkt_inner *in = &p->inner;
-	memset(t, 0, sizeof(*t));
-	t->src = in->src;
-	t->dst = in->dst;
+	*t = (struct ct_tuple){.src = in->src,
+			       .dst = in->dst,
+			       .proto = in->proto,
+			       .sport = in->has_ports ? in->sport : 0,
+			       .dport = in->has_ports ? in->dport : 0,
+			       .icmp_type = in->has_icmp ? in->icmp_type : 0,
+			       .icmp_code = in->has_icmp ? in->icmp_code : 0,
+			       .icmp_id = in->has_icmp ? in->icmp_id : 0};
 	if (side == 1) {
 		xlate_inner(d, &t->src);
 		xlate_inner(d, &t->dst);
-	}
-	t->proto = in->proto;
-	if (in->has_ports) {
-		t->sport = in->sport;
-		t->dport = in->dport;
-	}
-	if (in->has_icmp) {
-		t->icmp_type = in->icmp_type;
-		t->icmp_code = in->icmp_code;
-		t->icmp_id = in->icmp_id;
 	}
 }
 
@@ -118,8 +111,8 @@ void forward_packet(const struct lab *lab, struct conntrack *ct, uint64_t now_ns
 		from = (struct pipeline_end){END_ENI, port->index, SERVICE_NONE};
 	wire_of_pkt(p, &wire);
 	forward_input_init(&in, &from, &wire);
-	in.opens = p->proto == PROTO_TCP &&
-		   (p->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN;
+	in.opens =
+	    p->proto == PROTO_TCP && (p->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN;
 	in.related = p->has_icmp && p->icmp_error;
 	forward_resolve(lab, &in, d);
 	if (!forward_port_owns(lab, port, &p->src))

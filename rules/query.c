@@ -83,7 +83,7 @@ static int request_fields(const struct query_spec *s, struct flow *f, char *err,
 
 struct resolved {
 	struct endpoint ep;
-	int implied; /* the family the text or the host fixes, 0 when free */
+	int implied;	/* the family the text or the host fixes, 0 when free */
 	bool by_public; /* named by the public IP of ep.addr */
 };
 

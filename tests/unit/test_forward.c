@@ -117,7 +117,8 @@ static void expect(const struct pipeline_result *r, const struct want *w, size_t
 		fail_msg("%zu stages, want %zu", r->n, n);
 	for (size_t i = 0; i < n; i++) {
 		const struct stage_verdict *v = &r->stages[i];
-		if (v->stage != w[i].stage || v->verdict != w[i].verdict || v->reason != w[i].reason)
+		if (v->stage != w[i].stage || v->verdict != w[i].verdict ||
+		    v->reason != w[i].reason)
 			fail_msg("stage %zu: %s %s %s, want %s %s %s", i,
 				 pipeline_stage_name(v->stage), pipeline_verdict_name(v->verdict),
 				 pipeline_reason_name(v->reason), pipeline_stage_name(w[i].stage),
@@ -228,10 +229,14 @@ static void test_hairpin_across_vpcs(void **state)
 
 static struct conntrack *make_ct(size_t n_zones)
 {
-	struct ct_config cfg = {.capacity = 64, .n_zones = (uint32_t)n_zones, .allowance = 16,
-				.hash_seed = 7};
-	cfg.timeouts = (struct ct_timeouts){.tcp_established = 3600, .tcp_transient = 60,
-					    .udp_stream = 180, .udp = 30, .icmp = 30, .other = 600};
+	struct ct_config cfg = {
+	    .capacity = 64, .n_zones = (uint32_t)n_zones, .allowance = 16, .hash_seed = 7};
+	cfg.timeouts = (struct ct_timeouts){.tcp_established = 3600,
+					    .tcp_transient = 60,
+					    .udp_stream = 180,
+					    .udp = 30,
+					    .icmp = 30,
+					    .other = 600};
 	struct conntrack *ct;
 	assert_int_equal(ct_create(&cfg, &ct), 0);
 	return ct;
@@ -240,9 +245,15 @@ static struct conntrack *make_ct(size_t n_zones)
 static struct pkt tcp_pkt(const char *src, const char *dst, uint16_t sport, uint16_t dport,
 			  uint8_t flags)
 {
-	return (struct pkt){.kind = PKT_IPV4, .src = kit_addr(src), .dst = kit_addr(dst),
-			    .proto = PROTO_TCP, .l3_len = 60, .has_ports = true,
-			    .sport = sport, .dport = dport, .tcp_flags = flags};
+	return (struct pkt){.kind = PKT_IPV4,
+			    .src = kit_addr(src),
+			    .dst = kit_addr(dst),
+			    .proto = PROTO_TCP,
+			    .l3_len = 60,
+			    .has_ports = true,
+			    .sport = sport,
+			    .dport = dport,
+			    .tcp_flags = flags};
 }
 
 static struct fwd_port eni_port(int32_t eni)
@@ -314,8 +325,7 @@ static void test_data_path_hairpin(void **state)
 
 	/* without a's public IP in b's rules the daemon drops what check rejects */
 	struct pkt other = tcp_pkt("10.0.1.11", "198.51.100.20", 40001, 80, PKT_TCP_SYN);
-	forward_packet(lab, ct, 1200000000ull, &(struct fwd_port){FWD_PORT_ENI, w->a2}, &other,
-		       &d);
+	forward_packet(lab, ct, 1200000000ull, &(struct fwd_port){FWD_PORT_ENI, w->a2}, &other, &d);
 	assert_int_equal(d.drop, FWD_DROP_NO_PUBLIC_IP);
 	ct_destroy(ct);
 	world_free(w);
