@@ -41,8 +41,10 @@ static struct world *world_new(void)
 	int32_t vpc2 = kit_vpc(lab, "vpc-2", "172.16.0.0/16", NULL);
 	for (int32_t v = vpc; v <= vpc2; v++) {
 		int32_t acl = kit_nacl(lab, v == vpc ? "acl-1" : "acl-2", v, true);
-		for (int eg = 0; eg < 2; eg++)
+		for (int eg = 0; eg < 2; eg++) {
 			kit_nacl_rule(lab, acl, eg, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 0);
+			kit_nacl_rule(lab, acl, eg, 101, true, PROTO_ALL, "::/0", 0, 0);
+		}
 	}
 	int32_t deny = kit_nacl(lab, "acl-deny", vpc, false);
 	int32_t rt_priv = kit_route_table(lab, "rtb-main", vpc, true);
@@ -373,6 +375,60 @@ static void test_data_path_edges(void **state)
 	world_free(w);
 }
 
+/* An egress-only internet gateway carries only connections opened from
+ * inside, and one function says so for check and the daemon alike: a
+ * packet from outside passes only when the destination ENI tracks its
+ * connection. An SG-untracked flow (§4) leaves no entry, so its replies
+ * are refused too: a deviation (docs/deviations.md), AWS's gateway keeps
+ * state of its own. */
+static void test_egress_only_gateway_needs_tracking(void **state)
+{
+	struct world *w = world_new();
+	struct lab *lab = w->lab;
+	struct eni *a = &lab->enis[w->a];
+	a->ipv6 = kit_alloc(lab, 1, sizeof(*a->ipv6));
+	a->ipv6[0] = kit_addr("2001:db8:1:1::10");
+	a->n_ipv6 = 1;
+	int32_t rt = lab->subnets[a->subnet].route_table;
+	kit_route(lab, rt, "::/0", "eigw-1");
+	kit_sg_rule(lab, w->g_a, true, PROTO_TCP, 443, 443, "::/0");
+	struct pipeline_end from = {END_ENI, w->a, SERVICE_NONE}, net = {END_OUTSIDE, -1, 0};
+	struct flow out = kit_flow("2001:db8:1:1::10", "2001:db8:ff::1", PROTO_TCP, 443);
+	struct flow back = kit_flow("2001:db8:ff::1", "2001:db8:1:1::10", PROTO_TCP, 40000);
+	back.sport = 443;
+	struct fwd_input in;
+	struct fwd_decision d;
+	forward_input_init(&in, &from, &out);
+	forward_decide(lab, &in, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	assert_int_equal(d.side[0].ct, FWD_CT_INSERT);
+	forward_input_init(&in, &net, &back);
+	forward_decide(lab, &in, &d);
+	assert_int_equal(d.drop, FWD_DROP_NO_ROUTE);
+	assert_int_equal(d.res.stages[d.res.rejected_at].reason, REASON_ENDPOINT_INBOUND);
+	in.tracked = PIPELINE_DST_TRACKED;
+	forward_decide(lab, &in, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	assert_int_equal(d.res.stages[2].reason, REASON_ROUTE_EIGW);
+
+	/* untracked on a: all ports in from anywhere (the deviation) */
+	kit_sg_rule(lab, w->g_a, false, PROTO_TCP, 0, 65535, "::/0");
+	kit_finish(lab);
+	struct pipeline_query q;
+	struct pipeline_check c;
+	pipeline_query_init(&q);
+	q.client = from;
+	q.server = net;
+	q.request = out;
+	q.has_sport = true;
+	pipeline_check(lab, &q, &c);
+	assert_true(c.request.stages[0].untracked);
+	assert_int_equal(c.request.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.response.stages[2].reason, REASON_ENDPOINT_INBOUND);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +438,7 @@ int main(void)
 	    cmocka_unit_test(test_hairpin_across_vpcs),
 	    cmocka_unit_test(test_data_path_hairpin),
 	    cmocka_unit_test(test_data_path_edges),
+	    cmocka_unit_test(test_egress_only_gateway_needs_tracking),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
