@@ -88,9 +88,10 @@ static void resolve_beyond(const struct lab *lab, const struct fwd_input *in,
 {
 	const struct ip_addr *dst = &in->wire.dst;
 	int32_t host = outside_host_of(lab, dst);
-	pipeline_end_of_addr(lab, eni_vpc(lab, end_eni(lab, &in->from)), dst, &d->dst);
 	if (host >= 0)
 		d->dst = outside_end;
+	else
+		pipeline_end_of_addr(lab, eni_vpc(lab, end_eni(lab, &in->from)), dst, &d->dst);
 	if (in->from.kind != END_ENI) {
 		d->drop = FWD_DROP_UNKNOWN_DEST; /* nothing routes outside to outside */
 		return;
