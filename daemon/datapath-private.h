@@ -12,12 +12,14 @@
 
 #include "datapath.h"
 #include "flowlog.h"
+#include "forward.h"
 #include "topology.h"
 
 struct port;
 struct port_tx;
 struct conntrack;
 struct flowlog;
+struct pkt;
 
 struct dp_port {
 	struct port *port;
@@ -36,8 +38,9 @@ struct dp_eni {
 };
 
 /* Where the first fragment of a datagram went: later fragments carry no
- * ports, so they follow its verdict (and route) instead of the rules. A
- * fixed table, overwritten by hash: no allocation on the packet path. */
+ * ports, so they follow its decision (and route) instead of the rules
+ * (dp_frag.c). A fixed table, overwritten by hash: no allocation on the
+ * packet path. */
 #define DP_FRAG_SLOTS 256
 #define DP_FRAG_TIMEOUT_NS (30ull * 1000000000ull) /* Linux's ipfrag_time */
 
@@ -48,12 +51,10 @@ struct dp_frag {
 	bool used;
 	uint64_t expires_ns;
 	const struct topology_port *in; /* where the first one came from */
-	/* the first fragment's route (struct dp_route of datapath.c) */
+	/* the first fragment's decision: its ENIs, egress and translation */
 	int32_t src_eni, dst_eni;
 	const struct topology_port *out;
-	bool nat;
-	int nat_field;
-	struct ip_addr nat_addr;
+	struct fwd_xlate xlate;
 };
 
 struct datapath {
@@ -86,6 +87,16 @@ struct datapath {
 
 /* The frame handler (datapath.c): one captured frame of port dp->cur_port. */
 void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *frame);
+
+/* Fragments (dp_frag.c). An accepted first fragment: remember where its
+ * datagram goes. */
+void dp_frag_record(struct datapath *dp, const struct topology_port *in, const struct pkt *p,
+		    const struct fwd_decision *d, const struct topology_port *out);
+/* A later fragment: its first fragment's decision in *d (accepted, ENIs,
+ * translation) and egress port, or NULL when that one was not accepted or
+ * not seen (or came in elsewhere). */
+const struct topology_port *dp_frag_follow(struct datapath *dp, const struct topology_port *in,
+					   const struct pkt *p, struct fwd_decision *d);
 
 /* Reads the clocks the packet path stamps a batch with. */
 void dp_clock(struct datapath *dp);

@@ -1,22 +1,20 @@
 /*
  * The frame handler of vpcfwd. One captured frame: parse once (rules/packet),
  * answer ARP / Neighbor Solicitation as the VPC router, or take the IP path:
- * who sent it (the ENI or outside host behind the ingress port, source
- * checked as AWS's source/destination check does), where it goes (an ENI by
- * private address; from an outside host an ENI's public IP, translated 1:1),
- * which ENIs already track the connection (rules/conntrack, one zone per
- * ENI), the four stages (rules/pipeline, SG stages passing for tracked
- * flows), new tracked connections for what the SG rules admitted, then the
- * frame is rewritten and queued on the destination port or dropped
- * silently, as AWS sends no RST or ICMP error (AWS-SEMANTICS §1, §4).
- * Every verdict is counted per ENI and stage and aggregated into flow logs
- * (§6); rejected frames can be saved per ENI for Wireshark.
+ * one call to rules/forward decides everything AWS decides (who sent it,
+ * who gets it, the internet gateway's translation, the stages, which
+ * conntrack zones track it and why a packet is dropped), and this file only
+ * carries the decision out: the tracked connections are committed, the
+ * frame is rewritten and queued on the egress port, or dropped silently, as
+ * AWS sends no RST or ICMP error (AWS-SEMANTICS §1, §4). Every frame ends
+ * in one accounting exit (dp_account): counters per ENI and stage, flow
+ * logs (§6), rejected frames saved per ENI for Wireshark.
  *
- * Not here: set-up and reload (datapath_setup.c), counters' snapshots and
- * names (datapath_stats.c), building namespaces (daemon/topology), the
- * event loop (daemon/loop), any policy decision (rules/pipeline decides).
- * The packet path counts instead of logging and allocates nothing but a
- * tracked connection from the conntrack pool.
+ * Not here: set-up and reload (datapath_setup.c), fragments (dp_frag.c),
+ * counters' snapshots and names (datapath_stats.c), building namespaces
+ * (daemon/topology), the event loop (daemon/loop), any policy decision
+ * (rules/forward). The packet path counts instead of logging and
+ * allocates nothing but a tracked connection from the conntrack pool.
  */
 #include "datapath.h"
 
@@ -29,12 +27,10 @@
 
 #include "conntrack.h"
 #include "datapath-private.h"
-#include "flow.h"
 #include "flowlog.h"
+#include "forward.h"
 #include "model.h"
 #include "packet.h"
-#include "pipeline.h"
-#include "sg.h"
 #include "port.h"
 #include "topology.h"
 
@@ -43,85 +39,11 @@ _Static_assert(PKT_MAL__COUNT <= DP_MALFORMED_MAX, "dp_stats.malformed too small
 #define DP_SWEEP_BUDGET 4096
 #define DP_REPLY_MAX 128
 
-/* ------------------------------------------------------- small helpers */
-
-static bool dp_addr_in(const struct ip_addr *list, size_t n, const struct ip_addr *a)
+static struct fwd_port dp_fwd_port(const struct topology_port *tp)
 {
-	for (size_t i = 0; i < n; i++)
-		if (ip_addr_eq(&list[i], a))
-			return true;
-	return false;
-}
-
-static bool dp_eni_owns(const struct eni *e, const struct ip_addr *a)
-{
-	return a->family == IP_V4 ? dp_addr_in(e->ipv4, e->n_ipv4, a)
-				  : dp_addr_in(e->ipv6, e->n_ipv6, a);
-}
-
-static int32_t dp_outside_by_addr(const struct lab *lab, const struct ip_addr *a)
-{
-	for (size_t i = 0; i < lab->n_outside; i++)
-		if (ip_addr_eq(&lab->outside[i].addr, a))
-			return (int32_t)i;
-	return -1;
-}
-
-static void dp_flow_from_pkt(const struct pkt *p, struct flow *f)
-{
-	memset(f, 0, sizeof(*f));
-	f->src = p->src;
-	f->dst = p->dst;
-	f->proto = p->proto;
-	if (p->has_ports) {
-		f->sport = p->sport;
-		f->dport = p->dport;
-	}
-	if (p->has_icmp) {
-		f->icmp_type = p->icmp_type;
-		f->icmp_code = p->icmp_code;
-	}
-}
-
-static void dp_tuple_from_flow(const struct flow *f, const struct pkt *p, struct ct_tuple *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->src = f->src;
-	t->dst = f->dst;
-	t->proto = f->proto;
-	t->sport = f->sport;
-	t->dport = f->dport;
-	t->icmp_type = f->icmp_type;
-	t->icmp_code = f->icmp_code;
-	t->icmp_id = p->has_icmp ? p->icmp_id : 0;
-	t->tcp_flags = p->proto == PROTO_TCP ? p->tcp_flags : 0;
-}
-
-/* The quoted packet of an ICMP error, in the private address space the
- * tracker keys on: nat_pub -> nat_priv undoes the internet gateway's 1:1
- * translation of an ENI's address (nat_pub NULL: none). */
-static void dp_inner_tuple(const struct pkt *p, const struct ip_addr *nat_pub,
-			   const struct ip_addr *nat_priv, struct ct_tuple *t)
-{
-	const struct pkt_inner *in = &p->inner;
-
-	memset(t, 0, sizeof(*t));
-	t->src = in->src;
-	t->dst = in->dst;
-	if (nat_pub && ip_addr_eq(&t->src, nat_pub))
-		t->src = *nat_priv;
-	if (nat_pub && ip_addr_eq(&t->dst, nat_pub))
-		t->dst = *nat_priv;
-	t->proto = in->proto;
-	if (in->has_ports) {
-		t->sport = in->sport;
-		t->dport = in->dport;
-	}
-	if (in->has_icmp) {
-		t->icmp_type = in->icmp_type;
-		t->icmp_code = in->icmp_code;
-		t->icmp_id = in->icmp_id;
-	}
+	if (tp->kind == TOPOLOGY_PORT_ENI)
+		return (struct fwd_port){FWD_PORT_ENI, tp->eni};
+	return (struct fwd_port){FWD_PORT_OUTSIDE, tp->outside};
 }
 
 /* ------------------------------------------------------------ ARP / ND */
@@ -139,337 +61,43 @@ static void dp_send_reply(struct datapath *dp, const struct dp_port *in, const u
 static bool dp_answers_for(const struct datapath *dp, const struct dp_port *in,
 			   const struct ip_addr *asker, const struct ip_addr *target)
 {
-	if (ip_addr_eq(asker, target))
-		return false;
-	if (in->tp->kind == TOPOLOGY_PORT_ENI)
-		return !dp_eni_owns(&dp->lab->enis[in->tp->eni], target);
-	return !ip_addr_eq(&dp->lab->outside[in->tp->outside].addr, target);
+	struct fwd_port port = dp_fwd_port(in->tp);
+
+	return !ip_addr_eq(asker, target) && !forward_port_owns(dp->lab, &port, target);
 }
 
-static void dp_arp(struct datapath *dp, const struct dp_port *in, const struct pkt *p)
+/* -1 when answered, else the drop reason. */
+static int dp_arp(struct datapath *dp, const struct dp_port *in, const struct pkt *p)
 {
 	uint8_t buf[DP_REPLY_MAX];
 	int len;
 
-	if (p->arp.op != PKT_ARP_REQUEST || !dp_answers_for(dp, in, &p->arp.spa, &p->arp.tpa)) {
-		dp->st.drops[DP_DROP_ARP_IGNORED]++;
-		return;
-	}
+	if (p->arp.op != PKT_ARP_REQUEST || !dp_answers_for(dp, in, &p->arp.spa, &p->arp.tpa))
+		return DP_DROP_ARP_IGNORED;
 	len = pkt_build_arp_reply(p, in->tp->mac, buf, sizeof(buf));
-	if (len < 0) {
-		dp->st.drops[DP_DROP_ARP_IGNORED]++;
-		return;
-	}
+	if (len < 0)
+		return DP_DROP_ARP_IGNORED;
 	dp_send_reply(dp, in, buf, len);
-	dp->st.arp_replies++;
+	return -1;
 }
 
-static bool dp_is_nd(const struct pkt *p)
-{
-	return p->kind == PKT_IPV6 && p->has_icmp && p->proto == PROTO_ICMPV6 &&
-	       p->icmp_type >= PKT_ICMP6_ROUTER_SOLICIT && p->icmp_type <= 137;
-}
-
-static bool dp_v6_link_local(const struct ip_addr *a)
-{
-	return a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80;
-}
-
-/* IPv6 that stays on the link (MLD reports, traffic from :: or to and from
- * fe80::/10, to multicast): a VPC router routes none of it, and it is not
- * a spoofed source either. */
-static bool dp_is_link_scope(const struct pkt *p)
-{
-	static const struct ip_addr unspecified = {.family = IP_V6};
-
-	if (p->kind != PKT_IPV6)
-		return false;
-	return p->dst.b[0] == 0xff || dp_v6_link_local(&p->src) || dp_v6_link_local(&p->dst) ||
-	       ip_addr_eq(&p->src, &unspecified);
-}
-
-static void dp_nd(struct datapath *dp, const struct dp_port *in, const struct pkt *p)
+/* -1 when answered, else the drop reason. */
+static int dp_nd(struct datapath *dp, const struct dp_port *in, const struct pkt *p)
 {
 	uint8_t buf[DP_REPLY_MAX];
 	int len;
 
 	if (p->icmp_type != PKT_ICMP6_NEIGH_SOLICIT ||
-	    !dp_answers_for(dp, in, &p->src, &p->nd_target)) {
-		dp->st.drops[DP_DROP_ND_IGNORED]++;
-		return;
-	}
+	    !dp_answers_for(dp, in, &p->src, &p->nd_target))
+		return DP_DROP_ND_IGNORED;
 	len = pkt_build_na(p, in->tp->mac, true, buf, sizeof(buf));
-	if (len < 0) {
-		dp->st.drops[DP_DROP_ND_IGNORED]++;
-		return;
-	}
+	if (len < 0)
+		return DP_DROP_ND_IGNORED;
 	dp_send_reply(dp, in, buf, len);
-	dp->st.nd_replies++;
-}
-
-/* ------------------------------------------------------------- routing */
-
-/* Where an IP packet goes, decided before the rules. */
-struct dp_route {
-	struct pipeline_end src, dst;
-	int32_t src_eni, dst_eni; /* -1 for an outside host */
-	const struct topology_port *out;
-	struct flow flow; /* in the private address space the rules see */
-	/* 1:1 NAT at the internet gateway, IPv4 only. */
-	bool nat;
-	enum pkt_rewrite_field nat_field;
-	struct ip_addr nat_addr;	  /* the address written into the frame */
-	struct ip_addr nat_pub, nat_priv; /* the ENI's public and private address */
-};
-
-static const struct pipeline_end dp_outside_end = {END_OUTSIDE, -1, SERVICE_NONE};
-
-/* Whether traffic between an ENI and an outside address takes a gateway
- * endpoint (a vpce- route to a service's prefix list): that path keeps the
- * ENI's private address, so no public IP and no 1:1 NAT. The route stage
- * is asked so that the data path and `vpcfw check` cannot disagree. */
-static bool dp_via_endpoint(const struct lab *lab, int32_t eni, const struct ip_addr *eni_addr,
-			    const struct ip_addr *far)
-{
-	const struct pipeline_end inside = {END_ENI, eni, SERVICE_NONE};
-	struct flow f = {.src = *eni_addr, .dst = *far};
-	struct stage_verdict v;
-
-	pipeline_route_stage(lab, &inside, &dp_outside_end, &f, &v);
-	return v.reason == REASON_ROUTE_ENDPOINT;
-}
-
-/* From an ENI: to another ENI by private address, or to an outside host
- * (translated to the ENI's public IPv4 once accepted). */
-static int dp_route_from_eni(struct datapath *dp, const struct dp_port *in, const struct pkt *p,
-			     struct dp_route *r)
-{
-	const struct lab *lab = dp->lab;
-	const struct eni *src = &lab->enis[in->tp->eni];
-	int32_t o;
-
-	if (!dp_eni_owns(src, &p->src))
-		return DP_DROP_UNKNOWN_SOURCE;
-	r->src_eni = in->tp->eni;
-	r->src = (struct pipeline_end){END_ENI, r->src_eni, SERVICE_NONE};
-	r->dst_eni = lab_eni_by_addr(lab, &p->dst);
-	if (r->dst_eni >= 0) {
-		if (r->dst_eni == r->src_eni)
-			return DP_DROP_HAIRPIN;
-		r->dst = (struct pipeline_end){END_ENI, r->dst_eni, SERVICE_NONE};
-		r->out = dp->enis[r->dst_eni].tp;
-		return -1;
-	}
-	o = dp_outside_by_addr(lab, &p->dst);
-	if (o < 0)
-		return DP_DROP_UNKNOWN_DEST;
-	r->dst = dp_outside_end;
-	r->out = topology_port_of_outside(dp->topo, o);
-	if (!r->out)
-		return DP_DROP_UNKNOWN_DEST;
-	if (p->kind == PKT_IPV4 && !dp_via_endpoint(lab, r->src_eni, &p->src, &p->dst)) {
-		/* the public IP of the sending address, not of the ENI (§9) */
-		const struct ip_addr *pub = eni_public_of(src, &p->src);
-		if (!pub)
-			return DP_DROP_NO_PUBLIC_IP;
-		r->nat = true;
-		r->nat_field = PKT_REWRITE_SRC;
-		r->nat_addr = *pub;
-		r->nat_pub = *pub;
-		r->nat_priv = p->src;
-	}
 	return -1;
 }
 
-/* From an outside host: IPv4 only to a public IP (matched against the
- * private address it is associated with, AWS-SEMANTICS §1, §9), IPv6 to
- * the ENI's own address. */
-static int dp_route_from_outside(struct datapath *dp, const struct dp_port *in, const struct pkt *p,
-				 struct dp_route *r)
-{
-	const struct lab *lab = dp->lab;
-	struct ip_addr priv;
-
-	if (!ip_addr_eq(&lab->outside[in->tp->outside].addr, &p->src))
-		return DP_DROP_UNKNOWN_SOURCE;
-	r->src_eni = -1;
-	r->src = dp_outside_end;
-	int32_t pub_eni = p->kind == PKT_IPV4 ? lab_private_of_public(lab, &p->dst, &priv) : -1;
-	if (p->kind == PKT_IPV4 && pub_eni < 0) {
-		/* to a private address: only a gateway endpoint's reply gets there */
-		r->dst_eni = lab_eni_by_addr(lab, &p->dst);
-		if (r->dst_eni < 0)
-			return DP_DROP_UNKNOWN_DEST;
-		if (!dp_via_endpoint(lab, r->dst_eni, &p->dst, &p->src))
-			return DP_DROP_NO_PUBLIC_IP;
-	} else if (p->kind == PKT_IPV4) {
-		r->dst_eni = pub_eni;
-		r->nat = true;
-		r->nat_field = PKT_REWRITE_DST;
-		r->nat_addr = priv;
-		r->nat_pub = p->dst;
-		r->nat_priv = priv;
-		r->flow.dst = priv;
-	} else {
-		r->dst_eni = lab_eni_by_addr(lab, &p->dst);
-		if (r->dst_eni < 0)
-			return DP_DROP_UNKNOWN_DEST;
-	}
-	r->dst = (struct pipeline_end){END_ENI, r->dst_eni, SERVICE_NONE};
-	r->out = dp->enis[r->dst_eni].tp;
-	return -1;
-}
-
-/* -1 when routed, else the enum dp_drop reason. */
-static int dp_route(struct datapath *dp, const struct dp_port *in, const struct pkt *p,
-		    struct dp_route *r)
-{
-	int drop;
-
-	memset(r, 0, sizeof(*r));
-	dp_flow_from_pkt(p, &r->flow);
-	if (in->tp->kind == TOPOLOGY_PORT_ENI)
-		drop = dp_route_from_eni(dp, in, p, r);
-	else
-		drop = dp_route_from_outside(dp, in, p, r);
-	return drop;
-}
-
-/* ---------------------------------------------------------- conntrack */
-
-struct dp_track {
-	struct ct_conn *conn[2]; /* [0] source ENI's zone, [1] destination's */
-	enum ct_dir dir[2];
-	struct ct_tuple tuple;
-	bool related; /* an ICMP error answering a tracked flow */
-};
-
-static struct ct_conn *dp_ct_find(struct datapath *dp, int32_t eni, const struct pkt *p,
-				  const struct dp_route *r, struct dp_track *t, int side)
-{
-	struct ct_tuple inner;
-
-	if (eni < 0)
-		return NULL;
-	if (p->has_icmp && p->icmp_error) {
-		dp_inner_tuple(p, r->nat ? &r->nat_pub : NULL, &r->nat_priv, &inner);
-		return ct_lookup_related(dp->ct, (uint32_t)eni, &inner, dp->now_ns, &t->dir[side]);
-	}
-	return ct_lookup(dp->ct, (uint32_t)eni, &t->tuple, dp->now_ns, &t->dir[side]);
-}
-
-static unsigned dp_ct_lookup(struct datapath *dp, const struct pkt *p, const struct dp_route *r,
-			     struct dp_track *t)
-{
-	unsigned flags = 0;
-
-	memset(t, 0, sizeof(*t));
-	dp_tuple_from_flow(&r->flow, p, &t->tuple);
-	t->conn[0] = dp_ct_find(dp, r->src_eni, p, r, t, 0);
-	t->conn[1] = dp_ct_find(dp, r->dst_eni, p, r, t, 1);
-	if (t->conn[0])
-		flags |= PIPELINE_SRC_TRACKED;
-	if (t->conn[1])
-		flags |= PIPELINE_DST_TRACKED;
-	t->related = p->has_icmp && p->icmp_error;
-	return flags;
-}
-
-static const struct stage_verdict *dp_stage(const struct pipeline_result *res,
-					    enum pipeline_stage s)
-{
-	for (size_t i = 0; i < res->n; i++)
-		if (res->stages[i].stage == s)
-			return &res->stages[i];
-	return NULL;
-}
-
-/* Whether this SG stage admitted a new connection that must be tracked. */
-static bool dp_needs_insert(const struct stage_verdict *v)
-{
-	return v && v->verdict == VERDICT_ACCEPT && v->reason == REASON_RULE && !v->untracked;
-}
-
-static int dp_ct_insert_one(struct datapath *dp, int32_t eni, const struct stage_verdict *v,
-			    const struct dp_track *t, uint32_t len, struct ct_conn **out)
-{
-	struct ct_rule_ref ref = {
-	    .group = (uint32_t)v->group, .rule = (uint32_t)v->rule, .generation = dp->generation};
-	int rc = ct_insert(dp->ct, (uint32_t)eni, &t->tuple, len, &ref, dp->now_ns, out);
-
-	if (rc == -ENOSPC) {
-		dp->enis[eni].st.conntrack_allowance_exceeded++;
-		dp->st.conntrack_allowance_exceeded++;
-		return rc;
-	}
-	if (rc == -ENOBUFS) {
-		dp->enis[eni].st.conntrack_pool_exhausted++;
-		dp->st.conntrack_pool_exhausted++;
-		return rc;
-	}
-	return 0; /* -EEXIST: tracked meanwhile; -EINVAL: not trackable */
-}
-
-/*
- * Whether a packet that an SG rule accepted on this ENI answers an untracked
- * flow (AWS-SEMANTICS §4): its reverse, the flow's request, would be
- * untracked here. Such replies are let through by a rule each time and must
- * not create an entry, or the flow would outlive its rule. A TCP SYN is
- * always a new connection of its own.
- */
-static bool dp_reply_of_untracked(const struct datapath *dp, int32_t eni, bool egress,
-				  const struct dp_route *r, const struct pkt *p)
-{
-	struct flow rev;
-
-	if (p->proto != PROTO_TCP && p->proto != PROTO_UDP)
-		return false;
-	if (p->proto == PROTO_TCP && (p->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN)
-		return false;
-	flow_reverse(&r->flow, &rev);
-	return sg_flow_is_untracked(dp->lab, &dp->lab->enis[eni], !egress, &rev, NULL);
-}
-
-/* After an ACCEPT: account tracked packets, track what the SG rules just
- * admitted. A refused insert (allowance, §4) drops the packet; an entry
- * created for the other zone is then taken back so nothing half-exists. */
-static int dp_ct_commit(struct datapath *dp, const struct pipeline_result *res,
-			const struct dp_route *r, const struct pkt *p, struct dp_track *t)
-{
-	uint32_t len = p->l3_len;
-	const struct stage_verdict *sv[2] = {dp_stage(res, STAGE_SG_EGRESS),
-					     dp_stage(res, STAGE_SG_INGRESS)};
-	const int32_t eni[2] = {r->src_eni, r->dst_eni};
-	struct ct_conn *created[2] = {NULL, NULL};
-
-	for (int i = 0; i < 2; i++) {
-		if (eni[i] < 0)
-			continue;
-		if (t->conn[i]) {
-			if (!t->related)
-				ct_update(dp->ct, t->conn[i], t->dir[i], &t->tuple, len,
-					  dp->now_ns);
-			dp->enis[eni[i]].st.fast_path_pkts++;
-			continue;
-		}
-		bool reply = !t->related && dp_needs_insert(sv[i]) &&
-			     dp_reply_of_untracked(dp, eni[i], i == 0, r, p);
-
-		if (t->related || !dp_needs_insert(sv[i]) || reply) {
-			if (reply || (sv[i] && sv[i]->untracked))
-				dp->enis[eni[i]].st.untracked_pkts++;
-			continue;
-		}
-		if (dp_ct_insert_one(dp, eni[i], sv[i], t, len, &created[i]) < 0) {
-			if (i == 1 && created[0])
-				ct_remove(dp->ct, created[0]);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------ verdicts */
+/* ------------------------------------------------------------- IP path */
 
 /* Wire packets a GSO frame of the offload mode stands for (flow logs count
  * packets as the wire carries them); 1 otherwise. */
@@ -483,91 +111,14 @@ static uint32_t dp_segments(const struct datapath *dp, const struct pkt *p)
 	return (uint32_t)((p->payload_len + vh->gso_size - 1u) / vh->gso_size);
 }
 
-static void dp_flowlog(struct datapath *dp, int32_t eni, enum flowlog_direction d,
-		       enum flowlog_action a, const struct pkt *p, const struct dp_route *r)
-{
-	struct flowlog_packet fp;
-
-	if (!dp->fl || eni < 0)
-		return;
-	memset(&fp, 0, sizeof(fp));
-	fp.iface = &dp->enis[eni].fl;
-	fp.direction = d;
-	fp.action = a;
-	fp.src = r->flow.src;
-	fp.dst = r->flow.dst;
-	fp.protocol = p->proto;
-	fp.sport = r->flow.sport;
-	fp.dport = r->flow.dport;
-	fp.tcp_flags = p->proto == PROTO_TCP ? p->tcp_flags : 0;
-	fp.bytes = p->l3_len;
-	fp.segments = dp_segments(dp, p);
-	flowlog_add(dp->fl, &fp, (uint64_t)dp->now_s);
-}
-
-static void dp_dump_reject(struct datapath *dp, int32_t eni, const struct pcap_pkthdr *h,
-			   const uint8_t *frame)
-{
-	if (eni >= 0 && dp->enis[eni].dump)
-		pcap_dump((u_char *)dp->enis[eni].dump, h, frame);
-}
-
-static enum dp_drop dp_route_drop(const struct stage_verdict *v)
-{
-	switch (v->reason) {
-	case REASON_NO_PUBLIC_IP:
-		return DP_DROP_NO_PUBLIC_IP;
-	case REASON_NO_HOST:
-		return DP_DROP_UNKNOWN_DEST;
-	default:
-		return DP_DROP_NO_ROUTE;
-	}
-}
-
-/* Counts a rejection on the ENI whose stage rejected it and logs REJECT
- * there (the sender's egress stays ACCEPT when the receiver refused). */
-static void dp_reject(struct datapath *dp, const struct pipeline_result *res,
-		      const struct dp_route *r, const struct pkt *p, const struct pcap_pkthdr *h,
-		      const uint8_t *frame)
-{
-	const struct stage_verdict *v = &res->stages[res->rejected_at];
-	int32_t eni;
-	enum dp_stage s;
-
-	switch (v->stage) {
-	case STAGE_SG_EGRESS:
-	case STAGE_NACL_EGRESS:
-		s = v->stage == STAGE_SG_EGRESS ? DP_STAGE_SG_EGRESS : DP_STAGE_NACL_EGRESS;
-		eni = r->src_eni;
-		dp_flowlog(dp, eni, FLOWLOG_EGRESS, FLOWLOG_REJECT, p, r);
-		break;
-	case STAGE_NACL_INGRESS:
-	case STAGE_SG_INGRESS:
-		s = v->stage == STAGE_SG_INGRESS ? DP_STAGE_SG_INGRESS : DP_STAGE_NACL_INGRESS;
-		eni = r->dst_eni;
-		dp_flowlog(dp, r->src_eni, FLOWLOG_EGRESS, FLOWLOG_ACCEPT, p, r);
-		dp_flowlog(dp, eni, FLOWLOG_INGRESS, FLOWLOG_REJECT, p, r);
-		break;
-	default:
-		dp->st.drops[dp_route_drop(v)]++;
-		return;
-	}
-	dp->st.rejected_pkts++;
-	if (eni < 0)
-		return;
-	dp->enis[eni].st.rejected_pkts[s]++;
-	dp->enis[eni].st.rejected_bytes[s] += p->l3_len;
-	dp_dump_reject(dp, eni, h, frame);
-}
-
 /* The frame as the destination sees it: MACs of the egress port and the
- * ENI's eth0 (TTL untouched, as in a VPC), 1:1 NAT applied. */
-/* The frame as the destination sees it: MACs of the egress port and the
- * ENI's eth0 (TTL untouched, as in a VPC), 1:1 NAT applied. A frame of the
- * offload mode is rewritten in place (the buffer is ours until the flush)
- * and sent on with its virtio-net header. */
-static void dp_forward(struct datapath *dp, const struct dp_route *r, struct pkt *p,
-		       const uint8_t *frame, size_t len)
+ * ENI's eth0 (TTL untouched, as in a VPC), the decision's address
+ * translation applied. A frame of the offload mode is rewritten in place
+ * (the buffer is ours until the flush) and sent on with its virtio-net
+ * header. false when the transmit queue had no room. */
+static bool dp_forward(struct datapath *dp, const struct topology_port *egress,
+		       const struct fwd_decision *d, struct pkt *p, const uint8_t *frame,
+		       size_t len)
 {
 	const struct virtio_net_hdr *vh = port_vnet_hdr(dp->ports[dp->cur_port].port);
 	unsigned flags = 0;
@@ -575,204 +126,273 @@ static void dp_forward(struct datapath *dp, const struct dp_route *r, struct pkt
 
 	if (vh) {
 		out = (uint8_t *)frame;
-		if (port_tx_queue_ref(dp->tx, r->out->ifindex, out, len, vh) < 0)
+		if (port_tx_queue_ref(dp->tx, egress->ifindex, out, len, vh) < 0)
 			out = NULL;
 		if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
 			flags = PKT_REWRITE_L4_PARTIAL;
 	} else {
-		out = port_tx_slot(dp->tx, r->out->ifindex, len);
+		out = port_tx_slot(dp->tx, egress->ifindex, len);
 		if (out)
 			memcpy(out, frame, len);
 	}
-	if (!out) {
-		dp->st.drops[DP_DROP_TX_FULL]++;
-		return;
-	}
-	memcpy(out, r->out->peer_mac, PKT_ETH_ALEN);
-	memcpy(out + PKT_ETH_ALEN, r->out->mac, PKT_ETH_ALEN);
-	if (r->nat)
-		pkt_rewrite_ipv4(out, len, p, r->nat_field, &r->nat_addr, flags);
+	if (!out)
+		return false;
+	memcpy(out, egress->peer_mac, PKT_ETH_ALEN);
+	memcpy(out + PKT_ETH_ALEN, egress->mac, PKT_ETH_ALEN);
+	if (d->xlate.src)
+		pkt_rewrite_ipv4(out, len, p, PKT_REWRITE_SRC, &d->xlate.src_addr, flags);
+	if (d->xlate.dst)
+		pkt_rewrite_ipv4(out, len, p, PKT_REWRITE_DST, &d->xlate.dst_addr, flags);
+	return true;
 }
 
-static void dp_accept(struct datapath *dp, const struct dp_route *r, struct pkt *p,
-		      const uint8_t *frame, size_t len)
+static const struct topology_port *dp_egress(const struct datapath *dp, const struct fwd_port *e)
+{
+	if (e->kind == FWD_PORT_ENI)
+		return dp->enis[e->index].tp;
+	return topology_port_of_outside(dp->topo, e->index);
+}
+
+/* rules/forward decides; the egress port must exist before the tracker
+ * commits the connection. */
+static const struct topology_port *dp_decide(struct datapath *dp, const struct dp_port *in,
+					     const struct pkt *p, struct fwd_decision *d)
+{
+	struct fwd_port port = dp_fwd_port(in->tp);
+	const struct topology_port *out = NULL;
+
+	forward_packet(dp->lab, dp->ct, dp->now_ns, &port, p, d);
+	if (d->drop == FWD_PASS && !(out = dp_egress(dp, &d->egress)))
+		d->drop = FWD_DROP_UNKNOWN_DEST;
+	if (d->drop == FWD_PASS)
+		forward_commit(dp->ct, dp->now_ns, dp->generation, p, d);
+	if (d->drop == FWD_PASS && p->is_fragment)
+		dp_frag_record(dp, in->tp, p, d, out);
+	return out;
+}
+
+/* ----------------------------------------------------------- accounting */
+
+static void dp_flowlog(struct datapath *dp, const struct fwd_decision *d, int side,
+		       enum flowlog_action a, const struct pkt *p)
+{
+	const struct flow *f = &d->side[side].flow;
+	int32_t eni = d->side[side].eni;
+	struct flowlog_packet fp;
+
+	/* a later fragment is counted, not logged: its ports are its first's */
+	if (!dp->fl || eni < 0 || p->later_fragment)
+		return;
+	memset(&fp, 0, sizeof(fp));
+	fp.iface = &dp->enis[eni].fl;
+	fp.direction = side == 0 ? FLOWLOG_EGRESS : FLOWLOG_INGRESS;
+	fp.action = a;
+	fp.src = f->src;
+	fp.dst = f->dst;
+	fp.protocol = p->proto;
+	fp.sport = f->sport;
+	fp.dport = f->dport;
+	fp.tcp_flags = p->proto == PROTO_TCP ? p->tcp_flags : 0;
+	fp.bytes = p->l3_len;
+	fp.segments = dp_segments(dp, p);
+	flowlog_add(dp->fl, &fp, (uint64_t)dp->now_s);
+}
+
+/* A rejection counts on the ENI whose stage rejected it and is logged
+ * REJECT there (the sender's egress stays ACCEPT when the receiver
+ * refused, §6); the frame is saved in that ENI's dump. */
+static void dp_account_reject(struct datapath *dp, const struct fwd_decision *d,
+			      const struct pkt *p, const struct pcap_pkthdr *h,
+			      const uint8_t *frame)
+{
+	static const enum dp_stage stage[STAGE_MAX] = {[STAGE_SG_EGRESS] = DP_STAGE_SG_EGRESS,
+						       [STAGE_NACL_EGRESS] = DP_STAGE_NACL_EGRESS,
+						       [STAGE_NACL_INGRESS] = DP_STAGE_NACL_INGRESS,
+						       [STAGE_SG_INGRESS] = DP_STAGE_SG_INGRESS};
+	enum pipeline_stage s = d->res.stages[d->res.rejected_at].stage;
+	int side = s == STAGE_SG_EGRESS || s == STAGE_NACL_EGRESS ? 0 : 1;
+	int32_t eni = d->side[side].eni;
+
+	if (side == 1)
+		dp_flowlog(dp, d, 0, FLOWLOG_ACCEPT, p);
+	dp_flowlog(dp, d, side, FLOWLOG_REJECT, p);
+	dp->st.rejected_pkts++;
+	if (eni < 0)
+		return;
+	dp->enis[eni].st.rejected_pkts[stage[s]]++;
+	dp->enis[eni].st.rejected_bytes[stage[s]] += p->l3_len;
+	if (dp->enis[eni].dump)
+		pcap_dump((u_char *)dp->enis[eni].dump, h, frame);
+}
+
+/* What each ENI's conntrack zone did with the packet (sides before n). */
+static void dp_account_zones(struct datapath *dp, const struct fwd_decision *d, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int32_t eni = d->side[i].eni;
+
+		if (eni < 0)
+			continue;
+		if (d->side[i].ct == FWD_CT_UPDATE || d->side[i].ct == FWD_CT_RELATED)
+			dp->enis[eni].st.fast_path_pkts++;
+		else if (d->side[i].ct == FWD_CT_UNTRACKED)
+			dp->enis[eni].st.untracked_pkts++;
+	}
+}
+
+static void dp_account_accept(struct datapath *dp, const struct fwd_decision *d,
+			      const struct pkt *p)
 {
 	dp->st.accepted_pkts++;
-	if (r->src_eni >= 0) {
-		dp->enis[r->src_eni].st.accepted_pkts[DP_DIR_EGRESS]++;
-		dp->enis[r->src_eni].st.accepted_bytes[DP_DIR_EGRESS] += p->l3_len;
-		dp_flowlog(dp, r->src_eni, FLOWLOG_EGRESS, FLOWLOG_ACCEPT, p, r);
+	dp_account_zones(dp, d, 2);
+	for (int i = 0; i < 2; i++) {
+		int32_t eni = d->side[i].eni;
+
+		if (eni < 0)
+			continue;
+		dp->enis[eni].st.accepted_pkts[i == 0 ? DP_DIR_EGRESS : DP_DIR_INGRESS]++;
+		dp->enis[eni].st.accepted_bytes[i == 0 ? DP_DIR_EGRESS : DP_DIR_INGRESS] +=
+		    p->l3_len;
+		dp_flowlog(dp, d, i, FLOWLOG_ACCEPT, p);
 	}
-	if (r->dst_eni >= 0) {
-		dp->enis[r->dst_eni].st.accepted_pkts[DP_DIR_INGRESS]++;
-		dp->enis[r->dst_eni].st.accepted_bytes[DP_DIR_INGRESS] += p->l3_len;
-		dp_flowlog(dp, r->dst_eni, FLOWLOG_INGRESS, FLOWLOG_ACCEPT, p, r);
-	}
-	dp_forward(dp, r, p, frame, len);
 }
 
-/* ------------------------------------------------------------ fragments */
-
-static struct dp_frag *dp_frag_slot(struct datapath *dp, const struct pkt *p)
+/* The connection table refused a new flow (§4): dropped, counted as AWS
+ * counts it on the ENI whose allowance (or vpcfwd's pool) ran out. */
+static void dp_account_ct_full(struct datapath *dp, const struct fwd_decision *d)
 {
-	uint32_t h = 2166136261u;
-	const uint8_t *parts[2] = {p->src.b, p->dst.b};
+	int32_t eni = d->side[d->drop_side].eni;
 
-	for (int k = 0; k < 2; k++)
-		for (int i = 0; i < 16; i++)
-			h = (h ^ parts[k][i]) * 16777619u;
-	h = (h ^ p->frag_id) * 16777619u;
-	h = (h ^ p->proto) * 16777619u;
-	return &dp->frags[h % DP_FRAG_SLOTS];
-}
-
-static bool dp_frag_match(const struct dp_frag *f, const struct pkt *p, uint64_t now)
-{
-	return f->used && f->expires_ns > now && f->id == p->frag_id && f->proto == p->proto &&
-	       ip_addr_eq(&f->src, &p->src) && ip_addr_eq(&f->dst, &p->dst);
-}
-
-/* An accepted first fragment: remember its route for the rest. */
-static void dp_frag_record(struct datapath *dp, const struct dp_port *in, const struct pkt *p,
-			   const struct dp_route *r)
-{
-	struct dp_frag *f = dp_frag_slot(dp, p);
-
-	*f = (struct dp_frag){
-	    .src = p->src,
-	    .dst = p->dst,
-	    .id = p->frag_id,
-	    .proto = p->proto,
-	    .used = true,
-	    .expires_ns = dp->now_ns + DP_FRAG_TIMEOUT_NS,
-	    .in = in->tp,
-	    .src_eni = r->src_eni,
-	    .dst_eni = r->dst_eni,
-	    .out = r->out,
-	    .nat = r->nat,
-	    .nat_field = r->nat_field,
-	    .nat_addr = r->nat_addr,
-	};
-}
-
-/* A later fragment has no ports for the rules to look at: it goes where
- * its datagram's first fragment went, or nowhere. */
-static void dp_frag_follow(struct datapath *dp, const struct dp_port *in, struct pkt *p,
-			   const uint8_t *frame, size_t len)
-{
-	const struct dp_frag *f = dp_frag_slot(dp, p);
-	struct dp_route r;
-
-	if (!dp_frag_match(f, p, dp->now_ns) || f->in != in->tp) {
-		dp->st.drops[DP_DROP_FRAGMENT]++;
-		return;
+	dp_account_zones(dp, d, d->drop_side);
+	dp->st.rejected_pkts++;
+	if (d->drop == FWD_DROP_CT_ALLOWANCE) {
+		dp->enis[eni].st.conntrack_allowance_exceeded++;
+		dp->st.conntrack_allowance_exceeded++;
+	} else {
+		dp->enis[eni].st.conntrack_pool_exhausted++;
+		dp->st.conntrack_pool_exhausted++;
 	}
-	memset(&r, 0, sizeof(r));
-	r.src_eni = f->src_eni;
-	r.dst_eni = f->dst_eni;
-	r.out = f->out;
-	r.nat = f->nat;
-	r.nat_field = (enum pkt_rewrite_field)f->nat_field;
-	r.nat_addr = f->nat_addr;
-	dp->st.accepted_pkts++;
-	if (r.src_eni >= 0) {
-		dp->enis[r.src_eni].st.accepted_pkts[DP_DIR_EGRESS]++;
-		dp->enis[r.src_eni].st.accepted_bytes[DP_DIR_EGRESS] += p->l3_len;
-	}
-	if (r.dst_eni >= 0) {
-		dp->enis[r.dst_eni].st.accepted_pkts[DP_DIR_INGRESS]++;
-		dp->enis[r.dst_eni].st.accepted_bytes[DP_DIR_INGRESS] += p->l3_len;
-	}
-	dp_forward(dp, &r, p, frame, len);
 }
 
-/* An egress-only internet gateway or a gateway endpoint lets in only what
- * answers a connection opened from inside: from an outside host, a flow the
- * destination ENI does not track has no way in (the route stage alone
- * accepts both ways). */
-static bool dp_eigw_unsolicited(const struct pipeline_result *res, const struct dp_route *r,
-				const struct dp_track *t)
+static enum dp_drop dp_drop_of(enum fwd_drop why)
 {
-	const struct stage_verdict *v = dp_stage(res, STAGE_ROUTE);
-
-	return r->src_eni < 0 && v &&
-	       (v->reason == REASON_ROUTE_EIGW || v->reason == REASON_ROUTE_ENDPOINT) &&
-	       !t->conn[1];
+	switch (why) {
+	case FWD_DROP_UNKNOWN_SOURCE:
+		return DP_DROP_UNKNOWN_SOURCE;
+	case FWD_DROP_SELF:
+		return DP_DROP_HAIRPIN;
+	case FWD_DROP_NO_PUBLIC_IP:
+		return DP_DROP_NO_PUBLIC_IP;
+	case FWD_DROP_NO_ROUTE:
+		return DP_DROP_NO_ROUTE;
+	default:
+		return DP_DROP_UNKNOWN_DEST;
+	}
 }
 
-static void dp_ip(struct datapath *dp, const struct dp_port *in, struct pkt *p,
-		  const struct pcap_pkthdr *h, const uint8_t *frame)
-{
-	struct pipeline_result res;
-	struct dp_route r;
-	struct dp_track t;
-	unsigned flags;
-	int drop = dp_route(dp, in, p, &r);
+/* What became of one frame. */
+struct dp_outcome {
+	int drop;		      /* enum dp_drop before or beside the decision; -1 */
+	int malformed;		      /* rules/packet's reason; 0 */
+	const struct fwd_decision *d; /* an IP packet's decision, carried out; or NULL */
+	enum fwd_frame answered;      /* FWD_FRAME_ARP / _ND: the router replied */
+};
 
-	if (drop >= 0) {
-		dp->st.drops[drop]++;
-		return;
+/* The one place a frame's fate is counted, flow-logged and dumped. */
+static void dp_account(struct datapath *dp, const struct dp_outcome *o, const struct pkt *p,
+		       const struct pcap_pkthdr *h, const uint8_t *frame)
+{
+	const struct fwd_decision *d = o->d;
+
+	dp->st.rx_pkts++;
+	dp->st.rx_bytes += h->len;
+	if (o->answered == FWD_FRAME_ARP)
+		dp->st.arp_replies++;
+	else if (o->answered == FWD_FRAME_ND)
+		dp->st.nd_replies++;
+	if (o->malformed) {
+		dp->st.malformed_total++;
+		dp->st.malformed[o->malformed < DP_MALFORMED_MAX ? o->malformed : 0]++;
 	}
-	flags = dp_ct_lookup(dp, p, &r, &t);
-	if ((r.src_eni < 0 || t.conn[0]) && (r.dst_eni < 0 || t.conn[1]))
-		dp->st.fast_path_pkts++;
+	if (d && d->looked_up) {
+		bool fast = (d->side[0].eni < 0 || d->side[0].conn) &&
+			    (d->side[1].eni < 0 || d->side[1].conn);
+		if (fast)
+			dp->st.fast_path_pkts++;
+		else
+			dp->st.slow_path_pkts++;
+	}
+	if (d && d->drop == FWD_PASS)
+		dp_account_accept(dp, d, p);
+	else if (d && d->drop == FWD_DROP_REJECTED)
+		dp_account_reject(dp, d, p, h, frame);
+	else if (d && (d->drop == FWD_DROP_CT_ALLOWANCE || d->drop == FWD_DROP_CT_POOL))
+		dp_account_ct_full(dp, d);
+	else if (d)
+		dp->st.drops[dp_drop_of(d->drop)]++;
+	if (o->drop >= 0)
+		dp->st.drops[o->drop]++;
+}
+
+/* ------------------------------------------------------- frame handler */
+
+/* Everything but an IP packet to forward: answered or dropped (true), or
+ * an IP packet for rules/forward (false). */
+static bool dp_not_ip(struct datapath *dp, const struct dp_port *in, const struct pkt *p,
+		      struct dp_outcome *o)
+{
+	static const enum dp_drop dropped[] = {[FWD_FRAME_VLAN] = DP_DROP_VLAN,
+					       [FWD_FRAME_NOT_IP] = DP_DROP_NOT_IP,
+					       [FWD_FRAME_LINK_SCOPE] = DP_DROP_LINK_LOCAL};
+	enum fwd_frame kind = forward_classify(p);
+
+	if (kind == FWD_FRAME_IP)
+		return false;
+	if (kind == FWD_FRAME_ARP)
+		o->drop = dp_arp(dp, in, p);
+	else if (kind == FWD_FRAME_ND)
+		o->drop = dp_nd(dp, in, p);
 	else
-		dp->st.slow_path_pkts++;
-	pipeline_evaluate(dp->lab, &r.src, &r.dst, &r.flow, flags, &res);
-	if (res.verdict != VERDICT_ACCEPT) {
-		dp_reject(dp, &res, &r, p, h, frame);
-		return;
-	}
-	if (dp_eigw_unsolicited(&res, &r, &t)) {
-		dp->st.drops[DP_DROP_NO_ROUTE]++;
-		return;
-	}
-	if (dp_ct_commit(dp, &res, &r, p, &t) < 0) {
-		dp->st.rejected_pkts++;
-		return;
-	}
-	if (p->is_fragment)
-		dp_frag_record(dp, in, p, &r);
-	dp_accept(dp, &r, p, frame, h->caplen);
+		o->drop = (int)dropped[kind];
+	if (o->drop < 0)
+		o->answered = kind;
+	return true;
 }
 
 void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *frame)
 {
 	struct datapath *dp = (struct datapath *)user;
 	const struct dp_port *in = &dp->ports[dp->cur_port];
+	struct dp_outcome o = {.drop = -1, .answered = FWD_FRAME_IP};
+	const struct topology_port *out;
+	struct fwd_decision d;
 	struct pkt p;
 	int rc;
 
-	dp->st.rx_pkts++;
-	dp->st.rx_bytes += h->len;
 	if (h->caplen < h->len) {
-		dp->st.drops[DP_DROP_TRUNCATED]++;
-		return;
+		o.drop = DP_DROP_TRUNCATED;
+		goto done;
 	}
 	rc = pkt_parse(frame, h->caplen, &p);
 	if (rc < 0) {
-		dp->st.malformed_total++;
-		dp->st.malformed[(unsigned)-rc < DP_MALFORMED_MAX ? -rc : 0]++;
-		return;
+		o.malformed = -rc;
+		goto done;
 	}
-	/* An ENI's interface is untagged: AWS drops what an instance sends
-	 * with an 802.1Q or 802.1ad tag, whatever it carries, ARP included
-	 * (the parser reads through one tag; filtering the inner packet and
-	 * delivering it still tagged would carry a VLAN a VPC has not). */
-	if (p.has_vlan || p.ethertype == PKT_ETHERTYPE_QINQ || p.ethertype == 0x9100)
-		dp->st.drops[DP_DROP_VLAN]++;
-	else if (p.kind == PKT_ARP)
-		dp_arp(dp, in, &p);
-	else if (p.kind == PKT_OTHER)
-		dp->st.drops[DP_DROP_NOT_IP]++;
-	else if (dp_is_nd(&p))
-		dp_nd(dp, in, &p);
-	else if (dp_is_link_scope(&p))
-		dp->st.drops[DP_DROP_LINK_LOCAL]++;
-	else if (p.later_fragment)
-		dp_frag_follow(dp, in, &p, frame, h->caplen);
+	if (dp_not_ip(dp, in, &p, &o))
+		goto done;
+	if (p.later_fragment)
+		out = dp_frag_follow(dp, in->tp, &p, &d);
 	else
-		dp_ip(dp, in, &p, h, frame);
+		out = dp_decide(dp, in, &p, &d);
+	if (!out && p.later_fragment) {
+		o.drop = DP_DROP_FRAGMENT;
+		goto done;
+	}
+	o.d = &d;
+	if (d.drop == FWD_PASS && !dp_forward(dp, out, &d, &p, frame, h->caplen))
+		o.drop = DP_DROP_TX_FULL;
+done:
+	dp_account(dp, &o, &p, h, frame);
 }
 
 const struct conntrack *datapath_conntrack(const struct datapath *dp)

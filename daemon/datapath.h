@@ -1,11 +1,11 @@
 /*
  * The frame handler: every frame captured on a router port is parsed once
  * (rules/packet), answered when it is ARP or Neighbor Discovery for the VPC
- * router, and otherwise run through AWS's order (AWS-SEMANTICS §1): the
- * source ENI's connection-tracking zone (fast path), else the four stages of
- * rules/pipeline, then forwarded with rewritten MACs (and 1:1 NAT at the
- * internet gateway port) or dropped silently. Every verdict is counted per
- * ENI and stage and fed to flow-log aggregation.
+ * router, and otherwise decided by rules/forward (AWS-SEMANTICS §1, §4, §9:
+ * the ENIs, the internet gateway's translation, the stages with the
+ * connection-tracking zones' say), then forwarded with rewritten MACs and
+ * addresses or dropped silently. Every verdict is counted per ENI and stage
+ * and fed to flow-log aggregation.
  *
  * Two capture modes, picked from the topology: offloads off (the default)
  * -> one libpcap handle per port; offloads kept -> per port an AF_PACKET
@@ -13,7 +13,7 @@
  * virtio-net header, forwarded in place with it (PERF.md item 3).
  *
  * Not for: building the topology (daemon/topology), the event loop
- * (daemon/loop), deciding policy (rules/pipeline). The packet path never
+ * (daemon/loop), deciding policy (rules/forward). The packet path never
  * logs and never allocates except a tracked connection from the pool.
  *
  * Usage (from the thread that will run the loop; root, topology built):

@@ -111,12 +111,14 @@ struct stage_verdict {
 	uint16_t port_lo, port_hi;
 };
 
-#define PIPELINE_MAX_STAGES 5
+/* 4 filters and a route stage; a hairpin through the internet gateway
+ * meets both ENIs' route tables (rules/forward.h). */
+#define PIPELINE_MAX_STAGES 6
 
 struct pipeline_result {
 	enum pipeline_verdict verdict; /* ACCEPT or REJECT (SKIPPED: not evaluated) */
 	int rejected_at;	       /* index into stages of the rejecting stage, -1 */
-	size_t n;		       /* 4, or 5 with a route stage */
+	size_t n;		       /* 4, 5 with a route stage, 6 for a hairpin */
 	struct stage_verdict stages[PIPELINE_MAX_STAGES];
 };
 
@@ -170,6 +172,10 @@ struct pipeline_query {
 	struct flow request;	 /* client -> server, in the client's address family */
 	bool has_sport;		 /* request.sport is the client's port; else the range */
 	uint16_t eph_lo, eph_hi; /* client's ephemeral ports; 32768-60999 */
+	/* The client addresses the server by the public IP of request.dst
+	 * (request.dst stays the private address): from an ENI that is a
+	 * hairpin through the internet gateway (AWS-SEMANTICS §9). */
+	bool via_public;
 };
 
 struct pipeline_check {

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "sg.h"
+#include "forward.h"
 
 void pipeline_query_init(struct pipeline_query *q)
 {
@@ -41,79 +41,70 @@ static bool make_reply(const struct flow *req, struct flow *reply)
 	return true;
 }
 
-/* A response SG stage: tracked, or for a flow untracked on that ENI the
- * other-direction rule that lets every reply through (§4). */
-static void response_sg_stage(const struct lab *lab, const struct pipeline_check *c,
-			      const struct pipeline_end *src, const struct pipeline_end *dst,
-			      bool egress, const struct flow *request, struct stage_verdict *v)
+/* Every stage of the response skipped for one reason: the request's
+ * stages, none evaluated. */
+static void skip_all(struct pipeline_result *r, const struct pipeline_result *request,
+		     enum pipeline_reason why)
 {
-	pipeline_sg_stage(lab, src, dst, egress, &c->reply, true, v);
-	if (v->reason != REASON_TRACKED)
-		return;
-	/* the request crossed this ENI in the other direction */
-	const struct pipeline_end *self = egress ? src : dst;
-	const struct eni *e = end_eni(lab, self);
-	struct sg_match back;
-	if (e && sg_flow_is_untracked(lab, e, !egress, request, &back)) {
-		v->reason = REASON_UNTRACKED;
-		v->group = back.group;
-		v->rule = back.rule;
-		v->untracked = true;
-	}
-}
-
-static void skip_all(struct pipeline_result *r, enum pipeline_reason why, bool route)
-{
-	static const enum pipeline_stage order[] = {STAGE_SG_EGRESS, STAGE_NACL_EGRESS, STAGE_ROUTE,
-						    STAGE_NACL_INGRESS, STAGE_SG_INGRESS};
 	pipeline_result_init(r);
 	r->verdict = VERDICT_SKIPPED;
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		if (order[i] == STAGE_ROUTE && !route)
-			continue;
-		verdict_init(&r->stages[r->n], order[i]);
+	for (size_t i = 0; i < request->n; i++) {
+		verdict_init(&r->stages[r->n], request->stages[i].stage);
 		r->stages[r->n].reason = why;
 		r->n++;
 	}
 }
 
-/* Gateway endpoints and egress-only internet gateways carry connections
- * the VPC opens (and their replies): per packet indistinguishable from the
- * request of an outside client; only a whole-flow evaluation knows who
- * opened it. */
-static void refuse_endpoint_inbound(const struct pipeline_end *client, struct pipeline_result *r)
+/* The request as the client puts it on the wire: an outside client, or an
+ * ENI going through the internet gateway, addresses the server's public
+ * IP (IPv4) when its address has one. */
+static void request_wire(const struct lab *lab, const struct pipeline_query *q, struct flow *w)
 {
-	if (client->kind != END_OUTSIDE)
+	*w = q->request;
+	const struct eni *server = end_eni(lab, &q->server);
+	if (!server || (q->client.kind != END_OUTSIDE && !q->via_public))
 		return;
-	for (size_t i = 0; i < r->n; i++) {
-		struct stage_verdict *v = &r->stages[i];
-		if (v->stage != STAGE_ROUTE ||
-		    (v->reason != REASON_ROUTE_ENDPOINT && v->reason != REASON_ROUTE_EIGW))
-			continue;
-		v->verdict = VERDICT_REJECT;
-		v->reason = REASON_ENDPOINT_INBOUND;
-		r->verdict = VERDICT_REJECT;
-		r->rejected_at = (int)i;
-		for (size_t k = i + 1; k < r->n; k++) {
-			struct stage_verdict *w = &r->stages[k];
-			int32_t eni = w->eni, subnet = w->subnet;
-			verdict_init(w, w->stage);
-			w->eni = eni;
-			w->subnet = subnet;
-			w->reason = REASON_EARLIER_REJECT;
-		}
-		return; /* one route stage per path */
-	}
+	const struct ip_addr *pub = eni_public_of(server, &q->request.dst);
+	if (pub)
+		w->dst = *pub;
 }
 
+/* The response as the server sends it: back to the address the request
+ * came from as the server saw it, against the connections the request
+ * created (the ENIs whose SG stage admitted and tracked it). */
+static void response_input(const struct pipeline_check *c, const struct fwd_decision *req,
+			   struct fwd_input *in)
+{
+	struct flow w;
+	flow_reverse(&req->side[1].flow, &w);
+	w.icmp_type = c->reply.icmp_type;
+	w.icmp_code = c->reply.icmp_code;
+	w.dport = c->reply.dport;
+	forward_input_init(in, &req->dst, &w);
+	in->port_lo = c->reply_lo;
+	in->port_hi = c->reply_hi;
+	if (req->side[1].ct == FWD_CT_INSERT)
+		in->tracked |= PIPELINE_SRC_TRACKED;
+	if (req->side[0].ct == FWD_CT_INSERT)
+		in->tracked |= PIPELINE_DST_TRACKED;
+}
+
+/* Each packet of the flow through the data path's own decision
+ * (rules/forward): the request, then the response. */
 void pipeline_check(const struct lab *lab, const struct pipeline_query *q,
 		    struct pipeline_check *out)
 {
 	memset(out, 0, sizeof(*out));
-	const struct pipeline_end *client = &q->client, *server = &q->server;
-	bool route = pipeline_needs_route(lab, client, server, &q->request);
-	pipeline_evaluate(lab, client, server, &q->request, 0, &out->request);
-	refuse_endpoint_inbound(client, &out->request);
+	struct fwd_input in;
+	struct fwd_decision req, resp;
+	struct flow wire;
+	request_wire(lab, q, &wire);
+	forward_input_init(&in, &q->client, &wire);
+	in.opens = true;
+	forward_decide(lab, &in, &req);
+	out->request = req.res;
+	if (req.res.n == 0)
+		out->request.verdict = VERDICT_REJECT; /* nothing routes it at all */
 	bool expects = make_reply(&q->request, &out->reply);
 	out->reply_lo = q->has_sport ? q->request.sport : q->eph_lo;
 	out->reply_hi = q->has_sport ? q->request.sport : q->eph_hi;
@@ -124,25 +115,13 @@ void pipeline_check(const struct lab *lab, const struct pipeline_query *q,
 		out->response_reason = out->request.verdict == VERDICT_REJECT
 					   ? REASON_REQUEST_REJECTED
 					   : REASON_NO_RESPONSE;
-		skip_all(&out->response, out->response_reason, route);
+		skip_all(&out->response, &out->request, out->response_reason);
 		out->verdict = out->request.verdict;
 		return;
 	}
 	out->has_response = true;
-	struct pipeline_result *r = &out->response;
-	struct stage_verdict v;
-	pipeline_result_init(r);
-	response_sg_stage(lab, out, server, client, true, &q->request, &v);
-	pipeline_collect(r, &v);
-	pipeline_nacl_stage_ports(lab, server, client, true, &out->reply, out->reply_lo, out->reply_hi, &v);
-	pipeline_collect(r, &v);
-	if (route) {
-		pipeline_route_stage(lab, server, client, &out->reply, &v);
-		pipeline_collect(r, &v);
-	}
-	pipeline_nacl_stage_ports(lab, server, client, false, &out->reply, out->reply_lo, out->reply_hi, &v);
-	pipeline_collect(r, &v);
-	response_sg_stage(lab, out, server, client, false, &q->request, &v);
-	pipeline_collect(r, &v);
-	out->verdict = r->verdict;
+	response_input(out, &req, &in);
+	forward_decide(lab, &in, &resp);
+	out->response = resp.res;
+	out->verdict = resp.res.n ? resp.res.verdict : VERDICT_REJECT;
 }

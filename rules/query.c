@@ -83,7 +83,8 @@ static int request_fields(const struct query_spec *s, struct flow *f, char *err,
 
 struct resolved {
 	struct endpoint ep;
-	int implied; /* the family the text or the host fixes, 0 when free */
+	int implied;	/* the family the text or the host fixes, 0 when free */
+	bool by_public; /* named by the public IP of ep.addr */
 };
 
 static int resolve(const struct lab *lab, const char *name, struct resolved *r, char *err,
@@ -101,9 +102,11 @@ static int resolve(const struct lab *lab, const char *name, struct resolved *r, 
 	}
 	struct ip_addr tmp;
 	r->implied = 0;
-	if (ip_addr_parse(name, &tmp) == 0)
+	r->by_public = false;
+	if (ip_addr_parse(name, &tmp) == 0) {
 		r->implied = tmp.family;
-	else if (r->ep.kind == ENDPOINT_OUTSIDE)
+		r->by_public = r->ep.kind == ENDPOINT_ENI && !ip_addr_eq(&tmp, &r->ep.addr);
+	} else if (r->ep.kind == ENDPOINT_OUTSIDE)
 		r->implied = r->ep.addr.family;
 	return 0;
 }
@@ -210,5 +213,6 @@ int query_build(const struct lab *lab, const struct query_spec *s, struct pipeli
 	q->has_sport = s->sport >= 0;
 	q->eph_lo = s->eph_lo;
 	q->eph_hi = s->eph_hi;
+	q->via_public = to.by_public; /* a hairpin from an ENI (§9) */
 	return 0;
 }
