@@ -531,3 +531,27 @@ int topology_lookup_netns(const char *lab, const char *name, char *buf, size_t l
 		return ret;
 	return found ? 0 : -ENOENT;
 }
+
+void topo_state_port_fill(const struct lab *lab, const struct topology_port *p,
+			  struct topo_state_port *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	snprintf(sp->ifname, sizeof(sp->ifname), "%s", p->name);
+	snprintf(sp->netns, sizeof(sp->netns), "%s", p->netns);
+	sp->device_index = -1;
+	if (p->kind == TOPOLOGY_PORT_ENI) {
+		const struct eni *e = &lab->enis[p->eni];
+
+		snprintf(sp->kind, sizeof(sp->kind), "eni");
+		snprintf(sp->eni_id, sizeof(sp->eni_id), "%s", e->id ? e->id : "-");
+		snprintf(sp->instance_id, sizeof(sp->instance_id), "%s",
+			 e->instance_id ? e->instance_id : "-");
+		snprintf(sp->name, sizeof(sp->name), "%s", e->name ? e->name : "-");
+		sp->device_index = e->device_index;
+	} else {
+		snprintf(sp->kind, sizeof(sp->kind), "outside");
+		snprintf(sp->eni_id, sizeof(sp->eni_id), "-");
+		snprintf(sp->instance_id, sizeof(sp->instance_id), "-");
+		snprintf(sp->name, sizeof(sp->name), "%s", lab->outside[p->outside].name);
+	}
+}

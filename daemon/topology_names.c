@@ -1,0 +1,222 @@
+/*
+ * The names of a lab's namespaces and router ports, and the checks made
+ * before anything is created: a lab whose names cannot work (unsafe lab
+ * name, two endpoints on one namespace name, a name taken by something not
+ * of this lab) is refused with nothing built. Not for building (topology_host.c).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "topology-private.h"
+
+void topo_set_err(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+static bool label_safe(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	if (!s || !*s)
+		return false;
+	for (; s[n]; n++)
+		if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '-'))
+			return false;
+	return n <= max;
+}
+
+static bool lab_name_safe(const char *s)
+{
+	size_t n = 0;
+
+	if (!s || !*s || s[0] == '.' || s[0] == '-')
+		return false;
+	for (; s[n]; n++)
+		if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+		      (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '_' || s[n] == '.'))
+			return false;
+	return n <= TOPOLOGY_LAB_NAME_MAX;
+}
+
+/* Two ENIs of one instance inherit its Name tag: the one at the lowest
+ * device index keeps it (contract 3: the instance means device index 0).
+ * A Name shared by different instances (an Auto Scaling group) names
+ * nobody: each of them falls back to its ENI id. */
+static bool eni_keeps_name(const struct lab *lab, int32_t i)
+{
+	const struct eni *e = &lab->enis[i];
+
+	for (size_t j = 0; j < lab->n_enis; j++) {
+		const struct eni *o = &lab->enis[j];
+
+		if ((int32_t)j == i || !o->name || strcmp(o->name, e->name))
+			continue;
+		if (!e->instance_id || !o->instance_id || strcmp(e->instance_id, o->instance_id))
+			return false;
+		if (o->device_index < e->device_index ||
+		    (o->device_index == e->device_index && (int32_t)j < i))
+			return false;
+	}
+	return true;
+}
+
+int topology_eni_netns(const struct lab *lab, int32_t eni, char *buf, size_t len)
+{
+	const struct eni *e;
+	int n;
+
+	if (eni < 0 || (size_t)eni >= lab->n_enis)
+		return -EINVAL;
+	e = &lab->enis[eni];
+	if (label_safe(e->name, TOPOLOGY_LABEL_MAX) && eni_keeps_name(lab, eni))
+		n = snprintf(buf, len, TOPOLOGY_NS_PREFIX "%s", e->name);
+	else if (label_safe(e->id, NETNS_NAME_MAX - sizeof(TOPOLOGY_NS_PREFIX)))
+		n = snprintf(buf, len, TOPOLOGY_NS_PREFIX "%s", e->id);
+	else
+		n = snprintf(buf, len, TOPOLOGY_NS_PREFIX "eni%d", (int)eni);
+	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
+}
+
+int topology_outside_netns(const struct lab *lab, int32_t outside, char *buf, size_t len)
+{
+	const char *name;
+	int n;
+
+	if (outside < 0 || (size_t)outside >= lab->n_outside)
+		return -EINVAL;
+	name = lab->outside[outside].name;
+	if (label_safe(name, TOPOLOGY_LABEL_MAX))
+		n = snprintf(buf, len, TOPOLOGY_NS_PREFIX "%s", name);
+	else
+		n = snprintf(buf, len, TOPOLOGY_NS_PREFIX "outside%d", (int)outside);
+	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
+}
+
+/* FNV-1a: port names differ between labs, so a port seen in `ip link`
+ * (or a capture file name) says which lab it belongs to. */
+static unsigned int lab_hash4(const char *lab)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *lab; lab++)
+		h = (h ^ (unsigned char)*lab) * 16777619u;
+	return (h ^ (h >> 16)) & 0xffff;
+}
+
+int topo_port_names(const struct lab *lab, struct topology *t, char *err, size_t errlen)
+{
+	unsigned int h = lab_hash4(lab->name);
+	size_t n = 0;
+
+	for (size_t i = 0; i < lab->n_enis + lab->n_outside; i++, n++) {
+		struct topology_port *p = &t->ports[n];
+		bool is_eni = i < lab->n_enis;
+
+		p->kind = is_eni ? TOPOLOGY_PORT_ENI : TOPOLOGY_PORT_OUTSIDE;
+		p->eni = is_eni ? (int32_t)i : -1;
+		p->outside = is_eni ? -1 : (int32_t)(i - lab->n_enis);
+		if ((is_eni
+			 ? topology_eni_netns(lab, p->eni, p->netns, sizeof(p->netns))
+			 : topology_outside_netns(lab, p->outside, p->netns, sizeof(p->netns)))) {
+			topo_set_err(err, errlen, "no namespace name for %s %zu",
+				     is_eni ? "ENI" : "outside host", is_eni ? i : i - lab->n_enis);
+			return -EINVAL;
+		}
+		snprintf(p->name, sizeof(p->name), "p%04x-%u", h, (unsigned int)(n & 0xffff));
+		for (size_t j = 0; j < n; j++) {
+			if (strcmp(t->ports[j].netns, p->netns))
+				continue;
+			topo_set_err(err, errlen, "two endpoints of lab %s map to namespace %s",
+				     lab->name, p->netns);
+			return -EINVAL;
+		}
+		if (!strcmp(p->netns, t->router_ns)) {
+			topo_set_err(err, errlen, "namespace %s is also the router's", p->netns);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int topo_check_lab(const struct lab *lab, char *err, size_t errlen)
+{
+	if (!lab_name_safe(lab->name)) {
+		topo_set_err(
+		    err, errlen,
+		    "lab name '%s' cannot name namespaces: use 1-%d of [A-Za-z0-9_.-], not "
+		    "starting with . or -",
+		    lab->name ? lab->name : "", TOPOLOGY_LAB_NAME_MAX);
+		return -EINVAL;
+	}
+	if (lab->n_enis + lab->n_outside > 0xffff) {
+		topo_set_err(err, errlen, "lab %s: more than 65535 endpoints", lab->name);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < lab->n_enis; i++) {
+		const struct eni *e = &lab->enis[i];
+
+		if (e->subnet < 0 || (size_t)e->subnet >= lab->n_subnets) {
+			topo_set_err(err, errlen, "ENI %s has no subnet", e->id);
+			return -EINVAL;
+		}
+		if (e->n_ipv6 && !lab->subnets[e->subnet].has_cidr6) {
+			topo_set_err(err, errlen,
+				     "ENI %s has IPv6 addresses but subnet %s has no IPv6 CIDR",
+				     e->id, lab->subnets[e->subnet].id);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Refuse before creating anything: a namespace we need that exists and is
+ * not ours (stale state of this lab was removed just before). */
+int topo_check_collisions(const struct topology *t, char *err, size_t errlen)
+{
+	const char *hint = "delete it (ip netns del) or rename the endpoint";
+
+	if (netns_exists(t->router_ns)) {
+		topo_set_err(err, errlen,
+			     "namespace %s already exists and is not stale state of lab %s: %s",
+			     t->router_ns, t->lab, hint);
+		return -EEXIST;
+	}
+	for (size_t i = 0; i < t->n_ports; i++) {
+		if (!netns_exists(t->ports[i].netns))
+			continue;
+		topo_set_err(err, errlen,
+			     "namespace %s already exists and is not stale state of lab %s: %s",
+			     t->ports[i].netns, t->lab, hint);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+/* A router port name no port of either array uses. */
+void topo_port_fresh_name(const struct topology *t, struct topology_port *np, size_t n_new,
+			  size_t j)
+{
+	unsigned int h = lab_hash4(t->lab);
+
+	for (unsigned int k = 0;; k++) {
+		char name[IFNAMSIZ];
+		bool used = false;
+
+		snprintf(name, sizeof(name), "p%04x-%u", h, k & 0xffff);
+		for (size_t i = 0; i < t->n_ports && !used; i++)
+			used = !strcmp(t->ports[i].name, name);
+		for (size_t i = 0; i < n_new && !used; i++)
+			used = i != j && !strcmp(np[i].name, name);
+		if (!used || k > 0x1ffff) {
+			memcpy(np[j].name, name, sizeof(name));
+			return;
+		}
+	}
+}
