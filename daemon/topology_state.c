@@ -348,6 +348,10 @@ static int stale_router_clean(void *arg)
 	nft_table_delete(lab);
 	if (nl_open(&nl))
 		return 0;
+	/* All ports at once (one RCU wait, not one per port); one by one
+	 * only what is left outside the groups (an older daemon's). */
+	nl_group_del(nl, TOPO_PORT_GROUP);
+	nl_group_del(nl, TOPO_DOOMED_GROUP);
 	for (size_t i = 0; i < st->n_ports; i++)
 		if (!nl_link_get(nl, st->ports[i].ifname, &l))
 			nl_link_del(nl, l.ifindex);
