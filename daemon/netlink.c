@@ -339,15 +339,25 @@ static struct nlmsghdr *put_header(char *buf, uint16_t type, uint16_t flags)
 	return nlh;
 }
 
+/* An RTM_*LINK request about ifindex (0: none) with its ifinfomsg. */
+static struct nlmsghdr *link_msg(char *buf, uint16_t type, uint16_t flags, int ifindex)
+{
+	struct nlmsghdr *nlh = put_header(buf, type, flags);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	return nlh;
+}
+
 int nl_veth_add(struct nl *nl, const struct nl_veth *v)
 {
 	char buf[NL_BUF_SIZE] = {0};
-	struct nlmsghdr *nlh = put_header(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
 	struct ifinfomsg *pifm;
 	struct nlattr *linkinfo, *infodata, *peerinfo;
 
-	ifm->ifi_family = AF_UNSPEC;
 	/* Up at birth: no separate request. Only this end: the peer is
 	 * configured before the pair is joined and would refuse
 	 * (ENOTCONN). */
@@ -444,15 +454,13 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 int nl_link_dump(struct nl *nl, nl_link_fn fn, void *arg)
 {
 	char req[NL_BUF_SIZE] = {0}, buf[32768];
-	struct nlmsghdr *nlh = put_header(req, RTM_GETLINK, NLM_F_DUMP);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct nlmsghdr *nlh = link_msg(req, RTM_GETLINK, NLM_F_DUMP, 0);
 	struct dump_ctx d = {fn, arg};
 	uint32_t seq = ++nl->seq;
 	int ret = MNL_CB_OK;
 
 	if (nl->batch)
 		return -EINVAL;
-	ifm->ifi_family = AF_UNSPEC;
 	nlh->nlmsg_seq = seq;
 	nl->ext_msg[0] = '\0';
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
@@ -470,11 +478,9 @@ int nl_link_dump(struct nl *nl, nl_link_fn fn, void *arg)
 int nl_link_get(struct nl *nl, const char *name, struct nl_link *out)
 {
 	char buf[NL_BUF_SIZE] = {0};
-	struct nlmsghdr *nlh = put_header(buf, RTM_GETLINK, 0);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, 0, 0);
 	int ret;
 
-	ifm->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	memset(out, 0, sizeof(*out));
 	ret = nl_talk(nl, nlh, link_cb, out);
@@ -486,11 +492,9 @@ int nl_link_get(struct nl *nl, const char *name, struct nl_link *out)
 int nl_link_up(struct nl *nl, int ifindex, uint32_t mtu)
 {
 	char buf[NL_BUF_SIZE] = {0};
-	struct nlmsghdr *nlh = put_header(buf, RTM_NEWLINK, 0);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, ifindex);
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
 
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
 	ifm->ifi_flags = IFF_UP;
 	ifm->ifi_change = IFF_UP;
 	if (mtu)
@@ -501,22 +505,15 @@ int nl_link_up(struct nl *nl, int ifindex, uint32_t mtu)
 int nl_link_del(struct nl *nl, int ifindex)
 {
 	char buf[NL_BUF_SIZE] = {0};
-	struct nlmsghdr *nlh = put_header(buf, RTM_DELLINK, 0);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
-	return nl_talk(nl, nlh, NULL, NULL);
+	return nl_talk(nl, link_msg(buf, RTM_DELLINK, 0, ifindex), NULL, NULL);
 }
 
 int nl_link_set_group(struct nl *nl, int ifindex, uint32_t group)
 {
 	char buf[NL_BUF_SIZE] = {0};
-	struct nlmsghdr *nlh = put_header(buf, RTM_NEWLINK, 0);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, ifindex);
 
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
 	mnl_attr_put_u32(nlh, IFLA_GROUP, group);
 	return nl_talk(nl, nlh, NULL, NULL);
 }
@@ -526,10 +523,8 @@ int nl_link_set_group(struct nl *nl, int ifindex, uint32_t group)
 int nl_group_del(struct nl *nl, uint32_t group)
 {
 	char buf[NL_BUF_SIZE] = {0};
-	struct nlmsghdr *nlh = put_header(buf, RTM_DELLINK, 0);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct nlmsghdr *nlh = link_msg(buf, RTM_DELLINK, 0, 0);
 
-	ifm->ifi_family = AF_UNSPEC;
 	mnl_attr_put_u32(nlh, IFLA_GROUP, group);
 	return nl_talk(nl, nlh, NULL, NULL);
 }
