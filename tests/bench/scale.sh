@@ -5,8 +5,9 @@
 # `ip netns del` of them all. Figures only, never assertions (issue 9).
 #
 #   ready: vpcfwd started until its "ready:" line (when it has also told
-#          systemd READY=1); RSS: the daemon's VmRSS then (and its peak);
-#   stop:  SIGTERM until the process is gone, then checked: no namespace,
+#          systemd READY=1), and the topology's share (until its "lab ...
+#          built" line); RSS: the daemon's VmRSS then (and its peak);
+#   stop:  SIGTERM until the process is gone; then checked: no namespace,
 #          bind mount or run file of the lab left ("left" counts them).
 #
 # The lab: ../shared/tools/biglab.py N when it is there (20 subnets, 50
@@ -71,36 +72,49 @@ floor() { # N: "create remove" in ms
 
 kib() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 
-daemon() { # N: "ready stop rss_kib hwm_kib left", ms and KiB
-	local t0 t1 t2 rss hwm
+
+daemon() { # N: "ready built stop rss_kib hwm_kib left", ms and KiB
+	local t0 t1 tb= t2 rss hwm
 	lab "$1" "$tmp/lab.json"
 	: >"$tmp/log"
 	t0=$(now_ms)
-	"$bin/vpcfwd" --lab "$tmp/lab.json" --name "$tag" --flow-log "$tmp/flow.log" \
+	"$bin/vpcfwd" --lab "$tmp/lab.json" --name "$tag" --flow-log "$tmp/flow.log" -v \
 		2>"$tmp/log" &
 	pid=$!
 	until grep -q 'ready: lab' "$tmp/log" 2>/dev/null; do
 		kill -0 "$pid" 2>/dev/null || { echo "vpcfwd failed:" >&2; cat "$tmp/log" >&2; pid=; return 1; }
+		[ -z "$tb" ] && grep -q "lab $tag built" "$tmp/log" && tb=$(now_ms)
 		sleep 0.01
 	done
 	t1=$(now_ms)
+	[ -n "$tb" ] || tb=$t1
 	rss=$(kib "$pid" VmRSS)
 	hwm=$(kib "$pid" VmHWM)
 	t2=$(now_ms)
 	kill -TERM "$pid"
 	wait "$pid"
 	pid=
-	t2=$(($(now_ms) - t2))
+	t3=$(now_ms)
 	left=$(($(ours) + $(grep -c "/run/netns/.*-$tag " /proc/mounts) + $(ls "/run/vpcfw/$tag" 2>/dev/null | wc -l)))
-	echo "$((t1 - t0)) $t2 $rss $hwm $left"
+	echo "$((t1 - t0)) $((tb - t0)) $((t3 - t2)) $rss $hwm $left"
 }
 
 echo "# vpcfwd at scale vs. the ip-netns+veth floor ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), $(free -g | awk '/^Mem:/ {print $7}') GiB available)"
-printf '%-6s %-13s %-13s %-10s %-10s %-11s %-11s %s\n' ENIs floor-create floor-remove ready stop RSS peak-RSS left
+echo "# ready (topology: its share, until the lab's namespaces are built), stop, RSS at ready,"
+echo "# left: namespaces, mounts and run files of the lab after the stop"
+fmt='%-6s %-13s %-13s %-10s %-10s %-10s %-10s %-10s %s\n'
+printf "$fmt" ENIs floor-create floor-remove ready topology stop RSS peak-RSS left
+per_eni=0 # KiB of RSS per ENI seen so far: a size that cannot fit is skipped
 for n in "${sizes[@]}"; do
+	avail=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
+	if [ $((per_eni * n * 5 / 4)) -gt "$avail" ]; then
+		echo "$n: skipped, would need ~$((per_eni * n / 1048576)) GiB at $((per_eni / 1024)) MiB per ENI ($((avail / 1048576)) GiB available)"
+		continue
+	fi
 	f=$(floor "$n") || { echo "floor failed at $n" >&2; continue; }
 	d=$(daemon "$n") || { echo "vpcfwd failed at $n" >&2; continue; }
 	set -- $f $d
-	printf '%-6s %-13s %-13s %-10s %-10s %-11s %-11s %s\n' "$n" "$(secs "$1") s" "$(secs "$2") s" \
-		"$(secs "$3") s" "$(secs "$4") s" "$(($5 / 1024)) MiB" "$(($6 / 1024)) MiB" "$7"
+	per_eni=$(($6 / n))
+	printf "$fmt" "$n" "$(secs "$1") s" "$(secs "$2") s" "$(secs "$3") s" "$(secs "$4") s" \
+		"$(secs "$5") s" "$(($6 / 1024)) MiB" "$(($7 / 1024)) MiB" "$8"
 done
