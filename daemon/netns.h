@@ -21,7 +21,7 @@
 int netns_create(const char *name, char *err, size_t errlen);
 
 /* Runs in a namespace netns_create_each just made, on the creating thread
- * (sockets it opens stay there; /proc/thread-self/net is that namespace's):
+ * (sockets it opens stay there; /proc/sys/net is that namespace's):
  * 0, or -errno to stop creating. */
 typedef int (*netns_init_fn)(size_t i, void *arg);
 

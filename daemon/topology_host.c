@@ -330,11 +330,12 @@ static int chunk_router_side(struct chunk *c)
 		ret = topo_offloads_off(pv->router_ethtool_fd, p->name, &pv->features, c->err,
 					c->errlen);
 		if (!ret) {
-			ret = topo_offloads_off(c->hs[k].ethtool_fd, "eth0", &pv->features, c->err,
-						c->errlen);
-			if (ret && !strncmp(c->err, "eth0", 4))
-				topo_set_err(c->err, c->errlen, "%s: eth0: offloads stay on",
-					     p->netns);
+			char why[256] = "";
+
+			ret = topo_offloads_off(c->hs[k].ethtool_fd, "eth0", &pv->features, why,
+						sizeof(why));
+			if (ret)
+				topo_set_err(c->err, c->errlen, "%s: %s", p->netns, why);
 		}
 	}
 	for (size_t k = 0; k < c->n; k++)
