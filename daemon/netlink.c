@@ -1,9 +1,12 @@
 /*
- * rtnetlink through libmnl: every request is built in a stack buffer, sent
- * with NLM_F_ACK and answered by exactly one ack (or error) that is checked
- * before the next request goes out. The kernel's extended ack text is kept
- * so callers can say more than "Invalid argument". Only what topology.c
- * needs; no dumps beyond a single link lookup.
+ * rtnetlink through libmnl: every request is built in a stack buffer and
+ * sent with NLM_F_ACK. Outside a batch it is answered by exactly one ack
+ * (or error) that is checked before the next request goes out; inside one
+ * (nl_batch_begin) requests are copied into a send buffer, go out many per
+ * sendmsg, and their acks are matched back to the caller's tag by sequence
+ * number. The kernel's extended ack text is kept so callers can say more
+ * than "Invalid argument". Only what topology needs: one link dump, no
+ * other reads.
  */
 #include "netlink.h"
 
@@ -26,11 +29,34 @@
  * buffers start zeroed: libmnl 1.0.4 does not clear attribute padding. */
 #define NL_BUF_SIZE 8192
 
+/* Requests per sendmsg in a batch: their acks (an skb each) must fit the
+ * default receive buffer, or the kernel drops them (ENOBUFS). */
+#define NL_BATCH_MSGS 64
+#define NL_BATCH_BYTES (NL_BATCH_MSGS * 512)
+
+struct nl_pending {
+	uint32_t seq;
+	int tag;
+};
+
+/* Requests queued since the last flush, and the first error of the batch. */
+struct nl_batch {
+	char buf[NL_BATCH_BYTES];
+	size_t len;
+	struct nl_pending pend[NL_BATCH_MSGS];
+	size_t n;
+	int tag; /* given to the next requests */
+	int err;
+	int err_tag;
+	char err_msg[256];
+};
+
 struct nl {
 	struct mnl_socket *sock;
 	uint32_t portid;
 	uint32_t seq;
-	char ext_msg[256]; /* extended ack text of the last error */
+	struct nl_batch *batch; /* non-NULL between begin and end */
+	char ext_msg[256];	/* extended ack text of the last error */
 	char msg[320];
 };
 
@@ -55,8 +81,10 @@ int nl_open(struct nl **out)
 		free(nl);
 		return e;
 	}
-	/* Best effort: without extended acks we only lose the kernel's text. */
+	/* Best effort: without extended acks we only lose the kernel's text;
+	 * without capped acks an error carries the whole request back. */
 	mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one, sizeof(one));
 	nl->portid = mnl_socket_get_portid(nl->sock);
 	nl->seq = (uint32_t)time(NULL);
 	*out = nl;
@@ -67,6 +95,7 @@ void nl_close(struct nl *nl)
 {
 	if (!nl)
 		return;
+	free(nl->batch);
 	mnl_socket_close(nl->sock);
 	free(nl);
 }
@@ -91,6 +120,21 @@ static int ext_ack_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
+/* The extended ack text of one error message, into dst (256 bytes). */
+static void ext_ack_text(const struct nlmsghdr *nlh, char *dst)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	unsigned int off = sizeof(*e);
+
+	dst[0] = '\0';
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - sizeof(e->msg);
+	if (mnl_nlmsg_size(off) <= nlh->nlmsg_len)
+		mnl_attr_parse(nlh, off, ext_ack_attr_cb, dst);
+}
+
 /* The error callback of mnl_cb_run2 would drop the extended ack; this one
  * keeps its text, then returns the error code as libmnl does. */
 struct talk_ctx {
@@ -110,7 +154,6 @@ static int error_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl *nl = ((struct talk_ctx *)data)->nl;
 	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-	unsigned int off;
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
 		errno = EBADMSG;
@@ -118,19 +161,141 @@ static int error_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	if (e->error == 0)
 		return MNL_CB_STOP;
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-		off = sizeof(*e);
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += e->msg.nlmsg_len - sizeof(e->msg);
-		if (mnl_nlmsg_size(off) <= nlh->nlmsg_len)
-			mnl_attr_parse(nlh, off, ext_ack_attr_cb, nl->ext_msg);
-	}
+	ext_ack_text(nlh, nl->ext_msg);
 	errno = -e->error;
 	return MNL_CB_ERROR;
 }
 
+/* One ack of the batch in flight: marks it answered, keeps the first
+ * error with its tag. How many pending requests it answered (0 or 1). */
+static size_t batch_ack(struct nl_batch *b, const struct nlmsghdr *nlh)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+		return 0;
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->pend[i].seq != nlh->nlmsg_seq)
+			continue;
+		b->pend[i].seq = 0;
+		if (e->error && !b->err) {
+			b->err = e->error;
+			b->err_tag = b->pend[i].tag;
+			ext_ack_text(nlh, b->err_msg);
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* Sends the queued requests in one sendmsg and reads every ack: rtnetlink
+ * runs each request inside that call, so the acks are already queued. */
+static int batch_flush(struct nl *nl)
+{
+	struct nl_batch *b = nl->batch;
+	char buf[NL_BUF_SIZE];
+	size_t got = 0;
+
+	int ret = 0;
+
+	if (!b->n)
+		return 0;
+	if (mnl_socket_sendto(nl->sock, b->buf, b->len) < 0)
+		ret = -errno;
+	while (!ret && got < b->n) {
+		ssize_t n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+		int len = (int)n;
+
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		for (const struct nlmsghdr *h = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(h, len);
+		     h = mnl_nlmsg_next(h, &len))
+			got += batch_ack(b, h);
+	}
+	/* Unsent or unacknowledged requests count as failed: the batch
+	 * reports the first failure either way. */
+	if (ret && !b->err) {
+		b->err = ret;
+		b->err_tag = b->pend[0].tag;
+		for (size_t i = 0; i < b->n; i++)
+			if (b->pend[i].seq) {
+				b->err_tag = b->pend[i].tag;
+				break;
+			}
+	}
+	b->len = 0;
+	b->n = 0;
+	return ret;
+}
+
+/* A request refused before it was sent: in a batch, its first error. */
+static int nl_refuse(struct nl *nl, int err)
+{
+	if (nl->batch && !nl->batch->err) {
+		nl->batch->err = err;
+		nl->batch->err_tag = nl->batch->tag;
+		nl->batch->err_msg[0] = '\0';
+	}
+	return err;
+}
+
+/* Queues a request of the batch; flushes first when it would not fit. */
+static int batch_queue(struct nl *nl, struct nlmsghdr *nlh)
+{
+	struct nl_batch *b = nl->batch;
+	int ret;
+
+	if (nlh->nlmsg_len > sizeof(b->buf))
+		return nl_refuse(nl, -EMSGSIZE);
+	if (b->n == NL_BATCH_MSGS || b->len + NLMSG_ALIGN(nlh->nlmsg_len) > sizeof(b->buf)) {
+		ret = batch_flush(nl);
+		if (ret)
+			return ret;
+	}
+	nlh->nlmsg_seq = ++nl->seq;
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	memcpy(b->buf + b->len, nlh, nlh->nlmsg_len);
+	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+	b->pend[b->n++] = (struct nl_pending){nlh->nlmsg_seq, b->tag};
+	return 0;
+}
+
+int nl_batch_begin(struct nl *nl)
+{
+	if (nl->batch)
+		return -EBUSY;
+	nl->batch = calloc(1, sizeof(*nl->batch));
+	return nl->batch ? 0 : -ENOMEM;
+}
+
+void nl_batch_tag(struct nl *nl, int tag)
+{
+	if (nl->batch)
+		nl->batch->tag = tag;
+}
+
+int nl_batch_end(struct nl *nl, int *failed_tag)
+{
+	struct nl_batch *b = nl->batch;
+	int ret;
+
+	if (!b)
+		return -EINVAL;
+	batch_flush(nl);
+	ret = b->err;
+	snprintf(nl->ext_msg, sizeof(nl->ext_msg), "%s", ret ? b->err_msg : "");
+	if (failed_tag)
+		*failed_tag = ret ? b->err_tag : -1;
+	free(b);
+	nl->batch = NULL;
+	return ret;
+}
+
 /*
- * Sends one request and waits for its ack; data_cb (may be NULL) sees
+ * Sends one request and waits for its ack (in a batch: queues it, 0 or
+ * the error of a flush); data_cb (may be NULL) sees
  * reply messages that come before it. 0 or -errno.
  */
 static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t data_cb, void *data)
@@ -138,10 +303,13 @@ static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t data_cb, void *
 	char buf[NL_BUF_SIZE];
 	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {0};
 	struct talk_ctx ctx = {nl, data_cb, data};
-	uint32_t seq = ++nl->seq;
+	uint32_t seq;
 	ssize_t n;
 	int ret;
 
+	if (nl->batch)
+		return data_cb ? nl_refuse(nl, -EINVAL) : batch_queue(nl, nlh);
+	seq = ++nl->seq;
 	ctl[NLMSG_ERROR] = error_cb;
 	nl->ext_msg[0] = '\0';
 	nlh->nlmsg_seq = seq;
@@ -171,18 +339,36 @@ static struct nlmsghdr *put_header(char *buf, uint16_t type, uint16_t flags)
 	return nlh;
 }
 
-int nl_veth_add(struct nl *nl, const char *name, const char *peer, int peer_nsfd, uint32_t mtu)
+/* An RTM_*LINK request about ifindex (0: none) with its ifinfomsg. */
+static struct nlmsghdr *link_msg(char *buf, uint16_t type, uint16_t flags, int ifindex)
+{
+	struct nlmsghdr *nlh = put_header(buf, type, flags);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	return nlh;
+}
+
+int nl_veth_add(struct nl *nl, const struct nl_veth *v)
 {
 	char buf[NL_BUF_SIZE] = {0};
-	struct nlmsghdr *nlh = put_header(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
 	struct ifinfomsg *pifm;
 	struct nlattr *linkinfo, *infodata, *peerinfo;
 
-	ifm->ifi_family = AF_UNSPEC;
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	if (mtu)
-		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	/* Up at birth: no separate request. Only this end: the peer is
+	 * configured before the pair is joined and would refuse
+	 * (ENOTCONN). */
+	ifm->ifi_flags = ifm->ifi_change = v->up ? IFF_UP : 0;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, v->name);
+	if (v->mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, v->mtu);
+	if (v->group)
+		mnl_attr_put_u32(nlh, IFLA_GROUP, v->group);
+	if (v->mac)
+		mnl_attr_put(nlh, IFLA_ADDRESS, 6, v->mac);
 	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	infodata = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -191,11 +377,13 @@ int nl_veth_add(struct nl *nl, const char *name, const char *peer, int peer_nsfd
 	pifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifm));
 	memset(pifm, 0, sizeof(*pifm));
 	pifm->ifi_family = AF_UNSPEC;
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
-	if (mtu)
-		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-	if (peer_nsfd >= 0)
-		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_nsfd);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, v->peer);
+	if (v->mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, v->mtu);
+	if (v->peer_mac)
+		mnl_attr_put(nlh, IFLA_ADDRESS, 6, v->peer_mac);
+	if (v->peer_nsfd >= 0)
+		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)v->peer_nsfd);
 	mnl_attr_nest_end(nlh, peerinfo);
 	mnl_attr_nest_end(nlh, infodata);
 	mnl_attr_nest_end(nlh, linkinfo);
@@ -219,6 +407,14 @@ static int link_attr_cb(const struct nlattr *attr, void *data)
 		if (mnl_attr_get_payload_len(attr) == 6)
 			memcpy(l->mac, mnl_attr_get_payload(attr), 6);
 		break;
+	case IFLA_LINK:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			l->link = (int)mnl_attr_get_u32(attr);
+		break;
+	case IFLA_GROUP:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			l->group = mnl_attr_get_u32(attr);
+		break;
 	}
 	return MNL_CB_OK;
 }
@@ -230,20 +426,61 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_type != RTM_NEWLINK || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifm)))
 		return MNL_CB_OK;
+	memset(l, 0, sizeof(*l));
 	l->ifindex = ifm->ifi_index;
 	l->up = ifm->ifi_flags & IFF_UP;
 	mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, l);
 	return MNL_CB_OK;
 }
 
+struct dump_ctx {
+	nl_link_fn fn;
+	void *arg;
+};
+
+static int dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *d = data;
+	struct nl_link l = {0};
+
+	link_cb(nlh, &l);
+	if (l.ifindex)
+		d->fn(&l, d->arg);
+	return MNL_CB_OK;
+}
+
+/* A dump ends with NLMSG_DONE, not an ack: read until it comes (the
+ * kernel fills at most 32 KiB per read). */
+int nl_link_dump(struct nl *nl, nl_link_fn fn, void *arg)
+{
+	char req[NL_BUF_SIZE] = {0}, buf[32768];
+	struct nlmsghdr *nlh = link_msg(req, RTM_GETLINK, NLM_F_DUMP, 0);
+	struct dump_ctx d = {fn, arg};
+	uint32_t seq = ++nl->seq;
+	int ret = MNL_CB_OK;
+
+	if (nl->batch)
+		return -EINVAL;
+	nlh->nlmsg_seq = seq;
+	nl->ext_msg[0] = '\0';
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	while (ret > MNL_CB_STOP) {
+		ssize_t n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, (size_t)n, seq, nl->portid, dump_cb, &d);
+	}
+	return ret == MNL_CB_ERROR ? -errno : 0;
+}
+
 int nl_link_get(struct nl *nl, const char *name, struct nl_link *out)
 {
 	char buf[NL_BUF_SIZE] = {0};
-	struct nlmsghdr *nlh = put_header(buf, RTM_GETLINK, 0);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, 0, 0);
 	int ret;
 
-	ifm->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	memset(out, 0, sizeof(*out));
 	ret = nl_talk(nl, nlh, link_cb, out);
@@ -255,11 +492,9 @@ int nl_link_get(struct nl *nl, const char *name, struct nl_link *out)
 int nl_link_up(struct nl *nl, int ifindex, uint32_t mtu)
 {
 	char buf[NL_BUF_SIZE] = {0};
-	struct nlmsghdr *nlh = put_header(buf, RTM_NEWLINK, 0);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, ifindex);
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
 
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
 	ifm->ifi_flags = IFF_UP;
 	ifm->ifi_change = IFF_UP;
 	if (mtu)
@@ -270,11 +505,27 @@ int nl_link_up(struct nl *nl, int ifindex, uint32_t mtu)
 int nl_link_del(struct nl *nl, int ifindex)
 {
 	char buf[NL_BUF_SIZE] = {0};
-	struct nlmsghdr *nlh = put_header(buf, RTM_DELLINK, 0);
-	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
+	return nl_talk(nl, link_msg(buf, RTM_DELLINK, 0, ifindex), NULL, NULL);
+}
+
+int nl_link_set_group(struct nl *nl, int ifindex, uint32_t group)
+{
+	char buf[NL_BUF_SIZE] = {0};
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, ifindex);
+
+	mnl_attr_put_u32(nlh, IFLA_GROUP, group);
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
+/* RTM_DELLINK without an index and with IFLA_GROUP: the kernel unregisters
+ * the whole group in one batch (one RCU grace period, not one per link). */
+int nl_group_del(struct nl *nl, uint32_t group)
+{
+	char buf[NL_BUF_SIZE] = {0};
+	struct nlmsghdr *nlh = link_msg(buf, RTM_DELLINK, 0, 0);
+
+	mnl_attr_put_u32(nlh, IFLA_GROUP, group);
 	return nl_talk(nl, nlh, NULL, NULL);
 }
 
@@ -296,7 +547,7 @@ int nl_addr_add(struct nl *nl, int ifindex, const struct ip_addr *a, uint8_t ple
 	uint32_t flags = 0;
 
 	if (a->family != IP_V4 && a->family != IP_V6)
-		return -EAFNOSUPPORT;
+		return nl_refuse(nl, -EAFNOSUPPORT);
 	ifa->ifa_family = addr_af(a);
 	ifa->ifa_prefixlen = plen;
 	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
@@ -319,7 +570,7 @@ int nl_route_add(struct nl *nl, int ifindex, const struct ip_prefix *dst, const 
 	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 
 	if (gw && gw->family != dst->addr.family)
-		return -EINVAL;
+		return nl_refuse(nl, -EINVAL);
 	rtm->rtm_family = addr_af(&dst->addr);
 	rtm->rtm_dst_len = dst->len;
 	rtm->rtm_table = RT_TABLE_MAIN;

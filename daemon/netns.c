@@ -52,19 +52,17 @@ static int make_run_dir_shared(char *err, size_t errlen)
 	return 0;
 }
 
-int netns_create(const char *name, char *err, size_t errlen)
+/* One namespace, on a thread that stays in it: the file to mount on, a new
+ * namespace, the bind mount. The file goes again when that fails. */
+static int create_one(const char *name, char *err, size_t errlen)
 {
 	char path[128];
-	int fd, saved, ret;
+	int fd, ret = netns_path(name, path, sizeof(path));
 
-	ret = netns_path(name, path, sizeof(path));
 	if (ret) {
 		snprintf(err, errlen, "bad namespace name '%s'", name);
 		return ret;
 	}
-	ret = make_run_dir_shared(err, errlen);
-	if (ret)
-		return ret;
 	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
 	if (fd < 0) {
 		ret = -errno;
@@ -73,33 +71,61 @@ int netns_create(const char *name, char *err, size_t errlen)
 		return ret;
 	}
 	close(fd);
+	if (unshare(CLONE_NEWNET)) {
+		ret = -errno;
+		snprintf(err, errlen, "unshare(CLONE_NEWNET) for %s: %s", name, strerror(-ret));
+	} else if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL)) {
+		ret = -errno;
+		snprintf(err, errlen, "bind-mounting namespace %s: %s", name, strerror(-ret));
+	}
+	if (ret)
+		unlink(path);
+	return ret;
+}
+
+int netns_create_each(const char *const *names, size_t n, netns_init_fn init, void *arg,
+		      size_t *created, char *err, size_t errlen)
+{
+	int saved, ret;
+
+	*created = 0;
+	ret = make_run_dir_shared(err, errlen);
+	if (ret)
+		return ret;
 	saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (saved < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "opening the current namespace: %s", strerror(-ret));
-		unlink(path);
 		return ret;
 	}
-	if (unshare(CLONE_NEWNET)) {
-		ret = -errno;
-		snprintf(err, errlen, "unshare(CLONE_NEWNET) for %s: %s", name, strerror(-ret));
-		goto out;
+	/* Each unshare starts from the previous new namespace, which is as
+	 * good a parent as any: one switch back at the end, not one per name. */
+	for (size_t i = 0; i < n && !ret; i++) {
+		ret = create_one(names[i], err, errlen);
+		if (!ret)
+			(*created)++;
+		if (!ret && init)
+			ret = init(i, arg);
 	}
-	if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL)) {
-		ret = -errno;
-		snprintf(err, errlen, "bind-mounting namespace %s: %s", name, strerror(-ret));
-	}
-	/* Back where we were even if the mount failed: the caller's thread
-	 * must never be left in a namespace it did not ask for. */
+	/* Back where we were whatever happened: the caller's thread must never
+	 * be left in a namespace it did not ask for. */
 	if (setns(saved, CLONE_NEWNET) && !ret) {
 		ret = -errno;
-		snprintf(err, errlen, "returning from namespace %s: %s", name, strerror(-ret));
-		umount2(path, MNT_DETACH);
+		snprintf(err, errlen, "returning from a new namespace: %s", strerror(-ret));
 	}
-out:
 	close(saved);
-	if (ret)
-		unlink(path);
+	return ret;
+}
+
+int netns_create(const char *name, char *err, size_t errlen)
+{
+	size_t created;
+	int ret = netns_create_each(&name, 1, NULL, NULL, &created, err, errlen);
+
+	/* Only setns back can fail after the mount: a namespace that cannot
+	 * be left is one the caller must not keep. */
+	if (ret && created)
+		netns_delete(name);
 	return ret;
 }
 

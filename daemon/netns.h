@@ -18,6 +18,19 @@
  * with a message in err. Nothing is left behind on failure. */
 int netns_create(const char *name, char *err, size_t errlen);
 
+/* Runs in a namespace netns_create_each just made, on the creating thread
+ * (sockets it opens stay there; /proc/sys/net is that namespace's):
+ * 0, or -errno to stop creating. */
+typedef int (*netns_init_fn)(size_t i, void *arg);
+
+/* Creates names[0..n) in order, calling init(i, arg) (may be NULL) inside
+ * each right after it exists: a few syscalls per namespace and one switch
+ * back for all. *created: how many exist (the caller removes them on
+ * failure; the one that failed to be created is not left). Returns with
+ * the calling thread in its original namespace; 0 or -errno with err. */
+int netns_create_each(const char *const *names, size_t n, netns_init_fn init, void *arg,
+		      size_t *created, char *err, size_t errlen);
+
 /* Runs fn(arg) with the calling thread inside nsfd and returns its result
  * (or -errno when entering fails). Sockets fn opens stay in that namespace
  * after the thread leaves it. */

@@ -31,8 +31,12 @@
 
 /* Priority of the drop chains: first among netdev ingress hooks. */
 #define NFT_DROP_PRIO (-500)
-#define NFT_MAX_MSGS 8
-#define NFT_BUF_SIZE 16384
+/* A transaction carries up to NFT_PORTS_PER_BATCH ports (two messages
+ * each); their acks must fit the socket's default receive buffer. */
+#define NFT_PORTS_PER_BATCH 64
+#define NFT_MAX_MSGS (2 * NFT_PORTS_PER_BATCH)
+#define NFT_BUF_SIZE 65536
+#define NFT_RBUF_SIZE 16384
 
 struct nft_lab {
 	struct mnl_socket *sock;
@@ -91,9 +95,9 @@ static struct nlmsghdr *batch_msg(struct nft_batch *bt, uint32_t *seq, uint16_t 
 /* Ends the batch (every message so far followed by mnl_nlmsg_batch_next),
  * sends it and checks one ack per message. The first error wins
  * (nf_tables then aborts the whole transaction, so nothing half-applies). */
-static int batch_send(struct mnl_socket *sock, struct nft_batch *bt, uint32_t *seq)
+static int batch_send(struct mnl_socket *sock, struct nft_batch *bt, uint32_t *seq, size_t *bad)
 {
-	char rbuf[NFT_BUF_SIZE];
+	char rbuf[NFT_RBUF_SIZE];
 	bool acked[NFT_MAX_MSGS] = {false};
 	size_t got = 0;
 	int first_err = 0;
@@ -124,8 +128,11 @@ static int batch_send(struct mnl_socket *sock, struct nft_batch *bt, uint32_t *s
 					continue;
 				acked[i] = true;
 				got++;
-				if (e->error && !first_err)
+				if (e->error && !first_err) {
 					first_err = e->error;
+					if (bad)
+						*bad = i;
+				}
 			}
 			/* An error on BATCH_BEGIN (no NLM_F_ACK of ours)
 			 * rejects everything: nothing else will come. */
@@ -193,7 +200,7 @@ int nft_lab_create(const char *lab, struct nft_lab **out, char *err, size_t errl
 	if (!ret)
 		ret = put_table(bt, &n->seq, n->table, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
 	if (!ret)
-		ret = batch_send(n->sock, bt, &n->seq);
+		ret = batch_send(n->sock, bt, &n->seq, NULL);
 	if (ret)
 		goto fail;
 	free(bt);
@@ -271,7 +278,6 @@ static int port_add_batch(struct nft_lab *n, struct nft_batch *bt, const char *i
 	nftnl_chain_set_str(c, NFTNL_CHAIN_DEV, ifname);
 	/* Policy drop as well: frames are dropped even if the rule is gone. */
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_DROP);
-	batch_start(bt, &n->seq);
 	nlh = batch_msg(bt, &n->seq, NFT_MSG_NEWCHAIN, NLM_F_CREATE | NLM_F_EXCL);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
 	mnl_nlmsg_batch_next(bt->b);
@@ -283,21 +289,54 @@ static int port_add_batch(struct nft_lab *n, struct nft_batch *bt, const char *i
 	return 0;
 }
 
-int nft_port_add(struct nft_lab *n, const char *ifname, char *err, size_t errlen)
+/* One transaction adding ports[0..n) (n <= NFT_PORTS_PER_BATCH); *bad: the
+ * port whose message failed. */
+static int ports_add_batch(struct nft_lab *n, struct nft_batch *bt, const char *const *ports,
+			   size_t count, size_t *bad)
 {
 	char chain[NFT_NAME_MAX];
-	struct nft_batch *bt = calloc(1, sizeof(*bt));
-	int ret = bt ? chain_name(ifname, chain, sizeof(chain)) : -ENOMEM;
+	size_t msg = 0;
+	int ret = 0;
 
-	if (!ret)
-		ret = port_add_batch(n, bt, ifname, chain);
-	if (!ret)
-		ret = batch_send(n->sock, bt, &n->seq);
+	batch_start(bt, &n->seq);
+	for (size_t i = 0; i < count && !ret; i++) {
+		*bad = i;
+		ret = chain_name(ports[i], chain, sizeof(chain));
+		if (!ret)
+			ret = port_add_batch(n, bt, ports[i], chain);
+	}
+	if (ret)
+		return ret;
+	ret = batch_send(n->sock, bt, &n->seq, &msg);
+	if (ret)
+		*bad = msg / 2;
+	return ret;
+}
+
+int nft_ports_add(struct nft_lab *n, const char *const *ports, size_t count, char *err,
+		  size_t errlen)
+{
+	struct nft_batch *bt = calloc(1, sizeof(*bt));
+	size_t done = 0, bad = 0;
+	int ret = bt ? 0 : -ENOMEM;
+
+	while (!ret && done < count) {
+		size_t k = count - done < NFT_PORTS_PER_BATCH ? count - done : NFT_PORTS_PER_BATCH;
+
+		ret = ports_add_batch(n, bt, ports + done, k, &bad);
+		if (!ret)
+			done += k;
+	}
 	free(bt);
 	if (ret)
 		snprintf(err, errlen, "nftables: adding ingress drop chain for %s to %s: %s",
-			 ifname, n->table, strerror(-ret));
+			 done + bad < count ? ports[done + bad] : "?", n->table, strerror(-ret));
 	return ret;
+}
+
+int nft_port_add(struct nft_lab *n, const char *ifname, char *err, size_t errlen)
+{
+	return nft_ports_add(n, &ifname, 1, err, errlen);
 }
 
 int nft_port_del(struct nft_lab *n, const char *ifname, char *err, size_t errlen)
@@ -319,7 +358,7 @@ int nft_port_del(struct nft_lab *n, const char *ifname, char *err, size_t errlen
 		nlh = batch_msg(bt, &n->seq, NFT_MSG_DELCHAIN, 0);
 		nftnl_chain_nlmsg_build_payload(nlh, c);
 		mnl_nlmsg_batch_next(bt->b);
-		ret = batch_send(n->sock, bt, &n->seq);
+		ret = batch_send(n->sock, bt, &n->seq, NULL);
 	}
 	nftnl_chain_free(c);
 	free(bt);
@@ -339,7 +378,7 @@ static int table_delete(struct mnl_socket *sock, uint32_t *seq, const char *tabl
 	batch_start(bt, seq);
 	ret = put_table(bt, seq, table, NFT_MSG_DELTABLE, 0);
 	if (!ret)
-		ret = batch_send(sock, bt, seq);
+		ret = batch_send(sock, bt, seq, NULL);
 	free(bt);
 	return ret;
 }

@@ -28,6 +28,11 @@ int nft_lab_create(const char *lab, struct nft_lab **out, char *err, size_t errl
 
 /* Adds the drop chain on the ingress hook of device ifname. */
 int nft_port_add(struct nft_lab *n, const char *ifname, char *err, size_t errlen);
+/* The same for many devices, dozens per transaction (a lab of a thousand
+ * ports is a few sendmsgs, not a thousand). On error err names the port;
+ * transactions before it stay applied. */
+int nft_ports_add(struct nft_lab *n, const char *const *ports, size_t count, char *err,
+		  size_t errlen);
 /* Removes that chain (-ENOENT when absent). */
 int nft_port_del(struct nft_lab *n, const char *ifname, char *err, size_t errlen);
 

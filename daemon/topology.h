@@ -18,7 +18,10 @@
  *     both ends, checksum/segmentation offloads off unless kept
  *     (docs/offloads.md says why and what it costs).
  *
- * All or nothing: a failure removes what was built and says why. A state
+ * All or nothing: a failure, or a stop request (topology_options.stop),
+ * removes what was built and says why. Building is batched (a thousand
+ * ENIs are a few dozen rtnetlink and nftables round trips, not ten
+ * thousand; docs/topology.md has the figures), and so is removal. A state
  * file /run/vpcfw/<lab>/topology.state, locked for the daemon's lifetime,
  * lists what was built, so the next start after a crash or SIGKILL removes
  * what a dead daemon left; a namespace name that exists and is not such
@@ -36,6 +39,7 @@
 #define VPCFW_TOPOLOGY_H
 
 #include <net/if.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,6 +58,10 @@ struct topology_options {
 	 * software GSO) and GRO are off on both ends, so every frame the data
 	 * path captures carries a correct checksum and fits the MTU. */
 	bool keep_offloads;
+	/* When not NULL and set (by a signal handler) while the lab is being
+	 * built, topology_create stops at the next step, removes what it
+	 * built and returns -EINTR; topology_update likewise undoes itself. */
+	const volatile sig_atomic_t *stop;
 };
 
 enum topology_port_kind { TOPOLOGY_PORT_ENI, TOPOLOGY_PORT_OUTSIDE };
@@ -93,7 +101,8 @@ struct topology {
 /* Builds the lab. Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN for the
  * mounts). 0 and *out, or -errno with a message in err and nothing left:
  * -EBUSY when a live daemon runs the lab, -EEXIST on a name collision,
- * -EINVAL for a lab it cannot build (bad lab name, ENI without subnet...). */
+ * -EINVAL for a lab it cannot build (bad lab name, ENI without subnet...),
+ * -EINTR when opts->stop was set. */
 int topology_create(const struct lab *lab, const struct topology_options *opts,
 		    struct topology **out, char *err, size_t errlen);
 

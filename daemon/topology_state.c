@@ -209,6 +209,10 @@ static int stale_router_clean(void *arg)
 	nft_table_delete(lab);
 	if (nl_open(&nl))
 		return 0;
+	/* All ports at once (one RCU wait, not one per port); one by one
+	 * only what is left outside the groups (an older daemon's). */
+	nl_group_del(nl, TOPO_PORT_GROUP);
+	nl_group_del(nl, TOPO_DOOMED_GROUP);
 	for (size_t i = 0; i < st->n_ports; i++)
 		if (!nl_link_get(nl, st->ports[i].ifname, &l))
 			nl_link_del(nl, l.ifindex);
@@ -317,4 +321,28 @@ out:
 	topo_state_free(&st);
 	close(fd);
 	return ret;
+}
+
+void topo_state_port_fill(const struct lab *lab, const struct topology_port *p,
+			  struct topo_state_port *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	snprintf(sp->ifname, sizeof(sp->ifname), "%s", p->name);
+	snprintf(sp->netns, sizeof(sp->netns), "%s", p->netns);
+	sp->device_index = -1;
+	if (p->kind == TOPOLOGY_PORT_ENI) {
+		const struct eni *e = &lab->enis[p->eni];
+
+		snprintf(sp->kind, sizeof(sp->kind), "eni");
+		snprintf(sp->eni_id, sizeof(sp->eni_id), "%s", e->id ? e->id : "-");
+		snprintf(sp->instance_id, sizeof(sp->instance_id), "%s",
+			 e->instance_id ? e->instance_id : "-");
+		snprintf(sp->name, sizeof(sp->name), "%s", e->name ? e->name : "-");
+		sp->device_index = e->device_index;
+	} else {
+		snprintf(sp->kind, sizeof(sp->kind), "outside");
+		snprintf(sp->eni_id, sizeof(sp->eni_id), "-");
+		snprintf(sp->instance_id, sizeof(sp->instance_id), "-");
+		snprintf(sp->name, sizeof(sp->name), "%s", lab->outside[p->outside].name);
+	}
 }

@@ -420,15 +420,16 @@ static int control_reload(void *arg, const char *path, bool root, control_reload
 static int start(struct daemon *d)
 {
 	char err[512];
-	struct topology_options to = {.keep_offloads = d->opts.offloads};
+	struct topology_options to = {.keep_offloads = d->opts.offloads, .stop = &early_stop};
 	struct datapath_opts dpo;
 	int r;
 
 	r = topology_create(d->lab, &to, &d->topo, err, sizeof(err));
-	if (r < 0) {
+	if (r < 0 && r != -EINTR)
 		log_err("cannot build lab %s: %s", d->name, err);
+	/* Stopped while building: nothing else to start, all to remove. */
+	if (r < 0 || early_stop)
 		return -1;
-	}
 	if (d->topo->stale_removed)
 		log_warn("removed %zu namespaces a previous vpcfwd of lab %s left behind",
 			 d->topo->stale_removed, d->name);
@@ -755,8 +756,10 @@ int main(int argc, char **argv)
 		if (early_stop || serve(&d) == 0)
 			status = 0;
 	}
-	if (early_stop)
+	if (early_stop) {
 		log_info("stop requested during start-up");
+		status = 0;
+	}
 	log_info("stopping lab %s: removing its namespaces", d.name);
 	stop(&d);
 	if (d.lab != d.lab_built)

@@ -8,7 +8,8 @@
  * flat, and moves as soon as the drop chain is taken away); that destroy
  * leaves nothing. Then: a SIGKILLed owner is cleaned up by the next start
  * (and a live one is not), a foreign namespace with a needed name makes
- * create refuse and build nothing, and two labs run side by side.
+ * create refuse and build nothing, a stop request before or during the
+ * build leaves nothing, and two labs run side by side.
  *
  * Every name carries "t<pid>x", and the tests run in a child process: the
  * parent sweeps every namespace and state directory with that tag however
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -645,6 +647,61 @@ static void test_rollback(void)
 	lab_drop(lab);
 }
 
+static volatile sig_atomic_t stop_flag;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* A stop request (vpcfwd's SIGTERM during start-up) before the build and
+ * in the middle of it: -EINTR, and nothing of the lab is left. The second
+ * lab has 200 ENIs, so the alarm 30 ms in lands while it is being built
+ * (its namespaces alone take longer than that). */
+static void test_stop(void)
+{
+	struct lab *lab = lab_build("");
+	struct topology_options o = {.stop = &stop_flag};
+	struct topology *t = (struct topology *)1;
+	struct itimerval it = {.it_value = {0, 30 * 1000}};
+	struct sigaction sa;
+	char err[512] = "";
+	int ret;
+
+	stop_flag = 1;
+	ret = topology_create(lab, &o, &t, err, sizeof(err));
+	CHECK(ret == -EINTR && t == NULL, "stop before the build: %d (%s)", ret, err);
+	CHECK(strstr(err, "stop requested") != NULL, "message: %s", err);
+	CHECK(count_tagged() == 0, "stop before the build left %d", count_tagged());
+
+	lab->n_enis = 200;
+	lab->enis = arena_calloc(lab->arena, lab->n_enis, sizeof(*lab->enis));
+	for (size_t i = 0; i < lab->n_enis; i++) {
+		char n[64], a[32];
+
+		snprintf(n, sizeof(n), "%se%zu", tag, i);
+		snprintf(a, sizeof(a), "10.0.2.%zu", 10 + i);
+		eni_init(lab->arena, &lab->enis[i], arena_printf(lab->arena, "eni-%se%zu", tag, i),
+			 n, 1, a, NULL, NULL);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm; /* no SA_RESTART: syscalls see EINTR too */
+	sigaction(SIGALRM, &sa, NULL);
+	stop_flag = 0;
+	setitimer(ITIMER_REAL, &it, NULL);
+	err[0] = '\0';
+	ret = topology_create(lab, &o, &t, err, sizeof(err));
+	CHECK(ret == -EINTR && t == NULL, "stop during the build: %d (%s)", ret, err);
+	if (!ret)
+		topology_destroy(t);
+	CHECK(count_tagged() == 0, "stop during the build left %d namespaces/state dirs",
+	      count_tagged());
+	CHECK(!mounts_mention_tag(), "stop during the build left mounts");
+	signal(SIGALRM, SIG_DFL);
+	lab_drop(lab);
+}
+
 static void test_two_labs(void)
 {
 	struct lab *l1 = lab_build(""), *l2 = lab_build("2");
@@ -766,6 +823,7 @@ static int run_tests(void)
 	test_sigkill_mid_build();
 	test_collision();
 	test_rollback();
+	test_stop();
 	test_two_labs();
 	printf("itest_topology: %d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
