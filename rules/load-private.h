@@ -172,12 +172,6 @@ const char *json_kind(const json_t *v);
 				for (const char *ipath = jp_idx(l, jp_key(l, base, key), i);       \
 				     ipath; ipath = NULL)
 
-/* Appends to an arena array unless an equal element is there already. */
-void ld_add_prefix(struct loader *l, struct ip_prefix **list, size_t *n, const struct ip_prefix *p);
-void ld_add_addr(struct loader *l, struct ip_addr **list, size_t *n, const struct ip_addr *a);
-
-/* What kind of target a route's target id names ("local", "igw-…", …). */
-
 /* An error unless v is an object. */
 bool want_object(struct loader *l, const json_t *v, const char *path);
 
@@ -252,15 +246,6 @@ void tf_loader_free(struct loader *l);
 /* Elastic IPs give their ENIs a public address; services name their ENIs
  * (load_aws_gw.c). Called by ld_finish on the built lab. */
 void ld_attach_gateways(struct loader *l, struct lab *lab);
-
-/* Adds or merges an ENI (an ENI described by describe-instances and
- * describe-network-interfaces is one ENI). */
-void ld_add_eni(struct loader *l, struct draft_eni *e);
-/* Records pub as the public IPv4 of e's private address priv (the
- * primary's in has_public_ip/public_ip); a second one for the same
- * address is ignored, as describe-* repeats the primary's. */
-void ld_eni_public(struct loader *l, struct eni *e, const struct ip_addr *priv,
-		   const struct ip_addr *pub);
 
 /* Deterministic AWS-like id: prefix-<17 hex digits> from the words. */
 const char *ld_make_id(struct loader *l, const char *prefix, const char *a, const char *b);

@@ -10,14 +10,7 @@
 #include <string.h>
 
 #include "load-private.h"
-
-bool want_object(struct loader *l, const json_t *v, const char *path)
-{
-	if (json_is_object(v))
-		return true;
-	ld_err(l, path, "expected an object, found %s", json_kind(v));
-	return false;
-}
+#include "load_build.h"
 
 /* An association's state: exports keep disassociated blocks around. */
 static bool block_associated(struct loader *l, const json_t *assoc, const char *state_key,
@@ -28,20 +21,6 @@ static bool block_associated(struct loader *l, const json_t *assoc, const char *
 	if (!st || !j_str(l, st, "State", jp_key(l, path, state_key), false, &s))
 		return true;
 	return !strcmp(s, "associated") || !strcmp(s, "associating");
-}
-
-void ld_add_prefix(struct loader *l, struct ip_prefix **list, size_t *n, const struct ip_prefix *p)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (ip_prefix_eq(&(*list)[i], p))
-			return;
-	struct ip_prefix *grown = arena_calloc(l->a, *n + 1, sizeof(*grown));
-	if (!grown)
-		return;
-	if (*n)
-		memcpy(grown, *list, *n * sizeof(*grown));
-	grown[(*n)++] = *p;
-	*list = grown;
 }
 
 static void aws_vpc(struct loader *l, const json_t *o, const char *path)
@@ -485,20 +464,6 @@ void aws_load_nacls(struct loader *l, const json_t *root)
 		if (want_object(l, o, path))
 			aws_nacl(l, o, path);
 	}
-}
-
-void ld_add_addr(struct loader *l, struct ip_addr **list, size_t *n, const struct ip_addr *a)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (ip_addr_eq(&(*list)[i], a))
-			return;
-	struct ip_addr *grown = arena_calloc(l->a, *n + 1, sizeof(*grown));
-	if (!grown)
-		return;
-	if (*n)
-		memcpy(grown, *list, *n * sizeof(*grown));
-	grown[(*n)++] = *a;
-	*list = grown;
 }
 
 /* Association.PublicIp of the private address priv: the ENI's own

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "load-private.h"
+#include "load_build.h"
 
 static void push_gateway(struct loader *l, const struct gateway *g)
 {

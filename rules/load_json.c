@@ -173,6 +173,26 @@ struct origin ld_origin(struct loader *l, const char *path)
 	return o;
 }
 
+bool want_object(struct loader *l, const json_t *v, const char *path)
+{
+	if (json_is_object(v))
+		return true;
+	ld_err(l, path, "expected an object, found %s", json_kind(v));
+	return false;
+}
+
+const char *ld_fmt_prefix(struct loader *l, const struct ip_prefix *p)
+{
+	char buf[IP_PREFIX_STRLEN];
+	return arena_strdup(l->tmp, ip_prefix_format(p, buf, sizeof(buf)));
+}
+
+const char *ld_where(struct loader *l, const struct origin *o)
+{
+	return arena_printf(l->tmp, "%s at %s", o->file ? o->file : "?",
+			    o->path && *o->path ? o->path : "(top)");
+}
+
 const char *json_kind(const json_t *v)
 {
 	switch (json_typeof(v)) {

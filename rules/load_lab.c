@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "load-private.h"
+#include "load_build.h"
 
 /* Names declared in one VPC (or lab-wide for prefix lists), with ids. */
 struct named {
@@ -876,45 +877,6 @@ static const char *const vpc_keys[] = {"name",	  "id",		  "cidr",  "ipv6",
 				       "subnets", "route_tables", "nacls", "security_groups",
 				       "enis",	  "description",  NULL};
 
-/* The VPC's default NACL when the lab declares none: AWS's, allow all
- * (AWS-SEMANTICS §2), rule 100, and 101 for IPv6. */
-static void synth_default_nacl(struct loader *l, struct scope *s, const char *path)
-{
-	struct draft_nacl d;
-	memset(&d, 0, sizeof(d));
-	struct nacl *n = &d.n;
-	n->id = ld_make_id(l, "acl", s->vpc_name, "default");
-	n->name = "default";
-	n->vpc_id = s->vpc_id;
-	n->vpc = -1;
-	n->is_default = true;
-	n->origin = ld_origin(l, path);
-	size_t k = s->has_ipv6 ? 2 : 1;
-	n->ingress = arena_calloc(l->a, k, sizeof(struct nacl_entry));
-	n->egress = arena_calloc(l->a, k, sizeof(struct nacl_entry));
-	if (!n->ingress || !n->egress)
-		return;
-	for (size_t eg = 0; eg < 2; eg++) {
-		struct nacl_entry *list = eg ? n->egress : n->ingress;
-		for (size_t i = 0; i < k; i++) {
-			struct nacl_entry *e = &list[i];
-			e->rule_number = 100 + (uint32_t)i;
-			e->egress = eg;
-			e->allow = true;
-			e->protocol = PROTO_ALL;
-			ip_prefix_parse(i ? "::/0" : "0.0.0.0/0", &e->cidr, NULL);
-			e->port_from = 0;
-			e->port_to = 65535;
-			e->icmp_type = e->icmp_code = -1;
-			e->origin = n->origin;
-		}
-	}
-	n->n_ingress = n->n_egress = k;
-	struct draft_nacl *slot = vec_push(&l->nacls, sizeof(*slot));
-	if (slot)
-		*slot = d;
-}
-
 /* The VPC's main table when the lab names none: only the local routes. */
 static void synth_main_table(struct loader *l, struct scope *s, const char *path, bool any_table)
 {
@@ -1025,8 +987,10 @@ static void lab_vpc(struct loader *l, const json_t *o, const char *path, struct 
 		has_main |= dr->rt.main && dr->rt.vpc_id == s.vpc_id;
 		has_table |= dr->rt.vpc_id == s.vpc_id;
 	}
-	if (!has_default)
-		synth_default_nacl(l, &s, path);
+	if (!has_default) { /* AWS's, allow all: the lab declares none */
+		struct origin at = ld_origin(l, path);
+		ld_default_nacl(l, s.vpc_id, s.vpc_name, s.has_ipv6, &at);
+	}
 	if (!has_main)
 		synth_main_table(l, &s, path, has_table);
 	/* declare_all reported a wrong type already */

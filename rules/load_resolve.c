@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "load-private.h"
+#include "load_build.h"
 
 #define NACL_QUOTA_RULES 20
 #define NACL_QUOTA_RULES_MAX 40
@@ -43,22 +44,10 @@ static void build_index(struct loader *l, struct lab *lab)
 		idmap_put(&l->ix_groups, lab->groups[i].id, i);
 }
 
-const char *ld_fmt_prefix(struct loader *l, const struct ip_prefix *p)
-{
-	char buf[IP_PREFIX_STRLEN];
-	return arena_strdup(l->tmp, ip_prefix_format(p, buf, sizeof(buf)));
-}
-
 static const char *fmt_addr(struct loader *l, const struct ip_addr *a)
 {
 	char buf[IP_ADDR_STRLEN];
 	return arena_strdup(l->tmp, ip_addr_format(a, buf, sizeof(buf)));
-}
-
-const char *ld_where(struct loader *l, const struct origin *o)
-{
-	return arena_printf(l->tmp, "%s at %s", o->file ? o->file : "?",
-			    o->path && *o->path ? o->path : "(top)");
 }
 
 static int32_t vec_find_vpc(struct vec *v, const char *id)
@@ -67,21 +56,6 @@ static int32_t vec_find_vpc(struct vec *v, const char *id)
 		if (streq(VEC_AT(v, struct vpc, i)->id, id))
 			return (int32_t)i;
 	return -1;
-}
-
-static void add_block(struct loader *l, struct ip_prefix **list, size_t *n,
-		      const struct ip_prefix *p)
-{
-	for (size_t k = 0; k < *n; k++)
-		if (ip_prefix_covers(&(*list)[k], p))
-			return;
-	struct ip_prefix *c = arena_calloc(l->a, *n + 1, sizeof(*c));
-	if (!c)
-		return;
-	if (*n)
-		memcpy(c, *list, *n * sizeof(*c));
-	c[(*n)++] = *p;
-	*list = c;
 }
 
 /* Users often export only some describe-* outputs: a subnet whose VPC is
@@ -110,44 +84,10 @@ static void synth_vpcs(struct loader *l)
 		if ((size_t)v < l->n_real_vpcs)
 			continue;
 		struct vpc *vp = VEC_AT(&l->vpcs, struct vpc, v);
-		add_block(l, &vp->cidrs, &vp->n_cidrs, &d->s.cidr);
+		ld_add_block(l, &vp->cidrs, &vp->n_cidrs, &d->s.cidr);
 		if (d->s.has_cidr6)
-			add_block(l, &vp->cidrs6, &vp->n_cidrs6, &d->s.cidr6);
+			ld_add_block(l, &vp->cidrs6, &vp->n_cidrs6, &d->s.cidr6);
 	}
-}
-
-/* AWS's default NACL (§2): allow all both ways, rule 100, and 101 for IPv6. */
-static void synth_default_nacl(struct loader *l, const struct vpc *v)
-{
-	size_t k = v->n_cidrs6 ? 2 : 1;
-	struct nacl_entry *in = arena_calloc(l->a, k, sizeof(*in));
-	struct nacl_entry *out = arena_calloc(l->a, k, sizeof(*out));
-	struct draft_nacl *d = vec_push(&l->nacls, sizeof(*d));
-	if (!in || !out || !d)
-		return;
-	struct nacl *n = &d->n;
-	n->id = ld_make_id(l, "acl", v->id, "default");
-	n->name = "default";
-	n->vpc_id = v->id;
-	n->vpc = -1;
-	n->is_default = true;
-	n->origin = v->origin;
-	for (int eg = 0; eg < 2; eg++) {
-		struct nacl_entry *list = eg ? out : in;
-		for (size_t i = 0; i < k; i++) {
-			list[i].rule_number = 100 + (uint32_t)i;
-			list[i].egress = eg;
-			list[i].allow = true;
-			list[i].protocol = PROTO_ALL;
-			ip_prefix_parse(i ? "::/0" : "0.0.0.0/0", &list[i].cidr, NULL);
-			list[i].port_to = 65535;
-			list[i].icmp_type = list[i].icmp_code = -1;
-			list[i].origin = v->origin;
-		}
-	}
-	n->ingress = in;
-	n->egress = out;
-	n->n_ingress = n->n_egress = k;
 }
 
 static void synth_default_nacls(struct loader *l)
@@ -165,14 +105,13 @@ static void synth_default_nacls(struct loader *l)
 		}
 		if (found)
 			continue;
-		struct vpc copy = *v;
-		synth_default_nacl(l, &copy);
-		ld_warn_at(l, &copy.origin, NULL,
+		ld_default_nacl(l, v->id, v->id, v->n_cidrs6 > 0, &v->origin);
+		ld_warn_at(l, &v->origin, NULL,
 			   any ? "VPC %s has network ACLs but no default one (IsDefault): subnets "
 				 "without an association get AWS's default NACL (allow all)"
 			       : "VPC %s has no network ACL in the lab (no describe-network-acls "
 				 "output for it): its subnets get AWS's default NACL (allow all)",
-			   copy.id);
+			   v->id);
 	}
 }
 
@@ -307,7 +246,7 @@ static void subnet_outside_export(struct loader *l, struct lab *lab, const struc
 		   "subnet %s (%s) is outside the exported IPv4 blocks of VPC %s: assuming the "
 		   "VPC holds that block too",
 		   s->id, ld_fmt_prefix(l, &s->cidr), v->id);
-	add_block(l, &v->cidrs, &v->n_cidrs, &s->cidr);
+	ld_add_block(l, &v->cidrs, &v->n_cidrs, &s->cidr);
 }
 
 static void check_subnets(struct loader *l, struct lab *lab, const struct draft_subnet *drafts)

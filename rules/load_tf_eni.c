@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "load-tf-private.h"
+#include "load_build.h"
 
 static bool is_type(const struct tf_res *r, const char *type)
 {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "load-tf-private.h"
+#include "load_build.h"
 
 void tf_block(const struct tf_res *r, const json_t *vals, const json_t *unk, const json_t *cfg,
 	      const char *key, size_t i, const json_t **bv, const json_t **bu, const json_t **bc)

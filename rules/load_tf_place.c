@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "load-tf-private.h"
+#include "load_build.h"
 
 static bool streq(const char *a, const char *b)
 {
@@ -72,12 +73,12 @@ static struct draft_subnet *default_subnet(struct loader *l, const struct origin
 	for (size_t i = 0; i < l->enis.n && !id; i++) {
 		const struct draft_eni *e = VEC_AT(&l->enis, struct draft_eni, i);
 		if (e->subnet.id && e->e.n_ipv4 && ip_prefix_contains(&block, &e->e.ipv4[0]) &&
-		    !tf_find_subnet(l, e->subnet.id))
+		    !LD_FIND_SUBNET(l, e->subnet.id))
 			id = e->subnet.id;
 	}
 	if (!id)
 		id = ld_make_id(l, "subnet", vpc_id, "default");
-	struct draft_subnet *s = tf_find_subnet(l, id);
+	struct draft_subnet *s = LD_FIND_SUBNET(l, id);
 	if (s || !(s = vec_push(&l->subnets, sizeof(*s))))
 		return s;
 	memset(s, 0, sizeof(*s));
@@ -156,7 +157,7 @@ static bool holds_an_eni(struct loader *l, const struct ip_prefix *p)
 static const char *groups_vpc(struct loader *l, const struct draft_eni *d)
 {
 	for (size_t i = 0; i < d->n_groups; i++) {
-		struct draft_group *g = tf_find_group(l, d->groups[i].id);
+		struct draft_group *g = LD_FIND_GROUP(l, d->groups[i].id);
 		if (g && g->g.vpc_id)
 			return g->g.vpc_id;
 		for (size_t k = 0; l->tf && k < l->tf->defaults.n; k++) {
@@ -221,7 +222,7 @@ static struct draft_subnet *assumed_subnet(struct loader *l, struct draft_eni *d
  * VPC's default subnet. */
 void tf_assume_address(struct loader *l, struct draft_eni *d)
 {
-	struct draft_subnet *s = tf_find_subnet(l, d->subnet.id);
+	struct draft_subnet *s = LD_FIND_SUBNET(l, d->subnet.id);
 	if (!s && !d->subnet.id && (s = default_subnet(l, &d->e.origin))) {
 		d->subnet.id = s->s.id;
 		ld_warn_at(l, &d->e.origin, NULL,
@@ -275,7 +276,7 @@ static bool public_used(struct loader *l, const struct ip_addr *a)
  * one of the documentation range 198.51.100.0/24 stands for it. */
 void tf_assume_public_ip(struct loader *l, struct draft_eni *d)
 {
-	struct draft_subnet *s = tf_find_subnet(l, d->subnet.id);
+	struct draft_subnet *s = LD_FIND_SUBNET(l, d->subnet.id);
 	bool wanted = d->public_wanted > 0 || (d->public_wanted < 0 && s && s->map_public_ip);
 	if (d->e.has_public_ip || !wanted)
 		return;
