@@ -172,8 +172,15 @@ const char *json_kind(const json_t *v);
 				for (const char *ipath = jp_idx(l, jp_key(l, base, key), i);       \
 				     ipath; ipath = NULL)
 
+/* Reads one object of a JSON array; path is its JSON path ("Vpcs[0]"). */
+typedef void ld_object_fn(struct loader *l, const json_t *o, const char *path);
+
 /* An error unless v is an object. */
 bool want_object(struct loader *l, const json_t *v, const char *path);
+/* fn on each object of the optional array obj[key] (an error for each
+ * element that is not an object); base is obj's path. */
+void ld_each_object(struct loader *l, const json_t *obj, const char *key, const char *base,
+		    ld_object_fn *fn);
 
 /* Typed getters. Absent keys: *out untouched, returns false, an error only
  * when required. Present with the wrong type: an error, returns false. */
@@ -209,31 +216,19 @@ bool ld_addr(struct loader *l, const char *text, const char *path, int family, s
 /* "tcp", "udp", "icmp", "icmpv6", "-1", "all", a number 0..255 (as text). */
 bool ld_protocol(struct loader *l, const char *text, const char *path, int16_t *out);
 
-/* Parsers for each kind of document; root is the whole document. */
-void aws_load_vpcs(struct loader *l, const json_t *root);
-void aws_load_subnets(struct loader *l, const json_t *root);
-void aws_load_groups(struct loader *l, const json_t *root);
-void aws_load_nacls(struct loader *l, const json_t *root);
-void aws_load_interfaces(struct loader *l, const json_t *root);
-void aws_load_instances(struct loader *l, const json_t *root);
-void aws_load_route_tables(struct loader *l, const json_t *root);
-void aws_load_prefix_lists(struct loader *l, const json_t *root);
-void aws_load_prefix_list_entries(struct loader *l, const json_t *root, const char *name);
-void lab_format_load(struct loader *l, const json_t *root);
-
+/* Readers of one object of a describe-* array (load.c's table names the
+ * array each reads). */
+ld_object_fn aws_vpc, aws_subnet, aws_group, aws_nacl, aws_network_interface, aws_reservation,
+    aws_route_table, aws_prefix_list;
 /* The kinds that carry traffic past a subnet and the services that own
  * ENIs (load_aws_gw.c). */
-void aws_load_internet_gateways(struct loader *l, const json_t *root);
-void aws_load_nat_gateways(struct loader *l, const json_t *root);
-void aws_load_vpc_endpoints(struct loader *l, const json_t *root);
-void aws_load_peerings(struct loader *l, const json_t *root);
-void aws_load_transit_gateways(struct loader *l, const json_t *root);
-void aws_load_transit_attachments(struct loader *l, const json_t *root);
-void aws_load_addresses(struct loader *l, const json_t *root);
-void aws_load_load_balancers(struct loader *l, const json_t *root);
-void aws_load_db_instances(struct loader *l, const json_t *root);
-void aws_load_cache_clusters(struct loader *l, const json_t *root);
-void aws_load_search_domains(struct loader *l, const json_t *root);
+ld_object_fn aws_igw, aws_nat, aws_endpoint, aws_peering, aws_transit, aws_transit_attach,
+    aws_address, aws_elb, aws_db_instance, aws_cache_cluster, aws_search_domain;
+/* get-managed-prefix-list-entries: root is the whole document, name its
+ * file name, which carries the list's id. */
+void aws_load_prefix_list_entries(struct loader *l, const json_t *root, const char *name);
+/* Our lab format (load_lab*.c); root is the whole document. */
+void lab_format_load(struct loader *l, const json_t *root);
 
 /* Terraform `terraform show -json` output, plan or state (load_tf*.c). */
 bool tf_is_document(const json_t *root);

@@ -48,30 +48,31 @@ static bool is_lab_format(const json_t *root)
 	return false;
 }
 
+/* Each describe-* array vpcfw models and the reader of its objects. */
 static const struct {
 	const char *key;
-	void (*load)(struct loader *l, const json_t *root);
+	ld_object_fn *read;
 } aws_kinds[] = {
-    {"Vpcs", aws_load_vpcs},
-    {"Subnets", aws_load_subnets},
-    {"SecurityGroups", aws_load_groups},
-    {"NetworkAcls", aws_load_nacls},
-    {"NetworkInterfaces", aws_load_interfaces},
-    {"Reservations", aws_load_instances},
-    {"RouteTables", aws_load_route_tables},
-    {"PrefixLists", aws_load_prefix_lists},
-    {"InternetGateways", aws_load_internet_gateways},
-    {"NatGateways", aws_load_nat_gateways},
-    {"VpcEndpoints", aws_load_vpc_endpoints},
-    {"VpcPeeringConnections", aws_load_peerings},
-    {"TransitGateways", aws_load_transit_gateways},
-    {"TransitGatewayVpcAttachments", aws_load_transit_attachments},
-    {"Addresses", aws_load_addresses},
-    {"LoadBalancers", aws_load_load_balancers},
-    {"LoadBalancerDescriptions", aws_load_load_balancers},
-    {"DBInstances", aws_load_db_instances},
-    {"CacheClusters", aws_load_cache_clusters},
-    {"DomainStatusList", aws_load_search_domains},
+    {"Vpcs", aws_vpc},
+    {"Subnets", aws_subnet},
+    {"SecurityGroups", aws_group},
+    {"NetworkAcls", aws_nacl},
+    {"NetworkInterfaces", aws_network_interface},
+    {"Reservations", aws_reservation},
+    {"RouteTables", aws_route_table},
+    {"PrefixLists", aws_prefix_list},
+    {"InternetGateways", aws_igw},
+    {"NatGateways", aws_nat},
+    {"VpcEndpoints", aws_endpoint},
+    {"VpcPeeringConnections", aws_peering},
+    {"TransitGateways", aws_transit},
+    {"TransitGatewayVpcAttachments", aws_transit_attach},
+    {"Addresses", aws_address},
+    {"LoadBalancers", aws_elb},
+    {"LoadBalancerDescriptions", aws_elb},
+    {"DBInstances", aws_db_instance},
+    {"CacheClusters", aws_cache_cluster},
+    {"DomainStatusList", aws_search_domain},
 };
 
 /* describe-* kinds vpcfw recognises but does not model: each is listed
@@ -162,7 +163,7 @@ static void load_aws_document(struct loader *l, const json_t *root, const char *
 	}
 	for (size_t i = 0; i < sizeof(aws_kinds) / sizeof(aws_kinds[0]); i++)
 		if (has_key(root, aws_kinds[i].key))
-			aws_kinds[i].load(l, root);
+			ld_each_object(l, root, aws_kinds[i].key, "", aws_kinds[i].read);
 	if (has_key(root, "Entries"))
 		aws_load_prefix_list_entries(l, root, name);
 }

@@ -23,7 +23,7 @@ static bool block_associated(struct loader *l, const json_t *assoc, const char *
 	return !strcmp(s, "associated") || !strcmp(s, "associating");
 }
 
-static void aws_vpc(struct loader *l, const json_t *o, const char *path)
+void aws_vpc(struct loader *l, const json_t *o, const char *path)
 {
 	struct vpc v;
 	memset(&v, 0, sizeof(v));
@@ -60,16 +60,7 @@ static void aws_vpc(struct loader *l, const json_t *o, const char *path)
 		*slot = v;
 }
 
-void aws_load_vpcs(struct loader *l, const json_t *root)
-{
-	EACH(l, root, "Vpcs", "", i, o, path)
-	{
-		if (want_object(l, o, path))
-			aws_vpc(l, o, path);
-	}
-}
-
-static void aws_subnet(struct loader *l, const json_t *o, const char *path)
+void aws_subnet(struct loader *l, const json_t *o, const char *path)
 {
 	struct draft_subnet d;
 	memset(&d, 0, sizeof(d));
@@ -106,15 +97,6 @@ static void aws_subnet(struct loader *l, const json_t *o, const char *path)
 	struct draft_subnet *slot = vec_push(&l->subnets, sizeof(*slot));
 	if (slot)
 		*slot = d;
-}
-
-void aws_load_subnets(struct loader *l, const json_t *root)
-{
-	EACH(l, root, "Subnets", "", i, o, path)
-	{
-		if (want_object(l, o, path))
-			aws_subnet(l, o, path);
-	}
 }
 
 /* FromPort/ToPort of an IpPermission by protocol (AWS-SEMANTICS §3). */
@@ -238,7 +220,7 @@ static void sg_permission(struct loader *l, const json_t *p, const char *path, b
 			"or UserIdGroupPairs); it allows nothing");
 }
 
-static void aws_group(struct loader *l, const json_t *o, const char *path)
+void aws_group(struct loader *l, const json_t *o, const char *path)
 {
 	struct draft_group d;
 	memset(&d, 0, sizeof(d));
@@ -272,15 +254,6 @@ static void aws_group(struct loader *l, const json_t *o, const char *path)
 	struct draft_group *slot = vec_push(&l->groups, sizeof(*slot));
 	if (slot)
 		*slot = d;
-}
-
-void aws_load_groups(struct loader *l, const json_t *root)
-{
-	EACH(l, root, "SecurityGroups", "", i, o, path)
-	{
-		if (want_object(l, o, path))
-			aws_group(l, o, path);
-	}
 }
 
 /* The implicit "*" rule as exports print it: deny, all protocols, all
@@ -410,7 +383,7 @@ static void store_entries(struct loader *l, struct vec *v, struct nacl_entry **o
 	vec_free(v);
 }
 
-static void aws_nacl(struct loader *l, const json_t *o, const char *path)
+void aws_nacl(struct loader *l, const json_t *o, const char *path)
 {
 	struct draft_nacl d;
 	memset(&d, 0, sizeof(d));
@@ -455,15 +428,6 @@ static void aws_nacl(struct loader *l, const json_t *o, const char *path)
 	struct draft_nacl *slot = vec_push(&l->nacls, sizeof(*slot));
 	if (slot)
 		*slot = d;
-}
-
-void aws_load_nacls(struct loader *l, const json_t *root)
-{
-	EACH(l, root, "NetworkAcls", "", i, o, path)
-	{
-		if (want_object(l, o, path))
-			aws_nacl(l, o, path);
-	}
 }
 
 /* Association.PublicIp of the private address priv: the ENI's own
@@ -568,13 +532,9 @@ static void aws_interface(struct loader *l, const json_t *o, const char *path,
 		ld_add_eni(l, &d);
 }
 
-void aws_load_interfaces(struct loader *l, const json_t *root)
+void aws_network_interface(struct loader *l, const json_t *o, const char *path)
 {
-	EACH(l, root, "NetworkInterfaces", "", i, o, path)
-	{
-		if (want_object(l, o, path))
-			aws_interface(l, o, path, NULL, NULL);
-	}
+	aws_interface(l, o, path, NULL, NULL);
 }
 
 static void aws_instance(struct loader *l, const json_t *o, const char *path)
@@ -590,18 +550,9 @@ static void aws_instance(struct loader *l, const json_t *o, const char *path)
 	}
 }
 
-void aws_load_instances(struct loader *l, const json_t *root)
+void aws_reservation(struct loader *l, const json_t *o, const char *path)
 {
-	EACH(l, root, "Reservations", "", i, r, rpath)
-	{
-		if (!want_object(l, r, rpath))
-			continue;
-		EACH(l, r, "Instances", rpath, k, o, path)
-		{
-			if (want_object(l, o, path))
-				aws_instance(l, o, path);
-		}
-	}
+	ld_each_object(l, o, "Instances", path, aws_instance);
 }
 
 static const char *const route_targets[] = {
@@ -652,7 +603,7 @@ static int aws_route(struct loader *l, const json_t *o, const char *path, struct
 	return hp ? 2 : 1;
 }
 
-static void aws_route_table(struct loader *l, const json_t *o, const char *path)
+void aws_route_table(struct loader *l, const json_t *o, const char *path)
 {
 	struct draft_rt d;
 	memset(&d, 0, sizeof(d));
@@ -709,16 +660,7 @@ static void aws_route_table(struct loader *l, const json_t *o, const char *path)
 		*slot = d;
 }
 
-void aws_load_route_tables(struct loader *l, const json_t *root)
-{
-	EACH(l, root, "RouteTables", "", i, o, path)
-	{
-		if (want_object(l, o, path))
-			aws_route_table(l, o, path);
-	}
-}
-
-static void aws_prefix_list(struct loader *l, const json_t *o, const char *path)
+void aws_prefix_list(struct loader *l, const json_t *o, const char *path)
 {
 	struct prefix_list p;
 	memset(&p, 0, sizeof(p));
@@ -762,15 +704,6 @@ static void aws_prefix_list(struct loader *l, const json_t *o, const char *path)
 	struct prefix_list *slot = vec_push(&l->pls, sizeof(*slot));
 	if (slot)
 		*slot = p;
-}
-
-void aws_load_prefix_lists(struct loader *l, const json_t *root)
-{
-	EACH(l, root, "PrefixLists", "", i, o, path)
-	{
-		if (want_object(l, o, path))
-			aws_prefix_list(l, o, path);
-	}
 }
 
 /* "…/pl-0abc123.json" -> "pl-0abc123": the id the entries belong to. */

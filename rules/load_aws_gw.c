@@ -51,18 +51,8 @@ static void id_list(struct loader *l, const json_t *o, const char *key, const ch
 	}
 }
 
-static void one_gateway_per(struct loader *l, const json_t *root, const char *key,
-			    void (*each)(struct loader *, const json_t *, const char *))
-{
-	EACH(l, root, key, "", i, o, path)
-	{
-		if (want_object(l, o, path))
-			each(l, o, path);
-	}
-}
-
 /* An internet gateway attached to several VPCs is one gateway per VPC. */
-static void igw(struct loader *l, const json_t *o, const char *path)
+void aws_igw(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
 	gw_init(l, &g, GW_INTERNET, path);
@@ -85,12 +75,7 @@ static void igw(struct loader *l, const json_t *o, const char *path)
 	}
 }
 
-void aws_load_internet_gateways(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "InternetGateways", igw);
-}
-
-static void nat(struct loader *l, const json_t *o, const char *path)
+void aws_nat(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
 	gw_init(l, &g, GW_NAT, path);
@@ -123,12 +108,7 @@ static void nat(struct loader *l, const json_t *o, const char *path)
 	push_gateway(l, &g);
 }
 
-void aws_load_nat_gateways(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "NatGateways", nat);
-}
-
-static void endpoint(struct loader *l, const json_t *o, const char *path)
+void aws_endpoint(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
 	gw_init(l, &g, GW_ENDPOINT, path);
@@ -147,12 +127,7 @@ static void endpoint(struct loader *l, const json_t *o, const char *path)
 	push_gateway(l, &g);
 }
 
-void aws_load_vpc_endpoints(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "VpcEndpoints", endpoint);
-}
-
-static void peering(struct loader *l, const json_t *o, const char *path)
+void aws_peering(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
 	gw_init(l, &g, GW_PEERING, path);
@@ -171,12 +146,7 @@ static void peering(struct loader *l, const json_t *o, const char *path)
 	push_gateway(l, &g);
 }
 
-void aws_load_peerings(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "VpcPeeringConnections", peering);
-}
-
-static void transit(struct loader *l, const json_t *o, const char *path)
+void aws_transit(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
 	gw_init(l, &g, GW_TRANSIT, path);
@@ -187,12 +157,7 @@ static void transit(struct loader *l, const json_t *o, const char *path)
 	push_gateway(l, &g);
 }
 
-void aws_load_transit_gateways(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "TransitGateways", transit);
-}
-
-static void transit_attach(struct loader *l, const json_t *o, const char *path)
+void aws_transit_attach(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
 	gw_init(l, &g, GW_TRANSIT_ATTACH, path);
@@ -206,12 +171,7 @@ static void transit_attach(struct loader *l, const json_t *o, const char *path)
 	push_gateway(l, &g);
 }
 
-void aws_load_transit_attachments(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "TransitGatewayVpcAttachments", transit_attach);
-}
-
-static void address(struct loader *l, const json_t *o, const char *path)
+void aws_address(struct loader *l, const json_t *o, const char *path)
 {
 	struct elastic_ip e;
 	memset(&e, 0, sizeof(e));
@@ -230,11 +190,6 @@ static void address(struct loader *l, const json_t *o, const char *path)
 		*slot = e;
 }
 
-void aws_load_addresses(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "Addresses", address);
-}
-
 static void push_service(struct loader *l, const struct service *s)
 {
 	struct service *slot = vec_push(&l->services, sizeof(*slot));
@@ -251,7 +206,7 @@ static void svc_init(struct loader *l, struct service *s, const char *kind, cons
 
 /* describe-load-balancers of elbv2 (AvailabilityZones[].SubnetId,
  * SecurityGroups) and of the classic ELB API (Subnets, SecurityGroups). */
-static void load_balancer(struct loader *l, const json_t *o, const char *path)
+void aws_elb(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
 	svc_init(l, &s, "load-balancer", path);
@@ -270,14 +225,7 @@ static void load_balancer(struct loader *l, const json_t *o, const char *path)
 	push_service(l, &s);
 }
 
-void aws_load_load_balancers(struct loader *l, const json_t *root)
-{
-	const char *key =
-	    json_object_get(root, "LoadBalancers") ? "LoadBalancers" : "LoadBalancerDescriptions";
-	one_gateway_per(l, root, key, load_balancer);
-}
-
-static void db_instance(struct loader *l, const json_t *o, const char *path)
+void aws_db_instance(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
 	svc_init(l, &s, "rds", path);
@@ -294,12 +242,7 @@ static void db_instance(struct loader *l, const json_t *o, const char *path)
 	push_service(l, &s);
 }
 
-void aws_load_db_instances(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "DBInstances", db_instance);
-}
-
-static void cache_cluster(struct loader *l, const json_t *o, const char *path)
+void aws_cache_cluster(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
 	svc_init(l, &s, "elasticache", path);
@@ -309,12 +252,7 @@ static void cache_cluster(struct loader *l, const json_t *o, const char *path)
 	push_service(l, &s);
 }
 
-void aws_load_cache_clusters(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "CacheClusters", cache_cluster);
-}
-
-static void search_domain(struct loader *l, const json_t *o, const char *path)
+void aws_search_domain(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
 	svc_init(l, &s, "opensearch", path);
@@ -328,11 +266,6 @@ static void search_domain(struct loader *l, const json_t *o, const char *path)
 		id_list(l, vo, "SecurityGroupIds", NULL, vp, &s.group_ids, &s.n_group_ids);
 	}
 	push_service(l, &s);
-}
-
-void aws_load_search_domains(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "DomainStatusList", search_domain);
 }
 
 static int32_t eni_by_id(const struct lab *lab, const char *id)
@@ -361,7 +294,8 @@ static void attach_eips(struct loader *l, struct lab *lab)
 		const struct ip_addr *have = priv ? eni_public_of(n, priv) : NULL;
 		if (!priv || (have && !ip_addr_eq(have, &e->public_ip))) {
 			char pub[IP_ADDR_STRLEN];
-			ld_warn_at(l, &e->origin, NULL, "Elastic IP %s of ENI %s: %s; it is not mapped",
+			ld_warn_at(l, &e->origin, NULL,
+				   "Elastic IP %s of ENI %s: %s; it is not mapped",
 				   ip_addr_format(&e->public_ip, pub, sizeof(pub)), n->id,
 				   !priv ? "its private address is not one of the ENI's"
 					 : "that private address has another public IP");

@@ -193,6 +193,16 @@ const char *ld_where(struct loader *l, const struct origin *o)
 			    o->path && *o->path ? o->path : "(top)");
 }
 
+void ld_each_object(struct loader *l, const json_t *obj, const char *key, const char *base,
+		    ld_object_fn *fn)
+{
+	EACH(l, obj, key, base, i, o, path)
+	{
+		if (want_object(l, o, path))
+			fn(l, o, path);
+	}
+}
+
 const char *json_kind(const json_t *v)
 {
 	switch (json_typeof(v)) {
