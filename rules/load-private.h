@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "arena.h"
 #include "diag.h"
@@ -146,6 +147,12 @@ struct loader {
 	size_t n_lab_files; /* our format: at most one per lab */
 	size_t n_real_vpcs; /* VPCs after these were made up from subnets */
 };
+
+/* Both set and equal. */
+static inline bool ld_streq(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
 
 /* Diagnostics at the current file, or at an object's origin (+ a sub path). */
 void ld_err(struct loader *l, const char *path, const char *fmt, ...)

@@ -9,11 +9,6 @@
 
 #include "load-private.h"
 
-static bool streq(const char *a, const char *b)
-{
-	return a && b && !strcmp(a, b);
-}
-
 /* The same object in several describe-* files (two regions' exports of
  * one shared VPC, an SDK recording before and after a change): AWS ids are
  * global, so the first description is kept and later ones dropped, with a
@@ -36,7 +31,7 @@ static void dedupe(struct loader *l, struct vec *v, const struct dedupe_kind *k)
 		const char *prev;
 		if (k->id(item) && k->exported(item) && idmap_get(&seen, k->id(item), &first) &&
 		    (prev = (char *)v->items + first * k->size, k->exported(prev)) &&
-		    !streq(k->origin(prev)->file, k->origin(item)->file)) {
+		    !ld_streq(k->origin(prev)->file, k->origin(item)->file)) {
 			ld_warn_at(l, k->origin(item), NULL,
 				   "%s %s is described again (also %s): the first description "
 				   "is kept",

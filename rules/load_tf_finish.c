@@ -13,11 +13,6 @@
 #include "load-tf-private.h"
 #include "load_build.h"
 
-static bool streq(const char *a, const char *b)
-{
-	return a && b && !strcmp(a, b);
-}
-
 static struct draft_eni *find_eni(struct loader *l, const char *id)
 {
 	size_t i;
@@ -30,7 +25,7 @@ static bool same_rule(const struct sg_rule *a, const struct sg_rule *b)
 	       a->from_port == b->from_port && a->to_port == b->to_port &&
 	       a->peer_kind == b->peer_kind &&
 	       (a->peer_kind == SG_PEER_CIDR ? ip_prefix_eq(&a->cidr, &b->cidr)
-					     : streq(a->peer_id, b->peer_id));
+					     : ld_streq(a->peer_id, b->peer_id));
 }
 
 /* Once refreshed, a group's inline rules repeat its separate rule
@@ -156,7 +151,7 @@ static void join_group_name(struct loader *l, const struct tf_pending *p)
 	const char *id = NULL;
 	for (size_t i = 0; i < l->groups.n && !id; i++) {
 		const struct security_group *g = &VEC_AT(&l->groups, struct draft_group, i)->g;
-		if (streq(g->name, p->other) && (!vpc || !g->vpc_id || streq(g->vpc_id, vpc)))
+		if (ld_streq(g->name, p->other) && (!vpc || !g->vpc_id || ld_streq(g->vpc_id, vpc)))
 			id = g->id;
 	}
 	if (!id && !strcmp(p->other, "default"))
@@ -222,7 +217,7 @@ static void default_groups(struct loader *l, struct draft_eni *d)
 	if (!d->n_groups)
 		add_ref(l, &d->groups, &d->n_groups, def, &d->e.origin);
 	for (size_t i = 0; i < d->n_groups; i++)
-		if (streq(d->groups[i].id, def) && !LD_FIND_GROUP(l, def))
+		if (ld_streq(d->groups[i].id, def) && !LD_FIND_GROUP(l, def))
 			synth_default_group(l, def, d->vpc_id, &d->e.origin);
 }
 
@@ -274,16 +269,16 @@ static void default_vpcs(struct loader *l)
 	for (size_t i = 0; i < l->nacls.n; i++) {
 		struct draft_nacl *n = VEC_AT(&l->nacls, struct draft_nacl, i);
 		for (size_t k = 0; !n->n.vpc_id && k < st->defaults.n; k++)
-			if (streq(VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->acl_id,
-				  n->n.id))
+			if (ld_streq(VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->acl_id,
+				     n->n.id))
 				n->n.vpc_id =
 				    VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->vpc_id;
 	}
 	for (size_t i = 0; i < l->rts.n; i++) {
 		struct draft_rt *r = VEC_AT(&l->rts, struct draft_rt, i);
 		for (size_t k = 0; !r->rt.vpc_id && k < st->defaults.n; k++)
-			if (streq(VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->rtb_id,
-				  r->rt.id))
+			if (ld_streq(VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->rtb_id,
+				     r->rt.id))
 				r->rt.vpc_id =
 				    VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->vpc_id;
 	}
@@ -313,7 +308,7 @@ static void local_routes(struct loader *l)
 		struct draft_rt *d = VEC_AT(&l->rts, struct draft_rt, i);
 		const struct vpc *v = NULL;
 		for (size_t k = 0; d->from_tf && !v && k < l->vpcs.n; k++)
-			if (streq(VEC_AT(&l->vpcs, struct vpc, k)->id, d->rt.vpc_id))
+			if (ld_streq(VEC_AT(&l->vpcs, struct vpc, k)->id, d->rt.vpc_id))
 				v = VEC_AT(&l->vpcs, struct vpc, k);
 		if (!v)
 			continue;
@@ -342,7 +337,7 @@ static void eip_instances(struct loader *l)
 			continue;
 		for (size_t k = 0; k < l->enis.n; k++) {
 			const struct eni *n = &VEC_AT(&l->enis, struct draft_eni, k)->e;
-			if (streq(n->instance_id, e->eni_id) && n->device_index <= 0)
+			if (ld_streq(n->instance_id, e->eni_id) && n->device_index <= 0)
 				e->eni_id = n->id;
 		}
 	}

@@ -13,11 +13,6 @@
 #include "load-tf-private.h"
 #include "load_build.h"
 
-static bool streq(const char *a, const char *b)
-{
-	return a && b && !strcmp(a, b);
-}
-
 static bool addr_used(struct loader *l, const struct ip_addr *a)
 {
 	for (size_t i = 0; i < l->enis.n; i++) {
@@ -40,7 +35,7 @@ static const char *default_vpc(struct loader *l, const struct origin *at)
 			return VEC_AT(&l->tf->defaults, struct tf_vpc_defaults, i)->vpc_id;
 	const char *vpc_id = ld_make_id(l, "vpc", "default", NULL);
 	for (size_t i = 0; i < l->vpcs.n; i++)
-		if (streq(VEC_AT(&l->vpcs, struct vpc, i)->id, vpc_id))
+		if (ld_streq(VEC_AT(&l->vpcs, struct vpc, i)->id, vpc_id))
 			return vpc_id;
 	struct vpc *v = vec_push(&l->vpcs, sizeof(*v));
 	struct ip_prefix *c = arena_calloc(l->a, 1, sizeof(*c));
@@ -66,7 +61,7 @@ static struct draft_subnet *default_subnet(struct loader *l, const struct origin
 	const char *id = NULL;
 	for (size_t i = 0; i < l->subnets.n; i++) {
 		struct draft_subnet *d = VEC_AT(&l->subnets, struct draft_subnet, i);
-		if (streq(d->s.vpc_id, vpc_id) && ip_prefix_eq(&d->s.cidr, &block))
+		if (ld_streq(d->s.vpc_id, vpc_id) && ip_prefix_eq(&d->s.cidr, &block))
 			return d;
 	}
 	/* an interface with a known address there names the real subnet */
@@ -109,7 +104,7 @@ static bool overlaps_vpc(struct loader *l, const struct ip_prefix *p)
 static struct vpc *assumed_vpc(struct loader *l, const char *id, const struct origin *at)
 {
 	for (size_t i = 0; i < l->vpcs.n; i++)
-		if (streq(VEC_AT(&l->vpcs, struct vpc, i)->id, id))
+		if (ld_streq(VEC_AT(&l->vpcs, struct vpc, i)->id, id))
 			return VEC_AT(&l->vpcs, struct vpc, i);
 	struct ip_prefix *c = arena_calloc(l->a, 1, sizeof(*c));
 	if (!c)
@@ -163,7 +158,7 @@ static const char *groups_vpc(struct loader *l, const struct draft_eni *d)
 		for (size_t k = 0; l->tf && k < l->tf->defaults.n; k++) {
 			const struct tf_vpc_defaults *vd =
 			    VEC_AT(&l->tf->defaults, struct tf_vpc_defaults, k);
-			if (streq(vd->sg_id, d->groups[i].id))
+			if (ld_streq(vd->sg_id, d->groups[i].id))
 				return vd->vpc_id;
 		}
 	}
@@ -191,7 +186,7 @@ static struct draft_subnet *assumed_subnet(struct loader *l, struct draft_eni *d
 		bool used = false;
 		for (size_t i = 0; i < l->subnets.n && !used; i++) {
 			const struct subnet *s = &VEC_AT(&l->subnets, struct draft_subnet, i)->s;
-			used = streq(s->vpc_id, vpc_id) && ip_prefix_overlaps(&s->cidr, &p);
+			used = ld_streq(s->vpc_id, vpc_id) && ip_prefix_overlaps(&s->cidr, &p);
 		}
 		used |= holds_an_eni(l, &p); /* the block of a subnet assumed later */
 		if (used)
@@ -304,7 +299,7 @@ void tf_assume_public_ip(struct loader *l, struct draft_eni *d)
 static void default_vpc_routes(struct loader *l, const char *vpc_id, const struct origin *at)
 {
 	for (size_t i = 0; i < l->rts.n; i++)
-		if (streq(VEC_AT(&l->rts, struct draft_rt, i)->rt.vpc_id, vpc_id))
+		if (ld_streq(VEC_AT(&l->rts, struct draft_rt, i)->rt.vpc_id, vpc_id))
 			return;
 	struct tf_vpc_defaults *vd = tf_defaults_of(l, vpc_id);
 	struct draft_rt *d = vec_push(&l->rts, sizeof(*d));
@@ -343,7 +338,7 @@ void tf_default_vpc_routes(struct loader *l)
 	for (size_t i = 0; i < l->vpcs.n; i++) {
 		const struct vpc *v = VEC_AT(&l->vpcs, struct vpc, i);
 		struct tf_vpc_defaults *vd = tf_defaults_of(l, v->id);
-		if ((vd && vd->default_vpc) || streq(v->id, made))
+		if ((vd && vd->default_vpc) || ld_streq(v->id, made))
 			default_vpc_routes(l, v->id, &v->origin);
 	}
 }
