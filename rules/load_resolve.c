@@ -4,7 +4,8 @@
  * exported subnets, ENI names, timeouts, group members), and checks AWS's
  * constraints (AWS-SEMANTICS §2, §3, §5): each violation an error at the
  * file and JSON path of the object, quotas warnings. Builds the final
- * struct lab in the loader's arena; never reads a file.
+ * struct lab in the loader's arena; never reads a file. This file fills in
+ * and builds; the checks are load_resolve_net.c's and load_resolve_eni.c's.
  */
 #include <stddef.h>
 #include <stdio.h>
