@@ -233,74 +233,59 @@ static const json_t *j_get(struct loader *l, const json_t *obj, const char *key,
 	return v;
 }
 
-static void wrong_type(struct loader *l, const char *base, const char *key, const char *want,
-		       const json_t *v)
+#define J_TYPE(t) (1u << (t))
+
+/* obj[key] when present and of one of the types (a J_TYPE mask), else NULL
+ * with an error when it has another type ("expected want, found ..."). */
+static const json_t *j_typed(struct loader *l, const json_t *obj, const char *key,
+			     const char *base, bool required, unsigned types, const char *want)
 {
-	ld_err(l, jp_key(l, base, key), "expected %s, found %s", want, json_kind(v));
+	const json_t *v = j_get(l, obj, key, base, required);
+	if (v && !(J_TYPE(json_typeof(v)) & types)) {
+		ld_err(l, jp_key(l, base, key), "expected %s, found %s", want, json_kind(v));
+		return NULL;
+	}
+	return v;
 }
 
 bool j_str(struct loader *l, const json_t *obj, const char *key, const char *base, bool required,
 	   const char **out)
 {
-	const json_t *v = j_get(l, obj, key, base, required);
-	if (!v)
-		return false;
-	if (!json_is_string(v)) {
-		wrong_type(l, base, key, "a string", v);
-		return false;
-	}
-	*out = arena_strdup(l->a, json_string_value(v));
-	return true;
+	const json_t *v = j_typed(l, obj, key, base, required, J_TYPE(JSON_STRING), "a string");
+	if (v)
+		*out = arena_strdup(l->a, json_string_value(v));
+	return v != NULL;
 }
 
 bool j_int(struct loader *l, const json_t *obj, const char *key, const char *base, bool required,
 	   long long *out)
 {
-	const json_t *v = j_get(l, obj, key, base, required);
-	if (!v)
-		return false;
-	if (!json_is_integer(v)) {
-		wrong_type(l, base, key, "an integer", v);
-		return false;
-	}
-	*out = json_integer_value(v);
-	return true;
+	const json_t *v = j_typed(l, obj, key, base, required, J_TYPE(JSON_INTEGER), "an integer");
+	if (v)
+		*out = json_integer_value(v);
+	return v != NULL;
 }
 
 bool j_bool(struct loader *l, const json_t *obj, const char *key, const char *base, bool required,
 	    bool *out)
 {
-	const json_t *v = j_get(l, obj, key, base, required);
-	if (!v)
-		return false;
-	if (!json_is_boolean(v)) {
-		wrong_type(l, base, key, "true or false", v);
-		return false;
-	}
-	*out = json_is_true(v);
-	return true;
+	const json_t *v = j_typed(l, obj, key, base, required,
+				  J_TYPE(JSON_TRUE) | J_TYPE(JSON_FALSE), "true or false");
+	if (v)
+		*out = json_is_true(v);
+	return v != NULL;
 }
 
 const json_t *j_array(struct loader *l, const json_t *obj, const char *key, const char *base,
 		      bool required)
 {
-	const json_t *v = j_get(l, obj, key, base, required);
-	if (v && !json_is_array(v)) {
-		wrong_type(l, base, key, "an array", v);
-		return NULL;
-	}
-	return v;
+	return j_typed(l, obj, key, base, required, J_TYPE(JSON_ARRAY), "an array");
 }
 
 const json_t *j_object(struct loader *l, const json_t *obj, const char *key, const char *base,
 		       bool required)
 {
-	const json_t *v = j_get(l, obj, key, base, required);
-	if (v && !json_is_object(v)) {
-		wrong_type(l, base, key, "an object", v);
-		return NULL;
-	}
-	return v;
+	return j_typed(l, obj, key, base, required, J_TYPE(JSON_OBJECT), "an object");
 }
 
 bool j_strlist(struct loader *l, const json_t *obj, const char *key, const char *base,
@@ -320,7 +305,8 @@ bool j_strlist(struct loader *l, const json_t *obj, const char *key, const char 
 		return true;
 	}
 	if (!json_is_array(v)) {
-		wrong_type(l, base, key, "a string or an array of strings", v);
+		ld_err(l, jp_key(l, base, key), "expected %s, found %s",
+		       "a string or an array of strings", json_kind(v));
 		return false;
 	}
 	size_t len = json_array_size(v);

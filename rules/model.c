@@ -8,6 +8,7 @@
 #include "model.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 static bool id_eq(const char *a, const char *b)
@@ -15,44 +16,44 @@ static bool id_eq(const char *a, const char *b)
 	return a && b && strcmp(a, b) == 0;
 }
 
-int32_t lab_find_vpc(const struct lab *lab, const char *id)
+/* The first of n items (of size bytes) whose id, a string at id_off in
+ * the item, is id; -1 when none. */
+static int32_t find_id(const void *items, size_t n, size_t size, size_t id_off, const char *id)
 {
-	for (size_t i = 0; i < lab->n_vpcs; i++)
-		if (id_eq(lab->vpcs[i].id, id))
+	for (size_t i = 0; i < n; i++) {
+		const char *item_id;
+		memcpy(&item_id, (const char *)items + i * size + id_off, sizeof(item_id));
+		if (id_eq(item_id, id))
 			return (int32_t)i;
+	}
 	return -1;
 }
 
-int32_t lab_find_subnet(const struct lab *lab, const char *id)
+#define FIND_ID(arr, n, type) find_id(arr, n, sizeof(type), offsetof(type, id), want)
+
+int32_t lab_find_vpc(const struct lab *lab, const char *want)
 {
-	for (size_t i = 0; i < lab->n_subnets; i++)
-		if (id_eq(lab->subnets[i].id, id))
-			return (int32_t)i;
-	return -1;
+	return FIND_ID(lab->vpcs, lab->n_vpcs, struct vpc);
 }
 
-int32_t lab_find_group(const struct lab *lab, const char *id)
+int32_t lab_find_subnet(const struct lab *lab, const char *want)
 {
-	for (size_t i = 0; i < lab->n_groups; i++)
-		if (id_eq(lab->groups[i].id, id))
-			return (int32_t)i;
-	return -1;
+	return FIND_ID(lab->subnets, lab->n_subnets, struct subnet);
 }
 
-int32_t lab_find_nacl(const struct lab *lab, const char *id)
+int32_t lab_find_group(const struct lab *lab, const char *want)
 {
-	for (size_t i = 0; i < lab->n_nacls; i++)
-		if (id_eq(lab->nacls[i].id, id))
-			return (int32_t)i;
-	return -1;
+	return FIND_ID(lab->groups, lab->n_groups, struct security_group);
 }
 
-int32_t lab_find_prefix_list(const struct lab *lab, const char *id)
+int32_t lab_find_nacl(const struct lab *lab, const char *want)
 {
-	for (size_t i = 0; i < lab->n_prefix_lists; i++)
-		if (id_eq(lab->prefix_lists[i].id, id))
-			return (int32_t)i;
-	return -1;
+	return FIND_ID(lab->nacls, lab->n_nacls, struct nacl);
+}
+
+int32_t lab_find_prefix_list(const struct lab *lab, const char *want)
+{
+	return FIND_ID(lab->prefix_lists, lab->n_prefix_lists, struct prefix_list);
 }
 
 static bool addr_in_list(const struct ip_addr *list, size_t n, const struct ip_addr *a)
