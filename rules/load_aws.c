@@ -277,11 +277,8 @@ static int aws_route(struct loader *l, const json_t *o, const char *path, struct
 
 void aws_route_table(struct loader *l, const json_t *o, const char *path)
 {
-	struct draft_rt d;
-	memset(&d, 0, sizeof(d));
+	struct draft_rt d = {.rt = {.vpc = -1, .origin = ld_origin(l, path)}};
 	struct route_table *t = &d.rt;
-	t->vpc = -1;
-	t->origin = ld_origin(l, path);
 	j_str(l, o, "RouteTableId", path, true, &t->id);
 	j_str(l, o, "VpcId", path, true, &t->vpc_id);
 	const json_t *routes = json_object_get(o, "Routes"); /* EACH reports a wrong type */

@@ -22,12 +22,16 @@ static void push_gateway(struct loader *l, const struct gateway *g)
 		*slot = *g;
 }
 
-static void gw_init(struct loader *l, struct gateway *g, enum gateway_kind kind, const char *path)
+/* A gateway of kind from o: false (nothing to add) without its id key.
+ * Every kind carries its Name tag. */
+static bool gw_begin(struct loader *l, const json_t *o, const char *path, enum gateway_kind kind,
+		     const char *id_key, struct gateway *g)
 {
-	memset(g, 0, sizeof(*g));
-	g->kind = kind;
-	g->vpc = -1;
-	g->origin = ld_origin(l, path);
+	*g = (struct gateway){.kind = kind, .vpc = -1, .origin = ld_origin(l, path)};
+	if (!j_str(l, o, id_key, path, true, &g->id))
+		return false;
+	g->name = j_name_tag(l, o, path);
+	return true;
 }
 
 /* The member key of each object of an array (Groups[].GroupId) as a list. */
@@ -55,10 +59,8 @@ static void id_list(struct loader *l, const json_t *o, const char *key, const ch
 void aws_igw(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
-	gw_init(l, &g, GW_INTERNET, path);
-	if (!j_str(l, o, "InternetGatewayId", path, true, &g.id))
+	if (!gw_begin(l, o, path, GW_INTERNET, "InternetGatewayId", &g))
 		return;
-	g.name = j_name_tag(l, o, path);
 	size_t attached = 0;
 	EACH(l, o, "Attachments", path, i, a, ap)
 	{
@@ -78,10 +80,8 @@ void aws_igw(struct loader *l, const json_t *o, const char *path)
 void aws_nat(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
-	gw_init(l, &g, GW_NAT, path);
-	if (!j_str(l, o, "NatGatewayId", path, true, &g.id))
+	if (!gw_begin(l, o, path, GW_NAT, "NatGatewayId", &g))
 		return;
-	g.name = j_name_tag(l, o, path);
 	j_str(l, o, "VpcId", path, false, &g.vpc_id);
 	j_str(l, o, "State", path, false, &g.state);
 	j_str(l, o, "ConnectivityType", path, false, &g.detail);
@@ -111,10 +111,8 @@ void aws_nat(struct loader *l, const json_t *o, const char *path)
 void aws_endpoint(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
-	gw_init(l, &g, GW_ENDPOINT, path);
-	if (!j_str(l, o, "VpcEndpointId", path, true, &g.id))
+	if (!gw_begin(l, o, path, GW_ENDPOINT, "VpcEndpointId", &g))
 		return;
-	g.name = j_name_tag(l, o, path);
 	j_str(l, o, "VpcId", path, false, &g.vpc_id);
 	j_str(l, o, "State", path, false, &g.state);
 	const char *type = "Gateway", *service = "?";
@@ -130,10 +128,8 @@ void aws_endpoint(struct loader *l, const json_t *o, const char *path)
 void aws_peering(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
-	gw_init(l, &g, GW_PEERING, path);
-	if (!j_str(l, o, "VpcPeeringConnectionId", path, true, &g.id))
+	if (!gw_begin(l, o, path, GW_PEERING, "VpcPeeringConnectionId", &g))
 		return;
-	g.name = j_name_tag(l, o, path);
 	const json_t *req = j_object(l, o, "RequesterVpcInfo", path, false);
 	const json_t *acc = j_object(l, o, "AccepterVpcInfo", path, false);
 	if (req)
@@ -149,10 +145,8 @@ void aws_peering(struct loader *l, const json_t *o, const char *path)
 void aws_transit(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
-	gw_init(l, &g, GW_TRANSIT, path);
-	if (!j_str(l, o, "TransitGatewayId", path, true, &g.id))
+	if (!gw_begin(l, o, path, GW_TRANSIT, "TransitGatewayId", &g))
 		return;
-	g.name = j_name_tag(l, o, path);
 	j_str(l, o, "State", path, false, &g.state);
 	push_gateway(l, &g);
 }
@@ -160,10 +154,8 @@ void aws_transit(struct loader *l, const json_t *o, const char *path)
 void aws_transit_attach(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
-	gw_init(l, &g, GW_TRANSIT_ATTACH, path);
-	if (!j_str(l, o, "TransitGatewayAttachmentId", path, true, &g.id))
+	if (!gw_begin(l, o, path, GW_TRANSIT_ATTACH, "TransitGatewayAttachmentId", &g))
 		return;
-	g.name = j_name_tag(l, o, path);
 	j_str(l, o, "TransitGatewayId", path, false, &g.transit_id);
 	j_str(l, o, "VpcId", path, false, &g.vpc_id);
 	j_str(l, o, "State", path, false, &g.state);
@@ -197,11 +189,12 @@ static void push_service(struct loader *l, const struct service *s)
 		*slot = *s;
 }
 
-static void svc_init(struct loader *l, struct service *s, const char *kind, const char *path)
+/* A service of kind named by o's name_key: false without it. */
+static bool svc_begin(struct loader *l, const json_t *o, const char *path, const char *kind,
+		      const char *name_key, struct service *s)
 {
-	memset(s, 0, sizeof(*s));
-	s->kind = kind;
-	s->origin = ld_origin(l, path);
+	*s = (struct service){.kind = kind, .origin = ld_origin(l, path)};
+	return j_str(l, o, name_key, path, true, &s->name);
 }
 
 /* describe-load-balancers of elbv2 (AvailabilityZones[].SubnetId,
@@ -209,8 +202,7 @@ static void svc_init(struct loader *l, struct service *s, const char *kind, cons
 void aws_elb(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
-	svc_init(l, &s, "load-balancer", path);
-	if (!j_str(l, o, "LoadBalancerName", path, true, &s.name))
+	if (!svc_begin(l, o, path, "load-balancer", "LoadBalancerName", &s))
 		return;
 	j_str(l, o, "VpcId", path, false, &s.vpc_id);
 	if (!s.vpc_id)
@@ -228,8 +220,7 @@ void aws_elb(struct loader *l, const json_t *o, const char *path)
 void aws_db_instance(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
-	svc_init(l, &s, "rds", path);
-	if (!j_str(l, o, "DBInstanceIdentifier", path, true, &s.name))
+	if (!svc_begin(l, o, path, "rds", "DBInstanceIdentifier", &s))
 		return;
 	id_list(l, o, "VpcSecurityGroups", "VpcSecurityGroupId", path, &s.group_ids,
 		&s.n_group_ids);
@@ -245,8 +236,7 @@ void aws_db_instance(struct loader *l, const json_t *o, const char *path)
 void aws_cache_cluster(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
-	svc_init(l, &s, "elasticache", path);
-	if (!j_str(l, o, "CacheClusterId", path, true, &s.name))
+	if (!svc_begin(l, o, path, "elasticache", "CacheClusterId", &s))
 		return;
 	id_list(l, o, "SecurityGroups", "SecurityGroupId", path, &s.group_ids, &s.n_group_ids);
 	push_service(l, &s);
@@ -255,8 +245,7 @@ void aws_cache_cluster(struct loader *l, const json_t *o, const char *path)
 void aws_search_domain(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
-	svc_init(l, &s, "opensearch", path);
-	if (!j_str(l, o, "DomainName", path, true, &s.name))
+	if (!svc_begin(l, o, path, "opensearch", "DomainName", &s))
 		return;
 	const json_t *vo = j_object(l, o, "VPCOptions", path, false);
 	if (vo) {

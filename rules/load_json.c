@@ -237,8 +237,8 @@ static const json_t *j_get(struct loader *l, const json_t *obj, const char *key,
 
 /* obj[key] when present and of one of the types (a J_TYPE mask), else NULL
  * with an error when it has another type ("expected want, found ..."). */
-static const json_t *j_typed(struct loader *l, const json_t *obj, const char *key,
-			     const char *base, bool required, unsigned types, const char *want)
+static const json_t *j_typed(struct loader *l, const json_t *obj, const char *key, const char *base,
+			     bool required, unsigned types, const char *want)
 {
 	const json_t *v = j_get(l, obj, key, base, required);
 	if (v && !(J_TYPE(json_typeof(v)) & types)) {

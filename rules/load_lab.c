@@ -57,12 +57,8 @@ static void lab_route_table(struct loader *l, struct scope *s, const json_t *o, 
 {
 	if (!lab_keys_ok(l, o, path, rt_keys))
 		return;
-	struct draft_rt d;
-	memset(&d, 0, sizeof(d));
+	struct draft_rt d = {.rt = {.vpc = -1, .vpc_id = s->vpc_id, .origin = ld_origin(l, path)}};
 	struct route_table *t = &d.rt;
-	t->vpc = -1;
-	t->vpc_id = s->vpc_id;
-	t->origin = ld_origin(l, path);
 	t->id = lab_declare(l, &s->rts, o, path, "rtb", s->vpc_name, NULL);
 	j_bool(l, o, "main", path, false, &t->main);
 	const json_t *arr = j_array(l, o, "routes", path, false);
@@ -126,14 +122,12 @@ static const char *const subnet_keys[] = {"name", "id",	  "az",		 "cidr",
 static void lab_subnet(struct loader *l, struct scope *s, const json_t *o, const char *path,
 		       size_t idx)
 {
-	struct draft_subnet d;
-	memset(&d, 0, sizeof(d));
+	struct draft_subnet d = {.s = {.vpc = -1,
+				       .nacl = -1,
+				       .route_table = -1,
+				       .vpc_id = s->vpc_id,
+				       .origin = ld_origin(l, path)}};
 	struct subnet *sn = &d.s;
-	sn->vpc = -1;
-	sn->nacl = -1;
-	sn->route_table = -1;
-	sn->vpc_id = s->vpc_id;
-	sn->origin = ld_origin(l, path);
 	struct named *n = VEC_AT(&s->subnets.v, struct named, idx);
 	if (!n->id)
 		return;

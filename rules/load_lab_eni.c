@@ -205,11 +205,8 @@ void lab_eni(struct loader *l, struct scope *s, const json_t *o, const char *pat
 {
 	if (!lab_keys_ok(l, o, path, eni_keys))
 		return;
-	struct draft_eni d;
-	memset(&d, 0, sizeof(d));
+	struct draft_eni d = {.e = {.subnet = -1, .origin = ld_origin(l, path)}};
 	struct eni *e = &d.e;
-	e->subnet = -1;
-	e->origin = ld_origin(l, path);
 	const char *name = NULL;
 	e->id = lab_declare(l, names, o, path, "eni", s->vpc_name, &name);
 	d.own_name = name;

@@ -204,12 +204,8 @@ void lab_nacl(struct loader *l, struct scope *s, const json_t *o, const char *pa
 {
 	if (!lab_keys_ok(l, o, path, nacl_keys))
 		return;
-	struct draft_nacl d;
-	memset(&d, 0, sizeof(d));
+	struct draft_nacl d = {.n = {.vpc = -1, .vpc_id = s->vpc_id, .origin = ld_origin(l, path)}};
 	struct nacl *n = &d.n;
-	n->vpc = -1;
-	n->vpc_id = s->vpc_id;
-	n->origin = ld_origin(l, path);
 	n->id = lab_declare(l, &s->nacls, o, path, "acl", s->vpc_name, &n->name);
 	j_bool(l, o, "default", path, false, &n->is_default);
 	lab_nacl_entries(l, o, path, false, &n->ingress, &n->n_ingress);
@@ -332,12 +328,9 @@ void lab_group(struct loader *l, struct scope *s, const json_t *o, const char *p
 {
 	if (!lab_keys_ok(l, o, path, sg_keys))
 		return;
-	struct draft_group d;
-	memset(&d, 0, sizeof(d));
+	struct draft_group d = {
+	    .g = {.vpc = -1, .vpc_id = s->vpc_id, .origin = ld_origin(l, path)}};
 	struct security_group *g = &d.g;
-	g->vpc = -1;
-	g->vpc_id = s->vpc_id;
-	g->origin = ld_origin(l, path);
 	/* declared in a first pass so that rules may name any group */
 	struct named *n = VEC_AT(&s->groups.v, struct named, idx);
 	if (!n->id)
