@@ -51,10 +51,10 @@ void ld_add_addr(struct loader *l, struct ip_addr **list, size_t *n, const struc
 	*list = grown;
 }
 
-void *ld_find(const struct vec *v, size_t size, size_t id_off, const char *id)
+void *ld_find(const void *items, size_t n, size_t size, size_t id_off, const char *id)
 {
-	for (size_t i = 0; i < v->n && id; i++) {
-		char *item = (char *)v->items + i * size;
+	for (size_t i = 0; i < n && id; i++) {
+		char *item = (char *)items + i * size;
 		const char *item_id;
 		memcpy(&item_id, item + id_off, sizeof(item_id));
 		if (item_id && !strcmp(item_id, id))

@@ -31,11 +31,11 @@ void ld_add_block(struct loader *l, struct ip_prefix **list, size_t *n, const st
  * short); NULL without memory. The caller fills item n. */
 void *ld_grow(struct loader *l, const void *items, size_t n, size_t size);
 
-/* The first draft in v (of elements of size bytes) whose id, a string at
- * id_off in the element, is id; NULL when none. */
-void *ld_find(const struct vec *v, size_t size, size_t id_off, const char *id);
+/* The first of n items (of size bytes each) whose id, a string at id_off
+ * in the item, is id; NULL when none. */
+void *ld_find(const void *items, size_t n, size_t size, size_t id_off, const char *id);
 #define LD_FIND(v, type, member, want)                                                             \
-	((type *)ld_find(v, sizeof(type), offsetof(type, member), want))
+	((type *)ld_find((v)->items, (v)->n, sizeof(type), offsetof(type, member), want))
 #define LD_FIND_GROUP(l, want) LD_FIND(&(l)->groups, struct draft_group, g.id, want)
 #define LD_FIND_SUBNET(l, want) LD_FIND(&(l)->subnets, struct draft_subnet, s.id, want)
 #define LD_FIND_NACL(l, want) LD_FIND(&(l)->nacls, struct draft_nacl, n.id, want)

@@ -18,14 +18,45 @@
 #define NACL_QUOTA_PER_VPC 200
 #define SG_QUOTA_RULES 60
 
+/* The error for the second object with an id (first: the earlier one, or
+ * NULL when there is none). */
+static void once(struct loader *l, const char *what, const char *id, const struct origin *at,
+		 const struct origin *first)
+{
+	if (first)
+		ld_err_at(l, at, NULL, "%s %s is defined twice (also %s)", what, id,
+			  ld_where(l, first));
+}
+
+/* The origin of the object of an ix_* map with that id, unless it is the
+ * i-th itself. */
+static const struct origin *ix_other(const struct idmap *m, const char *id, size_t i,
+				     const void *items, size_t size, size_t origin_off)
+{
+	int32_t first = ld_ix_find(m, id);
+	if (first < 0 || (size_t)first == i)
+		return NULL;
+	return (const struct origin *)((const char *)items + (size_t)first * size + origin_off);
+}
+
+/* The origin of an object before the i-th of items with that id, or NULL. */
+#define EARLIER(items, i, type, want)                                                              \
+	earlier_origin(ld_find(items, i, sizeof(type), offsetof(type, id), want),                  \
+		       offsetof(type, origin))
+#define IX_OTHER(m, want, i, items, type)                                                          \
+	ix_other(m, want, i, items, sizeof(type), offsetof(type, origin))
+
+static const struct origin *earlier_origin(const void *item, size_t origin_off)
+{
+	return item ? (const struct origin *)((const char *)item + origin_off) : NULL;
+}
+
 void ld_check_vpcs(struct loader *l, struct lab *lab)
 {
 	for (size_t i = 0; i < lab->n_vpcs; i++) {
 		struct vpc *v = &lab->vpcs[i];
-		int32_t first = ld_ix_find(&l->ix_vpcs, v->id);
-		if (first >= 0 && (size_t)first != i)
-			ld_err_at(l, &v->origin, NULL, "VPC %s is defined twice (also %s)", v->id,
-				  ld_where(l, &lab->vpcs[first].origin));
+		once(l, "VPC", v->id, &v->origin,
+		     IX_OTHER(&l->ix_vpcs, v->id, i, lab->vpcs, struct vpc));
 		bool synthesised = i >= l->n_real_vpcs;
 		for (size_t c = 0; c < v->n_cidrs && !synthesised; c++)
 			if (v->cidrs[c].len < 16 || v->cidrs[c].len > 28)
@@ -72,10 +103,8 @@ void ld_check_subnets(struct loader *l, struct lab *lab, const struct draft_subn
 {
 	for (size_t i = 0; i < lab->n_subnets; i++) {
 		struct subnet *s = &lab->subnets[i];
-		int32_t first = ld_ix_find(&l->ix_subnets, s->id);
-		if (first >= 0 && (size_t)first != i)
-			ld_err_at(l, &s->origin, NULL, "subnet %s is defined twice (also %s)",
-				  s->id, ld_where(l, &lab->subnets[first].origin));
+		once(l, "subnet", s->id, &s->origin,
+		     IX_OTHER(&l->ix_subnets, s->id, i, lab->subnets, struct subnet));
 		s->vpc = ld_ix_find(&l->ix_vpcs, s->vpc_id);
 		if (s->vpc < 0)
 			continue; /* cannot happen: synth_vpcs made it */
@@ -198,14 +227,8 @@ void ld_check_nacls(struct loader *l, struct lab *lab, struct draft_nacl *drafts
 {
 	for (size_t i = 0; i < lab->n_nacls; i++) {
 		struct nacl *n = &lab->nacls[i];
-		for (size_t k = 0; k < i; k++) {
-			if (ld_streq(lab->nacls[k].id, n->id)) {
-				ld_err_at(l, &n->origin, NULL,
-					  "network ACL %s is defined twice (also %s)", n->id,
-					  ld_where(l, &lab->nacls[k].origin));
-				break;
-			}
-		}
+		once(l, "network ACL", n->id, &n->origin,
+		     EARLIER(lab->nacls, i, struct nacl, n->id));
 		n->vpc = ld_ix_find(&l->ix_vpcs, n->vpc_id);
 		if (n->vpc < 0)
 			ld_warn_at(l, &n->origin, "VpcId",
@@ -289,14 +312,8 @@ void ld_check_route_tables(struct loader *l, struct lab *lab, struct draft_rt *d
 {
 	for (size_t i = 0; i < lab->n_route_tables; i++) {
 		struct route_table *t = &lab->route_tables[i];
-		for (size_t k = 0; k < i; k++) {
-			if (ld_streq(lab->route_tables[k].id, t->id)) {
-				ld_err_at(l, &t->origin, NULL,
-					  "route table %s is defined twice (also %s)", t->id,
-					  ld_where(l, &lab->route_tables[k].origin));
-				break;
-			}
-		}
+		once(l, "route table", t->id, &t->origin,
+		     EARLIER(lab->route_tables, i, struct route_table, t->id));
 		t->vpc = ld_ix_find(&l->ix_vpcs, t->vpc_id);
 		if (t->vpc < 0) {
 			ld_warn_at(l, &t->origin, "VpcId",
@@ -361,14 +378,8 @@ void ld_check_prefix_lists(struct loader *l, struct lab *lab)
 {
 	for (size_t i = 0; i < lab->n_prefix_lists; i++) {
 		struct prefix_list *p = &lab->prefix_lists[i];
-		for (size_t k = 0; k < i; k++) {
-			if (ld_streq(lab->prefix_lists[k].id, p->id)) {
-				ld_err_at(l, &p->origin, NULL,
-					  "prefix list %s is defined twice (also %s)", p->id,
-					  ld_where(l, &lab->prefix_lists[k].origin));
-				break;
-			}
-		}
+		once(l, "prefix list", p->id, &p->origin,
+		     EARLIER(lab->prefix_lists, i, struct prefix_list, p->id));
 		if (!p->n_cidrs)
 			ld_warn_at(l, &p->origin, NULL,
 				   "prefix list %s has no entries (add its "
@@ -408,11 +419,8 @@ void ld_check_groups(struct loader *l, struct lab *lab, struct draft_group *draf
 {
 	for (size_t i = 0; i < lab->n_groups; i++) {
 		struct security_group *g = &lab->groups[i];
-		int32_t first = ld_ix_find(&l->ix_groups, g->id);
-		if (first >= 0 && (size_t)first != i)
-			ld_err_at(l, &g->origin, NULL,
-				  "security group %s is defined twice (also %s)", g->id,
-				  ld_where(l, &lab->groups[first].origin));
+		once(l, "security group", g->id, &g->origin,
+		     IX_OTHER(&l->ix_groups, g->id, i, lab->groups, struct security_group));
 		g->vpc = g->vpc_id ? ld_ix_find(&l->ix_vpcs, g->vpc_id) : -1;
 		if (g->vpc_id && g->vpc < 0 && lab->n_vpcs)
 			ld_warn_at(l, &g->origin, "VpcId",
