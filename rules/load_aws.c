@@ -65,14 +65,10 @@ void aws_vpc(struct loader *l, const json_t *o, const char *path)
 
 void aws_subnet(struct loader *l, const json_t *o, const char *path)
 {
-	struct draft_subnet d;
-	memset(&d, 0, sizeof(d));
-	d.from_aws = true;
+	struct draft_subnet d = {
+	    .from_aws = true,
+	    .s = {.vpc = -1, .nacl = -1, .route_table = -1, .origin = ld_origin(l, path)}};
 	struct subnet *s = &d.s;
-	s->vpc = -1;
-	s->nacl = -1;
-	s->route_table = -1;
-	s->origin = ld_origin(l, path);
 	j_str(l, o, "SubnetId", path, true, &s->id);
 	j_str(l, o, "VpcId", path, true, &s->vpc_id);
 	j_str(l, o, "AvailabilityZone", path, false, &s->az);
@@ -164,13 +160,10 @@ static void eni_groups(struct loader *l, const json_t *o, const char *path, stru
 static void aws_interface(struct loader *l, const json_t *o, const char *path,
 			  const char *instance_id, const char *instance_name)
 {
-	struct draft_eni d;
-	memset(&d, 0, sizeof(d));
-	d.from_aws = true;
+	struct draft_eni d = {
+	    .from_aws = true,
+	    .e = {.device_index = -1, .subnet = -1, .origin = ld_origin(l, path)}};
 	struct eni *e = &d.e;
-	e->device_index = -1;
-	e->subnet = -1;
-	e->origin = ld_origin(l, path);
 	bool ok = j_str(l, o, "NetworkInterfaceId", path, true, &e->id);
 	d.subnet.at = ld_origin(l, jp_key(l, path, "SubnetId"));
 	ok &= j_str(l, o, "SubnetId", path, true, &d.subnet.id);

@@ -133,12 +133,8 @@ static void sg_permission(struct loader *l, const json_t *p, const char *path, b
 
 void aws_group(struct loader *l, const json_t *o, const char *path)
 {
-	struct draft_group d;
-	memset(&d, 0, sizeof(d));
-	d.from_aws = true;
+	struct draft_group d = {.from_aws = true, .g = {.vpc = -1, .origin = ld_origin(l, path)}};
 	struct security_group *g = &d.g;
-	g->vpc = -1;
-	g->origin = ld_origin(l, path);
 	j_str(l, o, "GroupId", path, true, &g->id);
 	j_str(l, o, "GroupName", path, false, &g->name);
 	j_str(l, o, "VpcId", path, false, &g->vpc_id);
@@ -296,12 +292,8 @@ static void store_entries(struct loader *l, struct vec *v, struct nacl_entry **o
 
 void aws_nacl(struct loader *l, const json_t *o, const char *path)
 {
-	struct draft_nacl d;
-	memset(&d, 0, sizeof(d));
-	d.from_aws = true;
+	struct draft_nacl d = {.from_aws = true, .n = {.vpc = -1, .origin = ld_origin(l, path)}};
 	struct nacl *n = &d.n;
-	n->vpc = -1;
-	n->origin = ld_origin(l, path);
 	j_str(l, o, "NetworkAclId", path, true, &n->id);
 	j_str(l, o, "VpcId", path, true, &n->vpc_id);
 	j_bool(l, o, "IsDefault", path, false, &n->is_default);

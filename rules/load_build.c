@@ -82,15 +82,13 @@ static void allow_all(struct nacl_entry *list, size_t k, bool egress, const stru
 void ld_default_nacl(struct loader *l, const char *vpc_id, const char *seed, bool ipv6,
 		     const struct origin *at)
 {
-	struct draft_nacl d;
-	memset(&d, 0, sizeof(d));
+	struct draft_nacl d = {.n = {.id = ld_make_id(l, "acl", seed, "default"),
+				     .name = "default",
+				     .vpc_id = vpc_id,
+				     .vpc = -1,
+				     .is_default = true,
+				     .origin = *at}};
 	struct nacl *n = &d.n;
-	n->id = ld_make_id(l, "acl", seed, "default");
-	n->name = "default";
-	n->vpc_id = vpc_id;
-	n->vpc = -1;
-	n->is_default = true;
-	n->origin = *at;
 	size_t k = ipv6 ? 2 : 1;
 	n->ingress = arena_calloc(l->a, k, sizeof(struct nacl_entry));
 	n->egress = arena_calloc(l->a, k, sizeof(struct nacl_entry));

@@ -173,14 +173,12 @@ static const char *const vpc_keys[] = {"name",	  "id",		  "cidr",  "ipv6",
 /* The VPC's main table when the lab names none: only the local routes. */
 static void synth_main_table(struct loader *l, struct scope *s, const char *path, bool any_table)
 {
-	struct draft_rt d;
-	memset(&d, 0, sizeof(d));
+	struct draft_rt d = {.rt = {.id = ld_make_id(l, "rtb", s->vpc_name, "main"),
+				    .vpc_id = s->vpc_id,
+				    .vpc = -1,
+				    .main = true,
+				    .origin = ld_origin(l, path)}};
 	struct route_table *t = &d.rt;
-	t->id = ld_make_id(l, "rtb", s->vpc_name, "main");
-	t->vpc_id = s->vpc_id;
-	t->vpc = -1;
-	t->main = true;
-	t->origin = ld_origin(l, path);
 	size_t n = s->n_cidrs + s->n_cidrs6;
 	t->routes = arena_calloc(l->a, n ? n : 1, sizeof(struct route));
 	if (!t->routes)

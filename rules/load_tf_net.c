@@ -84,13 +84,14 @@ static void tf_vpc(struct tf_doc *t, const struct tf_res *r)
 
 static void tf_subnet(struct tf_doc *t, const struct tf_res *r)
 {
-	struct draft_subnet d;
-	memset(&d, 0, sizeof(d));
-	d.from_aws = true; /* what Terraform does not manage may be missing */
+	struct draft_subnet d = {
+	    .from_aws = true,
+	    .s = {.id = r->id,
+		  .vpc = -1,
+		  .nacl = -1,
+		  .route_table = -1,
+		  .origin = r->origin}}; /* what Terraform does not manage may be missing */
 	struct subnet *s = &d.s;
-	s->id = r->id;
-	s->vpc = s->nacl = s->route_table = -1;
-	s->origin = r->origin;
 	s->name = tf_name_tag(t, r);
 	tf_str(t, r, r->values, r->address, "availability_zone", &s->az);
 	tf_bool(r->values, "map_public_ip_on_launch", &d.map_public_ip);
@@ -247,14 +248,9 @@ static void store_rules(struct loader *l, struct security_group *g, struct vec *
 static void tf_group(struct tf_doc *t, const struct tf_res *r, bool is_default)
 {
 	struct loader *l = t->l;
-	struct draft_group d;
-	memset(&d, 0, sizeof(d));
-	d.from_aws = true;
-	d.from_tf = true;
+	struct draft_group d = {
+	    .from_aws = true, .from_tf = true, .g = {.id = r->id, .vpc = -1, .origin = r->origin}};
 	struct security_group *g = &d.g;
-	g->id = r->id;
-	g->vpc = -1;
-	g->origin = r->origin;
 	if (!tf_str(t, r, r->values, r->address, "name", &g->name))
 		g->name = is_default ? "default" : r->name;
 	tf_str(t, r, r->values, r->address, "description", &g->description);
@@ -414,13 +410,9 @@ static void subnet_assocs(struct tf_doc *t, const struct tf_res *r, struct ref *
 static void tf_acl(struct tf_doc *t, const struct tf_res *r, bool is_default)
 {
 	struct loader *l = t->l;
-	struct draft_nacl d;
-	memset(&d, 0, sizeof(d));
-	d.from_aws = true;
+	struct draft_nacl d = {.from_aws = true,
+			       .n = {.id = r->id, .vpc = -1, .is_default = is_default}};
 	struct nacl *n = &d.n;
-	n->id = r->id;
-	n->vpc = -1;
-	n->is_default = is_default;
 	n->name = tf_name_tag(t, r);
 	n->origin = r->origin;
 	n->vpc_id = tf_id(t, r, r->values, r->unknown, r->config, "vpc_id");
@@ -530,15 +522,11 @@ static bool tf_route(struct tf_doc *t, const struct tf_res *r, const json_t *b, 
 static void tf_route_table(struct tf_doc *t, const struct tf_res *r, bool is_default)
 {
 	struct loader *l = t->l;
-	struct draft_rt d;
-	memset(&d, 0, sizeof(d));
-	d.from_aws = true;
-	d.from_tf = true;
+	struct draft_rt d = {
+	    .from_aws = true,
+	    .from_tf = true,
+	    .rt = {.id = r->id, .vpc = -1, .main = is_default, .origin = r->origin}};
 	struct route_table *rt = &d.rt;
-	rt->id = r->id;
-	rt->vpc = -1;
-	rt->main = is_default;
-	rt->origin = r->origin;
 	rt->vpc_id = tf_id(t, r, r->values, r->unknown, r->config, "vpc_id");
 	if (is_default) {
 		const char *id =
