@@ -260,37 +260,25 @@ static void put_own(struct out *o, enum flowlog_field f, const struct flowlog_re
 
 /* Fields describing the traffic. AWS: "If no flags are sent, the TCP flag
  * value is 0"; non-TCP records print 0 too (unverified). */
+static uint64_t col_uint(const void *m, enum col_kind k)
+{
+	if (k == COL_U8)
+		return *(const uint8_t *)m;
+	return k == COL_U16 ? *(const uint16_t *)m : *(const uint64_t *)m;
+}
+
 static void put_flow_field(struct out *o, enum flowlog_field f, const struct flowlog_record *r)
 {
 	const void *m = (const char *)r + fields[f].off;
-	uint8_t u8;
-	uint16_t u16;
-	uint64_t u64;
-	const char *s;
-	switch (fields[f].kind) {
-	case COL_ADDR:
+	enum col_kind k = fields[f].kind;
+	if (k == COL_ADDR)
 		put_addr(o, m);
-		break;
-	case COL_U8:
-		memcpy(&u8, m, sizeof(u8));
-		put_u64(o, u8);
-		break;
-	case COL_U16:
-		memcpy(&u16, m, sizeof(u16));
-		put_u64(o, u16);
-		break;
-	case COL_U64:
-		memcpy(&u64, m, sizeof(u64));
-		put_u64(o, u64);
-		break;
-	case COL_STR:
-		memcpy(&s, m, sizeof(s));
-		put_str(o, s);
-		break;
-	default:
+	else if (k == COL_STR)
+		put_str(o, *(const char *const *)m);
+	else if (k == COL_OWN)
 		put_own(o, f, r);
-		break;
-	}
+	else
+		put_u64(o, col_uint(m, k));
 }
 
 size_t flowlog_format_record(const struct flowlog_format *f, const struct flowlog_record *r,
