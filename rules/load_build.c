@@ -15,6 +15,19 @@ void *ld_grow(struct loader *l, const void *items, size_t n, size_t size)
 	return g;
 }
 
+/* Appends *item to an arena array of n items of size bytes (list: the
+ * array pointer's address). */
+static void append(struct loader *l, void *list, size_t *n, size_t size, const void *item)
+{
+	void **items = list;
+	char *grown = ld_grow(l, *items, *n, size);
+	if (!grown)
+		return;
+	memcpy(grown + *n * size, item, size);
+	(*n)++;
+	*items = grown;
+}
+
 static void add_prefix_unless(struct loader *l, struct ip_prefix **list, size_t *n,
 			      const struct ip_prefix *p,
 			      bool (*held)(const struct ip_prefix *, const struct ip_prefix *))
@@ -22,11 +35,7 @@ static void add_prefix_unless(struct loader *l, struct ip_prefix **list, size_t 
 	for (size_t i = 0; i < *n; i++)
 		if (held(&(*list)[i], p))
 			return;
-	struct ip_prefix *grown = ld_grow(l, *list, *n, sizeof(*grown));
-	if (!grown)
-		return;
-	grown[(*n)++] = *p;
-	*list = grown;
+	append(l, list, n, sizeof(*p), p);
 }
 
 void ld_add_prefix(struct loader *l, struct ip_prefix **list, size_t *n, const struct ip_prefix *p)
@@ -44,11 +53,7 @@ void ld_add_addr(struct loader *l, struct ip_addr **list, size_t *n, const struc
 	for (size_t i = 0; i < *n; i++)
 		if (ip_addr_eq(&(*list)[i], a))
 			return;
-	struct ip_addr *grown = ld_grow(l, *list, *n, sizeof(*grown));
-	if (!grown)
-		return;
-	grown[(*n)++] = *a;
-	*list = grown;
+	append(l, list, n, sizeof(*a), a);
 }
 
 void *ld_find(const void *items, size_t n, size_t size, size_t id_off, const char *id)

@@ -153,21 +153,31 @@ static void eni_endpoint(const struct lab *lab, int32_t i, struct endpoint *out)
 		out->addr = e->ipv6[0];
 }
 
-/* Among the ENIs of one instance, the one at the lowest device index
- * (AWS's primary ENI is device 0). */
-static int32_t instance_primary_eni(const struct lab *lab, const char *instance_id)
+/* The ENI at the lowest device index among those whose string at key_off
+ * is key. unknown_last: an ENI with a known index beats one without (an
+ * instance's ENIs: AWS's primary is device 0); otherwise the first found
+ * keeps its place unless a later one's index is lower. */
+static int32_t lowest_device(const struct lab *lab, size_t key_off, const char *key,
+			     bool unknown_last)
 {
 	int32_t best = -1;
 	for (size_t i = 0; i < lab->n_enis; i++) {
 		const struct eni *e = &lab->enis[i];
-		if (!id_eq(e->instance_id, instance_id))
+		const char *k;
+		memcpy(&k, (const char *)e + key_off, sizeof(k));
+		if (!id_eq(k, key))
 			continue;
 		if (best < 0 ||
-		    (e->device_index >= 0 && (lab->enis[best].device_index < 0 ||
+		    (e->device_index >= 0 && ((unknown_last && lab->enis[best].device_index < 0) ||
 					      e->device_index < lab->enis[best].device_index)))
 			best = (int32_t)i;
 	}
 	return best;
+}
+
+static int32_t instance_primary_eni(const struct lab *lab, const char *instance_id)
+{
+	return lowest_device(lab, offsetof(struct eni, instance_id), instance_id, true);
 }
 
 /* Whether an ENI's name is its own Name tag rather than its instance's. */
@@ -263,16 +273,7 @@ static int resolve_address(const struct lab *lab, const struct ip_addr *a, struc
  * index (an aws_instance's primary interface). */
 static int32_t eni_by_address(const struct lab *lab, const char *address)
 {
-	int32_t best = -1;
-	for (size_t i = 0; i < lab->n_enis; i++) {
-		const struct eni *e = &lab->enis[i];
-		if (!id_eq(e->address, address))
-			continue;
-		if (best < 0 ||
-		    (e->device_index >= 0 && e->device_index < lab->enis[best].device_index))
-			best = (int32_t)i;
-	}
-	return best;
+	return lowest_device(lab, offsetof(struct eni, address), address, false);
 }
 
 int lab_resolve_endpoint(const struct lab *lab, const char *name, struct endpoint *out)
@@ -372,9 +373,9 @@ enum route_target route_kind(const char *target)
 		const char *prefix;
 		enum route_target kind;
 	} kinds[] = {
-	    {"igw-", ROUTE_IGW},	{"nat-", ROUTE_NAT},   {"eigw-", ROUTE_EIGW},
+	    {"igw-", ROUTE_IGW},       {"nat-", ROUTE_NAT},	{"eigw-", ROUTE_EIGW},
 	    {"vpce-", ROUTE_ENDPOINT}, {"pcx-", ROUTE_PEERING}, {"tgw-", ROUTE_TGW},
-	    {"vgw-", ROUTE_VGW},	{"eni-", ROUTE_ENI},   {"i-", ROUTE_ENI},
+	    {"vgw-", ROUTE_VGW},       {"eni-", ROUTE_ENI},	{"i-", ROUTE_ENI},
 	};
 
 	if (!target)
