@@ -216,6 +216,10 @@ const char *ld_local_routes(struct loader *l, const struct ip_prefix *v4, size_t
 			    const struct ip_prefix *v6, size_t n6);
 /* A route's state, "active" or "blackhole" (describe-route-tables' State,
  * our lab format's "state"); false with an error at path otherwise. */
+/* "IPv4" or "IPv6" in any case; an error naming the expected spellings
+ * (names) otherwise, *out untouched. */
+bool ld_family(struct loader *l, const char *text, const char *path, const char *names,
+	       uint8_t *out);
 bool ld_route_state(struct loader *l, const char *text, const char *path, bool *blackhole);
 bool ld_prefix(struct loader *l, const char *text, const char *path, int family,
 	       struct ip_prefix *out);

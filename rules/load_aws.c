@@ -40,21 +40,23 @@ void aws_vpc(struct loader *l, const json_t *o, const char *path)
 	if (j_str(l, o, "CidrBlock", path, false, &primary) &&
 	    ld_prefix(l, primary, jp_key(l, path, "CidrBlock"), IP_V4, &p))
 		ld_add_prefix(l, &v.cidrs, &v.n_cidrs, &p);
-	EACH(l, o, "CidrBlockAssociationSet", path, i, a, ap)
-	{
-		const char *c;
-		if (want_object(l, a, ap) && j_str(l, a, "CidrBlock", ap, true, &c) &&
-		    block_associated(l, a, "CidrBlockState", ap) &&
-		    ld_prefix(l, c, jp_key(l, ap, "CidrBlock"), IP_V4, &p))
-			ld_add_prefix(l, &v.cidrs, &v.n_cidrs, &p);
-	}
-	EACH(l, o, "Ipv6CidrBlockAssociationSet", path, i, a, ap)
-	{
-		const char *c;
-		if (want_object(l, a, ap) && j_str(l, a, "Ipv6CidrBlock", ap, true, &c) &&
-		    block_associated(l, a, "Ipv6CidrBlockState", ap) &&
-		    ld_prefix(l, c, jp_key(l, ap, "Ipv6CidrBlock"), IP_V6, &p))
-			ld_add_prefix(l, &v.cidrs6, &v.n_cidrs6, &p);
+	static const struct {
+		const char *set, *block, *state;
+		int family;
+	} sets[] = {
+	    {"CidrBlockAssociationSet", "CidrBlock", "CidrBlockState", IP_V4},
+	    {"Ipv6CidrBlockAssociationSet", "Ipv6CidrBlock", "Ipv6CidrBlockState", IP_V6},
+	};
+	for (size_t k = 0; k < 2; k++) {
+		EACH(l, o, sets[k].set, path, i, a, ap)
+		{
+			const char *c;
+			if (want_object(l, a, ap) && j_str(l, a, sets[k].block, ap, true, &c) &&
+			    block_associated(l, a, sets[k].state, ap) &&
+			    ld_prefix(l, c, jp_key(l, ap, sets[k].block), sets[k].family, &p))
+				ld_add_prefix(l, k ? &v.cidrs6 : &v.cidrs,
+					      k ? &v.n_cidrs6 : &v.n_cidrs, &p);
+		}
 	}
 	if (!v.n_cidrs && !v.n_cidrs6)
 		ld_err(l, path, "VPC has no CIDR block");
@@ -331,15 +333,8 @@ void aws_prefix_list(struct loader *l, const json_t *o, const char *path)
 	long long max = 0;
 	bool ok = j_str(l, o, "PrefixListId", path, true, &p.id);
 	j_str(l, o, "PrefixListName", path, false, &p.name);
-	if (j_str(l, o, "AddressFamily", path, false, &fam)) {
-		if (!strcasecmp(fam, "IPv4"))
-			p.family = IP_V4;
-		else if (!strcasecmp(fam, "IPv6"))
-			p.family = IP_V6;
-		else
-			ld_err(l, jp_key(l, path, "AddressFamily"),
-			       "'%s' is not an address family (IPv4 or IPv6)", fam);
-	}
+	if (j_str(l, o, "AddressFamily", path, false, &fam))
+		ld_family(l, fam, jp_key(l, path, "AddressFamily"), "IPv4 or IPv6", &p.family);
 	if (j_int(l, o, "MaxEntries", path, false, &max)) {
 		if (max < 0 || max > 100000)
 			ld_err(l, jp_key(l, path, "MaxEntries"), "%lld entries is not valid", max);

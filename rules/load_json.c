@@ -400,6 +400,17 @@ const char *ld_local_routes(struct loader *l, const struct ip_prefix *v4, size_t
 	return list;
 }
 
+bool ld_family(struct loader *l, const char *text, const char *path, const char *names,
+	       uint8_t *out)
+{
+	if (!strcasecmp(text, "IPv4") || !strcasecmp(text, "IPv6")) {
+		*out = text[3] == '4' ? IP_V4 : IP_V6;
+		return true;
+	}
+	ld_err(l, path, "'%s' is not an address family (%s)", text, names);
+	return false;
+}
+
 bool ld_route_state(struct loader *l, const char *text, const char *path, bool *blackhole)
 {
 	if (!strcmp(text, "active") || !strcmp(text, "blackhole")) {

@@ -335,15 +335,9 @@ static void lab_prefix_lists(struct loader *l, const json_t *root, struct names 
 						0, &p.cidrs, &p.n_cidrs);
 		}
 		const char *fam = NULL;
-		if (j_str(l, o, "family", path, false, &fam)) {
-			if (!strcasecmp(fam, "ipv4"))
-				p.family = IP_V4;
-			else if (!strcasecmp(fam, "ipv6"))
-				p.family = IP_V6;
-			else
-				ld_err(l, jp_key(l, path, "family"),
-				       "'%s' is not an address family (ipv4 or ipv6)", fam);
-		} else if (p.n_cidrs) {
+		if (j_str(l, o, "family", path, false, &fam))
+			ld_family(l, fam, jp_key(l, path, "family"), "ipv4 or ipv6", &p.family);
+		else if (p.n_cidrs) {
 			p.family = p.cidrs[0].addr.family;
 		} else {
 			p.family = IP_V4;
