@@ -641,8 +641,46 @@ static void tf_eip(struct tf_doc *t, const struct tf_res *r)
 		*slot = e;
 }
 
+/* The kinds read by tf_gateway and tf_link: true when r is one of them. */
+static bool tf_table_resource(struct tf_doc *t, const struct tf_res *r)
+{
+	static const struct {
+		const char *type;
+		enum gateway_kind kind;
+	} gateways[] = {
+	    {"aws_internet_gateway", GW_INTERNET},
+	    {"aws_nat_gateway", GW_NAT},
+	    {"aws_vpc_endpoint", GW_ENDPOINT},
+	    {"aws_vpc_peering_connection", GW_PEERING},
+	    {"aws_ec2_transit_gateway", GW_TRANSIT},
+	    {"aws_ec2_transit_gateway_vpc_attachment", GW_TRANSIT_ATTACH},
+	};
+	static const struct {
+		const char *type;
+		enum tf_pending_kind kind;
+		const char *from, *to;
+	} links[] = {
+	    {"aws_network_acl_association", TF_ACL_ASSOC, "network_acl_id", "subnet_id"},
+	    {"aws_route_table_association", TF_RTB_ASSOC, "route_table_id", "subnet_id"},
+	    {"aws_main_route_table_association", TF_RTB_MAIN, "route_table_id", "vpc_id"},
+	};
+	for (size_t i = 0; i < sizeof(gateways) / sizeof(gateways[0]); i++)
+		if (is_type(r, gateways[i].type)) {
+			tf_gateway(t, r, gateways[i].kind);
+			return true;
+		}
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (is_type(r, links[i].type)) {
+			tf_link(t, r, links[i].kind, links[i].from, links[i].to);
+			return true;
+		}
+	return false;
+}
+
 bool tf_net_resource(struct tf_doc *t, const struct tf_res *r)
 {
+	if (tf_table_resource(t, r))
+		return true;
 	if (is_type(r, "aws_vpc") || is_type(r, "aws_default_vpc"))
 		tf_vpc(t, r);
 	else if (is_type(r, "aws_subnet") || is_type(r, "aws_default_subnet"))
@@ -659,28 +697,10 @@ bool tf_net_resource(struct tf_doc *t, const struct tf_res *r)
 		tf_acl(t, r, is_type(r, "aws_default_network_acl"));
 	else if (is_type(r, "aws_network_acl_rule"))
 		tf_acl_rule(t, r);
-	else if (is_type(r, "aws_network_acl_association"))
-		tf_link(t, r, TF_ACL_ASSOC, "network_acl_id", "subnet_id");
 	else if (is_type(r, "aws_route_table") || is_type(r, "aws_default_route_table"))
 		tf_route_table(t, r, is_type(r, "aws_default_route_table"));
 	else if (is_type(r, "aws_route"))
 		tf_route_res(t, r);
-	else if (is_type(r, "aws_route_table_association"))
-		tf_link(t, r, TF_RTB_ASSOC, "route_table_id", "subnet_id");
-	else if (is_type(r, "aws_main_route_table_association"))
-		tf_link(t, r, TF_RTB_MAIN, "route_table_id", "vpc_id");
-	else if (is_type(r, "aws_internet_gateway"))
-		tf_gateway(t, r, GW_INTERNET);
-	else if (is_type(r, "aws_nat_gateway"))
-		tf_gateway(t, r, GW_NAT);
-	else if (is_type(r, "aws_vpc_endpoint"))
-		tf_gateway(t, r, GW_ENDPOINT);
-	else if (is_type(r, "aws_vpc_peering_connection"))
-		tf_gateway(t, r, GW_PEERING);
-	else if (is_type(r, "aws_ec2_transit_gateway"))
-		tf_gateway(t, r, GW_TRANSIT);
-	else if (is_type(r, "aws_ec2_transit_gateway_vpc_attachment"))
-		tf_gateway(t, r, GW_TRANSIT_ATTACH);
 	else if (is_type(r, "aws_eip"))
 		tf_eip(t, r);
 	else
