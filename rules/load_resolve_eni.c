@@ -352,17 +352,39 @@ static int cmp_device(const void *a, const void *b)
 	return x->eni < y->eni ? -1 : x->eni > y->eni;
 }
 
+/* The ENIs keep() accepts, sorted by cmp (a heap array; NULL without
+ * memory). */
+static struct eni_key *sorted_enis(struct lab *lab, bool (*keep)(const struct eni *),
+				   int (*cmp)(const void *, const void *), size_t *n)
+{
+	struct eni_key *keys = calloc(lab->n_enis ? lab->n_enis : 1, sizeof(*keys));
+	*n = 0;
+	if (!keys)
+		return NULL;
+	for (size_t i = 0; i < lab->n_enis; i++)
+		if (keep(&lab->enis[i]))
+			keys[(*n)++] = (struct eni_key){.lab = lab, .eni = i};
+	qsort(keys, *n, sizeof(*keys), cmp);
+	return keys;
+}
+
+static bool has_device(const struct eni *e)
+{
+	return e->instance_id && e->device_index >= 0;
+}
+
+static bool has_name(const struct eni *e)
+{
+	return e->name != NULL;
+}
+
 /* One ENI per device index of an instance. */
 void ld_check_devices(struct loader *l, struct lab *lab)
 {
-	struct eni_key *keys = calloc(lab->n_enis ? lab->n_enis : 1, sizeof(*keys));
-	size_t n = 0;
+	size_t n;
+	struct eni_key *keys = sorted_enis(lab, has_device, cmp_device, &n);
 	if (!keys)
 		return;
-	for (size_t i = 0; i < lab->n_enis; i++)
-		if (lab->enis[i].instance_id && lab->enis[i].device_index >= 0)
-			keys[n++] = (struct eni_key){.lab = lab, .eni = i};
-	qsort(keys, n, sizeof(*keys), cmp_device);
 	for (size_t i = 1; i < n; i++) {
 		const struct eni *o = &lab->enis[keys[i - 1].eni], *e = &lab->enis[keys[i].eni];
 		if (ld_streq(o->instance_id, e->instance_id) && o->device_index == e->device_index)
@@ -386,14 +408,10 @@ static int cmp_name(const void *a, const void *b)
  * the command line by it (contract 3): said once per name, at its first ENI. */
 void ld_check_names(struct loader *l, struct lab *lab)
 {
-	struct eni_key *keys = calloc(lab->n_enis ? lab->n_enis : 1, sizeof(*keys));
-	size_t n = 0;
+	size_t n;
+	struct eni_key *keys = sorted_enis(lab, has_name, cmp_name, &n);
 	if (!keys)
 		return;
-	for (size_t i = 0; i < lab->n_enis; i++)
-		if (lab->enis[i].name)
-			keys[n++] = (struct eni_key){.lab = lab, .eni = i};
-	qsort(keys, n, sizeof(*keys), cmp_name);
 	for (size_t i = 0; i < n;) {
 		const struct eni *first = &lab->enis[keys[i].eni];
 		bool clash = false;

@@ -223,6 +223,17 @@ static void associate_subnets(struct loader *l, struct lab *lab, const struct re
 	}
 }
 
+/* A VPC has one default NACL and one main route table: the i-th object
+ * takes *slot, or is an error when another (had) holds it. */
+static void claim(struct loader *l, int32_t *slot, int32_t i, const char *what, const char *vpc_id,
+		  const char *had, const char *id, const struct origin *at)
+{
+	if (*slot >= 0)
+		ld_err_at(l, at, NULL, "VPC %s has two %s (%s and %s)", vpc_id, what, had, id);
+	else
+		*slot = i;
+}
+
 void ld_check_nacls(struct loader *l, struct lab *lab, struct draft_nacl *drafts)
 {
 	for (size_t i = 0; i < lab->n_nacls; i++) {
@@ -238,12 +249,9 @@ void ld_check_nacls(struct loader *l, struct lab *lab, struct draft_nacl *drafts
 		check_entries(l, n, n->egress, n->n_egress, "egress");
 		if (n->vpc >= 0 && n->is_default) {
 			struct vpc *v = &lab->vpcs[n->vpc];
-			if (v->default_nacl >= 0)
-				ld_err_at(l, &n->origin, NULL,
-					  "VPC %s has two default network ACLs (%s and %s)", v->id,
-					  lab->nacls[v->default_nacl].id, n->id);
-			else
-				v->default_nacl = (int32_t)i;
+			claim(l, &v->default_nacl, (int32_t)i, "default network ACLs", v->id,
+			      v->default_nacl >= 0 ? lab->nacls[v->default_nacl].id : NULL, n->id,
+			      &n->origin);
 		}
 		struct assoc_owner o = {"network ACL",
 					"network ACLs",
@@ -321,14 +329,11 @@ void ld_check_route_tables(struct loader *l, struct lab *lab, struct draft_rt *d
 			continue;
 		}
 		struct vpc *v = &lab->vpcs[t->vpc];
-		if (t->main) {
-			if (v->main_route_table >= 0)
-				ld_err_at(l, &t->origin, NULL,
-					  "VPC %s has two main route tables (%s and %s)", v->id,
-					  lab->route_tables[v->main_route_table].id, t->id);
-			else
-				v->main_route_table = (int32_t)i;
-		}
+		if (t->main)
+			claim(l, &v->main_route_table, (int32_t)i, "main route tables", v->id,
+			      v->main_route_table >= 0 ? lab->route_tables[v->main_route_table].id
+						       : NULL,
+			      t->id, &t->origin);
 		warn_middlebox_routes(l, lab, t);
 		struct assoc_owner o = {"route table",
 					"route tables",
