@@ -225,18 +225,11 @@ static void load_document(struct loader *l, const char *name, const char *json, 
 
 static void loader_free(struct loader *l)
 {
-	vec_free(&l->vpcs);
-	vec_free(&l->subnets);
-	vec_free(&l->enis);
-	vec_free(&l->groups);
-	vec_free(&l->nacls);
-	vec_free(&l->pls);
-	vec_free(&l->pl_entries);
-	vec_free(&l->rts);
-	vec_free(&l->outside);
-	vec_free(&l->gateways);
-	vec_free(&l->eips);
-	vec_free(&l->services);
+	struct vec *vecs[] = {&l->vpcs,	   &l->subnets,	 &l->enis,	 &l->groups,
+			      &l->nacls,   &l->pls,	 &l->pl_entries, &l->rts,
+			      &l->outside, &l->gateways, &l->eips,	 &l->services};
+	for (size_t i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++)
+		vec_free(vecs[i]);
 	tf_loader_free(l);
 	idmap_free(&l->eni_ids);
 	idmap_free(&l->ix_vpcs);

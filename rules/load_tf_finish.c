@@ -7,6 +7,7 @@
  * Terraform does not place is placed as AWS would (load_tf_place.c), with
  * a warning. Runs before load_resolve.c's checks.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -262,25 +263,29 @@ static void finish_enis(struct loader *l, struct tf_state *st)
 		idmap_put(&l->eni_ids, VEC_AT(&l->enis, struct draft_eni, i)->e.id, i);
 }
 
+/* The VPC whose default (an id at id_off in struct tf_vpc_defaults) is id. */
+static const char *default_of(const struct tf_state *st, size_t id_off, const char *id)
+{
+	const struct tf_vpc_defaults *d =
+	    ld_find(st->defaults.items, st->defaults.n, sizeof(*d), id_off, id);
+	return d ? d->vpc_id : NULL;
+}
+
 /* The default NACL or route table of a VPC, named by id only in a plan. */
 static void default_vpcs(struct loader *l)
 {
-	struct tf_state *st = l->tf;
+	const struct tf_state *st = l->tf;
 	for (size_t i = 0; i < l->nacls.n; i++) {
 		struct draft_nacl *n = VEC_AT(&l->nacls, struct draft_nacl, i);
-		for (size_t k = 0; !n->n.vpc_id && k < st->defaults.n; k++)
-			if (ld_streq(VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->acl_id,
-				     n->n.id))
-				n->n.vpc_id =
-				    VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->vpc_id;
+		if (!n->n.vpc_id)
+			n->n.vpc_id =
+			    default_of(st, offsetof(struct tf_vpc_defaults, acl_id), n->n.id);
 	}
 	for (size_t i = 0; i < l->rts.n; i++) {
 		struct draft_rt *r = VEC_AT(&l->rts, struct draft_rt, i);
-		for (size_t k = 0; !r->rt.vpc_id && k < st->defaults.n; k++)
-			if (ld_streq(VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->rtb_id,
-				     r->rt.id))
-				r->rt.vpc_id =
-				    VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->vpc_id;
+		if (!r->rt.vpc_id)
+			r->rt.vpc_id =
+			    default_of(st, offsetof(struct tf_vpc_defaults, rtb_id), r->rt.id);
 	}
 }
 
