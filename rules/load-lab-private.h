@@ -50,6 +50,9 @@ const char *lab_named_find(const struct names *n, const char *ref);
  * of an array stays the n-th entry of v. */
 const char *lab_declare(struct loader *l, struct names *v, const json_t *o, const char *path,
 			const char *prefix, const char *vpc_name, const char **name_out);
+/* The idx-th object of names, declared in a first pass (so that rules may
+ * name any group): false when its declaration failed. */
+bool lab_declared(const struct names *names, size_t idx, const char **id, const char **name);
 /* o[key], a name of names, as a reference (an error when unknown). */
 struct ref lab_ref(struct loader *l, struct names *names, const json_t *o, const char *key,
 		   const char *path, const char *what, const char *vpc_name);

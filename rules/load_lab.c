@@ -128,11 +128,8 @@ static void lab_subnet(struct loader *l, struct scope *s, const json_t *o, const
 				       .vpc_id = s->vpc_id,
 				       .origin = ld_origin(l, path)}};
 	struct subnet *sn = &d.s;
-	struct named *n = VEC_AT(&s->subnets.v, struct named, idx);
-	if (!n->id)
+	if (!lab_declared(&s->subnets, idx, &sn->id, &sn->name))
 		return;
-	sn->id = n->id;
-	sn->name = n->name;
 	j_str(l, o, "az", path, false, &sn->az);
 	const char *c;
 	bool ok = j_str(l, o, "cidr", path, true, &c) &&

@@ -93,3 +93,13 @@ struct ref lab_ref(struct loader *l, struct names *names, const json_t *o, const
 		ld_err(l, r.at.path, "no %s named '%s' in VPC %s", what, text, vpc_name);
 	return r;
 }
+
+bool lab_declared(const struct names *names, size_t idx, const char **id, const char **name)
+{
+	const struct named *n = VEC_AT(&names->v, struct named, idx);
+	if (!n->id)
+		return false;
+	*id = n->id;
+	*name = n->name;
+	return true;
+}

@@ -331,12 +331,8 @@ void lab_group(struct loader *l, struct scope *s, const json_t *o, const char *p
 	struct draft_group d = {
 	    .g = {.vpc = -1, .vpc_id = s->vpc_id, .origin = ld_origin(l, path)}};
 	struct security_group *g = &d.g;
-	/* declared in a first pass so that rules may name any group */
-	struct named *n = VEC_AT(&s->groups.v, struct named, idx);
-	if (!n->id)
+	if (!lab_declared(&s->groups, idx, &g->id, &g->name))
 		return;
-	g->id = n->id;
-	g->name = n->name;
 	j_str(l, o, "description", path, false, &g->description);
 	struct vec rules = {0};
 	for (int eg = 0; eg < 2; eg++) {

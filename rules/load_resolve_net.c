@@ -223,6 +223,18 @@ static void associate_subnets(struct loader *l, struct lab *lab, const struct re
 	}
 }
 
+/* The index of the VPC of an object (what id), with a warning when the
+ * lab does not hold it. */
+static int32_t vpc_of(struct loader *l, const char *vpc_id, const struct origin *at,
+		      const char *what, const char *id, const char *why)
+{
+	int32_t v = ld_ix_find(&l->ix_vpcs, vpc_id);
+	if (v < 0)
+		ld_warn_at(l, at, "VpcId", "VPC %s of %s %s is not in the lab%s", vpc_id, what, id,
+			   why);
+	return v;
+}
+
 /* A VPC has one default NACL and one main route table: the i-th object
  * takes *slot, or is an error when another (had) holds it. */
 static void claim(struct loader *l, int32_t *slot, int32_t i, const char *what, const char *vpc_id,
@@ -240,11 +252,8 @@ void ld_check_nacls(struct loader *l, struct lab *lab, struct draft_nacl *drafts
 		struct nacl *n = &lab->nacls[i];
 		once(l, "network ACL", n->id, &n->origin,
 		     EARLIER(lab->nacls, i, struct nacl, n->id));
-		n->vpc = ld_ix_find(&l->ix_vpcs, n->vpc_id);
-		if (n->vpc < 0)
-			ld_warn_at(l, &n->origin, "VpcId",
-				   "VPC %s of network ACL %s is not in the lab: it filters nothing",
-				   n->vpc_id, n->id);
+		n->vpc =
+		    vpc_of(l, n->vpc_id, &n->origin, "network ACL", n->id, ": it filters nothing");
 		check_entries(l, n, n->ingress, n->n_ingress, "ingress");
 		check_entries(l, n, n->egress, n->n_egress, "egress");
 		if (n->vpc >= 0 && n->is_default) {
@@ -322,12 +331,9 @@ void ld_check_route_tables(struct loader *l, struct lab *lab, struct draft_rt *d
 		struct route_table *t = &lab->route_tables[i];
 		once(l, "route table", t->id, &t->origin,
 		     EARLIER(lab->route_tables, i, struct route_table, t->id));
-		t->vpc = ld_ix_find(&l->ix_vpcs, t->vpc_id);
-		if (t->vpc < 0) {
-			ld_warn_at(l, &t->origin, "VpcId",
-				   "VPC %s of route table %s is not in the lab", t->vpc_id, t->id);
+		t->vpc = vpc_of(l, t->vpc_id, &t->origin, "route table", t->id, "");
+		if (t->vpc < 0)
 			continue;
-		}
 		struct vpc *v = &lab->vpcs[t->vpc];
 		if (t->main)
 			claim(l, &v->main_route_table, (int32_t)i, "main route tables", v->id,
