@@ -202,6 +202,13 @@ const json_t *j_array(struct loader *l, const json_t *obj, const char *key, cons
 		      bool required);
 const json_t *j_object(struct loader *l, const json_t *obj, const char *key, const char *base,
 		       bool required);
+/* j_str of each field in order, up to the one with key NULL. */
+struct j_field {
+	const char *key;
+	const char **out;
+	bool required;
+};
+void j_strs(struct loader *l, const json_t *obj, const char *base, const struct j_field *fields);
 /* A string or an array of strings (our format's lists). n = 0 when absent. */
 bool j_strlist(struct loader *l, const json_t *obj, const char *key, const char *base,
 	       const char ***out, size_t *n);
@@ -220,6 +227,9 @@ const char *ld_local_routes(struct loader *l, const struct ip_prefix *v4, size_t
  * (names) otherwise, *out untouched. */
 bool ld_family(struct loader *l, const char *text, const char *path, const char *names,
 	       uint8_t *out);
+/* A NACL entry's action, "allow" or "deny"; false with an error otherwise
+ * (*allow untouched). */
+bool ld_rule_action(struct loader *l, const char *text, const char *path, bool *allow);
 bool ld_route_state(struct loader *l, const char *text, const char *path, bool *blackhole);
 bool ld_prefix(struct loader *l, const char *text, const char *path, int family,
 	       struct ip_prefix *out);

@@ -82,9 +82,11 @@ void aws_nat(struct loader *l, const json_t *o, const char *path)
 	struct gateway g;
 	if (!gw_begin(l, o, path, GW_NAT, "NatGatewayId", &g))
 		return;
-	j_str(l, o, "VpcId", path, false, &g.vpc_id);
-	j_str(l, o, "State", path, false, &g.state);
-	j_str(l, o, "ConnectivityType", path, false, &g.detail);
+	j_strs(l, o, path,
+	       (const struct j_field[]){{"VpcId", &g.vpc_id, false},
+					{"State", &g.state, false},
+					{"ConnectivityType", &g.detail, false},
+					{NULL, NULL, false}});
 	g.subnet_ids = arena_calloc(l->a, 1, sizeof(char *));
 	if (g.subnet_ids && j_str(l, o, "SubnetId", path, false, &g.subnet_ids[0]))
 		g.n_subnet_ids = 1;
@@ -113,11 +115,13 @@ void aws_endpoint(struct loader *l, const json_t *o, const char *path)
 	struct gateway g;
 	if (!gw_begin(l, o, path, GW_ENDPOINT, "VpcEndpointId", &g))
 		return;
-	j_str(l, o, "VpcId", path, false, &g.vpc_id);
-	j_str(l, o, "State", path, false, &g.state);
 	const char *type = "Gateway", *service = "?";
-	j_str(l, o, "VpcEndpointType", path, false, &type);
-	j_str(l, o, "ServiceName", path, false, &service);
+	j_strs(l, o, path,
+	       (const struct j_field[]){{"VpcId", &g.vpc_id, false},
+					{"State", &g.state, false},
+					{"VpcEndpointType", &type, false},
+					{"ServiceName", &service, false},
+					{NULL, NULL, false}});
 	g.detail = arena_printf(l->a, "%s %s", type, service);
 	id_list(l, o, "SubnetIds", NULL, path, &g.subnet_ids, &g.n_subnet_ids);
 	id_list(l, o, "NetworkInterfaceIds", NULL, path, &g.eni_ids, &g.n_eni_ids);
@@ -156,9 +160,11 @@ void aws_transit_attach(struct loader *l, const json_t *o, const char *path)
 	struct gateway g;
 	if (!gw_begin(l, o, path, GW_TRANSIT_ATTACH, "TransitGatewayAttachmentId", &g))
 		return;
-	j_str(l, o, "TransitGatewayId", path, false, &g.transit_id);
-	j_str(l, o, "VpcId", path, false, &g.vpc_id);
-	j_str(l, o, "State", path, false, &g.state);
+	j_strs(l, o, path,
+	       (const struct j_field[]){{"TransitGatewayId", &g.transit_id, false},
+					{"VpcId", &g.vpc_id, false},
+					{"State", &g.state, false},
+					{NULL, NULL, false}});
 	id_list(l, o, "SubnetIds", NULL, path, &g.subnet_ids, &g.n_subnet_ids);
 	push_gateway(l, &g);
 }

@@ -135,10 +135,12 @@ void aws_group(struct loader *l, const json_t *o, const char *path)
 {
 	struct draft_group d = {.from_aws = true, .g = {.vpc = -1, .origin = ld_origin(l, path)}};
 	struct security_group *g = &d.g;
-	j_str(l, o, "GroupId", path, true, &g->id);
-	j_str(l, o, "GroupName", path, false, &g->name);
-	j_str(l, o, "VpcId", path, false, &g->vpc_id);
-	j_str(l, o, "Description", path, false, &g->description);
+	j_strs(l, o, path,
+	       (const struct j_field[]){{"GroupId", &g->id, true},
+					{"GroupName", &g->name, false},
+					{"VpcId", &g->vpc_id, false},
+					{"Description", &g->description, false},
+					{NULL, NULL, false}});
 	struct vec rules = {0};
 	EACH(l, o, "IpPermissions", path, i, p, pp)
 	{
@@ -247,15 +249,8 @@ static bool aws_nacl_entry(struct loader *l, const json_t *e, const char *path,
 	}
 	if (proto)
 		ok &= ld_protocol(l, proto, jp_key(l, path, "Protocol"), &n->protocol);
-	if (action) {
-		if (!strcmp(action, "allow")) {
-			n->allow = true;
-		} else if (strcmp(action, "deny")) {
-			ld_err(l, jp_key(l, path, "RuleAction"),
-			       "'%s' is not a rule action (allow or deny)", action);
-			ok = false;
-		}
-	}
+	if (action)
+		ok &= ld_rule_action(l, action, jp_key(l, path, "RuleAction"), &n->allow);
 	bool h4 = j_str(l, e, "CidrBlock", path, false, &c4);
 	bool h6 = j_str(l, e, "Ipv6CidrBlock", path, false, &c6);
 	if (h4 == h6) {
@@ -294,8 +289,10 @@ void aws_nacl(struct loader *l, const json_t *o, const char *path)
 {
 	struct draft_nacl d = {.from_aws = true, .n = {.vpc = -1, .origin = ld_origin(l, path)}};
 	struct nacl *n = &d.n;
-	j_str(l, o, "NetworkAclId", path, true, &n->id);
-	j_str(l, o, "VpcId", path, true, &n->vpc_id);
+	j_strs(l, o, path,
+	       (const struct j_field[]){{"NetworkAclId", &n->id, true},
+					{"VpcId", &n->vpc_id, true},
+					{NULL, NULL, false}});
 	j_bool(l, o, "IsDefault", path, false, &n->is_default);
 	n->name = j_name_tag(l, o, path);
 	struct vec in = {0}, out = {0}, assoc = {0};

@@ -276,6 +276,12 @@ bool j_bool(struct loader *l, const json_t *obj, const char *key, const char *ba
 	return v != NULL;
 }
 
+void j_strs(struct loader *l, const json_t *obj, const char *base, const struct j_field *fields)
+{
+	for (const struct j_field *f = fields; f->key; f++)
+		j_str(l, obj, f->key, base, f->required, f->out);
+}
+
 const json_t *j_array(struct loader *l, const json_t *obj, const char *key, const char *base,
 		      bool required)
 {
@@ -408,6 +414,16 @@ bool ld_family(struct loader *l, const char *text, const char *path, const char 
 		return true;
 	}
 	ld_err(l, path, "'%s' is not an address family (%s)", text, names);
+	return false;
+}
+
+bool ld_rule_action(struct loader *l, const char *text, const char *path, bool *allow)
+{
+	if (!strcmp(text, "allow") || !strcmp(text, "deny")) {
+		*allow = text[0] == 'a';
+		return true;
+	}
+	ld_err(l, path, "'%s' is not a rule action (allow or deny)", text);
 	return false;
 }
 

@@ -149,13 +149,7 @@ static bool lab_nacl_entry(struct loader *l, const json_t *o, const char *path, 
 	}
 	n->rule_number = (uint32_t)num;
 	if (j_str(l, o, "action", path, true, &action)) {
-		if (!strcmp(action, "allow")) {
-			n->allow = true;
-		} else if (strcmp(action, "deny")) {
-			ld_err(l, jp_key(l, path, "action"),
-			       "'%s' is not a rule action (allow or deny)", action);
-			ok = false;
-		}
+		ok &= ld_rule_action(l, action, jp_key(l, path, "action"), &n->allow);
 	} else {
 		ok = false;
 	}
