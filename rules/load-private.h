@@ -227,6 +227,9 @@ const char *ld_local_routes(struct loader *l, const struct ip_prefix *v4, size_t
  * (names) otherwise, *out untouched. */
 bool ld_family(struct loader *l, const char *text, const char *path, const char *names,
 	       uint8_t *out);
+/* The text of v when it is an integer (written into buf) or a string (a
+ * protocol may be either); NULL otherwise. */
+const char *ld_number_or_string(const json_t *v, char *buf, size_t len);
 /* A NACL entry's action, "allow" or "deny"; false with an error otherwise
  * (*allow untouched). */
 bool ld_rule_action(struct loader *l, const char *text, const char *path, bool *allow);

@@ -417,6 +417,15 @@ bool ld_family(struct loader *l, const char *text, const char *path, const char 
 	return false;
 }
 
+const char *ld_number_or_string(const json_t *v, char *buf, size_t len)
+{
+	if (json_is_integer(v)) {
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+		return buf;
+	}
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
 bool ld_rule_action(struct loader *l, const char *text, const char *path, bool *allow)
 {
 	if (!strcmp(text, "allow") || !strcmp(text, "deny")) {

@@ -62,14 +62,9 @@ static bool lab_proto(struct loader *l, const json_t *o, const char *path, int16
 		ld_err(l, pp, "required key is missing");
 		return false;
 	}
-	char num[16];
-	const char *text;
-	if (json_is_integer(v)) {
-		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
-		text = num;
-	} else if (json_is_string(v)) {
-		text = json_string_value(v);
-	} else {
+	char num[24];
+	const char *text = ld_number_or_string(v, num, sizeof(num));
+	if (!text) {
 		ld_err(l, pp, "expected a protocol name or number, found %s", json_kind(v));
 		return false;
 	}

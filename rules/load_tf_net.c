@@ -124,14 +124,9 @@ static bool sg_proto(struct tf_doc *t, const json_t *b, const char *path, struct
 	struct loader *l = t->l;
 	const char *key = json_object_get(b, "ip_protocol") ? "ip_protocol" : "protocol";
 	const json_t *pv = json_object_get(b, key);
-	char num[32];
-	const char *text = NULL;
-	if (json_is_integer(pv)) {
-		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(pv));
-		text = num;
-	} else if (json_is_string(pv)) {
-		text = json_string_value(pv);
-	} else {
+	char num[24];
+	const char *text = ld_number_or_string(pv, num, sizeof(num));
+	if (!text) {
 		ld_err(l, jp_key(l, path, key), "the rule's protocol is missing");
 		return false;
 	}

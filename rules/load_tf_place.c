@@ -308,19 +308,17 @@ static void default_vpc_routes(struct loader *l, const char *vpc_id, const struc
 	if (!d || !g || !r)
 		return;
 	const char *igw = ld_make_id(l, "igw", vpc_id, "default");
-	memset(g, 0, sizeof(*g));
-	g->kind = GW_INTERNET;
-	g->id = igw;
-	g->vpc_id = vpc_id;
-	g->vpc = -1;
-	g->origin = *at;
-	memset(d, 0, sizeof(*d));
-	d->from_aws = d->from_tf = true;
-	d->rt.id = vd ? vd->rtb_id : ld_make_id(l, "rtb", vpc_id, "main");
-	d->rt.vpc_id = vpc_id;
-	d->rt.vpc = -1;
-	d->rt.main = true;
-	d->rt.origin = *at;
+	*g = (struct gateway){
+	    .kind = GW_INTERNET, .id = igw, .vpc_id = vpc_id, .vpc = -1, .origin = *at};
+	*d = (struct draft_rt){
+	    .from_aws = true,
+	    .from_tf = true,
+	    .rt = {.id = vd ? vd->rtb_id : ld_make_id(l, "rtb", vpc_id, "main"),
+		   .vpc_id = vpc_id,
+		   .vpc = -1,
+		   .main = true,
+		   .origin = *at},
+	};
 	ip_prefix_parse("0.0.0.0/0", &r->dest, NULL);
 	r->kind = ROUTE_IGW;
 	r->target = igw;

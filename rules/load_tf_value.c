@@ -109,12 +109,8 @@ struct tf_pending *tf_pend(struct loader *l, enum tf_pending_kind kind, const ch
 	struct tf_pending *p = s ? vec_push(&s->pending, sizeof(*p)) : NULL;
 	if (!p)
 		return NULL;
-	memset(p, 0, sizeof(*p));
-	p->kind = kind;
-	p->target = target;
-	p->other = other;
-	p->device_index = -1;
-	p->origin = *o;
+	*p = (struct tf_pending){
+	    .kind = kind, .target = target, .other = other, .device_index = -1, .origin = *o};
 	return p;
 }
 
