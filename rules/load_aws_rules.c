@@ -289,10 +289,8 @@ void aws_nacl(struct loader *l, const json_t *o, const char *path)
 {
 	struct draft_nacl d = {.from_aws = true, .n = {.vpc = -1, .origin = ld_origin(l, path)}};
 	struct nacl *n = &d.n;
-	j_strs(l, o, path,
-	       (const struct j_field[]){{"NetworkAclId", &n->id, true},
-					{"VpcId", &n->vpc_id, true},
-					{NULL, NULL, false}});
+	j_str(l, o, "NetworkAclId", path, true, &n->id);
+	j_str(l, o, "VpcId", path, true, &n->vpc_id);
 	j_bool(l, o, "IsDefault", path, false, &n->is_default);
 	n->name = j_name_tag(l, o, path);
 	struct vec in = {0}, out = {0}, assoc = {0};

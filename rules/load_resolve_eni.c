@@ -247,10 +247,7 @@ void ld_fill_members(struct loader *l, struct lab *lab)
 		for (int pass = 0; pass < 2; pass++) {
 			for (size_t i = 0; i < lab->n_enis; i++) {
 				const struct eni *e = &lab->enis[i];
-				bool carries = false;
-				for (size_t k = 0; k < e->n_groups; k++)
-					carries |= e->groups[k] == (int32_t)g;
-				if (!carries)
+				if (!lab_eni_has_group(e, (int32_t)g))
 					continue;
 				size_t add =
 				    e->n_ipv4 + (lab->opts.sg_ref_includes_ipv6 ? e->n_ipv6 : 0);

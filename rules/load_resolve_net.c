@@ -177,14 +177,6 @@ static void check_entries(struct loader *l, const struct nacl *n, struct nacl_en
 }
 
 /* A network ACL or route table and the subnet field its associations set. */
-struct assoc_owner {
-	const char *kind, *kinds; /* "network ACL", "network ACLs" */
-	const char *id, *vpc_id;
-	int32_t vpc, index;
-	size_t field; /* offsetof(struct subnet, nacl or route_table) */
-	const char *(*id_of)(const struct lab *lab, int32_t index);
-};
-
 static const char *nacl_id(const struct lab *lab, int32_t i)
 {
 	return lab->nacls[i].id;
@@ -194,6 +186,21 @@ static const char *route_table_id(const struct lab *lab, int32_t i)
 {
 	return lab->route_tables[i].id;
 }
+
+/* What a subnet is associated with: the subnet field it sets. */
+static const struct assoc_kind {
+	const char *kind, *kinds; /* "network ACL", "network ACLs" */
+	size_t field;		  /* offsetof(struct subnet, nacl or route_table) */
+	const char *(*id_of)(const struct lab *lab, int32_t index);
+} nacl_assoc = {"network ACL", "network ACLs", offsetof(struct subnet, nacl), nacl_id},
+  rt_assoc = {"route table", "route tables", offsetof(struct subnet, route_table), route_table_id};
+
+/* A network ACL or route table: the index-th of its kind. */
+struct assoc_owner {
+	const struct assoc_kind *k;
+	const char *id, *vpc_id;
+	int32_t vpc, index;
+};
 
 /* Explicit associations (describe-*: Associations[].SubnetId): a subnet of
  * the owner's VPC, associated with one owner of each kind only. */
@@ -210,14 +217,14 @@ static void associate_subnets(struct loader *l, struct lab *lab, const struct re
 			continue;
 		}
 		struct subnet *sn = &lab->subnets[s];
-		int32_t *slot = (int32_t *)((char *)sn + o->field);
+		int32_t *slot = (int32_t *)((char *)sn + o->k->field);
 		if (sn->vpc != o->vpc)
 			ld_err_at(l, &r->at, "SubnetId", "subnet %s is in VPC %s, %s %s in VPC %s",
-				  r->id, sn->vpc_id, o->kind, o->id, o->vpc_id);
+				  r->id, sn->vpc_id, o->k->kind, o->id, o->vpc_id);
 		else if (*slot >= 0 && *slot != o->index)
 			ld_err_at(l, &r->at, "SubnetId",
 				  "subnet %s is associated with two %s (%s and %s)", r->id,
-				  o->kinds, o->id_of(lab, *slot), o->id);
+				  o->k->kinds, o->k->id_of(lab, *slot), o->id);
 		else
 			*slot = o->index;
 	}
@@ -262,15 +269,9 @@ void ld_check_nacls(struct loader *l, struct lab *lab, struct draft_nacl *drafts
 			      v->default_nacl >= 0 ? lab->nacls[v->default_nacl].id : NULL, n->id,
 			      &n->origin);
 		}
-		struct assoc_owner o = {"network ACL",
-					"network ACLs",
-					n->id,
-					n->vpc_id,
-					n->vpc,
-					(int32_t)i,
-					offsetof(struct subnet, nacl),
-					nacl_id};
-		associate_subnets(l, lab, drafts[i].assoc, drafts[i].n_assoc, &o);
+		associate_subnets(
+		    l, lab, drafts[i].assoc, drafts[i].n_assoc,
+		    &(struct assoc_owner){&nacl_assoc, n->id, n->vpc_id, n->vpc, (int32_t)i});
 	}
 	for (size_t v = 0; v < lab->n_vpcs; v++) {
 		size_t count = 0;
@@ -341,15 +342,9 @@ void ld_check_route_tables(struct loader *l, struct lab *lab, struct draft_rt *d
 						       : NULL,
 			      t->id, &t->origin);
 		warn_middlebox_routes(l, lab, t);
-		struct assoc_owner o = {"route table",
-					"route tables",
-					t->id,
-					t->vpc_id,
-					t->vpc,
-					(int32_t)i,
-					offsetof(struct subnet, route_table),
-					route_table_id};
-		associate_subnets(l, lab, drafts[i].assoc, drafts[i].n_assoc, &o);
+		associate_subnets(
+		    l, lab, drafts[i].assoc, drafts[i].n_assoc,
+		    &(struct assoc_owner){&rt_assoc, t->id, t->vpc_id, t->vpc, (int32_t)i});
 	}
 }
 
