@@ -19,60 +19,79 @@
 
 /* ---- fields and formats ------------------------------------------------ */
 
-/* How a field's value is printed: from a member of struct flowlog_record
- * (off) of a given type, or by its own rule (COL_OWN, see put_own). */
-enum col_kind { COL_OWN, COL_ADDR, COL_U8, COL_U16, COL_U64, COL_STR, COL_IFACE };
-
 struct field_info {
 	const char *name;
 	uint8_t version;
-	uint8_t kind; /* enum col_kind */
-	size_t off;
 };
-
-#define REC(m) offsetof(struct flowlog_record, m)
 
 /* Versions as in AWS's "available fields" table of the VPC User Guide. */
 static const struct field_info fields[FLF_COUNT] = {
-    [FLF_VERSION] = {"version", 2, COL_OWN},
-    [FLF_ACCOUNT_ID] = {"account-id", 2, COL_IFACE},
-    [FLF_INTERFACE_ID] = {"interface-id", 2, COL_IFACE},
-    [FLF_SRCADDR] = {"srcaddr", 2, COL_ADDR, REC(src)},
-    [FLF_DSTADDR] = {"dstaddr", 2, COL_ADDR, REC(dst)},
-    [FLF_SRCPORT] = {"srcport", 2, COL_U16, REC(sport)},
-    [FLF_DSTPORT] = {"dstport", 2, COL_U16, REC(dport)},
-    [FLF_PROTOCOL] = {"protocol", 2, COL_U8, REC(protocol)},
-    [FLF_PACKETS] = {"packets", 2, COL_U64, REC(packets)},
-    [FLF_BYTES] = {"bytes", 2, COL_U64, REC(bytes)},
-    [FLF_START] = {"start", 2, COL_U64, REC(start)},
-    [FLF_END] = {"end", 2, COL_U64, REC(end)},
-    [FLF_ACTION] = {"action", 2, COL_OWN},
-    [FLF_LOG_STATUS] = {"log-status", 2, COL_OWN},
-    [FLF_VPC_ID] = {"vpc-id", 3, COL_IFACE},
-    [FLF_SUBNET_ID] = {"subnet-id", 3, COL_IFACE},
-    [FLF_INSTANCE_ID] = {"instance-id", 3, COL_IFACE},
-    [FLF_TCP_FLAGS] = {"tcp-flags", 3, COL_U8, REC(tcp_flags)},
-    [FLF_TYPE] = {"type", 3, COL_OWN},
-    [FLF_PKT_SRCADDR] = {"pkt-srcaddr", 3, COL_ADDR, REC(pkt_src)},
-    [FLF_PKT_DSTADDR] = {"pkt-dstaddr", 3, COL_ADDR, REC(pkt_dst)},
-    [FLF_REGION] = {"region", 4, COL_IFACE},
-    [FLF_AZ_ID] = {"az-id", 4, COL_IFACE},
-    [FLF_SUBLOCATION_TYPE] = {"sublocation-type", 4, COL_IFACE},
-    [FLF_SUBLOCATION_ID] = {"sublocation-id", 4, COL_IFACE},
-    [FLF_PKT_SRC_AWS_SERVICE] = {"pkt-src-aws-service", 5, COL_STR, REC(pkt_src_aws_service)},
-    [FLF_PKT_DST_AWS_SERVICE] = {"pkt-dst-aws-service", 5, COL_STR, REC(pkt_dst_aws_service)},
-    [FLF_FLOW_DIRECTION] = {"flow-direction", 5, COL_OWN},
-    [FLF_TRAFFIC_PATH] = {"traffic-path", 5, COL_OWN},
-    [FLF_ECS_CLUSTER_ARN] = {"ecs-cluster-arn", 7, COL_OWN},
-    [FLF_ECS_CLUSTER_NAME] = {"ecs-cluster-name", 7, COL_OWN},
-    [FLF_ECS_CONTAINER_INSTANCE_ARN] = {"ecs-container-instance-arn", 7, COL_OWN},
-    [FLF_ECS_CONTAINER_INSTANCE_ID] = {"ecs-container-instance-id", 7, COL_OWN},
-    [FLF_ECS_CONTAINER_ID] = {"ecs-container-id", 7, COL_OWN},
-    [FLF_ECS_SECOND_CONTAINER_ID] = {"ecs-second-container-id", 7, COL_OWN},
-    [FLF_ECS_SERVICE_NAME] = {"ecs-service-name", 7, COL_OWN},
-    [FLF_ECS_TASK_DEFINITION_ARN] = {"ecs-task-definition-arn", 7, COL_OWN},
-    [FLF_ECS_TASK_ARN] = {"ecs-task-arn", 7, COL_OWN},
-    [FLF_ECS_TASK_ID] = {"ecs-task-id", 7, COL_OWN},
+    [FLF_VERSION] = {"version", 2},
+    [FLF_ACCOUNT_ID] = {"account-id", 2},
+    [FLF_INTERFACE_ID] = {"interface-id", 2},
+    [FLF_SRCADDR] = {"srcaddr", 2},
+    [FLF_DSTADDR] = {"dstaddr", 2},
+    [FLF_SRCPORT] = {"srcport", 2},
+    [FLF_DSTPORT] = {"dstport", 2},
+    [FLF_PROTOCOL] = {"protocol", 2},
+    [FLF_PACKETS] = {"packets", 2},
+    [FLF_BYTES] = {"bytes", 2},
+    [FLF_START] = {"start", 2},
+    [FLF_END] = {"end", 2},
+    [FLF_ACTION] = {"action", 2},
+    [FLF_LOG_STATUS] = {"log-status", 2},
+    [FLF_VPC_ID] = {"vpc-id", 3},
+    [FLF_SUBNET_ID] = {"subnet-id", 3},
+    [FLF_INSTANCE_ID] = {"instance-id", 3},
+    [FLF_TCP_FLAGS] = {"tcp-flags", 3},
+    [FLF_TYPE] = {"type", 3},
+    [FLF_PKT_SRCADDR] = {"pkt-srcaddr", 3},
+    [FLF_PKT_DSTADDR] = {"pkt-dstaddr", 3},
+    [FLF_REGION] = {"region", 4},
+    [FLF_AZ_ID] = {"az-id", 4},
+    [FLF_SUBLOCATION_TYPE] = {"sublocation-type", 4},
+    [FLF_SUBLOCATION_ID] = {"sublocation-id", 4},
+    [FLF_PKT_SRC_AWS_SERVICE] = {"pkt-src-aws-service", 5},
+    [FLF_PKT_DST_AWS_SERVICE] = {"pkt-dst-aws-service", 5},
+    [FLF_FLOW_DIRECTION] = {"flow-direction", 5},
+    [FLF_TRAFFIC_PATH] = {"traffic-path", 5},
+    [FLF_ECS_CLUSTER_ARN] = {"ecs-cluster-arn", 7},
+    [FLF_ECS_CLUSTER_NAME] = {"ecs-cluster-name", 7},
+    [FLF_ECS_CONTAINER_INSTANCE_ARN] = {"ecs-container-instance-arn", 7},
+    [FLF_ECS_CONTAINER_INSTANCE_ID] = {"ecs-container-instance-id", 7},
+    [FLF_ECS_CONTAINER_ID] = {"ecs-container-id", 7},
+    [FLF_ECS_SECOND_CONTAINER_ID] = {"ecs-second-container-id", 7},
+    [FLF_ECS_SERVICE_NAME] = {"ecs-service-name", 7},
+    [FLF_ECS_TASK_DEFINITION_ARN] = {"ecs-task-definition-arn", 7},
+    [FLF_ECS_TASK_ARN] = {"ecs-task-arn", 7},
+    [FLF_ECS_TASK_ID] = {"ecs-task-id", 7},
+};
+
+/* How a field's value is printed: from a member of struct flowlog_record
+ * (off) of a given type; the interface's strings (flowlog_iface_strs) and
+ * the rest (COL_OWN, see put_own) by their own rules. */
+enum col_kind { COL_OWN, COL_ADDR, COL_U8, COL_U16, COL_U64, COL_STR };
+
+#define REC(m) offsetof(struct flowlog_record, m)
+
+static const struct {
+	uint8_t kind; /* enum col_kind */
+	size_t off;
+} cols[FLF_COUNT] = {
+    [FLF_SRCADDR] = {COL_ADDR, REC(src)},
+    [FLF_DSTADDR] = {COL_ADDR, REC(dst)},
+    [FLF_SRCPORT] = {COL_U16, REC(sport)},
+    [FLF_DSTPORT] = {COL_U16, REC(dport)},
+    [FLF_PROTOCOL] = {COL_U8, REC(protocol)},
+    [FLF_PACKETS] = {COL_U64, REC(packets)},
+    [FLF_BYTES] = {COL_U64, REC(bytes)},
+    [FLF_START] = {COL_U64, REC(start)},
+    [FLF_END] = {COL_U64, REC(end)},
+    [FLF_TCP_FLAGS] = {COL_U8, REC(tcp_flags)},
+    [FLF_PKT_SRCADDR] = {COL_ADDR, REC(pkt_src)},
+    [FLF_PKT_DSTADDR] = {COL_ADDR, REC(pkt_dst)},
+    [FLF_PKT_SRC_AWS_SERVICE] = {COL_STR, REC(pkt_src_aws_service)},
+    [FLF_PKT_DST_AWS_SERVICE] = {COL_STR, REC(pkt_dst_aws_service)},
 };
 
 const char *flowlog_field_name(enum flowlog_field f)
@@ -225,11 +244,14 @@ const struct flowlog_iface_str flowlog_iface_strs[FLOWLOG_IFACE_STRS] = {
 };
 
 /* Fields describing the interface, printed for every status. */
-static void put_iface_field(struct out *o, enum flowlog_field f, const struct flowlog_iface *i)
+static bool put_iface_field(struct out *o, enum flowlog_field f, const struct flowlog_iface *i)
 {
 	for (size_t k = 0; k < FLOWLOG_IFACE_STRS; k++)
-		if (flowlog_iface_strs[k].field == f)
+		if (flowlog_iface_strs[k].field == f) {
 			put_str(o, flowlog_iface_get(i, k));
+			return true;
+		}
+	return false;
 }
 
 /* The fields whose text is not a member printed as it is. */
@@ -269,8 +291,8 @@ static uint64_t col_uint(const void *m, enum col_kind k)
 
 static void put_flow_field(struct out *o, enum flowlog_field f, const struct flowlog_record *r)
 {
-	const void *m = (const char *)r + fields[f].off;
-	enum col_kind k = fields[f].kind;
+	const void *m = (const char *)r + cols[f].off;
+	enum col_kind k = cols[f].kind;
 	if (k == COL_ADDR)
 		put_addr(o, m);
 	else if (k == COL_STR)
@@ -297,8 +319,8 @@ size_t flowlog_format_record(const struct flowlog_format *f, const struct flowlo
 			put_u64(&o, f->version);
 		else if (fld == FLF_LOG_STATUS)
 			put(&o, status_name(r->status));
-		else if (fields[fld].kind == COL_IFACE)
-			put_iface_field(&o, fld, i);
+		else if (put_iface_field(&o, fld, i))
+			;
 		/* "-" in NODATA/SKIPDATA records but for their interval, as in
 		 * AWS's examples ("... eni-… - - - - - - - 1431280876 1431280934 - NODATA") */
 		else if (r->status != FLOWLOG_OK && fld != FLF_START && fld != FLF_END)
