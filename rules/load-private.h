@@ -209,6 +209,17 @@ struct j_field {
 	bool required;
 };
 void j_strs(struct loader *l, const json_t *obj, const char *base, const struct j_field *fields);
+#define J_OPT(key, out)                                                                            \
+	{                                                                                          \
+		key, out, false                                                                    \
+	}
+#define J_REQ(key, out)                                                                            \
+	{                                                                                          \
+		key, out, true                                                                     \
+	}
+/* J_STRS(l, o, path, J_REQ("GroupId", &g->id), J_OPT("VpcId", &g->vpc_id)) */
+#define J_STRS(l, obj, base, ...)                                                                  \
+	j_strs(l, obj, base, (const struct j_field[]){__VA_ARGS__, {NULL, NULL, false}})
 /* A string or an array of strings (our format's lists). n = 0 when absent. */
 bool j_strlist(struct loader *l, const json_t *obj, const char *key, const char *base,
 	       const char ***out, size_t *n);

@@ -28,11 +28,7 @@ static bool block_associated(struct loader *l, const json_t *assoc, const char *
 
 void aws_vpc(struct loader *l, const json_t *o, const char *path)
 {
-	struct vpc v;
-	memset(&v, 0, sizeof(v));
-	v.default_nacl = -1;
-	v.main_route_table = -1;
-	v.origin = ld_origin(l, path);
+	struct vpc v = {.default_nacl = -1, .main_route_table = -1, .origin = ld_origin(l, path)};
 	j_str(l, o, "VpcId", path, true, &v.id);
 	v.name = j_name_tag(l, o, path);
 	const char *primary = NULL;

@@ -82,11 +82,8 @@ void aws_nat(struct loader *l, const json_t *o, const char *path)
 	struct gateway g;
 	if (!gw_begin(l, o, path, GW_NAT, "NatGatewayId", &g))
 		return;
-	j_strs(l, o, path,
-	       (const struct j_field[]){{"VpcId", &g.vpc_id, false},
-					{"State", &g.state, false},
-					{"ConnectivityType", &g.detail, false},
-					{NULL, NULL, false}});
+	J_STRS(l, o, path, J_OPT("VpcId", &g.vpc_id), J_OPT("State", &g.state),
+	       J_OPT("ConnectivityType", &g.detail));
 	g.subnet_ids = arena_calloc(l->a, 1, sizeof(char *));
 	if (g.subnet_ids && j_str(l, o, "SubnetId", path, false, &g.subnet_ids[0]))
 		g.n_subnet_ids = 1;
@@ -116,12 +113,8 @@ void aws_endpoint(struct loader *l, const json_t *o, const char *path)
 	if (!gw_begin(l, o, path, GW_ENDPOINT, "VpcEndpointId", &g))
 		return;
 	const char *type = "Gateway", *service = "?";
-	j_strs(l, o, path,
-	       (const struct j_field[]){{"VpcId", &g.vpc_id, false},
-					{"State", &g.state, false},
-					{"VpcEndpointType", &type, false},
-					{"ServiceName", &service, false},
-					{NULL, NULL, false}});
+	J_STRS(l, o, path, J_OPT("VpcId", &g.vpc_id), J_OPT("State", &g.state),
+	       J_OPT("VpcEndpointType", &type), J_OPT("ServiceName", &service));
 	g.detail = arena_printf(l->a, "%s %s", type, service);
 	id_list(l, o, "SubnetIds", NULL, path, &g.subnet_ids, &g.n_subnet_ids);
 	id_list(l, o, "NetworkInterfaceIds", NULL, path, &g.eni_ids, &g.n_eni_ids);
@@ -160,11 +153,8 @@ void aws_transit_attach(struct loader *l, const json_t *o, const char *path)
 	struct gateway g;
 	if (!gw_begin(l, o, path, GW_TRANSIT_ATTACH, "TransitGatewayAttachmentId", &g))
 		return;
-	j_strs(l, o, path,
-	       (const struct j_field[]){{"TransitGatewayId", &g.transit_id, false},
-					{"VpcId", &g.vpc_id, false},
-					{"State", &g.state, false},
-					{NULL, NULL, false}});
+	J_STRS(l, o, path, J_OPT("TransitGatewayId", &g.transit_id), J_OPT("VpcId", &g.vpc_id),
+	       J_OPT("State", &g.state));
 	id_list(l, o, "SubnetIds", NULL, path, &g.subnet_ids, &g.n_subnet_ids);
 	push_gateway(l, &g);
 }

@@ -135,12 +135,8 @@ void aws_group(struct loader *l, const json_t *o, const char *path)
 {
 	struct draft_group d = {.from_aws = true, .g = {.vpc = -1, .origin = ld_origin(l, path)}};
 	struct security_group *g = &d.g;
-	j_strs(l, o, path,
-	       (const struct j_field[]){{"GroupId", &g->id, true},
-					{"GroupName", &g->name, false},
-					{"VpcId", &g->vpc_id, false},
-					{"Description", &g->description, false},
-					{NULL, NULL, false}});
+	J_STRS(l, o, path, J_REQ("GroupId", &g->id), J_OPT("GroupName", &g->name),
+	       J_OPT("VpcId", &g->vpc_id), J_OPT("Description", &g->description));
 	struct vec rules = {0};
 	EACH(l, o, "IpPermissions", path, i, p, pp)
 	{

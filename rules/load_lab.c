@@ -216,11 +216,7 @@ static void lab_vpc(struct loader *l, const json_t *o, const char *path, struct 
 	struct scope s;
 	memset(&s, 0, sizeof(s));
 	s.pls = pls;
-	struct vpc v;
-	memset(&v, 0, sizeof(v));
-	v.default_nacl = -1;
-	v.main_route_table = -1;
-	v.origin = ld_origin(l, path);
+	struct vpc v = {.default_nacl = -1, .main_route_table = -1, .origin = ld_origin(l, path)};
 	j_str(l, o, "name", path, true, &v.name);
 	j_str(l, o, "id", path, false, &v.id);
 	if (!v.name)
@@ -317,9 +313,7 @@ static void lab_prefix_lists(struct loader *l, const json_t *root, struct names 
 		const char *path = jp_idx(l, "prefix_lists", i);
 		if (!lab_keys_ok(l, o, path, pl_keys))
 			continue;
-		struct prefix_list p;
-		memset(&p, 0, sizeof(p));
-		p.origin = ld_origin(l, path);
+		struct prefix_list p = {.origin = ld_origin(l, path)};
 		p.id = lab_declare(l, names, o, path, "pl", "", &p.name);
 		const char **texts;
 		size_t n;
@@ -358,31 +352,24 @@ static void lab_prefix_lists(struct loader *l, const json_t *root, struct names 
 
 static const char *const outside_keys[] = {"name", "addr", "description", NULL};
 
-static void lab_outside(struct loader *l, const json_t *root)
+static void lab_outside_host(struct loader *l, const json_t *o, const char *path)
 {
-	const json_t *arr = j_array(l, root, "outside", "", false);
-	FOREACH(arr, i, o)
-	{
-		const char *path = jp_idx(l, "outside", i);
-		if (!lab_keys_ok(l, o, path, outside_keys))
-			continue;
-		struct outside_host h;
-		memset(&h, 0, sizeof(h));
-		h.origin = ld_origin(l, path);
-		const char *a = NULL;
-		bool ok = j_str(l, o, "name", path, true, &h.name);
-		ok &= j_str(l, o, "addr", path, true, &a);
-		if (!ok || !ld_addr(l, a, jp_key(l, path, "addr"), 0, &h.addr))
-			continue;
-		if (!lab_name_is_short(h.name))
-			ld_warn(l, jp_key(l, path, "name"),
-				"'%s' is not a short name (1-10 of a-z 0-9 -): it becomes the "
-				"namespace name vpcfw-%s",
-				h.name, h.name);
-		struct outside_host *slot = vec_push(&l->outside, sizeof(*slot));
-		if (slot)
-			*slot = h;
-	}
+	if (!lab_keys_ok(l, o, path, outside_keys))
+		return;
+	struct outside_host h = {.origin = ld_origin(l, path)};
+	const char *a = NULL;
+	bool ok = j_str(l, o, "name", path, true, &h.name);
+	ok &= j_str(l, o, "addr", path, true, &a);
+	if (!ok || !ld_addr(l, a, jp_key(l, path, "addr"), 0, &h.addr))
+		return;
+	if (!lab_name_is_short(h.name))
+		ld_warn(l, jp_key(l, path, "name"),
+			"'%s' is not a short name (1-10 of a-z 0-9 -): it becomes the "
+			"namespace name vpcfw-%s",
+			h.name, h.name);
+	struct outside_host *slot = vec_push(&l->outside, sizeof(*slot));
+	if (slot)
+		*slot = h;
 }
 
 static const char *const option_keys[] = {"sg_ref_includes_ipv6",
@@ -430,7 +417,7 @@ void lab_format_load(struct loader *l, const json_t *root)
 	lab_options(l, root);
 	struct names pl_names = {0}, eni_names = {0};
 	lab_prefix_lists(l, root, &pl_names);
-	lab_outside(l, root);
+	ld_each_object(l, root, "outside", "", lab_outside_host);
 	const json_t *arr = j_array(l, root, "vpcs", "", false);
 	FOREACH(arr, i, v)
 	{
