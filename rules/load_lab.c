@@ -16,20 +16,26 @@
 #include "load-lab-private.h"
 #include "load_build.h"
 
-static bool lab_prefix_list(struct loader *l, const char *text, const char *path, int family,
-			    struct ip_prefix **out, size_t *n)
+/* o[key], a CIDR or a list of them, appended to *out; each bad one is an
+ * error at its own path. */
+static void lab_cidrs(struct loader *l, const json_t *o, const char *key, const char *path,
+		      int family, struct ip_prefix **out, size_t *n)
 {
-	struct ip_prefix p;
-	if (!ld_prefix(l, text, path, family, &p))
-		return false;
-	struct ip_prefix *grown = arena_calloc(l->a, *n + 1, sizeof(p));
-	if (!grown)
-		return false;
-	if (*n)
-		memcpy(grown, *out, *n * sizeof(p));
-	grown[(*n)++] = p;
-	*out = grown;
-	return true;
+	const char **texts;
+	size_t k;
+	if (!j_strlist(l, o, key, path, &texts, &k))
+		return;
+	bool list = json_is_array(json_object_get(o, key));
+	for (size_t i = 0; i < k; i++) {
+		const char *at = list ? jp_idx(l, jp_key(l, path, key), i) : jp_key(l, path, key);
+		struct ip_prefix p;
+		struct ip_prefix *grown;
+		if (!ld_prefix(l, texts[i], at, family, &p) ||
+		    !(grown = ld_grow(l, *out, *n, sizeof(p))))
+			continue;
+		grown[(*n)++] = p;
+		*out = grown;
+	}
 }
 
 static bool route_target(struct loader *l, struct scope *s, const char *t, struct route *r)
@@ -227,26 +233,10 @@ static void lab_vpc(struct loader *l, const json_t *o, const char *path, struct 
 		v.id = ld_make_id(l, "vpc", v.name, "");
 	s.vpc_name = v.name;
 	s.vpc_id = v.id;
-	const char **texts;
-	size_t n;
-	if (j_strlist(l, o, "cidr", path, &texts, &n)) {
-		bool list = json_is_array(json_object_get(o, "cidr"));
-		for (size_t i = 0; i < n; i++)
-			lab_prefix_list(l, texts[i],
-					list ? jp_idx(l, jp_key(l, path, "cidr"), i)
-					     : jp_key(l, path, "cidr"),
-					IP_V4, &v.cidrs, &v.n_cidrs);
-	}
+	lab_cidrs(l, o, "cidr", path, IP_V4, &v.cidrs, &v.n_cidrs);
 	if (!json_object_get(o, "cidr"))
 		ld_err(l, jp_key(l, path, "cidr"), "required key is missing");
-	if (j_strlist(l, o, "ipv6", path, &texts, &n)) {
-		bool list = json_is_array(json_object_get(o, "ipv6"));
-		for (size_t i = 0; i < n; i++)
-			lab_prefix_list(l, texts[i],
-					list ? jp_idx(l, jp_key(l, path, "ipv6"), i)
-					     : jp_key(l, path, "ipv6"),
-					IP_V6, &v.cidrs6, &v.n_cidrs6);
-	}
+	lab_cidrs(l, o, "ipv6", path, IP_V6, &v.cidrs6, &v.n_cidrs6);
 	s.cidrs = v.cidrs;
 	s.n_cidrs = v.n_cidrs;
 	s.cidrs6 = v.cidrs6;
@@ -315,16 +305,7 @@ static void lab_prefix_lists(struct loader *l, const json_t *root, struct names 
 			continue;
 		struct prefix_list p = {.origin = ld_origin(l, path)};
 		p.id = lab_declare(l, names, o, path, "pl", "", &p.name);
-		const char **texts;
-		size_t n;
-		if (j_strlist(l, o, "cidrs", path, &texts, &n)) {
-			bool list = json_is_array(json_object_get(o, "cidrs"));
-			for (size_t k = 0; k < n; k++)
-				lab_prefix_list(l, texts[k],
-						list ? jp_idx(l, jp_key(l, path, "cidrs"), k)
-						     : jp_key(l, path, "cidrs"),
-						0, &p.cidrs, &p.n_cidrs);
-		}
+		lab_cidrs(l, o, "cidrs", path, 0, &p.cidrs, &p.n_cidrs);
 		const char *fam = NULL;
 		if (j_str(l, o, "family", path, false, &fam))
 			ld_family(l, fam, jp_key(l, path, "family"), "ipv4 or ipv6", &p.family);
