@@ -402,6 +402,15 @@ static void subnet_assocs(struct tf_doc *t, const struct tf_res *r, struct ref *
 /* A new NACL denies all but what it lists; an aws_default_network_acl
  * holds exactly the entries written (provider docs). Entries unknown in a
  * plan are those of separate aws_network_acl_rule resources. */
+/* A default NACL or route table: its own id (key) when the document has
+ * it, else the id it was given. */
+static const char *own_id(struct tf_doc *t, const struct tf_res *r, bool is_default,
+			  const char *key, const char *id)
+{
+	const char *own = is_default ? tf_id(t, r, r->values, r->unknown, r->config, key) : NULL;
+	return own ? own : id;
+}
+
 static void tf_acl(struct tf_doc *t, const struct tf_res *r, bool is_default)
 {
 	struct loader *l = t->l;
@@ -411,12 +420,7 @@ static void tf_acl(struct tf_doc *t, const struct tf_res *r, bool is_default)
 	n->name = tf_name_tag(t, r);
 	n->origin = r->origin;
 	n->vpc_id = tf_id(t, r, r->values, r->unknown, r->config, "vpc_id");
-	if (is_default) {
-		const char *id =
-		    tf_id(t, r, r->values, r->unknown, r->config, "default_network_acl_id");
-		if (id)
-			n->id = id;
-	}
+	n->id = own_id(t, r, is_default, "default_network_acl_id", n->id);
 	struct vec in = {0}, out = {0};
 	for (int eg = 0; eg < 2; eg++) {
 		const char *key = eg ? "egress" : "ingress";
@@ -523,12 +527,7 @@ static void tf_route_table(struct tf_doc *t, const struct tf_res *r, bool is_def
 	    .rt = {.id = r->id, .vpc = -1, .main = is_default, .origin = r->origin}};
 	struct route_table *rt = &d.rt;
 	rt->vpc_id = tf_id(t, r, r->values, r->unknown, r->config, "vpc_id");
-	if (is_default) {
-		const char *id =
-		    tf_id(t, r, r->values, r->unknown, r->config, "default_route_table_id");
-		if (id)
-			rt->id = id;
-	}
+	rt->id = own_id(t, r, is_default, "default_route_table_id", rt->id);
 	const json_t *list = json_object_get(r->values, "route");
 	rt->routes = arena_calloc(l->a, json_array_size(list) + 1, sizeof(struct route));
 	d.assoc = arena_calloc(l->a, 1, sizeof(struct ref));
