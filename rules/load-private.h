@@ -1,6 +1,7 @@
 /*
- * Shared only by the loader's files (load*.c; the Terraform reader adds
- * load-tf-private.h): the builder state that collects objects from
+ * Shared only by the loader's files (load*.c; the builder's calls are
+ * load_build.h, and the Terraform, lab-format and resolver files add their
+ * own -private.h): the builder state that collects objects from
  * every file of a lab before references are resolved, and the JSON helpers
  * that report wrong types with the file and JSON path. Nobody else includes
  * this; the public interface is load.h.

@@ -1,11 +1,14 @@
 /*
  * lab_load: reads a lab file, a directory of JSON files (recursively) or a
  * comma-separated list of them, recognises each document by its top-level
- * keys, hands it to the reader for its kind (load_aws.c, load_aws_gw.c,
- * load_lab.c, load_tf.c; kinds not modelled are named once as skipped),
- * then lets load_resolve.c build and validate the lab. The only file I/O
- * of the loader is here: reading the files it is given. All-or-nothing:
- * any error frees everything built.
+ * keys, hands it to the reader for its kind (load_aws*.c, load_lab*.c,
+ * load_tf*.c; kinds not modelled are named once as skipped), then lets
+ * load_resolve*.c build and validate the lab. The loader's files form
+ * layers, each calling only those below: this file; the resolver; the
+ * readers; load_build.c (the model-building calls they share);
+ * load_json.c (JSON and diagnostics). The only file I/O of the loader is
+ * here: reading the files it is given. All-or-nothing: any error frees
+ * everything built.
  */
 #include "load.h"
 
