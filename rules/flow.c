@@ -30,25 +30,18 @@ void flow_reverse(const struct flow *f, struct flow *out)
 
 const char *flow_proto_name(int proto, char *buf, size_t len)
 {
-	switch (proto) {
-	case PROTO_ALL:
-		snprintf(buf, len, "all traffic");
-		break;
-	case PROTO_TCP:
-		snprintf(buf, len, "tcp");
-		break;
-	case PROTO_UDP:
-		snprintf(buf, len, "udp");
-		break;
-	case PROTO_ICMP:
-		snprintf(buf, len, "icmp");
-		break;
-	case PROTO_ICMPV6:
-		snprintf(buf, len, "icmpv6");
-		break;
-	default:
-		snprintf(buf, len, "proto %d", proto);
-		break;
-	}
+	static const struct {
+		int proto;
+		const char *name;
+	} names[] = {
+	    {PROTO_ALL, "all traffic"}, {PROTO_TCP, "tcp"},	  {PROTO_UDP, "udp"},
+	    {PROTO_ICMP, "icmp"},	{PROTO_ICMPV6, "icmpv6"},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].proto == proto) {
+			snprintf(buf, len, "%s", names[i].name);
+			return buf;
+		}
+	snprintf(buf, len, "proto %d", proto);
 	return buf;
 }

@@ -1,6 +1,6 @@
 /*
- * VPC Flow Logs (AWS-SEMANTICS §6): the format-string parser, the record
- * formatter and the aggregation table. The table is a fixed pool of
+ * VPC Flow Logs (AWS-SEMANTICS §6): the aggregation table (format
+ * strings and lines are flowlog_format.c). The table is a fixed pool of
  * records chained into a power-of-two bucket array by index, plus one list
  * in creation order so flushes are deterministic; nothing is allocated per
  * packet. Interface descriptions (ids, AZ, account) are copied once per
@@ -8,369 +8,23 @@
  * caller's strings, which a lab reload frees. Not a writer: lines go to the
  * caller's callback.
  */
-#include "flowlog.h"
-
 #include <errno.h>
-#include <stdarg.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "flowlog-private.h"
 
 #define NIL UINT32_MAX
 #define IFACE_BUCKETS 256u
 /* Above this many records the bucket array would not fit a sane process. */
 #define CAPACITY_MAX (1u << 24)
 
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_ACK 0x10
-
-/* ---- fields and formats ------------------------------------------------ */
-
-struct field_info {
-	const char *name;
-	uint8_t version;
-};
-
-/* Versions as in AWS's "available fields" table of the VPC User Guide. */
-static const struct field_info fields[FLF_COUNT] = {
-    [FLF_VERSION] = {"version", 2},
-    [FLF_ACCOUNT_ID] = {"account-id", 2},
-    [FLF_INTERFACE_ID] = {"interface-id", 2},
-    [FLF_SRCADDR] = {"srcaddr", 2},
-    [FLF_DSTADDR] = {"dstaddr", 2},
-    [FLF_SRCPORT] = {"srcport", 2},
-    [FLF_DSTPORT] = {"dstport", 2},
-    [FLF_PROTOCOL] = {"protocol", 2},
-    [FLF_PACKETS] = {"packets", 2},
-    [FLF_BYTES] = {"bytes", 2},
-    [FLF_START] = {"start", 2},
-    [FLF_END] = {"end", 2},
-    [FLF_ACTION] = {"action", 2},
-    [FLF_LOG_STATUS] = {"log-status", 2},
-    [FLF_VPC_ID] = {"vpc-id", 3},
-    [FLF_SUBNET_ID] = {"subnet-id", 3},
-    [FLF_INSTANCE_ID] = {"instance-id", 3},
-    [FLF_TCP_FLAGS] = {"tcp-flags", 3},
-    [FLF_TYPE] = {"type", 3},
-    [FLF_PKT_SRCADDR] = {"pkt-srcaddr", 3},
-    [FLF_PKT_DSTADDR] = {"pkt-dstaddr", 3},
-    [FLF_REGION] = {"region", 4},
-    [FLF_AZ_ID] = {"az-id", 4},
-    [FLF_SUBLOCATION_TYPE] = {"sublocation-type", 4},
-    [FLF_SUBLOCATION_ID] = {"sublocation-id", 4},
-    [FLF_PKT_SRC_AWS_SERVICE] = {"pkt-src-aws-service", 5},
-    [FLF_PKT_DST_AWS_SERVICE] = {"pkt-dst-aws-service", 5},
-    [FLF_FLOW_DIRECTION] = {"flow-direction", 5},
-    [FLF_TRAFFIC_PATH] = {"traffic-path", 5},
-    [FLF_ECS_CLUSTER_ARN] = {"ecs-cluster-arn", 7},
-    [FLF_ECS_CLUSTER_NAME] = {"ecs-cluster-name", 7},
-    [FLF_ECS_CONTAINER_INSTANCE_ARN] = {"ecs-container-instance-arn", 7},
-    [FLF_ECS_CONTAINER_INSTANCE_ID] = {"ecs-container-instance-id", 7},
-    [FLF_ECS_CONTAINER_ID] = {"ecs-container-id", 7},
-    [FLF_ECS_SECOND_CONTAINER_ID] = {"ecs-second-container-id", 7},
-    [FLF_ECS_SERVICE_NAME] = {"ecs-service-name", 7},
-    [FLF_ECS_TASK_DEFINITION_ARN] = {"ecs-task-definition-arn", 7},
-    [FLF_ECS_TASK_ARN] = {"ecs-task-arn", 7},
-    [FLF_ECS_TASK_ID] = {"ecs-task-id", 7},
-};
-
-const char *flowlog_field_name(enum flowlog_field f)
-{
-	return (unsigned)f < FLF_COUNT ? fields[f].name : NULL;
-}
-
-int flowlog_field_version(enum flowlog_field f)
-{
-	return (unsigned)f < FLF_COUNT ? fields[f].version : -1;
-}
-
-static void set_default_format(struct flowlog_format *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (int f = FLF_VERSION; f <= FLF_LOG_STATUS; f++)
-		out->fields[out->n++] = (uint8_t)f;
-	out->version = 2;
-}
-
-static int field_lookup(const char *name, size_t len)
-{
-	for (int f = 0; f < FLF_COUNT; f++)
-		if (strlen(fields[f].name) == len && !memcmp(fields[f].name, name, len))
-			return f;
-	return -1;
-}
-
-static int parse_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int parse_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-int flowlog_format_parse(const char *spec, struct flowlog_format *out, char *err, size_t errlen)
-{
-	set_default_format(out);
-	if (!spec || !*spec)
-		return 0;
-	struct flowlog_format f = {0};
-	const char *p = spec;
-	for (;;) {
-		while (*p == ' ')
-			p++;
-		if (!*p)
-			break;
-		size_t at = (size_t)(p - spec);
-		if (p[0] != '$' || p[1] != '{')
-			return parse_error(err, errlen, "expected '${' at offset %zu", at);
-		const char *name = p + 2;
-		const char *close = strchr(name, '}');
-		if (!close)
-			return parse_error(err, errlen, "unterminated '${' at offset %zu", at);
-		int id = field_lookup(name, (size_t)(close - name));
-		if (id < 0)
-			return parse_error(err, errlen, "unknown field '%.*s' at offset %zu",
-					   (int)(close - name), name, at);
-		if (f.n == FLOWLOG_MAX_FIELDS)
-			return parse_error(err, errlen, "more than %d fields", FLOWLOG_MAX_FIELDS);
-		f.fields[f.n++] = (uint8_t)id;
-		if (fields[id].version > f.version)
-			f.version = fields[id].version;
-		p = close + 1;
-		if (*p && *p != ' ')
-			return parse_error(err, errlen,
-					   "fields must be separated by spaces at offset %zu",
-					   (size_t)(p - spec));
-	}
-	if (!f.n)
-		return parse_error(err, errlen, "no fields in the format");
-	*out = f;
-	return 0;
-}
-
-/* ---- formatting ---------------------------------------------------------- */
-
-/* An snprintf-like appender: keeps counting past the end of the buffer. */
-struct out {
-	char *buf;
-	size_t len, pos;
-};
-
-static void put(struct out *o, const char *s)
-{
-	size_t n = strlen(s);
-	if (o->pos < o->len) {
-		size_t room = o->len - o->pos - 1;
-		memcpy(o->buf + o->pos, s, n < room ? n : room);
-		o->buf[o->pos + (n < room ? n : room)] = '\0';
-	}
-	o->pos += n;
-}
-
-static void put_u64(struct out *o, uint64_t v)
-{
-	char tmp[24];
-	snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
-	put(o, tmp);
-}
-
-static void put_str(struct out *o, const char *s)
-{
-	put(o, s && *s ? s : "-");
-}
-
-static void put_addr(struct out *o, const struct ip_addr *a)
-{
-	char tmp[IP_ADDR_STRLEN];
-	put(o, a->family ? ip_addr_format(a, tmp, sizeof(tmp)) : "-");
-}
-
-size_t flowlog_format_header(const struct flowlog_format *f, char *buf, size_t len)
-{
-	struct out o = {buf, len, 0};
-	if (len)
-		buf[0] = '\0';
-	for (unsigned i = 0; i < f->n; i++) {
-		if (i)
-			put(&o, " ");
-		put(&o, fields[f->fields[i]].name);
-	}
-	return o.pos;
-}
-
-static const char *status_name(enum flowlog_status s)
-{
-	return s == FLOWLOG_OK ? "OK" : s == FLOWLOG_NODATA ? "NODATA" : "SKIPDATA";
-}
-
-/* Fields describing the interface, printed for every status. */
-static bool put_iface_field(struct out *o, enum flowlog_field f, const struct flowlog_iface *i)
-{
-	switch (f) {
-	case FLF_ACCOUNT_ID:
-		put_str(o, i->account_id);
-		return true;
-	case FLF_INTERFACE_ID:
-		put_str(o, i->interface_id);
-		return true;
-	case FLF_VPC_ID:
-		put_str(o, i->vpc_id);
-		return true;
-	case FLF_SUBNET_ID:
-		put_str(o, i->subnet_id);
-		return true;
-	case FLF_INSTANCE_ID:
-		put_str(o, i->instance_id);
-		return true;
-	case FLF_REGION:
-		put_str(o, i->region);
-		return true;
-	case FLF_AZ_ID:
-		put_str(o, i->az_id);
-		return true;
-	case FLF_SUBLOCATION_TYPE:
-		put_str(o, i->sublocation_type);
-		return true;
-	case FLF_SUBLOCATION_ID:
-		put_str(o, i->sublocation_id);
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* Fields describing the traffic; "-" in NODATA/SKIPDATA records, as in
- * AWS's examples ("... eni-… - - - - - - - 1431280876 1431280934 - NODATA"). */
-static void put_flow_field(struct out *o, enum flowlog_field f, const struct flowlog_record *r)
-{
-	switch (f) {
-	case FLF_SRCADDR:
-		put_addr(o, &r->src);
-		break;
-	case FLF_DSTADDR:
-		put_addr(o, &r->dst);
-		break;
-	case FLF_SRCPORT:
-		put_u64(o, r->sport);
-		break;
-	case FLF_DSTPORT:
-		put_u64(o, r->dport);
-		break;
-	case FLF_PROTOCOL:
-		put_u64(o, r->protocol);
-		break;
-	case FLF_PACKETS:
-		put_u64(o, r->packets);
-		break;
-	case FLF_BYTES:
-		put_u64(o, r->bytes);
-		break;
-	case FLF_ACTION:
-		put(o, r->action == FLOWLOG_ACCEPT ? "ACCEPT" : "REJECT");
-		break;
-	case FLF_TCP_FLAGS:
-		/* AWS: "If no flags are sent, the TCP flag value is 0"; non-TCP
-		 * records print 0 too (unverified). */
-		put_u64(o, r->tcp_flags);
-		break;
-	case FLF_TYPE:
-		put(o, r->src.family == IP_V6 ? "IPv6" : "IPv4");
-		break;
-	case FLF_PKT_SRCADDR:
-		put_addr(o, &r->pkt_src);
-		break;
-	case FLF_PKT_DSTADDR:
-		put_addr(o, &r->pkt_dst);
-		break;
-	case FLF_PKT_SRC_AWS_SERVICE:
-		put_str(o, r->pkt_src_aws_service);
-		break;
-	case FLF_PKT_DST_AWS_SERVICE:
-		put_str(o, r->pkt_dst_aws_service);
-		break;
-	case FLF_FLOW_DIRECTION:
-		put(o, r->direction == FLOWLOG_INGRESS ? "ingress" : "egress");
-		break;
-	case FLF_TRAFFIC_PATH:
-		/* AWS: the path egress traffic takes; "-" when none applies. */
-		if (r->direction == FLOWLOG_EGRESS && r->traffic_path)
-			put_u64(o, r->traffic_path);
-		else
-			put(o, "-");
-		break;
-	default:
-		put(o, "-"); /* ECS fields: vpcfw runs no ECS tasks */
-		break;
-	}
-}
-
-size_t flowlog_format_record(const struct flowlog_format *f, const struct flowlog_record *r,
-			     char *buf, size_t len)
-{
-	struct out o = {buf, len, 0};
-	static const struct flowlog_iface no_iface;
-	const struct flowlog_iface *i = r->iface ? r->iface : &no_iface;
-	if (len)
-		buf[0] = '\0';
-	for (unsigned k = 0; k < f->n; k++) {
-		enum flowlog_field fld = f->fields[k];
-		if (k)
-			put(&o, " ");
-		if (fld == FLF_VERSION)
-			put_u64(&o, f->version);
-		else if (fld == FLF_START)
-			put_u64(&o, r->start);
-		else if (fld == FLF_END)
-			put_u64(&o, r->end);
-		else if (fld == FLF_LOG_STATUS)
-			put(&o, status_name(r->status));
-		else if (put_iface_field(&o, fld, i))
-			;
-		else if (r->status != FLOWLOG_OK)
-			put(&o, "-");
-		else
-			put_flow_field(&o, fld, r);
-	}
-	return o.pos;
-}
-
-uint8_t flowlog_tcp_flags(uint8_t raw)
-{
-	/* AWS records FIN, SYN, RST and SYN-ACK only: a lone ACK, PSH, URG,
-	 * ECE or CWR adds nothing; ACK counts only beside SYN (18). */
-	uint8_t f = raw & (TCP_FIN | TCP_SYN | TCP_RST);
-	if ((raw & TCP_SYN) && (raw & TCP_ACK))
-		f |= TCP_ACK;
-	return f;
-}
-
 /* ---- interned interfaces ---------------------------------------------- */
 
-enum {
-	IS_INTERFACE,
-	IS_ACCOUNT,
-	IS_VPC,
-	IS_SUBNET,
-	IS_INSTANCE,
-	IS_REGION,
-	IS_AZ,
-	IS_SUBLOC_TYPE,
-	IS_SUBLOC_ID,
-	IS_COUNT
-};
-
 struct fl_iface {
-	struct flowlog_iface view; /* points into s[] (NULL for absent strings) */
-	char s[IS_COUNT][FLOWLOG_STR_MAX];
+	struct flowlog_iface view;		     /* points into s[] (NULL for absent strings) */
+	char s[FLOWLOG_IFACE_STRS][FLOWLOG_STR_MAX]; /* flowlog_iface_strs order */
 	uint64_t hash;
 	uint32_t refs; /* records held, plus one while a SKIPDATA is pending */
 	bool used;     /* since the last flush; idle ones are freed by the next */
@@ -379,19 +33,6 @@ struct fl_iface {
 	struct fl_iface *hnext;	      /* bucket chain */
 	struct fl_iface *prev, *next; /* creation order, for SKIPDATA order */
 };
-
-static void iface_strings(const struct flowlog_iface *i, const char *out[IS_COUNT])
-{
-	out[IS_INTERFACE] = i->interface_id;
-	out[IS_ACCOUNT] = i->account_id;
-	out[IS_VPC] = i->vpc_id;
-	out[IS_SUBNET] = i->subnet_id;
-	out[IS_INSTANCE] = i->instance_id;
-	out[IS_REGION] = i->region;
-	out[IS_AZ] = i->az_id;
-	out[IS_SUBLOC_TYPE] = i->sublocation_type;
-	out[IS_SUBLOC_ID] = i->sublocation_id;
-}
 
 /* ---- the aggregation table --------------------------------------------- */
 
@@ -474,14 +115,12 @@ static bool str_same(const char *stored, const char *given)
 
 static struct fl_iface *iface_find(struct flowlog *fl, const struct flowlog_iface *want, uint64_t h)
 {
-	const char *w[IS_COUNT];
-	iface_strings(want, w);
 	for (struct fl_iface *i = fl->iface_buckets[h % IFACE_BUCKETS]; i; i = i->hnext) {
 		if (i->hash != h)
 			continue;
 		bool same = true;
-		for (int k = 0; k < IS_COUNT && same; k++)
-			same = str_same(i->s[k], w[k]);
+		for (size_t k = 0; k < FLOWLOG_IFACE_STRS && same; k++)
+			same = str_same(i->s[k], flowlog_iface_get(want, k));
 		if (same)
 			return i;
 	}
@@ -490,31 +129,28 @@ static struct fl_iface *iface_find(struct flowlog *fl, const struct flowlog_ifac
 
 static int iface_intern(struct flowlog *fl, const struct flowlog_iface *want, struct fl_iface **out)
 {
-	const char *w[IS_COUNT];
-	iface_strings(want, w);
-	if (!w[IS_INTERFACE] || !*w[IS_INTERFACE])
+	const char *id = want->interface_id;
+	if (!id || !*id)
 		return -EINVAL;
-	uint64_t h = hash_bytes(w[IS_INTERFACE], strlen(w[IS_INTERFACE]));
+	uint64_t h = hash_bytes(id, strlen(id));
 	struct fl_iface *i = iface_find(fl, want, h);
 	if (i) {
 		*out = i;
 		return 0;
 	}
-	for (int k = 0; k < IS_COUNT; k++)
-		if (w[k] && strlen(w[k]) >= FLOWLOG_STR_MAX)
+	for (size_t k = 0; k < FLOWLOG_IFACE_STRS; k++) {
+		const char *w = flowlog_iface_get(want, k);
+		if (w && strlen(w) >= FLOWLOG_STR_MAX)
 			return -EINVAL;
+	}
 	i = calloc(1, sizeof(*i));
 	if (!i)
 		return -ENOMEM;
-	const char **view[IS_COUNT] = {
-	    &i->view.interface_id, &i->view.account_id,	      &i->view.vpc_id,
-	    &i->view.subnet_id,	   &i->view.instance_id,      &i->view.region,
-	    &i->view.az_id,	   &i->view.sublocation_type, &i->view.sublocation_id,
-	};
-	for (int k = 0; k < IS_COUNT; k++) {
-		if (w[k])
-			memcpy(i->s[k], w[k], strlen(w[k]) + 1); /* length checked above */
-		*view[k] = i->s[k][0] ? i->s[k] : NULL;
+	for (size_t k = 0; k < FLOWLOG_IFACE_STRS; k++) {
+		const char *w = flowlog_iface_get(want, k);
+		if (w)
+			memcpy(i->s[k], w, strlen(w) + 1); /* length checked above */
+		*flowlog_iface_slot(&i->view, k) = i->s[k][0] ? i->s[k] : NULL;
 	}
 	i->hash = h;
 	i->hnext = fl->iface_buckets[h % IFACE_BUCKETS];
@@ -745,26 +381,27 @@ static void entry_remove(struct flowlog *fl, uint32_t idx)
 static void entry_record(const struct fl_entry *e, struct flowlog_record *r)
 {
 	const struct fl_key *k = &e->key;
-	memset(r, 0, sizeof(*r));
-	r->status = FLOWLOG_OK;
-	r->iface = &k->iface->view;
-	r->direction = (enum flowlog_direction)k->direction;
-	r->action = (enum flowlog_action)k->action;
-	r->src = k->src;
-	r->dst = k->dst;
-	r->pkt_src = k->pkt_src;
-	r->pkt_dst = k->pkt_dst;
-	r->protocol = k->protocol;
-	r->sport = k->sport;
-	r->dport = k->dport;
-	r->tcp_flags = e->tcp_flags;
-	r->traffic_path = e->traffic_path;
-	r->pkt_src_aws_service = e->svc_src[0] ? e->svc_src : NULL;
-	r->pkt_dst_aws_service = e->svc_dst[0] ? e->svc_dst : NULL;
-	r->packets = e->packets;
-	r->bytes = e->bytes;
-	r->start = e->first;
-	r->end = e->last;
+	*r = (struct flowlog_record){
+	    .status = FLOWLOG_OK,
+	    .iface = &k->iface->view,
+	    .direction = (enum flowlog_direction)k->direction,
+	    .action = (enum flowlog_action)k->action,
+	    .src = k->src,
+	    .dst = k->dst,
+	    .pkt_src = k->pkt_src,
+	    .pkt_dst = k->pkt_dst,
+	    .protocol = k->protocol,
+	    .sport = k->sport,
+	    .dport = k->dport,
+	    .tcp_flags = e->tcp_flags,
+	    .traffic_path = e->traffic_path,
+	    .pkt_src_aws_service = e->svc_src[0] ? e->svc_src : NULL,
+	    .pkt_dst_aws_service = e->svc_dst[0] ? e->svc_dst : NULL,
+	    .packets = e->packets,
+	    .bytes = e->bytes,
+	    .start = e->first,
+	    .end = e->last,
+	};
 }
 
 static int emit_record(struct flowlog *fl, const struct flowlog_record *r, flowlog_emit_fn emit,

@@ -1,6 +1,7 @@
 /*
- * Shared only by the loader's files (load*.c; the Terraform reader adds
- * load-tf-private.h): the builder state that collects objects from
+ * Shared only by the loader's files (load*.c; the builder's calls are
+ * load_build.h, and the Terraform, lab-format and resolver files add their
+ * own -private.h): the builder state that collects objects from
  * every file of a lab before references are resolved, and the JSON helpers
  * that report wrong types with the file and JSON path. Nobody else includes
  * this; the public interface is load.h.
@@ -12,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "arena.h"
 #include "diag.h"
@@ -147,6 +149,12 @@ struct loader {
 	size_t n_real_vpcs; /* VPCs after these were made up from subnets */
 };
 
+/* Both set and equal. */
+static inline bool ld_streq(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
 /* Diagnostics at the current file, or at an object's origin (+ a sub path). */
 void ld_err(struct loader *l, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -172,14 +180,15 @@ const char *json_kind(const json_t *v);
 				for (const char *ipath = jp_idx(l, jp_key(l, base, key), i);       \
 				     ipath; ipath = NULL)
 
-/* Appends to an arena array unless an equal element is there already. */
-void ld_add_prefix(struct loader *l, struct ip_prefix **list, size_t *n, const struct ip_prefix *p);
-void ld_add_addr(struct loader *l, struct ip_addr **list, size_t *n, const struct ip_addr *a);
-
-/* What kind of target a route's target id names ("local", "igw-…", …). */
+/* Reads one object of a JSON array; path is its JSON path ("Vpcs[0]"). */
+typedef void ld_object_fn(struct loader *l, const json_t *o, const char *path);
 
 /* An error unless v is an object. */
 bool want_object(struct loader *l, const json_t *v, const char *path);
+/* fn on each object of the optional array obj[key] (an error for each
+ * element that is not an object); base is obj's path. */
+void ld_each_object(struct loader *l, const json_t *obj, const char *key, const char *base,
+		    ld_object_fn *fn);
 
 /* Typed getters. Absent keys: *out untouched, returns false, an error only
  * when required. Present with the wrong type: an error, returns false. */
@@ -194,6 +203,24 @@ const json_t *j_array(struct loader *l, const json_t *obj, const char *key, cons
 		      bool required);
 const json_t *j_object(struct loader *l, const json_t *obj, const char *key, const char *base,
 		       bool required);
+/* j_str of each field in order, up to the one with key NULL. */
+struct j_field {
+	const char *key;
+	const char **out;
+	bool required;
+};
+void j_strs(struct loader *l, const json_t *obj, const char *base, const struct j_field *fields);
+#define J_OPT(key, out)                                                                            \
+	{                                                                                          \
+		key, out, false                                                                    \
+	}
+#define J_REQ(key, out)                                                                            \
+	{                                                                                          \
+		key, out, true                                                                     \
+	}
+/* J_STRS(l, o, path, J_REQ("GroupId", &g->id), J_OPT("VpcId", &g->vpc_id)) */
+#define J_STRS(l, obj, base, ...)                                                                  \
+	j_strs(l, obj, base, (const struct j_field[]){__VA_ARGS__, {NULL, NULL, false}})
 /* A string or an array of strings (our format's lists). n = 0 when absent. */
 bool j_strlist(struct loader *l, const json_t *obj, const char *key, const char *base,
 	       const char ***out, size_t *n);
@@ -208,6 +235,16 @@ const char *ld_local_routes(struct loader *l, const struct ip_prefix *v4, size_t
 			    const struct ip_prefix *v6, size_t n6);
 /* A route's state, "active" or "blackhole" (describe-route-tables' State,
  * our lab format's "state"); false with an error at path otherwise. */
+/* "IPv4" or "IPv6" in any case; an error naming the expected spellings
+ * (names) otherwise, *out untouched. */
+bool ld_family(struct loader *l, const char *text, const char *path, const char *names,
+	       uint8_t *out);
+/* The text of v when it is an integer (written into buf) or a string (a
+ * protocol may be either); NULL otherwise. */
+const char *ld_number_or_string(const json_t *v, char *buf, size_t len);
+/* A NACL entry's action, "allow" or "deny"; false with an error otherwise
+ * (*allow untouched). */
+bool ld_rule_action(struct loader *l, const char *text, const char *path, bool *allow);
 bool ld_route_state(struct loader *l, const char *text, const char *path, bool *blackhole);
 bool ld_prefix(struct loader *l, const char *text, const char *path, int family,
 	       struct ip_prefix *out);
@@ -215,31 +252,19 @@ bool ld_addr(struct loader *l, const char *text, const char *path, int family, s
 /* "tcp", "udp", "icmp", "icmpv6", "-1", "all", a number 0..255 (as text). */
 bool ld_protocol(struct loader *l, const char *text, const char *path, int16_t *out);
 
-/* Parsers for each kind of document; root is the whole document. */
-void aws_load_vpcs(struct loader *l, const json_t *root);
-void aws_load_subnets(struct loader *l, const json_t *root);
-void aws_load_groups(struct loader *l, const json_t *root);
-void aws_load_nacls(struct loader *l, const json_t *root);
-void aws_load_interfaces(struct loader *l, const json_t *root);
-void aws_load_instances(struct loader *l, const json_t *root);
-void aws_load_route_tables(struct loader *l, const json_t *root);
-void aws_load_prefix_lists(struct loader *l, const json_t *root);
-void aws_load_prefix_list_entries(struct loader *l, const json_t *root, const char *name);
-void lab_format_load(struct loader *l, const json_t *root);
-
+/* Readers of one object of a describe-* array (load.c's table names the
+ * array each reads). */
+ld_object_fn aws_vpc, aws_subnet, aws_group, aws_nacl, aws_network_interface, aws_reservation,
+    aws_route_table, aws_prefix_list;
 /* The kinds that carry traffic past a subnet and the services that own
  * ENIs (load_aws_gw.c). */
-void aws_load_internet_gateways(struct loader *l, const json_t *root);
-void aws_load_nat_gateways(struct loader *l, const json_t *root);
-void aws_load_vpc_endpoints(struct loader *l, const json_t *root);
-void aws_load_peerings(struct loader *l, const json_t *root);
-void aws_load_transit_gateways(struct loader *l, const json_t *root);
-void aws_load_transit_attachments(struct loader *l, const json_t *root);
-void aws_load_addresses(struct loader *l, const json_t *root);
-void aws_load_load_balancers(struct loader *l, const json_t *root);
-void aws_load_db_instances(struct loader *l, const json_t *root);
-void aws_load_cache_clusters(struct loader *l, const json_t *root);
-void aws_load_search_domains(struct loader *l, const json_t *root);
+ld_object_fn aws_igw, aws_nat, aws_endpoint, aws_peering, aws_transit, aws_transit_attach,
+    aws_address, aws_elb, aws_db_instance, aws_cache_cluster, aws_search_domain;
+/* get-managed-prefix-list-entries: root is the whole document, name its
+ * file name, which carries the list's id. */
+void aws_load_prefix_list_entries(struct loader *l, const json_t *root, const char *name);
+/* Our lab format (load_lab*.c); root is the whole document. */
+void lab_format_load(struct loader *l, const json_t *root);
 
 /* Terraform `terraform show -json` output, plan or state (load_tf*.c). */
 bool tf_is_document(const json_t *root);
@@ -252,15 +277,6 @@ void tf_loader_free(struct loader *l);
 /* Elastic IPs give their ENIs a public address; services name their ENIs
  * (load_aws_gw.c). Called by ld_finish on the built lab. */
 void ld_attach_gateways(struct loader *l, struct lab *lab);
-
-/* Adds or merges an ENI (an ENI described by describe-instances and
- * describe-network-interfaces is one ENI). */
-void ld_add_eni(struct loader *l, struct draft_eni *e);
-/* Records pub as the public IPv4 of e's private address priv (the
- * primary's in has_public_ip/public_ip); a second one for the same
- * address is ignored, as describe-* repeats the primary's. */
-void ld_eni_public(struct loader *l, struct eni *e, const struct ip_addr *priv,
-		   const struct ip_addr *pub);
 
 /* Deterministic AWS-like id: prefix-<17 hex digits> from the words. */
 const char *ld_make_id(struct loader *l, const char *prefix, const char *a, const char *b);

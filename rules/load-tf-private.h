@@ -1,6 +1,7 @@
 /*
  * Shared only by the Terraform reader's files: load_tf.c (recognising the
- * document, collecting resources of plans and states, ids and references),
+ * document, collecting resources of plans and states), load_tf_value.c
+ * (typed values, ids and references),
  * load_tf_net.c (network resources: VPCs, subnets, groups, NACLs, routes,
  * gateways), load_tf_eni.c (instances, interfaces and the services that
  * own ENIs), load_tf_finish.c (what needs every document: separate rule
@@ -109,10 +110,6 @@ void tf_sg_rules(struct tf_doc *t, const struct tf_res *r, const json_t *b, cons
  * of block i of key (NULL where absent). */
 void tf_block(const struct tf_res *r, const json_t *vals, const json_t *unk, const json_t *cfg,
 	      const char *key, size_t i, const json_t **bv, const json_t **bu, const json_t **bc);
-
-/* load_tf_finish.c: drafts by id (NULL when absent). */
-struct draft_group *tf_find_group(struct loader *l, const char *id);
-struct draft_subnet *tf_find_subnet(struct loader *l, const char *id);
 
 /* load_tf_place.c: what AWS does where Terraform says nothing. */
 void tf_assume_address(struct loader *l, struct draft_eni *d);

@@ -1,11 +1,14 @@
 /*
  * lab_load: reads a lab file, a directory of JSON files (recursively) or a
  * comma-separated list of them, recognises each document by its top-level
- * keys, hands it to the reader for its kind (load_aws.c, load_aws_gw.c,
- * load_lab.c, load_tf.c; kinds not modelled are named once as skipped),
- * then lets load_resolve.c build and validate the lab. The only file I/O
- * of the loader is here: reading the files it is given. All-or-nothing:
- * any error frees everything built.
+ * keys, hands it to the reader for its kind (load_aws*.c, load_lab*.c,
+ * load_tf*.c; kinds not modelled are named once as skipped), then lets
+ * load_resolve*.c build and validate the lab. The loader's files form
+ * layers, each calling only those below: this file; the resolver; the
+ * readers; load_build.c (the model-building calls they share);
+ * load_json.c (JSON and diagnostics). The only file I/O of the loader is
+ * here: reading the files it is given. All-or-nothing: any error frees
+ * everything built.
  */
 #include "load.h"
 
@@ -33,102 +36,6 @@ void lab_free(struct lab *lab)
 		arena_destroy(lab->arena);
 }
 
-/* Merging an ENI seen twice (describe-instances and
- * describe-network-interfaces): the same id must mean the same interface. */
-static void merge_eni(struct loader *l, struct draft_eni *old, const struct draft_eni *d)
-{
-	struct eni *e = &old->e;
-	const struct eni *n = &d->e;
-	if (old->subnet.id && d->subnet.id && strcmp(old->subnet.id, d->subnet.id)) {
-		ld_err_at(l, &n->origin, "SubnetId",
-			  "ENI %s is described again with subnet %s (%s at %s says %s)", e->id,
-			  d->subnet.id, e->origin.file ? e->origin.file : "?", e->origin.path,
-			  old->subnet.id);
-		return;
-	}
-	if (e->instance_id && n->instance_id && strcmp(e->instance_id, n->instance_id)) {
-		ld_err_at(l, &n->origin, NULL,
-			  "ENI %s is described again attached to %s (%s at %s says %s)", e->id,
-			  n->instance_id, e->origin.file ? e->origin.file : "?", e->origin.path,
-			  e->instance_id);
-		return;
-	}
-	old->merged = true;
-	if (!e->instance_id)
-		e->instance_id = n->instance_id;
-	if (e->device_index < 0)
-		e->device_index = n->device_index;
-	if (!e->description)
-		e->description = n->description;
-	if (!old->own_name)
-		old->own_name = d->own_name;
-	if (!old->instance_name)
-		old->instance_name = d->instance_name;
-	if (!old->vpc_id)
-		old->vpc_id = d->vpc_id;
-	if (!e->has_public_ip && n->has_public_ip) {
-		e->has_public_ip = true;
-		e->public_ip = n->public_ip;
-	}
-	if (!e->n_publics) {
-		e->publics = n->publics;
-		e->n_publics = n->n_publics;
-	}
-	if (!e->n_ipv4) {
-		e->ipv4 = n->ipv4;
-		e->n_ipv4 = n->n_ipv4;
-	}
-	if (!e->n_ipv6) {
-		e->ipv6 = n->ipv6;
-		e->n_ipv6 = n->n_ipv6;
-	}
-	old->addr_given |= d->addr_given;
-	if (!old->n_groups) {
-		old->groups = d->groups;
-		old->n_groups = d->n_groups;
-	}
-}
-
-void ld_eni_public(struct loader *l, struct eni *e, const struct ip_addr *priv,
-		   const struct ip_addr *pub)
-{
-	if (e->n_ipv4 && ip_addr_eq(priv, &e->ipv4[0])) {
-		if (!e->has_public_ip) {
-			e->has_public_ip = true;
-			e->public_ip = *pub;
-		}
-		return;
-	}
-	for (size_t i = 0; i < e->n_publics; i++)
-		if (ip_addr_eq(&e->publics[i].priv, priv))
-			return;
-	struct eni_public *grown = arena_calloc(l->a, e->n_publics + 1, sizeof(*grown));
-	if (!grown)
-		return;
-	if (e->n_publics)
-		memcpy(grown, e->publics, e->n_publics * sizeof(*grown));
-	grown[e->n_publics++] = (struct eni_public){*priv, *pub};
-	e->publics = grown;
-}
-
-void ld_add_eni(struct loader *l, struct draft_eni *d)
-{
-	size_t i;
-	if (idmap_get(&l->eni_ids, d->e.id, &i)) {
-		struct draft_eni *old = VEC_AT(&l->enis, struct draft_eni, i);
-		if (!old->from_aws || !d->from_aws)
-			ld_err_at(l, &d->e.origin, NULL, "ENI %s is defined twice", d->e.id);
-		else
-			merge_eni(l, old, d);
-		return;
-	}
-	struct draft_eni *slot = vec_push(&l->enis, sizeof(*slot));
-	if (!slot)
-		return;
-	*slot = *d;
-	idmap_put(&l->eni_ids, slot->e.id, l->enis.n - 1);
-}
-
 static bool has_key(const json_t *root, const char *key)
 {
 	return json_object_get(root, key) != NULL;
@@ -144,30 +51,31 @@ static bool is_lab_format(const json_t *root)
 	return false;
 }
 
+/* Each describe-* array vpcfw models and the reader of its objects. */
 static const struct {
 	const char *key;
-	void (*load)(struct loader *l, const json_t *root);
+	ld_object_fn *read;
 } aws_kinds[] = {
-    {"Vpcs", aws_load_vpcs},
-    {"Subnets", aws_load_subnets},
-    {"SecurityGroups", aws_load_groups},
-    {"NetworkAcls", aws_load_nacls},
-    {"NetworkInterfaces", aws_load_interfaces},
-    {"Reservations", aws_load_instances},
-    {"RouteTables", aws_load_route_tables},
-    {"PrefixLists", aws_load_prefix_lists},
-    {"InternetGateways", aws_load_internet_gateways},
-    {"NatGateways", aws_load_nat_gateways},
-    {"VpcEndpoints", aws_load_vpc_endpoints},
-    {"VpcPeeringConnections", aws_load_peerings},
-    {"TransitGateways", aws_load_transit_gateways},
-    {"TransitGatewayVpcAttachments", aws_load_transit_attachments},
-    {"Addresses", aws_load_addresses},
-    {"LoadBalancers", aws_load_load_balancers},
-    {"LoadBalancerDescriptions", aws_load_load_balancers},
-    {"DBInstances", aws_load_db_instances},
-    {"CacheClusters", aws_load_cache_clusters},
-    {"DomainStatusList", aws_load_search_domains},
+    {"Vpcs", aws_vpc},
+    {"Subnets", aws_subnet},
+    {"SecurityGroups", aws_group},
+    {"NetworkAcls", aws_nacl},
+    {"NetworkInterfaces", aws_network_interface},
+    {"Reservations", aws_reservation},
+    {"RouteTables", aws_route_table},
+    {"PrefixLists", aws_prefix_list},
+    {"InternetGateways", aws_igw},
+    {"NatGateways", aws_nat},
+    {"VpcEndpoints", aws_endpoint},
+    {"VpcPeeringConnections", aws_peering},
+    {"TransitGateways", aws_transit},
+    {"TransitGatewayVpcAttachments", aws_transit_attach},
+    {"Addresses", aws_address},
+    {"LoadBalancers", aws_elb},
+    {"LoadBalancerDescriptions", aws_elb},
+    {"DBInstances", aws_db_instance},
+    {"CacheClusters", aws_cache_cluster},
+    {"DomainStatusList", aws_search_domain},
 };
 
 /* describe-* kinds vpcfw recognises but does not model: each is listed
@@ -258,7 +166,7 @@ static void load_aws_document(struct loader *l, const json_t *root, const char *
 	}
 	for (size_t i = 0; i < sizeof(aws_kinds) / sizeof(aws_kinds[0]); i++)
 		if (has_key(root, aws_kinds[i].key))
-			aws_kinds[i].load(l, root);
+			ld_each_object(l, root, aws_kinds[i].key, "", aws_kinds[i].read);
 	if (has_key(root, "Entries"))
 		aws_load_prefix_list_entries(l, root, name);
 }
@@ -320,18 +228,11 @@ static void load_document(struct loader *l, const char *name, const char *json, 
 
 static void loader_free(struct loader *l)
 {
-	vec_free(&l->vpcs);
-	vec_free(&l->subnets);
-	vec_free(&l->enis);
-	vec_free(&l->groups);
-	vec_free(&l->nacls);
-	vec_free(&l->pls);
-	vec_free(&l->pl_entries);
-	vec_free(&l->rts);
-	vec_free(&l->outside);
-	vec_free(&l->gateways);
-	vec_free(&l->eips);
-	vec_free(&l->services);
+	struct vec *vecs[] = {&l->vpcs,	   &l->subnets,	 &l->enis,	 &l->groups,
+			      &l->nacls,   &l->pls,	 &l->pl_entries, &l->rts,
+			      &l->outside, &l->gateways, &l->eips,	 &l->services};
+	for (size_t i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++)
+		vec_free(vecs[i]);
 	tf_loader_free(l);
 	idmap_free(&l->eni_ids);
 	idmap_free(&l->ix_vpcs);

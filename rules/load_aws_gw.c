@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "load-private.h"
+#include "load_build.h"
 
 static void push_gateway(struct loader *l, const struct gateway *g)
 {
@@ -21,12 +22,16 @@ static void push_gateway(struct loader *l, const struct gateway *g)
 		*slot = *g;
 }
 
-static void gw_init(struct loader *l, struct gateway *g, enum gateway_kind kind, const char *path)
+/* A gateway of kind from o: false (nothing to add) without its id key.
+ * Every kind carries its Name tag. */
+static bool gw_begin(struct loader *l, const json_t *o, const char *path, enum gateway_kind kind,
+		     const char *id_key, struct gateway *g)
 {
-	memset(g, 0, sizeof(*g));
-	g->kind = kind;
-	g->vpc = -1;
-	g->origin = ld_origin(l, path);
+	*g = (struct gateway){.kind = kind, .vpc = -1, .origin = ld_origin(l, path)};
+	if (!j_str(l, o, id_key, path, true, &g->id))
+		return false;
+	g->name = j_name_tag(l, o, path);
+	return true;
 }
 
 /* The member key of each object of an array (Groups[].GroupId) as a list. */
@@ -50,24 +55,12 @@ static void id_list(struct loader *l, const json_t *o, const char *key, const ch
 	}
 }
 
-static void one_gateway_per(struct loader *l, const json_t *root, const char *key,
-			    void (*each)(struct loader *, const json_t *, const char *))
-{
-	EACH(l, root, key, "", i, o, path)
-	{
-		if (want_object(l, o, path))
-			each(l, o, path);
-	}
-}
-
 /* An internet gateway attached to several VPCs is one gateway per VPC. */
-static void igw(struct loader *l, const json_t *o, const char *path)
+void aws_igw(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
-	gw_init(l, &g, GW_INTERNET, path);
-	if (!j_str(l, o, "InternetGatewayId", path, true, &g.id))
+	if (!gw_begin(l, o, path, GW_INTERNET, "InternetGatewayId", &g))
 		return;
-	g.name = j_name_tag(l, o, path);
 	size_t attached = 0;
 	EACH(l, o, "Attachments", path, i, a, ap)
 	{
@@ -84,21 +77,13 @@ static void igw(struct loader *l, const json_t *o, const char *path)
 	}
 }
 
-void aws_load_internet_gateways(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "InternetGateways", igw);
-}
-
-static void nat(struct loader *l, const json_t *o, const char *path)
+void aws_nat(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
-	gw_init(l, &g, GW_NAT, path);
-	if (!j_str(l, o, "NatGatewayId", path, true, &g.id))
+	if (!gw_begin(l, o, path, GW_NAT, "NatGatewayId", &g))
 		return;
-	g.name = j_name_tag(l, o, path);
-	j_str(l, o, "VpcId", path, false, &g.vpc_id);
-	j_str(l, o, "State", path, false, &g.state);
-	j_str(l, o, "ConnectivityType", path, false, &g.detail);
+	J_STRS(l, o, path, J_OPT("VpcId", &g.vpc_id), J_OPT("State", &g.state),
+	       J_OPT("ConnectivityType", &g.detail));
 	g.subnet_ids = arena_calloc(l->a, 1, sizeof(char *));
 	if (g.subnet_ids && j_str(l, o, "SubnetId", path, false, &g.subnet_ids[0]))
 		g.n_subnet_ids = 1;
@@ -122,23 +107,14 @@ static void nat(struct loader *l, const json_t *o, const char *path)
 	push_gateway(l, &g);
 }
 
-void aws_load_nat_gateways(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "NatGateways", nat);
-}
-
-static void endpoint(struct loader *l, const json_t *o, const char *path)
+void aws_endpoint(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
-	gw_init(l, &g, GW_ENDPOINT, path);
-	if (!j_str(l, o, "VpcEndpointId", path, true, &g.id))
+	if (!gw_begin(l, o, path, GW_ENDPOINT, "VpcEndpointId", &g))
 		return;
-	g.name = j_name_tag(l, o, path);
-	j_str(l, o, "VpcId", path, false, &g.vpc_id);
-	j_str(l, o, "State", path, false, &g.state);
 	const char *type = "Gateway", *service = "?";
-	j_str(l, o, "VpcEndpointType", path, false, &type);
-	j_str(l, o, "ServiceName", path, false, &service);
+	J_STRS(l, o, path, J_OPT("VpcId", &g.vpc_id), J_OPT("State", &g.state),
+	       J_OPT("VpcEndpointType", &type), J_OPT("ServiceName", &service));
 	g.detail = arena_printf(l->a, "%s %s", type, service);
 	id_list(l, o, "SubnetIds", NULL, path, &g.subnet_ids, &g.n_subnet_ids);
 	id_list(l, o, "NetworkInterfaceIds", NULL, path, &g.eni_ids, &g.n_eni_ids);
@@ -146,18 +122,11 @@ static void endpoint(struct loader *l, const json_t *o, const char *path)
 	push_gateway(l, &g);
 }
 
-void aws_load_vpc_endpoints(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "VpcEndpoints", endpoint);
-}
-
-static void peering(struct loader *l, const json_t *o, const char *path)
+void aws_peering(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
-	gw_init(l, &g, GW_PEERING, path);
-	if (!j_str(l, o, "VpcPeeringConnectionId", path, true, &g.id))
+	if (!gw_begin(l, o, path, GW_PEERING, "VpcPeeringConnectionId", &g))
 		return;
-	g.name = j_name_tag(l, o, path);
 	const json_t *req = j_object(l, o, "RequesterVpcInfo", path, false);
 	const json_t *acc = j_object(l, o, "AccepterVpcInfo", path, false);
 	if (req)
@@ -170,47 +139,27 @@ static void peering(struct loader *l, const json_t *o, const char *path)
 	push_gateway(l, &g);
 }
 
-void aws_load_peerings(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "VpcPeeringConnections", peering);
-}
-
-static void transit(struct loader *l, const json_t *o, const char *path)
+void aws_transit(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
-	gw_init(l, &g, GW_TRANSIT, path);
-	if (!j_str(l, o, "TransitGatewayId", path, true, &g.id))
+	if (!gw_begin(l, o, path, GW_TRANSIT, "TransitGatewayId", &g))
 		return;
-	g.name = j_name_tag(l, o, path);
 	j_str(l, o, "State", path, false, &g.state);
 	push_gateway(l, &g);
 }
 
-void aws_load_transit_gateways(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "TransitGateways", transit);
-}
-
-static void transit_attach(struct loader *l, const json_t *o, const char *path)
+void aws_transit_attach(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
-	gw_init(l, &g, GW_TRANSIT_ATTACH, path);
-	if (!j_str(l, o, "TransitGatewayAttachmentId", path, true, &g.id))
+	if (!gw_begin(l, o, path, GW_TRANSIT_ATTACH, "TransitGatewayAttachmentId", &g))
 		return;
-	g.name = j_name_tag(l, o, path);
-	j_str(l, o, "TransitGatewayId", path, false, &g.transit_id);
-	j_str(l, o, "VpcId", path, false, &g.vpc_id);
-	j_str(l, o, "State", path, false, &g.state);
+	J_STRS(l, o, path, J_OPT("TransitGatewayId", &g.transit_id), J_OPT("VpcId", &g.vpc_id),
+	       J_OPT("State", &g.state));
 	id_list(l, o, "SubnetIds", NULL, path, &g.subnet_ids, &g.n_subnet_ids);
 	push_gateway(l, &g);
 }
 
-void aws_load_transit_attachments(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "TransitGatewayVpcAttachments", transit_attach);
-}
-
-static void address(struct loader *l, const json_t *o, const char *path)
+void aws_address(struct loader *l, const json_t *o, const char *path)
 {
 	struct elastic_ip e;
 	memset(&e, 0, sizeof(e));
@@ -229,11 +178,6 @@ static void address(struct loader *l, const json_t *o, const char *path)
 		*slot = e;
 }
 
-void aws_load_addresses(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "Addresses", address);
-}
-
 static void push_service(struct loader *l, const struct service *s)
 {
 	struct service *slot = vec_push(&l->services, sizeof(*slot));
@@ -241,20 +185,20 @@ static void push_service(struct loader *l, const struct service *s)
 		*slot = *s;
 }
 
-static void svc_init(struct loader *l, struct service *s, const char *kind, const char *path)
+/* A service of kind named by o's name_key: false without it. */
+static bool svc_begin(struct loader *l, const json_t *o, const char *path, const char *kind,
+		      const char *name_key, struct service *s)
 {
-	memset(s, 0, sizeof(*s));
-	s->kind = kind;
-	s->origin = ld_origin(l, path);
+	*s = (struct service){.kind = kind, .origin = ld_origin(l, path)};
+	return j_str(l, o, name_key, path, true, &s->name);
 }
 
 /* describe-load-balancers of elbv2 (AvailabilityZones[].SubnetId,
  * SecurityGroups) and of the classic ELB API (Subnets, SecurityGroups). */
-static void load_balancer(struct loader *l, const json_t *o, const char *path)
+void aws_elb(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
-	svc_init(l, &s, "load-balancer", path);
-	if (!j_str(l, o, "LoadBalancerName", path, true, &s.name))
+	if (!svc_begin(l, o, path, "load-balancer", "LoadBalancerName", &s))
 		return;
 	j_str(l, o, "VpcId", path, false, &s.vpc_id);
 	if (!s.vpc_id)
@@ -269,18 +213,10 @@ static void load_balancer(struct loader *l, const json_t *o, const char *path)
 	push_service(l, &s);
 }
 
-void aws_load_load_balancers(struct loader *l, const json_t *root)
-{
-	const char *key =
-	    json_object_get(root, "LoadBalancers") ? "LoadBalancers" : "LoadBalancerDescriptions";
-	one_gateway_per(l, root, key, load_balancer);
-}
-
-static void db_instance(struct loader *l, const json_t *o, const char *path)
+void aws_db_instance(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
-	svc_init(l, &s, "rds", path);
-	if (!j_str(l, o, "DBInstanceIdentifier", path, true, &s.name))
+	if (!svc_begin(l, o, path, "rds", "DBInstanceIdentifier", &s))
 		return;
 	id_list(l, o, "VpcSecurityGroups", "VpcSecurityGroupId", path, &s.group_ids,
 		&s.n_group_ids);
@@ -293,31 +229,19 @@ static void db_instance(struct loader *l, const json_t *o, const char *path)
 	push_service(l, &s);
 }
 
-void aws_load_db_instances(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "DBInstances", db_instance);
-}
-
-static void cache_cluster(struct loader *l, const json_t *o, const char *path)
+void aws_cache_cluster(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
-	svc_init(l, &s, "elasticache", path);
-	if (!j_str(l, o, "CacheClusterId", path, true, &s.name))
+	if (!svc_begin(l, o, path, "elasticache", "CacheClusterId", &s))
 		return;
 	id_list(l, o, "SecurityGroups", "SecurityGroupId", path, &s.group_ids, &s.n_group_ids);
 	push_service(l, &s);
 }
 
-void aws_load_cache_clusters(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "CacheClusters", cache_cluster);
-}
-
-static void search_domain(struct loader *l, const json_t *o, const char *path)
+void aws_search_domain(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
-	svc_init(l, &s, "opensearch", path);
-	if (!j_str(l, o, "DomainName", path, true, &s.name))
+	if (!svc_begin(l, o, path, "opensearch", "DomainName", &s))
 		return;
 	const json_t *vo = j_object(l, o, "VPCOptions", path, false);
 	if (vo) {
@@ -327,11 +251,6 @@ static void search_domain(struct loader *l, const json_t *o, const char *path)
 		id_list(l, vo, "SecurityGroupIds", NULL, vp, &s.group_ids, &s.n_group_ids);
 	}
 	push_service(l, &s);
-}
-
-void aws_load_search_domains(struct loader *l, const json_t *root)
-{
-	one_gateway_per(l, root, "DomainStatusList", search_domain);
 }
 
 static int32_t eni_by_id(const struct lab *lab, const char *id)
@@ -360,7 +279,8 @@ static void attach_eips(struct loader *l, struct lab *lab)
 		const struct ip_addr *have = priv ? eni_public_of(n, priv) : NULL;
 		if (!priv || (have && !ip_addr_eq(have, &e->public_ip))) {
 			char pub[IP_ADDR_STRLEN];
-			ld_warn_at(l, &e->origin, NULL, "Elastic IP %s of ENI %s: %s; it is not mapped",
+			ld_warn_at(l, &e->origin, NULL,
+				   "Elastic IP %s of ENI %s: %s; it is not mapped",
 				   ip_addr_format(&e->public_ip, pub, sizeof(pub)), n->id,
 				   !priv ? "its private address is not one of the ENI's"
 					 : "that private address has another public IP");

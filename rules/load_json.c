@@ -173,6 +173,36 @@ struct origin ld_origin(struct loader *l, const char *path)
 	return o;
 }
 
+bool want_object(struct loader *l, const json_t *v, const char *path)
+{
+	if (json_is_object(v))
+		return true;
+	ld_err(l, path, "expected an object, found %s", json_kind(v));
+	return false;
+}
+
+const char *ld_fmt_prefix(struct loader *l, const struct ip_prefix *p)
+{
+	char buf[IP_PREFIX_STRLEN];
+	return arena_strdup(l->tmp, ip_prefix_format(p, buf, sizeof(buf)));
+}
+
+const char *ld_where(struct loader *l, const struct origin *o)
+{
+	return arena_printf(l->tmp, "%s at %s", o->file ? o->file : "?",
+			    o->path && *o->path ? o->path : "(top)");
+}
+
+void ld_each_object(struct loader *l, const json_t *obj, const char *key, const char *base,
+		    ld_object_fn *fn)
+{
+	EACH(l, obj, key, base, i, o, path)
+	{
+		if (want_object(l, o, path))
+			fn(l, o, path);
+	}
+}
+
 const char *json_kind(const json_t *v)
 {
 	switch (json_typeof(v)) {
@@ -203,74 +233,65 @@ static const json_t *j_get(struct loader *l, const json_t *obj, const char *key,
 	return v;
 }
 
-static void wrong_type(struct loader *l, const char *base, const char *key, const char *want,
-		       const json_t *v)
+#define J_TYPE(t) (1u << (t))
+
+/* obj[key] when present and of one of the types (a J_TYPE mask), else NULL
+ * with an error when it has another type ("expected want, found ..."). */
+static const json_t *j_typed(struct loader *l, const json_t *obj, const char *key, const char *base,
+			     bool required, unsigned types, const char *want)
 {
-	ld_err(l, jp_key(l, base, key), "expected %s, found %s", want, json_kind(v));
+	const json_t *v = j_get(l, obj, key, base, required);
+	if (v && !(J_TYPE(json_typeof(v)) & types)) {
+		ld_err(l, jp_key(l, base, key), "expected %s, found %s", want, json_kind(v));
+		return NULL;
+	}
+	return v;
 }
 
 bool j_str(struct loader *l, const json_t *obj, const char *key, const char *base, bool required,
 	   const char **out)
 {
-	const json_t *v = j_get(l, obj, key, base, required);
-	if (!v)
-		return false;
-	if (!json_is_string(v)) {
-		wrong_type(l, base, key, "a string", v);
-		return false;
-	}
-	*out = arena_strdup(l->a, json_string_value(v));
-	return true;
+	const json_t *v = j_typed(l, obj, key, base, required, J_TYPE(JSON_STRING), "a string");
+	if (v)
+		*out = arena_strdup(l->a, json_string_value(v));
+	return v != NULL;
 }
 
 bool j_int(struct loader *l, const json_t *obj, const char *key, const char *base, bool required,
 	   long long *out)
 {
-	const json_t *v = j_get(l, obj, key, base, required);
-	if (!v)
-		return false;
-	if (!json_is_integer(v)) {
-		wrong_type(l, base, key, "an integer", v);
-		return false;
-	}
-	*out = json_integer_value(v);
-	return true;
+	const json_t *v = j_typed(l, obj, key, base, required, J_TYPE(JSON_INTEGER), "an integer");
+	if (v)
+		*out = json_integer_value(v);
+	return v != NULL;
 }
 
 bool j_bool(struct loader *l, const json_t *obj, const char *key, const char *base, bool required,
 	    bool *out)
 {
-	const json_t *v = j_get(l, obj, key, base, required);
-	if (!v)
-		return false;
-	if (!json_is_boolean(v)) {
-		wrong_type(l, base, key, "true or false", v);
-		return false;
-	}
-	*out = json_is_true(v);
-	return true;
+	const json_t *v = j_typed(l, obj, key, base, required,
+				  J_TYPE(JSON_TRUE) | J_TYPE(JSON_FALSE), "true or false");
+	if (v)
+		*out = json_is_true(v);
+	return v != NULL;
+}
+
+void j_strs(struct loader *l, const json_t *obj, const char *base, const struct j_field *fields)
+{
+	for (const struct j_field *f = fields; f->key; f++)
+		j_str(l, obj, f->key, base, f->required, f->out);
 }
 
 const json_t *j_array(struct loader *l, const json_t *obj, const char *key, const char *base,
 		      bool required)
 {
-	const json_t *v = j_get(l, obj, key, base, required);
-	if (v && !json_is_array(v)) {
-		wrong_type(l, base, key, "an array", v);
-		return NULL;
-	}
-	return v;
+	return j_typed(l, obj, key, base, required, J_TYPE(JSON_ARRAY), "an array");
 }
 
 const json_t *j_object(struct loader *l, const json_t *obj, const char *key, const char *base,
 		       bool required)
 {
-	const json_t *v = j_get(l, obj, key, base, required);
-	if (v && !json_is_object(v)) {
-		wrong_type(l, base, key, "an object", v);
-		return NULL;
-	}
-	return v;
+	return j_typed(l, obj, key, base, required, J_TYPE(JSON_OBJECT), "an object");
 }
 
 bool j_strlist(struct loader *l, const json_t *obj, const char *key, const char *base,
@@ -290,7 +311,8 @@ bool j_strlist(struct loader *l, const json_t *obj, const char *key, const char 
 		return true;
 	}
 	if (!json_is_array(v)) {
-		wrong_type(l, base, key, "a string or an array of strings", v);
+		ld_err(l, jp_key(l, base, key), "expected %s, found %s",
+		       "a string or an array of strings", json_kind(v));
 		return false;
 	}
 	size_t len = json_array_size(v);
@@ -382,6 +404,36 @@ const char *ld_local_routes(struct loader *l, const struct ip_prefix *v4, size_t
 			return "local";
 	}
 	return list;
+}
+
+bool ld_family(struct loader *l, const char *text, const char *path, const char *names,
+	       uint8_t *out)
+{
+	if (!strcasecmp(text, "IPv4") || !strcasecmp(text, "IPv6")) {
+		*out = text[3] == '4' ? IP_V4 : IP_V6;
+		return true;
+	}
+	ld_err(l, path, "'%s' is not an address family (%s)", text, names);
+	return false;
+}
+
+const char *ld_number_or_string(const json_t *v, char *buf, size_t len)
+{
+	if (json_is_integer(v)) {
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+		return buf;
+	}
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+bool ld_rule_action(struct loader *l, const char *text, const char *path, bool *allow)
+{
+	if (!strcmp(text, "allow") || !strcmp(text, "deny")) {
+		*allow = text[0] == 'a';
+		return true;
+	}
+	ld_err(l, path, "'%s' is not a rule action (allow or deny)", text);
+	return false;
 }
 
 bool ld_route_state(struct loader *l, const char *text, const char *path, bool *blackhole)

@@ -5,14 +5,10 @@
  * was not exported is assumed from its ENIs' addresses. Each assumption is
  * a warning that says what was assumed (load_resolve.c calls these).
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "load-private.h"
-
-static bool streq(const char *a, const char *b)
-{
-	return a && b && !strcmp(a, b);
-}
 
 /* The same object in several describe-* files (two regions' exports of
  * one shared VPC, an SDK recording before and after a change): AWS ids are
@@ -20,11 +16,32 @@ static bool streq(const char *a, const char *b)
  * warning. In our format or Terraform a repeated id stays an error. */
 struct dedupe_kind {
 	const char *what;
-	size_t size;
-	const char *(*id)(const void *item);
-	const struct origin *(*origin)(const void *item);
-	bool (*exported)(const void *item);
+	size_t size, id_off, origin_off;
+	/* exported: the bool from_aws at from_aws_off, or, for the kinds
+	 * without one, an origin path starting with export_path */
+	size_t from_aws_off;
+	const char *export_path;
 };
+
+static const char *item_id(const struct dedupe_kind *k, const char *item)
+{
+	const char *id;
+	memcpy(&id, item + k->id_off, sizeof(id));
+	return id;
+}
+
+static const struct origin *item_origin(const struct dedupe_kind *k, const char *item)
+{
+	return (const struct origin *)(item + k->origin_off);
+}
+
+static bool item_exported(const struct dedupe_kind *k, const char *item)
+{
+	if (!k->export_path)
+		return *(const bool *)(item + k->from_aws_off);
+	const char *path = item_origin(k, item)->path;
+	return path && !strncmp(path, k->export_path, strlen(k->export_path));
+}
 
 static void dedupe(struct loader *l, struct vec *v, const struct dedupe_kind *k)
 {
@@ -34,109 +51,46 @@ static void dedupe(struct loader *l, struct vec *v, const struct dedupe_kind *k)
 		char *item = (char *)v->items + i * k->size;
 		size_t first = 0;
 		const char *prev;
-		if (k->id(item) && k->exported(item) && idmap_get(&seen, k->id(item), &first) &&
-		    (prev = (char *)v->items + first * k->size, k->exported(prev)) &&
-		    !streq(k->origin(prev)->file, k->origin(item)->file)) {
-			ld_warn_at(l, k->origin(item), NULL,
+		if (item_id(k, item) && item_exported(k, item) &&
+		    idmap_get(&seen, item_id(k, item), &first) &&
+		    (prev = (char *)v->items + first * k->size, item_exported(k, prev)) &&
+		    !ld_streq(item_origin(k, prev)->file, item_origin(k, item)->file)) {
+			ld_warn_at(l, item_origin(k, item), NULL,
 				   "%s %s is described again (also %s): the first description "
 				   "is kept",
-				   k->what, k->id(item), ld_where(l, k->origin(prev)));
+				   k->what, item_id(k, item), ld_where(l, item_origin(k, prev)));
 			continue;
 		}
 		if (out != i)
 			memmove((char *)v->items + out * k->size, item, k->size);
-		if (k->id(item))
-			idmap_put(&seen, k->id((char *)v->items + out * k->size), out);
+		if (item_id(k, item))
+			idmap_put(&seen, item_id(k, (char *)v->items + out * k->size), out);
 		out++;
 	}
 	v->n = out;
 	idmap_free(&seen);
 }
 
-static const char *vpc_idf(const void *p)
-{
-	return ((const struct vpc *)p)->id;
-}
-static const struct origin *vpc_of(const void *p)
-{
-	return &((const struct vpc *)p)->origin;
-}
-static bool vpc_exported(const void *p)
-{
-	const char *path = ((const struct vpc *)p)->origin.path;
-	return path && !strncmp(path, "Vpcs[", 5);
-}
-static const char *sn_id(const void *p)
-{
-	return ((const struct draft_subnet *)p)->s.id;
-}
-static const struct origin *sn_of(const void *p)
-{
-	return &((const struct draft_subnet *)p)->s.origin;
-}
-static bool sn_exported(const void *p)
-{
-	return ((const struct draft_subnet *)p)->from_aws;
-}
-static const char *sg_id(const void *p)
-{
-	return ((const struct draft_group *)p)->g.id;
-}
-static const struct origin *sg_of(const void *p)
-{
-	return &((const struct draft_group *)p)->g.origin;
-}
-static bool sg_exported(const void *p)
-{
-	return ((const struct draft_group *)p)->from_aws;
-}
-static const char *acl_id(const void *p)
-{
-	return ((const struct draft_nacl *)p)->n.id;
-}
-static const struct origin *acl_of(const void *p)
-{
-	return &((const struct draft_nacl *)p)->n.origin;
-}
-static bool acl_exported(const void *p)
-{
-	return ((const struct draft_nacl *)p)->from_aws;
-}
-static const char *rt_id(const void *p)
-{
-	return ((const struct draft_rt *)p)->rt.id;
-}
-static const struct origin *rt_of(const void *p)
-{
-	return &((const struct draft_rt *)p)->rt.origin;
-}
-static bool rt_exported(const void *p)
-{
-	return ((const struct draft_rt *)p)->from_aws;
-}
-static const char *pl_idf(const void *p)
-{
-	return ((const struct prefix_list *)p)->id;
-}
-static const struct origin *pl_of(const void *p)
-{
-	return &((const struct prefix_list *)p)->origin;
-}
-static bool pl_exported(const void *p)
-{
-	const char *path = ((const struct prefix_list *)p)->origin.path;
-	return path && !strncmp(path, "PrefixLists[", 12);
-}
+/* A kind of draft (its object is member m) or of model object (m empty). */
+#define DRAFT(what, type, m)                                                                       \
+	{                                                                                          \
+		what, sizeof(type), offsetof(type, m.id), offsetof(type, m.origin),                \
+		    offsetof(type, from_aws), NULL                                                 \
+	}
+#define OBJECT(what, type, path)                                                                   \
+	{                                                                                          \
+		what, sizeof(type), offsetof(type, id), offsetof(type, origin), 0, path            \
+	}
 
 void ld_dedupe_exports(struct loader *l)
 {
 	static const struct dedupe_kind kinds[] = {
-	    {"VPC", sizeof(struct vpc), vpc_idf, vpc_of, vpc_exported},
-	    {"subnet", sizeof(struct draft_subnet), sn_id, sn_of, sn_exported},
-	    {"security group", sizeof(struct draft_group), sg_id, sg_of, sg_exported},
-	    {"network ACL", sizeof(struct draft_nacl), acl_id, acl_of, acl_exported},
-	    {"route table", sizeof(struct draft_rt), rt_id, rt_of, rt_exported},
-	    {"prefix list", sizeof(struct prefix_list), pl_idf, pl_of, pl_exported},
+	    OBJECT("VPC", struct vpc, "Vpcs["),
+	    DRAFT("subnet", struct draft_subnet, s),
+	    DRAFT("security group", struct draft_group, g),
+	    DRAFT("network ACL", struct draft_nacl, n),
+	    DRAFT("route table", struct draft_rt, rt),
+	    OBJECT("prefix list", struct prefix_list, "PrefixLists["),
 	};
 	struct vec *vecs[] = {&l->vpcs, &l->subnets, &l->groups, &l->nacls, &l->rts, &l->pls};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -168,13 +122,16 @@ static struct draft_subnet *synth_subnet(struct loader *l, const struct draft_en
 	struct draft_subnet *d = vec_push(&l->subnets, sizeof(*d));
 	if (!d)
 		return NULL;
-	memset(d, 0, sizeof(*d));
-	d->from_aws = true;
-	d->synthesised = true;
-	d->s.id = e->subnet.id;
-	d->s.vpc_id = e->vpc_id;
-	d->s.vpc = d->s.nacl = d->s.route_table = -1;
-	d->s.origin = e->subnet.at;
+	*d = (struct draft_subnet){
+	    .from_aws = true,
+	    .synthesised = true,
+	    .s = {.id = e->subnet.id,
+		  .vpc_id = e->vpc_id,
+		  .vpc = -1,
+		  .nacl = -1,
+		  .route_table = -1,
+		  .origin = e->subnet.at},
+	};
 	prefix_around(&e->e.ipv4[0], 28, &d->s.cidr);
 	return d;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "load-tf-private.h"
+#include "load_build.h"
 
 static bool is_type(const struct tf_res *r, const char *type)
 {
@@ -46,16 +47,14 @@ static void add_ips(struct tf_doc *t, const struct tf_res *r, struct eni *e, con
 static struct draft_eni eni_draft(struct tf_doc *t, const struct tf_res *r, const char *id,
 				  const char *subnet, const char **groups, size_t n_groups)
 {
-	struct draft_eni d;
-	memset(&d, 0, sizeof(d));
-	d.from_aws = true;
-	d.public_wanted = 0;
-	d.e.id = id;
-	d.e.device_index = -1;
-	d.e.subnet = -1;
-	d.e.service = -1;
-	d.e.address = r->address;
-	d.e.origin = r->origin;
+	struct draft_eni d = {.from_aws = true,
+			      .public_wanted = 0,
+			      .e = {.id = id,
+				    .device_index = -1,
+				    .subnet = -1,
+				    .service = -1,
+				    .address = r->address,
+				    .origin = r->origin}};
 	d.subnet.id = subnet;
 	d.subnet.at = tf_origin(t, r, "subnet_id");
 	d.groups = arena_calloc(t->l->a, n_groups ? n_groups : 1, sizeof(struct ref));

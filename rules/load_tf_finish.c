@@ -7,56 +7,12 @@
  * Terraform does not place is placed as AWS would (load_tf_place.c), with
  * a warning. Runs before load_resolve.c's checks.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "load-tf-private.h"
-
-static bool streq(const char *a, const char *b)
-{
-	return a && b && !strcmp(a, b);
-}
-
-/* Appends one item to an arena array (arrays here are short). */
-static void *grow(struct loader *l, void *items, size_t n, size_t size)
-{
-	char *g = arena_calloc(l->a, n + 1, size);
-	if (g && n)
-		memcpy(g, items, n * size);
-	return g;
-}
-
-struct draft_group *tf_find_group(struct loader *l, const char *id)
-{
-	for (size_t i = 0; i < l->groups.n; i++)
-		if (streq(VEC_AT(&l->groups, struct draft_group, i)->g.id, id))
-			return VEC_AT(&l->groups, struct draft_group, i);
-	return NULL;
-}
-
-static struct draft_nacl *find_nacl(struct loader *l, const char *id)
-{
-	for (size_t i = 0; i < l->nacls.n; i++)
-		if (streq(VEC_AT(&l->nacls, struct draft_nacl, i)->n.id, id))
-			return VEC_AT(&l->nacls, struct draft_nacl, i);
-	return NULL;
-}
-
-static struct draft_rt *find_rt(struct loader *l, const char *id)
-{
-	for (size_t i = 0; i < l->rts.n; i++)
-		if (streq(VEC_AT(&l->rts, struct draft_rt, i)->rt.id, id))
-			return VEC_AT(&l->rts, struct draft_rt, i);
-	return NULL;
-}
-
-struct draft_subnet *tf_find_subnet(struct loader *l, const char *id)
-{
-	for (size_t i = 0; i < l->subnets.n; i++)
-		if (streq(VEC_AT(&l->subnets, struct draft_subnet, i)->s.id, id))
-			return VEC_AT(&l->subnets, struct draft_subnet, i);
-	return NULL;
-}
+#include "load_build.h"
 
 static struct draft_eni *find_eni(struct loader *l, const char *id)
 {
@@ -70,14 +26,14 @@ static bool same_rule(const struct sg_rule *a, const struct sg_rule *b)
 	       a->from_port == b->from_port && a->to_port == b->to_port &&
 	       a->peer_kind == b->peer_kind &&
 	       (a->peer_kind == SG_PEER_CIDR ? ip_prefix_eq(&a->cidr, &b->cidr)
-					     : streq(a->peer_id, b->peer_id));
+					     : ld_streq(a->peer_id, b->peer_id));
 }
 
 /* Once refreshed, a group's inline rules repeat its separate rule
  * resources: the union is taken. */
 static void join_rule(struct loader *l, const struct tf_pending *p)
 {
-	struct draft_group *d = tf_find_group(l, p->target);
+	struct draft_group *d = LD_FIND_GROUP(l, p->target);
 	if (!d) {
 		ld_warn_at(l, &p->origin, NULL,
 			   "security group %s is not in the lab: rule left out", p->target);
@@ -87,7 +43,7 @@ static void join_rule(struct loader *l, const struct tf_pending *p)
 	for (size_t i = 0; i < g->n_rules; i++)
 		if (same_rule(&g->rules[i], &p->rule))
 			return;
-	struct sg_rule *rules = grow(l, g->rules, g->n_rules, sizeof(*rules));
+	struct sg_rule *rules = ld_grow(l, g->rules, g->n_rules, sizeof(*rules));
 	if (!rules)
 		return;
 	rules[g->n_rules++] = p->rule;
@@ -96,7 +52,7 @@ static void join_rule(struct loader *l, const struct tf_pending *p)
 
 static void join_entry(struct loader *l, const struct tf_pending *p)
 {
-	struct draft_nacl *d = find_nacl(l, p->target);
+	struct draft_nacl *d = LD_FIND_NACL(l, p->target);
 	if (!d) {
 		ld_warn_at(l, &p->origin, NULL, "network ACL %s is not in the lab: entry left out",
 			   p->target);
@@ -110,7 +66,7 @@ static void join_entry(struct loader *l, const struct tf_pending *p)
 		    (*list)[i].allow == p->entry.allow &&
 		    ip_prefix_eq(&(*list)[i].cidr, &p->entry.cidr))
 			return; /* the refreshed inline copy of this rule */
-	struct nacl_entry *e = grow(l, *list, *count, sizeof(*e));
+	struct nacl_entry *e = ld_grow(l, *list, *count, sizeof(*e));
 	if (!e)
 		return;
 	e[(*count)++] = p->entry;
@@ -120,7 +76,7 @@ static void join_entry(struct loader *l, const struct tf_pending *p)
 static void add_ref(struct loader *l, struct ref **list, size_t *n, const char *id,
 		    const struct origin *at)
 {
-	struct ref *r = grow(l, *list, *n, sizeof(*r));
+	struct ref *r = ld_grow(l, *list, *n, sizeof(*r));
 	if (!r)
 		return;
 	r[(*n)++] = (struct ref){id, *at};
@@ -129,7 +85,7 @@ static void add_ref(struct loader *l, struct ref **list, size_t *n, const char *
 
 static void join_route(struct loader *l, const struct tf_pending *p)
 {
-	struct draft_rt *d = find_rt(l, p->target);
+	struct draft_rt *d = LD_FIND_RT(l, p->target);
 	if (!d) {
 		ld_warn_at(l, &p->origin, NULL, "route table %s is not in the lab: %s left out",
 			   p->target, p->kind == TF_ROUTE ? "route" : "association");
@@ -137,7 +93,7 @@ static void join_route(struct loader *l, const struct tf_pending *p)
 	}
 	struct route_table *t = &d->rt;
 	if (p->kind == TF_ROUTE) {
-		struct route *r = grow(l, t->routes, t->n_routes, sizeof(*r));
+		struct route *r = ld_grow(l, t->routes, t->n_routes, sizeof(*r));
 		if (r) {
 			r[t->n_routes++] = p->route;
 			t->routes = r;
@@ -168,7 +124,7 @@ static void join_eni(struct loader *l, const struct tf_pending *p)
 
 static const char *subnet_vpc(struct loader *l, const struct draft_eni *d)
 {
-	struct draft_subnet *s = tf_find_subnet(l, d->subnet.id);
+	struct draft_subnet *s = LD_FIND_SUBNET(l, d->subnet.id);
 	if (s)
 		return s->s.vpc_id;
 	for (size_t i = 0; d->e.n_ipv4 && i < l->vpcs.n; i++) {
@@ -196,7 +152,7 @@ static void join_group_name(struct loader *l, const struct tf_pending *p)
 	const char *id = NULL;
 	for (size_t i = 0; i < l->groups.n && !id; i++) {
 		const struct security_group *g = &VEC_AT(&l->groups, struct draft_group, i)->g;
-		if (streq(g->name, p->other) && (!vpc || !g->vpc_id || streq(g->vpc_id, vpc)))
+		if (ld_streq(g->name, p->other) && (!vpc || !g->vpc_id || ld_streq(g->vpc_id, vpc)))
 			id = g->id;
 	}
 	if (!id && !strcmp(p->other, "default"))
@@ -262,7 +218,7 @@ static void default_groups(struct loader *l, struct draft_eni *d)
 	if (!d->n_groups)
 		add_ref(l, &d->groups, &d->n_groups, def, &d->e.origin);
 	for (size_t i = 0; i < d->n_groups; i++)
-		if (streq(d->groups[i].id, def) && !tf_find_group(l, def))
+		if (ld_streq(d->groups[i].id, def) && !LD_FIND_GROUP(l, def))
 			synth_default_group(l, def, d->vpc_id, &d->e.origin);
 }
 
@@ -307,25 +263,29 @@ static void finish_enis(struct loader *l, struct tf_state *st)
 		idmap_put(&l->eni_ids, VEC_AT(&l->enis, struct draft_eni, i)->e.id, i);
 }
 
+/* The VPC whose default (an id at id_off in struct tf_vpc_defaults) is id. */
+static const char *default_of(const struct tf_state *st, size_t id_off, const char *id)
+{
+	const struct tf_vpc_defaults *d =
+	    ld_find(st->defaults.items, st->defaults.n, sizeof(*d), id_off, id);
+	return d ? d->vpc_id : NULL;
+}
+
 /* The default NACL or route table of a VPC, named by id only in a plan. */
 static void default_vpcs(struct loader *l)
 {
-	struct tf_state *st = l->tf;
+	const struct tf_state *st = l->tf;
 	for (size_t i = 0; i < l->nacls.n; i++) {
 		struct draft_nacl *n = VEC_AT(&l->nacls, struct draft_nacl, i);
-		for (size_t k = 0; !n->n.vpc_id && k < st->defaults.n; k++)
-			if (streq(VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->acl_id,
-				  n->n.id))
-				n->n.vpc_id =
-				    VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->vpc_id;
+		if (!n->n.vpc_id)
+			n->n.vpc_id =
+			    default_of(st, offsetof(struct tf_vpc_defaults, acl_id), n->n.id);
 	}
 	for (size_t i = 0; i < l->rts.n; i++) {
 		struct draft_rt *r = VEC_AT(&l->rts, struct draft_rt, i);
-		for (size_t k = 0; !r->rt.vpc_id && k < st->defaults.n; k++)
-			if (streq(VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->rtb_id,
-				  r->rt.id))
-				r->rt.vpc_id =
-				    VEC_AT(&st->defaults, struct tf_vpc_defaults, k)->vpc_id;
+		if (!r->rt.vpc_id)
+			r->rt.vpc_id =
+			    default_of(st, offsetof(struct tf_vpc_defaults, rtb_id), r->rt.id);
 	}
 }
 
@@ -353,7 +313,7 @@ static void local_routes(struct loader *l)
 		struct draft_rt *d = VEC_AT(&l->rts, struct draft_rt, i);
 		const struct vpc *v = NULL;
 		for (size_t k = 0; d->from_tf && !v && k < l->vpcs.n; k++)
-			if (streq(VEC_AT(&l->vpcs, struct vpc, k)->id, d->rt.vpc_id))
+			if (ld_streq(VEC_AT(&l->vpcs, struct vpc, k)->id, d->rt.vpc_id))
 				v = VEC_AT(&l->vpcs, struct vpc, k);
 		if (!v)
 			continue;
@@ -382,7 +342,7 @@ static void eip_instances(struct loader *l)
 			continue;
 		for (size_t k = 0; k < l->enis.n; k++) {
 			const struct eni *n = &VEC_AT(&l->enis, struct draft_eni, k)->e;
-			if (streq(n->instance_id, e->eni_id) && n->device_index <= 0)
+			if (ld_streq(n->instance_id, e->eni_id) && n->device_index <= 0)
 				e->eni_id = n->id;
 		}
 	}
@@ -403,7 +363,7 @@ void tf_finish(struct loader *l)
 			join_entry(l, p);
 			break;
 		case TF_ACL_ASSOC: {
-			struct draft_nacl *n = find_nacl(l, p->target);
+			struct draft_nacl *n = LD_FIND_NACL(l, p->target);
 			if (n)
 				add_ref(l, &n->assoc, &n->n_assoc, p->other, &p->origin);
 			else

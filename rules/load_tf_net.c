@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "load-tf-private.h"
+#include "load_build.h"
 
 void tf_block(const struct tf_res *r, const json_t *vals, const json_t *unk, const json_t *cfg,
 	      const char *key, size_t i, const json_t **bv, const json_t **bu, const json_t **bc)
@@ -83,13 +84,14 @@ static void tf_vpc(struct tf_doc *t, const struct tf_res *r)
 
 static void tf_subnet(struct tf_doc *t, const struct tf_res *r)
 {
-	struct draft_subnet d;
-	memset(&d, 0, sizeof(d));
-	d.from_aws = true; /* what Terraform does not manage may be missing */
+	struct draft_subnet d = {
+	    .from_aws = true,
+	    .s = {.id = r->id,
+		  .vpc = -1,
+		  .nacl = -1,
+		  .route_table = -1,
+		  .origin = r->origin}}; /* what Terraform does not manage may be missing */
 	struct subnet *s = &d.s;
-	s->id = r->id;
-	s->vpc = s->nacl = s->route_table = -1;
-	s->origin = r->origin;
 	s->name = tf_name_tag(t, r);
 	tf_str(t, r, r->values, r->address, "availability_zone", &s->az);
 	tf_bool(r->values, "map_public_ip_on_launch", &d.map_public_ip);
@@ -122,14 +124,9 @@ static bool sg_proto(struct tf_doc *t, const json_t *b, const char *path, struct
 	struct loader *l = t->l;
 	const char *key = json_object_get(b, "ip_protocol") ? "ip_protocol" : "protocol";
 	const json_t *pv = json_object_get(b, key);
-	char num[32];
-	const char *text = NULL;
-	if (json_is_integer(pv)) {
-		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(pv));
-		text = num;
-	} else if (json_is_string(pv)) {
-		text = json_string_value(pv);
-	} else {
+	char num[24];
+	const char *text = ld_number_or_string(pv, num, sizeof(num));
+	if (!text) {
 		ld_err(l, jp_key(l, path, key), "the rule's protocol is missing");
 		return false;
 	}
@@ -246,14 +243,9 @@ static void store_rules(struct loader *l, struct security_group *g, struct vec *
 static void tf_group(struct tf_doc *t, const struct tf_res *r, bool is_default)
 {
 	struct loader *l = t->l;
-	struct draft_group d;
-	memset(&d, 0, sizeof(d));
-	d.from_aws = true;
-	d.from_tf = true;
+	struct draft_group d = {
+	    .from_aws = true, .from_tf = true, .g = {.id = r->id, .vpc = -1, .origin = r->origin}};
 	struct security_group *g = &d.g;
-	g->id = r->id;
-	g->vpc = -1;
-	g->origin = r->origin;
 	if (!tf_str(t, r, r->values, r->address, "name", &g->name))
 		g->name = is_default ? "default" : r->name;
 	tf_str(t, r, r->values, r->address, "description", &g->description);
@@ -410,25 +402,25 @@ static void subnet_assocs(struct tf_doc *t, const struct tf_res *r, struct ref *
 /* A new NACL denies all but what it lists; an aws_default_network_acl
  * holds exactly the entries written (provider docs). Entries unknown in a
  * plan are those of separate aws_network_acl_rule resources. */
+/* A default NACL or route table: its own id (key) when the document has
+ * it, else the id it was given. */
+static const char *own_id(struct tf_doc *t, const struct tf_res *r, bool is_default,
+			  const char *key, const char *id)
+{
+	const char *own = is_default ? tf_id(t, r, r->values, r->unknown, r->config, key) : NULL;
+	return own ? own : id;
+}
+
 static void tf_acl(struct tf_doc *t, const struct tf_res *r, bool is_default)
 {
 	struct loader *l = t->l;
-	struct draft_nacl d;
-	memset(&d, 0, sizeof(d));
-	d.from_aws = true;
+	struct draft_nacl d = {.from_aws = true,
+			       .n = {.id = r->id, .vpc = -1, .is_default = is_default}};
 	struct nacl *n = &d.n;
-	n->id = r->id;
-	n->vpc = -1;
-	n->is_default = is_default;
 	n->name = tf_name_tag(t, r);
 	n->origin = r->origin;
 	n->vpc_id = tf_id(t, r, r->values, r->unknown, r->config, "vpc_id");
-	if (is_default) {
-		const char *id =
-		    tf_id(t, r, r->values, r->unknown, r->config, "default_network_acl_id");
-		if (id)
-			n->id = id;
-	}
+	n->id = own_id(t, r, is_default, "default_network_acl_id", n->id);
 	struct vec in = {0}, out = {0};
 	for (int eg = 0; eg < 2; eg++) {
 		const char *key = eg ? "egress" : "ingress";
@@ -529,22 +521,13 @@ static bool tf_route(struct tf_doc *t, const struct tf_res *r, const json_t *b, 
 static void tf_route_table(struct tf_doc *t, const struct tf_res *r, bool is_default)
 {
 	struct loader *l = t->l;
-	struct draft_rt d;
-	memset(&d, 0, sizeof(d));
-	d.from_aws = true;
-	d.from_tf = true;
+	struct draft_rt d = {
+	    .from_aws = true,
+	    .from_tf = true,
+	    .rt = {.id = r->id, .vpc = -1, .main = is_default, .origin = r->origin}};
 	struct route_table *rt = &d.rt;
-	rt->id = r->id;
-	rt->vpc = -1;
-	rt->main = is_default;
-	rt->origin = r->origin;
 	rt->vpc_id = tf_id(t, r, r->values, r->unknown, r->config, "vpc_id");
-	if (is_default) {
-		const char *id =
-		    tf_id(t, r, r->values, r->unknown, r->config, "default_route_table_id");
-		if (id)
-			rt->id = id;
-	}
+	rt->id = own_id(t, r, is_default, "default_route_table_id", rt->id);
 	const json_t *list = json_object_get(r->values, "route");
 	rt->routes = arena_calloc(l->a, json_array_size(list) + 1, sizeof(struct route));
 	d.assoc = arena_calloc(l->a, 1, sizeof(struct ref));
@@ -652,8 +635,46 @@ static void tf_eip(struct tf_doc *t, const struct tf_res *r)
 		*slot = e;
 }
 
+/* The kinds read by tf_gateway and tf_link: true when r is one of them. */
+static bool tf_table_resource(struct tf_doc *t, const struct tf_res *r)
+{
+	static const struct {
+		const char *type;
+		enum gateway_kind kind;
+	} gateways[] = {
+	    {"aws_internet_gateway", GW_INTERNET},
+	    {"aws_nat_gateway", GW_NAT},
+	    {"aws_vpc_endpoint", GW_ENDPOINT},
+	    {"aws_vpc_peering_connection", GW_PEERING},
+	    {"aws_ec2_transit_gateway", GW_TRANSIT},
+	    {"aws_ec2_transit_gateway_vpc_attachment", GW_TRANSIT_ATTACH},
+	};
+	static const struct {
+		const char *type;
+		enum tf_pending_kind kind;
+		const char *from, *to;
+	} links[] = {
+	    {"aws_network_acl_association", TF_ACL_ASSOC, "network_acl_id", "subnet_id"},
+	    {"aws_route_table_association", TF_RTB_ASSOC, "route_table_id", "subnet_id"},
+	    {"aws_main_route_table_association", TF_RTB_MAIN, "route_table_id", "vpc_id"},
+	};
+	for (size_t i = 0; i < sizeof(gateways) / sizeof(gateways[0]); i++)
+		if (is_type(r, gateways[i].type)) {
+			tf_gateway(t, r, gateways[i].kind);
+			return true;
+		}
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (is_type(r, links[i].type)) {
+			tf_link(t, r, links[i].kind, links[i].from, links[i].to);
+			return true;
+		}
+	return false;
+}
+
 bool tf_net_resource(struct tf_doc *t, const struct tf_res *r)
 {
+	if (tf_table_resource(t, r))
+		return true;
 	if (is_type(r, "aws_vpc") || is_type(r, "aws_default_vpc"))
 		tf_vpc(t, r);
 	else if (is_type(r, "aws_subnet") || is_type(r, "aws_default_subnet"))
@@ -670,28 +691,10 @@ bool tf_net_resource(struct tf_doc *t, const struct tf_res *r)
 		tf_acl(t, r, is_type(r, "aws_default_network_acl"));
 	else if (is_type(r, "aws_network_acl_rule"))
 		tf_acl_rule(t, r);
-	else if (is_type(r, "aws_network_acl_association"))
-		tf_link(t, r, TF_ACL_ASSOC, "network_acl_id", "subnet_id");
 	else if (is_type(r, "aws_route_table") || is_type(r, "aws_default_route_table"))
 		tf_route_table(t, r, is_type(r, "aws_default_route_table"));
 	else if (is_type(r, "aws_route"))
 		tf_route_res(t, r);
-	else if (is_type(r, "aws_route_table_association"))
-		tf_link(t, r, TF_RTB_ASSOC, "route_table_id", "subnet_id");
-	else if (is_type(r, "aws_main_route_table_association"))
-		tf_link(t, r, TF_RTB_MAIN, "route_table_id", "vpc_id");
-	else if (is_type(r, "aws_internet_gateway"))
-		tf_gateway(t, r, GW_INTERNET);
-	else if (is_type(r, "aws_nat_gateway"))
-		tf_gateway(t, r, GW_NAT);
-	else if (is_type(r, "aws_vpc_endpoint"))
-		tf_gateway(t, r, GW_ENDPOINT);
-	else if (is_type(r, "aws_vpc_peering_connection"))
-		tf_gateway(t, r, GW_PEERING);
-	else if (is_type(r, "aws_ec2_transit_gateway"))
-		tf_gateway(t, r, GW_TRANSIT);
-	else if (is_type(r, "aws_ec2_transit_gateway_vpc_attachment"))
-		tf_gateway(t, r, GW_TRANSIT_ATTACH);
 	else if (is_type(r, "aws_eip"))
 		tf_eip(t, r);
 	else

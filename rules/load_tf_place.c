@@ -11,11 +11,7 @@
 #include <string.h>
 
 #include "load-tf-private.h"
-
-static bool streq(const char *a, const char *b)
-{
-	return a && b && !strcmp(a, b);
-}
+#include "load_build.h"
 
 static bool addr_used(struct loader *l, const struct ip_addr *a)
 {
@@ -39,7 +35,7 @@ static const char *default_vpc(struct loader *l, const struct origin *at)
 			return VEC_AT(&l->tf->defaults, struct tf_vpc_defaults, i)->vpc_id;
 	const char *vpc_id = ld_make_id(l, "vpc", "default", NULL);
 	for (size_t i = 0; i < l->vpcs.n; i++)
-		if (streq(VEC_AT(&l->vpcs, struct vpc, i)->id, vpc_id))
+		if (ld_streq(VEC_AT(&l->vpcs, struct vpc, i)->id, vpc_id))
 			return vpc_id;
 	struct vpc *v = vec_push(&l->vpcs, sizeof(*v));
 	struct ip_prefix *c = arena_calloc(l->a, 1, sizeof(*c));
@@ -65,19 +61,19 @@ static struct draft_subnet *default_subnet(struct loader *l, const struct origin
 	const char *id = NULL;
 	for (size_t i = 0; i < l->subnets.n; i++) {
 		struct draft_subnet *d = VEC_AT(&l->subnets, struct draft_subnet, i);
-		if (streq(d->s.vpc_id, vpc_id) && ip_prefix_eq(&d->s.cidr, &block))
+		if (ld_streq(d->s.vpc_id, vpc_id) && ip_prefix_eq(&d->s.cidr, &block))
 			return d;
 	}
 	/* an interface with a known address there names the real subnet */
 	for (size_t i = 0; i < l->enis.n && !id; i++) {
 		const struct draft_eni *e = VEC_AT(&l->enis, struct draft_eni, i);
 		if (e->subnet.id && e->e.n_ipv4 && ip_prefix_contains(&block, &e->e.ipv4[0]) &&
-		    !tf_find_subnet(l, e->subnet.id))
+		    !LD_FIND_SUBNET(l, e->subnet.id))
 			id = e->subnet.id;
 	}
 	if (!id)
 		id = ld_make_id(l, "subnet", vpc_id, "default");
-	struct draft_subnet *s = tf_find_subnet(l, id);
+	struct draft_subnet *s = LD_FIND_SUBNET(l, id);
 	if (s || !(s = vec_push(&l->subnets, sizeof(*s))))
 		return s;
 	memset(s, 0, sizeof(*s));
@@ -108,7 +104,7 @@ static bool overlaps_vpc(struct loader *l, const struct ip_prefix *p)
 static struct vpc *assumed_vpc(struct loader *l, const char *id, const struct origin *at)
 {
 	for (size_t i = 0; i < l->vpcs.n; i++)
-		if (streq(VEC_AT(&l->vpcs, struct vpc, i)->id, id))
+		if (ld_streq(VEC_AT(&l->vpcs, struct vpc, i)->id, id))
 			return VEC_AT(&l->vpcs, struct vpc, i);
 	struct ip_prefix *c = arena_calloc(l->a, 1, sizeof(*c));
 	if (!c)
@@ -156,13 +152,13 @@ static bool holds_an_eni(struct loader *l, const struct ip_prefix *p)
 static const char *groups_vpc(struct loader *l, const struct draft_eni *d)
 {
 	for (size_t i = 0; i < d->n_groups; i++) {
-		struct draft_group *g = tf_find_group(l, d->groups[i].id);
+		struct draft_group *g = LD_FIND_GROUP(l, d->groups[i].id);
 		if (g && g->g.vpc_id)
 			return g->g.vpc_id;
 		for (size_t k = 0; l->tf && k < l->tf->defaults.n; k++) {
 			const struct tf_vpc_defaults *vd =
 			    VEC_AT(&l->tf->defaults, struct tf_vpc_defaults, k);
-			if (streq(vd->sg_id, d->groups[i].id))
+			if (ld_streq(vd->sg_id, d->groups[i].id))
 				return vd->vpc_id;
 		}
 	}
@@ -190,7 +186,7 @@ static struct draft_subnet *assumed_subnet(struct loader *l, struct draft_eni *d
 		bool used = false;
 		for (size_t i = 0; i < l->subnets.n && !used; i++) {
 			const struct subnet *s = &VEC_AT(&l->subnets, struct draft_subnet, i)->s;
-			used = streq(s->vpc_id, vpc_id) && ip_prefix_overlaps(&s->cidr, &p);
+			used = ld_streq(s->vpc_id, vpc_id) && ip_prefix_overlaps(&s->cidr, &p);
 		}
 		used |= holds_an_eni(l, &p); /* the block of a subnet assumed later */
 		if (used)
@@ -221,7 +217,7 @@ static struct draft_subnet *assumed_subnet(struct loader *l, struct draft_eni *d
  * VPC's default subnet. */
 void tf_assume_address(struct loader *l, struct draft_eni *d)
 {
-	struct draft_subnet *s = tf_find_subnet(l, d->subnet.id);
+	struct draft_subnet *s = LD_FIND_SUBNET(l, d->subnet.id);
 	if (!s && !d->subnet.id && (s = default_subnet(l, &d->e.origin))) {
 		d->subnet.id = s->s.id;
 		ld_warn_at(l, &d->e.origin, NULL,
@@ -275,7 +271,7 @@ static bool public_used(struct loader *l, const struct ip_addr *a)
  * one of the documentation range 198.51.100.0/24 stands for it. */
 void tf_assume_public_ip(struct loader *l, struct draft_eni *d)
 {
-	struct draft_subnet *s = tf_find_subnet(l, d->subnet.id);
+	struct draft_subnet *s = LD_FIND_SUBNET(l, d->subnet.id);
 	bool wanted = d->public_wanted > 0 || (d->public_wanted < 0 && s && s->map_public_ip);
 	if (d->e.has_public_ip || !wanted)
 		return;
@@ -303,7 +299,7 @@ void tf_assume_public_ip(struct loader *l, struct draft_eni *d)
 static void default_vpc_routes(struct loader *l, const char *vpc_id, const struct origin *at)
 {
 	for (size_t i = 0; i < l->rts.n; i++)
-		if (streq(VEC_AT(&l->rts, struct draft_rt, i)->rt.vpc_id, vpc_id))
+		if (ld_streq(VEC_AT(&l->rts, struct draft_rt, i)->rt.vpc_id, vpc_id))
 			return;
 	struct tf_vpc_defaults *vd = tf_defaults_of(l, vpc_id);
 	struct draft_rt *d = vec_push(&l->rts, sizeof(*d));
@@ -312,19 +308,17 @@ static void default_vpc_routes(struct loader *l, const char *vpc_id, const struc
 	if (!d || !g || !r)
 		return;
 	const char *igw = ld_make_id(l, "igw", vpc_id, "default");
-	memset(g, 0, sizeof(*g));
-	g->kind = GW_INTERNET;
-	g->id = igw;
-	g->vpc_id = vpc_id;
-	g->vpc = -1;
-	g->origin = *at;
-	memset(d, 0, sizeof(*d));
-	d->from_aws = d->from_tf = true;
-	d->rt.id = vd ? vd->rtb_id : ld_make_id(l, "rtb", vpc_id, "main");
-	d->rt.vpc_id = vpc_id;
-	d->rt.vpc = -1;
-	d->rt.main = true;
-	d->rt.origin = *at;
+	*g = (struct gateway){
+	    .kind = GW_INTERNET, .id = igw, .vpc_id = vpc_id, .vpc = -1, .origin = *at};
+	*d = (struct draft_rt){
+	    .from_aws = true,
+	    .from_tf = true,
+	    .rt = {.id = vd ? vd->rtb_id : ld_make_id(l, "rtb", vpc_id, "main"),
+		   .vpc_id = vpc_id,
+		   .vpc = -1,
+		   .main = true,
+		   .origin = *at},
+	};
 	ip_prefix_parse("0.0.0.0/0", &r->dest, NULL);
 	r->kind = ROUTE_IGW;
 	r->target = igw;
@@ -342,7 +336,7 @@ void tf_default_vpc_routes(struct loader *l)
 	for (size_t i = 0; i < l->vpcs.n; i++) {
 		const struct vpc *v = VEC_AT(&l->vpcs, struct vpc, i);
 		struct tf_vpc_defaults *vd = tf_defaults_of(l, v->id);
-		if ((vd && vd->default_vpc) || streq(v->id, made))
+		if ((vd && vd->default_vpc) || ld_streq(v->id, made))
 			default_vpc_routes(l, v->id, &v->origin);
 	}
 }

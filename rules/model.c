@@ -8,6 +8,7 @@
 #include "model.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 static bool id_eq(const char *a, const char *b)
@@ -15,44 +16,44 @@ static bool id_eq(const char *a, const char *b)
 	return a && b && strcmp(a, b) == 0;
 }
 
-int32_t lab_find_vpc(const struct lab *lab, const char *id)
+/* The first of n items (of size bytes) whose id, a string at id_off in
+ * the item, is id; -1 when none. */
+static int32_t find_id(const void *items, size_t n, size_t size, size_t id_off, const char *id)
 {
-	for (size_t i = 0; i < lab->n_vpcs; i++)
-		if (id_eq(lab->vpcs[i].id, id))
+	for (size_t i = 0; i < n; i++) {
+		const char *item_id;
+		memcpy(&item_id, (const char *)items + i * size + id_off, sizeof(item_id));
+		if (id_eq(item_id, id))
 			return (int32_t)i;
+	}
 	return -1;
 }
 
-int32_t lab_find_subnet(const struct lab *lab, const char *id)
+#define FIND_ID(arr, n, type) find_id(arr, n, sizeof(type), offsetof(type, id), want)
+
+int32_t lab_find_vpc(const struct lab *lab, const char *want)
 {
-	for (size_t i = 0; i < lab->n_subnets; i++)
-		if (id_eq(lab->subnets[i].id, id))
-			return (int32_t)i;
-	return -1;
+	return FIND_ID(lab->vpcs, lab->n_vpcs, struct vpc);
 }
 
-int32_t lab_find_group(const struct lab *lab, const char *id)
+int32_t lab_find_subnet(const struct lab *lab, const char *want)
 {
-	for (size_t i = 0; i < lab->n_groups; i++)
-		if (id_eq(lab->groups[i].id, id))
-			return (int32_t)i;
-	return -1;
+	return FIND_ID(lab->subnets, lab->n_subnets, struct subnet);
 }
 
-int32_t lab_find_nacl(const struct lab *lab, const char *id)
+int32_t lab_find_group(const struct lab *lab, const char *want)
 {
-	for (size_t i = 0; i < lab->n_nacls; i++)
-		if (id_eq(lab->nacls[i].id, id))
-			return (int32_t)i;
-	return -1;
+	return FIND_ID(lab->groups, lab->n_groups, struct security_group);
 }
 
-int32_t lab_find_prefix_list(const struct lab *lab, const char *id)
+int32_t lab_find_nacl(const struct lab *lab, const char *want)
 {
-	for (size_t i = 0; i < lab->n_prefix_lists; i++)
-		if (id_eq(lab->prefix_lists[i].id, id))
-			return (int32_t)i;
-	return -1;
+	return FIND_ID(lab->nacls, lab->n_nacls, struct nacl);
+}
+
+int32_t lab_find_prefix_list(const struct lab *lab, const char *want)
+{
+	return FIND_ID(lab->prefix_lists, lab->n_prefix_lists, struct prefix_list);
 }
 
 static bool addr_in_list(const struct ip_addr *list, size_t n, const struct ip_addr *a)
@@ -152,21 +153,31 @@ static void eni_endpoint(const struct lab *lab, int32_t i, struct endpoint *out)
 		out->addr = e->ipv6[0];
 }
 
-/* Among the ENIs of one instance, the one at the lowest device index
- * (AWS's primary ENI is device 0). */
-static int32_t instance_primary_eni(const struct lab *lab, const char *instance_id)
+/* The ENI at the lowest device index among those whose string at key_off
+ * is key. unknown_last: an ENI with a known index beats one without (an
+ * instance's ENIs: AWS's primary is device 0); otherwise the first found
+ * keeps its place unless a later one's index is lower. */
+static int32_t lowest_device(const struct lab *lab, size_t key_off, const char *key,
+			     bool unknown_last)
 {
 	int32_t best = -1;
 	for (size_t i = 0; i < lab->n_enis; i++) {
 		const struct eni *e = &lab->enis[i];
-		if (!id_eq(e->instance_id, instance_id))
+		const char *k;
+		memcpy(&k, (const char *)e + key_off, sizeof(k));
+		if (!id_eq(k, key))
 			continue;
 		if (best < 0 ||
-		    (e->device_index >= 0 && (lab->enis[best].device_index < 0 ||
+		    (e->device_index >= 0 && ((unknown_last && lab->enis[best].device_index < 0) ||
 					      e->device_index < lab->enis[best].device_index)))
 			best = (int32_t)i;
 	}
 	return best;
+}
+
+static int32_t instance_primary_eni(const struct lab *lab, const char *instance_id)
+{
+	return lowest_device(lab, offsetof(struct eni, instance_id), instance_id, true);
 }
 
 /* Whether an ENI's name is its own Name tag rather than its instance's. */
@@ -262,16 +273,7 @@ static int resolve_address(const struct lab *lab, const struct ip_addr *a, struc
  * index (an aws_instance's primary interface). */
 static int32_t eni_by_address(const struct lab *lab, const char *address)
 {
-	int32_t best = -1;
-	for (size_t i = 0; i < lab->n_enis; i++) {
-		const struct eni *e = &lab->enis[i];
-		if (!id_eq(e->address, address))
-			continue;
-		if (best < 0 ||
-		    (e->device_index >= 0 && e->device_index < lab->enis[best].device_index))
-			best = (int32_t)i;
-	}
-	return best;
+	return lowest_device(lab, offsetof(struct eni, address), address, false);
 }
 
 int lab_resolve_endpoint(const struct lab *lab, const char *name, struct endpoint *out)
@@ -371,9 +373,9 @@ enum route_target route_kind(const char *target)
 		const char *prefix;
 		enum route_target kind;
 	} kinds[] = {
-	    {"igw-", ROUTE_IGW},	{"nat-", ROUTE_NAT},   {"eigw-", ROUTE_EIGW},
+	    {"igw-", ROUTE_IGW},       {"nat-", ROUTE_NAT},	{"eigw-", ROUTE_EIGW},
 	    {"vpce-", ROUTE_ENDPOINT}, {"pcx-", ROUTE_PEERING}, {"tgw-", ROUTE_TGW},
-	    {"vgw-", ROUTE_VGW},	{"eni-", ROUTE_ENI},   {"i-", ROUTE_ENI},
+	    {"vgw-", ROUTE_VGW},       {"eni-", ROUTE_ENI},	{"i-", ROUTE_ENI},
 	};
 
 	if (!target)
