@@ -288,6 +288,10 @@ static int load_all(size_t n, const char *const *names, const char *const *json,
 		load_document(&l, names[i], json[i], lens[i]);
 	struct lab *lab = ld_finish(&l);
 	bool clean = l.d->n_errors == errors; /* l.d is diags: the readers added to it */
+	if (lab && clean && lab_index_addresses(lab) < 0) {
+		diag_add(diags, DIAG_ERROR, source, NULL, "out of memory");
+		clean = false;
+	}
 	if (lab && clean) {
 		lab->source = arena_strdup(l.a, source);
 		if (!lab->name)

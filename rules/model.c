@@ -66,6 +66,10 @@ static bool addr_in_list(const struct ip_addr *list, size_t n, const struct ip_a
 
 int32_t lab_eni_by_addr(const struct lab *lab, const struct ip_addr *a)
 {
+	int32_t found;
+
+	if (lab_index_eni_by_addr(lab, a, &found))
+		return found;
 	for (size_t i = 0; i < lab->n_enis; i++) {
 		const struct eni *e = &lab->enis[i];
 		if (a->family == IP_V4 ? addr_in_list(e->ipv4, e->n_ipv4, a)
@@ -90,6 +94,10 @@ const struct ip_addr *eni_public_of(const struct eni *e, const struct ip_addr *p
 int32_t lab_private_of_public(const struct lab *lab, const struct ip_addr *pub,
 			      struct ip_addr *priv)
 {
+	int32_t found;
+
+	if (lab_index_private_of_public(lab, pub, priv, &found))
+		return found;
 	for (size_t i = 0; i < lab->n_enis; i++) {
 		const struct eni *e = &lab->enis[i];
 		if (e->has_public_ip && e->n_ipv4 && ip_addr_eq(&e->public_ip, pub)) {

@@ -291,6 +291,8 @@ struct lab_options {
 	uint32_t default_ct_allowance;
 };
 
+struct lab_addr_index;
+
 struct lab {
 	struct arena *arena;
 	const char *name; /* short name, used in namespace names */
@@ -318,6 +320,8 @@ struct lab {
 	size_t n_eips;
 	struct service *services;
 	size_t n_services;
+	/* Addresses sorted at load (model_index.c); NULL: scanned. */
+	const struct lab_addr_index *addr_index;
 };
 
 /* Index lookups by id; -1 when absent. */
@@ -326,6 +330,14 @@ int32_t lab_find_subnet(const struct lab *lab, const char *id);
 int32_t lab_find_group(const struct lab *lab, const char *id);
 int32_t lab_find_nacl(const struct lab *lab, const char *id);
 int32_t lab_find_prefix_list(const struct lab *lab, const char *id);
+
+/* Sorts the lab's private and public addresses for the lookups below
+ * (in the lab's arena); the lab must not change afterwards. 0 or -1. */
+int lab_index_addresses(struct lab *lab);
+/* The index's answers (model_index.c); false when the lab has none. */
+bool lab_index_eni_by_addr(const struct lab *lab, const struct ip_addr *a, int32_t *eni);
+bool lab_index_private_of_public(const struct lab *lab, const struct ip_addr *pub,
+				 struct ip_addr *priv, int32_t *eni);
 
 /* The ENI owning a private address (IPv4 or IPv6), or -1. */
 int32_t lab_eni_by_addr(const struct lab *lab, const struct ip_addr *a);
