@@ -44,7 +44,7 @@ struct datapath;
 
 struct datapath_opts {
 	unsigned batch;		    /* frames per pcap_dispatch and per sendmmsg; 64 */
-	uint32_t pcap_buffer;	    /* bytes per capture ring; 16 MiB */
+	uint32_t pcap_buffer;	    /* bytes of the router's capture ring; 0: 32 MiB (64 with offloads) */
 	const char *flowlog_path;   /* NULL: no flow-log file */
 	const char *flowlog_format; /* NULL: AWS's default version-2 format */
 	uint32_t flowlog_interval;  /* aggregation seconds; 60 */
@@ -99,14 +99,15 @@ bool datapath_topology_differs(const struct datapath *dp, const struct lab *lab)
  * old generation (the admitting rule was removed or changed). */
 uint32_t datapath_generation(const struct datapath *dp);
 
-/* For daemon/loop: the capture fds, one per port, and the work to do when
- * one is readable (one bounded batch, then a transmit flush). */
+/* For daemon/loop: the capture fds (one ring per router, read by one
+ * thread; N in a fanout group later) and the work to do when one is
+ * readable (one bounded batch, then a transmit flush). The ports are only
+ * counted (`vpcfw status`): frames name their port themselves. */
 size_t datapath_n_ports(const struct datapath *dp);
-int datapath_port_fd(const struct datapath *dp, size_t i);
-/* Returns frames handled (one batch at most), or -EIO when the capture
- * failed for good (interface gone): the loop then stops watching that fd;
- * the failure is counted in dp_stats.port_errors. */
-int datapath_port_ready(struct datapath *dp, size_t i);
+size_t datapath_n_captures(const struct datapath *dp);
+int datapath_capture_fd(const struct datapath *dp, size_t i);
+/* Returns frames handled (one batch at most). */
+int datapath_capture_ready(struct datapath *dp, size_t i);
 /* Once a second: conntrack sweeping with a budget, flow-log flush. */
 void datapath_tick(struct datapath *dp, time_t now);
 /* Forces out every aggregated flow-log record now (tests, shutdown). */
@@ -173,7 +174,7 @@ struct dp_stats {
 	/* The pool: entries it holds room for (the ENIs' allowances, grown by
 	 * reloads) and entries in use; filled by datapath_stats. */
 	uint64_t conntrack_pool_capacity, conntrack_pool_in_use;
-	uint64_t port_errors;	       /* captures that failed (datapath_port_ready < 0) */
+	uint64_t port_errors;	       /* capture statistics that could not be read */
 	uint64_t flowlog_records;      /* flow-log records written (filled by datapath_stats) */
 	uint64_t flowlog_packets_lost; /* packets the full aggregation table could not take */
 };
