@@ -10,9 +10,13 @@
 # with the same MTU (9001) and offload settings (OFFLOADS, default "off";
 # "off on" measures both), and prints a table of medians of RUNS runs:
 # iperf3 TCP throughput, 64-byte UDP packets/s delivered (iperf3 -u -l 64,
-# receiver side), UDP request/response round trip (sockperf ping-pong p50,
-# RTT = 2 x its half-round-trip figure), new TCP connections/s (python3),
-# the vpcfwd/kernel ratio, and the daemon's CPU time (/proc/PID/stat). Both
+# receiver side), small packets delivered when the generator is not the
+# bottleneck (trafgen from netsniff-ng: 64-byte UDP frames from a TX ring
+# over 16 flows, counted at the server's eth0), UDP request/response round
+# trip (sockperf ping-pong p50, RTT = 2 x its half-round-trip figure), new
+# TCP connections/s (python3), the vpcfwd/kernel ratio, min/median/max of
+# the connection rate and the small-packet rate (so that a collapsed run
+# shows), the capture ring's drops, and the daemon's CPU time. Both
 # paths exist at once and every figure is taken on one, then the other,
 # round by round, so that both see the same moments of a noisy machine.
 #
@@ -33,7 +37,7 @@ SRV=10.80.2.20
 CLI=10.80.1.10
 
 [ "$(id -u)" -eq 0 ] || { echo "datapath.sh: needs root" >&2; exit 77; }
-for t in iperf3 sockperf python3 nft ethtool ip; do
+for t in iperf3 sockperf trafgen python3 nft ethtool ip; do
 	command -v "$t" >/dev/null || { echo "datapath.sh: $t not installed" >&2; exit 77; }
 done
 [ -x "$VPCFWD" ] || { echo "datapath.sh: $VPCFWD not built" >&2; exit 1; }
@@ -60,6 +64,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'; }
+# min/median/max of numbers, one a line
+spread() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[1] "/" v[int((NR + 1) / 2)] "/" v[NR]; else print "nan" }'; }
 
 # The daemon's CPU seconds so far (utime + stime).
 cpu_of() {
@@ -176,6 +182,22 @@ rtt_us() { # CLI_NS: sockperf ping-pong p50, as a round trip
 		awk '/percentile 50.000/ { printf "%.1f\n", 2 * $NF; found = 1 } END { if (!found) print "nan" }'
 }
 
+small_kpps() { # CLI_NS SRV_NS: trafgen's 64-byte frames delivered per second
+	local gw me r0 r1
+	ip netns exec "$1" ping -c1 -W1 "$SRV" >/dev/null 2>&1
+	gw=$(ip -n "$1" neigh show 10.80.1.1 | awk '/lladdr/ { print $5; exit }')
+	me=$(ip -n "$1" link show eth0 | awk '/ether/ { print $2 }')
+	[ -n "$gw" ] && [ -n "$me" ] || { echo nan; return; }
+	cat >"$TMP/trafgen.cfg" <<-EOF
+	{ eth(da=$gw, sa=$me, type=0x0800), ipv4(saddr=$CLI, daddr=$SRV, ttl=64, proto=17),
+	  udp(sp=dinc(40000, 40015), dp=5201), fill(0x41, 22) }
+	EOF
+	r0=$(ip netns exec "$2" cat /sys/class/net/eth0/statistics/rx_packets)
+	ip netns exec "$1" timeout "$SECS" trafgen -o eth0 -c "$TMP/trafgen.cfg" -P 1 >/dev/null 2>&1
+	r1=$(ip netns exec "$2" cat /sys/class/net/eth0/statistics/rx_packets)
+	awk -v a="$r0" -v b="$r1" -v s="$SECS" 'BEGIN { printf "%.1f\n", (b - a) / s / 1e3 }'
+}
+
 conn_per_s() { # CLI_NS
 	ip netns exec "$1" python3 -c '
 import socket, time
@@ -197,14 +219,15 @@ measure() {
 	local i f p t0 t1 v
 	local -A vals=()
 	for i in $(seq "$RUNS"); do
-		for f in tcp udp rtt conn; do
+		for f in tcp udp small rtt conn; do
 			for p in kernel vpcfwd; do
-				local ns=${KNS[0]}
-				[ "$p" = vpcfwd ] && ns=vpcfw-cli-$ID
+				local ns=${KNS[0]} srv=${KNS[1]}
+				[ "$p" = vpcfwd ] && ns=vpcfw-cli-$ID srv=vpcfw-srv-$ID
 				t0=$(date +%s.%N)
 				case $f in
 				tcp) v=$(tcp_gbps "$ns") ;;
 				udp) v=$(udp_kpps "$ns") ;;
+				small) v=$(small_kpps "$ns" "$srv") ;;
 				rtt) v=$(rtt_us "$ns") ;;
 				conn) v=$(conn_per_s "$ns") ;;
 				esac
@@ -217,14 +240,17 @@ measure() {
 			"vpcfwd $(echo "${vals[vpcfwd.tcp]}" | grep -v '^$' | tail -n 1) Gbps," \
 			"udp $(echo "${vals[kernel.udp]}" | grep -v '^$' | tail -n 1) /" \
 			"$(echo "${vals[vpcfwd.udp]}" | grep -v '^$' | tail -n 1) kpps," \
+			"small $(echo "${vals[kernel.small]}" | grep -v '^$' | tail -n 1) /" \
+			"$(echo "${vals[vpcfwd.small]}" | grep -v '^$' | tail -n 1) kpps," \
 			"rtt $(echo "${vals[kernel.rtt]}" | grep -v '^$' | tail -n 1) /" \
 			"$(echo "${vals[vpcfwd.rtt]}" | grep -v '^$' | tail -n 1) us," \
 			"conn $(echo "${vals[kernel.conn]}" | grep -v '^$' | tail -n 1) /" \
 			"$(echo "${vals[vpcfwd.conn]}" | grep -v '^$' | tail -n 1) per s" >&2
 	done
-	for f in tcp udp rtt conn; do
+	for f in tcp udp small rtt conn; do
 		for p in kernel vpcfwd; do
 			R[$p.$f]=$(echo "${vals[$p.$f]}" | grep -v '^$' | median)
+			R[$p.$f.spread]=$(echo "${vals[$p.$f]}" | grep -v '^$' | spread)
 		done
 	done
 }
@@ -259,10 +285,15 @@ for off in $OFFLOADS; do
 		"$(ratio "${R[vpcfwd.tcp]}" "${R[kernel.tcp]}")"
 	printf '%-34s %12s %12s %8s\n' "UDP 64 B delivered, kpps" "${R[kernel.udp]}" "${R[vpcfwd.udp]}" \
 		"$(ratio "${R[vpcfwd.udp]}" "${R[kernel.udp]}")"
+	printf '%-34s %12s %12s %8s\n' "64 B frames (trafgen) delivered, kpps" "${R[kernel.small]}" \
+		"${R[vpcfwd.small]}" "$(ratio "${R[vpcfwd.small]}" "${R[kernel.small]}")"
 	printf '%-34s %12s %12s %8s\n' "UDP request/response RTT p50, us" "${R[kernel.rtt]}" \
 		"${R[vpcfwd.rtt]}" "$(ratio "${R[vpcfwd.rtt]}" "${R[kernel.rtt]}")"
 	printf '%-34s %12s %12s %8s\n' "new TCP connections/s" "${R[kernel.conn]}" "${R[vpcfwd.conn]}" \
 		"$(ratio "${R[vpcfwd.conn]}" "${R[kernel.conn]}")"
+	echo "min/median/max: new TCP connections/s kernel ${R[kernel.conn.spread]}," \
+		"vpcfwd ${R[vpcfwd.conn.spread]}; trafgen kpps kernel ${R[kernel.small.spread]}," \
+		"vpcfwd ${R[vpcfwd.small.spread]}"
 	echo "added RTT at p50: $(awk -v a="${R[vpcfwd.rtt]}" -v b="${R[kernel.rtt]}" 'BEGIN { printf "%.1f", a - b }') us"
 	echo "vpcfwd CPU: ${cpu} s during ${wall} s of traffic through it ($(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.0f", (w > 0 ? 100 * c / w : 0) }')% of one core)"
 	echo "vpcfwd counters at the end: $drops"
