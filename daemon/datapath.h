@@ -57,8 +57,8 @@ struct datapath_opts {
 
 void datapath_opts_init(struct datapath_opts *o);
 
-/* Opens the ports' capture handles and the transmit socket inside the
- * router namespace, creates the conntrack zones and the flow-log
+/* Opens the router's capture ring and transmit socket inside the router
+ * namespace, creates the conntrack zones and the flow-log
  * aggregator. 0, or a negative errno-style code and a message in err
  * (nothing is left open). */
 int datapath_create(const struct lab *lab, const struct topology *topo,
@@ -68,14 +68,16 @@ void datapath_destroy(struct datapath *dp);
 
 /* Replaces the rules (SIGHUP). When the new lab adds, removes or changes
  * ENIs or outside hosts, topology_update must have brought the topology to
- * it first: ports of kept interfaces keep their captures, new ports are
- * opened, removed ones closed, conntrack zones follow their ENIs
+ * it first: the ports are re-indexed by ifindex (the ring reads every
+ * interface already, nothing is opened or closed), conntrack zones follow
+ * their ENIs
  * (ct_zones_remap: unchanged ENIs keep their tracked flows, removed ENIs'
  * zones are flushed) and unchanged ENIs keep their counters and reject
  * dumps. On failure (-errno, err) the old rules stay; when the topology
  * was updated the caller restores it (topology_update back to the old lab)
  * and calls datapath_reattach.
- * After a success the port fds changed: call loop_ports_changed. Tracked
+ * After a success call loop_ports_changed (a no-op while the one ring
+ * stays, kept for rings that change with the ports later). Tracked
  * connections survive (AWS-SEMANTICS §4). Call from the loop's thread; the
  * caller frees the old lab afterwards. The flow-log file is reopened
  * (logrotate), the running interval's records written into the old one
@@ -84,8 +86,8 @@ int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_
 
 /* After a topology_update that failed or was undone (the topology holds
  * the running lab's ports again, some of them rebuilt with new
- * interfaces): reopens the captures of rebuilt ports and re-points the
- * rest, rules unchanged. 0 or -errno (err). Then call loop_ports_changed. */
+ * interfaces): re-indexes rebuilt ports and re-points the rest, rules
+ * unchanged. 0 or -errno (err). Then call loop_ports_changed. */
 int datapath_reattach(struct datapath *dp, char *err, size_t errlen);
 
 /* Whether lab's ENIs or outside hosts (ids, subnets, addresses) differ
