@@ -6,15 +6,15 @@
 # Who needs what: tcpdump (options.sh reads the reject captures), setpriv
 # and util-linux (output_files.sh, service_sandbox.sh), strace and
 # systemd-analyze (service_sandbox.sh, systemd_units.sh), clang and
-# libclang-rt-dev (the libFuzzer targets, .ci/fuzz), iperf3 and sockperf
-# (benchmarks).
+# libclang-rt-dev (the libFuzzer targets, .ci/fuzz), iperf3, sockperf and
+# netsniff-ng's trafgen (benchmarks: tests/bench/datapath.sh).
 set -euo pipefail
 packages=(
 	build-essential cmake pkg-config
 	libpcap-dev libmnl-dev libnftnl-dev libjansson-dev libyaml-dev libcmocka-dev
 	libsystemd-dev
 	iproute2 nftables ethtool iputils-ping socat curl iperf3 python3 procps
-	systemd strace dpkg-dev util-linux sockperf tcpdump
+	systemd strace dpkg-dev util-linux sockperf tcpdump netsniff-ng
 	clang libclang-rt-dev
 )
 missing=()

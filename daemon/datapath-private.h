@@ -22,12 +22,21 @@ struct flowlog;
 struct pkt;
 
 struct dp_port {
+	/* The capture ring this port's frames arrive on (dp->ring: shared by
+	 * every port of the router, owned by the datapath, not the port). */
 	struct port *port;
 	const struct topology_port *tp;
 	/* Copies of tp's identity: a hot reload replaces the topology's port
 	 * array, and a kept port is found again by these. */
 	char name[IFNAMSIZ];
 	int ifindex;
+};
+
+/* Open addressing: mask + 1 slots of {ifindex, index in ports}, ifindex 0
+ * marking an empty slot (datapath_io.c). */
+struct dp_port_index {
+	int32_t (*slot)[2];
+	uint32_t mask;
 };
 
 struct dp_eni {
@@ -65,7 +74,10 @@ struct datapath {
 	size_t n_ports;
 	struct dp_eni *enis;
 	size_t n_enis;
+	struct port *ring; /* the router's capture ring (port.h) */
 	struct port_tx *tx;
+	struct dp_port_index port_of; /* ifindex -> index in ports */
+	uint64_t foreign_frames; /* captured on an interface that is no port */
 	struct conntrack *ct;
 	struct flowlog *fl;
 	FILE *flf;
@@ -100,5 +112,13 @@ const struct topology_port *dp_frag_follow(struct datapath *dp, const struct top
 
 /* Reads the clocks the packet path stamps a batch with. */
 void dp_clock(struct datapath *dp);
+
+/* The index of n ports (0 or -ENOMEM), built beside the running one; then
+ * installed with the ports it was built from (after any change of
+ * dp->ports), which it points at the ring. */
+int dp_port_index_build(const struct dp_port *ports, size_t n, struct dp_port_index *out);
+void dp_port_index_set(struct datapath *dp, struct dp_port_index *ix);
+/* Frames the capture ring dropped (full) since it was opened. */
+uint64_t dp_kernel_drops(struct datapath *dp);
 
 #endif

@@ -44,7 +44,7 @@ struct datapath;
 
 struct datapath_opts {
 	unsigned batch;		    /* frames per pcap_dispatch and per sendmmsg; 64 */
-	uint32_t pcap_buffer;	    /* bytes per capture ring; 16 MiB */
+	uint32_t pcap_buffer;	    /* bytes of the router's capture ring; 0: 32 MiB (64 with offloads) */
 	const char *flowlog_path;   /* NULL: no flow-log file */
 	const char *flowlog_format; /* NULL: AWS's default version-2 format */
 	uint32_t flowlog_interval;  /* aggregation seconds; 60 */
@@ -57,8 +57,8 @@ struct datapath_opts {
 
 void datapath_opts_init(struct datapath_opts *o);
 
-/* Opens the ports' capture handles and the transmit socket inside the
- * router namespace, creates the conntrack zones and the flow-log
+/* Opens the router's capture ring and transmit socket inside the router
+ * namespace, creates the conntrack zones and the flow-log
  * aggregator. 0, or a negative errno-style code and a message in err
  * (nothing is left open). */
 int datapath_create(const struct lab *lab, const struct topology *topo,
@@ -68,14 +68,16 @@ void datapath_destroy(struct datapath *dp);
 
 /* Replaces the rules (SIGHUP). When the new lab adds, removes or changes
  * ENIs or outside hosts, topology_update must have brought the topology to
- * it first: ports of kept interfaces keep their captures, new ports are
- * opened, removed ones closed, conntrack zones follow their ENIs
+ * it first: the ports are re-indexed by ifindex (the ring reads every
+ * interface already, nothing is opened or closed), conntrack zones follow
+ * their ENIs
  * (ct_zones_remap: unchanged ENIs keep their tracked flows, removed ENIs'
  * zones are flushed) and unchanged ENIs keep their counters and reject
  * dumps. On failure (-errno, err) the old rules stay; when the topology
  * was updated the caller restores it (topology_update back to the old lab)
  * and calls datapath_reattach.
- * After a success the port fds changed: call loop_ports_changed. Tracked
+ * After a success call loop_ports_changed (a no-op while the one ring
+ * stays, kept for rings that change with the ports later). Tracked
  * connections survive (AWS-SEMANTICS §4). Call from the loop's thread; the
  * caller frees the old lab afterwards. The flow-log file is reopened
  * (logrotate), the running interval's records written into the old one
@@ -84,8 +86,8 @@ int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_
 
 /* After a topology_update that failed or was undone (the topology holds
  * the running lab's ports again, some of them rebuilt with new
- * interfaces): reopens the captures of rebuilt ports and re-points the
- * rest, rules unchanged. 0 or -errno (err). Then call loop_ports_changed. */
+ * interfaces): re-indexes rebuilt ports and re-points the rest, rules
+ * unchanged. 0 or -errno (err). Then call loop_ports_changed. */
 int datapath_reattach(struct datapath *dp, char *err, size_t errlen);
 
 /* Whether lab's ENIs or outside hosts (ids, subnets, addresses) differ
@@ -99,14 +101,15 @@ bool datapath_topology_differs(const struct datapath *dp, const struct lab *lab)
  * old generation (the admitting rule was removed or changed). */
 uint32_t datapath_generation(const struct datapath *dp);
 
-/* For daemon/loop: the capture fds, one per port, and the work to do when
- * one is readable (one bounded batch, then a transmit flush). */
+/* For daemon/loop: the capture fds (one ring per router, read by one
+ * thread; N in a fanout group later) and the work to do when one is
+ * readable (one bounded batch, then a transmit flush). The ports are only
+ * counted (`vpcfw status`): frames name their port themselves. */
 size_t datapath_n_ports(const struct datapath *dp);
-int datapath_port_fd(const struct datapath *dp, size_t i);
-/* Returns frames handled (one batch at most), or -EIO when the capture
- * failed for good (interface gone): the loop then stops watching that fd;
- * the failure is counted in dp_stats.port_errors. */
-int datapath_port_ready(struct datapath *dp, size_t i);
+size_t datapath_n_captures(const struct datapath *dp);
+int datapath_capture_fd(const struct datapath *dp, size_t i);
+/* Returns frames handled (one batch at most). */
+int datapath_capture_ready(struct datapath *dp, size_t i);
 /* Once a second: conntrack sweeping with a budget, flow-log flush. */
 void datapath_tick(struct datapath *dp, time_t now);
 /* Forces out every aggregated flow-log record now (tests, shutdown). */
@@ -173,7 +176,7 @@ struct dp_stats {
 	/* The pool: entries it holds room for (the ENIs' allowances, grown by
 	 * reloads) and entries in use; filled by datapath_stats. */
 	uint64_t conntrack_pool_capacity, conntrack_pool_in_use;
-	uint64_t port_errors;	       /* captures that failed (datapath_port_ready < 0) */
+	uint64_t port_errors;	       /* capture statistics that could not be read */
 	uint64_t flowlog_records;      /* flow-log records written (filled by datapath_stats) */
 	uint64_t flowlog_packets_lost; /* packets the full aggregation table could not take */
 };

@@ -1,6 +1,8 @@
 /*
- * Setting the data path up and tearing it down: ports and the transmit
- * socket opened inside the router namespace, the conntrack zones sized
+ * Setting the data path up and tearing it down: the router's capture ring
+ * and transmit socket opened inside the router namespace (one each,
+ * whatever the number of ports; a port is an entry of dp->ports and of the
+ * ifindex index), the conntrack zones sized
  * from the ENIs' allowances, the flow-log aggregator and file, the reject
  * dumps; and the reload that swaps the rules while the namespaces (and the
  * tracked connections) stay, or follows a topology_update: ports opened
@@ -26,14 +28,12 @@
 /* The largest conntrack pool (4 Mi entries, 416 MiB touched only as it
  * fills): 64 ENIs at the default allowance of 65536. */
 #define DP_CT_POOL_MAX (1u << 22)
-/* Receive batch of the offload mode: 32 buffers of 64 KiB per port. */
-#define DP_VNET_BATCH 32
 
 void datapath_opts_init(struct datapath_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->batch = 64;
-	o->pcap_buffer = 16u << 20;
+	o->pcap_buffer = 0; /* port.h's default for the mode */
 	o->flowlog_interval = 60;
 	o->file_gid = OUTFILE_NO_GROUP;
 }
@@ -46,28 +46,21 @@ struct dp_open_ctx {
 	size_t errlen;
 };
 
-/* Runs inside the router namespace: the sockets stay there. */
-static int dp_open_ports(void *arg)
+/* Runs inside the router namespace: the sockets stay there. With offloads
+ * kept the ports carry 64 KiB GSO frames, read and sent whole with their
+ * virtio-net header (PERF.md item 3). The ring reads every interface of
+ * the namespace, so ports added by a reload need nothing opened. */
+static int dp_open_ring(void *arg)
 {
 	struct dp_open_ctx *c = arg;
 	struct datapath *dp = c->dp;
-	struct port_opts po = {.mtu = dp->topo->mtu, .buffer_bytes = dp->opts.pcap_buffer};
-	int rc;
+	struct port_opts po = {.mtu = dp->topo->mtu,
+			       .ring_bytes = dp->opts.pcap_buffer,
+			       .vnet = dp->topo->offloads_kept};
+	int rc = port_open(&po, &dp->ring, c->err, c->errlen);
 
-	for (size_t i = 0; i < dp->n_ports; i++) {
-		const struct topology_port *tp = dp->ports[i].tp;
-
-		/* With offloads kept the ports carry 64 KiB GSO frames that a
-		 * pcap capture would truncate at the snaplen: read those with
-		 * their virtio-net header instead (PERF.md item 3). */
-		if (dp->topo->offloads_kept)
-			rc = port_open_vnet(tp->name, tp->ifindex, DP_VNET_BATCH,
-					    &dp->ports[i].port, c->err, c->errlen);
-		else
-			rc = port_open(tp->name, &po, &dp->ports[i].port, c->err, c->errlen);
-		if (rc < 0)
-			return rc;
-	}
+	if (rc < 0)
+		return rc;
 	return port_tx_open(dp->opts.batch, dp->topo->mtu + 18, dp->topo->offloads_kept, &dp->tx,
 			    c->err, c->errlen);
 }
@@ -322,7 +315,16 @@ int datapath_create(const struct lab *lab, const struct topology *topo,
 	if (rc == 0)
 		rc = dp_open_dumps(dp, err, errlen);
 	if (rc == 0)
-		rc = topology_run_in_router(topo, dp_open_ports, &ctx);
+		rc = topology_run_in_router(topo, dp_open_ring, &ctx);
+	if (rc == 0) {
+		struct dp_port_index ix;
+
+		rc = dp_port_index_build(dp->ports, dp->n_ports, &ix);
+		if (rc < 0)
+			snprintf(err, errlen, "datapath: %s", strerror(ENOMEM));
+		else
+			dp_port_index_set(dp, &ix);
+	}
 	if (rc < 0) {
 		datapath_destroy(dp);
 		return rc;
@@ -341,9 +343,9 @@ void datapath_destroy(struct datapath *dp)
 		fclose(dp->flf);
 	}
 	flowlog_destroy(dp->fl);
-	for (size_t i = 0; i < dp->n_ports; i++)
-		port_close(dp->ports[i].port);
+	port_close(dp->ring);
 	port_tx_close(dp->tx);
+	free(dp->port_of.slot);
 	for (size_t i = 0; i < dp->n_enis; i++)
 		if (dp->enis[i].dump)
 			pcap_dump_close(dp->enis[i].dump);
@@ -547,49 +549,29 @@ struct dp_rebuild {
 	const struct lab *next;
 	struct dp_port *ports;
 	struct dp_eni *enis;
-	int32_t *zone_of; /* old ENI -> new ENI, or -1 */
-	bool *port_kept;  /* per old port */
-	bool *dump_kept;  /* per old ENI */
+	struct dp_port_index index; /* of ports */
+	int32_t *zone_of;	    /* old ENI -> new ENI, or -1 */
+	bool *dump_kept;	    /* per old ENI */
 	char *err;
 	size_t errlen;
 };
 
-static int32_t dp_old_port(const struct datapath *dp, const struct topology_port *tp)
+/* The ports of the updated topology: nothing to open, the ring reads
+ * every interface; the index goes in with them. */
+static int dp_rebuild_ports(struct dp_rebuild *rb)
 {
-	for (size_t i = 0; i < dp->n_ports; i++)
-		if (!strcmp(dp->ports[i].name, tp->name) && dp->ports[i].ifindex == tp->ifindex)
-			return (int32_t)i;
-	return -1;
-}
-
-/* Runs inside the router namespace: new captures stay there. */
-static int dp_rebuild_ports(void *arg)
-{
-	struct dp_rebuild *rb = arg;
-	struct datapath *dp = rb->dp;
-	const struct topology *topo = dp->topo;
-	struct port_opts po = {.mtu = topo->mtu, .buffer_bytes = dp->opts.pcap_buffer};
+	const struct topology *topo = rb->dp->topo;
 
 	for (size_t j = 0; j < topo->n_ports; j++) {
 		const struct topology_port *tp = &topo->ports[j];
-		int32_t i = dp_old_port(dp, tp);
-		int rc;
 
 		rb->ports[j].tp = tp;
 		memcpy(rb->ports[j].name, tp->name, IFNAMSIZ);
 		rb->ports[j].ifindex = tp->ifindex;
-		if (i >= 0) {
-			rb->ports[j].port = dp->ports[i].port;
-			rb->port_kept[i] = true;
-			continue;
-		}
-		if (topo->offloads_kept)
-			rc = port_open_vnet(tp->name, tp->ifindex, DP_VNET_BATCH,
-					    &rb->ports[j].port, rb->err, rb->errlen);
-		else
-			rc = port_open(tp->name, &po, &rb->ports[j].port, rb->err, rb->errlen);
-		if (rc < 0)
-			return rc;
+	}
+	if (dp_port_index_build(rb->ports, topo->n_ports, &rb->index) < 0) {
+		snprintf(rb->err, rb->errlen, "datapath: %s", strerror(ENOMEM));
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -639,18 +621,10 @@ static int dp_rebuild_enis(struct dp_rebuild *rb)
 	return 0;
 }
 
-static void dp_rebuild_free(struct dp_rebuild *rb, size_t n_ports, size_t n_enis, bool failed)
+static void dp_rebuild_free(struct dp_rebuild *rb, size_t n_enis, bool failed)
 {
 	struct datapath *dp = rb->dp;
 
-	for (size_t j = 0; failed && rb->ports && j < n_ports; j++) {
-		bool kept = false;
-
-		for (size_t i = 0; i < dp->n_ports && !kept; i++)
-			kept = dp->ports[i].port == rb->ports[j].port;
-		if (!kept)
-			port_close(rb->ports[j].port);
-	}
 	for (size_t j = 0; failed && rb->enis && j < n_enis; j++) {
 		bool kept = false;
 
@@ -663,14 +637,14 @@ static void dp_rebuild_free(struct dp_rebuild *rb, size_t n_ports, size_t n_enis
 		free(rb->ports);
 		free(rb->enis);
 	}
+	free(rb->index.slot);
 	free(rb->zone_of);
-	free(rb->port_kept);
 	free(rb->dump_kept);
 }
 
 /* A reload whose lab changed the topology (topology_update ran first):
- * ports of kept interfaces keep their captures, new ones are opened, the
- * conntrack zones follow their ENIs to the new indices (removed ENIs'
+ * the port array and its ifindex index are rebuilt (the ring stays: it
+ * reads every interface of the namespace), the conntrack zones follow their ENIs to the new indices (removed ENIs'
  * zones flushed), counters and dumps stay with unchanged ENIs. Nothing
  * changes on failure, except that the port pointers into the topology
  * must be refreshed by the next reload (the caller restores the topology
@@ -685,13 +659,12 @@ static int dp_reload_topology(struct datapath *dp, const struct lab *next, char 
 	rb.ports = calloc(np ? np : 1, sizeof(*rb.ports));
 	rb.enis = calloc(ne ? ne : 1, sizeof(*rb.enis));
 	rb.zone_of = calloc(dp->n_enis ? dp->n_enis : 1, sizeof(*rb.zone_of));
-	rb.port_kept = calloc(dp->n_ports ? dp->n_ports : 1, sizeof(*rb.port_kept));
 	rb.dump_kept = calloc(dp->n_enis ? dp->n_enis : 1, sizeof(*rb.dump_kept));
-	rc = rb.ports && rb.enis && rb.zone_of && rb.port_kept && rb.dump_kept ? 0 : -ENOMEM;
+	rc = rb.ports && rb.enis && rb.zone_of && rb.dump_kept ? 0 : -ENOMEM;
 	if (rc)
 		snprintf(err, errlen, "datapath: %s", strerror(ENOMEM));
 	if (!rc)
-		rc = topology_run_in_router(topo, dp_rebuild_ports, &rb);
+		rc = dp_rebuild_ports(&rb);
 	if (!rc)
 		rc = dp_rebuild_enis(&rb);
 	if (!rc)
@@ -702,15 +675,12 @@ static int dp_reload_topology(struct datapath *dp, const struct lab *next, char 
 			snprintf(err, errlen, "connection tracker: %s", strerror(-rc));
 	}
 	if (rc < 0) {
-		dp_rebuild_free(&rb, np, ne, true);
+		dp_rebuild_free(&rb, ne, true);
 		return rc;
 	}
 	/* Committed: the old ENIs' aggregated records point at their
 	 * flow-log interfaces, which go now. */
 	datapath_flowlog_flush(dp, time(NULL));
-	for (size_t i = 0; i < dp->n_ports; i++)
-		if (!rb.port_kept[i])
-			port_close(dp->ports[i].port);
 	for (size_t i = 0; i < dp->n_enis; i++)
 		if (!rb.dump_kept[i] && dp->enis[i].dump)
 			pcap_dump_close(dp->enis[i].dump);
@@ -721,9 +691,10 @@ static int dp_reload_topology(struct datapath *dp, const struct lab *next, char 
 	dp->enis = rb.enis;
 	dp->n_enis = ne;
 	dp->cur_port = 0;
+	dp_port_index_set(dp, &rb.index);
 	/* Fragments remember ports of the old arrays. */
 	memset(dp->frags, 0, sizeof(dp->frags));
-	dp_rebuild_free(&rb, np, ne, false);
+	dp_rebuild_free(&rb, ne, false);
 	return 0;
 }
 

@@ -55,7 +55,6 @@ void datapath_stats(struct datapath *dp, struct dp_stats *out, struct dp_eni_sta
 	out->tx_bytes = tx->bytes;
 	out->tx_errors = tx->errors;
 	out->tx_syscalls = tx->syscalls;
-	out->pcap_kernel_drops = 0;
 	{
 		struct ct_stats cs;
 
@@ -63,12 +62,7 @@ void datapath_stats(struct datapath *dp, struct dp_stats *out, struct dp_eni_sta
 		out->conntrack_pool_capacity = cs.capacity;
 		out->conntrack_pool_in_use = cs.in_use;
 	}
-	for (size_t i = 0; i < dp->n_ports; i++) {
-		uint64_t d = 0, ifd = 0;
-
-		if (port_kernel_drops(dp->ports[i].port, &d, &ifd) == 0)
-			out->pcap_kernel_drops += d;
-	}
+	out->pcap_kernel_drops = dp_kernel_drops(dp);
 	if (dp->fl) {
 		struct flowlog_stats fs;
 

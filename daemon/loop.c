@@ -1,10 +1,10 @@
 /*
- * vpcfwd's event loop: epoll over the ports' capture fds, a signalfd (the
+ * vpcfwd's event loop: epoll over the router's capture ring, a signalfd (the
  * signals are blocked, so no handler runs in the middle of the packet
  * path), a one-second timerfd for the datapath's periodic work, an eventfd
  * for loop_stop() and the daemon's own fds. It sleeps in epoll_wait when
- * nothing is ready; each ready port gets one bounded batch per wake-up, so
- * a busy port cannot starve the others or the timer.
+ * nothing is ready; a ready ring gets one bounded batch per wake-up, so
+ * traffic cannot starve the timer, signals or the control socket.
  * Not for packet handling or policy: it only calls daemon/datapath.
  */
 #include "loop.h"
@@ -27,7 +27,7 @@
 #define LOOP_MAX_EVENTS 64
 
 /* epoll user data: the kind of fd in the high bits, an index below. */
-enum loop_tag { TAG_PORT = 1, TAG_SIGNAL, TAG_TIMER, TAG_STOP, TAG_USER };
+enum loop_tag { TAG_CAPTURE = 1, TAG_SIGNAL, TAG_TIMER, TAG_STOP, TAG_USER };
 #define LOOP_DATA(tag, i) (((uint64_t)(tag) << 32) | (uint32_t)(i))
 
 struct loop_user {
@@ -46,12 +46,12 @@ struct loop {
 	size_t n_users;
 	void (*tick)(void *arg);
 	void *tick_arg;
-	/* The port fds registered, to unregister them after a reload that
-	 * changed the ports; the epoch makes a batch skip port events
-	 * collected before such a change (their indices are stale). */
-	int *port_fds;
-	size_t n_port_fds;
-	uint64_t port_epoch;
+	/* The capture fds registered, to unregister them after a reload
+	 * that changed the captures; the epoch makes a batch skip capture
+	 * events collected before such a change (their indices are stale). */
+	int *cap_fds;
+	size_t n_cap_fds;
+	uint64_t cap_epoch;
 };
 
 static int loop_watch(struct loop *l, int fd, uint32_t events, uint64_t data)
@@ -105,20 +105,21 @@ static int loop_setup_fds(struct loop *l, char *err, size_t errlen)
 	return 0;
 }
 
-static int loop_watch_ports(struct loop *l)
+static int loop_watch_captures(struct loop *l)
 {
-	size_t n = l->dp ? datapath_n_ports(l->dp) : 0;
-	int *fds = realloc(l->port_fds, (n ? n : 1) * sizeof(*fds));
+	size_t n = l->dp ? datapath_n_captures(l->dp) : 0;
+	int *fds = realloc(l->cap_fds, (n ? n : 1) * sizeof(*fds));
 
 	if (!fds)
 		return -ENOMEM;
-	l->port_fds = fds;
+	l->cap_fds = fds;
 	for (size_t i = 0; i < n; i++) {
-		int rc = loop_watch(l, datapath_port_fd(l->dp, i), EPOLLIN, LOOP_DATA(TAG_PORT, i));
+		int fd = datapath_capture_fd(l->dp, i);
+		int rc = loop_watch(l, fd, EPOLLIN, LOOP_DATA(TAG_CAPTURE, i));
 
 		if (rc < 0)
 			return rc;
-		fds[l->n_port_fds++] = datapath_port_fd(l->dp, i);
+		fds[l->n_cap_fds++] = fd;
 	}
 	return 0;
 }
@@ -143,9 +144,9 @@ int loop_create(struct datapath *dp, struct loop **out, char *err, size_t errlen
 	rc = loop_setup_fds(l, err, errlen);
 	if (rc < 0)
 		return rc; /* l already destroyed */
-	rc = loop_watch_ports(l);
+	rc = loop_watch_captures(l);
 	if (rc < 0)
-		return loop_fail(l, rc, err, errlen, "epoll_ctl on a port");
+		return loop_fail(l, rc, err, errlen, "epoll_ctl on a capture");
 	*out = l;
 	return 0;
 }
@@ -154,12 +155,12 @@ int loop_ports_changed(struct loop *l)
 {
 	/* A closed capture left epoll by itself; a kept one is re-added
 	 * under its new index. */
-	for (size_t i = 0; i < l->n_port_fds; i++)
-		if (l->port_fds[i] >= 0)
-			epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->port_fds[i], NULL);
-	l->n_port_fds = 0;
-	l->port_epoch++;
-	return loop_watch_ports(l);
+	for (size_t i = 0; i < l->n_cap_fds; i++)
+		if (l->cap_fds[i] >= 0)
+			epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->cap_fds[i], NULL);
+	l->n_cap_fds = 0;
+	l->cap_epoch++;
+	return loop_watch_captures(l);
 }
 
 void loop_destroy(struct loop *l)
@@ -177,7 +178,7 @@ void loop_destroy(struct loop *l)
 	if (l->epfd >= 0)
 		close(l->epfd);
 	free(l->users);
-	free(l->port_fds);
+	free(l->cap_fds);
 	free(l);
 }
 
@@ -226,23 +227,23 @@ static void loop_on_user(struct loop *l, uint32_t i, uint32_t events)
 static int loop_handle(struct loop *l, const struct epoll_event *evs, int n)
 {
 	int result = -1;
-	uint64_t epoch = l->port_epoch;
+	uint64_t epoch = l->cap_epoch;
 
 	for (int i = 0; i < n; i++) {
 		uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
 		uint32_t idx = (uint32_t)evs[i].data.u64;
 
 		switch (tag) {
-		case TAG_PORT:
+		case TAG_CAPTURE:
 			/* A reload (control socket) earlier in this batch
-			 * renumbered the ports: the next wait reports anew. */
-			if (epoch != l->port_epoch)
+			 * renumbered the captures: the next wait reports anew. */
+			if (epoch != l->cap_epoch)
 				break;
-			/* A dead capture stays readable (error): stop
-			 * watching it rather than spin; it is counted. */
-			if (datapath_port_ready(l->dp, idx) < 0)
-				epoll_ctl(l->epfd, EPOLL_CTL_DEL, datapath_port_fd(l->dp, idx),
-					  NULL);
+			/* A capture that is no more: stop watching it rather
+			 * than spin. */
+			if (datapath_capture_ready(l->dp, idx) < 0)
+				epoll_ctl(l->epfd, EPOLL_CTL_DEL,
+					  datapath_capture_fd(l->dp, idx), NULL);
 			break;
 		case TAG_TIMER:
 			loop_on_timer(l);

@@ -1,5 +1,5 @@
 /*
- * vpcfwd's event loop: one epoll over every port's capture fd, a signalfd
+ * vpcfwd's event loop: one epoll over the router's capture ring, a signalfd
  * for SIGINT/SIGTERM/SIGHUP, a timerfd ticking once a second (conntrack
  * sweeping, flow-log flushes), an eventfd to stop it from another thread,
  * and any fd the daemon adds (the control socket). Sleeps when idle: no
@@ -48,9 +48,10 @@ typedef void (*loop_fd_cb)(void *arg, int fd, uint32_t events);
 int loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *arg);
 int loop_del_fd(struct loop *l, int fd);
 /* After a datapath_reload that changed the ports (ENIs added or removed):
- * unregisters the old port fds and registers the datapath's current ones.
- * The datapath owns the fds; the loop only watches them. 0 or -errno (then
- * some ports are not watched: the caller logs it). */
+ * unregisters the old capture fds and registers the datapath's current
+ * ones (today the same ring: it reads every port). The datapath owns the
+ * fds; the loop only watches them. 0 or -errno (then some captures are
+ * not watched: the caller logs it). */
 int loop_ports_changed(struct loop *l);
 /* Called once a second after the datapath's own tick (e.g. sd_notify
  * watchdog). NULL to clear. */

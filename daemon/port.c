@@ -1,10 +1,19 @@
 /*
- * Router ports: libpcap capture handles set up the way PERF.md measured to
- * be fast (immediate mode, 8-32 MiB ring, snaplen MTU + 18, non-blocking,
- * outgoing copies dropped in the kernel), and one AF_PACKET transmit socket
- * for all ports that bypasses the qdisc and sends each receive batch with a
- * single sendmmsg(). Not for parsing or policy; no logging: errors are
- * returned or counted.
+ * Router frames: one TPACKET_V2 capture ring per router namespace, bound
+ * to no interface, so that its memory is one ring whatever the number of
+ * ports (issue 9), each frame naming the ifindex it came in on; and one
+ * AF_PACKET transmit socket for all ports that bypasses the qdisc and
+ * sends each receive batch with a single sendmmsg().
+ *
+ * Why TPACKET_V2 and not V3: a V3 ring hands frames over a block at a
+ * time, when the block is full or its retire timer (>= 1 ms) fires, and
+ * the kernel wakes the reader only then (tpacket_rcv calls sk_data_ready
+ * per frame for V1/V2 only): milliseconds of added latency and broken TCP
+ * clocking at low rates (PERF.md item 1; libpcap's immediate mode picks V2
+ * for the same reason). A V2 frame is the reader's as soon as it is
+ * written, so a later busy-polling reader sees it at once. The price is a
+ * fixed slot per frame (mtu + 18, or 64 KiB in the offload mode).
+ * Not for parsing or policy; no logging: errors are returned or counted.
  */
 #include "port.h"
 
@@ -12,8 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -31,101 +40,128 @@
 #define PACKET_QDISC_BYPASS 20
 #endif
 
-#define PORT_BUF_MIN (8u << 20)
-#define PORT_BUF_MAX (32u << 20)
-#define PORT_BUF_DEFAULT (16u << 20)
+#define PORT_RING_MIN (8u << 20)
+#define PORT_RING_MAX (256u << 20)
+#define PORT_RING_DEFAULT (32u << 20)
+#define PORT_RING_DEFAULT_VNET (64u << 20)
+/* Kernel-allocated in blocks: 1 MiB keeps the frames' waste at the end of
+ * each block small and the allocation easy (the kernel falls back to
+ * vmalloc when no contiguous block is free). */
+#define PORT_BLOCK_SIZE (1u << 20)
 
 #define PORT_VNET_HDR_LEN sizeof(struct virtio_net_hdr)
 /* A GSO frame: 64 KiB of IP plus Ethernet and VLAN headers. */
 #define PORT_VNET_FRAME_MAX (65536 + 18)
+/* Where the kernel puts the sockaddr_ll of a frame (after its header). */
+#define PORT_SLL_OFF TPACKET_ALIGN(sizeof(struct tpacket2_hdr))
 
 struct port {
-	pcap_t *pcap; /* NULL in vnet mode */
 	int fd;
-	char name[32];
-	/* vnet mode: recvmmsg buffers, each a virtio_net_hdr then a frame */
-	unsigned batch;
-	uint8_t *bufs;
-	struct mmsghdr *msgs;
-	struct iovec *iov;
-	const void *cur_hdr;
-	uint64_t vnet_drops;
+	bool vnet;
+	uint8_t *ring;
+	size_t ring_len;
+	uint32_t frame_size, frames_per_block, frame_nr;
+	uint32_t head;	       /* next frame to read */
+	uint32_t held, oldest; /* frames handed out, not yet released */
+	struct virtio_net_hdr cur_vnet;
+	bool cur_valid;
+	uint64_t drops;
 };
 
-static int port_fail(pcap_t *p, int code, char *err, size_t errlen, const char *ifname,
-		     const char *what, const char *detail)
+static int port_fail(struct port *p, char *err, size_t errlen, const char *what)
 {
-	snprintf(err, errlen, "port %s: %s: %s", ifname, what, detail);
-	if (p)
-		pcap_close(p);
-	return code;
+	int e = errno ? errno : ENOMEM;
+
+	snprintf(err, errlen, "capture ring: %s: %s", what, strerror(e));
+	port_close(p);
+	return -e;
 }
 
-static uint32_t port_buffer_size(uint32_t want)
+/* The frame slot: where the kernel writes a frame's MAC header (after the
+ * tpacket2 header, the sockaddr_ll and the virtio-net header), plus the
+ * largest frame. */
+static uint32_t port_frame_size(bool vnet, uint32_t mtu)
 {
-	if (want == 0)
-		return PORT_BUF_DEFAULT;
-	if (want < PORT_BUF_MIN)
-		return PORT_BUF_MIN;
-	if (want > PORT_BUF_MAX)
-		return PORT_BUF_MAX;
-	return want;
+	uint32_t netoff = TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + (vnet ? PORT_VNET_HDR_LEN : 0);
+	uint32_t macoff = netoff - ETH_HLEN;
+
+	return TPACKET_ALIGN(macoff + (vnet ? PORT_VNET_FRAME_MAX : mtu + 18));
 }
 
-/* Outgoing copies (our own transmissions on this port) must never come back
- * as input: the kernel-side option keeps them out of the ring entirely;
- * libpcap's direction filter is the fallback for kernels before 4.20. */
-static int port_inbound_only(pcap_t *p, int fd, char *err, size_t errlen, const char *ifname)
+static int port_ring_setup(struct port *p, const struct port_opts *o, char *err, size_t errlen)
 {
-	int one = 1;
+	uint32_t bytes = o->ring_bytes ? o->ring_bytes
+				       : (o->vnet ? PORT_RING_DEFAULT_VNET : PORT_RING_DEFAULT);
+	struct tpacket_req req;
 
-	if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) == 0)
-		return 0;
-	if (pcap_setdirection(p, PCAP_D_IN) == 0)
-		return 0;
-	snprintf(err, errlen, "port %s: cannot capture inbound only: %s", ifname, pcap_geterr(p));
-	return -EOPNOTSUPP;
+	if (bytes < PORT_RING_MIN)
+		bytes = PORT_RING_MIN;
+	if (bytes > PORT_RING_MAX)
+		bytes = PORT_RING_MAX;
+	p->frame_size = port_frame_size(o->vnet, o->mtu);
+	p->frames_per_block = PORT_BLOCK_SIZE / p->frame_size;
+	req = (struct tpacket_req){
+	    .tp_block_size = PORT_BLOCK_SIZE,
+	    .tp_block_nr = bytes / PORT_BLOCK_SIZE,
+	    .tp_frame_size = p->frame_size,
+	};
+	req.tp_frame_nr = req.tp_block_nr * p->frames_per_block;
+	p->frame_nr = req.tp_frame_nr;
+	if (setsockopt(p->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
+		return port_fail(p, err, errlen, "PACKET_RX_RING");
+	p->ring_len = (size_t)req.tp_block_nr * PORT_BLOCK_SIZE;
+	p->ring = mmap(NULL, p->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+	if (p->ring == MAP_FAILED) {
+		p->ring = NULL;
+		return port_fail(p, err, errlen, "mmap");
+	}
+	return 0;
 }
 
-int port_open(const char *ifname, const struct port_opts *o, struct port **out, char *err,
-	      size_t errlen)
+/* Socket options in the order the kernel needs them: version and virtio
+ * header before the ring exists; protocol 0 until bound, so nothing is
+ * queued before the ring can take it. */
+static int port_socket(struct port *p, const struct port_opts *o, char *err, size_t errlen)
 {
-	char ebuf[PCAP_ERRBUF_SIZE] = "";
-	struct port *port;
-	pcap_t *p;
-	int rc;
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
+	int one = 1, v2 = TPACKET_V2, rc;
+
+	p->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (p->fd < 0)
+		return port_fail(p, err, errlen, "socket");
+	if (setsockopt(p->fd, SOL_PACKET, PACKET_VERSION, &v2, sizeof(v2)) < 0)
+		return port_fail(p, err, errlen, "PACKET_VERSION");
+	if (o->vnet && setsockopt(p->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
+		return port_fail(p, err, errlen, "PACKET_VNET_HDR");
+	/* Our own transmissions must never come back as input. */
+	if (setsockopt(p->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0)
+		return port_fail(p, err, errlen, "PACKET_IGNORE_OUTGOING");
+	rc = port_ring_setup(p, o, err, errlen);
+	if (rc < 0)
+		return rc; /* p already closed */
+	/* ifindex 0: every interface of the namespace. */
+	if (bind(p->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return port_fail(p, err, errlen, "bind");
+	return 0;
+}
+
+int port_open(const struct port_opts *o, struct port **out, char *err, size_t errlen)
+{
+	struct port *p;
 
 	*out = NULL;
-	p = pcap_create(ifname, ebuf);
-	if (!p)
-		return port_fail(NULL, -ENODEV, err, errlen, ifname, "pcap_create", ebuf);
-	if (pcap_set_snaplen(p, (int)(o->mtu + 18)) || pcap_set_immediate_mode(p, 1) ||
-	    pcap_set_buffer_size(p, (int)port_buffer_size(o->buffer_bytes)) ||
-	    pcap_set_promisc(p, 1))
-		return port_fail(p, -EINVAL, err, errlen, ifname, "pcap options", pcap_geterr(p));
-	rc = pcap_activate(p);
-	if (rc < 0)
-		return port_fail(p, -EIO, err, errlen, ifname, "pcap_activate",
-				 rc == PCAP_ERROR ? pcap_geterr(p) : pcap_statustostr(rc));
-	if (pcap_datalink(p) != DLT_EN10MB)
-		return port_fail(p, -EPROTONOSUPPORT, err, errlen, ifname, "link type",
-				 "not Ethernet");
-	if (pcap_setnonblock(p, 1, ebuf) < 0)
-		return port_fail(p, -EIO, err, errlen, ifname, "pcap_setnonblock", ebuf);
-	if (pcap_get_selectable_fd(p) < 0)
-		return port_fail(p, -EIO, err, errlen, ifname, "selectable fd", "none");
-	rc = port_inbound_only(p, pcap_fileno(p), err, errlen, ifname);
-	if (rc < 0) {
-		pcap_close(p);
-		return rc;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		snprintf(err, errlen, "capture ring: %s", strerror(ENOMEM));
+		return -ENOMEM;
 	}
-	port = calloc(1, sizeof(*port));
-	if (!port)
-		return port_fail(p, -ENOMEM, err, errlen, ifname, "allocation", strerror(ENOMEM));
-	port->pcap = p;
-	port->fd = pcap_get_selectable_fd(p);
-	snprintf(port->name, sizeof(port->name), "%s", ifname);
-	*out = port;
+	p->fd = -1;
+	p->vnet = o->vnet;
+	errno = 0;
+	int rc = port_socket(p, o, err, errlen);
+	if (rc < 0)
+		return rc; /* p already closed */
+	*out = p;
 	return 0;
 }
 
@@ -133,13 +169,10 @@ void port_close(struct port *p)
 {
 	if (!p)
 		return;
-	if (p->pcap)
-		pcap_close(p->pcap);
-	else if (p->fd >= 0)
+	if (p->ring)
+		munmap(p->ring, p->ring_len);
+	if (p->fd >= 0)
 		close(p->fd);
-	free(p->bufs);
-	free(p->msgs);
-	free(p->iov);
 	free(p);
 }
 
@@ -148,147 +181,96 @@ int port_fd(const struct port *p)
 	return p->fd;
 }
 
-static int port_vnet_dispatch(struct port *p, int max, pcap_handler cb, u_char *user, char *err,
-			      size_t errlen)
+static struct tpacket2_hdr *port_frame(const struct port *p, uint32_t i)
 {
-	unsigned want = max > 0 && (unsigned)max < p->batch ? (unsigned)max : p->batch;
-	size_t stride = PORT_VNET_HDR_LEN + PORT_VNET_FRAME_MAX;
-	int n;
-
-	for (unsigned i = 0; i < want; i++) {
-		p->iov[i].iov_base = p->bufs + (size_t)i * stride;
-		p->iov[i].iov_len = stride;
-		p->msgs[i].msg_hdr.msg_flags = 0;
-	}
-	n = recvmmsg(p->fd, p->msgs, want, MSG_DONTWAIT, NULL);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return 0;
-		snprintf(err, errlen, "port %s: recvmmsg: %s", p->name, strerror(errno));
-		return -1;
-	}
-	for (int i = 0; i < n; i++) {
-		const uint8_t *b = p->iov[i].iov_base;
-		size_t len = p->msgs[i].msg_len;
-		struct pcap_pkthdr h;
-
-		if (len < PORT_VNET_HDR_LEN)
-			continue;
-		memset(&h, 0, sizeof(h));
-		h.caplen = h.len = (bpf_u_int32)(len - PORT_VNET_HDR_LEN);
-		if (p->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
-			h.len = h.caplen + 1; /* the datapath counts it as truncated */
-		gettimeofday(&h.ts, NULL);
-		p->cur_hdr = b;
-		cb(user, &h, b + PORT_VNET_HDR_LEN);
-	}
-	p->cur_hdr = NULL;
-	return n;
+	return (struct tpacket2_hdr *)(p->ring + (size_t)(i / p->frames_per_block) * PORT_BLOCK_SIZE +
+				       (size_t)(i % p->frames_per_block) * p->frame_size);
 }
 
-int port_dispatch(struct port *p, int max, pcap_handler cb, u_char *user, char *err, size_t errlen)
+/* The kernel moves an 802.1Q tag into the frame's metadata before taps see
+ * it; the data path must see the frame as sent (a VPC drops tagged frames),
+ * so the tag goes back in, into the free room before the MAC header. */
+static void port_retag(const struct tpacket2_hdr *th, uint8_t **mac, struct pcap_pkthdr *ph)
 {
-	int n;
+	uint16_t tpid = htons(th->tp_status & TP_STATUS_VLAN_TPID_VALID ? th->tp_vlan_tpid
+									: ETH_P_8021Q);
+	uint16_t tci = htons(th->tp_vlan_tci);
+	uint8_t *m = *mac - 4;
 
-	if (!p->pcap)
-		return port_vnet_dispatch(p, max, cb, user, err, errlen);
-	n = pcap_dispatch(p->pcap, max, cb, user);
+	if (ph->caplen < 2 * ETH_ALEN || th->tp_mac < PORT_SLL_OFF + sizeof(struct sockaddr_ll) + 4)
+		return;
+	memmove(m, *mac, 2 * ETH_ALEN);
+	memcpy(m + 2 * ETH_ALEN, &tpid, 2);
+	memcpy(m + 2 * ETH_ALEN + 2, &tci, 2);
+	*mac = m;
+	ph->caplen += 4;
+	ph->len += 4;
+}
 
-	if (n == PCAP_ERROR) {
-		snprintf(err, errlen, "port %s: %s", p->name, pcap_geterr(p->pcap));
-		return -1;
+static void port_hand(struct port *p, struct tpacket2_hdr *th, port_frame_cb cb, void *user)
+{
+	const struct sockaddr_ll *sll = (const void *)((uint8_t *)th + PORT_SLL_OFF);
+	uint8_t *mac = (uint8_t *)th + th->tp_mac;
+	struct pcap_pkthdr ph = {
+	    .ts = {.tv_sec = th->tp_sec, .tv_usec = th->tp_nsec / 1000},
+	    .caplen = th->tp_snaplen,
+	    .len = th->tp_len,
+	};
+
+	/* Copied out: retagging may overwrite it in the frame. */
+	if (p->vnet && th->tp_mac >= PORT_SLL_OFF + sizeof(*sll) + PORT_VNET_HDR_LEN) {
+		memcpy(&p->cur_vnet, mac - PORT_VNET_HDR_LEN, PORT_VNET_HDR_LEN);
+		p->cur_valid = true;
 	}
-	return n < 0 ? 0 : n;
+	if (th->tp_status & TP_STATUS_VLAN_VALID)
+		port_retag(th, &mac, &ph);
+	cb(user, sll->sll_ifindex, &ph, mac);
+	p->cur_valid = false;
+}
+
+int port_read(struct port *p, unsigned max, port_frame_cb cb, void *user)
+{
+	unsigned n = 0;
+
+	/* held < frame_nr: a frame not yet released is never read twice. */
+	while (n < max && p->held < p->frame_nr) {
+		struct tpacket2_hdr *th = port_frame(p, p->head);
+
+		if (!(__atomic_load_n(&th->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+			break;
+		if (p->held++ == 0)
+			p->oldest = p->head;
+		p->head = p->head + 1 == p->frame_nr ? 0 : p->head + 1;
+		port_hand(p, th, cb, user);
+		n++;
+	}
+	return (int)n;
+}
+
+void port_release(struct port *p)
+{
+	for (; p->held; p->held--) {
+		__atomic_store_n(&port_frame(p, p->oldest)->tp_status, TP_STATUS_KERNEL,
+				 __ATOMIC_RELEASE);
+		p->oldest = p->oldest + 1 == p->frame_nr ? 0 : p->oldest + 1;
+	}
 }
 
 const void *port_vnet_hdr(const struct port *p)
 {
-	return p->cur_hdr;
+	return p && p->cur_valid ? &p->cur_vnet : NULL;
 }
 
-static int port_vnet_fail(struct port *p, char *err, size_t errlen, const char *what)
+int port_kernel_drops(struct port *p, uint64_t *dropped)
 {
-	int e = errno ? errno : ENOMEM;
+	struct tpacket_stats ts;
+	socklen_t l = sizeof(ts);
 
-	snprintf(err, errlen, "port %s: %s: %s", p->name, what, strerror(e));
-	port_close(p);
-	return -e;
-}
-
-static int port_vnet_socket(struct port *p, int ifindex, char *err, size_t errlen)
-{
-	struct sockaddr_ll sll = {
-	    .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = ifindex};
-	int one = 1, rcvbuf = 16 << 20;
-
-	/* Protocol 0 until bound: nothing is queued before the header option
-	 * is set, so every frame read carries one. */
-	p->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (p->fd < 0)
-		return port_vnet_fail(p, err, errlen, "socket");
-	if (setsockopt(p->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
-		return port_vnet_fail(p, err, errlen, "PACKET_VNET_HDR");
-	if (setsockopt(p->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0)
-		return port_vnet_fail(p, err, errlen, "PACKET_IGNORE_OUTGOING");
-	if (setsockopt(p->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
-		(void)setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if (bind(p->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
-		return port_vnet_fail(p, err, errlen, "bind");
-	return 0;
-}
-
-int port_open_vnet(const char *ifname, int ifindex, unsigned batch, struct port **out, char *err,
-		   size_t errlen)
-{
-	size_t stride = PORT_VNET_HDR_LEN + PORT_VNET_FRAME_MAX;
-	struct port *p;
-
-	*out = NULL;
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		snprintf(err, errlen, "port %s: %s", ifname, strerror(ENOMEM));
-		return -ENOMEM;
-	}
-	p->fd = -1;
-	snprintf(p->name, sizeof(p->name), "%s", ifname);
-	p->batch = batch ? batch : 1;
-	p->bufs = malloc(p->batch * stride);
-	p->msgs = calloc(p->batch, sizeof(*p->msgs));
-	p->iov = calloc(p->batch, sizeof(*p->iov));
-	errno = 0;
-	if (!p->bufs || !p->msgs || !p->iov)
-		return port_vnet_fail(p, err, errlen, "allocation");
-	for (unsigned i = 0; i < p->batch; i++) {
-		p->msgs[i].msg_hdr.msg_iov = &p->iov[i];
-		p->msgs[i].msg_hdr.msg_iovlen = 1;
-	}
-	int rc = port_vnet_socket(p, ifindex, err, errlen);
-	if (rc < 0)
-		return rc; /* p already closed */
-	*out = p;
-	return 0;
-}
-
-int port_kernel_drops(struct port *p, uint64_t *dropped, uint64_t *if_dropped)
-{
-	struct pcap_stat st;
-
-	if (!p->pcap) {
-		struct tpacket_stats ts;
-		socklen_t l = sizeof(ts);
-
-		/* The kernel resets these on each read: accumulate. */
-		if (getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &ts, &l) < 0)
-			return -errno;
-		p->vnet_drops += ts.tp_drops;
-		*dropped = p->vnet_drops;
-		*if_dropped = 0;
-		return 0;
-	}
-	if (pcap_stats(p->pcap, &st) < 0)
-		return -EIO;
-	*dropped = st.ps_drop;
-	*if_dropped = st.ps_ifdrop;
+	/* The kernel resets these on each read: accumulate. */
+	if (getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &ts, &l) < 0)
+		return -errno;
+	p->drops += ts.tp_drops;
+	*dropped = p->drops;
 	return 0;
 }
 

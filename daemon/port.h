@@ -1,8 +1,10 @@
 /*
- * Router ports as the data path sees them: one libpcap capture handle per
- * port (immediate mode, large buffer, inbound only, non-blocking, an fd for
- * epoll) and ONE AF_PACKET transmit socket shared by all ports that sends a
- * whole receive batch with a single sendmmsg() (PERF.md items 1 and 2).
+ * The router's frames as the data path sees them: ONE capture ring for all
+ * the ports of a router namespace (an AF_PACKET socket bound to no
+ * interface, a TPACKET_V2 ring mmapped once, each frame carrying the
+ * ifindex it came in on) and ONE AF_PACKET transmit socket that sends a
+ * whole receive batch with a single sendmmsg() (PERF.md items 1 and 2). So
+ * memory does not grow with the number of ports (issue 9).
  * Both must be opened while the calling thread is inside the router
  * namespace: a socket keeps the namespace it was created in.
  * Not for policy: this module moves frames and counts syscalls' failures.
@@ -17,48 +19,52 @@
 #include <pcap/pcap.h>
 
 struct port_opts {
-	uint32_t mtu;	       /* snaplen = mtu + 18 (Ethernet header + 802.1Q + FCS room) */
-	uint32_t buffer_bytes; /* pcap ring size, clamped to 8..32 MiB; 0 = 16 MiB */
+	uint32_t mtu;	     /* largest frame = mtu + 18 (Ethernet header + 802.1Q + FCS room) */
+	uint32_t ring_bytes; /* clamped to 8..256 MiB; 0 = 32 MiB (64 MiB with vnet) */
+	/* The offload mode (PERF.md item 3): PACKET_VNET_HDR, so that with
+	 * segmentation offloads on, 64 KiB GSO frames arrive whole with their
+	 * virtio-net header and one rule evaluation covers ~40 segments. */
+	bool vnet;
 };
 
+/* A capture ring. (Named "port" for the data path's struct dp_port, whose
+ * member points at the ring its frames arrive on.) */
 struct port;
 
-/* Opens and activates a capture handle on ifname. 0 and *out, or a negative
- * errno-style code and a message in err. Fails (never degrades) when
- * inbound-only capture cannot be arranged. */
-int port_open(const char *ifname, const struct port_opts *o, struct port **out, char *err,
-	      size_t errlen);
+/* Opens the ring: every interface of the namespace, incoming frames only
+ * (PACKET_IGNORE_OUTGOING: what we transmit is never read back). 0 and
+ * *out, or a negative errno-style code and a message in err. */
+int port_open(const struct port_opts *o, struct port **out, char *err, size_t errlen);
 void port_close(struct port *p);
 
-/*
- * The offload mode (PERF.md item 3): instead of libpcap, a plain AF_PACKET
- * socket with PACKET_VNET_HDR, so that with segmentation offloads on the
- * port hands over whole 64 KiB GSO frames with their virtio-net header and
- * one rule evaluation covers ~40 segments. Frames land in buffers of the
- * port (recvmmsg), which stay valid until the next port_dispatch of any
- * port: the datapath forwards them in place (port_tx_queue_ref) and
- * flushes before reading again. The receive batch is at most batch frames.
- */
-int port_open_vnet(const char *ifname, int ifindex, unsigned batch, struct port **out, char *err,
-		   size_t errlen);
-/* The virtio_net_hdr (10 bytes) of the frame being handed to the callback,
- * NULL for a libpcap port. */
-const void *port_vnet_hdr(const struct port *p);
-
-/* The fd to poll for readability (pcap_get_selectable_fd). */
+/* The fd to poll for readability. */
 int port_fd(const struct port *p);
 
-/* pcap_dispatch with at most max frames; returns frames handled, 0 when
- * none were ready, or -1 on a pcap error (message in err). */
-int port_dispatch(struct port *p, int max, pcap_handler cb, u_char *user, char *err, size_t errlen);
+/*
+ * Hands at most max ready frames to cb, in order, each with the ifindex it
+ * arrived on (a frame the kernel received with its 802.1Q tag stripped is
+ * handed over tagged, as it was on the wire). The frames stay readable and
+ * writable (forwarded in place) until port_release hands them back to the
+ * kernel: flush what references them first. Returns frames handed (0: none
+ * ready).
+ */
+typedef void (*port_frame_cb)(void *user, int ifindex, const struct pcap_pkthdr *h,
+			      const uint8_t *frame);
+int port_read(struct port *p, unsigned max, port_frame_cb cb, void *user);
+void port_release(struct port *p);
 
-/* Kernel counters of the capture handle (frames the ring dropped). */
-int port_kernel_drops(struct port *p, uint64_t *dropped, uint64_t *if_dropped);
+/* The virtio_net_hdr (10 bytes) of the frame being handed to the callback,
+ * NULL without vnet. */
+const void *port_vnet_hdr(const struct port *p);
+
+/* Frames the ring dropped (full) since it was opened. */
+int port_kernel_drops(struct port *p, uint64_t *dropped);
 
 /*
- * Transmit side: frames are copied into preallocated slots (the capture
- * ring's memory is handed back to the kernel as pcap moves on, so it cannot
- * be referenced until a later flush) and sent by port_tx_flush.
+ * Transmit side, one socket for every port (each message names its
+ * ifindex): frames built or copied into preallocated slots, or received
+ * frames queued in place (port_tx_queue_ref: they stay in the capture
+ * ring until port_release, after the flush), sent by port_tx_flush.
  */
 struct port_tx;
 

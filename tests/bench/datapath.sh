@@ -10,14 +10,24 @@
 # with the same MTU (9001) and offload settings (OFFLOADS, default "off";
 # "off on" measures both), and prints a table of medians of RUNS runs:
 # iperf3 TCP throughput, 64-byte UDP packets/s delivered (iperf3 -u -l 64,
-# receiver side), UDP request/response round trip (sockperf ping-pong p50,
-# RTT = 2 x its half-round-trip figure), new TCP connections/s (python3),
-# the vpcfwd/kernel ratio, and the daemon's CPU time (/proc/PID/stat). Both
+# receiver side), small packets delivered when the generator is not the
+# bottleneck (trafgen from netsniff-ng: 64-byte UDP frames from a TX ring
+# over 16 flows, counted at the server's eth0), UDP request/response round
+# trip (sockperf ping-pong p50, RTT = 2 x its half-round-trip figure), new
+# TCP connections/s (python3), the vpcfwd/kernel ratio, min/median/max of
+# the connection rate and the small-packet rate (so that a collapsed run
+# shows), the capture ring's drops, and the daemon's CPU time. Both
 # paths exist at once and every figure is taken on one, then the other,
 # round by round, so that both see the same moments of a noisy machine.
 #
+# Then the scale figure: for each size in SCALE, a lab of that many ENIs
+# over 20 subnets and 50 security groups, started and stopped by vpcfwd
+# (seconds to ready, daemon RSS, seconds to stop, namespaces left) beside
+# the floor (ip netns + one veth pair per ENI, batched, and their removal),
+# and the daemon's bytes per ENI between the two sizes.
+#
 # usage: sudo tests/bench/datapath.sh [BUILD_DIR]
-#        env: RUNS=3 SECS=5 OFFLOADS="off" UDP_RATE=2G
+#        env: RUNS=3 SECS=5 OFFLOADS="off" UDP_RATE=2G SCALE="100 1000" ("": none)
 # Everything it creates is named after a random run id and removed on exit.
 set -u
 
@@ -28,12 +38,13 @@ RUNS=${RUNS:-3}
 SECS=${SECS:-5}
 OFFLOADS=${OFFLOADS:-off}
 UDP_RATE=${UDP_RATE:-2G}
+SCALE=${SCALE-100 1000}
 MTU=9001
 SRV=10.80.2.20
 CLI=10.80.1.10
 
 [ "$(id -u)" -eq 0 ] || { echo "datapath.sh: needs root" >&2; exit 77; }
-for t in iperf3 sockperf python3 nft ethtool ip; do
+for t in iperf3 sockperf trafgen python3 nft ethtool ip; do
 	command -v "$t" >/dev/null || { echo "datapath.sh: $t not installed" >&2; exit 77; }
 done
 [ -x "$VPCFWD" ] || { echo "datapath.sh: $VPCFWD not built" >&2; exit 1; }
@@ -48,7 +59,7 @@ cleanup() {
 	local p n
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	[ -n "$DAEMON" ] && { kill -TERM "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null; }
-	for n in "${KNS[@]}" $(ip netns list | awk '{print $1}' | grep -E "^vpcfw-(.*-)?$ID$"); do
+	for n in "${KNS[@]}" $(ip netns list | awk '{print $1}' | grep -E "^(vpcfw-(.*-)?|kf[0-9r]*-)$ID$"); do
 		[ -e "/run/netns/$n" ] || continue
 		for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 		ip netns del "$n" 2>/dev/null
@@ -60,6 +71,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'; }
+# min/median/max of numbers, one a line
+spread() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[1] "/" v[int((NR + 1) / 2)] "/" v[NR]; else print "nan" }'; }
 
 # The daemon's CPU seconds so far (utime + stime).
 cpu_of() {
@@ -176,6 +189,22 @@ rtt_us() { # CLI_NS: sockperf ping-pong p50, as a round trip
 		awk '/percentile 50.000/ { printf "%.1f\n", 2 * $NF; found = 1 } END { if (!found) print "nan" }'
 }
 
+small_kpps() { # CLI_NS SRV_NS: trafgen's 64-byte frames delivered per second
+	local gw me r0 r1
+	ip netns exec "$1" ping -c1 -W1 "$SRV" >/dev/null 2>&1
+	gw=$(ip -n "$1" neigh show 10.80.1.1 | awk '/lladdr/ { print $5; exit }')
+	me=$(ip -n "$1" link show eth0 | awk '/ether/ { print $2 }')
+	[ -n "$gw" ] && [ -n "$me" ] || { echo nan; return; }
+	cat >"$TMP/trafgen.cfg" <<-EOF
+	{ eth(da=$gw, sa=$me, type=0x0800), ipv4(saddr=$CLI, daddr=$SRV, ttl=64, proto=17),
+	  udp(sp=dinc(40000, 40015), dp=5201), fill(0x41, 22) }
+	EOF
+	r0=$(ip netns exec "$2" cat /sys/class/net/eth0/statistics/rx_packets)
+	ip netns exec "$1" timeout "$SECS" trafgen -o eth0 -c "$TMP/trafgen.cfg" -P 1 >/dev/null 2>&1
+	r1=$(ip netns exec "$2" cat /sys/class/net/eth0/statistics/rx_packets)
+	awk -v a="$r0" -v b="$r1" -v s="$SECS" 'BEGIN { printf "%.1f\n", (b - a) / s / 1e3 }'
+}
+
 conn_per_s() { # CLI_NS
 	ip netns exec "$1" python3 -c '
 import socket, time
@@ -197,14 +226,15 @@ measure() {
 	local i f p t0 t1 v
 	local -A vals=()
 	for i in $(seq "$RUNS"); do
-		for f in tcp udp rtt conn; do
+		for f in tcp udp small rtt conn; do
 			for p in kernel vpcfwd; do
-				local ns=${KNS[0]}
-				[ "$p" = vpcfwd ] && ns=vpcfw-cli-$ID
+				local ns=${KNS[0]} srv=${KNS[1]}
+				[ "$p" = vpcfwd ] && ns=vpcfw-cli-$ID srv=vpcfw-srv-$ID
 				t0=$(date +%s.%N)
 				case $f in
 				tcp) v=$(tcp_gbps "$ns") ;;
 				udp) v=$(udp_kpps "$ns") ;;
+				small) v=$(small_kpps "$ns" "$srv") ;;
 				rtt) v=$(rtt_us "$ns") ;;
 				conn) v=$(conn_per_s "$ns") ;;
 				esac
@@ -217,14 +247,17 @@ measure() {
 			"vpcfwd $(echo "${vals[vpcfwd.tcp]}" | grep -v '^$' | tail -n 1) Gbps," \
 			"udp $(echo "${vals[kernel.udp]}" | grep -v '^$' | tail -n 1) /" \
 			"$(echo "${vals[vpcfwd.udp]}" | grep -v '^$' | tail -n 1) kpps," \
+			"small $(echo "${vals[kernel.small]}" | grep -v '^$' | tail -n 1) /" \
+			"$(echo "${vals[vpcfwd.small]}" | grep -v '^$' | tail -n 1) kpps," \
 			"rtt $(echo "${vals[kernel.rtt]}" | grep -v '^$' | tail -n 1) /" \
 			"$(echo "${vals[vpcfwd.rtt]}" | grep -v '^$' | tail -n 1) us," \
 			"conn $(echo "${vals[kernel.conn]}" | grep -v '^$' | tail -n 1) /" \
 			"$(echo "${vals[vpcfwd.conn]}" | grep -v '^$' | tail -n 1) per s" >&2
 	done
-	for f in tcp udp rtt conn; do
+	for f in tcp udp small rtt conn; do
 		for p in kernel vpcfwd; do
 			R[$p.$f]=$(echo "${vals[$p.$f]}" | grep -v '^$' | median)
+			R[$p.$f.spread]=$(echo "${vals[$p.$f]}" | grep -v '^$' | spread)
 		done
 	done
 }
@@ -259,11 +292,99 @@ for off in $OFFLOADS; do
 		"$(ratio "${R[vpcfwd.tcp]}" "${R[kernel.tcp]}")"
 	printf '%-34s %12s %12s %8s\n' "UDP 64 B delivered, kpps" "${R[kernel.udp]}" "${R[vpcfwd.udp]}" \
 		"$(ratio "${R[vpcfwd.udp]}" "${R[kernel.udp]}")"
+	printf '%-34s %12s %12s %8s\n' "64 B frames (trafgen) delivered, kpps" "${R[kernel.small]}" \
+		"${R[vpcfwd.small]}" "$(ratio "${R[vpcfwd.small]}" "${R[kernel.small]}")"
 	printf '%-34s %12s %12s %8s\n' "UDP request/response RTT p50, us" "${R[kernel.rtt]}" \
 		"${R[vpcfwd.rtt]}" "$(ratio "${R[vpcfwd.rtt]}" "${R[kernel.rtt]}")"
 	printf '%-34s %12s %12s %8s\n' "new TCP connections/s" "${R[kernel.conn]}" "${R[vpcfwd.conn]}" \
 		"$(ratio "${R[vpcfwd.conn]}" "${R[kernel.conn]}")"
+	echo "min/median/max: new TCP connections/s kernel ${R[kernel.conn.spread]}," \
+		"vpcfwd ${R[vpcfwd.conn.spread]}; trafgen kpps kernel ${R[kernel.small.spread]}," \
+		"vpcfwd ${R[vpcfwd.small.spread]}"
 	echo "added RTT at p50: $(awk -v a="${R[vpcfwd.rtt]}" -v b="${R[kernel.rtt]}" 'BEGIN { printf "%.1f", a - b }') us"
 	echo "vpcfwd CPU: ${cpu} s during ${wall} s of traffic through it ($(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.0f", (w > 0 ? 100 * c / w : 0) }')% of one core)"
 	echo "vpcfwd counters at the end: $drops"
 done
+
+# ---------------------------------------------------------------- scale
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+scale_lab() { # N FILE: N ENIs (at most 1000: names fit the loader's 10)
+	python3 - "$1" "$ID" >"$2" <<-'EOF'
+	import json, sys
+	n, run = int(sys.argv[1]), sys.argv[2]
+	allow = [{"rule": 100, "action": "allow", "proto": "all", "cidr": "10.90.0.0/16"}]
+	subnets = [{"name": "s%d" % s, "cidr": "10.90.%d.0/22" % (4 * s), "nacl": "open"} for s in range(20)]
+	sgs = [{"name": "g%d" % g, "ingress": [{"proto": "tcp", "ports": str(1000 + g), "from": "10.90.0.0/16"}],
+	        "egress": [{"proto": "all", "to": "10.90.0.0/16"}]} for g in range(50)]
+	enis = [{"name": "e%d-%s" % (i, run), "subnet": "s%d" % (i % 20),
+	         "ip": "10.90.%d.%d" % (4 * (i % 20) + (i // 20) // 250, (i // 20) % 250 + 4),
+	         "groups": ["g%d" % (i % 50)]} for i in range(n)]
+	vpc = {"name": "scale", "cidr": "10.90.0.0/16", "subnets": subnets, "security_groups": sgs,
+	       "nacls": [{"name": "open", "ingress": allow, "egress": allow}], "enis": enis}
+	json.dump({"lab": "bench-scale", "vpcs": [vpc]}, sys.stdout)
+	EOF
+}
+
+scale_daemon() { # N: prints "ready_s rss_kib stop_s namespaces_left"
+	local t0 ready rss stop
+	scale_lab "$1" "$TMP/scale.json"
+	: >"$TMP/scale.log"
+	t0=$(now)
+	"$VPCFWD" --lab "$TMP/scale.json" --name "$ID" 2>>"$TMP/scale.log" &
+	DAEMON=$!
+	until grep -q 'ready: lab' "$TMP/scale.log"; do
+		kill -0 "$DAEMON" 2>/dev/null || { echo "- - - -"; DAEMON=; return; }
+		sleep 0.05
+	done
+	ready=$(since "$t0")
+	sleep 1
+	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON/status")
+	t0=$(now)
+	daemon_down
+	stop=$(since "$t0")
+	echo "$ready $rss $stop $(ip netns list | grep -cE "^vpcfw-(.*-)?$ID$")"
+}
+
+scale_floor() { # N: prints "up_s down_s" of ip netns + a veth pair per ENI
+	local i t0 up
+	{
+		echo "netns add kfr-$ID"
+		for i in $(seq "$1"); do echo "netns add kf$i-$ID"; done
+		for i in $(seq "$1"); do
+			echo "link add eth0 netns kf$i-$ID type veth peer name p$i netns kfr-$ID"
+		done
+	} >"$TMP/up.batch"
+	{
+		for i in $(seq "$1"); do echo "netns del kf$i-$ID"; done
+		echo "netns del kfr-$ID"
+	} >"$TMP/down.batch"
+	t0=$(now)
+	ip -batch "$TMP/up.batch" >/dev/null 2>&1
+	up=$(since "$t0")
+	t0=$(now)
+	ip -batch "$TMP/down.batch" >/dev/null 2>&1
+	echo "$up $(since "$t0")"
+}
+
+if [ -n "$SCALE" ]; then
+	echo
+	echo "scale (20 subnets, 50 security groups; floor: ip netns + a veth pair per ENI, batched)"
+	printf '%-6s %9s %9s %10s %5s %14s %14s\n' ENIs "ready, s" "stop, s" "RSS, MiB" left \
+		"floor up, s" "floor down, s"
+	prev_n= prev_rss=
+	for n in $SCALE; do
+		read -r ready rss stop left < <(scale_daemon "$n")
+		read -r fup fdown < <(scale_floor "$n")
+		printf '%-6s %9s %9s %10s %5s %14s %14s\n' "$n" "$ready" "$stop" \
+			"$(awk -v r="$rss" 'BEGIN { if (r + 0 > 0) printf "%.1f", r / 1024; else print "-" }')" \
+			"$left" "$fup" "$fdown"
+		if [ -n "$prev_n" ] && [ "$rss" != - ] && [ "$prev_rss" != - ]; then
+			echo "daemon bytes per ENI (RSS, $prev_n -> $n ENIs):" \
+				"$(awk -v a="$prev_rss" -v b="$rss" -v m="$prev_n" -v n="$n" \
+					'BEGIN { printf "%.0f", (b - a) * 1024 / (n - m) }')"
+		fi
+		prev_n=$n prev_rss=$rss
+	done
+fi
