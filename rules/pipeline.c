@@ -321,11 +321,12 @@ void pipeline_evaluate(const struct lab *lab, const struct pipeline_end *src,
 		not_evaluated(lab, src, dst, STAGE_NACL_EGRESS, &v);
 	pipeline_collect(out, &v);
 	if (pipeline_needs_route(lab, src, dst, f)) {
-		if (out->rejected_at < 0)
-			pipeline_route_stage(lab, src, dst, f, &v);
-		else
+		if (out->rejected_at < 0) {
+			pipeline_route_collect(lab, src, dst, f, false, f->dport, f->dport, out);
+		} else {
 			not_evaluated(lab, src, dst, STAGE_ROUTE, &v);
-		pipeline_collect(out, &v);
+			pipeline_collect(out, &v);
+		}
 	}
 	if (out->rejected_at < 0)
 		pipeline_nacl_stage(lab, src, dst, false, f, &v);

@@ -64,6 +64,13 @@ enum pipeline_reason {
 	REASON_ROUTE_LOCAL,	 /* route: between subnets by the local route */
 	REASON_MIDDLEBOX,	 /* route: a route more specific than the local route
 				  * (middlebox routing, not modelled) */
+	REASON_ROUTE_NAT,	 /* route: through a NAT gateway and its subnet's internet
+				  * gateway route, its Elastic IP the source outside */
+	REASON_NAT_MISSING,	 /* route: the NAT gateway is not in the lab, not available
+				  * or without a public IP */
+	REASON_NAT_NO_ROUTE,	 /* route: the NAT gateway's subnet has no internet
+				  * gateway route to the far end */
+	REASON_NAT_PROTOCOL,	 /* route: a NAT gateway carries TCP, UDP and ICMP only */
 	REASON__COUNT		 /* keep last: sizes counter arrays */
 };
 
@@ -109,14 +116,21 @@ struct stage_verdict {
 	bool has_port;
 	uint16_t port;
 	uint16_t port_lo, port_hi;
+	/* A stage at a hop past the route stage (the NACL crossings of a NAT
+	 * gateway's subnet): gateway indexes lab->gateways. Read gateway only
+	 * when hop is set (zeroed records have hop false). */
+	bool hop;
+	int32_t gateway;
 };
 
-#define PIPELINE_MAX_STAGES 5
+/* The five stages of AWS-SEMANTICS §1, plus the two NACL crossings of a
+ * NAT gateway's subnet after the route stage, plus room to spare. */
+#define PIPELINE_MAX_STAGES 9
 
 struct pipeline_result {
 	enum pipeline_verdict verdict; /* ACCEPT or REJECT (SKIPPED: not evaluated) */
 	int rejected_at;	       /* index into stages of the rejecting stage, -1 */
-	size_t n;		       /* 4, or 5 with a route stage */
+	size_t n;		       /* 4, 5 with a route stage, 7 through a NAT gateway */
 	struct stage_verdict stages[PIPELINE_MAX_STAGES];
 };
 
@@ -160,9 +174,25 @@ void pipeline_nacl_stage(const struct lab *lab, const struct pipeline_end *src,
  * VPC, or an in-VPC address with no ENI). */
 bool pipeline_needs_route(const struct lab *lab, const struct pipeline_end *src,
 			  const struct pipeline_end *dst, const struct flow *f);
+/* The route stage alone: for a NAT gateway, the route to it and its
+ * subnet's route on, not the NACL crossings (pipeline_route_collect). */
 void pipeline_route_stage(const struct lab *lab, const struct pipeline_end *src,
 			  const struct pipeline_end *dst, const struct flow *f,
 			  struct stage_verdict *v);
+/* The route stage and the stages of the hops it leads through, appended to
+ * out with pipeline's rule (after a REJECT the rest are not evaluated):
+ * through a NAT gateway, its subnet's NACL inbound then outbound (no SG:
+ * a NAT gateway has none). The crossings check destination ports
+ * f->dport, or for a whole response (reply set) the NAT gateway's own
+ * ports 1024-65535 where the far end sends to it and lo..hi (the client's
+ * ephemeral range) where it sends on to the client. */
+void pipeline_route_collect(const struct lab *lab, const struct pipeline_end *src,
+			    const struct pipeline_end *dst, const struct flow *f, bool reply,
+			    uint16_t lo, uint16_t hi, struct pipeline_result *out);
+/* Route reasons that carry only connections opened from inside the VPC
+ * (gateway endpoint, egress-only internet gateway, NAT gateway): per
+ * packet a reply, for a whole flow opened outside a REJECT. */
+bool pipeline_route_outbound_only(enum pipeline_reason r);
 
 /* DESIGN.md contract 4: a request from client to server and its response. */
 struct pipeline_query {

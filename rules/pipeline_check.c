@@ -77,18 +77,17 @@ static void skip_all(struct pipeline_result *r, enum pipeline_reason why, bool r
 	}
 }
 
-/* Gateway endpoints and egress-only internet gateways carry connections
- * the VPC opens (and their replies): per packet indistinguishable from the
- * request of an outside client; only a whole-flow evaluation knows who
- * opened it. */
+/* Gateway endpoints, egress-only internet gateways and NAT gateways carry
+ * connections the VPC opens (and their replies): per packet
+ * indistinguishable from the request of an outside client; only a
+ * whole-flow evaluation knows who opened it. */
 static void refuse_endpoint_inbound(const struct pipeline_end *client, struct pipeline_result *r)
 {
 	if (client->kind != END_OUTSIDE)
 		return;
 	for (size_t i = 0; i < r->n; i++) {
 		struct stage_verdict *v = &r->stages[i];
-		if (v->stage != STAGE_ROUTE ||
-		    (v->reason != REASON_ROUTE_ENDPOINT && v->reason != REASON_ROUTE_EIGW))
+		if (v->stage != STAGE_ROUTE || !pipeline_route_outbound_only(v->reason))
 			continue;
 		v->verdict = VERDICT_REJECT;
 		v->reason = REASON_ENDPOINT_INBOUND;
@@ -136,10 +135,9 @@ void pipeline_check(const struct lab *lab, const struct pipeline_query *q,
 	pipeline_collect(r, &v);
 	pipeline_nacl_stage_ports(lab, server, client, true, &out->reply, out->reply_lo, out->reply_hi, &v);
 	pipeline_collect(r, &v);
-	if (route) {
-		pipeline_route_stage(lab, server, client, &out->reply, &v);
-		pipeline_collect(r, &v);
-	}
+	if (route)
+		pipeline_route_collect(lab, server, client, &out->reply, true, out->reply_lo,
+				       out->reply_hi, r);
 	pipeline_nacl_stage_ports(lab, server, client, false, &out->reply, out->reply_lo, out->reply_hi, &v);
 	pipeline_collect(r, &v);
 	response_sg_stage(lab, out, server, client, false, &q->request, &v);

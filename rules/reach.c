@@ -521,11 +521,6 @@ static int nacl_map(struct build *b, const struct pipeline_end *src, const struc
 	return nacl_rules_map(b, lab->subnets[e->subnet].nacl, egress, f, &why, map);
 }
 
-static bool is_response_route_refused(const struct stage_verdict *v)
-{
-	return v->reason == REASON_ROUTE_ENDPOINT || v->reason == REASON_ROUTE_EIGW;
-}
-
 /* The route stage does not look at ports or types: one verdict. */
 static int route_map(struct build *b, const struct pipeline_end *src,
 		     const struct pipeline_end *dst, const struct flow *f, bool request,
@@ -536,7 +531,7 @@ static int route_map(struct build *b, const struct pipeline_end *src,
 	pipeline_route_stage(b->lab, src, dst, f, &v);
 	/* pipeline_check's refuse_endpoint_inbound */
 	if (request && src->kind == END_OUTSIDE && v.verdict == VERDICT_ACCEPT &&
-	    is_response_route_refused(&v)) {
+	    pipeline_route_outbound_only(v.reason)) {
 		v.verdict = VERDICT_REJECT;
 		v.reason = REASON_ENDPOINT_INBOUND;
 	}
