@@ -1,0 +1,327 @@
+/*
+ * rules/route*.c: the route stage's paths past one VPC's internet gateway
+ * (AWS-SEMANTICS §9). A NAT gateway: the private subnet's route to it, its
+ * subnet's NACL inbound and outbound (no SG), its subnet's route to the
+ * internet gateway, its Elastic IP the source outside; replies come back
+ * over the NAT gateway's ports 1024-65535; nothing from outside opens a
+ * connection through it. Each path positive and negative, and `diff`
+ * seeing a NAT route come and go.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "labkit.h"
+#include "pipeline.h"
+#include "reach.h"
+
+static const int32_t END = -1;
+
+/* A NAT gateway of the lab (describe-nat-gateways as the loader keeps it). */
+static int32_t kit_nat(struct lab *lab, const char *id, const char *subnet, const char *priv,
+		       const char *pub, const char *state)
+{
+	if (!lab->gateways)
+		lab->gateways = kit_alloc(lab, KIT_MAX, sizeof(struct gateway));
+	struct gateway *g = &lab->gateways[lab->n_gateways];
+	memset(g, 0, sizeof(*g));
+	g->kind = GW_NAT;
+	g->id = kit_str(lab, id);
+	g->vpc = 0;
+	g->state = kit_str(lab, state);
+	g->detail = "public";
+	g->subnet_ids = kit_alloc(lab, 1, sizeof(char *));
+	g->subnet_ids[0] = kit_str(lab, subnet);
+	g->n_subnet_ids = 1;
+	g->has_private_ip = true;
+	g->private_ip = kit_addr(priv);
+	g->has_public_ip = pub != NULL;
+	if (pub)
+		g->public_ip = kit_addr(pub);
+	return (int32_t)lab->n_gateways++;
+}
+
+/* One VPC: a public subnet holding the NAT gateway (its own NACL, an igw
+ * route) and a private subnet routing 0/0 to it (the default NACL). The
+ * NAT subnet's NACL lets in what the private subnet sends to port 80/443
+ * and replies to the NAT gateway's ports; it lets out port 80/443 and the
+ * replies to the private subnet's ephemeral ports. */
+struct nat_lab {
+	struct lab *lab;
+	int32_t vpc, acl_def, acl_nat, rt_pub, rt_priv, sn_pub, sn_priv;
+	int32_t g_app, app, nat_eni, jump, nat;
+};
+
+static struct nat_lab nat_lab(bool with_nat_route)
+{
+	struct nat_lab n;
+	struct lab *lab = n.lab = kit_new();
+	n.vpc = kit_vpc(lab, "vpc-1", "10.0.0.0/16", NULL);
+	n.acl_def = kit_nacl(lab, "acl-def", n.vpc, true);
+	kit_nacl_rule(lab, n.acl_def, false, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 0);
+	kit_nacl_rule(lab, n.acl_def, true, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 0);
+	n.acl_nat = kit_nacl(lab, "acl-nat", n.vpc, false);
+	kit_nacl_rule(lab, n.acl_nat, false, 100, true, PROTO_TCP, "10.0.2.0/24", 80, 443);
+	kit_nacl_rule(lab, n.acl_nat, false, 110, true, PROTO_TCP, "0.0.0.0/0", 1024, 65535);
+	kit_nacl_icmp(lab, n.acl_nat, false, 120, true, PROTO_ICMP, "0.0.0.0/0", -1, -1);
+	kit_nacl_rule(lab, n.acl_nat, true, 100, true, PROTO_TCP, "0.0.0.0/0", 80, 443);
+	kit_nacl_rule(lab, n.acl_nat, true, 110, true, PROTO_TCP, "10.0.2.0/24", 32768, 60999);
+	kit_nacl_icmp(lab, n.acl_nat, true, 120, true, PROTO_ICMP, "0.0.0.0/0", -1, -1);
+	n.rt_priv = kit_route_table(lab, "rtb-priv", n.vpc, true);
+	kit_route(lab, n.rt_priv, "10.0.0.0/16", "local");
+	if (with_nat_route)
+		kit_route(lab, n.rt_priv, "0.0.0.0/0", "nat-1");
+	n.rt_pub = kit_route_table(lab, "rtb-pub", n.vpc, false);
+	kit_route(lab, n.rt_pub, "10.0.0.0/16", "local");
+	kit_route(lab, n.rt_pub, "0.0.0.0/0", "igw-1");
+	n.sn_pub = kit_subnet(lab, "subnet-pub", n.vpc, "10.0.1.0/24", NULL, n.acl_nat, n.rt_pub);
+	n.sn_priv = kit_subnet(lab, "subnet-priv", n.vpc, "10.0.2.0/24", NULL, -1, -1);
+	n.g_app = kit_group(lab, "sg-app", "app", n.vpc);
+	kit_sg_rule(lab, n.g_app, true, PROTO_ALL, -1, -1, "0.0.0.0/0");
+	n.app = kit_eni(lab, "eni-app", "app", n.sn_priv, "10.0.2.20", NULL, NULL,
+			(int32_t[]){n.g_app, END});
+	n.nat_eni = kit_eni(lab, "eni-nat", NULL, n.sn_pub, "10.0.1.50", NULL, "198.51.100.7",
+			    (int32_t[]){END});
+	n.jump = kit_eni(lab, "eni-jump", "jump", n.sn_pub, "10.0.1.10", NULL, NULL,
+			 (int32_t[]){n.g_app, END});
+	n.nat = kit_nat(lab, "nat-1", "subnet-pub", "10.0.1.50", "198.51.100.7", "available");
+	kit_finish(lab);
+	return n;
+}
+
+static struct pipeline_end eni_end(int32_t eni)
+{
+	return (struct pipeline_end){.kind = END_ENI, .eni = eni, .service = SERVICE_NONE};
+}
+
+static struct pipeline_end outside_end(void)
+{
+	return (struct pipeline_end){.kind = END_OUTSIDE, .eni = -1, .service = SERVICE_NONE};
+}
+
+static void check(const struct lab *lab, struct pipeline_end client, struct pipeline_end server,
+		  struct flow f, struct pipeline_check *c)
+{
+	struct pipeline_query q;
+	pipeline_query_init(&q);
+	q.client = client;
+	q.server = server;
+	q.request = f;
+	pipeline_check(lab, &q, c);
+}
+
+static void expect_stage(const struct stage_verdict *v, enum pipeline_stage stage,
+			 enum pipeline_verdict verdict, int32_t subnet, bool hop)
+{
+	assert_int_equal(v->stage, stage);
+	assert_int_equal(v->verdict, verdict);
+	assert_int_equal(v->subnet, subnet);
+	assert_int_equal(v->hop, hop);
+}
+
+/* The NAT gateway's hops in both directions, each named. */
+static void test_nat_outbound_and_back(void **state)
+{
+	(void)state;
+	struct nat_lab n = nat_lab(true);
+	struct pipeline_check c;
+	struct flow f = kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, 80);
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	const struct pipeline_result *r = &c.request;
+	assert_int_equal(r->n, 7);
+	expect_stage(&r->stages[1], STAGE_NACL_EGRESS, VERDICT_ACCEPT, n.sn_priv, false);
+	expect_stage(&r->stages[2], STAGE_ROUTE, VERDICT_ACCEPT, n.sn_priv, false);
+	assert_int_equal(r->stages[2].reason, REASON_ROUTE_NAT);
+	expect_stage(&r->stages[3], STAGE_NACL_INGRESS, VERDICT_ACCEPT, n.sn_pub, true);
+	assert_int_equal(r->stages[3].rule_number, 100);
+	assert_int_equal(r->stages[3].gateway, n.nat);
+	expect_stage(&r->stages[4], STAGE_NACL_EGRESS, VERDICT_ACCEPT, n.sn_pub, true);
+	assert_int_equal(r->stages[4].rule_number, 100);
+	assert_int_equal(r->stages[5].reason, REASON_OUTSIDE);
+	char why[512];
+	assert_string_equal(pipeline_explain(n.lab, &r->stages[2], &f, why, sizeof(why)),
+			    "rtb-priv: 0.0.0.0/0 -> nat-1 (NAT gateway in subnet-pub), then rtb-pub: "
+			    "0.0.0.0/0 -> igw-1; 203.0.113.5 sees the source 198.51.100.7");
+	assert_string_equal(pipeline_explain(n.lab, &r->stages[3], &f, why, sizeof(why)),
+			    "at NAT gateway nat-1, entering its subnet: acl-nat rule 100: allow tcp "
+			    "80-443 from 10.0.2.0/24");
+	/* the reply: to the NAT gateway's ports, then to the client's */
+	const struct pipeline_result *b = &c.response;
+	assert_int_equal(b->n, 7);
+	expect_stage(&b->stages[2], STAGE_ROUTE, VERDICT_ACCEPT, n.sn_priv, false);
+	expect_stage(&b->stages[3], STAGE_NACL_INGRESS, VERDICT_ACCEPT, n.sn_pub, true);
+	assert_int_equal(b->stages[3].rule_number, 110);
+	assert_int_equal(b->stages[3].port_lo, 1024);
+	assert_int_equal(b->stages[3].port_hi, 65535);
+	expect_stage(&b->stages[4], STAGE_NACL_EGRESS, VERDICT_ACCEPT, n.sn_pub, true);
+	assert_int_equal(b->stages[4].rule_number, 110);
+	assert_int_equal(b->stages[4].port_lo, 32768);
+	expect_stage(&b->stages[5], STAGE_NACL_INGRESS, VERDICT_ACCEPT, n.sn_priv, false);
+	assert_int_equal(b->stages[6].reason, REASON_TRACKED);
+	/* ICMP echo passes too; one packet of it has the same seven stages */
+	struct flow ping = kit_icmp("10.0.2.20", "203.0.113.5", PROTO_ICMP, 8, 0);
+	check(n.lab, eni_end(n.app), outside_end(), ping, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	struct pipeline_result p;
+	struct pipeline_end app = eni_end(n.app), out = outside_end();
+	pipeline_evaluate(n.lab, &app, &out, &ping, 0, &p);
+	assert_int_equal(p.verdict, VERDICT_ACCEPT);
+	assert_int_equal(p.n, 7);
+	kit_free(n.lab);
+}
+
+/* The NAT gateway's subnet's NACL decides both ways. */
+static void test_nat_subnet_nacl(void **state)
+{
+	(void)state;
+	struct nat_lab n = nat_lab(true);
+	struct pipeline_check c;
+	/* port 22 is not let into the NAT gateway's subnet */
+	struct flow f = kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, 22);
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.rejected_at, 3);
+	assert_true(c.request.stages[3].hop);
+	assert_int_equal(c.request.stages[3].rule_number, NACL_RULE_STAR_V4);
+	assert_int_equal(c.request.stages[4].reason, REASON_EARLIER_REJECT);
+	kit_free(n.lab);
+	/* replies to the NAT gateway's low ports are not let in */
+	n = nat_lab(true);
+	struct nacl *acl = &n.lab->nacls[n.acl_nat];
+	acl->ingress[1].port_from = 32768;
+	f = kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, 443);
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.response.rejected_at, 3);
+	assert_int_equal(c.response.stages[3].port, 1024);
+	char why[512];
+	assert_string_equal(
+	    pipeline_explain(n.lab, &c.response.stages[3], &c.reply, why, sizeof(why)),
+	    "at NAT gateway nat-1, entering its subnet: reply port 1024 refused (first of "
+	    "1024-65535): no rule matched: acl-nat rule * (32767): deny all traffic from "
+	    "0.0.0.0/0");
+	kit_free(n.lab);
+}
+
+/* Where the NAT gateway cannot carry a flow, the route stage says why. */
+static void test_nat_refusals(void **state)
+{
+	(void)state;
+	struct nat_lab n = nat_lab(true);
+	struct pipeline_check c;
+	struct pipeline_end app = eni_end(n.app);
+	struct flow f = kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, 80);
+	char why[512];
+	/* a protocol other than TCP, UDP, ICMP */
+	struct flow gre = kit_flow("10.0.2.20", "203.0.113.5", 47, 0);
+	check(n.lab, app, outside_end(), gre, &c);
+	assert_int_equal(c.request.rejected_at, 2);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_PROTOCOL);
+	/* not available */
+	n.lab->gateways[n.nat].state = "deleted";
+	check(n.lab, app, outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_MISSING);
+	assert_string_equal(pipeline_explain(n.lab, &c.request.stages[2], &f, why, sizeof(why)),
+			    "rtb-priv: 0.0.0.0/0 -> nat-1: NAT gateway nat-1 is deleted: dropped");
+	n.lab->gateways[n.nat].state = "available";
+	/* its subnet has no internet gateway route */
+	n.lab->route_tables[n.rt_pub].routes[1].blackhole = true;
+	check(n.lab, app, outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_NO_ROUTE);
+	assert_string_equal(pipeline_explain(n.lab, &c.request.stages[2], &f, why, sizeof(why)),
+			    "rtb-priv: 0.0.0.0/0 -> nat-1 (NAT gateway in subnet-pub), but rtb-pub "
+			    "sends 0.0.0.0/0 to igw-1 (a blackhole), not an internet gateway: "
+			    "dropped");
+	n.lab->route_tables[n.rt_pub].n_routes = 1;
+	check(n.lab, app, outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_NO_ROUTE);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	/* a NAT gateway the lab does not describe */
+	n.lab->route_tables[n.rt_pub].n_routes = 2;
+	n.lab->route_tables[n.rt_pub].routes[1].blackhole = false;
+	n.lab->n_gateways = 0;
+	check(n.lab, app, outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_MISSING);
+	n.lab->n_gateways = 1;
+	check(n.lab, app, outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	kit_free(n.lab);
+}
+
+/* Nothing from outside opens a connection through a NAT gateway: not to
+ * the instances behind it, not to the gateway itself, not from its own
+ * subnet. A packet from outside alone is a reply and passes. */
+static void test_nat_inbound_refused(void **state)
+{
+	(void)state;
+	struct nat_lab n = nat_lab(true);
+	struct pipeline_check c;
+	struct flow f = kit_flow("203.0.113.5", "10.0.2.20", PROTO_TCP, 80);
+	check(n.lab, outside_end(), eni_end(n.app), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.rejected_at, 2);
+	assert_int_equal(c.request.stages[2].reason, REASON_ENDPOINT_INBOUND);
+	char why[512];
+	assert_string_equal(pipeline_explain(n.lab, &c.request.stages[2], &f, why, sizeof(why)),
+			    "203.0.113.5 reaches the VPC only through nat-1, which carries only "
+			    "connections opened from inside the VPC");
+	struct pipeline_result p;
+	struct pipeline_end out = outside_end(), app = eni_end(n.app);
+	pipeline_evaluate(n.lab, &out, &app, &f, 0, &p);
+	assert_int_equal(p.stages[2].reason, REASON_ROUTE_NAT);
+	/* to its Elastic IP, and from its own subnet: it has no SG, admits nothing */
+	f = kit_flow("203.0.113.5", "10.0.1.50", PROTO_TCP, 8080);
+	check(n.lab, outside_end(), eni_end(n.nat_eni), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.stages[c.request.rejected_at].stage, STAGE_SG_INGRESS);
+	f = kit_flow("10.0.1.10", "10.0.1.50", PROTO_TCP, 80);
+	check(n.lab, eni_end(n.jump), eni_end(n.nat_eni), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.stages[c.request.rejected_at].stage, STAGE_SG_INGRESS);
+	kit_free(n.lab);
+}
+
+/* vpcfw diff sees a NAT route come: the private instance reaches the
+ * internet; and go: it does not. */
+static void test_diff_nat_route(void **state)
+{
+	(void)state;
+	struct nat_lab before = nat_lab(false), after = nat_lab(true);
+	struct reach_opts o;
+	reach_opts_init(&o);
+	struct reach_changes ch;
+	for (int dir = 0; dir < 2; dir++) {
+		reach_changes_init(&ch);
+		struct lab *old_lab = dir ? after.lab : before.lab;
+		struct lab *new_lab = dir ? before.lab : after.lab;
+		assert_int_equal(reach_diff(old_lab, new_lab, &o, &ch), 0);
+		bool web = false;
+		for (size_t i = 0; i < ch.n; i++) {
+			const struct reach_change *x = &ch.items[i];
+			assert_int_equal(x->open, dir == 0);
+			assert_string_equal(x->from, "app");
+			if (x->cls == REACH_TCP && x->lo <= 80 && 443 <= x->hi)
+				web = !strcmp(x->stage, "route");
+		}
+		assert_true(web);
+		reach_changes_free(&ch);
+	}
+	kit_free(before.lab);
+	kit_free(after.lab);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_nat_outbound_and_back),
+	    cmocka_unit_test(test_nat_subnet_nacl),
+	    cmocka_unit_test(test_nat_refusals),
+	    cmocka_unit_test(test_nat_inbound_refused),
+	    cmocka_unit_test(test_diff_nat_route),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
