@@ -189,6 +189,9 @@ void pipeline_route_stage(const struct lab *lab, const struct pipeline_end *src,
 void pipeline_route_collect(const struct lab *lab, const struct pipeline_end *src,
 			    const struct pipeline_end *dst, const struct flow *f, bool reply,
 			    uint16_t lo, uint16_t hi, struct pipeline_result *out);
+/* The subnet of the NAT gateway a route stage went through (REASON_ROUTE_NAT),
+ * whose NACL the hop stages cross; else -1. */
+int32_t pipeline_route_nat_subnet(const struct lab *lab, const struct stage_verdict *route);
 /* Route reasons that carry only connections opened from inside the VPC
  * (gateway endpoint, egress-only internet gateway, NAT gateway): per
  * packet a reply, for a whole flow opened outside a REJECT. */
@@ -216,6 +219,10 @@ struct pipeline_check {
 
 #define PIPELINE_EPHEMERAL_LO 32768
 #define PIPELINE_EPHEMERAL_HI 60999
+/* The ports a NAT gateway picks for the connections it translates: its
+ * subnet's NACL must let replies to all of them in (AWS-SEMANTICS §2). */
+#define PIPELINE_NAT_PORT_LO 1024
+#define PIPELINE_NAT_PORT_HI 65535
 
 void pipeline_query_init(struct pipeline_query *q);
 void pipeline_check(const struct lab *lab, const struct pipeline_query *q,

@@ -28,16 +28,9 @@ void route_via_nat(const struct lab *lab, const struct eni *inside, const struct
 void route_nat_hops(const struct lab *lab, const struct pipeline_end *src,
 		    const struct stage_verdict *route, const struct flow *f, bool reply, uint16_t lo,
 		    uint16_t hi, struct pipeline_result *out);
-/* The NAT gateway's subnet, for a route stage that went through it; -1. */
-int32_t route_nat_subnet(const struct lab *lab, const struct stage_verdict *route);
 /* The onward route of a NAT gateway to far: its subnet's table (*rt, its
  * index in *rt_index) and the route (index, or -1). */
 int32_t route_nat_onward(const struct lab *lab, int32_t gateway, const struct ip_addr *far,
 			 const struct route_table **rt, int32_t *rt_index);
-
-/* The ports a NAT gateway picks for the connections it translates (its
- * subnet's NACL must let replies to all of them in: AWS-SEMANTICS §2). */
-#define ROUTE_NAT_PORT_LO 1024
-#define ROUTE_NAT_PORT_HI 65535
 
 #endif

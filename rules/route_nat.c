@@ -46,7 +46,7 @@ int32_t route_nat_onward(const struct lab *lab, int32_t gateway, const struct ip
 	return *rt ? route_lookup(lab, *rt, far, false) : -1;
 }
 
-int32_t route_nat_subnet(const struct lab *lab, const struct stage_verdict *route)
+int32_t pipeline_route_nat_subnet(const struct lab *lab, const struct stage_verdict *route)
 {
 	return route->reason == REASON_ROUTE_NAT ? nat_subnet(lab, route->gateway) : -1;
 }
@@ -141,8 +141,8 @@ void route_nat_hops(const struct lab *lab, const struct pipeline_end *src,
 	bool same = inside->subnet == subnet;
 	bool outbound = src->kind == END_ENI; /* the inside end sends */
 	/* ports: the far end sends to the NAT gateway's own ports */
-	uint16_t in_lo = reply && !outbound ? ROUTE_NAT_PORT_LO : lo;
-	uint16_t in_hi = reply && !outbound ? ROUTE_NAT_PORT_HI : hi;
+	uint16_t in_lo = reply && !outbound ? PIPELINE_NAT_PORT_LO : lo;
+	uint16_t in_hi = reply && !outbound ? PIPELINE_NAT_PORT_HI : hi;
 	if (!reply)
 		in_lo = in_hi = lo = hi = f->dport;
 	struct stage_verdict v;

@@ -314,6 +314,52 @@ static void test_diff_nat_route(void **state)
 	kit_free(after.lab);
 }
 
+/* ... and the NAT gateway's subnet's NACL, port by port as check sees it. */
+static void test_diff_nat_subnet_nacl(void **state)
+{
+	(void)state;
+	struct nat_lab before = nat_lab(true), after = nat_lab(true);
+	after.lab->nacls[after.acl_nat].ingress[0].port_to = 80; /* 443 no longer let in */
+	struct reach_opts o;
+	reach_opts_init(&o);
+	struct reach_changes ch;
+	reach_changes_init(&ch);
+	assert_int_equal(reach_diff(before.lab, after.lab, &o, &ch), 0);
+	bool https = false;
+	for (size_t i = 0; i < ch.n; i++) {
+		const struct reach_change *x = &ch.items[i];
+		assert_false(x->open);
+		assert_string_equal(x->from, "app");
+		https |= x->cls == REACH_TCP && x->lo == 81 && x->hi == 443 &&
+			 !strcmp(x->stage, "nacl-ingress");
+	}
+	assert_true(https);
+	reach_changes_free(&ch);
+	/* the path's maps agree with check, request and response; then with
+	 * replies to the NAT gateway's ports 1024-32767 refused */
+	struct pipeline_end app = eni_end(after.app), out = outside_end();
+	struct ip_addr sa = kit_addr("10.0.2.20"), da = kit_addr("203.0.113.5");
+	for (int round = 0; round < 2; round++) {
+		struct lab *lab = after.lab;
+		lab->nacls[after.acl_nat].ingress[1].port_from = round ? 32768 : 1024;
+		struct reach_path path;
+		assert_int_equal(reach_path_build(lab, &app, &out, &sa, &da, REACH_TCP, &o, &path),
+				 0);
+		size_t accepted = 0;
+		for (unsigned port = 0; port < 65536; port += port < 1100 ? 1 : 97) {
+			struct pipeline_check c;
+			check(lab, app, out, kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, port), &c);
+			assert_int_equal(reach_path_accepts(&path, port, NULL),
+					 c.verdict == VERDICT_ACCEPT);
+			accepted += c.verdict == VERDICT_ACCEPT;
+		}
+		assert_int_equal(accepted, round ? 0 : 1); /* port 80 alone */
+		reach_path_free(&path);
+	}
+	kit_free(before.lab);
+	kit_free(after.lab);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +368,7 @@ int main(void)
 	    cmocka_unit_test(test_nat_refusals),
 	    cmocka_unit_test(test_nat_inbound_refused),
 	    cmocka_unit_test(test_diff_nat_route),
+	    cmocka_unit_test(test_diff_nat_subnet_nacl),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
