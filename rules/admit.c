@@ -221,8 +221,10 @@ static void route_blocker(const struct lab *lab, struct admit_report *r, bool re
 			    ip4 ? " a public IPv4 or Elastic IP address" : "");
 		break;
 	case REASON_OTHER_VPC:
-		add(r, response, v, f, false,
-		    "none in the rules: the ends are in different VPCs (peering is not modelled)");
+		add(r, response, v, f, true,
+		    "route table %s (of %s): a route for the other VPC's block to an active "
+		    "VPC peering connection joining both VPCs",
+		    rt ? rt : "?", subnet);
 		break;
 	case REASON_NO_HOST:
 		add(r, response, v, f, false,

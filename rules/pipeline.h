@@ -54,7 +54,7 @@ enum pipeline_reason {
 	REASON_ROUTE_IGW,	 /* route: to/from the internet gateway */
 	REASON_NO_ROUTE,	 /* route: the subnet's table has no igw route */
 	REASON_NO_PUBLIC_IP,	 /* route: IPv4 to/from the internet without a public IP */
-	REASON_OTHER_VPC,	 /* route: ENIs of different VPCs (no peering model) */
+	REASON_OTHER_VPC,	 /* route: ENIs of different VPCs, no route towards the other */
 	REASON_NO_HOST,		 /* route: an address inside a VPC CIDR that no ENI has */
 	REASON_ROUTE_ENDPOINT,	 /* route: through a gateway endpoint (vpce-, S3/DynamoDB) */
 	REASON_ENDPOINT_INBOUND, /* route: through a vpce-/eigw- route only connections
@@ -71,6 +71,10 @@ enum pipeline_reason {
 	REASON_NAT_NO_ROUTE,	 /* route: the NAT gateway's subnet has no internet
 				  * gateway route to the far end */
 	REASON_NAT_PROTOCOL,	 /* route: a NAT gateway carries TCP, UDP and ICMP only */
+	REASON_ROUTE_PEERING,	 /* route: to the peer VPC over an active peering connection */
+	REASON_PEERING_MISMATCH, /* route: a pcx- route whose peering is not in the lab, not
+				  * active, or does not join the two VPCs */
+	REASON_ROUTE_VGW,	 /* route: to on-premises over a virtual private gateway */
 	REASON__COUNT		 /* keep last: sizes counter arrays */
 };
 

@@ -71,6 +71,9 @@ const char *pipeline_reason_name(enum pipeline_reason r)
 	    [REASON_NAT_MISSING] = "nat-gateway-missing",
 	    [REASON_NAT_NO_ROUTE] = "nat-gateway-no-route",
 	    [REASON_NAT_PROTOCOL] = "nat-gateway-protocol",
+	    [REASON_ROUTE_PEERING] = "peering",
+	    [REASON_PEERING_MISMATCH] = "peering-unusable",
+	    [REASON_ROUTE_VGW] = "vpn-gateway",
 	};
 	if ((size_t)r < sizeof(names) / sizeof(names[0]) && names[r])
 		return names[r];
@@ -230,6 +233,29 @@ static void explain_nat(const struct lab *lab, const struct stage_verdict *v,
 	}
 }
 
+/* A pcx- route that carries nothing: why. */
+static void explain_peering(const struct lab *lab, const struct stage_verdict *v, const char *far,
+			    const struct route_table *rt, const struct route *r, char *buf,
+			    size_t len)
+{
+	char dest[IP_PREFIX_STRLEN];
+	const struct gateway *g =
+	    valid_index(v->gateway, lab->n_gateways) ? &lab->gateways[v->gateway] : NULL;
+	int n = snprintf(buf, len, "%s: %s -> %s: ", rt->id,
+			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (!g)
+		snprintf(buf + n, len - (size_t)n, "that peering connection is not in the lab");
+	else if (g->state && strcmp(g->state, "active"))
+		snprintf(buf + n, len - (size_t)n, "the peering connection is %s, not active",
+			 g->state);
+	else
+		snprintf(buf + n, len - (size_t)n,
+			 "it joins %s and %s, which is not the way to %s (no transitive routing)",
+			 g->vpc_id ? g->vpc_id : "?", g->peer_vpc_id ? g->peer_vpc_id : "?", far);
+}
+
 static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 			  const struct flow *f, char *buf, size_t len)
 {
@@ -246,7 +272,9 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 	     v->reason == REASON_ROUTE_EIGW || v->reason == REASON_ENDPOINT_INBOUND ||
 	     v->reason == REASON_BLACKHOLE || v->reason == REASON_MIDDLEBOX ||
 	     v->reason == REASON_ROUTE_NAT || v->reason == REASON_NAT_MISSING ||
-	     v->reason == REASON_NAT_NO_ROUTE || v->reason == REASON_NAT_PROTOCOL) &&
+	     v->reason == REASON_NAT_NO_ROUTE || v->reason == REASON_NAT_PROTOCOL ||
+	     v->reason == REASON_ROUTE_PEERING || v->reason == REASON_PEERING_MISMATCH ||
+	     v->reason == REASON_ROUTE_VGW) &&
 	    !r) {
 		snprintf(buf, len, "route to %s", far);
 		return;
@@ -270,7 +298,27 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 				 far);
 		break;
 	case REASON_OTHER_VPC:
-		snprintf(buf, len, "the ends are in different VPCs (peering is not modelled)");
+		if (!rt)
+			snprintf(buf, len, "the subnet of %s has no route table: no route to %s "
+					   "in another VPC", label, far);
+		else if (!r)
+			snprintf(buf, len, "%s has no route to %s in another VPC", rt->id, far);
+		else
+			snprintf(buf, len, "%s sends %s to %s, which does not lead into the VPC of %s",
+				 rt->id, ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target,
+				 far);
+		break;
+	case REASON_ROUTE_PEERING:
+		snprintf(buf, len, "%s: %s -> %s (VPC peering)", rt->id,
+			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+		break;
+	case REASON_PEERING_MISMATCH:
+		explain_peering(lab, v, far, rt, r, buf, len);
+		break;
+	case REASON_ROUTE_VGW:
+		snprintf(buf, len, "%s: %s -> %s (virtual private gateway: VPN or Direct Connect, "
+				   "private addresses)",
+			 rt->id, ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
 		break;
 	case REASON_ROUTE_ENDPOINT:
 		snprintf(buf, len, "%s: %s -> %s (gateway endpoint)", rt->id,

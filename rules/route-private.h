@@ -1,6 +1,7 @@
 /*
  * What the route stage's files share (route.c: route tables, longest
- * prefix match and the stage itself; route_nat.c: the NAT gateway hop).
+ * prefix match and the stage itself; route_nat.c: the NAT gateway hop;
+ * route_peer.c: VPC peering).
  * Nobody else includes this.
  */
 #ifndef VPCFW_ROUTE_PRIVATE_H
@@ -32,5 +33,10 @@ void route_nat_hops(const struct lab *lab, const struct pipeline_end *src,
  * index in *rt_index) and the route (index, or -1). */
 int32_t route_nat_onward(const struct lab *lab, int32_t gateway, const struct ip_addr *far,
 			 const struct route_table **rt, int32_t *rt_index);
+
+/* Between ENIs of two VPCs (route_peer.c): the sender's table decides. */
+void route_between_vpcs(const struct lab *lab, const struct pipeline_end *src,
+			const struct pipeline_end *dst, const struct flow *f,
+			struct stage_verdict *v);
 
 #endif

@@ -162,6 +162,13 @@ static void route_to_outside(const struct lab *lab, const struct eni *inside,
 		route_via_nat(lab, inside, f, far, via, v);
 		return;
 	}
+	if (via->kind == ROUTE_VGW) {
+		/* a VPN or Direct Connect: private addresses both ways, and
+		 * on-premises hosts may open connections (unlike a NAT) */
+		v->verdict = VERDICT_ACCEPT;
+		v->reason = REASON_ROUTE_VGW;
+		return;
+	}
 	if (via->kind != ROUTE_IGW)
 		return;
 	/* the IGW translates IPv4 1:1 to the public IP of that very private
@@ -186,7 +193,7 @@ void pipeline_route_stage(const struct lab *lab, const struct pipeline_end *src,
 		if (eni_vpc(lab, a) == eni_vpc(lab, b))
 			route_inside_vpc(lab, src, f, v);
 		else
-			v->reason = REASON_OTHER_VPC;
+			route_between_vpcs(lab, src, dst, f, v);
 		return;
 	}
 	if (!a && !b) {

@@ -1376,7 +1376,8 @@ static void test_differential_pipeline(void **state)
 
 /* The internet gateway path written out: the ENI's subnet table sends the
  * far address (longest prefix) to an igw- by a route that is no blackhole,
- * and IPv4 needs a public IP. */
+ * and IPv4 needs a public IP; or to a vgw- (a VPN to on-premises hosts,
+ * private addresses both ways: no public IP). */
 static bool ref_route(const struct lab *lab, const struct eni *e, const struct ip_addr *far)
 {
 	const struct subnet *s = &lab->subnets[e->subnet];
@@ -1388,7 +1389,11 @@ static bool ref_route(const struct lab *lab, const struct eni *e, const struct i
 		if (ref_contains(&rt->routes[i].dest, far) &&
 		    (!best || rt->routes[i].dest.len > best->dest.len))
 			best = &rt->routes[i];
-	if (!best || best->blackhole || strncmp(best->target, "igw-", 4) != 0)
+	if (!best || best->blackhole)
+		return false;
+	if (!strncmp(best->target, "vgw-", 4))
+		return true;
+	if (strncmp(best->target, "igw-", 4) != 0)
 		return false;
 	return far->family == IP_V6 || e->has_public_ip;
 }
