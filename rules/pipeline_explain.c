@@ -147,11 +147,31 @@ static void explain_nacl(const struct lab *lab, const struct stage_verdict *v, c
 		snprintf(buf, len, "%s%s %s", prefix, acl->id, rule);
 }
 
+/* The NAT gateway whose interface e is, or NULL. */
+static const struct gateway *nat_of_eni(const struct lab *lab, const struct eni *e)
+{
+	for (size_t i = 0; i < lab->n_gateways; i++) {
+		const struct gateway *g = &lab->gateways[i];
+		for (size_t k = 0; g->kind == GW_NAT && k < g->n_eni_ids; k++)
+			if (g->eni_ids[k] && !strcmp(g->eni_ids[k], e->id))
+				return g;
+	}
+	return NULL;
+}
+
 static void explain_no_rule(const struct lab *lab, const struct stage_verdict *v, char *buf,
 			    size_t len)
 {
 	const struct eni *e = valid_index(v->eni, lab->n_enis) ? &lab->enis[v->eni] : NULL;
 	const char *dir = v->stage == STAGE_SG_EGRESS ? "egress" : "ingress";
+	const struct gateway *nat = e ? nat_of_eni(lab, e) : NULL;
+	if (nat && v->stage == STAGE_SG_INGRESS) {
+		snprintf(buf, len,
+			 "%s is the interface of NAT gateway %s, which takes no connection opened "
+			 "towards it (only replies to connections from behind it)",
+			 e->id, nat->id);
+		return;
+	}
 	if (!e || !e->n_groups) {
 		snprintf(buf, len, "no rule matched: %s has no security group (%s)",
 			 lab_eni_label(lab, v->eni), dir);
