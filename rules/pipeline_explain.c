@@ -130,8 +130,9 @@ static void explain_nacl(const struct lab *lab, const struct stage_verdict *v, c
 	nacl_decision_format(&d, egress, rule, sizeof(rule));
 	const char *prefix = d.entry ? "" : "no rule matched: ";
 	if (v->hop && valid_index(v->gateway, lab->n_gateways)) {
-		int n = snprintf(buf, len, "at NAT gateway %s, %s its subnet: ",
-				 lab->gateways[v->gateway].id, egress ? "leaving" : "entering");
+		int n = snprintf(buf, len,
+				 "at NAT gateway %s, %s its subnet: ", lab->gateways[v->gateway].id,
+				 egress ? "leaving" : "entering");
 		if (n > 0 && (size_t)n < len) {
 			buf += n;
 			len -= (size_t)n;
@@ -212,8 +213,9 @@ static void explain_nat(const struct lab *lab, const struct stage_verdict *v,
 	const struct gateway *g =
 	    valid_index(v->gateway, lab->n_gateways) ? &lab->gateways[v->gateway] : NULL;
 	if (!g) {
-		snprintf(buf, len, ": that NAT gateway is not in the lab (its subnet, NACL and "
-				   "Elastic IP are unknown): dropped");
+		snprintf(buf, len,
+			 ": that NAT gateway is not in the lab (its subnet, NACL and "
+			 "Elastic IP are unknown): dropped");
 		return;
 	}
 	const char *sub = g->n_subnet_ids ? g->subnet_ids[0] : "?";
@@ -225,20 +227,22 @@ static void explain_nat(const struct lab *lab, const struct stage_verdict *v,
 		ip_addr_format(&g->public_ip, pub, sizeof(pub));
 	switch (v->reason) {
 	case REASON_ROUTE_NAT:
-		snprintf(buf, len, " (NAT gateway in %s), then %s: %s -> %s; %s %s %s", sub, nrt->id,
-			 ip_prefix_format(&on->dest, dest2, sizeof(dest2)), on->target, far,
-			 from_far ? "sends to its Elastic IP" : "sees the source",
+		snprintf(buf, len, " (NAT gateway in %s), then %s: %s -> %s; %s %s %s", sub,
+			 nrt->id, ip_prefix_format(&on->dest, dest2, sizeof(dest2)), on->target,
+			 far, from_far ? "sends to its Elastic IP" : "sees the source",
 			 *pub ? pub : "(its Elastic IP, unknown in this input)");
 		break;
 	case REASON_NAT_NO_ROUTE:
 		if (on)
-			snprintf(buf, len, " (NAT gateway in %s), but %s sends %s to %s%s, not an "
-					   "internet gateway: dropped",
+			snprintf(buf, len,
+				 " (NAT gateway in %s), but %s sends %s to %s%s, not an "
+				 "internet gateway: dropped",
 				 sub, nrt->id, ip_prefix_format(&on->dest, dest2, sizeof(dest2)),
 				 on->target, on->blackhole ? " (a blackhole)" : "");
 		else
-			snprintf(buf, len, " (NAT gateway in %s), but %s has no route to %s: dropped",
-				 sub, nrt ? nrt->id : "its subnet (no route table)", far);
+			snprintf(buf, len,
+				 " (NAT gateway in %s), but %s has no route to %s: dropped", sub,
+				 nrt ? nrt->id : "its subnet (no route table)", far);
 		break;
 	case REASON_NAT_PROTOCOL:
 		snprintf(buf, len, ": a NAT gateway carries TCP, UDP and ICMP only: dropped");
@@ -247,7 +251,8 @@ static void explain_nat(const struct lab *lab, const struct stage_verdict *v,
 		snprintf(buf, len, ": NAT gateway %s is %s%s: dropped", g->id,
 			 g->detail && !strcmp(g->detail, "private")
 			     ? "private (private NAT is not modelled)"
-			     : g->state && strcmp(g->state, "available") ? g->state : "usable",
+			 : g->state && strcmp(g->state, "available") ? g->state
+								     : "usable",
 			 far_addr->family == IP_V6 ? " for IPv4 only (NAT64 is not modelled)" : "");
 		break;
 	}
@@ -319,14 +324,16 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 		break;
 	case REASON_OTHER_VPC:
 		if (!rt)
-			snprintf(buf, len, "the subnet of %s has no route table: no route to %s "
-					   "in another VPC", label, far);
+			snprintf(buf, len,
+				 "the subnet of %s has no route table: no route to %s "
+				 "in another VPC",
+				 label, far);
 		else if (!r)
 			snprintf(buf, len, "%s has no route to %s in another VPC", rt->id, far);
 		else
-			snprintf(buf, len, "%s sends %s to %s, which does not lead into the VPC of %s",
-				 rt->id, ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target,
-				 far);
+			snprintf(
+			    buf, len, "%s sends %s to %s, which does not lead into the VPC of %s",
+			    rt->id, ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target, far);
 		break;
 	case REASON_ROUTE_PEERING:
 		snprintf(buf, len, "%s: %s -> %s (VPC peering)", rt->id,
@@ -336,8 +343,9 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 		explain_peering(lab, v, far, rt, r, buf, len);
 		break;
 	case REASON_ROUTE_VGW:
-		snprintf(buf, len, "%s: %s -> %s (virtual private gateway: VPN or Direct Connect, "
-				   "private addresses)",
+		snprintf(buf, len,
+			 "%s: %s -> %s (virtual private gateway: VPN or Direct Connect, "
+			 "private addresses)",
 			 rt->id, ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
 		break;
 	case REASON_ROUTE_ENDPOINT:

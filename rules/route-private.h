@@ -11,8 +11,7 @@
 
 /* The subnet's route table (explicit association, else the main one);
  * *index its index, -1 and NULL when it has none. */
-const struct route_table *route_subnet_table(const struct lab *lab, int32_t subnet,
-					     int32_t *index);
+const struct route_table *route_subnet_table(const struct lab *lab, int32_t subnet, int32_t *index);
 /* Longest prefix match in one table; -1 when nothing matches. in_vpc:
  * only among the local route and routes more specific than it. */
 int32_t route_lookup(const struct lab *lab, const struct route_table *rt, const struct ip_addr *a,
@@ -27,8 +26,8 @@ void route_via_nat(const struct lab *lab, const struct eni *inside, const struct
 /* The NACL crossings of the NAT gateway's subnet after its route stage
  * (pipeline_route_collect). */
 void route_nat_hops(const struct lab *lab, const struct pipeline_end *src,
-		    const struct stage_verdict *route, const struct flow *f, bool reply, uint16_t lo,
-		    uint16_t hi, struct pipeline_result *out);
+		    const struct stage_verdict *route, const struct flow *f, bool reply,
+		    uint16_t lo, uint16_t hi, struct pipeline_result *out);
 /* The onward route of a NAT gateway to far: its subnet's table (*rt, its
  * index in *rt_index) and the route (index, or -1). */
 int32_t route_nat_onward(const struct lab *lab, int32_t gateway, const struct ip_addr *far,

@@ -12,8 +12,7 @@
 
 #include <string.h>
 
-const struct route_table *route_subnet_table(const struct lab *lab, int32_t subnet,
-					     int32_t *index)
+const struct route_table *route_subnet_table(const struct lab *lab, int32_t subnet, int32_t *index)
 {
 	*index = -1;
 	if (!valid_index(subnet, lab->n_subnets))
@@ -124,9 +123,9 @@ static void route_inside_vpc(const struct lab *lab, const struct pipeline_end *s
 
 /* The route to a host outside the VPC, from the ENI inside (its address
  * own, the other end far). */
-static void route_to_outside(const struct lab *lab, const struct eni *inside,
-			     const struct flow *f, const struct ip_addr *own,
-			     const struct ip_addr *far, struct stage_verdict *v)
+static void route_to_outside(const struct lab *lab, const struct eni *inside, const struct flow *f,
+			     const struct ip_addr *own, const struct ip_addr *far,
+			     struct stage_verdict *v)
 {
 	v->subnet = inside->subnet;
 	if (lab_addr_in_vpc(lab, far)) {

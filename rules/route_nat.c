@@ -131,11 +131,12 @@ static void nat_crossing(const struct lab *lab, int32_t gateway, int32_t subnet,
 }
 
 void route_nat_hops(const struct lab *lab, const struct pipeline_end *src,
-		    const struct stage_verdict *route, const struct flow *f, bool reply, uint16_t lo,
-		    uint16_t hi, struct pipeline_result *out)
+		    const struct stage_verdict *route, const struct flow *f, bool reply,
+		    uint16_t lo, uint16_t hi, struct pipeline_result *out)
 {
 	int32_t subnet = nat_subnet(lab, route->gateway);
-	const struct eni *inside = valid_index(route->eni, lab->n_enis) ? &lab->enis[route->eni] : NULL;
+	const struct eni *inside =
+	    valid_index(route->eni, lab->n_enis) ? &lab->enis[route->eni] : NULL;
 	if (subnet < 0 || !inside)
 		return;
 	bool same = inside->subnet == subnet;

@@ -58,10 +58,12 @@ static struct nat_lab nat_lab(bool with_nat_route)
 {
 	struct nat_lab n;
 	struct lab *lab = n.lab = kit_new();
-	n.vpc = kit_vpc(lab, "vpc-1", "10.0.0.0/16", NULL);
+	n.vpc = kit_vpc(lab, "vpc-1", "10.0.0.0/16", "2001:db8:1::/56");
 	n.acl_def = kit_nacl(lab, "acl-def", n.vpc, true);
 	kit_nacl_rule(lab, n.acl_def, false, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 0);
 	kit_nacl_rule(lab, n.acl_def, true, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 0);
+	kit_nacl_rule(lab, n.acl_def, false, 101, true, PROTO_ALL, "::/0", 0, 0);
+	kit_nacl_rule(lab, n.acl_def, true, 101, true, PROTO_ALL, "::/0", 0, 0);
 	n.acl_nat = kit_nacl(lab, "acl-nat", n.vpc, false);
 	kit_nacl_rule(lab, n.acl_nat, false, 100, true, PROTO_TCP, "10.0.2.0/24", 80, 443);
 	kit_nacl_rule(lab, n.acl_nat, false, 110, true, PROTO_TCP, "0.0.0.0/0", 1024, 65535);
@@ -71,16 +73,20 @@ static struct nat_lab nat_lab(bool with_nat_route)
 	kit_nacl_icmp(lab, n.acl_nat, true, 120, true, PROTO_ICMP, "0.0.0.0/0", -1, -1);
 	n.rt_priv = kit_route_table(lab, "rtb-priv", n.vpc, true);
 	kit_route(lab, n.rt_priv, "10.0.0.0/16", "local");
-	if (with_nat_route)
+	if (with_nat_route) {
 		kit_route(lab, n.rt_priv, "0.0.0.0/0", "nat-1");
+		kit_route(lab, n.rt_priv, "64:ff9b::/96", "nat-1"); /* NAT64 */
+	}
 	n.rt_pub = kit_route_table(lab, "rtb-pub", n.vpc, false);
 	kit_route(lab, n.rt_pub, "10.0.0.0/16", "local");
 	kit_route(lab, n.rt_pub, "0.0.0.0/0", "igw-1");
 	n.sn_pub = kit_subnet(lab, "subnet-pub", n.vpc, "10.0.1.0/24", NULL, n.acl_nat, n.rt_pub);
-	n.sn_priv = kit_subnet(lab, "subnet-priv", n.vpc, "10.0.2.0/24", NULL, -1, -1);
+	n.sn_priv =
+	    kit_subnet(lab, "subnet-priv", n.vpc, "10.0.2.0/24", "2001:db8:1:2::/64", -1, -1);
 	n.g_app = kit_group(lab, "sg-app", "app", n.vpc);
 	kit_sg_rule(lab, n.g_app, true, PROTO_ALL, -1, -1, "0.0.0.0/0");
-	n.app = kit_eni(lab, "eni-app", "app", n.sn_priv, "10.0.2.20", NULL, NULL,
+	kit_sg_rule(lab, n.g_app, true, PROTO_ALL, -1, -1, "::/0");
+	n.app = kit_eni(lab, "eni-app", "app", n.sn_priv, "10.0.2.20", "2001:db8:1:2::20", NULL,
 			(int32_t[]){n.g_app, END});
 	n.nat_eni = kit_eni(lab, "eni-nat", NULL, n.sn_pub, "10.0.1.50", NULL, "198.51.100.7",
 			    (int32_t[]){END});
@@ -142,12 +148,14 @@ static void test_nat_outbound_and_back(void **state)
 	assert_int_equal(r->stages[4].rule_number, 100);
 	assert_int_equal(r->stages[5].reason, REASON_OUTSIDE);
 	char why[512];
-	assert_string_equal(pipeline_explain(n.lab, &r->stages[2], &f, why, sizeof(why)),
-			    "rtb-priv: 0.0.0.0/0 -> nat-1 (NAT gateway in subnet-pub), then rtb-pub: "
-			    "0.0.0.0/0 -> igw-1; 203.0.113.5 sees the source 198.51.100.7");
-	assert_string_equal(pipeline_explain(n.lab, &r->stages[3], &f, why, sizeof(why)),
-			    "at NAT gateway nat-1, entering its subnet: acl-nat rule 100: allow tcp "
-			    "80-443 from 10.0.2.0/24");
+	assert_string_equal(
+	    pipeline_explain(n.lab, &r->stages[2], &f, why, sizeof(why)),
+	    "rtb-priv: 0.0.0.0/0 -> nat-1 (NAT gateway in subnet-pub), then rtb-pub: "
+	    "0.0.0.0/0 -> igw-1; 203.0.113.5 sees the source 198.51.100.7");
+	assert_string_equal(
+	    pipeline_explain(n.lab, &r->stages[3], &f, why, sizeof(why)),
+	    "at NAT gateway nat-1, entering its subnet: acl-nat rule 100: allow tcp "
+	    "80-443 from 10.0.2.0/24");
 	/* the reply: to the NAT gateway's ports, then to the client's */
 	const struct pipeline_result *b = &c.response;
 	assert_int_equal(b->n, 7);
@@ -221,6 +229,21 @@ static void test_nat_refusals(void **state)
 	check(n.lab, app, outside_end(), gre, &c);
 	assert_int_equal(c.request.rejected_at, 2);
 	assert_int_equal(c.request.stages[2].reason, REASON_NAT_PROTOCOL);
+	/* NAT64 and private NAT gateways: not modelled, refused */
+	struct flow f6 = kit_flow("2001:db8:1:2::20", "64:ff9b::c000:205", PROTO_TCP, 80);
+	check(n.lab, app, outside_end(), f6, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_MISSING);
+	assert_string_equal(pipeline_explain(n.lab, &c.request.stages[2], &f6, why, sizeof(why)),
+			    "rtb-priv: 64:ff9b::/96 -> nat-1: NAT gateway nat-1 is usable for IPv4 "
+			    "only (NAT64 is not modelled): dropped");
+	n.lab->gateways[n.nat].detail = "private";
+	check(n.lab, app, outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_MISSING);
+	assert_string_equal(
+	    pipeline_explain(n.lab, &c.request.stages[2], &f, why, sizeof(why)),
+	    "rtb-priv: 0.0.0.0/0 -> nat-1: NAT gateway nat-1 is private (private NAT "
+	    "is not modelled): dropped");
+	n.lab->gateways[n.nat].detail = "public";
 	/* not available */
 	n.lab->gateways[n.nat].state = "deleted";
 	check(n.lab, app, outside_end(), f, &c);
@@ -348,7 +371,8 @@ static void test_diff_nat_subnet_nacl(void **state)
 		size_t accepted = 0;
 		for (unsigned port = 0; port < 65536; port += port < 1100 ? 1 : 97) {
 			struct pipeline_check c;
-			check(lab, app, out, kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, port), &c);
+			check(lab, app, out, kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, port),
+			      &c);
 			assert_int_equal(reach_path_accepts(&path, port, NULL),
 					 c.verdict == VERDICT_ACCEPT);
 			accepted += c.verdict == VERDICT_ACCEPT;
@@ -360,6 +384,182 @@ static void test_diff_nat_subnet_nacl(void **state)
 	kit_free(after.lab);
 }
 
+/* A gateway of another kind (peering: vpc_id requester, peer the accepter). */
+static int32_t kit_gateway(struct lab *lab, enum gateway_kind kind, const char *id,
+			   const char *vpc_id, const char *peer, const char *state)
+{
+	int32_t g = kit_nat(lab, id, "-", "10.255.255.255", NULL, state);
+	lab->gateways[g].kind = kind;
+	lab->gateways[g].vpc_id = kit_str(lab, vpc_id);
+	lab->gateways[g].peer_vpc_id = kit_str(lab, peer);
+	return g;
+}
+
+/* Two VPCs joined by pcx-1: a (10.1.0.0/16) and b (10.2.0.0/16), one
+ * subnet and one instance each; b admits SSH from a's group (a reference
+ * across the peering), a admits nothing. A third VPC c (10.3.0.0/16)
+ * peers with b only. Default NACLs allow all. */
+struct peer_lab {
+	struct lab *lab;
+	int32_t rt_a, rt_b, a, b, c, pcx;
+};
+
+static struct peer_lab peer_lab(void)
+{
+	struct peer_lab p;
+	struct lab *lab = p.lab = kit_new();
+	static const char *const names[] = {"a", "b", "c"};
+	int32_t eni[3], g[3];
+	for (int i = 0; i < 3; i++) {
+		char id[32], cidr[32], sub[32], addr[32];
+		snprintf(id, sizeof(id), "vpc-%s", names[i]);
+		snprintf(cidr, sizeof(cidr), "10.%d.0.0/16", i + 1);
+		int32_t vpc = kit_vpc(lab, id, cidr, NULL);
+		snprintf(id, sizeof(id), "acl-%s", names[i]);
+		int32_t acl = kit_nacl(lab, id, vpc, true);
+		kit_nacl_rule(lab, acl, false, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 0);
+		kit_nacl_rule(lab, acl, true, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 0);
+		snprintf(id, sizeof(id), "rtb-%s", names[i]);
+		int32_t rt = kit_route_table(lab, id, vpc, true);
+		kit_route(lab, rt, cidr, "local");
+		if (i == 0)
+			p.rt_a = rt;
+		if (i == 1)
+			p.rt_b = rt;
+		snprintf(id, sizeof(id), "subnet-%s", names[i]);
+		snprintf(sub, sizeof(sub), "10.%d.1.0/24", i + 1);
+		int32_t sn = kit_subnet(lab, id, vpc, sub, NULL, -1, -1);
+		snprintf(id, sizeof(id), "sg-%s", names[i]);
+		g[i] = kit_group(lab, id, names[i], vpc);
+		kit_sg_rule(lab, g[i], true, PROTO_ALL, -1, -1, "0.0.0.0/0");
+		snprintf(id, sizeof(id), "eni-%s", names[i]);
+		snprintf(addr, sizeof(addr), "10.%d.1.10", i + 1);
+		eni[i] = kit_eni(lab, id, names[i], sn, addr, NULL, NULL, (int32_t[]){g[i], END});
+	}
+	kit_sg_rule(lab, g[1], false, PROTO_TCP, 22, 22, "sg-a");
+	kit_sg_rule(lab, g[2], false, PROTO_TCP, 22, 22, "0.0.0.0/0");
+	kit_route(lab, p.rt_a, "10.2.0.0/16", "pcx-1");
+	kit_route(lab, p.rt_b, "10.1.0.0/16", "pcx-1");
+	kit_route(lab, p.rt_b, "10.3.0.0/16", "pcx-2");
+	p.pcx = kit_gateway(lab, GW_PEERING, "pcx-1", "vpc-a", "vpc-b", "active");
+	kit_gateway(lab, GW_PEERING, "pcx-2", "vpc-c", "vpc-b", "active");
+	p.a = eni[0];
+	p.b = eni[1];
+	p.c = eni[2];
+	kit_finish(lab);
+	return p;
+}
+
+/* Peering: both sides' tables, the peer's group referenced, each side's
+ * NACL; nothing transitive, nothing over a peering not active. */
+static void test_peering(void **state)
+{
+	(void)state;
+	struct peer_lab p = peer_lab();
+	struct pipeline_check c;
+	char why[512];
+	struct flow f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.a), eni_end(p.b), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.request.n, 5);
+	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_PEERING);
+	assert_int_equal(c.request.stages[3].reason, REASON_RULE); /* b's NACL */
+	assert_int_equal(c.response.stages[2].reason, REASON_ROUTE_PEERING);
+	assert_string_equal(pipeline_explain(p.lab, &c.request.stages[2], &f, why, sizeof(why)),
+			    "rtb-a: 10.2.0.0/16 -> pcx-1 (VPC peering)");
+	/* c has no route to b at all */
+	f = kit_flow("10.3.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.c), eni_end(p.b), f, &c);
+	assert_int_equal(c.request.rejected_at, 2);
+	assert_int_equal(c.request.stages[2].reason, REASON_OTHER_VPC);
+	/* b -> c over pcx-2 passes the route; c's table has no way back */
+	f = kit_flow("10.2.1.10", "10.3.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.b), eni_end(p.c), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_PEERING);
+	assert_int_equal(c.response.stages[2].reason, REASON_OTHER_VPC);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	/* with it, c reaches b's SG, whose reference admits only a's members */
+	kit_route(p.lab, 2, "10.2.0.0/16", "pcx-2");
+	check(p.lab, eni_end(p.b), eni_end(p.c), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	f = kit_flow("10.3.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.c), eni_end(p.b), f, &c);
+	assert_int_equal(c.request.rejected_at, 4);
+	assert_int_equal(c.request.stages[4].reason, REASON_NO_RULE);
+	kit_route(p.lab, p.rt_a, "10.3.0.0/16", "pcx-1");
+	f = kit_flow("10.1.1.10", "10.3.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.a), eni_end(p.c), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_PEERING_MISMATCH);
+	assert_string_equal(
+	    pipeline_explain(p.lab, &c.request.stages[2], &f, why, sizeof(why)),
+	    "rtb-a: 10.3.0.0/16 -> pcx-1: it joins vpc-a and vpc-b, which is not the "
+	    "way to 10.3.1.10 (no transitive routing)");
+	/* a -> b: b's return route missing, then the peering not active */
+	p.lab->route_tables[p.rt_b].n_routes = 1;
+	f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.a), eni_end(p.b), f, &c);
+	assert_int_equal(c.request.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.response.rejected_at, 2);
+	assert_string_equal(
+	    pipeline_explain(p.lab, &c.response.stages[2], &c.reply, why, sizeof(why)),
+	    "rtb-b has no route to 10.1.1.10 in another VPC");
+	p.lab->route_tables[p.rt_b].n_routes = 3;
+	p.lab->gateways[p.pcx].state = "pending-acceptance";
+	check(p.lab, eni_end(p.a), eni_end(p.b), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_PEERING_MISMATCH);
+	assert_string_equal(pipeline_explain(p.lab, &c.request.stages[2], &f, why, sizeof(why)),
+			    "rtb-a: 10.2.0.0/16 -> pcx-1: the peering connection is "
+			    "pending-acceptance, not active");
+	kit_free(p.lab);
+}
+
+/* A virtual private gateway: on-premises hosts reach private instances
+ * and are reached by them, no public IP; a blackhole route drops. */
+static void test_vpn_gateway(void **state)
+{
+	(void)state;
+	struct nat_lab n = nat_lab(false);
+	kit_route(n.lab, n.rt_priv, "172.16.0.0/12", "vgw-1");
+	kit_sg_rule(n.lab, n.g_app, false, PROTO_TCP, 22, 22, "172.16.0.0/12");
+	struct pipeline_check c;
+	struct flow f = kit_flow("172.16.5.5", "10.0.2.20", PROTO_TCP, 22);
+	check(n.lab, outside_end(), eni_end(n.app), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_VGW);
+	f = kit_flow("10.0.2.20", "172.16.5.5", PROTO_TCP, 443);
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	/* elsewhere no route: the internet stays out of reach */
+	f = kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, 443);
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NO_ROUTE);
+	n.lab->route_tables[n.rt_priv].routes[1].blackhole = true;
+	f = kit_flow("10.0.2.20", "172.16.5.5", PROTO_TCP, 443);
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_BLACKHOLE);
+	kit_free(n.lab);
+}
+
+/* Transit gateways are not modelled (docs/deviations.md): refused at the
+ * route stage, which names the tgw- route. */
+static void test_tgw_not_modelled(void **state)
+{
+	(void)state;
+	struct peer_lab p = peer_lab();
+	p.lab->route_tables[p.rt_a].routes[1].target = "tgw-1";
+	p.lab->route_tables[p.rt_a].routes[1].kind = ROUTE_TGW;
+	struct pipeline_check c;
+	char why[512];
+	struct flow f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.a), eni_end(p.b), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.stages[2].reason, REASON_OTHER_VPC);
+	assert_string_equal(pipeline_explain(p.lab, &c.request.stages[2], &f, why, sizeof(why)),
+			    "rtb-a sends 10.2.0.0/16 to tgw-1, which does not lead into the VPC of "
+			    "10.2.1.10");
+	kit_free(p.lab);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +569,9 @@ int main(void)
 	    cmocka_unit_test(test_nat_inbound_refused),
 	    cmocka_unit_test(test_diff_nat_route),
 	    cmocka_unit_test(test_diff_nat_subnet_nacl),
+	    cmocka_unit_test(test_peering),
+	    cmocka_unit_test(test_vpn_gateway),
+	    cmocka_unit_test(test_tgw_not_modelled),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
