@@ -226,6 +226,10 @@ void aws_load_route_tables(struct loader *l, const json_t *root);
 void aws_load_prefix_lists(struct loader *l, const json_t *root);
 void aws_load_prefix_list_entries(struct loader *l, const json_t *root, const char *name);
 void lab_format_load(struct loader *l, const json_t *root);
+/* Our lab format's keys: an error for each key of o not in allowed. */
+bool check_keys(struct loader *l, const json_t *o, const char *path, const char *const *allowed);
+/* Our lab format's "gateways" (load_lab_gw.c). */
+void lab_load_gateways(struct loader *l, const json_t *root);
 
 /* The kinds that carry traffic past a subnet and the services that own
  * ENIs (load_aws_gw.c). */

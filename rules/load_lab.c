@@ -47,8 +47,7 @@ struct scope {
 	for (size_t i = 0; i < json_array_size(arr); i++)                                          \
 		for (const json_t *item = json_array_get(arr, i); item; item = NULL)
 
-static bool check_keys(struct loader *l, const json_t *o, const char *path,
-		       const char *const *allowed)
+bool check_keys(struct loader *l, const json_t *o, const char *path, const char *const *allowed)
 {
 	if (!json_is_object(o)) {
 		ld_err(l, path, "expected an object, found %s", json_kind(o));
@@ -1167,8 +1166,8 @@ static void lab_options(struct loader *l, const json_t *root)
 	lab_allowance(l, o, "options", &l->opts.default_ct_allowance);
 }
 
-static const char *const lab_keys[] = {"lab",	  "description",  "comment", "options",
-				       "outside", "prefix_lists", "vpcs",    NULL};
+static const char *const lab_keys[] = {"lab",		 "description", "comment", "options", "outside",
+				       "prefix_lists", "vpcs",	      "gateways", NULL};
 
 void lab_format_load(struct loader *l, const json_t *root)
 {
@@ -1192,4 +1191,5 @@ void lab_format_load(struct loader *l, const json_t *root)
 	}
 	names_free(&pl_names);
 	names_free(&eni_names);
+	lab_load_gateways(l, root);
 }

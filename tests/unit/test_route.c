@@ -13,7 +13,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "diag.h"
 #include "labkit.h"
+#include "load.h"
+#include "loadkit.h"
 #include "pipeline.h"
 #include "reach.h"
 
@@ -560,6 +563,48 @@ static void test_tgw_not_modelled(void **state)
 	kit_free(p.lab);
 }
 
+/* Our lab format describes the NAT gateway ("gateways", as vpcfw import
+ * writes them): the private instance reaches the internet through it. */
+#define NAT_LAB                                                                                    \
+	"{'lab':'natlab','vpcs':[{'name':'main','id':'vpc-1','cidr':'10.0.0.0/16',"                \
+	"'route_tables':[{'name':'public','id':'rtb-pub','routes':[{'dest':'0.0.0.0/0',"           \
+	"'target':'igw-1'}]},{'name':'private','id':'rtb-priv','main':true,'routes':["             \
+	"{'dest':'0.0.0.0/0','target':'nat-1'}]}],"                                                \
+	"'subnets':[{'name':'pub','id':'subnet-pub','cidr':'10.0.1.0/24','route_table':"           \
+	"'public'},{'name':'priv','id':'subnet-priv','cidr':'10.0.2.0/24'}],"                      \
+	"'security_groups':[{'name':'app','id':'sg-app','egress':[{'proto':'-1','to':"             \
+	"'0.0.0.0/0'}]}],"                                                                         \
+	"'enis':[{'name':'app','id':'eni-app','subnet':'priv','ip':'10.0.2.20','groups':"          \
+	"['app']}]}],"
+
+static void test_lab_format_gateways(void **state)
+{
+	(void)state;
+	struct result res;
+	load_as(&res, "t.json",
+		NAT_LAB "'gateways':[{'kind':'nat','id':'nat-1','vpc':'vpc-1','subnets':"
+			"['subnet-pub'],'public_ip':'198.51.100.7','state':'available'}]}",
+		false);
+	expect_ok(&res);
+	assert_int_equal(res.lab->n_gateways, 1);
+	struct endpoint ep;
+	assert_int_equal(lab_resolve_endpoint(res.lab, "app", &ep), 0);
+	struct pipeline_check c;
+	check(res.lab, eni_end(ep.eni), outside_end(),
+	      kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, 443), &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_NAT);
+	assert_string_equal(lab_gateway_kind_name(GW_NAT), "nat");
+	done(&res);
+	one_error(NAT_LAB "'gateways':[{'kind':'nat-gw','id':'nat-1'}]}", "gateways[0].kind",
+		  "unknown gateway kind 'nat-gw' (internet, nat, endpoint, peering, transit, "
+		  "transit-attachment)");
+	one_error(NAT_LAB "'gateways':[{'kind':'nat','id':'nat-1','eip':'1.2.3.4'}]}",
+		  "gateways[0].eip", "unknown key");
+	one_error(NAT_LAB "'gateways':[{'kind':'nat'}]}", "gateways[0].id",
+		  "required key is missing");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -572,6 +617,7 @@ int main(void)
 	    cmocka_unit_test(test_peering),
 	    cmocka_unit_test(test_vpn_gateway),
 	    cmocka_unit_test(test_tgw_not_modelled),
+	    cmocka_unit_test(test_lab_format_gateways),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
