@@ -16,7 +16,6 @@
 
 #include <string.h>
 
-#include "nacl.h"
 
 static bool id_is(const char *a, const char *b)
 {
@@ -108,26 +107,7 @@ static void nat_crossing(const struct lab *lab, int32_t gateway, int32_t subnet,
 		v->reason = REASON_SAME_SUBNET;
 		return;
 	}
-	v->verdict = VERDICT_REJECT;
-	v->reason = REASON_RULE;
-	v->nacl = lab->subnets[subnet].nacl;
-	if (!valid_index(v->nacl, lab->n_nacls)) {
-		/* a loader invariant broken: deny rather than run open (§8) */
-		v->nacl = -1;
-		v->rule_number = NACL_RULE_STAR_V4;
-		return;
-	}
-	struct nacl_decision d;
-	uint16_t port;
-	bool ok = nacl_evaluate_ports(&lab->nacls[v->nacl], egress, f, lo, hi, &port, &d);
-	v->verdict = ok ? VERDICT_ACCEPT : VERDICT_REJECT;
-	v->rule_number = d.rule_number;
-	if (flow_has_ports(f) && lo != hi) {
-		v->has_port = true;
-		v->port = ok ? lo : port;
-		v->port_lo = lo;
-		v->port_hi = hi;
-	}
+	pipeline_nacl_rules(lab, subnet, egress, f, lo, hi, v);
 }
 
 void route_nat_hops(const struct lab *lab, const struct pipeline_end *src,
