@@ -2,7 +2,9 @@
  * AWS's evaluation order for one packet (AWS-SEMANTICS §1): SG egress of
  * the sender, NACL egress of its subnet, NACL ingress of the receiver's
  * subnet, SG ingress of the receiver; plus a "route" stage for flows that
- * touch a host outside the VPC (internet gateway route and public IP).
+ * leave the VPC (internet gateway route and public IP, NAT gateway,
+ * peering, VPN gateway, gateway endpoint), followed through a NAT gateway
+ * by the two NACL crossings of its subnet (stages with .hop set).
  * Every stage yields one struct stage_verdict that carries its provenance
  * (NACL id and rule number, group and rule, reason): the same record feeds
  * `vpcfw check`, the daemon's counters and flow logs (pf's habit).
@@ -31,7 +33,7 @@
 enum pipeline_stage {
 	STAGE_SG_EGRESS,
 	STAGE_NACL_EGRESS,
-	STAGE_ROUTE, /* only for flows touching an outside host */
+	STAGE_ROUTE, /* only for flows leaving the VPC or its local route */
 	STAGE_NACL_INGRESS,
 	STAGE_SG_INGRESS,
 	STAGE_MAX

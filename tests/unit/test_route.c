@@ -383,6 +383,20 @@ static void test_diff_nat_subnet_nacl(void **state)
 		assert_int_equal(accepted, round ? 0 : 1); /* port 80 alone */
 		reach_path_free(&path);
 	}
+	/* ICMP: echo through the NAT gateway and back, then not let in */
+	struct reach_path path;
+	for (int round = 0; round < 2; round++) {
+		after.lab->nacls[after.acl_nat].ingress[2].allow = round == 0;
+		assert_int_equal(
+		    reach_path_build(after.lab, &app, &out, &sa, &da, REACH_ICMP, &o, &path), 0);
+		struct pipeline_check c;
+		check(after.lab, app, out, kit_icmp("10.0.2.20", "203.0.113.5", PROTO_ICMP, 8, 0),
+		      &c);
+		assert_int_equal(c.verdict, round ? VERDICT_REJECT : VERDICT_ACCEPT);
+		assert_int_equal(reach_path_accepts(&path, REACH_ICMP_KEY(8, 0), NULL),
+				 c.verdict == VERDICT_ACCEPT);
+		reach_path_free(&path);
+	}
 	kit_free(before.lab);
 	kit_free(after.lab);
 }
