@@ -254,10 +254,9 @@ static void request_blockers(const struct lab *lab, const struct pipeline_query 
 	nacl_blocker(lab, r, false, c, s, true, f, f->dport, f->dport);
 	if (pipeline_needs_route(lab, c, s, f)) {
 		pipeline_route_stage(lab, c, s, f, &v);
-		/* gateway endpoints and egress-only gateways carry only what
-		 * the VPC opens (pipeline_check refuses the rest the same way) */
-		if (c->kind == END_OUTSIDE &&
-		    (v.reason == REASON_ROUTE_ENDPOINT || v.reason == REASON_ROUTE_EIGW)) {
+		/* gateway endpoints, egress-only and NAT gateways carry only
+		 * what the VPC opens (pipeline_check refuses the rest the same way) */
+		if (c->kind == END_OUTSIDE && pipeline_route_outbound_only(v.reason)) {
 			v.verdict = VERDICT_REJECT;
 			v.reason = REASON_ENDPOINT_INBOUND;
 		}
