@@ -123,8 +123,9 @@ struct stage_verdict {
 	uint16_t port;
 	uint16_t port_lo, port_hi;
 	/* A stage at a hop past the route stage (the NACL crossings of a NAT
-	 * gateway's subnet): gateway indexes lab->gateways. Read gateway only
-	 * when hop is set (zeroed records have hop false). */
+	 * gateway's subnet): hop set, gateway indexes lab->gateways. The route
+	 * stage sets gateway too (-1: none) for its NAT and peering reasons;
+	 * other records leave it 0, so read it only there (hop false). */
 	bool hop;
 	int32_t gateway;
 };
