@@ -19,10 +19,10 @@ int32_t route_lookup(const struct lab *lab, const struct route_table *rt, const 
 /* The gateway of that kind and id, or -1. */
 int32_t route_find_gateway(const struct lab *lab, enum gateway_kind kind, const char *id);
 
-/* The NAT gateway a route sends to, seen from the ENI inside (own its
- * address, far the outside end): fills v's verdict and reason. */
-void route_via_nat(const struct lab *lab, const struct eni *inside, const struct flow *f,
-		   const struct ip_addr *far, const struct route *via, struct stage_verdict *v);
+/* The NAT gateway a route sends a flow f to, far its outside end: fills
+ * v's verdict, reason and gateway. */
+void route_via_nat(const struct lab *lab, const struct flow *f, const struct ip_addr *far,
+		   const struct route *via, struct stage_verdict *v);
 /* The NACL crossings of the NAT gateway's subnet after its route stage
  * (pipeline_route_collect). */
 void route_nat_hops(const struct lab *lab, const struct pipeline_end *src,

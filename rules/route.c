@@ -158,7 +158,7 @@ static void route_to_outside(const struct lab *lab, const struct eni *inside, co
 		return;
 	}
 	if (via->kind == ROUTE_NAT) {
-		route_via_nat(lab, inside, f, far, via, v);
+		route_via_nat(lab, f, far, via, v);
 		return;
 	}
 	if (via->kind == ROUTE_VGW) {

@@ -16,7 +16,6 @@
 
 #include <string.h>
 
-
 static bool id_is(const char *a, const char *b)
 {
 	return a && b && !strcmp(a, b);
@@ -68,10 +67,9 @@ static bool nat_carries(uint8_t proto)
 	return proto == PROTO_TCP || proto == PROTO_UDP || proto == PROTO_ICMP;
 }
 
-void route_via_nat(const struct lab *lab, const struct eni *inside, const struct flow *f,
-		   const struct ip_addr *far, const struct route *via, struct stage_verdict *v)
+void route_via_nat(const struct lab *lab, const struct flow *f, const struct ip_addr *far,
+		   const struct route *via, struct stage_verdict *v)
 {
-	(void)inside;
 	v->gateway = route_find_gateway(lab, GW_NAT, via->target);
 	v->reason = REASON_NAT_MISSING;
 	/* IPv6 through a NAT gateway is NAT64 (64:ff9b::/96): not modelled */
