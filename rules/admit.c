@@ -221,8 +221,10 @@ static void route_blocker(const struct lab *lab, struct admit_report *r, bool re
 			    ip4 ? " a public IPv4 or Elastic IP address" : "");
 		break;
 	case REASON_OTHER_VPC:
-		add(r, response, v, f, false,
-		    "none in the rules: the ends are in different VPCs (peering is not modelled)");
+		add(r, response, v, f, true,
+		    "route table %s (of %s): a route for the other VPC's block to an active "
+		    "VPC peering connection joining both VPCs",
+		    rt ? rt : "?", subnet);
 		break;
 	case REASON_NO_HOST:
 		add(r, response, v, f, false,
@@ -252,10 +254,9 @@ static void request_blockers(const struct lab *lab, const struct pipeline_query 
 	nacl_blocker(lab, r, false, c, s, true, f, f->dport, f->dport);
 	if (pipeline_needs_route(lab, c, s, f)) {
 		pipeline_route_stage(lab, c, s, f, &v);
-		/* gateway endpoints and egress-only gateways carry only what
-		 * the VPC opens (pipeline_check refuses the rest the same way) */
-		if (c->kind == END_OUTSIDE &&
-		    (v.reason == REASON_ROUTE_ENDPOINT || v.reason == REASON_ROUTE_EIGW)) {
+		/* gateway endpoints, egress-only and NAT gateways carry only
+		 * what the VPC opens (pipeline_check refuses the rest the same way) */
+		if (c->kind == END_OUTSIDE && pipeline_route_outbound_only(v.reason)) {
 			v.verdict = VERDICT_REJECT;
 			v.reason = REASON_ENDPOINT_INBOUND;
 		}

@@ -204,8 +204,8 @@ static void stages_composed(const struct lab *lab, const struct fwd_input *in,
 		pipeline_route_stage(lab, &outside_end, t, f1, &v);
 		pipeline_collect(r, &v);
 	} else if (pipeline_needs_route(lab, s, t, f1)) {
-		pipeline_route_stage(lab, s, t, f1, &v);
-		pipeline_collect(r, &v);
+		/* and through a NAT gateway the NACL crossings of its subnet */
+		pipeline_route_collect(lab, s, t, f1, in->reply, in->port_lo, in->port_hi, r);
 	}
 	pipeline_nacl_stage_ports(lab, t_peer, t, false, f1, in->port_lo, in->port_hi, &v);
 	pipeline_collect(r, &v);
@@ -246,8 +246,11 @@ static void refuse_inbound(const struct fwd_input *in, struct fwd_decision *d)
 	struct stage_verdict *v = stage_of(&d->res, STAGE_ROUTE);
 	if (!v || v->verdict != VERDICT_ACCEPT || d->src.kind != END_OUTSIDE)
 		return;
-	bool gated = v->reason == REASON_ROUTE_ENDPOINT || v->reason == REASON_ROUTE_EIGW;
-	if (!gated && d->path == FWD_PATH_IN && in->wire.dst.family == IP_V4 && !d->xlate.dst)
+	bool gated = pipeline_route_outbound_only(v->reason);
+	/* a virtual private gateway carries private addresses both ways */
+	bool private_path = v->reason == REASON_ROUTE_VGW;
+	if (!gated && !private_path && d->path == FWD_PATH_IN && in->wire.dst.family == IP_V4 &&
+	    !d->xlate.dst)
 		reject_at(&d->res, v, REASON_NO_PUBLIC_IP);
 	else if (gated && !(in->tracked & PIPELINE_DST_TRACKED))
 		reject_at(&d->res, v, REASON_ENDPOINT_INBOUND);
@@ -342,7 +345,7 @@ void forward_judge(const struct lab *lab, const struct fwd_input *in, struct fwd
 	if (d->drop != FWD_PASS)
 		return;
 	d->related = in->related;
-	if (d->path != FWD_PATH_HAIRPIN && in->port_lo == in->port_hi)
+	if (d->path != FWD_PATH_HAIRPIN && in->port_lo == in->port_hi && !in->reply)
 		pipeline_evaluate(lab, &d->src, &d->dst, &d->side[1].flow, in->tracked, &d->res);
 	else
 		stages_composed(lab, in, d);

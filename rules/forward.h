@@ -115,6 +115,8 @@ struct fwd_input {
 	bool related;		   /* an ICMP error quoting a packet of a tracked flow */
 	uint16_t port_lo, port_hi; /* NACL stages over these destination ports (check's
 				    * response without a client port); lo == hi == dport */
+	bool reply;		   /* check's response: through a NAT gateway the far end
+				    * sends to the gateway's own ports */
 };
 
 void forward_input_init(struct fwd_input *in, const struct pipeline_end *from,

@@ -256,6 +256,8 @@ bool ld_protocol(struct loader *l, const char *text, const char *path, int16_t *
  * array each reads). */
 ld_object_fn aws_vpc, aws_subnet, aws_group, aws_nacl, aws_network_interface, aws_reservation,
     aws_route_table, aws_prefix_list;
+/* Our lab format's "gateways" (load_lab_gw.c). */
+void lab_load_gateways(struct loader *l, const json_t *root);
 /* The kinds that carry traffic past a subnet and the services that own
  * ENIs (load_aws_gw.c). */
 ld_object_fn aws_igw, aws_nat, aws_endpoint, aws_peering, aws_transit, aws_transit_attach,

@@ -60,4 +60,8 @@ int lab_load_buffers(size_t n, const char *const *names, const char *const *json
 /* NULL is allowed. */
 void lab_free(struct lab *lab);
 
+/* The name of a gateway kind in our lab format's "gateways" ("nat",
+ * "peering", ...), for writing it back (vpcfw import). */
+const char *lab_gateway_kind_name(enum gateway_kind kind);
+
 #endif

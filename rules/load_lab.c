@@ -381,8 +381,8 @@ static void lab_options(struct loader *l, const json_t *root)
 	lab_allowance(l, o, "options", &l->opts.default_ct_allowance);
 }
 
-static const char *const lab_keys[] = {"lab",	  "description",  "comment", "options",
-				       "outside", "prefix_lists", "vpcs",    NULL};
+static const char *const lab_keys[] = {"lab",		 "description", "comment", "options", "outside",
+				       "prefix_lists", "vpcs",	      "gateways", NULL};
 
 void lab_format_load(struct loader *l, const json_t *root)
 {
@@ -406,4 +406,5 @@ void lab_format_load(struct loader *l, const json_t *root)
 	}
 	lab_names_free(&pl_names);
 	lab_names_free(&eni_names);
+	lab_load_gateways(l, root);
 }

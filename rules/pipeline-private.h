@@ -42,6 +42,10 @@ static inline void verdict_init(struct stage_verdict *v, enum pipeline_stage sta
 void pipeline_nacl_stage_ports(const struct lab *lab, const struct pipeline_end *src,
 			       const struct pipeline_end *dst, bool egress, const struct flow *f,
 			       uint16_t lo, uint16_t hi, struct stage_verdict *v);
+/* The NACL of subnet over destination ports lo..hi: verdict, rule number
+ * and the first refused port into v (a pipeline NACL stage, or a hop's). */
+void pipeline_nacl_rules(const struct lab *lab, int32_t subnet, bool egress, const struct flow *f,
+			 uint16_t lo, uint16_t hi, struct stage_verdict *v);
 /* Appends a stage in AWS order; after a REJECT the rest are skipped. */
 void pipeline_collect(struct pipeline_result *out, const struct stage_verdict *v);
 void pipeline_result_init(struct pipeline_result *out);

@@ -235,15 +235,21 @@ void pipeline_nacl_stage_ports(const struct lab *lab, const struct pipeline_end 
 		skip(v, REASON_SERVICE, s);
 		return;
 	}
+	pipeline_nacl_rules(lab, e->subnet, egress, f, lo, hi, v);
+}
+
+void pipeline_nacl_rules(const struct lab *lab, int32_t subnet, bool egress, const struct flow *f,
+			 uint16_t lo, uint16_t hi, struct stage_verdict *v)
+{
 	v->reason = REASON_RULE;
 	v->verdict = VERDICT_REJECT;
-	if (!valid_index(e->subnet, lab->n_subnets) ||
-	    !valid_index(lab->subnets[e->subnet].nacl, lab->n_nacls)) {
+	if (!valid_index(subnet, lab->n_subnets) ||
+	    !valid_index(lab->subnets[subnet].nacl, lab->n_nacls)) {
 		/* a loader invariant broken: deny rather than run open (§8) */
 		v->rule_number = f->src.family == IP_V6 ? NACL_RULE_STAR_V6 : NACL_RULE_STAR_V4;
 		return;
 	}
-	v->nacl = lab->subnets[e->subnet].nacl;
+	v->nacl = lab->subnets[subnet].nacl;
 	struct nacl_decision d;
 	uint16_t port;
 	bool ok = nacl_evaluate_ports(&lab->nacls[v->nacl], egress, f, lo, hi, &port, &d);
@@ -321,11 +327,12 @@ void pipeline_evaluate(const struct lab *lab, const struct pipeline_end *src,
 		not_evaluated(lab, src, dst, STAGE_NACL_EGRESS, &v);
 	pipeline_collect(out, &v);
 	if (pipeline_needs_route(lab, src, dst, f)) {
-		if (out->rejected_at < 0)
-			pipeline_route_stage(lab, src, dst, f, &v);
-		else
+		if (out->rejected_at < 0) {
+			pipeline_route_collect(lab, src, dst, f, false, f->dport, f->dport, out);
+		} else {
 			not_evaluated(lab, src, dst, STAGE_ROUTE, &v);
-		pipeline_collect(out, &v);
+			pipeline_collect(out, &v);
+		}
 	}
 	if (out->rejected_at < 0)
 		pipeline_nacl_stage(lab, src, dst, false, f, &v);

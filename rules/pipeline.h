@@ -2,7 +2,9 @@
  * AWS's evaluation order for one packet (AWS-SEMANTICS §1): SG egress of
  * the sender, NACL egress of its subnet, NACL ingress of the receiver's
  * subnet, SG ingress of the receiver; plus a "route" stage for flows that
- * touch a host outside the VPC (internet gateway route and public IP).
+ * leave the VPC (internet gateway route and public IP, NAT gateway,
+ * peering, VPN gateway, gateway endpoint), followed through a NAT gateway
+ * by the two NACL crossings of its subnet (stages with .hop set).
  * Every stage yields one struct stage_verdict that carries its provenance
  * (NACL id and rule number, group and rule, reason): the same record feeds
  * `vpcfw check`, the daemon's counters and flow logs (pf's habit).
@@ -31,7 +33,7 @@
 enum pipeline_stage {
 	STAGE_SG_EGRESS,
 	STAGE_NACL_EGRESS,
-	STAGE_ROUTE, /* only for flows touching an outside host */
+	STAGE_ROUTE, /* only for flows leaving the VPC or its local route */
 	STAGE_NACL_INGRESS,
 	STAGE_SG_INGRESS,
 	STAGE_MAX
@@ -54,7 +56,7 @@ enum pipeline_reason {
 	REASON_ROUTE_IGW,	 /* route: to/from the internet gateway */
 	REASON_NO_ROUTE,	 /* route: the subnet's table has no igw route */
 	REASON_NO_PUBLIC_IP,	 /* route: IPv4 to/from the internet without a public IP */
-	REASON_OTHER_VPC,	 /* route: ENIs of different VPCs (no peering model) */
+	REASON_OTHER_VPC,	 /* route: ENIs of different VPCs, no route towards the other */
 	REASON_NO_HOST,		 /* route: an address inside a VPC CIDR that no ENI has */
 	REASON_ROUTE_ENDPOINT,	 /* route: through a gateway endpoint (vpce-, S3/DynamoDB) */
 	REASON_ENDPOINT_INBOUND, /* route: through a vpce-/eigw- route only connections
@@ -64,6 +66,17 @@ enum pipeline_reason {
 	REASON_ROUTE_LOCAL,	 /* route: between subnets by the local route */
 	REASON_MIDDLEBOX,	 /* route: a route more specific than the local route
 				  * (middlebox routing, not modelled) */
+	REASON_ROUTE_NAT,	 /* route: through a NAT gateway and its subnet's internet
+				  * gateway route, its Elastic IP the source outside */
+	REASON_NAT_MISSING,	 /* route: the NAT gateway is not in the lab, not available
+				  * or without a public IP */
+	REASON_NAT_NO_ROUTE,	 /* route: the NAT gateway's subnet has no internet
+				  * gateway route to the far end */
+	REASON_NAT_PROTOCOL,	 /* route: a NAT gateway carries TCP, UDP and ICMP only */
+	REASON_ROUTE_PEERING,	 /* route: to the peer VPC over an active peering connection */
+	REASON_PEERING_MISMATCH, /* route: a pcx- route whose peering is not in the lab, not
+				  * active, or does not join the two VPCs */
+	REASON_ROUTE_VGW,	 /* route: to on-premises over a virtual private gateway */
 	REASON__COUNT		 /* keep last: sizes counter arrays */
 };
 
@@ -109,16 +122,24 @@ struct stage_verdict {
 	bool has_port;
 	uint16_t port;
 	uint16_t port_lo, port_hi;
+	/* A stage at a hop past the route stage (the NACL crossings of a NAT
+	 * gateway's subnet): hop set, gateway indexes lab->gateways. The route
+	 * stage sets gateway too (-1: none) for its NAT and peering reasons;
+	 * other records leave it 0, so read it only there (hop false). */
+	bool hop;
+	int32_t gateway;
 };
 
-/* 4 filters and a route stage; a hairpin through the internet gateway
- * meets both ENIs' route tables (rules/forward.h). */
-#define PIPELINE_MAX_STAGES 6
+/* The five stages of AWS-SEMANTICS §1; a hairpin through the internet
+ * gateway meets both ENIs' route tables (rules/forward.h); a NAT gateway
+ * adds the two NACL crossings of its subnet after the route stage. */
+#define PIPELINE_MAX_STAGES 9
 
 struct pipeline_result {
 	enum pipeline_verdict verdict; /* ACCEPT or REJECT (SKIPPED: not evaluated) */
 	int rejected_at;	       /* index into stages of the rejecting stage, -1 */
-	size_t n;		       /* 4, 5 with a route stage, 6 for a hairpin */
+	size_t n;		       /* 4, 5 with a route stage, 6 for a hairpin,
+					* 7 through a NAT gateway */
 	struct stage_verdict stages[PIPELINE_MAX_STAGES];
 };
 
@@ -162,9 +183,28 @@ void pipeline_nacl_stage(const struct lab *lab, const struct pipeline_end *src,
  * VPC, or an in-VPC address with no ENI). */
 bool pipeline_needs_route(const struct lab *lab, const struct pipeline_end *src,
 			  const struct pipeline_end *dst, const struct flow *f);
+/* The route stage alone: for a NAT gateway, the route to it and its
+ * subnet's route on, not the NACL crossings (pipeline_route_collect). */
 void pipeline_route_stage(const struct lab *lab, const struct pipeline_end *src,
 			  const struct pipeline_end *dst, const struct flow *f,
 			  struct stage_verdict *v);
+/* The route stage and the stages of the hops it leads through, appended to
+ * out with pipeline's rule (after a REJECT the rest are not evaluated):
+ * through a NAT gateway, its subnet's NACL inbound then outbound (no SG:
+ * a NAT gateway has none). The crossings check destination ports
+ * f->dport, or for a whole response (reply set) the NAT gateway's own
+ * ports 1024-65535 where the far end sends to it and lo..hi (the client's
+ * ephemeral range) where it sends on to the client. */
+void pipeline_route_collect(const struct lab *lab, const struct pipeline_end *src,
+			    const struct pipeline_end *dst, const struct flow *f, bool reply,
+			    uint16_t lo, uint16_t hi, struct pipeline_result *out);
+/* The subnet of the NAT gateway a route stage went through (REASON_ROUTE_NAT),
+ * whose NACL the hop stages cross; else -1. */
+int32_t pipeline_route_nat_subnet(const struct lab *lab, const struct stage_verdict *route);
+/* Route reasons that carry only connections opened from inside the VPC
+ * (gateway endpoint, egress-only internet gateway, NAT gateway): per
+ * packet a reply, for a whole flow opened outside a REJECT. */
+bool pipeline_route_outbound_only(enum pipeline_reason r);
 
 /* DESIGN.md contract 4: a request from client to server and its response. */
 struct pipeline_query {
@@ -192,6 +232,10 @@ struct pipeline_check {
 
 #define PIPELINE_EPHEMERAL_LO 32768
 #define PIPELINE_EPHEMERAL_HI 60999
+/* The ports a NAT gateway picks for the connections it translates: its
+ * subnet's NACL must let replies to all of them in (AWS-SEMANTICS §2). */
+#define PIPELINE_NAT_PORT_LO 1024
+#define PIPELINE_NAT_PORT_HI 65535
 
 void pipeline_query_init(struct pipeline_query *q);
 void pipeline_check(const struct lab *lab, const struct pipeline_query *q,

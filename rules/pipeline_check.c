@@ -83,6 +83,7 @@ static void response_input(const struct pipeline_check *c, const struct fwd_deci
 	forward_input_init(in, &req->dst, &w);
 	in->port_lo = c->reply_lo;
 	in->port_hi = c->reply_hi;
+	in->reply = true;
 	if (req->side[1].ct == FWD_CT_INSERT)
 		in->tracked |= PIPELINE_SRC_TRACKED;
 	if (req->side[0].ct == FWD_CT_INSERT)

@@ -5,6 +5,7 @@
  */
 #include "pipeline.h"
 #include "pipeline-private.h"
+#include "route-private.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -66,6 +67,13 @@ const char *pipeline_reason_name(enum pipeline_reason r)
 	    [REASON_BLACKHOLE] = "blackhole",
 	    [REASON_ROUTE_LOCAL] = "local",
 	    [REASON_MIDDLEBOX] = "middlebox-route",
+	    [REASON_ROUTE_NAT] = "nat-gateway",
+	    [REASON_NAT_MISSING] = "nat-gateway-missing",
+	    [REASON_NAT_NO_ROUTE] = "nat-gateway-no-route",
+	    [REASON_NAT_PROTOCOL] = "nat-gateway-protocol",
+	    [REASON_ROUTE_PEERING] = "peering",
+	    [REASON_PEERING_MISMATCH] = "peering-unusable",
+	    [REASON_ROUTE_VGW] = "vpn-gateway",
 	};
 	if ((size_t)r < sizeof(names) / sizeof(names[0]) && names[r])
 		return names[r];
@@ -121,6 +129,15 @@ static void explain_nacl(const struct lab *lab, const struct stage_verdict *v, c
 	char rule[160];
 	nacl_decision_format(&d, egress, rule, sizeof(rule));
 	const char *prefix = d.entry ? "" : "no rule matched: ";
+	if (v->hop && valid_index(v->gateway, lab->n_gateways)) {
+		int n = snprintf(buf, len,
+				 "at NAT gateway %s, %s its subnet: ", lab->gateways[v->gateway].id,
+				 egress ? "leaving" : "entering");
+		if (n > 0 && (size_t)n < len) {
+			buf += n;
+			len -= (size_t)n;
+		}
+	}
 	if (v->has_port && v->verdict == VERDICT_REJECT)
 		snprintf(buf, len, "reply port %u refused (first of %u-%u): %s%s %s", v->port,
 			 v->port_lo, v->port_hi, prefix, acl->id, rule);
@@ -131,11 +148,31 @@ static void explain_nacl(const struct lab *lab, const struct stage_verdict *v, c
 		snprintf(buf, len, "%s%s %s", prefix, acl->id, rule);
 }
 
+/* The NAT gateway whose interface e is, or NULL. */
+static const struct gateway *nat_of_eni(const struct lab *lab, const struct eni *e)
+{
+	for (size_t i = 0; i < lab->n_gateways; i++) {
+		const struct gateway *g = &lab->gateways[i];
+		for (size_t k = 0; g->kind == GW_NAT && k < g->n_eni_ids; k++)
+			if (g->eni_ids[k] && !strcmp(g->eni_ids[k], e->id))
+				return g;
+	}
+	return NULL;
+}
+
 static void explain_no_rule(const struct lab *lab, const struct stage_verdict *v, char *buf,
 			    size_t len)
 {
 	const struct eni *e = valid_index(v->eni, lab->n_enis) ? &lab->enis[v->eni] : NULL;
 	const char *dir = v->stage == STAGE_SG_EGRESS ? "egress" : "ingress";
+	const struct gateway *nat = e ? nat_of_eni(lab, e) : NULL;
+	if (nat && v->stage == STAGE_SG_INGRESS) {
+		snprintf(buf, len,
+			 "%s is the interface of NAT gateway %s, which takes no connection opened "
+			 "towards it (only replies to connections from behind it)",
+			 e->id, nat->id);
+		return;
+	}
 	if (!e || !e->n_groups) {
 		snprintf(buf, len, "no rule matched: %s has no security group (%s)",
 			 lab_eni_label(lab, v->eni), dir);
@@ -159,6 +196,91 @@ static bool is_primary_v4(const struct lab *lab, int32_t eni, const struct ip_ad
 	return !e || !e->n_ipv4 || ip_addr_eq(a, &e->ipv4[0]);
 }
 
+/* The NAT gateway hop: the route to it, the gateway, its subnet's route on. */
+static void explain_nat(const struct lab *lab, const struct stage_verdict *v,
+			const struct ip_addr *far_addr, bool from_far, const struct route_table *rt,
+			const struct route *r, char *buf, size_t len)
+{
+	char dest[IP_PREFIX_STRLEN], dest2[IP_PREFIX_STRLEN], pub[IP_ADDR_STRLEN] = "";
+	char far[IP_ADDR_STRLEN];
+	ip_addr_format(far_addr, far, sizeof(far));
+	int n = snprintf(buf, len, "%s: %s -> %s", rt->id,
+			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	buf += n;
+	len -= (size_t)n;
+	const struct gateway *g =
+	    valid_index(v->gateway, lab->n_gateways) ? &lab->gateways[v->gateway] : NULL;
+	if (!g) {
+		snprintf(buf, len,
+			 ": that NAT gateway is not in the lab (its subnet, NACL and "
+			 "Elastic IP are unknown): dropped");
+		return;
+	}
+	const char *sub = g->n_subnet_ids ? g->subnet_ids[0] : "?";
+	const struct route_table *nrt = NULL;
+	int32_t nrt_index;
+	int32_t nr = route_nat_onward(lab, v->gateway, far_addr, &nrt, &nrt_index);
+	const struct route *on = nrt && nr >= 0 ? &nrt->routes[nr] : NULL;
+	if (g->has_public_ip)
+		ip_addr_format(&g->public_ip, pub, sizeof(pub));
+	switch (v->reason) {
+	case REASON_ROUTE_NAT:
+		snprintf(buf, len, " (NAT gateway in %s), then %s: %s -> %s; %s %s %s", sub,
+			 nrt->id, ip_prefix_format(&on->dest, dest2, sizeof(dest2)), on->target,
+			 far, from_far ? "sends to its Elastic IP" : "sees the source",
+			 *pub ? pub : "(its Elastic IP, unknown in this input)");
+		break;
+	case REASON_NAT_NO_ROUTE:
+		if (on)
+			snprintf(buf, len,
+				 " (NAT gateway in %s), but %s sends %s to %s%s, not an "
+				 "internet gateway: dropped",
+				 sub, nrt->id, ip_prefix_format(&on->dest, dest2, sizeof(dest2)),
+				 on->target, on->blackhole ? " (a blackhole)" : "");
+		else
+			snprintf(buf, len,
+				 " (NAT gateway in %s), but %s has no route to %s: dropped", sub,
+				 nrt ? nrt->id : "its subnet (no route table)", far);
+		break;
+	case REASON_NAT_PROTOCOL:
+		snprintf(buf, len, ": a NAT gateway carries TCP, UDP and ICMP only: dropped");
+		break;
+	default:
+		snprintf(buf, len, ": NAT gateway %s is %s%s: dropped", g->id,
+			 g->detail && !strcmp(g->detail, "private")
+			     ? "private (private NAT is not modelled)"
+			 : g->state && strcmp(g->state, "available") ? g->state
+								     : "usable",
+			 far_addr->family == IP_V6 ? " for IPv4 only (NAT64 is not modelled)" : "");
+		break;
+	}
+}
+
+/* A pcx- route that carries nothing: why. */
+static void explain_peering(const struct lab *lab, const struct stage_verdict *v, const char *far,
+			    const struct route_table *rt, const struct route *r, char *buf,
+			    size_t len)
+{
+	char dest[IP_PREFIX_STRLEN];
+	const struct gateway *g =
+	    valid_index(v->gateway, lab->n_gateways) ? &lab->gateways[v->gateway] : NULL;
+	int n = snprintf(buf, len, "%s: %s -> %s: ", rt->id,
+			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (!g)
+		snprintf(buf + n, len - (size_t)n, "that peering connection is not in the lab");
+	else if (g->state && strcmp(g->state, "active"))
+		snprintf(buf + n, len - (size_t)n, "the peering connection is %s, not active",
+			 g->state);
+	else
+		snprintf(buf + n, len - (size_t)n,
+			 "it joins %s and %s, which is not the way to %s (no transitive routing)",
+			 g->vpc_id ? g->vpc_id : "?", g->peer_vpc_id ? g->peer_vpc_id : "?", far);
+}
+
 static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 			  const struct flow *f, char *buf, size_t len)
 {
@@ -173,7 +295,11 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 	const char *label = lab_eni_label(lab, v->eni);
 	if ((v->reason == REASON_ROUTE_IGW || v->reason == REASON_ROUTE_ENDPOINT ||
 	     v->reason == REASON_ROUTE_EIGW || v->reason == REASON_ENDPOINT_INBOUND ||
-	     v->reason == REASON_BLACKHOLE || v->reason == REASON_MIDDLEBOX) &&
+	     v->reason == REASON_BLACKHOLE || v->reason == REASON_MIDDLEBOX ||
+	     v->reason == REASON_ROUTE_NAT || v->reason == REASON_NAT_MISSING ||
+	     v->reason == REASON_NAT_NO_ROUTE || v->reason == REASON_NAT_PROTOCOL ||
+	     v->reason == REASON_ROUTE_PEERING || v->reason == REASON_PEERING_MISMATCH ||
+	     v->reason == REASON_ROUTE_VGW) &&
 	    !r) {
 		snprintf(buf, len, "route to %s", far);
 		return;
@@ -197,7 +323,30 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 				 far);
 		break;
 	case REASON_OTHER_VPC:
-		snprintf(buf, len, "the ends are in different VPCs (peering is not modelled)");
+		if (!rt)
+			snprintf(buf, len,
+				 "the subnet of %s has no route table: no route to %s "
+				 "in another VPC",
+				 label, far);
+		else if (!r)
+			snprintf(buf, len, "%s has no route to %s in another VPC", rt->id, far);
+		else
+			snprintf(
+			    buf, len, "%s sends %s to %s, which does not lead into the VPC of %s",
+			    rt->id, ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target, far);
+		break;
+	case REASON_ROUTE_PEERING:
+		snprintf(buf, len, "%s: %s -> %s (VPC peering)", rt->id,
+			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+		break;
+	case REASON_PEERING_MISMATCH:
+		explain_peering(lab, v, far, rt, r, buf, len);
+		break;
+	case REASON_ROUTE_VGW:
+		snprintf(buf, len,
+			 "%s: %s -> %s (virtual private gateway: VPN or Direct Connect, "
+			 "private addresses)",
+			 rt->id, ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
 		break;
 	case REASON_ROUTE_ENDPOINT:
 		snprintf(buf, len, "%s: %s -> %s (gateway endpoint)", rt->id,
@@ -212,6 +361,12 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 			 "%s reaches the VPC only through %s, which carries only connections "
 			 "opened from inside the VPC",
 			 far, r->target);
+		break;
+	case REASON_ROUTE_NAT:
+	case REASON_NAT_MISSING:
+	case REASON_NAT_NO_ROUTE:
+	case REASON_NAT_PROTOCOL:
+		explain_nat(lab, v, from_eni ? &f->dst : &f->src, !from_eni, rt, r, buf, len);
 		break;
 	case REASON_NO_HOST:
 		snprintf(buf, len, "%s is inside the VPC but no ENI of the lab has it", far);
@@ -241,11 +396,9 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 		else if (!r)
 			snprintf(buf, len, "%s has no route to %s", rt->id, far);
 		else
-			snprintf(buf, len, "%s sends %s to %s, not an internet gateway%s", rt->id,
+			snprintf(buf, len, "%s sends %s to %s, not an internet gateway", rt->id,
 				 ip_prefix_format(&r->dest, dest, sizeof(dest)),
-				 r->target ? r->target : "?",
-				 r->kind == ROUTE_NAT ? " (NAT gateway paths are not modelled)"
-						      : "");
+				 r->target ? r->target : "?");
 		break;
 	}
 }
@@ -274,8 +427,9 @@ const char *pipeline_explain(const struct lab *lab, const struct stage_verdict *
 			 sg_rule_format(lab, v->group, v->rule, rule, sizeof(rule)));
 		break;
 	case REASON_SAME_SUBNET:
-		snprintf(buf, len, "same subnet (%s): network ACLs do not apply",
-			 valid_index(v->subnet, lab->n_subnets) ? lab->subnets[v->subnet].id : "?");
+		snprintf(buf, len, "same subnet (%s%s): network ACLs do not apply",
+			 valid_index(v->subnet, lab->n_subnets) ? lab->subnets[v->subnet].id : "?",
+			 v->hop ? ", the NAT gateway's" : "");
 		break;
 	case REASON_OUTSIDE:
 		snprintf(buf, len, "outside host: no %s of the lab on that side",

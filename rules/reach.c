@@ -521,11 +521,6 @@ static int nacl_map(struct build *b, const struct pipeline_end *src, const struc
 	return nacl_rules_map(b, lab->subnets[e->subnet].nacl, egress, f, &why, map);
 }
 
-static bool is_response_route_refused(const struct stage_verdict *v)
-{
-	return v->reason == REASON_ROUTE_ENDPOINT || v->reason == REASON_ROUTE_EIGW;
-}
-
 /* The route stage does not look at ports or types: one verdict. */
 static int route_map(struct build *b, const struct pipeline_end *src,
 		     const struct pipeline_end *dst, const struct flow *f, bool request,
@@ -536,7 +531,7 @@ static int route_map(struct build *b, const struct pipeline_end *src,
 	pipeline_route_stage(b->lab, src, dst, f, &v);
 	/* pipeline_check's refuse_endpoint_inbound */
 	if (request && src->kind == END_OUTSIDE && v.verdict == VERDICT_ACCEPT &&
-	    is_response_route_refused(&v)) {
+	    pipeline_route_outbound_only(v.reason)) {
 		v.verdict = VERDICT_REJECT;
 		v.reason = REASON_ENDPOINT_INBOUND;
 	}
@@ -546,9 +541,9 @@ static int route_map(struct build *b, const struct pipeline_end *src,
 /* A reply NACL stage over the whole ephemeral range: one verdict, as
  * nacl_evaluate_ports gives it (the rule of the first refused port, else
  * of the lowest port). */
-static int eph_map(struct build *b, struct reach_map *full, struct reach_map *map)
+static int eph_map(struct build *b, uint16_t lo, uint16_t hi, struct reach_map *full,
+		   struct reach_map *map)
 {
-	uint16_t lo = b->o->eph_lo, hi = b->o->eph_hi;
 	const struct reach_seg *pick = NULL;
 	uint32_t port = lo;
 	for (size_t i = 0; i < full->n; i++) {
@@ -629,7 +624,7 @@ static int response_nacl(struct build *b, const struct pipeline_end *server,
 	struct reach_map full = {0};
 	int r = nacl_map(b, server, client, egress, reply, &full);
 	if (!r && class_has_ports(b->cls))
-		r = eph_map(b, &full, map);
+		r = eph_map(b, b->o->eph_lo, b->o->eph_hi, &full, map);
 	else if (!r)
 		r = icmp_response_map(b, &full, ic->req_type, ic->reply_type, map);
 	free(full.segs);
@@ -648,6 +643,48 @@ static int response_route(struct build *b, const struct pipeline_end *server,
 	if (!r)
 		r = icmp_response_map(b, &full, ic->req_type, ic->reply_type, map);
 	free(full.segs);
+	return r;
+}
+
+/* The NACL crossings of a NAT gateway's subnet after the route stage, as
+ * pipeline_route_collect makes them: in from the sender's side, out to
+ * the receiver's; skipped where the inside ENI shares that subnet. A
+ * response (ic set) passes the far end's packets to the NAT gateway's
+ * own ports and the NAT gateway's to the client's ephemeral range. */
+static int hop_maps(struct build *b, const struct pipeline_end *src,
+		    const struct pipeline_end *dst, const struct flow *f,
+		    const struct reply_icmp *ic, struct reach_path *p)
+{
+	struct stage_verdict route;
+	pipeline_route_stage(b->lab, src, dst, f, &route);
+	int32_t subnet = pipeline_route_nat_subnet(b->lab, &route);
+	const struct eni *inside = end_eni(b->lab, src->kind == END_ENI ? src : dst);
+	bool outbound = src->kind == END_ENI;
+	int r = 0;
+	for (int egress = 0; subnet >= 0 && inside && egress < 2 && !r; egress++) {
+		struct reach_map *map = &p->maps[p->n_maps++], full = {0};
+		struct stage_verdict why;
+		why_init(&why, egress ? STAGE_NACL_EGRESS : STAGE_NACL_INGRESS);
+		why.subnet = subnet;
+		why.hop = true;
+		why.gateway = route.gateway;
+		map->flow = *f;
+		map->response = ic != NULL;
+		if (inside->subnet == subnet && outbound != (bool)egress) {
+			why.reason = REASON_SAME_SUBNET;
+			r = map_const(b, map, true, &why);
+			continue;
+		}
+		r = nacl_rules_map(b, b->lab->subnets[subnet].nacl, egress, f, &why,
+				   ic ? &full : map);
+		bool nat_ports = !outbound && !egress;
+		if (!r && ic && class_has_ports(b->cls))
+			r = eph_map(b, nat_ports ? PIPELINE_NAT_PORT_LO : b->o->eph_lo,
+				    nat_ports ? PIPELINE_NAT_PORT_HI : b->o->eph_hi, &full, map);
+		else if (!r && ic)
+			r = icmp_response_map(b, &full, ic->req_type, ic->reply_type, map);
+		free(full.segs);
+	}
 	return r;
 }
 
@@ -671,6 +708,8 @@ static int response_maps(struct build *b, const struct pipeline_end *src,
 	int r = response_nacl(b, dst, src, true, &reply, &ic, &p->maps[p->n_maps++]);
 	if (!r && route)
 		r = response_route(b, dst, src, &reply, &ic, &p->maps[p->n_maps++]);
+	if (!r && route)
+		r = hop_maps(b, dst, src, &reply, &ic, p);
 	if (!r)
 		r = response_nacl(b, dst, src, false, &reply, &ic, &p->maps[p->n_maps++]);
 	return r;
@@ -712,6 +751,8 @@ int reach_path_build_indexed(const struct lab *lab, const struct reach_members *
 		r = nacl_map(&b, src, dst, true, &f, &out->maps[out->n_maps++]);
 	if (!r && route)
 		r = route_map(&b, src, dst, &f, true, &out->maps[out->n_maps++]);
+	if (!r && route)
+		r = hop_maps(&b, src, dst, &f, NULL, out);
 	if (!r)
 		r = nacl_map(&b, src, dst, false, &f, &out->maps[out->n_maps++]);
 	if (!r)

@@ -71,7 +71,7 @@ struct reach_map {
 	size_t n;
 };
 
-#define REACH_MAX_MAPS 10
+#define REACH_MAX_MAPS 14 /* 5 + 3 stages, 2 + 2 NAT gateway NACL crossings */
 
 struct reach_path {
 	enum reach_class cls;

@@ -109,7 +109,8 @@ static const struct reach_map *map_like(const struct reach_path *p, const struct
 {
 	for (size_t i = 0; i < p->n_maps; i++)
 		if (p->maps[i].response == m->response &&
-		    p->maps[i].segs[0].why.stage == m->segs[0].why.stage)
+		    p->maps[i].segs[0].why.stage == m->segs[0].why.stage &&
+		    p->maps[i].segs[0].why.hop == m->segs[0].why.hop)
 			return &p->maps[i];
 	return NULL;
 }

@@ -3,16 +3,16 @@
  * host outside the VPC, an ENI of another VPC or an in-VPC address no ENI
  * has, the sender's subnet route table decides by longest prefix match:
  * the local route, an internet gateway (with the public IP of the very
- * private address for IPv4), an egress-only internet gateway, a gateway
- * endpoint, a blackhole, or nothing.
+ * private address for IPv4), a NAT gateway (route_nat.c), an egress-only
+ * internet gateway, a gateway endpoint, a blackhole, or nothing.
  */
 #include "pipeline.h"
 #include "pipeline-private.h"
+#include "route-private.h"
 
 #include <string.h>
 
-/* The subnet's route table (explicit association, else the main one). */
-static const struct route_table *subnet_table(const struct lab *lab, int32_t subnet, int32_t *index)
+const struct route_table *route_subnet_table(const struct lab *lab, int32_t subnet, int32_t *index)
 {
 	*index = -1;
 	if (!valid_index(subnet, lab->n_subnets))
@@ -36,11 +36,9 @@ static bool route_in_vpc(const struct lab *lab, const struct route_table *rt, co
 	return false;
 }
 
-/* Longest prefix match in one route table; -1 when nothing matches.
- * in_vpc: only among the local route and routes more specific than it
- * (a packet to an address of the VPC never takes 0.0.0.0/0). */
-static int32_t route_lookup(const struct lab *lab, const struct route_table *rt,
-			    const struct ip_addr *a, bool in_vpc)
+/* A packet to an address of the VPC never takes 0.0.0.0/0. */
+int32_t route_lookup(const struct lab *lab, const struct route_table *rt, const struct ip_addr *a,
+		     bool in_vpc)
 {
 	int32_t best = -1;
 	for (size_t i = 0; i < rt->n_routes; i++) {
@@ -65,7 +63,7 @@ static bool leaves_local_route(const struct lab *lab, const struct eni *from, co
 	int32_t index;
 	if (from->subnet == to->subnet)
 		return false;
-	const struct route_table *rt = subnet_table(lab, from->subnet, &index);
+	const struct route_table *rt = route_subnet_table(lab, from->subnet, &index);
 	if (!rt)
 		return false;
 	int32_t r = route_lookup(lab, rt, dst, true);
@@ -107,7 +105,7 @@ static void route_inside_vpc(const struct lab *lab, const struct pipeline_end *s
 	v->subnet = a->subnet;
 	v->verdict = VERDICT_ACCEPT;
 	v->reason = REASON_ROUTE_LOCAL;
-	const struct route_table *rt = subnet_table(lab, a->subnet, &v->route_table);
+	const struct route_table *rt = route_subnet_table(lab, a->subnet, &v->route_table);
 	if (!rt)
 		return; /* the local route needs no table */
 	v->route = route_lookup(lab, rt, &f->dst, true);
@@ -125,7 +123,7 @@ static void route_inside_vpc(const struct lab *lab, const struct pipeline_end *s
 
 /* The route to a host outside the VPC, from the ENI inside (its address
  * own, the other end far). */
-static void route_to_outside(const struct lab *lab, const struct eni *inside,
+static void route_to_outside(const struct lab *lab, const struct eni *inside, const struct flow *f,
 			     const struct ip_addr *own, const struct ip_addr *far,
 			     struct stage_verdict *v)
 {
@@ -135,7 +133,7 @@ static void route_to_outside(const struct lab *lab, const struct eni *inside,
 		return;
 	}
 	v->reason = REASON_NO_ROUTE;
-	const struct route_table *rt = subnet_table(lab, inside->subnet, &v->route_table);
+	const struct route_table *rt = route_subnet_table(lab, inside->subnet, &v->route_table);
 	if (!rt)
 		return;
 	v->route = route_lookup(lab, rt, far, false);
@@ -159,6 +157,17 @@ static void route_to_outside(const struct lab *lab, const struct eni *inside,
 		v->reason = REASON_ROUTE_EIGW;
 		return;
 	}
+	if (via->kind == ROUTE_NAT) {
+		route_via_nat(lab, f, far, via, v);
+		return;
+	}
+	if (via->kind == ROUTE_VGW) {
+		/* a VPN or Direct Connect: private addresses both ways, and
+		 * on-premises hosts may open connections (unlike a NAT) */
+		v->verdict = VERDICT_ACCEPT;
+		v->reason = REASON_ROUTE_VGW;
+		return;
+	}
 	if (via->kind != ROUTE_IGW)
 		return;
 	/* the IGW translates IPv4 1:1 to the public IP of that very private
@@ -176,13 +185,14 @@ void pipeline_route_stage(const struct lab *lab, const struct pipeline_end *src,
 			  struct stage_verdict *v)
 {
 	verdict_init(v, STAGE_ROUTE);
+	v->gateway = -1;
 	v->verdict = VERDICT_REJECT;
 	const struct eni *a = end_eni(lab, src), *b = end_eni(lab, dst);
 	if (a && b) {
 		if (eni_vpc(lab, a) == eni_vpc(lab, b))
 			route_inside_vpc(lab, src, f, v);
 		else
-			v->reason = REASON_OTHER_VPC;
+			route_between_vpcs(lab, src, dst, f, v);
 		return;
 	}
 	if (!a && !b) {
@@ -190,5 +200,21 @@ void pipeline_route_stage(const struct lab *lab, const struct pipeline_end *src,
 		return;
 	}
 	v->eni = a ? src->eni : dst->eni;
-	route_to_outside(lab, a ? a : b, a ? &f->src : &f->dst, a ? &f->dst : &f->src, v);
+	route_to_outside(lab, a ? a : b, f, a ? &f->src : &f->dst, a ? &f->dst : &f->src, v);
+}
+
+void pipeline_route_collect(const struct lab *lab, const struct pipeline_end *src,
+			    const struct pipeline_end *dst, const struct flow *f, bool reply,
+			    uint16_t lo, uint16_t hi, struct pipeline_result *out)
+{
+	struct stage_verdict v;
+	pipeline_route_stage(lab, src, dst, f, &v);
+	pipeline_collect(out, &v);
+	if (v.reason == REASON_ROUTE_NAT)
+		route_nat_hops(lab, src, &v, f, reply, lo, hi, out);
+}
+
+bool pipeline_route_outbound_only(enum pipeline_reason r)
+{
+	return r == REASON_ROUTE_ENDPOINT || r == REASON_ROUTE_EIGW || r == REASON_ROUTE_NAT;
 }

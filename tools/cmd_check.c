@@ -206,6 +206,8 @@ static json_t *stage_json(const struct lab *lab, const struct stage_verdict *v,
 		json_object_set_new(o, "eni_id", json_string(lab->enis[v->eni].id));
 	if (v->has_port && v->verdict == VERDICT_REJECT)
 		json_object_set_new(o, "refused_port", json_integer(v->port));
+	if (v->hop && v->gateway >= 0 && (size_t)v->gateway < lab->n_gateways)
+		json_object_set_new(o, "gateway_id", json_string(lab->gateways[v->gateway].id));
 	if (v->stage == STAGE_ROUTE && v->route_table >= 0)
 		json_object_set_new(o, "route_table_id",
 				    json_string(lab->route_tables[v->route_table].id));

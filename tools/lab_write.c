@@ -370,6 +370,8 @@ json_t *lab_write_json(const struct lab *lab, FILE *notes)
 	}
 	json_object_set_new(root, "outside", out);
 	json_object_set_new(root, "vpcs", vpcs(lab, notes));
+	if (lab->n_gateways)
+		json_object_set_new(root, "gateways", lab_write_gateways(lab));
 	size_t lost = 0;
 	for (size_t i = 0; i < lab->n_groups; i++)
 		lost += lab->groups[i].vpc < 0 && !lab->n_vpcs;

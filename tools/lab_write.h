@@ -14,5 +14,7 @@ struct lab;
 
 /* A new reference; NULL when out of memory. */
 json_t *lab_write_json(const struct lab *lab, FILE *notes);
+/* The lab's gateways as the format's "gateways" array (lab_write_gw.c). */
+json_t *lab_write_gateways(const struct lab *lab);
 
 #endif

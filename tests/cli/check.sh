@@ -236,8 +236,9 @@ $code" "$tmp/out" || fail "corpus json for $*"
 	run_corpus 0 "assert st['route']['verdict'] == 'ACCEPT'
 assert [s for s in d['response']['stages'] if s['stage'] == 'sg-egress'][0]['reason'].startswith('untracked')" \
 		--from 198.51.100.7 --to eni-09da8cad43844dc1f --proto tcp --port 22
-	# the private instance: its subnet routes 0/0 to a VPN gateway
-	run_corpus 1 "assert st['route']['verdict'] == 'REJECT' and 'vgw-' in st['route']['reason']" \
+	# the private instance: its subnet routes 0/0 to a VPN gateway, the
+	# way on-premises hosts reach it with private addresses
+	run_corpus 0 "assert st['route']['verdict'] == 'ACCEPT' and 'vgw-' in st['route']['reason']" \
 		--from 198.51.100.7 --to 10.0.1.204 --proto tcp --port 22
 	run_corpus 1 "assert st['sg-ingress']['verdict'] == 'REJECT'" \
 		--from 198.51.100.7 --to 13.58.55.60 --proto udp --port 53

@@ -606,15 +606,16 @@ static void test_outside_host(void **state)
 	f = tcp("2001:db8:ff::1", "2001:db8:1:1::11", 443);
 	pipeline_evaluate(lab, &in, &nopub, &f, 0, &r);
 	assert_int_equal(r.verdict, VERDICT_ACCEPT);
-	/* a private subnet routes 0/0 to a NAT gateway: not reachable */
+	/* a private subnet routes 0/0 to a NAT gateway the lab does not
+	 * describe: not reachable (tests/unit/test_route.c has NAT paths) */
 	struct pipeline_end app = eni_end(w->app);
 	f = tcp("203.0.113.5", "10.0.2.20", 443);
 	pipeline_evaluate(lab, &in, &app, &f, 0, &r);
-	assert_int_equal(r.stages[2].reason, REASON_NO_ROUTE);
+	assert_int_equal(r.stages[2].reason, REASON_NAT_MISSING);
 	assert_int_equal(r.verdict, VERDICT_REJECT);
 	assert_string_equal(pipeline_explain(lab, &r.stages[2], &f, why, sizeof(why)),
-			    "rtb-main sends 0.0.0.0/0 to nat-1, not an internet gateway "
-			    "(NAT gateway paths are not modelled)");
+			    "rtb-main: 0.0.0.0/0 -> nat-1: that NAT gateway is not in the lab (its "
+			    "subnet, NACL and Elastic IP are unknown): dropped");
 	/* IPv6 from the private subnet: rtb-main has no ::/0 at all */
 	f = tcp("2001:db8:ff::1", "2001:db8:1:2::20", 443);
 	pipeline_evaluate(lab, &in, &app, &f, 0, &r);
@@ -1375,7 +1376,8 @@ static void test_differential_pipeline(void **state)
 
 /* The internet gateway path written out: the ENI's subnet table sends the
  * far address (longest prefix) to an igw- by a route that is no blackhole,
- * and IPv4 needs a public IP. */
+ * and IPv4 needs a public IP; or to a vgw- (a VPN to on-premises hosts,
+ * private addresses both ways: no public IP). */
 static bool ref_route(const struct lab *lab, const struct eni *e, const struct ip_addr *far)
 {
 	const struct subnet *s = &lab->subnets[e->subnet];
@@ -1387,7 +1389,11 @@ static bool ref_route(const struct lab *lab, const struct eni *e, const struct i
 		if (ref_contains(&rt->routes[i].dest, far) &&
 		    (!best || rt->routes[i].dest.len > best->dest.len))
 			best = &rt->routes[i];
-	if (!best || best->blackhole || strncmp(best->target, "igw-", 4) != 0)
+	if (!best || best->blackhole)
+		return false;
+	if (!strncmp(best->target, "vgw-", 4))
+		return true;
+	if (strncmp(best->target, "igw-", 4) != 0)
 		return false;
 	return far->family == IP_V6 || e->has_public_ip;
 }

@@ -1,0 +1,41 @@
+/*
+ * What the route stage's files share (route.c: route tables, longest
+ * prefix match and the stage itself; route_nat.c: the NAT gateway hop;
+ * route_peer.c: VPC peering).
+ * Nobody else includes this.
+ */
+#ifndef VPCFW_ROUTE_PRIVATE_H
+#define VPCFW_ROUTE_PRIVATE_H
+
+#include "pipeline.h"
+
+/* The subnet's route table (explicit association, else the main one);
+ * *index its index, -1 and NULL when it has none. */
+const struct route_table *route_subnet_table(const struct lab *lab, int32_t subnet, int32_t *index);
+/* Longest prefix match in one table; -1 when nothing matches. in_vpc:
+ * only among the local route and routes more specific than it. */
+int32_t route_lookup(const struct lab *lab, const struct route_table *rt, const struct ip_addr *a,
+		     bool in_vpc);
+/* The gateway of that kind and id, or -1. */
+int32_t route_find_gateway(const struct lab *lab, enum gateway_kind kind, const char *id);
+
+/* The NAT gateway a route sends a flow f to, far its outside end: fills
+ * v's verdict, reason and gateway. */
+void route_via_nat(const struct lab *lab, const struct flow *f, const struct ip_addr *far,
+		   const struct route *via, struct stage_verdict *v);
+/* The NACL crossings of the NAT gateway's subnet after its route stage
+ * (pipeline_route_collect). */
+void route_nat_hops(const struct lab *lab, const struct pipeline_end *src,
+		    const struct stage_verdict *route, const struct flow *f, bool reply,
+		    uint16_t lo, uint16_t hi, struct pipeline_result *out);
+/* The onward route of a NAT gateway to far: its subnet's table (*rt, its
+ * index in *rt_index) and the route (index, or -1). */
+int32_t route_nat_onward(const struct lab *lab, int32_t gateway, const struct ip_addr *far,
+			 const struct route_table **rt, int32_t *rt_index);
+
+/* Between ENIs of two VPCs (route_peer.c): the sender's table decides. */
+void route_between_vpcs(const struct lab *lab, const struct pipeline_end *src,
+			const struct pipeline_end *dst, const struct flow *f,
+			struct stage_verdict *v);
+
+#endif

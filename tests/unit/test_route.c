@@ -1,0 +1,637 @@
+/*
+ * rules/route*.c: the route stage's paths past one VPC's internet gateway
+ * (AWS-SEMANTICS §9). A NAT gateway: the private subnet's route to it, its
+ * subnet's NACL inbound and outbound (no SG), its subnet's route to the
+ * internet gateway, its Elastic IP the source outside; replies come back
+ * over the NAT gateway's ports 1024-65535; nothing from outside opens a
+ * connection through it. Each path positive and negative, and `diff`
+ * seeing a NAT route come and go.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "diag.h"
+#include "labkit.h"
+#include "load.h"
+#include "loadkit.h"
+#include "pipeline.h"
+#include "reach.h"
+
+static const int32_t END = -1;
+
+/* A NAT gateway of the lab (describe-nat-gateways as the loader keeps it). */
+static int32_t kit_nat(struct lab *lab, const char *id, const char *subnet, const char *priv,
+		       const char *pub, const char *state)
+{
+	if (!lab->gateways)
+		lab->gateways = kit_alloc(lab, KIT_MAX, sizeof(struct gateway));
+	struct gateway *g = &lab->gateways[lab->n_gateways];
+	memset(g, 0, sizeof(*g));
+	g->kind = GW_NAT;
+	g->id = kit_str(lab, id);
+	g->vpc = 0;
+	g->state = kit_str(lab, state);
+	g->detail = "public";
+	g->subnet_ids = kit_alloc(lab, 1, sizeof(char *));
+	g->subnet_ids[0] = kit_str(lab, subnet);
+	g->n_subnet_ids = 1;
+	g->has_private_ip = true;
+	g->private_ip = kit_addr(priv);
+	g->has_public_ip = pub != NULL;
+	if (pub)
+		g->public_ip = kit_addr(pub);
+	return (int32_t)lab->n_gateways++;
+}
+
+/* One VPC: a public subnet holding the NAT gateway (its own NACL, an igw
+ * route) and a private subnet routing 0/0 to it (the default NACL). The
+ * NAT subnet's NACL lets in what the private subnet sends to port 80/443
+ * and replies to the NAT gateway's ports; it lets out port 80/443 and the
+ * replies to the private subnet's ephemeral ports. */
+struct nat_lab {
+	struct lab *lab;
+	int32_t vpc, acl_def, acl_nat, rt_pub, rt_priv, sn_pub, sn_priv;
+	int32_t g_app, app, nat_eni, jump, nat;
+};
+
+static struct nat_lab nat_lab(bool with_nat_route)
+{
+	struct nat_lab n;
+	struct lab *lab = n.lab = kit_new();
+	n.vpc = kit_vpc(lab, "vpc-1", "10.0.0.0/16", "2001:db8:1::/56");
+	n.acl_def = kit_nacl(lab, "acl-def", n.vpc, true);
+	kit_nacl_rule(lab, n.acl_def, false, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 0);
+	kit_nacl_rule(lab, n.acl_def, true, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 0);
+	kit_nacl_rule(lab, n.acl_def, false, 101, true, PROTO_ALL, "::/0", 0, 0);
+	kit_nacl_rule(lab, n.acl_def, true, 101, true, PROTO_ALL, "::/0", 0, 0);
+	n.acl_nat = kit_nacl(lab, "acl-nat", n.vpc, false);
+	kit_nacl_rule(lab, n.acl_nat, false, 100, true, PROTO_TCP, "10.0.2.0/24", 80, 443);
+	kit_nacl_rule(lab, n.acl_nat, false, 110, true, PROTO_TCP, "0.0.0.0/0", 1024, 65535);
+	kit_nacl_icmp(lab, n.acl_nat, false, 120, true, PROTO_ICMP, "0.0.0.0/0", -1, -1);
+	kit_nacl_rule(lab, n.acl_nat, true, 100, true, PROTO_TCP, "0.0.0.0/0", 80, 443);
+	kit_nacl_rule(lab, n.acl_nat, true, 110, true, PROTO_TCP, "10.0.2.0/24", 32768, 60999);
+	kit_nacl_icmp(lab, n.acl_nat, true, 120, true, PROTO_ICMP, "0.0.0.0/0", -1, -1);
+	n.rt_priv = kit_route_table(lab, "rtb-priv", n.vpc, true);
+	kit_route(lab, n.rt_priv, "10.0.0.0/16", "local");
+	if (with_nat_route) {
+		kit_route(lab, n.rt_priv, "0.0.0.0/0", "nat-1");
+		kit_route(lab, n.rt_priv, "64:ff9b::/96", "nat-1"); /* NAT64 */
+	}
+	n.rt_pub = kit_route_table(lab, "rtb-pub", n.vpc, false);
+	kit_route(lab, n.rt_pub, "10.0.0.0/16", "local");
+	kit_route(lab, n.rt_pub, "0.0.0.0/0", "igw-1");
+	n.sn_pub = kit_subnet(lab, "subnet-pub", n.vpc, "10.0.1.0/24", NULL, n.acl_nat, n.rt_pub);
+	n.sn_priv =
+	    kit_subnet(lab, "subnet-priv", n.vpc, "10.0.2.0/24", "2001:db8:1:2::/64", -1, -1);
+	n.g_app = kit_group(lab, "sg-app", "app", n.vpc);
+	kit_sg_rule(lab, n.g_app, true, PROTO_ALL, -1, -1, "0.0.0.0/0");
+	kit_sg_rule(lab, n.g_app, true, PROTO_ALL, -1, -1, "::/0");
+	n.app = kit_eni(lab, "eni-app", "app", n.sn_priv, "10.0.2.20", "2001:db8:1:2::20", NULL,
+			(int32_t[]){n.g_app, END});
+	n.nat_eni = kit_eni(lab, "eni-nat", NULL, n.sn_pub, "10.0.1.50", NULL, "198.51.100.7",
+			    (int32_t[]){END});
+	n.jump = kit_eni(lab, "eni-jump", "jump", n.sn_pub, "10.0.1.10", NULL, NULL,
+			 (int32_t[]){n.g_app, END});
+	n.nat = kit_nat(lab, "nat-1", "subnet-pub", "10.0.1.50", "198.51.100.7", "available");
+	kit_finish(lab);
+	return n;
+}
+
+static struct pipeline_end eni_end(int32_t eni)
+{
+	return (struct pipeline_end){.kind = END_ENI, .eni = eni, .service = SERVICE_NONE};
+}
+
+static struct pipeline_end outside_end(void)
+{
+	return (struct pipeline_end){.kind = END_OUTSIDE, .eni = -1, .service = SERVICE_NONE};
+}
+
+static void check(const struct lab *lab, struct pipeline_end client, struct pipeline_end server,
+		  struct flow f, struct pipeline_check *c)
+{
+	struct pipeline_query q;
+	pipeline_query_init(&q);
+	q.client = client;
+	q.server = server;
+	q.request = f;
+	pipeline_check(lab, &q, c);
+}
+
+static void expect_stage(const struct stage_verdict *v, enum pipeline_stage stage,
+			 enum pipeline_verdict verdict, int32_t subnet, bool hop)
+{
+	assert_int_equal(v->stage, stage);
+	assert_int_equal(v->verdict, verdict);
+	assert_int_equal(v->subnet, subnet);
+	assert_int_equal(v->hop, hop);
+}
+
+/* The NAT gateway's hops in both directions, each named. */
+static void test_nat_outbound_and_back(void **state)
+{
+	(void)state;
+	struct nat_lab n = nat_lab(true);
+	struct pipeline_check c;
+	struct flow f = kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, 80);
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	const struct pipeline_result *r = &c.request;
+	assert_int_equal(r->n, 7);
+	expect_stage(&r->stages[1], STAGE_NACL_EGRESS, VERDICT_ACCEPT, n.sn_priv, false);
+	expect_stage(&r->stages[2], STAGE_ROUTE, VERDICT_ACCEPT, n.sn_priv, false);
+	assert_int_equal(r->stages[2].reason, REASON_ROUTE_NAT);
+	expect_stage(&r->stages[3], STAGE_NACL_INGRESS, VERDICT_ACCEPT, n.sn_pub, true);
+	assert_int_equal(r->stages[3].rule_number, 100);
+	assert_int_equal(r->stages[3].gateway, n.nat);
+	expect_stage(&r->stages[4], STAGE_NACL_EGRESS, VERDICT_ACCEPT, n.sn_pub, true);
+	assert_int_equal(r->stages[4].rule_number, 100);
+	assert_int_equal(r->stages[5].reason, REASON_OUTSIDE);
+	char why[512];
+	assert_string_equal(
+	    pipeline_explain(n.lab, &r->stages[2], &f, why, sizeof(why)),
+	    "rtb-priv: 0.0.0.0/0 -> nat-1 (NAT gateway in subnet-pub), then rtb-pub: "
+	    "0.0.0.0/0 -> igw-1; 203.0.113.5 sees the source 198.51.100.7");
+	assert_string_equal(
+	    pipeline_explain(n.lab, &r->stages[3], &f, why, sizeof(why)),
+	    "at NAT gateway nat-1, entering its subnet: acl-nat rule 100: allow tcp "
+	    "80-443 from 10.0.2.0/24");
+	/* the reply: to the NAT gateway's ports, then to the client's */
+	const struct pipeline_result *b = &c.response;
+	assert_int_equal(b->n, 7);
+	expect_stage(&b->stages[2], STAGE_ROUTE, VERDICT_ACCEPT, n.sn_priv, false);
+	expect_stage(&b->stages[3], STAGE_NACL_INGRESS, VERDICT_ACCEPT, n.sn_pub, true);
+	assert_int_equal(b->stages[3].rule_number, 110);
+	assert_int_equal(b->stages[3].port_lo, 1024);
+	assert_int_equal(b->stages[3].port_hi, 65535);
+	expect_stage(&b->stages[4], STAGE_NACL_EGRESS, VERDICT_ACCEPT, n.sn_pub, true);
+	assert_int_equal(b->stages[4].rule_number, 110);
+	assert_int_equal(b->stages[4].port_lo, 32768);
+	expect_stage(&b->stages[5], STAGE_NACL_INGRESS, VERDICT_ACCEPT, n.sn_priv, false);
+	assert_int_equal(b->stages[6].reason, REASON_TRACKED);
+	/* ICMP echo passes too; one packet of it has the same seven stages */
+	struct flow ping = kit_icmp("10.0.2.20", "203.0.113.5", PROTO_ICMP, 8, 0);
+	check(n.lab, eni_end(n.app), outside_end(), ping, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	struct pipeline_result p;
+	struct pipeline_end app = eni_end(n.app), out = outside_end();
+	pipeline_evaluate(n.lab, &app, &out, &ping, 0, &p);
+	assert_int_equal(p.verdict, VERDICT_ACCEPT);
+	assert_int_equal(p.n, 7);
+	kit_free(n.lab);
+}
+
+/* The NAT gateway's subnet's NACL decides both ways. */
+static void test_nat_subnet_nacl(void **state)
+{
+	(void)state;
+	struct nat_lab n = nat_lab(true);
+	struct pipeline_check c;
+	/* port 22 is not let into the NAT gateway's subnet */
+	struct flow f = kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, 22);
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.rejected_at, 3);
+	assert_true(c.request.stages[3].hop);
+	assert_int_equal(c.request.stages[3].rule_number, NACL_RULE_STAR_V4);
+	assert_int_equal(c.request.stages[4].reason, REASON_EARLIER_REJECT);
+	kit_free(n.lab);
+	/* replies to the NAT gateway's low ports are not let in */
+	n = nat_lab(true);
+	struct nacl *acl = &n.lab->nacls[n.acl_nat];
+	acl->ingress[1].port_from = 32768;
+	f = kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, 443);
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.response.rejected_at, 3);
+	assert_int_equal(c.response.stages[3].port, 1024);
+	char why[512];
+	assert_string_equal(
+	    pipeline_explain(n.lab, &c.response.stages[3], &c.reply, why, sizeof(why)),
+	    "at NAT gateway nat-1, entering its subnet: reply port 1024 refused (first of "
+	    "1024-65535): no rule matched: acl-nat rule * (32767): deny all traffic from "
+	    "0.0.0.0/0");
+	kit_free(n.lab);
+}
+
+/* Where the NAT gateway cannot carry a flow, the route stage says why. */
+static void test_nat_refusals(void **state)
+{
+	(void)state;
+	struct nat_lab n = nat_lab(true);
+	struct pipeline_check c;
+	struct pipeline_end app = eni_end(n.app);
+	struct flow f = kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, 80);
+	char why[512];
+	/* a protocol other than TCP, UDP, ICMP */
+	struct flow gre = kit_flow("10.0.2.20", "203.0.113.5", 47, 0);
+	check(n.lab, app, outside_end(), gre, &c);
+	assert_int_equal(c.request.rejected_at, 2);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_PROTOCOL);
+	/* NAT64 and private NAT gateways: not modelled, refused */
+	struct flow f6 = kit_flow("2001:db8:1:2::20", "64:ff9b::c000:205", PROTO_TCP, 80);
+	check(n.lab, app, outside_end(), f6, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_MISSING);
+	assert_string_equal(pipeline_explain(n.lab, &c.request.stages[2], &f6, why, sizeof(why)),
+			    "rtb-priv: 64:ff9b::/96 -> nat-1: NAT gateway nat-1 is usable for IPv4 "
+			    "only (NAT64 is not modelled): dropped");
+	n.lab->gateways[n.nat].detail = "private";
+	check(n.lab, app, outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_MISSING);
+	assert_string_equal(
+	    pipeline_explain(n.lab, &c.request.stages[2], &f, why, sizeof(why)),
+	    "rtb-priv: 0.0.0.0/0 -> nat-1: NAT gateway nat-1 is private (private NAT "
+	    "is not modelled): dropped");
+	n.lab->gateways[n.nat].detail = "public";
+	/* not available */
+	n.lab->gateways[n.nat].state = "deleted";
+	check(n.lab, app, outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_MISSING);
+	assert_string_equal(pipeline_explain(n.lab, &c.request.stages[2], &f, why, sizeof(why)),
+			    "rtb-priv: 0.0.0.0/0 -> nat-1: NAT gateway nat-1 is deleted: dropped");
+	n.lab->gateways[n.nat].state = "available";
+	/* its subnet has no internet gateway route */
+	n.lab->route_tables[n.rt_pub].routes[1].blackhole = true;
+	check(n.lab, app, outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_NO_ROUTE);
+	assert_string_equal(pipeline_explain(n.lab, &c.request.stages[2], &f, why, sizeof(why)),
+			    "rtb-priv: 0.0.0.0/0 -> nat-1 (NAT gateway in subnet-pub), but rtb-pub "
+			    "sends 0.0.0.0/0 to igw-1 (a blackhole), not an internet gateway: "
+			    "dropped");
+	n.lab->route_tables[n.rt_pub].n_routes = 1;
+	check(n.lab, app, outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_NO_ROUTE);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	/* a NAT gateway the lab does not describe */
+	n.lab->route_tables[n.rt_pub].n_routes = 2;
+	n.lab->route_tables[n.rt_pub].routes[1].blackhole = false;
+	n.lab->n_gateways = 0;
+	check(n.lab, app, outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_MISSING);
+	n.lab->n_gateways = 1;
+	check(n.lab, app, outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	kit_free(n.lab);
+}
+
+/* Nothing from outside opens a connection through a NAT gateway: not to
+ * the instances behind it, not to the gateway itself, not from its own
+ * subnet. A packet from outside alone is a reply and passes. */
+static void test_nat_inbound_refused(void **state)
+{
+	(void)state;
+	struct nat_lab n = nat_lab(true);
+	struct pipeline_check c;
+	struct flow f = kit_flow("203.0.113.5", "10.0.2.20", PROTO_TCP, 80);
+	check(n.lab, outside_end(), eni_end(n.app), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.rejected_at, 2);
+	assert_int_equal(c.request.stages[2].reason, REASON_ENDPOINT_INBOUND);
+	char why[512];
+	assert_string_equal(pipeline_explain(n.lab, &c.request.stages[2], &f, why, sizeof(why)),
+			    "203.0.113.5 reaches the VPC only through nat-1, which carries only "
+			    "connections opened from inside the VPC");
+	struct pipeline_result p;
+	struct pipeline_end out = outside_end(), app = eni_end(n.app);
+	pipeline_evaluate(n.lab, &out, &app, &f, 0, &p);
+	assert_int_equal(p.stages[2].reason, REASON_ROUTE_NAT);
+	/* to its Elastic IP, and from its own subnet: it has no SG, admits nothing */
+	f = kit_flow("203.0.113.5", "10.0.1.50", PROTO_TCP, 8080);
+	check(n.lab, outside_end(), eni_end(n.nat_eni), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.stages[c.request.rejected_at].stage, STAGE_SG_INGRESS);
+	f = kit_flow("10.0.1.10", "10.0.1.50", PROTO_TCP, 80);
+	check(n.lab, eni_end(n.jump), eni_end(n.nat_eni), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.stages[c.request.rejected_at].stage, STAGE_SG_INGRESS);
+	kit_free(n.lab);
+}
+
+/* vpcfw diff sees a NAT route come: the private instance reaches the
+ * internet; and go: it does not. */
+static void test_diff_nat_route(void **state)
+{
+	(void)state;
+	struct nat_lab before = nat_lab(false), after = nat_lab(true);
+	struct reach_opts o;
+	reach_opts_init(&o);
+	struct reach_changes ch;
+	for (int dir = 0; dir < 2; dir++) {
+		reach_changes_init(&ch);
+		struct lab *old_lab = dir ? after.lab : before.lab;
+		struct lab *new_lab = dir ? before.lab : after.lab;
+		assert_int_equal(reach_diff(old_lab, new_lab, &o, &ch), 0);
+		bool web = false;
+		for (size_t i = 0; i < ch.n; i++) {
+			const struct reach_change *x = &ch.items[i];
+			assert_int_equal(x->open, dir == 0);
+			assert_string_equal(x->from, "app");
+			if (x->cls == REACH_TCP && x->lo <= 80 && 443 <= x->hi)
+				web = !strcmp(x->stage, "route");
+		}
+		assert_true(web);
+		reach_changes_free(&ch);
+	}
+	kit_free(before.lab);
+	kit_free(after.lab);
+}
+
+/* ... and the NAT gateway's subnet's NACL, port by port as check sees it. */
+static void test_diff_nat_subnet_nacl(void **state)
+{
+	(void)state;
+	struct nat_lab before = nat_lab(true), after = nat_lab(true);
+	after.lab->nacls[after.acl_nat].ingress[0].port_to = 80; /* 443 no longer let in */
+	struct reach_opts o;
+	reach_opts_init(&o);
+	struct reach_changes ch;
+	reach_changes_init(&ch);
+	assert_int_equal(reach_diff(before.lab, after.lab, &o, &ch), 0);
+	bool https = false;
+	for (size_t i = 0; i < ch.n; i++) {
+		const struct reach_change *x = &ch.items[i];
+		assert_false(x->open);
+		assert_string_equal(x->from, "app");
+		https |= x->cls == REACH_TCP && x->lo == 81 && x->hi == 443 &&
+			 !strcmp(x->stage, "nacl-ingress");
+	}
+	assert_true(https);
+	reach_changes_free(&ch);
+	/* the path's maps agree with check, request and response; then with
+	 * replies to the NAT gateway's ports 1024-32767 refused */
+	struct pipeline_end app = eni_end(after.app), out = outside_end();
+	struct ip_addr sa = kit_addr("10.0.2.20"), da = kit_addr("203.0.113.5");
+	for (int round = 0; round < 2; round++) {
+		struct lab *lab = after.lab;
+		lab->nacls[after.acl_nat].ingress[1].port_from = round ? 32768 : 1024;
+		struct reach_path path;
+		assert_int_equal(reach_path_build(lab, &app, &out, &sa, &da, REACH_TCP, &o, &path),
+				 0);
+		size_t accepted = 0;
+		for (unsigned port = 0; port < 65536; port += port < 1100 ? 1 : 97) {
+			struct pipeline_check c;
+			check(lab, app, out, kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, port),
+			      &c);
+			assert_int_equal(reach_path_accepts(&path, port, NULL),
+					 c.verdict == VERDICT_ACCEPT);
+			accepted += c.verdict == VERDICT_ACCEPT;
+		}
+		assert_int_equal(accepted, round ? 0 : 1); /* port 80 alone */
+		reach_path_free(&path);
+	}
+	/* ICMP: echo through the NAT gateway and back, then not let in */
+	struct reach_path path;
+	for (int round = 0; round < 2; round++) {
+		after.lab->nacls[after.acl_nat].ingress[2].allow = round == 0;
+		assert_int_equal(
+		    reach_path_build(after.lab, &app, &out, &sa, &da, REACH_ICMP, &o, &path), 0);
+		struct pipeline_check c;
+		check(after.lab, app, out, kit_icmp("10.0.2.20", "203.0.113.5", PROTO_ICMP, 8, 0),
+		      &c);
+		assert_int_equal(c.verdict, round ? VERDICT_REJECT : VERDICT_ACCEPT);
+		assert_int_equal(reach_path_accepts(&path, REACH_ICMP_KEY(8, 0), NULL),
+				 c.verdict == VERDICT_ACCEPT);
+		reach_path_free(&path);
+	}
+	kit_free(before.lab);
+	kit_free(after.lab);
+}
+
+/* A gateway of another kind (peering: vpc_id requester, peer the accepter). */
+static int32_t kit_gateway(struct lab *lab, enum gateway_kind kind, const char *id,
+			   const char *vpc_id, const char *peer, const char *state)
+{
+	int32_t g = kit_nat(lab, id, "-", "10.255.255.255", NULL, state);
+	lab->gateways[g].kind = kind;
+	lab->gateways[g].vpc_id = kit_str(lab, vpc_id);
+	lab->gateways[g].peer_vpc_id = kit_str(lab, peer);
+	return g;
+}
+
+/* Two VPCs joined by pcx-1: a (10.1.0.0/16) and b (10.2.0.0/16), one
+ * subnet and one instance each; b admits SSH from a's group (a reference
+ * across the peering), a admits nothing. A third VPC c (10.3.0.0/16)
+ * peers with b only. Default NACLs allow all. */
+struct peer_lab {
+	struct lab *lab;
+	int32_t rt_a, rt_b, a, b, c, pcx;
+};
+
+static struct peer_lab peer_lab(void)
+{
+	struct peer_lab p;
+	struct lab *lab = p.lab = kit_new();
+	static const char *const names[] = {"a", "b", "c"};
+	int32_t eni[3], g[3];
+	for (int i = 0; i < 3; i++) {
+		char id[32], cidr[32], sub[32], addr[32];
+		snprintf(id, sizeof(id), "vpc-%s", names[i]);
+		snprintf(cidr, sizeof(cidr), "10.%d.0.0/16", i + 1);
+		int32_t vpc = kit_vpc(lab, id, cidr, NULL);
+		snprintf(id, sizeof(id), "acl-%s", names[i]);
+		int32_t acl = kit_nacl(lab, id, vpc, true);
+		kit_nacl_rule(lab, acl, false, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 0);
+		kit_nacl_rule(lab, acl, true, 100, true, PROTO_ALL, "0.0.0.0/0", 0, 0);
+		snprintf(id, sizeof(id), "rtb-%s", names[i]);
+		int32_t rt = kit_route_table(lab, id, vpc, true);
+		kit_route(lab, rt, cidr, "local");
+		if (i == 0)
+			p.rt_a = rt;
+		if (i == 1)
+			p.rt_b = rt;
+		snprintf(id, sizeof(id), "subnet-%s", names[i]);
+		snprintf(sub, sizeof(sub), "10.%d.1.0/24", i + 1);
+		int32_t sn = kit_subnet(lab, id, vpc, sub, NULL, -1, -1);
+		snprintf(id, sizeof(id), "sg-%s", names[i]);
+		g[i] = kit_group(lab, id, names[i], vpc);
+		kit_sg_rule(lab, g[i], true, PROTO_ALL, -1, -1, "0.0.0.0/0");
+		snprintf(id, sizeof(id), "eni-%s", names[i]);
+		snprintf(addr, sizeof(addr), "10.%d.1.10", i + 1);
+		eni[i] = kit_eni(lab, id, names[i], sn, addr, NULL, NULL, (int32_t[]){g[i], END});
+	}
+	kit_sg_rule(lab, g[1], false, PROTO_TCP, 22, 22, "sg-a");
+	kit_sg_rule(lab, g[2], false, PROTO_TCP, 22, 22, "0.0.0.0/0");
+	kit_route(lab, p.rt_a, "10.2.0.0/16", "pcx-1");
+	kit_route(lab, p.rt_b, "10.1.0.0/16", "pcx-1");
+	kit_route(lab, p.rt_b, "10.3.0.0/16", "pcx-2");
+	p.pcx = kit_gateway(lab, GW_PEERING, "pcx-1", "vpc-a", "vpc-b", "active");
+	kit_gateway(lab, GW_PEERING, "pcx-2", "vpc-c", "vpc-b", "active");
+	p.a = eni[0];
+	p.b = eni[1];
+	p.c = eni[2];
+	kit_finish(lab);
+	return p;
+}
+
+/* Peering: both sides' tables, the peer's group referenced, each side's
+ * NACL; nothing transitive, nothing over a peering not active. */
+static void test_peering(void **state)
+{
+	(void)state;
+	struct peer_lab p = peer_lab();
+	struct pipeline_check c;
+	char why[512];
+	struct flow f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.a), eni_end(p.b), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.request.n, 5);
+	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_PEERING);
+	assert_int_equal(c.request.stages[3].reason, REASON_RULE); /* b's NACL */
+	assert_int_equal(c.response.stages[2].reason, REASON_ROUTE_PEERING);
+	assert_string_equal(pipeline_explain(p.lab, &c.request.stages[2], &f, why, sizeof(why)),
+			    "rtb-a: 10.2.0.0/16 -> pcx-1 (VPC peering)");
+	/* c has no route to b at all */
+	f = kit_flow("10.3.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.c), eni_end(p.b), f, &c);
+	assert_int_equal(c.request.rejected_at, 2);
+	assert_int_equal(c.request.stages[2].reason, REASON_OTHER_VPC);
+	/* b -> c over pcx-2 passes the route; c's table has no way back */
+	f = kit_flow("10.2.1.10", "10.3.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.b), eni_end(p.c), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_PEERING);
+	assert_int_equal(c.response.stages[2].reason, REASON_OTHER_VPC);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	/* with it, c reaches b's SG, whose reference admits only a's members */
+	kit_route(p.lab, 2, "10.2.0.0/16", "pcx-2");
+	check(p.lab, eni_end(p.b), eni_end(p.c), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	f = kit_flow("10.3.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.c), eni_end(p.b), f, &c);
+	assert_int_equal(c.request.rejected_at, 4);
+	assert_int_equal(c.request.stages[4].reason, REASON_NO_RULE);
+	kit_route(p.lab, p.rt_a, "10.3.0.0/16", "pcx-1");
+	f = kit_flow("10.1.1.10", "10.3.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.a), eni_end(p.c), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_PEERING_MISMATCH);
+	assert_string_equal(
+	    pipeline_explain(p.lab, &c.request.stages[2], &f, why, sizeof(why)),
+	    "rtb-a: 10.3.0.0/16 -> pcx-1: it joins vpc-a and vpc-b, which is not the "
+	    "way to 10.3.1.10 (no transitive routing)");
+	/* a -> b: b's return route missing, then the peering not active */
+	p.lab->route_tables[p.rt_b].n_routes = 1;
+	f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.a), eni_end(p.b), f, &c);
+	assert_int_equal(c.request.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.response.rejected_at, 2);
+	assert_string_equal(
+	    pipeline_explain(p.lab, &c.response.stages[2], &c.reply, why, sizeof(why)),
+	    "rtb-b has no route to 10.1.1.10 in another VPC");
+	p.lab->route_tables[p.rt_b].n_routes = 3;
+	p.lab->gateways[p.pcx].state = "pending-acceptance";
+	check(p.lab, eni_end(p.a), eni_end(p.b), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_PEERING_MISMATCH);
+	assert_string_equal(pipeline_explain(p.lab, &c.request.stages[2], &f, why, sizeof(why)),
+			    "rtb-a: 10.2.0.0/16 -> pcx-1: the peering connection is "
+			    "pending-acceptance, not active");
+	kit_free(p.lab);
+}
+
+/* A virtual private gateway: on-premises hosts reach private instances
+ * and are reached by them, no public IP; a blackhole route drops. */
+static void test_vpn_gateway(void **state)
+{
+	(void)state;
+	struct nat_lab n = nat_lab(false);
+	kit_route(n.lab, n.rt_priv, "172.16.0.0/12", "vgw-1");
+	kit_sg_rule(n.lab, n.g_app, false, PROTO_TCP, 22, 22, "172.16.0.0/12");
+	struct pipeline_check c;
+	struct flow f = kit_flow("172.16.5.5", "10.0.2.20", PROTO_TCP, 22);
+	check(n.lab, outside_end(), eni_end(n.app), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_VGW);
+	f = kit_flow("10.0.2.20", "172.16.5.5", PROTO_TCP, 443);
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	/* elsewhere no route: the internet stays out of reach */
+	f = kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, 443);
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NO_ROUTE);
+	n.lab->route_tables[n.rt_priv].routes[1].blackhole = true;
+	f = kit_flow("10.0.2.20", "172.16.5.5", PROTO_TCP, 443);
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_BLACKHOLE);
+	kit_free(n.lab);
+}
+
+/* Transit gateways are not modelled (docs/deviations.md): refused at the
+ * route stage, which names the tgw- route. */
+static void test_tgw_not_modelled(void **state)
+{
+	(void)state;
+	struct peer_lab p = peer_lab();
+	p.lab->route_tables[p.rt_a].routes[1].target = "tgw-1";
+	p.lab->route_tables[p.rt_a].routes[1].kind = ROUTE_TGW;
+	struct pipeline_check c;
+	char why[512];
+	struct flow f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(p.lab, eni_end(p.a), eni_end(p.b), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.stages[2].reason, REASON_OTHER_VPC);
+	assert_string_equal(pipeline_explain(p.lab, &c.request.stages[2], &f, why, sizeof(why)),
+			    "rtb-a sends 10.2.0.0/16 to tgw-1, which does not lead into the VPC of "
+			    "10.2.1.10");
+	kit_free(p.lab);
+}
+
+/* Our lab format describes the NAT gateway ("gateways", as vpcfw import
+ * writes them): the private instance reaches the internet through it. */
+#define NAT_LAB                                                                                    \
+	"{'lab':'natlab','vpcs':[{'name':'main','id':'vpc-1','cidr':'10.0.0.0/16',"                \
+	"'route_tables':[{'name':'public','id':'rtb-pub','routes':[{'dest':'0.0.0.0/0',"           \
+	"'target':'igw-1'}]},{'name':'private','id':'rtb-priv','main':true,'routes':["             \
+	"{'dest':'0.0.0.0/0','target':'nat-1'}]}],"                                                \
+	"'subnets':[{'name':'pub','id':'subnet-pub','cidr':'10.0.1.0/24','route_table':"           \
+	"'public'},{'name':'priv','id':'subnet-priv','cidr':'10.0.2.0/24'}],"                      \
+	"'security_groups':[{'name':'app','id':'sg-app','egress':[{'proto':'-1','to':"             \
+	"'0.0.0.0/0'}]}],"                                                                         \
+	"'enis':[{'name':'app','id':'eni-app','subnet':'priv','ip':'10.0.2.20','groups':"          \
+	"['app']}]}],"
+
+static void test_lab_format_gateways(void **state)
+{
+	(void)state;
+	struct result res;
+	load_as(&res, "t.json",
+		NAT_LAB "'gateways':[{'kind':'nat','id':'nat-1','vpc':'vpc-1','subnets':"
+			"['subnet-pub'],'public_ip':'198.51.100.7','state':'available'}]}",
+		false);
+	expect_ok(&res);
+	assert_int_equal(res.lab->n_gateways, 1);
+	struct endpoint ep;
+	assert_int_equal(lab_resolve_endpoint(res.lab, "app", &ep), 0);
+	struct pipeline_check c;
+	check(res.lab, eni_end(ep.eni), outside_end(),
+	      kit_flow("10.0.2.20", "203.0.113.5", PROTO_TCP, 443), &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_NAT);
+	assert_string_equal(lab_gateway_kind_name(GW_NAT), "nat");
+	done(&res);
+	one_error(NAT_LAB "'gateways':[{'kind':'nat-gw','id':'nat-1'}]}", "gateways[0].kind",
+		  "unknown gateway kind 'nat-gw' (internet, nat, endpoint, peering, transit, "
+		  "transit-attachment)");
+	one_error(NAT_LAB "'gateways':[{'kind':'nat','id':'nat-1','eip':'1.2.3.4'}]}",
+		  "gateways[0].eip", "unknown key");
+	one_error(NAT_LAB "'gateways':[{'kind':'nat'}]}", "gateways[0].id",
+		  "required key is missing");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_nat_outbound_and_back),
+	    cmocka_unit_test(test_nat_subnet_nacl),
+	    cmocka_unit_test(test_nat_refusals),
+	    cmocka_unit_test(test_nat_inbound_refused),
+	    cmocka_unit_test(test_diff_nat_route),
+	    cmocka_unit_test(test_diff_nat_subnet_nacl),
+	    cmocka_unit_test(test_peering),
+	    cmocka_unit_test(test_vpn_gateway),
+	    cmocka_unit_test(test_tgw_not_modelled),
+	    cmocka_unit_test(test_lab_format_gateways),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,56 @@
+/*
+ * The "gateways" of a lab written back in our lab format (vpcfw import):
+ * NAT gateways, peering connections and the other gateways an export
+ * carries, so that the imported lab routes as the export did.
+ */
+#include "lab_write.h"
+
+#include "load.h"
+#include "model.h"
+
+static void set_str(json_t *o, const char *key, const char *s)
+{
+	if (s)
+		json_object_set_new(o, key, json_string(s));
+}
+
+static void set_list(json_t *o, const char *key, const char *const *ids, size_t n)
+{
+	if (!n)
+		return;
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(ids[i] ? ids[i] : ""));
+	json_object_set_new(o, key, a);
+}
+
+static void set_addr(json_t *o, const char *key, bool has, const struct ip_addr *a)
+{
+	char buf[IP_ADDR_STRLEN];
+	if (has)
+		json_object_set_new(o, key, json_string(ip_addr_format(a, buf, sizeof(buf))));
+}
+
+json_t *lab_write_gateways(const struct lab *lab)
+{
+	json_t *out = json_array();
+	for (size_t i = 0; i < lab->n_gateways; i++) {
+		const struct gateway *g = &lab->gateways[i];
+		json_t *o = json_object();
+		set_str(o, "kind", lab_gateway_kind_name(g->kind));
+		set_str(o, "id", g->id);
+		set_str(o, "name", g->name);
+		set_str(o, "vpc", g->vpc_id);
+		set_str(o, "peer_vpc", g->peer_vpc_id);
+		set_str(o, "transit", g->transit_id);
+		set_str(o, "state", g->state);
+		set_str(o, "detail", g->detail);
+		set_list(o, "subnets", g->subnet_ids, g->n_subnet_ids);
+		set_list(o, "enis", g->eni_ids, g->n_eni_ids);
+		set_list(o, "route_tables", g->route_table_ids, g->n_route_table_ids);
+		set_addr(o, "private_ip", g->has_private_ip, &g->private_ip);
+		set_addr(o, "public_ip", g->has_public_ip, &g->public_ip);
+		json_array_append_new(out, o);
+	}
+	return out;
+}
