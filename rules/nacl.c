@@ -10,9 +10,10 @@
 
 #include <stdio.h>
 
-static bool icmp_field_matches(int16_t want, uint8_t have)
+bool nacl_entry_keys(const struct nacl_entry *e, int proto, struct keyset *k)
 {
-	return want < 0 || want == have;
+	return keyset_of_rule(e->protocol, e->port_from, e->port_to, e->icmp_type, e->icmp_code,
+			      proto, k);
 }
 
 bool nacl_entry_matches(const struct nacl_entry *e, const struct flow *f)
@@ -20,18 +21,9 @@ bool nacl_entry_matches(const struct nacl_entry *e, const struct flow *f)
 	/* ingress rules look at where the packet comes from, egress at where
 	 * it goes; a family mismatch never matches (§8: IPv6 not optional). */
 	const struct ip_addr *a = e->egress ? &f->dst : &f->src;
-	if (!ip_prefix_contains(&e->cidr, a))
-		return false;
-	if (e->protocol == PROTO_ALL)
-		return true;
-	if (e->protocol != f->proto)
-		return false;
-	if (flow_has_ports(f))
-		return f->dport >= e->port_from && f->dport <= e->port_to;
-	if (flow_is_icmp(f))
-		return icmp_field_matches(e->icmp_type, f->icmp_type) &&
-		       icmp_field_matches(e->icmp_code, f->icmp_code);
-	return true;
+	struct keyset k;
+	return ip_prefix_contains(&e->cidr, a) && nacl_entry_keys(e, f->proto, &k) &&
+	       keyset_has(&k, keyset_flow_key(f));
 }
 
 static void list_of(const struct nacl *acl, bool egress, const struct nacl_entry **list, size_t *n)

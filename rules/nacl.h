@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "flow.h"
+#include "keyset.h"
 #include "model.h"
 
 struct nacl_decision {
@@ -33,6 +34,10 @@ struct nacl_decision {
 /* Whether one entry matches the packet (its own egress flag picks which
  * address the CIDR is compared with). */
 bool nacl_entry_matches(const struct nacl_entry *e, const struct flow *f);
+
+/* The keys of protocol proto the entry matches (keyset.h), whatever its
+ * CIDR; false when none. nacl_entry_matches is this and the CIDR. */
+bool nacl_entry_keys(const struct nacl_entry *e, int proto, struct keyset *k);
 
 /* Evaluates the ingress or egress list. Returns d->allow. */
 bool nacl_evaluate(const struct nacl *acl, bool egress, const struct flow *f,
