@@ -26,18 +26,17 @@ bool nacl_entry_matches(const struct nacl_entry *e, const struct flow *f)
 	       keyset_has(&k, keyset_flow_key(f));
 }
 
-static void list_of(const struct nacl *acl, bool egress, const struct nacl_entry **list, size_t *n)
+const struct nacl_entry *nacl_list(const struct nacl *acl, bool egress, size_t *n)
 {
-	*list = egress ? acl->egress : acl->ingress;
 	*n = egress ? acl->n_egress : acl->n_ingress;
+	return egress ? acl->egress : acl->ingress;
 }
 
 bool nacl_evaluate(const struct nacl *acl, bool egress, const struct flow *f,
 		   struct nacl_decision *d)
 {
-	const struct nacl_entry *list;
 	size_t n;
-	list_of(acl, egress, &list, &n);
+	const struct nacl_entry *list = nacl_list(acl, egress, &n);
 	for (size_t i = 0; i < n; i++) {
 		if (nacl_entry_matches(&list[i], f)) {
 			d->allow = list[i].allow;
@@ -76,9 +75,8 @@ bool nacl_evaluate_ports(const struct nacl *acl, bool egress, const struct flow 
 		*port = lo;
 		return nacl_evaluate(acl, egress, f, d);
 	}
-	const struct nacl_entry *list;
 	size_t n;
-	list_of(acl, egress, &list, &n);
+	const struct nacl_entry *list = nacl_list(acl, egress, &n);
 	struct nacl_decision first = {0};
 	bool have_first = false;
 	uint32_t limit = (uint32_t)hi + 1;
@@ -101,9 +99,8 @@ bool nacl_evaluate_ports(const struct nacl *acl, bool egress, const struct flow 
 
 uint32_t nacl_next_port(const struct nacl *acl, bool egress, uint32_t p, uint32_t limit)
 {
-	const struct nacl_entry *list;
 	size_t n;
-	list_of(acl, egress, &list, &n);
+	const struct nacl_entry *list = nacl_list(acl, egress, &n);
 	return next_boundary(list, n, p, limit);
 }
 

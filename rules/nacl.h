@@ -51,6 +51,9 @@ bool nacl_evaluate(const struct nacl *acl, bool egress, const struct flow *f,
 bool nacl_evaluate_ports(const struct nacl *acl, bool egress, const struct flow *f, uint16_t lo,
 			 uint16_t hi, uint16_t *port, struct nacl_decision *d);
 
+/* The ingress or egress entries in rule number order (first match). */
+const struct nacl_entry *nacl_list(const struct nacl *acl, bool egress, size_t *n);
+
 /* Both lists as one sequence, ingress then egress: for walking every
  * entry of a NACL. i < nacl_entry_count(acl). */
 size_t nacl_entry_count(const struct nacl *acl);

@@ -1,7 +1,8 @@
 /*
  * What the pipeline's own files share (pipeline.c: ends and the SG/NACL
  * stages; route.c: the route stage; pipeline_check.c: a request and its
- * response; pipeline_explain.c: the words). Nobody else includes this.
+ * response; pipeline_explain.c: the words), and rules/reach.c, which
+ * builds diff's maps from the same stages. Nobody else includes this.
  */
 #ifndef VPCFW_PIPELINE_PRIVATE_H
 #define VPCFW_PIPELINE_PRIVATE_H

@@ -101,19 +101,6 @@ void pipeline_end_of_addr(const struct lab *lab, int32_t vpc, const struct ip_ad
 	out->kind = out->service != SERVICE_NONE ? END_SERVICE : END_OUTSIDE;
 }
 
-/* Traffic no NACL filters (§1, §9): to or from a service address of the
- * VPC. DHCP is exempt as the exchange with the VPC's DHCP service (the
- * broadcast address or the VPC router), never as UDP 67/68 between any
- * two hosts. */
-static enum vpc_service nacl_exempt(const struct pipeline_end *src, const struct pipeline_end *dst)
-{
-	if (src->kind == END_SERVICE)
-		return src->service;
-	if (dst->kind == END_SERVICE)
-		return dst->service;
-	return SERVICE_NONE;
-}
-
 enum sg_exemption pipeline_sg_exemption(const struct lab *lab, const struct pipeline_end *peer,
 					uint8_t proto, uint16_t *lo, uint16_t *hi)
 {
@@ -140,26 +127,6 @@ static bool port_in(uint16_t p, uint16_t lo, uint16_t hi)
 	return lo <= p && p <= hi;
 }
 
-/* Traffic no SG filters (§1): DNS with the Amazon DNS server and DHCP
- * with the VPC's DHCP service always; the link-local services unless the
- * lab says SGs filter them. */
-static enum vpc_service sg_exempt(const struct lab *lab, const struct pipeline_end *peer,
-				  const struct flow *f)
-{
-	uint16_t lo = 0, hi = 0;
-	switch (pipeline_sg_exemption(lab, peer, f->proto, &lo, &hi)) {
-	case SG_EXEMPT_ALL:
-		return peer->service;
-	case SG_EXEMPT_PORTS:
-		if (flow_has_ports(f) && (port_in(f->dport, lo, hi) || port_in(f->sport, lo, hi)))
-			return peer->service;
-		return SERVICE_NONE;
-	default:
-		return SERVICE_NONE;
-	}
-}
-
-
 static void skip(struct stage_verdict *v, enum pipeline_reason r, enum vpc_service s)
 {
 	v->verdict = VERDICT_SKIPPED;
@@ -167,31 +134,108 @@ static void skip(struct stage_verdict *v, enum pipeline_reason r, enum vpc_servi
 	v->service = s;
 }
 
-/* The stage belongs to an end that is no ENI of the lab. */
-static void skip_not_eni(struct stage_verdict *v, const struct pipeline_end *e)
+/* Whose stage it is, undecided; NULL when self is no ENI of the lab, and
+ * then the stage is skipped for it. */
+static const struct eni *scope_init(const struct lab *lab, const struct pipeline_end *self,
+				    enum pipeline_stage stage, struct stage_scope *s)
 {
-	if (e->kind == END_SERVICE)
-		skip(v, REASON_SERVICE, e->service);
+	verdict_init(&s->v, stage);
+	s->decided = true;
+	s->egress = stage == STAGE_SG_EGRESS || stage == STAGE_NACL_EGRESS;
+	s->eni = NULL;
+	s->nacl = NULL;
+	s->exempt_ports = false;
+	const struct eni *e = end_eni(lab, self);
+	if (!e && self->kind == END_SERVICE)
+		skip(&s->v, REASON_SERVICE, self->service);
+	else if (!e)
+		skip(&s->v, REASON_OUTSIDE, SERVICE_NONE);
+	return e;
+}
+
+/* Traffic no SG filters (§1): DNS with the Amazon DNS server and DHCP
+ * with the VPC's DHCP service always, by their ports; the link-local
+ * services unless the lab says SGs filter them. */
+static void sg_scope(const struct lab *lab, const struct eni *e, const struct pipeline_end *self,
+		     const struct pipeline_end *peer, const struct flow *f, struct stage_scope *s)
+{
+	s->v.eni = self->eni;
+	uint16_t lo = 0, hi = 0;
+	switch (pipeline_sg_exemption(lab, peer, f->proto, &lo, &hi)) {
+	case SG_EXEMPT_ALL:
+		skip(&s->v, REASON_SERVICE, peer->service);
+		return;
+	case SG_EXEMPT_PORTS:
+		s->exempt_ports = true;
+		s->exempt_lo = lo;
+		s->exempt_hi = hi;
+		s->exempt = s->v;
+		skip(&s->exempt, REASON_SERVICE, peer->service);
+		break;
+	default:
+		break;
+	}
+	s->decided = false;
+	s->eni = e;
+}
+
+/* No NACL filters traffic inside one subnet or to or from a service
+ * address of the VPC (§1, §9). DHCP is exempt as the exchange with the
+ * VPC's DHCP service (the broadcast address or the VPC router), never as
+ * UDP 67/68 between any two hosts. */
+static void nacl_scope(const struct lab *lab, const struct eni *e, const struct pipeline_end *peer,
+		       const struct flow *f, struct stage_scope *s)
+{
+	s->v.subnet = e->subnet;
+	const struct eni *other = end_eni(lab, peer);
+	if (other && other->subnet == e->subnet) {
+		skip(&s->v, REASON_SAME_SUBNET, SERVICE_NONE);
+		return;
+	}
+	if (peer->kind == END_SERVICE) {
+		skip(&s->v, REASON_SERVICE, peer->service);
+		return;
+	}
+	s->v.reason = REASON_RULE;
+	s->v.verdict = VERDICT_REJECT;
+	if (!valid_index(e->subnet, lab->n_subnets) ||
+	    !valid_index(lab->subnets[e->subnet].nacl, lab->n_nacls)) {
+		/* a loader invariant broken: deny rather than run open (§8) */
+		s->v.rule_number = f->src.family == IP_V6 ? NACL_RULE_STAR_V6 : NACL_RULE_STAR_V4;
+		return;
+	}
+	s->v.nacl = lab->subnets[e->subnet].nacl;
+	s->nacl = &lab->nacls[s->v.nacl];
+	s->decided = false;
+}
+
+void pipeline_stage_scope(const struct lab *lab, enum pipeline_stage stage,
+			  const struct pipeline_end *self, const struct pipeline_end *peer,
+			  const struct flow *f, struct stage_scope *out)
+{
+	const struct eni *e = scope_init(lab, self, stage, out);
+	if (!e)
+		return;
+	if (stage == STAGE_SG_EGRESS || stage == STAGE_SG_INGRESS)
+		sg_scope(lab, e, self, peer, f, out);
 	else
-		skip(v, REASON_OUTSIDE, SERVICE_NONE);
+		nacl_scope(lab, e, peer, f, out);
 }
 
 void pipeline_sg_stage(const struct lab *lab, const struct pipeline_end *src,
 		       const struct pipeline_end *dst, bool egress, const struct flow *f,
 		       bool tracked, struct stage_verdict *v)
 {
-	const struct pipeline_end *self = egress ? src : dst;
-	const struct pipeline_end *peer = egress ? dst : src;
-	verdict_init(v, egress ? STAGE_SG_EGRESS : STAGE_SG_INGRESS);
-	const struct eni *e = end_eni(lab, self);
-	if (!e) {
-		skip_not_eni(v, self);
+	struct stage_scope s;
+	pipeline_stage_scope(lab, egress ? STAGE_SG_EGRESS : STAGE_SG_INGRESS, egress ? src : dst,
+			     egress ? dst : src, f, &s);
+	*v = s.v;
+	if (s.decided)
 		return;
-	}
-	v->eni = self->eni;
-	enum vpc_service s = sg_exempt(lab, peer, f);
-	if (s != SERVICE_NONE) {
-		skip(v, REASON_SERVICE, s);
+	if (s.exempt_ports && flow_has_ports(f) &&
+	    (port_in(f->dport, s.exempt_lo, s.exempt_hi) ||
+	     port_in(f->sport, s.exempt_lo, s.exempt_hi))) {
+		*v = s.exempt;
 		return;
 	}
 	if (tracked) {
@@ -200,7 +244,7 @@ void pipeline_sg_stage(const struct lab *lab, const struct pipeline_end *src,
 		return;
 	}
 	struct sg_match m;
-	if (!sg_evaluate(lab, e, egress, f, &m)) {
+	if (!sg_evaluate(lab, s.eni, egress, f, &m)) {
 		v->verdict = VERDICT_REJECT;
 		v->reason = REASON_NO_RULE;
 		return;
@@ -209,44 +253,23 @@ void pipeline_sg_stage(const struct lab *lab, const struct pipeline_end *src,
 	v->reason = REASON_RULE;
 	v->group = m.group;
 	v->rule = m.rule;
-	v->untracked = sg_flow_is_untracked(lab, e, egress, f, NULL);
+	v->untracked = sg_flow_is_untracked(lab, s.eni, egress, f, NULL);
 }
 
 /* The NACL stage over destination ports lo..hi (lo == hi for a packet). */
 void pipeline_nacl_stage_ports(const struct lab *lab, const struct pipeline_end *src,
-			     const struct pipeline_end *dst, bool egress, const struct flow *f,
-			     uint16_t lo, uint16_t hi, struct stage_verdict *v)
+			       const struct pipeline_end *dst, bool egress, const struct flow *f,
+			       uint16_t lo, uint16_t hi, struct stage_verdict *v)
 {
-	const struct pipeline_end *self = egress ? src : dst;
-	verdict_init(v, egress ? STAGE_NACL_EGRESS : STAGE_NACL_INGRESS);
-	const struct eni *e = end_eni(lab, self);
-	if (!e) {
-		skip_not_eni(v, self);
+	struct stage_scope s;
+	pipeline_stage_scope(lab, egress ? STAGE_NACL_EGRESS : STAGE_NACL_INGRESS,
+			     egress ? src : dst, egress ? dst : src, f, &s);
+	*v = s.v;
+	if (s.decided)
 		return;
-	}
-	v->subnet = e->subnet;
-	const struct eni *other = end_eni(lab, egress ? dst : src);
-	if (other && other->subnet == e->subnet) {
-		skip(v, REASON_SAME_SUBNET, SERVICE_NONE);
-		return;
-	}
-	enum vpc_service s = nacl_exempt(src, dst);
-	if (s != SERVICE_NONE) {
-		skip(v, REASON_SERVICE, s);
-		return;
-	}
-	v->reason = REASON_RULE;
-	v->verdict = VERDICT_REJECT;
-	if (!valid_index(e->subnet, lab->n_subnets) ||
-	    !valid_index(lab->subnets[e->subnet].nacl, lab->n_nacls)) {
-		/* a loader invariant broken: deny rather than run open (§8) */
-		v->rule_number = f->src.family == IP_V6 ? NACL_RULE_STAR_V6 : NACL_RULE_STAR_V4;
-		return;
-	}
-	v->nacl = lab->subnets[e->subnet].nacl;
 	struct nacl_decision d;
 	uint16_t port;
-	bool ok = nacl_evaluate_ports(&lab->nacls[v->nacl], egress, f, lo, hi, &port, &d);
+	bool ok = nacl_evaluate_ports(s.nacl, egress, f, lo, hi, &port, &d);
 	v->verdict = ok ? VERDICT_ACCEPT : VERDICT_REJECT;
 	v->rule_number = d.rule_number;
 	if (flow_has_ports(f) && lo != hi) {

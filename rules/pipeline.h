@@ -133,6 +133,32 @@ enum sg_exemption { SG_EXEMPT_NONE, SG_EXEMPT_ALL, SG_EXEMPT_PORTS };
 enum sg_exemption pipeline_sg_exemption(const struct lab *lab, const struct pipeline_end *peer,
 					uint8_t proto, uint16_t *lo, uint16_t *hi);
 
+/* What an SG or NACL stage consults for traffic between self (whose
+ * stage it is) and peer, before looking at any port or ICMP type: the one
+ * place the stages' skip and exemption decisions are made (§1, §9: not
+ * an ENI, same subnet, AWS service traffic). pipeline_sg_stage and
+ * pipeline_nacl_stage answer one packet from it (first match over the
+ * rules it names); rules/reach builds `diff`'s interval maps from the
+ * very same scope. Reads only the flow's protocol and family. */
+struct stage_scope {
+	struct stage_verdict v; /* the stage and whose (eni, subnet, nacl);
+				 * the whole verdict when decided */
+	bool decided;		/* no rule is consulted: v is the answer */
+	bool egress;
+	const struct eni *eni;	 /* SG: whose groups' rules (sg_walk) */
+	const struct nacl *nacl; /* NACL: whose entries, first match */
+	/* SG: TCP/UDP packets with either port in exempt_lo..exempt_hi are
+	 * service traffic (DNS, DHCP) and get the verdict exempt. */
+	bool exempt_ports;
+	uint16_t exempt_lo, exempt_hi;
+	struct stage_verdict exempt;
+};
+
+/* stage: one of the SG and NACL stages. */
+void pipeline_stage_scope(const struct lab *lab, enum pipeline_stage stage,
+			  const struct pipeline_end *self, const struct pipeline_end *peer,
+			  const struct flow *f, struct stage_scope *out);
+
 /* Flags for pipeline_evaluate: the connection is already tracked on the
  * source / destination ENI (conntrack hit), so that ENI's SG stage passes
  * without rules (AWS-SEMANTICS §4). NACL stages run regardless. */

@@ -1,7 +1,7 @@
 /*
- * Shared only by rules/reach*.c: the interval sweep of reach.c used by the
- * diff driver (reach_diff.c), and the endpoints a diff compares
- * (reach_ends.c). Not for other modules: reach.h is the interface.
+ * Shared only by rules/reach*.c: the interval maths (reach_iv.c) under the
+ * stage maps (reach.c) and the diff driver (reach_diff.c), and the
+ * endpoints a diff compares (reach_ends.c). Not for other modules: reach.h is the interface.
  */
 #ifndef VPCFW_REACH_PRIVATE_H
 #define VPCFW_REACH_PRIVATE_H
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "reach.h"
+#include "sg.h"
 
 /* Protocols with a class of their own never count as REACH_OTHER keys. */
 bool reach_key_excluded(enum reach_class c, uint32_t key);
@@ -22,20 +23,48 @@ const struct reach_seg *reach_map_find(const struct reach_map *m, uint32_t key);
 int reach_boundaries(const struct reach_path *const *paths, size_t n_paths, enum reach_class c,
 		     uint32_t key_max, uint32_t **out, size_t *n);
 
-/* Each group's member list, sorted, so that an SG rule naming a group
- * is matched by binary search: an account's groups have hundreds of
- * members. Built per lab; 0 or -ENOMEM, free with reach_members_free
- * either way. */
-struct reach_members {
-	struct ip_addr **sorted; /* per group, lab->groups[g].n_members each */
-	size_t n;
+/* ---- interval maths (reach_iv.c) ---- */
+
+struct ivl {
+	struct reach_iv *v;
+	size_t n, cap;
 };
 
-int reach_members_build(const struct lab *lab, struct reach_members *out);
-void reach_members_free(struct reach_members *m);
+int reach_ivl_push(struct ivl *l, uint32_t lo, uint32_t hi);
+
+struct segl {
+	struct reach_seg *v;
+	size_t n, cap;
+};
+
+/* A partition by first match: each key goes to the first rule that
+ * matches it, the rest to the default. */
+struct first_match {
+	struct ivl free; /* keys no rule has decided yet, sorted */
+	struct ivl next;
+	struct segl segs;
+};
+
+/* 0 or -ENOMEM; release with reach_fm_release either way. */
+int reach_fm_init(struct first_match *fm, uint32_t key_max);
+void reach_fm_release(struct first_match *fm);
+/* Assigns match ∩ free to (accept, why); free -= match. match is sorted
+ * and disjoint. */
+int reach_fm_apply(struct first_match *fm, const struct ivl *match, bool accept,
+		   const struct stage_verdict *why);
+/* Whatever is left gets the default verdict; the partition goes to map. */
+int reach_fm_finish(struct first_match *fm, bool accept, const struct stage_verdict *why,
+		    struct reach_map *map);
+
+/* map: one piece 0..key_max. */
+int reach_map_const(struct reach_map *map, uint32_t key_max, bool accept,
+		    const struct stage_verdict *why);
+/* Keys lo..hi of map get (accept, why) instead: an exemption. */
+int reach_map_override(struct reach_map *map, uint32_t lo, uint32_t hi, bool accept,
+		       const struct stage_verdict *why);
 
 /* reach_path_build with the lab's sorted member lists (NULL: none). */
-int reach_path_build_indexed(const struct lab *lab, const struct reach_members *members,
+int reach_path_build_indexed(const struct lab *lab, const struct sg_members *members,
 			     const struct pipeline_end *src, const struct pipeline_end *dst,
 			     const struct ip_addr *src_addr, const struct ip_addr *dst_addr,
 			     enum reach_class c, const struct reach_opts *o,
@@ -99,7 +128,8 @@ void reach_classes_free(struct rd_classes *c);
 
 /* qsort for the growing arrays here, which stay NULL while empty (a lab
  * of groups only, a Terraform plan): qsort(NULL, 0, …) is undefined. */
-static inline void reach_sort(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+static inline void reach_sort(void *v, size_t n, size_t size,
+			      int (*cmp)(const void *, const void *))
 {
 	if (n > 1)
 		qsort(v, n, size, cmp);

@@ -86,7 +86,7 @@ static void end_of(const struct lab *lab, struct rd_end *e, const struct rd_end 
 
 struct rd_side {
 	const struct lab *lab;
-	const struct reach_members *members;
+	const struct sg_members *members;
 	bool valid;
 	struct pipeline_end src, dst;
 	struct ip_addr sa, da;
@@ -242,7 +242,7 @@ static int diff_class(struct raw_list *out, struct rd_side *o, struct rd_side *n
 }
 
 /* Every class of the pair a -> b in one family. */
-static int diff_pair(const struct lab *const labs[2], const struct reach_members *members,
+static int diff_pair(const struct lab *const labs[2], const struct sg_members *members,
 		     struct rd_end *a, struct rd_end *b, uint8_t fam, const struct reach_opts *o,
 		     struct raw_list *out)
 {
@@ -529,7 +529,7 @@ static int memo_put(struct memo *m, uint64_t key, struct raw_list *raw, const st
 
 struct rd_run {
 	const struct lab *labs[2];
-	const struct reach_members *members; /* per lab; NULL when pairwise */
+	const struct sg_members *members; /* per lab; NULL when pairwise */
 	const struct reach_opts *o;
 	struct rd_ends *ends;
 	struct reach_changes *out;
@@ -670,13 +670,13 @@ int reach_diff(const struct lab *old_lab, const struct lab *new_lab, const struc
 {
 	struct rd_ends ends = {0};
 	struct rd_classes classes = {0};
-	struct reach_members members[2] = {{0}, {0}};
+	struct sg_members members[2] = {{0}, {0}};
 	struct rd_run run = {.labs = {old_lab, new_lab}, .o = o, .ends = &ends, .out = out};
 	int r = reach_ends_collect(old_lab, new_lab, &ends);
 	if (!r && !o->pairwise)
 		r = reach_classes_build(old_lab, new_lab, &ends, &classes);
 	for (int s = 0; s < 2 && !r && !o->pairwise; s++)
-		r = reach_members_build(run.labs[s], &members[s]);
+		r = sg_members_build(run.labs[s], &members[s]);
 	if (!o->pairwise)
 		run.members = members;
 	out->n_endpoints = ends.n;
@@ -684,8 +684,8 @@ int reach_diff(const struct lab *old_lab, const struct lab *new_lab, const struc
 		r = diff_family(&run, f, &classes);
 	if (!r && o->progress)
 		o->progress(o->progress_arg, 2 * ends.n, 2 * ends.n);
-	reach_members_free(&members[0]);
-	reach_members_free(&members[1]);
+	sg_members_free(&members[0]);
+	sg_members_free(&members[1]);
 	reach_classes_free(&classes);
 	reach_ends_free(&ends);
 	return r;
