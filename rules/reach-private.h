@@ -70,15 +70,6 @@ int reach_path_build_indexed(const struct lab *lab, const struct sg_members *mem
 			     enum reach_class c, const struct reach_opts *o,
 			     struct reach_path *out);
 
-/* A growing list of prefixes. */
-struct reach_pfxl {
-	struct ip_prefix *v;
-	size_t n, cap;
-};
-
-/* Appends p (repeats allowed); 0 or -ENOMEM. */
-int reach_pfx_append(struct reach_pfxl *l, const struct ip_prefix *p);
-
 /* Calls add for every CIDR a NACL entry, SG rule, prefix list or route of
  * lab names, until add returns nonzero; returns that, else 0. */
 int reach_rule_cidrs(const struct lab *lab, int (*add)(void *arg, const struct ip_prefix *p),

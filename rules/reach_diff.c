@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "reach-private.h"
+#include "vec.h"
 
 static bool valid_index(int32_t i, size_t n)
 {
@@ -164,14 +165,8 @@ static void raw_free(struct raw_list *l)
 
 static int raw_push(struct raw_list *l, const struct raw_change *c)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 8;
-		struct raw_change *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = *c;
 	return 0;
 }
@@ -316,14 +311,8 @@ static void raw_for(const struct raw_change *c, const struct pair_view *rep,
 
 static int change_push(struct reach_changes *out, const struct reach_change *c)
 {
-	if (out->n == out->cap) {
-		size_t cap = out->cap ? 2 * out->cap : 64;
-		struct reach_change *v = realloc(out->items, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		out->items = v;
-		out->cap = cap;
-	}
+	if (vec_reserve(&out->items, &out->cap, out->n + 1, sizeof(*out->items)) < 0)
+		return -ENOMEM;
 	out->items[out->n++] = *c;
 	return 0;
 }
