@@ -13,13 +13,17 @@ void diag_init(struct diag_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+static void item_free(struct diag *d)
+{
+	free(d->file);
+	free(d->path);
+	free(d->msg);
+}
+
 void diag_free(struct diag_list *l)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->items[i].file);
-		free(l->items[i].path);
-		free(l->items[i].msg);
-	}
+	for (size_t i = 0; i < l->n; i++)
+		item_free(&l->items[i]);
 	free(l->items);
 	diag_init(l);
 }

@@ -330,34 +330,32 @@ static void not_evaluated(const struct lab *lab, const struct pipeline_end *src,
 		v->subnet = e->subnet;
 }
 
+/* One stage of pipeline_evaluate, or its place after a rejecting one. */
+static void evaluate_stage(const struct lab *lab, const struct pipeline_end *src,
+			   const struct pipeline_end *dst, const struct flow *f, unsigned flags,
+			   enum pipeline_stage stage, struct pipeline_result *out)
+{
+	struct stage_verdict v;
+	if (out->rejected_at >= 0)
+		not_evaluated(lab, src, dst, stage, &v);
+	else if (stage == STAGE_SG_EGRESS)
+		pipeline_sg_stage(lab, src, dst, true, f, flags & PIPELINE_SRC_TRACKED, &v);
+	else if (stage == STAGE_SG_INGRESS)
+		pipeline_sg_stage(lab, src, dst, false, f, flags & PIPELINE_DST_TRACKED, &v);
+	else if (stage == STAGE_ROUTE)
+		pipeline_route_stage(lab, src, dst, f, &v);
+	else
+		pipeline_nacl_stage(lab, src, dst, stage == STAGE_NACL_EGRESS, f, &v);
+	pipeline_collect(out, &v);
+}
+
 void pipeline_evaluate(const struct lab *lab, const struct pipeline_end *src,
 		       const struct pipeline_end *dst, const struct flow *f, unsigned flags,
 		       struct pipeline_result *out)
 {
-	struct stage_verdict v;
 	pipeline_result_init(out);
-	pipeline_sg_stage(lab, src, dst, true, f, flags & PIPELINE_SRC_TRACKED, &v);
-	pipeline_collect(out, &v);
-	if (out->rejected_at < 0)
-		pipeline_nacl_stage(lab, src, dst, true, f, &v);
-	else
-		not_evaluated(lab, src, dst, STAGE_NACL_EGRESS, &v);
-	pipeline_collect(out, &v);
-	if (pipeline_needs_route(lab, src, dst, f)) {
-		if (out->rejected_at < 0)
-			pipeline_route_stage(lab, src, dst, f, &v);
-		else
-			not_evaluated(lab, src, dst, STAGE_ROUTE, &v);
-		pipeline_collect(out, &v);
-	}
-	if (out->rejected_at < 0)
-		pipeline_nacl_stage(lab, src, dst, false, f, &v);
-	else
-		not_evaluated(lab, src, dst, STAGE_NACL_INGRESS, &v);
-	pipeline_collect(out, &v);
-	if (out->rejected_at < 0)
-		pipeline_sg_stage(lab, src, dst, false, f, flags & PIPELINE_DST_TRACKED, &v);
-	else
-		not_evaluated(lab, src, dst, STAGE_SG_INGRESS, &v);
-	pipeline_collect(out, &v);
+	bool route = pipeline_needs_route(lab, src, dst, f);
+	for (int s = 0; s < STAGE_MAX; s++)
+		if (s != STAGE_ROUTE || route)
+			evaluate_stage(lab, src, dst, f, flags, (enum pipeline_stage)s, out);
 }

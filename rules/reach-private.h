@@ -75,6 +75,10 @@ int reach_path_build_indexed(const struct lab *lab, const struct sg_members *mem
 int reach_rule_cidrs(const struct lab *lab, int (*add)(void *arg, const struct ip_prefix *p),
 		     void *arg);
 
+/* Appends every CIDR block of the lab's VPCs (with unique, once each);
+ * 0 or -ENOMEM. */
+int reach_vpc_cidrs(const struct lab *lab, struct ip_prefix_list *l, bool unique);
+
 /* An endpoint compared across the two labs: an ENI (its index on each
  * side, -1 where it does not exist) or an outside representative. */
 struct rd_end {

@@ -84,12 +84,8 @@ static int pfx_append_cb(void *l, const struct ip_prefix *p)
 static int lab_prefixes(const struct lab *lab, struct ip_prefix_list *l)
 {
 	int r = reach_rule_cidrs(lab, pfx_append_cb, l);
-	for (size_t i = 0; i < lab->n_vpcs && !r; i++) {
-		for (size_t k = 0; k < lab->vpcs[i].n_cidrs && !r; k++)
-			r = ip_prefix_list_add(l, &lab->vpcs[i].cidrs[k], false);
-		for (size_t k = 0; k < lab->vpcs[i].n_cidrs6 && !r; k++)
-			r = ip_prefix_list_add(l, &lab->vpcs[i].cidrs6[k], false);
-	}
+	if (!r)
+		r = reach_vpc_cidrs(lab, l, false);
 	for (size_t i = 0; i < lab->n_subnets && !r; i++) {
 		r = ip_prefix_list_add(l, &lab->subnets[i].cidr, false);
 		if (!r && lab->subnets[i].has_cidr6)

@@ -22,18 +22,6 @@ void reach_changes_init(struct reach_changes *c)
 	memset(c, 0, sizeof(*c));
 }
 
-void reach_changes_free(struct reach_changes *c)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		free(c->items[i].from);
-		free(c->items[i].to);
-		free(c->items[i].stage);
-		free(c->items[i].rule);
-	}
-	free(c->items);
-	memset(c, 0, sizeof(*c));
-}
-
 /* ---- pairs ---- */
 
 static int32_t eni_vpc(const struct lab *lab, int32_t eni)
@@ -309,6 +297,22 @@ static void raw_for(const struct raw_change *c, const struct pair_view *rep,
 	subst_addr(&flow->dst, &rep->sa[s], &rep->da[s], &me->sa[s], &me->da[s]);
 }
 
+static void change_free(struct reach_change *x)
+{
+	free(x->from);
+	free(x->to);
+	free(x->stage);
+	free(x->rule);
+}
+
+void reach_changes_free(struct reach_changes *c)
+{
+	while (c->n)
+		change_free(&c->items[--c->n]);
+	free(c->items);
+	reach_changes_init(c);
+}
+
 static int change_push(struct reach_changes *out, const struct reach_change *c)
 {
 	if (vec_reserve(&out->items, &out->cap, out->n + 1, sizeof(*out->items)) < 0)
@@ -404,10 +408,7 @@ static int word_pair(const struct lab *const labs[2], struct raw_list *raw,
 					  .stage = strdup(st),
 					  .rule = strdup(rule)};
 		if (!ch.from || !ch.to || !ch.stage || !ch.rule || change_push(out, &ch) < 0) {
-			free(ch.from);
-			free(ch.to);
-			free(ch.stage);
-			free(ch.rule);
+			change_free(&ch);
 			return -ENOMEM;
 		}
 	}

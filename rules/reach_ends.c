@@ -225,6 +225,18 @@ int reach_rule_cidrs(const struct lab *lab, int (*add)(void *arg, const struct i
 	return r;
 }
 
+int reach_vpc_cidrs(const struct lab *lab, struct ip_prefix_list *l, bool unique)
+{
+	int r = 0;
+	for (size_t i = 0; i < lab->n_vpcs && !r; i++) {
+		for (size_t k = 0; k < lab->vpcs[i].n_cidrs && !r; k++)
+			r = ip_prefix_list_add(l, &lab->vpcs[i].cidrs[k], unique);
+		for (size_t k = 0; k < lab->vpcs[i].n_cidrs6 && !r; k++)
+			r = ip_prefix_list_add(l, &lab->vpcs[i].cidrs6[k], unique);
+	}
+	return r;
+}
+
 static int pfx_add_cb(void *l, const struct ip_prefix *p)
 {
 	return ip_prefix_list_add(l, p, true);
@@ -242,13 +254,7 @@ static int rule_cidrs(const struct lab *lab, struct ip_prefix_list *l)
 static int inside_cidrs(const struct lab *lab, struct ip_prefix_list *vpcs,
 			struct ip_prefix_list *hosts)
 {
-	int r = 0;
-	for (size_t i = 0; i < lab->n_vpcs && !r; i++) {
-		for (size_t k = 0; k < lab->vpcs[i].n_cidrs && !r; k++)
-			r = ip_prefix_list_add(vpcs, &lab->vpcs[i].cidrs[k], true);
-		for (size_t k = 0; k < lab->vpcs[i].n_cidrs6 && !r; k++)
-			r = ip_prefix_list_add(vpcs, &lab->vpcs[i].cidrs6[k], true);
-	}
+	int r = reach_vpc_cidrs(lab, vpcs, true);
 	for (size_t i = 0; i < lab->n_enis && !r; i++) {
 		const struct eni *e = &lab->enis[i];
 		struct ip_prefix h;
