@@ -649,26 +649,18 @@ static struct flow key_flow(const struct ip_addr *sa, const struct ip_addr *da, 
 	return f;
 }
 
-/* What the reference says of one request stage between two ENIs: SGs
- * always apply, NACLs only across subnets (§1). */
+/* What the reference says of one request SG or NACL stage between two
+ * ENIs: SGs always apply, NACLs only across subnets (§1). */
 static bool ref_stage(const struct lab *lab, enum pipeline_stage st, const struct eni *a,
 		      const struct eni *b, const struct flow *f)
 {
+	bool egress = st == STAGE_SG_EGRESS || st == STAGE_NACL_EGRESS;
+	const struct eni *self = egress ? a : b;
 	uint32_t rule;
-	switch (st) {
-	case STAGE_SG_EGRESS:
-		return ref_sg(lab, a, true, f);
-	case STAGE_SG_INGRESS:
-		return ref_sg(lab, b, false, f);
-	case STAGE_NACL_EGRESS:
-		return a->subnet == b->subnet ||
-		       ref_nacl(&lab->nacls[lab->subnets[a->subnet].nacl], true, f, &rule);
-	case STAGE_NACL_INGRESS:
-		return a->subnet == b->subnet ||
-		       ref_nacl(&lab->nacls[lab->subnets[b->subnet].nacl], false, f, &rule);
-	default:
-		return true;
-	}
+	if (st == STAGE_SG_EGRESS || st == STAGE_SG_INGRESS)
+		return ref_sg(lab, self, egress, f);
+	return a->subnet == b->subnet ||
+	       ref_nacl(&lab->nacls[lab->subnets[self->subnet].nacl], egress, f, &rule);
 }
 
 /* Every request SG/NACL map of the path a -> b against the reference at
