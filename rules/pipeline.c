@@ -137,9 +137,10 @@ static void skip(struct stage_verdict *v, enum pipeline_reason r, enum vpc_servi
 /* Whose stage it is, undecided; NULL when self is no ENI of the lab, and
  * then the stage is skipped for it. */
 static const struct eni *scope_init(const struct lab *lab, const struct pipeline_end *self,
-				    enum pipeline_stage stage, struct stage_scope *s)
+				    enum pipeline_stage stage, struct stage_verdict *v,
+				    struct stage_scope *s)
 {
-	verdict_init(&s->v, stage);
+	verdict_init(v, stage);
 	s->decided = true;
 	s->egress = stage == STAGE_SG_EGRESS || stage == STAGE_NACL_EGRESS;
 	s->eni = NULL;
@@ -147,9 +148,9 @@ static const struct eni *scope_init(const struct lab *lab, const struct pipeline
 	s->exempt_ports = false;
 	const struct eni *e = end_eni(lab, self);
 	if (!e && self->kind == END_SERVICE)
-		skip(&s->v, REASON_SERVICE, self->service);
+		skip(v, REASON_SERVICE, self->service);
 	else if (!e)
-		skip(&s->v, REASON_OUTSIDE, SERVICE_NONE);
+		skip(v, REASON_OUTSIDE, SERVICE_NONE);
 	return e;
 }
 
@@ -157,20 +158,20 @@ static const struct eni *scope_init(const struct lab *lab, const struct pipeline
  * with the VPC's DHCP service always, by their ports; the link-local
  * services unless the lab says SGs filter them. */
 static void sg_scope(const struct lab *lab, const struct eni *e, const struct pipeline_end *self,
-		     const struct pipeline_end *peer, const struct flow *f, struct stage_scope *s)
+		     const struct pipeline_end *peer, const struct flow *f, struct stage_verdict *v,
+		     struct stage_scope *s)
 {
-	s->v.eni = self->eni;
+	v->eni = self->eni;
 	uint16_t lo = 0, hi = 0;
 	switch (pipeline_sg_exemption(lab, peer, f->proto, &lo, &hi)) {
 	case SG_EXEMPT_ALL:
-		skip(&s->v, REASON_SERVICE, peer->service);
+		skip(v, REASON_SERVICE, peer->service);
 		return;
 	case SG_EXEMPT_PORTS:
 		s->exempt_ports = true;
 		s->exempt_lo = lo;
 		s->exempt_hi = hi;
-		s->exempt = s->v;
-		skip(&s->exempt, REASON_SERVICE, peer->service);
+		s->exempt_service = peer->service;
 		break;
 	default:
 		break;
@@ -184,42 +185,49 @@ static void sg_scope(const struct lab *lab, const struct eni *e, const struct pi
  * VPC's DHCP service (the broadcast address or the VPC router), never as
  * UDP 67/68 between any two hosts. */
 static void nacl_scope(const struct lab *lab, const struct eni *e, const struct pipeline_end *peer,
-		       const struct flow *f, struct stage_scope *s)
+		       const struct flow *f, struct stage_verdict *v, struct stage_scope *s)
 {
-	s->v.subnet = e->subnet;
+	v->subnet = e->subnet;
 	const struct eni *other = end_eni(lab, peer);
 	if (other && other->subnet == e->subnet) {
-		skip(&s->v, REASON_SAME_SUBNET, SERVICE_NONE);
+		skip(v, REASON_SAME_SUBNET, SERVICE_NONE);
 		return;
 	}
 	if (peer->kind == END_SERVICE) {
-		skip(&s->v, REASON_SERVICE, peer->service);
+		skip(v, REASON_SERVICE, peer->service);
 		return;
 	}
-	s->v.reason = REASON_RULE;
-	s->v.verdict = VERDICT_REJECT;
+	v->reason = REASON_RULE;
+	v->verdict = VERDICT_REJECT;
 	if (!valid_index(e->subnet, lab->n_subnets) ||
 	    !valid_index(lab->subnets[e->subnet].nacl, lab->n_nacls)) {
 		/* a loader invariant broken: deny rather than run open (§8) */
-		s->v.rule_number = f->src.family == IP_V6 ? NACL_RULE_STAR_V6 : NACL_RULE_STAR_V4;
+		v->rule_number = f->src.family == IP_V6 ? NACL_RULE_STAR_V6 : NACL_RULE_STAR_V4;
 		return;
 	}
-	s->v.nacl = lab->subnets[e->subnet].nacl;
-	s->nacl = &lab->nacls[s->v.nacl];
+	v->nacl = lab->subnets[e->subnet].nacl;
+	s->nacl = &lab->nacls[v->nacl];
 	s->decided = false;
 }
 
 void pipeline_stage_scope(const struct lab *lab, enum pipeline_stage stage,
 			  const struct pipeline_end *self, const struct pipeline_end *peer,
-			  const struct flow *f, struct stage_scope *out)
+			  const struct flow *f, struct stage_verdict *v, struct stage_scope *out)
 {
-	const struct eni *e = scope_init(lab, self, stage, out);
+	const struct eni *e = scope_init(lab, self, stage, v, out);
 	if (!e)
 		return;
 	if (stage == STAGE_SG_EGRESS || stage == STAGE_SG_INGRESS)
-		sg_scope(lab, e, self, peer, f, out);
+		sg_scope(lab, e, self, peer, f, v, out);
 	else
-		nacl_scope(lab, e, peer, f, out);
+		nacl_scope(lab, e, peer, f, v, out);
+}
+
+void pipeline_scope_exempt(const struct stage_scope *s, const struct stage_verdict *v,
+			   struct stage_verdict *out)
+{
+	*out = *v;
+	skip(out, REASON_SERVICE, s->exempt_service);
 }
 
 void pipeline_sg_stage(const struct lab *lab, const struct pipeline_end *src,
@@ -228,14 +236,13 @@ void pipeline_sg_stage(const struct lab *lab, const struct pipeline_end *src,
 {
 	struct stage_scope s;
 	pipeline_stage_scope(lab, egress ? STAGE_SG_EGRESS : STAGE_SG_INGRESS, egress ? src : dst,
-			     egress ? dst : src, f, &s);
-	*v = s.v;
+			     egress ? dst : src, f, v, &s);
 	if (s.decided)
 		return;
 	if (s.exempt_ports && flow_has_ports(f) &&
 	    (port_in(f->dport, s.exempt_lo, s.exempt_hi) ||
 	     port_in(f->sport, s.exempt_lo, s.exempt_hi))) {
-		*v = s.exempt;
+		skip(v, REASON_SERVICE, s.exempt_service);
 		return;
 	}
 	if (tracked) {
@@ -263,8 +270,7 @@ void pipeline_nacl_stage_ports(const struct lab *lab, const struct pipeline_end 
 {
 	struct stage_scope s;
 	pipeline_stage_scope(lab, egress ? STAGE_NACL_EGRESS : STAGE_NACL_INGRESS,
-			     egress ? src : dst, egress ? dst : src, f, &s);
-	*v = s.v;
+			     egress ? src : dst, egress ? dst : src, f, v, &s);
 	if (s.decided)
 		return;
 	struct nacl_decision d;

@@ -141,23 +141,25 @@ enum sg_exemption pipeline_sg_exemption(const struct lab *lab, const struct pipe
  * rules it names); rules/reach builds `diff`'s interval maps from the
  * very same scope. Reads only the flow's protocol and family. */
 struct stage_scope {
-	struct stage_verdict v; /* the stage and whose (eni, subnet, nacl);
-				 * the whole verdict when decided */
-	bool decided;		/* no rule is consulted: v is the answer */
+	bool decided; /* no rule is consulted: the verdict is the answer */
 	bool egress;
 	const struct eni *eni;	 /* SG: whose groups' rules (sg_walk) */
 	const struct nacl *nacl; /* NACL: whose entries, first match */
 	/* SG: TCP/UDP packets with either port in exempt_lo..exempt_hi are
-	 * service traffic (DNS, DHCP) and get the verdict exempt. */
+	 * service traffic (DNS, DHCP): pipeline_scope_exempt's verdict. */
 	bool exempt_ports;
 	uint16_t exempt_lo, exempt_hi;
-	struct stage_verdict exempt;
+	enum vpc_service exempt_service;
 };
 
-/* stage: one of the SG and NACL stages. */
+/* stage: one of the SG and NACL stages. *v gets the stage and whose it
+ * is (eni, subnet, nacl), and the whole verdict when out->decided. */
 void pipeline_stage_scope(const struct lab *lab, enum pipeline_stage stage,
 			  const struct pipeline_end *self, const struct pipeline_end *peer,
-			  const struct flow *f, struct stage_scope *out);
+			  const struct flow *f, struct stage_verdict *v, struct stage_scope *out);
+/* The verdict of the scope's exempt ports, from the scope's v. */
+void pipeline_scope_exempt(const struct stage_scope *s, const struct stage_verdict *v,
+			   struct stage_verdict *out);
 
 /* Flags for pipeline_evaluate: the connection is already tracked on the
  * source / destination ENI (conntrack hit), so that ENI's SG stage passes

@@ -109,7 +109,8 @@ static int fm_done(struct first_match *fm, int r, const struct stage_verdict *df
 
 /* SGs are allow-only: first match with allow everywhere and "no rule"
  * as the default is their union, with sg_evaluate's attribution. */
-static int sg_rules_map(struct build *b, const struct stage_scope *s, const struct flow *f,
+static int sg_rules_map(struct build *b, const struct stage_scope *s,
+			const struct stage_verdict *base, const struct flow *f,
 			struct reach_map *map)
 {
 	const struct ip_addr *peer = s->egress ? &f->dst : &f->src;
@@ -123,14 +124,14 @@ static int sg_rules_map(struct build *b, const struct stage_scope *s, const stru
 		if (!sg_rule_keys(rule, b->key_proto, &k) ||
 		    !sg_rule_peer_has(b->lab, b->members, rule, peer))
 			continue;
-		struct stage_verdict why = s->v;
+		struct stage_verdict why = *base;
 		why.verdict = VERDICT_ACCEPT;
 		why.reason = REASON_RULE;
 		why.group = at.group;
 		why.rule = at.rule;
 		r = fm_rule(b, &fm, &k, true, &why);
 	}
-	struct stage_verdict none = s->v;
+	struct stage_verdict none = *base;
 	none.verdict = VERDICT_REJECT;
 	none.reason = REASON_NO_RULE;
 	return fm_done(&fm, r, &none, map);
@@ -138,20 +139,24 @@ static int sg_rules_map(struct build *b, const struct stage_scope *s, const stru
 
 /* The SG rules over every key, with the service exemption of the scope
  * (pipeline_sg_stage: either port of a TCP/UDP packet in its range). */
-static int sg_keys_map(struct build *b, const struct stage_scope *s, const struct flow *f,
+static int sg_keys_map(struct build *b, const struct stage_scope *s,
+		       const struct stage_verdict *base, const struct flow *f,
 		       struct reach_map *map)
 {
 	bool ports = s->exempt_ports && class_has_ports(b->cls);
+	struct stage_verdict exempt;
+	pipeline_scope_exempt(s, base, &exempt);
 	if (ports && s->exempt_lo <= f->sport && f->sport <= s->exempt_hi)
-		return map_const(b, map, true, &s->exempt);
-	int r = sg_rules_map(b, s, f, map);
+		return map_const(b, map, true, &exempt);
+	int r = sg_rules_map(b, s, base, f, map);
 	if (!r && ports)
-		r = reach_map_override(map, s->exempt_lo, s->exempt_hi, true, &s->exempt);
+		r = reach_map_override(map, s->exempt_lo, s->exempt_hi, true, &exempt);
 	return r;
 }
 
 /* NACLs: first match by rule number, allow or deny, then "*". */
-static int nacl_rules_map(struct build *b, const struct stage_scope *s, const struct flow *f,
+static int nacl_rules_map(struct build *b, const struct stage_scope *s,
+			  const struct stage_verdict *base, const struct flow *f,
 			  struct reach_map *map)
 {
 	size_t n;
@@ -164,12 +169,12 @@ static int nacl_rules_map(struct build *b, const struct stage_scope *s, const st
 		if (!ip_prefix_contains(&list[i].cidr, peer) ||
 		    !nacl_entry_keys(&list[i], b->key_proto, &k))
 			continue;
-		struct stage_verdict why = s->v;
+		struct stage_verdict why = *base;
 		why.verdict = list[i].allow ? VERDICT_ACCEPT : VERDICT_REJECT;
 		why.rule_number = list[i].rule_number;
 		r = fm_rule(b, &fm, &k, list[i].allow, &why);
 	}
-	struct stage_verdict star = s->v;
+	struct stage_verdict star = *base;
 	star.rule_number = f->dst.family == IP_V6 ? NACL_RULE_STAR_V6 : NACL_RULE_STAR_V4;
 	return fm_done(&fm, r, &star, map);
 }
@@ -181,13 +186,14 @@ static int stage_map(struct build *b, enum pipeline_stage stage, const struct pi
 {
 	bool egress = stage == STAGE_SG_EGRESS || stage == STAGE_NACL_EGRESS;
 	struct stage_scope s;
-	pipeline_stage_scope(b->lab, stage, egress ? src : dst, egress ? dst : src, f, &s);
+	struct stage_verdict v;
+	pipeline_stage_scope(b->lab, stage, egress ? src : dst, egress ? dst : src, f, &v, &s);
 	map->flow = *f;
 	if (s.decided)
-		return map_const(b, map, s.v.verdict != VERDICT_REJECT, &s.v);
+		return map_const(b, map, v.verdict != VERDICT_REJECT, &v);
 	if (stage == STAGE_SG_EGRESS || stage == STAGE_SG_INGRESS)
-		return sg_keys_map(b, &s, f, map);
-	return nacl_rules_map(b, &s, f, map);
+		return sg_keys_map(b, &s, &v, f, map);
+	return nacl_rules_map(b, &s, &v, f, map);
 }
 
 static bool is_response_route_refused(const struct stage_verdict *v)

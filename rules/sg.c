@@ -97,19 +97,26 @@ void sg_members_free(struct sg_members *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* AWS's range semantics for SG ports: -1 is an open end. */
-bool sg_rule_keys(const struct sg_rule *r, int proto, struct keyset *k)
+/* AWS's range semantics for SG ports: -1 is an open end. Inline: the
+ * first packet's scan over every rule runs through here. */
+static inline __attribute__((always_inline)) bool rule_keys(const struct sg_rule *r, int proto,
+							    struct keyset *k)
 {
 	int32_t lo = r->from_port < 0 ? 0 : r->from_port;
 	int32_t hi = r->to_port < 0 || r->to_port > 65535 ? 65535 : r->to_port;
 	return keyset_of_rule(r->protocol, lo, hi, r->from_port, r->to_port, proto, k);
 }
 
-static bool rule_matches(const struct lab *lab, const struct sg_rule *r, const struct flow *f,
-			 uint32_t key)
+bool sg_rule_keys(const struct sg_rule *r, int proto, struct keyset *k)
+{
+	return rule_keys(r, proto, k);
+}
+
+static inline __attribute__((always_inline)) bool
+rule_matches(const struct lab *lab, const struct sg_rule *r, const struct flow *f, uint32_t key)
 {
 	struct keyset k;
-	return sg_rule_keys(r, f->proto, &k) && keyset_has(&k, key) &&
+	return rule_keys(r, f->proto, &k) && keyset_has(&k, key) &&
 	       sg_rule_peer_has(lab, NULL, r, r->egress ? &f->dst : &f->src);
 }
 
@@ -143,7 +150,7 @@ static bool is_all_addresses(const struct sg_rule *r, uint8_t family)
 static bool allows_all_replies(const struct sg_rule *r, const struct flow *f)
 {
 	struct keyset k;
-	return is_all_addresses(r, f->src.family) && sg_rule_keys(r, f->proto, &k) && k.lo == 0 &&
+	return is_all_addresses(r, f->src.family) && rule_keys(r, f->proto, &k) && k.lo == 0 &&
 	       k.hi >= 65535;
 }
 
