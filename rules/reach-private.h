@@ -1,7 +1,8 @@
 /*
  * Shared only by rules/reach*.c: the interval maths (reach_iv.c) under the
  * stage maps (reach.c) and the diff driver (reach_diff.c), and the
- * endpoints a diff compares (reach_ends.c). Not for other modules: reach.h is the interface.
+ * endpoints a diff compares (reach_ends.c); and sgtable.c, whose compiled
+ * SG tables are built from the same maps. Not for other modules: reach.h is the interface.
  */
 #ifndef VPCFW_REACH_PRIVATE_H
 #define VPCFW_REACH_PRIVATE_H
@@ -74,6 +75,16 @@ int reach_path_build_indexed(const struct lab *lab, const struct sg_members *mem
  * lab names, until add returns nonzero; returns that, else 0. */
 int reach_rule_cidrs(const struct lab *lab, int (*add)(void *arg, const struct ip_prefix *p),
 		     void *arg);
+
+/* The SG rules of eni in one direction over every key 0..key_max of
+ * key_proto (keyset.h) for one peer address: the first allowing rule per
+ * key in sg_evaluate's order (group, rule in the verdict), the rest
+ * base with REASON_NO_RULE. Also the compiled tables of sgtable.c. 0 or
+ * -ENOMEM; map->segs malloc'd. */
+int reach_sg_rules_map(const struct lab *lab, const struct sg_members *members,
+		       const struct eni *eni, bool egress, const struct ip_addr *peer,
+		       int key_proto, uint32_t key_max, const struct stage_verdict *base,
+		       struct reach_map *map);
 
 /* Appends every CIDR block of the lab's VPCs (with unique, once each);
  * 0 or -ENOMEM. */

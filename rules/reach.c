@@ -109,16 +109,15 @@ static int fm_done(struct first_match *fm, int r, const struct stage_verdict *df
 
 /* SGs are allow-only: first match with allow everywhere and "no rule"
  * as the default is their union, with sg_evaluate's attribution. */
-static int sg_rules_map(struct build *b, const struct stage_scope *s,
-			const struct stage_verdict *base, const struct flow *f,
+static int sg_rules_map(struct build *b, const struct eni *eni, bool egress,
+			const struct ip_addr *peer, const struct stage_verdict *base,
 			struct reach_map *map)
 {
-	const struct ip_addr *peer = s->egress ? &f->dst : &f->src;
 	struct first_match fm;
 	int r = reach_fm_init(&fm, b->key_max);
 	struct sg_walk w;
 	struct sg_match at;
-	sg_walk_init(&w, b->lab, s->eni, s->egress);
+	sg_walk_init(&w, b->lab, eni, egress);
 	for (const struct sg_rule *rule; !r && (rule = sg_walk_next(&w, &at));) {
 		struct keyset k;
 		if (!sg_rule_keys(rule, b->key_proto, &k) ||
@@ -137,6 +136,18 @@ static int sg_rules_map(struct build *b, const struct stage_scope *s,
 	return fm_done(&fm, r, &none, map);
 }
 
+int reach_sg_rules_map(const struct lab *lab, const struct sg_members *members,
+		       const struct eni *eni, bool egress, const struct ip_addr *peer,
+		       int key_proto, uint32_t key_max, const struct stage_verdict *base,
+		       struct reach_map *map)
+{
+	struct build b = {
+	    .lab = lab, .members = members, .key_proto = key_proto, .key_max = key_max};
+	int r = sg_rules_map(&b, eni, egress, peer, base, map);
+	free(b.match.v);
+	return r;
+}
+
 /* The SG rules over every key, with the service exemption of the scope
  * (pipeline_sg_stage: either port of a TCP/UDP packet in its range). */
 static int sg_keys_map(struct build *b, const struct stage_scope *s,
@@ -148,7 +159,7 @@ static int sg_keys_map(struct build *b, const struct stage_scope *s,
 	pipeline_scope_exempt(s, base, &exempt);
 	if (ports && s->exempt_lo <= f->sport && f->sport <= s->exempt_hi)
 		return map_const(b, map, true, &exempt);
-	int r = sg_rules_map(b, s, base, f, map);
+	int r = sg_rules_map(b, s->eni, s->egress, s->egress ? &f->dst : &f->src, base, map);
 	if (!r && ports)
 		r = reach_map_override(map, s->exempt_lo, s->exempt_hi, true, &exempt);
 	return r;
