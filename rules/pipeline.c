@@ -22,30 +22,74 @@ static bool v4_is(const struct ip_addr *a, uint8_t x, uint8_t y, uint8_t z, uint
 
 /* fd00:ec2::<low>, the Nitro IPv6 endpoints of the services ("253" in the
  * text is hex: the last 16 bits are 0x0253). */
-static bool v6_service_is(const struct ip_addr *a, uint16_t low)
+static const uint8_t v6_services_prefix[14] = {0xfd, 0x00, 0x0e, 0xc2};
+static const struct {
+	uint16_t low;
+	enum vpc_service s;
+} v6_services[] = {{0x0253, SERVICE_DNS}, {0x0254, SERVICE_METADATA}, {0x0123, SERVICE_TIME_SYNC}};
+
+static enum vpc_service v6_service(const struct ip_addr *a)
 {
-	static const uint8_t prefix[14] = {0xfd, 0x00, 0x0e, 0xc2};
-	return !memcmp(a->b, prefix, sizeof(prefix)) && a->b[14] == (uint8_t)(low >> 8) &&
-	       a->b[15] == (uint8_t)(low & 0xff);
+	if (memcmp(a->b, v6_services_prefix, sizeof(v6_services_prefix)))
+		return SERVICE_NONE;
+	for (size_t i = 0; i < sizeof(v6_services) / sizeof(v6_services[0]); i++)
+		if (a->b[14] == (uint8_t)(v6_services[i].low >> 8) &&
+		    a->b[15] == (uint8_t)(v6_services[i].low & 0xff))
+			return v6_services[i].s;
+	return SERVICE_NONE;
 }
 
-/* The link-local addresses of 169.254.0.0/16 AWS serves inside every VPC;
- * AWS's filters leave the whole block alone (§9), so the rest of it is a
- * service end too, never an outside host behind the internet gateway. */
+/* The link-local addresses of 169.254.0.0/16 AWS serves inside every VPC
+ * (169.254.c.d); AWS's filters leave the whole block alone (§9), so the
+ * rest of it is a service end too, never an outside host behind the
+ * internet gateway. */
+static const struct {
+	uint8_t c, d;
+	enum vpc_service s;
+} link_local[] = {
+    {169, 253, SERVICE_DNS},	 {169, 254, SERVICE_METADATA}, {169, 123, SERVICE_TIME_SYNC},
+    {169, 250, SERVICE_LICENSE}, {169, 251, SERVICE_LICENSE},  {170, 2, SERVICE_ECS_METADATA},
+};
+
 static enum vpc_service link_local_service(const struct ip_addr *a)
 {
-	static const struct {
-		uint8_t c, d;
-		enum vpc_service s;
-	} known[] = {
-	    {169, 253, SERVICE_DNS},	   {169, 254, SERVICE_METADATA},
-	    {169, 123, SERVICE_TIME_SYNC}, {169, 250, SERVICE_LICENSE},
-	    {169, 251, SERVICE_LICENSE},   {170, 2, SERVICE_ECS_METADATA},
-	};
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (v4_is(a, 169, 254, known[i].c, known[i].d))
-			return known[i].s;
+	for (size_t i = 0; i < sizeof(link_local) / sizeof(link_local[0]); i++)
+		if (v4_is(a, 169, 254, link_local[i].c, link_local[i].d))
+			return link_local[i].s;
 	return SERVICE_LINK_LOCAL;
+}
+
+static void add_prefix(struct ip_prefix *out, size_t *n, const uint8_t *b, uint8_t family,
+		       uint8_t len)
+{
+	struct ip_prefix *p = &out[(*n)++];
+	memset(p, 0, sizeof(*p));
+	p->addr.family = family;
+	memcpy(p->addr.b, b, family == IP_V6 ? 16 : 4);
+	p->len = len;
+}
+
+_Static_assert(2 + sizeof(link_local) / sizeof(link_local[0]) +
+		       sizeof(v6_services) / sizeof(v6_services[0]) <=
+		   PIPELINE_SERVICE_PREFIXES,
+	       "pipeline_service_prefixes outgrows its callers' arrays");
+
+size_t pipeline_service_prefixes(struct ip_prefix *out)
+{
+	size_t n = 0;
+	add_prefix(out, &n, (const uint8_t[]){169, 254, 0, 0}, IP_V4, 16);
+	for (size_t i = 0; i < sizeof(link_local) / sizeof(link_local[0]); i++)
+		add_prefix(out, &n, (const uint8_t[]){169, 254, link_local[i].c, link_local[i].d},
+			   IP_V4, 32);
+	add_prefix(out, &n, (const uint8_t[]){255, 255, 255, 255}, IP_V4, 32);
+	for (size_t i = 0; i < sizeof(v6_services) / sizeof(v6_services[0]); i++) {
+		uint8_t b[16];
+		memcpy(b, v6_services_prefix, sizeof(v6_services_prefix));
+		b[14] = (uint8_t)(v6_services[i].low >> 8);
+		b[15] = (uint8_t)(v6_services[i].low & 0xff);
+		add_prefix(out, &n, b, IP_V6, 128);
+	}
+	return n;
 }
 
 /* base+1 of a subnet of the VPC: the VPC router, which also serves DHCP. */
@@ -79,13 +123,7 @@ static enum vpc_service service_of_addr(const struct lab *lab, int32_t vpc, cons
 			return SERVICE_ROUTER;
 		return SERVICE_NONE;
 	}
-	if (v6_service_is(a, 0x0253))
-		return SERVICE_DNS;
-	if (v6_service_is(a, 0x0254))
-		return SERVICE_METADATA;
-	if (v6_service_is(a, 0x0123))
-		return SERVICE_TIME_SYNC;
-	return SERVICE_NONE;
+	return v6_service(a);
 }
 
 void pipeline_end_of_addr(const struct lab *lab, int32_t vpc, const struct ip_addr *a,

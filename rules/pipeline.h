@@ -125,6 +125,14 @@ struct pipeline_result {
 void pipeline_end_of_addr(const struct lab *lab, int32_t vpc, const struct ip_addr *a,
 			  struct pipeline_end *out);
 
+/* The VPC's service addresses outside its own blocks, as prefixes (§9):
+ * 169.254.0.0/16 and each named link-local service in it, the DHCP
+ * broadcast, the fd00:ec2:: endpoints; what pipeline_end_of_addr calls
+ * END_SERVICE whatever the VPC. out holds PIPELINE_SERVICE_PREFIXES;
+ * returns how many. */
+#define PIPELINE_SERVICE_PREFIXES 16
+size_t pipeline_service_prefixes(struct ip_prefix *out);
+
 /* How the SG stages treat traffic with peer (§1): an ordinary peer; a
  * service they never filter; or one they skip only for TCP/UDP packets
  * whose source or destination port lies in lo..hi (DNS 53, DHCP 67-68).

@@ -326,28 +326,23 @@ static int outside_end(struct rd_ends *l, const struct ip_prefix *c, const struc
 	return 0;
 }
 
-/* The VPC's service addresses outside its blocks (pipeline.c's
- * service_of_addr): under a named CIDR they behave unlike the rest of it,
- * so each gets a representative of its own, appended to named. They are
- * compared as destinations only: a service opens no connection. */
+/* The VPC's service addresses outside its blocks
+ * (pipeline_service_prefixes): under a named CIDR they behave unlike the
+ * rest of it, so each gets a representative of its own, appended to
+ * named. They are compared as destinations only: a service opens no
+ * connection. */
 static int service_cidrs(struct ip_prefix_list *named)
 {
-	static const char *const services[] = {
-	    "169.254.0.0/16",	  "169.254.169.253/32", "169.254.169.254/32", "169.254.169.123/32",
-	    "169.254.169.250/32", "169.254.169.251/32", "169.254.170.2/32",   "255.255.255.255/32",
-	    "fd00:ec2::253/128",  "fd00:ec2::254/128",	"fd00:ec2::123/128"};
+	struct ip_prefix services[PIPELINE_SERVICE_PREFIXES];
+	size_t n_services = pipeline_service_prefixes(services);
 	size_t n = named->n;
 	int r = 0;
-	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]) && !r; i++) {
-		struct ip_prefix p;
-		if (ip_prefix_parse(services[i], &p, NULL) < 0)
-			continue;
+	for (size_t i = 0; i < n_services && !r; i++)
 		for (size_t k = 0; k < n && !r; k++)
-			if (ip_prefix_covers(&named->v[k], &p)) {
-				r = ip_prefix_list_add(named, &p, true);
+			if (ip_prefix_covers(&named->v[k], &services[i])) {
+				r = ip_prefix_list_add(named, &services[i], true);
 				break;
 			}
-	}
 	return r;
 }
 
