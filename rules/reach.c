@@ -154,15 +154,15 @@ static int sg_keys_map(struct build *b, const struct stage_scope *s,
 		       const struct stage_verdict *base, const struct flow *f,
 		       struct reach_map *map)
 {
-	bool ports = s->exempt_ports && class_has_ports(b->cls);
+	const struct ip_addr *peer = s->egress ? &f->dst : &f->src;
+	if (!s->exempt_ports || !class_has_ports(b->cls))
+		return sg_rules_map(b, s->eni, s->egress, peer, base, map);
 	struct stage_verdict exempt;
 	pipeline_scope_exempt(s, base, &exempt);
-	if (ports && s->exempt_lo <= f->sport && f->sport <= s->exempt_hi)
+	if (s->exempt_lo <= f->sport && f->sport <= s->exempt_hi)
 		return map_const(b, map, true, &exempt);
-	int r = sg_rules_map(b, s->eni, s->egress, s->egress ? &f->dst : &f->src, base, map);
-	if (!r && ports)
-		r = reach_map_override(map, s->exempt_lo, s->exempt_hi, true, &exempt);
-	return r;
+	int r = sg_rules_map(b, s->eni, s->egress, peer, base, map);
+	return r ? r : reach_map_override(map, s->exempt_lo, s->exempt_hi, true, &exempt);
 }
 
 /* NACLs: first match by rule number, allow or deny, then "*". */
