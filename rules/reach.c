@@ -120,8 +120,8 @@ static int sg_rules_map(struct build *b, const struct eni *eni, bool egress,
 	sg_walk_init(&w, b->lab, eni, egress);
 	for (const struct sg_rule *rule; !r && (rule = sg_walk_next(&w, &at));) {
 		struct keyset k;
-		if (!sg_rule_keys(rule, b->key_proto, &k) ||
-		    !sg_rule_peer_has(b->lab, b->members, rule, peer))
+		if (!sg_rule_peer_has(b->lab, b->members, rule, peer) ||
+		    !sg_rule_keys(rule, b->key_proto, &k))
 			continue;
 		struct stage_verdict why = *base;
 		why.verdict = VERDICT_ACCEPT;
