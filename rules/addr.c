@@ -4,6 +4,7 @@
  * byte arithmetic so it behaves the same on every host.
  */
 #include "addr.h"
+#include "vec.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -170,6 +171,17 @@ const char *ip_prefix_format(const struct ip_prefix *p, char *buf, size_t len)
 	char a[IP_ADDR_STRLEN];
 	snprintf(buf, len, "%s/%u", ip_addr_format(&p->addr, a, sizeof(a)), p->len);
 	return buf;
+}
+
+int ip_prefix_list_add(struct ip_prefix_list *l, const struct ip_prefix *p, bool unique)
+{
+	for (size_t i = 0; unique && i < l->n; i++)
+		if (ip_prefix_eq(&l->v[i], p))
+			return 0;
+	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
+		return -ENOMEM;
+	l->v[l->n++] = *p;
+	return 0;
 }
 
 bool ip_addr_next(struct ip_addr *a)

@@ -59,6 +59,16 @@ bool ip_prefix_is_all(const struct ip_prefix *p);
 /* The host prefix (/32 or /128) of an address. */
 void ip_prefix_host(const struct ip_addr *a, struct ip_prefix *out);
 
+/* A growing list of prefixes: zeroed to start, free(v) to end. */
+struct ip_prefix_list {
+	struct ip_prefix *v;
+	size_t n, cap;
+};
+
+/* Appends p; with unique, not when it is there already (a scan: for
+ * short lists). 0 or -ENOMEM. */
+int ip_prefix_list_add(struct ip_prefix_list *l, const struct ip_prefix *p, bool unique);
+
 const char *ip_addr_format(const struct ip_addr *a, char *buf, size_t len);
 const char *ip_prefix_format(const struct ip_prefix *p, char *buf, size_t len);
 

@@ -33,17 +33,12 @@ static void mark_sg(const struct lab *lab, const struct rule_index *ri,
 	    !cover_valid_index(v->eni, lab->n_enis))
 		return;
 	bool egress = v->stage == STAGE_SG_EGRESS;
-	const struct eni *e = &lab->enis[v->eni];
-	for (size_t k = 0; k < e->n_groups; k++) {
-		int32_t g = e->groups[k];
-		if (!cover_valid_index(g, lab->n_groups))
-			continue;
-		for (size_t r = 0; r < lab->groups[g].n_rules; r++) {
-			const struct sg_rule *x = &lab->groups[g].rules[r];
-			if (x->egress == egress && sg_rule_matches(lab, x, f))
-				hit[rule_index_sg(ri, g, (int32_t)r)] = 1;
-		}
-	}
+	struct sg_walk w;
+	struct sg_match at;
+	sg_walk_init(&w, lab, &lab->enis[v->eni], egress);
+	for (const struct sg_rule *x; (x = sg_walk_next(&w, &at));)
+		if (sg_rule_matches(lab, x, f))
+			hit[rule_index_sg(ri, at.group, at.rule)] = 1;
 }
 
 static void mark_decision(const struct lab *lab, const struct rule_index *ri, int32_t a,

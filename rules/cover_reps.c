@@ -10,6 +10,7 @@
  */
 #include "cover.h"
 #include "cover-private.h"
+#include "vec.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -26,14 +27,8 @@ static int rep_add(struct rep_list *l, const char *name, const struct ip_addr *a
 	for (size_t i = 0; i < l->n; i++)
 		if (ip_addr_eq(&l->v[i].addr, a))
 			return 0;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 32;
-		struct end_rep *v = realloc(l->v, nc * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = nc;
-	}
+	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
+		return -ENOMEM;
 	struct end_rep *r = &l->v[l->n++];
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->addr = *a;
@@ -41,29 +36,15 @@ static int rep_add(struct rep_list *l, const char *name, const struct ip_addr *a
 	return 0;
 }
 
-struct prefix_set {
-	struct ip_prefix *v;
-	size_t n, cap;
-};
-
-static void prefix_add(struct prefix_set *s, const struct ip_prefix *p)
+/* lab_prefixes has no error path: on ENOMEM the prefix is left out, as
+ * the list here always did. */
+static void prefix_add(struct ip_prefix_list *s, const struct ip_prefix *p)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (ip_prefix_eq(&s->v[i], p))
-			return;
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 64;
-		struct ip_prefix *v = realloc(s->v, nc * sizeof(*v));
-		if (!v)
-			return;
-		s->v = v;
-		s->cap = nc;
-	}
-	s->v[s->n++] = *p;
+	(void)ip_prefix_list_add(s, p, true);
 }
 
 /* Every CIDR a rule, a prefix list, a VPC block or a subnet names. */
-static void lab_prefixes(const struct lab *lab, struct prefix_set *s)
+static void lab_prefixes(const struct lab *lab, struct ip_prefix_list *s)
 {
 	for (size_t g = 0; g < lab->n_groups; g++)
 		for (size_t r = 0; r < lab->groups[g].n_rules; r++)
@@ -86,8 +67,8 @@ static bool in_vpc_block(const struct lab *lab, const struct ip_addr *a)
 }
 
 /* The narrower prefix (strictly inside c) holding a, or NULL. */
-static const struct ip_prefix *narrower_at(const struct prefix_set *s, const struct ip_prefix *c,
-					   const struct ip_addr *a)
+static const struct ip_prefix *narrower_at(const struct ip_prefix_list *s,
+					   const struct ip_prefix *c, const struct ip_addr *a)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (s->v[i].len > c->len && ip_prefix_covers(c, &s->v[i]) &&
@@ -111,8 +92,8 @@ static bool outside_ok(const struct lab *lab, const struct ip_addr *a)
  * it meets exactly the rules every other such address of c meets. The
  * documentation ranges are preferred when they qualify, for readable
  * files. false when none exists. */
-static bool class_rep(const struct lab *lab, const struct prefix_set *s, const struct ip_prefix *c,
-		      struct ip_addr *out)
+static bool class_rep(const struct lab *lab, const struct ip_prefix_list *s,
+		      const struct ip_prefix *c, struct ip_addr *out)
 {
 	static const char *const seeds[] = {"203.0.113.100", "198.51.100.100", "192.0.2.100",
 					    "2001:db8:ffff::100"};
@@ -165,7 +146,7 @@ int cover_collect_ends(const struct lab *lab, struct rep_list *l)
 	}
 	for (size_t i = 0; i < lab->n_outside && r == 0; i++)
 		r = rep_add(l, lab->outside[i].name, &lab->outside[i].addr, -1);
-	struct prefix_set s = {0};
+	struct ip_prefix_list s = {0};
 	lab_prefixes(lab, &s);
 	for (size_t i = 0; i < s.n && r == 0; i++) {
 		struct ip_addr a;
@@ -184,14 +165,8 @@ static void key_add(struct key_list *l, int proto, int port, int type, int code)
 		if (l->v[i].proto == proto && l->v[i].port == port && l->v[i].type == type &&
 		    l->v[i].code == code)
 			return;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		struct key *v = realloc(l->v, nc * sizeof(*v));
-		if (!v)
-			return;
-		l->v = v;
-		l->cap = nc;
-	}
+	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
+		return;
 	l->v[l->n++] = (struct key){proto, port, type, code};
 }
 
@@ -256,14 +231,8 @@ bool cover_key_fits(const struct key *k, enum ip_family f)
 
 int cover_cand_add(struct cand_list *l, const struct candidate *c)
 {
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 256;
-		struct candidate *v = realloc(l->v, nc * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = nc;
-	}
+	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = *c;
 	return 0;
 }

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyset.h"
 #include "query.h"
+#include "sg.h"
 
 /* ---- the search, rule by rule ---- */
 
@@ -50,17 +52,16 @@ struct search {
 	bool need_src, need_dst;
 };
 
+/* Whether a rule of protocol proto with ports (or ICMP type/code) lo..hi,
+ * -1 an open end, matches the key: keyset.h's reading of every rule. */
 static bool key_in(const struct key *k, int proto, int32_t lo, int32_t hi)
 {
-	if (proto == PROTO_ALL)
-		return true;
-	if (k->proto != proto)
-		return false;
-	if (proto == PROTO_TCP || proto == PROTO_UDP)
-		return k->port >= (lo < 0 ? 0 : lo) && k->port <= (hi < 0 ? 65535 : hi);
-	if (proto == PROTO_ICMP || proto == PROTO_ICMPV6)
-		return (lo < 0 || k->type == lo) && (hi < 0 || k->code == hi);
-	return true;
+	struct keyset ks;
+	int32_t port_hi = hi < 0 || hi > 65535 ? 65535 : hi;
+	bool icmp = k->proto == PROTO_ICMP || k->proto == PROTO_ICMPV6;
+	uint32_t key = icmp ? KEYSET_ICMP(k->type, k->code) : (uint32_t)(k->port < 0 ? 0 : k->port);
+	return keyset_of_rule(proto, lo < 0 ? 0 : lo, port_hi, lo, hi, k->proto, &ks) &&
+	       keyset_has(&ks, key);
 }
 
 static bool key_interval_all(int32_t from, int32_t to)
@@ -72,16 +73,12 @@ static bool key_interval_all(int32_t from, int32_t to)
  * whatever the peer. */
 static bool sg_key_ok(const struct lab *lab, const struct eni *e, bool egress, const struct key *k)
 {
-	for (size_t i = 0; i < e->n_groups; i++) {
-		int32_t g = e->groups[i];
-		if (!cover_valid_index(g, lab->n_groups))
-			continue;
-		for (size_t r = 0; r < lab->groups[g].n_rules; r++) {
-			const struct sg_rule *x = &lab->groups[g].rules[r];
-			if (x->egress == egress && key_in(k, x->protocol, x->from_port, x->to_port))
-				return true;
-		}
-	}
+	struct sg_walk w;
+	struct sg_match at;
+	sg_walk_init(&w, lab, e, egress);
+	for (const struct sg_rule *x; (x = sg_walk_next(&w, &at));)
+		if (key_in(k, x->protocol, x->from_port, x->to_port))
+			return true;
 	return false;
 }
 
@@ -238,6 +235,19 @@ static bool search_sg(struct gen *g, size_t i, const struct rule_ref *r)
 	return run_search(g, &u);
 }
 
+/* The NACL's subnets on one side of the flows searched (on_src: the
+ * source), the entry's CIDR on the other. */
+static void place_nacl(struct search *s, bool on_src, int32_t nacl, const struct ip_prefix *cidr)
+{
+	if (on_src) {
+		s->src_nacl = nacl;
+		s->dst_pfx = cidr;
+	} else {
+		s->dst_nacl = nacl;
+		s->src_pfx = cidr;
+	}
+}
+
 /* Whether a NACL entry can match a response: the client's ephemeral
  * ports, an echo reply, or any packet of its protocol. */
 static bool entry_meets_replies(const struct nacl_entry *e)
@@ -262,13 +272,7 @@ static bool search_nacl(struct gen *g, size_t i, const struct rule_ref *r)
 	s.lo = icmp ? e->icmp_type : e->port_from;
 	s.hi = icmp ? e->icmp_code : e->port_to;
 	s.need_src = true;
-	if (e->egress) {
-		s.src_nacl = r->owner;
-		s.dst_pfx = &e->cidr;
-	} else {
-		s.dst_nacl = r->owner;
-		s.src_pfx = &e->cidr;
-	}
+	place_nacl(&s, e->egress, r->owner, &e->cidr);
 	if (run_search(g, &s))
 		return true;
 	if (!entry_meets_replies(e))
@@ -283,13 +287,7 @@ static bool search_nacl(struct gen *g, size_t i, const struct rule_ref *r)
 		u.proto = e->protocol;
 		u.reply_keys = true;
 	}
-	if (e->egress) {
-		u.dst_nacl = r->owner;
-		u.src_pfx = &e->cidr;
-	} else {
-		u.src_nacl = r->owner;
-		u.dst_pfx = &e->cidr;
-	}
+	place_nacl(&u, !e->egress, r->owner, &e->cidr);
 	return run_search(g, &u);
 }
 

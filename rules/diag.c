@@ -1,6 +1,7 @@
 /* Growable list of diagnostics; heap-allocated because it outlives a
  * failed load's arena. */
 #include "diag.h"
+#include "vec.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,13 +13,17 @@ void diag_init(struct diag_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+static void item_free(struct diag *d)
+{
+	free(d->file);
+	free(d->path);
+	free(d->msg);
+}
+
 void diag_free(struct diag_list *l)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->items[i].file);
-		free(l->items[i].path);
-		free(l->items[i].msg);
-	}
+	for (size_t i = 0; i < l->n; i++)
+		item_free(&l->items[i]);
 	free(l->items);
 	diag_init(l);
 }
@@ -35,14 +40,8 @@ void diag_add(struct diag_list *l, enum diag_level level, const char *file, cons
 		l->n_errors++;
 	else
 		l->n_warnings++;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct diag *items = realloc(l->items, cap * sizeof(*items));
-		if (!items)
-			return;
-		l->items = items;
-		l->cap = cap;
-	}
+	if (vec_reserve(&l->items, &l->cap, l->n + 1, sizeof(*l->items)) < 0)
+		return;
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);

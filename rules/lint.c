@@ -12,6 +12,7 @@
  */
 #include "lint.h"
 #include "lint-private.h"
+#include "vec.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -72,15 +73,9 @@ static enum lint_severity severity_of(const char *id)
 struct lint_finding *lint_add(struct lint_ctx *c, const char *id, const char *fmt, ...)
 {
 	struct lint_report *r = c->out;
-	if (r->n == r->cap) {
-		size_t nc = r->cap ? r->cap * 2 : 16;
-		struct lint_finding *v = realloc(r->items, nc * sizeof(*v));
-		if (!v) {
-			c->err = -ENOMEM;
-			return NULL;
-		}
-		r->items = v;
-		r->cap = nc;
+	if (vec_reserve(&r->items, &r->cap, r->n + 1, sizeof(*r->items)) < 0) {
+		c->err = -ENOMEM;
+		return NULL;
 	}
 	struct lint_finding *f = &r->items[r->n++];
 	memset(f, 0, sizeof(*f));

@@ -115,25 +115,33 @@ static bool find_cover(const struct lab *lab, int32_t g, size_t r, int32_t *og, 
 	return false;
 }
 
-void lint_check_sg_redundant(struct lint_ctx *c)
+/* Runs check on every rule of every group. */
+static void each_sg_rule(struct lint_ctx *c, void (*check)(struct lint_ctx *c, int32_t g, size_t r))
+{
+	for (size_t g = 0; g < c->lab->n_groups; g++)
+		for (size_t r = 0; r < c->lab->groups[g].n_rules; r++)
+			check(c, (int32_t)g, r);
+}
+
+static void sg_redundant_one(struct lint_ctx *c, int32_t g, size_t r)
 {
 	char t1[320], t2[320];
-	for (size_t g = 0; g < c->lab->n_groups; g++)
-		for (size_t r = 0; r < c->lab->groups[g].n_rules; r++) {
-			int32_t og;
-			size_t orr;
-			if (!find_cover(c->lab, (int32_t)g, r, &og, &orr))
-				continue;
-			struct lint_finding *f = lint_add(
-			    c, "sg-redundant", "%s allows nothing that %s does not: %s",
-			    lint_rtext(c->lab, lint_sg_ref_of(c->lab, (int32_t)g, r), t1,
-				       sizeof(t1)),
-			    lint_rtext(c->lab, lint_sg_ref_of(c->lab, og, orr), t2, sizeof(t2)),
-			    og == (int32_t)g ? "same group"
-					     : "that group is on every ENI this one is on");
-			lint_add_rule(f, lint_sg_ref_of(c->lab, (int32_t)g, r));
-			lint_add_rule(f, lint_sg_ref_of(c->lab, og, orr));
-		}
+	int32_t og;
+	size_t orr;
+	if (!find_cover(c->lab, g, r, &og, &orr))
+		return;
+	struct lint_finding *f =
+	    lint_add(c, "sg-redundant", "%s allows nothing that %s does not: %s",
+		     lint_rtext(c->lab, lint_sg_ref_of(c->lab, g, r), t1, sizeof(t1)),
+		     lint_rtext(c->lab, lint_sg_ref_of(c->lab, og, orr), t2, sizeof(t2)),
+		     og == g ? "same group" : "that group is on every ENI this one is on");
+	lint_add_rule(f, lint_sg_ref_of(c->lab, g, r));
+	lint_add_rule(f, lint_sg_ref_of(c->lab, og, orr));
+}
+
+void lint_check_sg_redundant(struct lint_ctx *c)
+{
+	each_sg_rule(c, sg_redundant_one);
 }
 
 /* ---- open-admin-port ---- */
@@ -186,32 +194,32 @@ static bool peer_is_everyone(const struct lab *lab, const struct sg_rule *x)
 	return false;
 }
 
-void lint_check_admin(struct lint_ctx *c)
+static void admin_one(struct lint_ctx *c, int32_t g, size_t r)
 {
 	char t[320], list[256];
-	for (size_t g = 0; g < c->lab->n_groups; g++)
-		for (size_t r = 0; r < c->lab->groups[g].n_rules; r++) {
-			const struct sg_rule *x = &c->lab->groups[g].rules[r];
-			if (x->egress || !peer_is_everyone(c->lab, x))
-				continue;
-			size_t off = 0, n = 0;
-			list[0] = '\0';
-			for (size_t i = 0; i < sizeof(admin_ports) / sizeof(admin_ports[0]); i++) {
-				if (!opens_port(x, admin_ports[i].proto, admin_ports[i].port) ||
-				    off >= sizeof(list))
-					continue;
-				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%u (%s)",
-							n++ ? ", " : "", admin_ports[i].port,
-							admin_ports[i].what);
-			}
-			if (!n)
-				continue;
-			struct lint_finding *f = lint_add(
-			    c, "open-admin-port", "%s opens %s to every address on the internet",
-			    lint_rtext(c->lab, lint_sg_ref_of(c->lab, (int32_t)g, r), t, sizeof(t)),
-			    list);
-			lint_add_rule(f, lint_sg_ref_of(c->lab, (int32_t)g, r));
-		}
+	const struct sg_rule *x = &c->lab->groups[g].rules[r];
+	if (x->egress || !peer_is_everyone(c->lab, x))
+		return;
+	size_t off = 0, n = 0;
+	list[0] = '\0';
+	for (size_t i = 0; i < sizeof(admin_ports) / sizeof(admin_ports[0]); i++) {
+		if (!opens_port(x, admin_ports[i].proto, admin_ports[i].port) ||
+		    off >= sizeof(list))
+			continue;
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%u (%s)",
+					n++ ? ", " : "", admin_ports[i].port, admin_ports[i].what);
+	}
+	if (!n)
+		return;
+	struct lint_finding *f =
+	    lint_add(c, "open-admin-port", "%s opens %s to every address on the internet",
+		     lint_rtext(c->lab, lint_sg_ref_of(c->lab, g, r), t, sizeof(t)), list);
+	lint_add_rule(f, lint_sg_ref_of(c->lab, g, r));
+}
+
+void lint_check_admin(struct lint_ctx *c)
+{
+	each_sg_rule(c, admin_one);
 }
 
 /* ---- sg-ref-empty, sg-unattached ---- */

@@ -10,9 +10,10 @@
 
 #include <stdio.h>
 
-static bool icmp_field_matches(int16_t want, uint8_t have)
+bool nacl_entry_keys(const struct nacl_entry *e, int proto, struct keyset *k)
 {
-	return want < 0 || want == have;
+	return keyset_of_rule(e->protocol, e->port_from, e->port_to, e->icmp_type, e->icmp_code,
+			      proto, k);
 }
 
 bool nacl_entry_matches(const struct nacl_entry *e, const struct flow *f)
@@ -20,32 +21,22 @@ bool nacl_entry_matches(const struct nacl_entry *e, const struct flow *f)
 	/* ingress rules look at where the packet comes from, egress at where
 	 * it goes; a family mismatch never matches (§8: IPv6 not optional). */
 	const struct ip_addr *a = e->egress ? &f->dst : &f->src;
-	if (!ip_prefix_contains(&e->cidr, a))
-		return false;
-	if (e->protocol == PROTO_ALL)
-		return true;
-	if (e->protocol != f->proto)
-		return false;
-	if (flow_has_ports(f))
-		return f->dport >= e->port_from && f->dport <= e->port_to;
-	if (flow_is_icmp(f))
-		return icmp_field_matches(e->icmp_type, f->icmp_type) &&
-		       icmp_field_matches(e->icmp_code, f->icmp_code);
-	return true;
+	struct keyset k;
+	return ip_prefix_contains(&e->cidr, a) && nacl_entry_keys(e, f->proto, &k) &&
+	       keyset_has(&k, keyset_flow_key(f));
 }
 
-static void list_of(const struct nacl *acl, bool egress, const struct nacl_entry **list, size_t *n)
+const struct nacl_entry *nacl_list(const struct nacl *acl, bool egress, size_t *n)
 {
-	*list = egress ? acl->egress : acl->ingress;
 	*n = egress ? acl->n_egress : acl->n_ingress;
+	return egress ? acl->egress : acl->ingress;
 }
 
 bool nacl_evaluate(const struct nacl *acl, bool egress, const struct flow *f,
 		   struct nacl_decision *d)
 {
-	const struct nacl_entry *list;
 	size_t n;
-	list_of(acl, egress, &list, &n);
+	const struct nacl_entry *list = nacl_list(acl, egress, &n);
 	for (size_t i = 0; i < n; i++) {
 		if (nacl_entry_matches(&list[i], f)) {
 			d->allow = list[i].allow;
@@ -84,9 +75,8 @@ bool nacl_evaluate_ports(const struct nacl *acl, bool egress, const struct flow 
 		*port = lo;
 		return nacl_evaluate(acl, egress, f, d);
 	}
-	const struct nacl_entry *list;
 	size_t n;
-	list_of(acl, egress, &list, &n);
+	const struct nacl_entry *list = nacl_list(acl, egress, &n);
 	struct nacl_decision first = {0};
 	bool have_first = false;
 	uint32_t limit = (uint32_t)hi + 1;
@@ -109,9 +99,8 @@ bool nacl_evaluate_ports(const struct nacl *acl, bool egress, const struct flow 
 
 uint32_t nacl_next_port(const struct nacl *acl, bool egress, uint32_t p, uint32_t limit)
 {
-	const struct nacl_entry *list;
 	size_t n;
-	list_of(acl, egress, &list, &n);
+	const struct nacl_entry *list = nacl_list(acl, egress, &n);
 	return next_boundary(list, n, p, limit);
 }
 

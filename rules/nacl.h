@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "flow.h"
+#include "keyset.h"
 #include "model.h"
 
 struct nacl_decision {
@@ -34,6 +35,10 @@ struct nacl_decision {
  * address the CIDR is compared with). */
 bool nacl_entry_matches(const struct nacl_entry *e, const struct flow *f);
 
+/* The keys of protocol proto the entry matches (keyset.h), whatever its
+ * CIDR; false when none. nacl_entry_matches is this and the CIDR. */
+bool nacl_entry_keys(const struct nacl_entry *e, int proto, struct keyset *k);
+
 /* Evaluates the ingress or egress list. Returns d->allow. */
 bool nacl_evaluate(const struct nacl *acl, bool egress, const struct flow *f,
 		   struct nacl_decision *d);
@@ -45,6 +50,9 @@ bool nacl_evaluate(const struct nacl *acl, bool egress, const struct flow *f,
  * other protocols it is nacl_evaluate with *port = lo. */
 bool nacl_evaluate_ports(const struct nacl *acl, bool egress, const struct flow *f, uint16_t lo,
 			 uint16_t hi, uint16_t *port, struct nacl_decision *d);
+
+/* The ingress or egress entries in rule number order (first match). */
+const struct nacl_entry *nacl_list(const struct nacl *acl, bool egress, size_t *n);
 
 /* Both lists as one sequence, ingress then egress: for walking every
  * entry of a NACL. i < nacl_entry_count(acl). */

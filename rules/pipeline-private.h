@@ -1,7 +1,8 @@
 /*
  * What the pipeline's own files share (pipeline.c: ends and the SG/NACL
  * stages; route.c: the route stage; pipeline_check.c: a request and its
- * response; pipeline_explain.c: the words). Nobody else includes this.
+ * response; pipeline_explain.c: the words), and rules/reach.c, which
+ * builds diff's maps from the same stages. Nobody else includes this.
  */
 #ifndef VPCFW_PIPELINE_PRIVATE_H
 #define VPCFW_PIPELINE_PRIVATE_H
@@ -44,6 +45,11 @@ void pipeline_nacl_stage_ports(const struct lab *lab, const struct pipeline_end 
 			       uint16_t lo, uint16_t hi, struct stage_verdict *v);
 /* The NACL of subnet over destination ports lo..hi: verdict, rule number
  * and the first refused port into v (a pipeline NACL stage, or a hop's). */
+/* The scope of a NACL stage of subnet's NACL whatever the ends (a NAT
+ * gateway's subnet crossed on the way): v must be initialised for the
+ * stage; decided (v a REJECT) when the subnet has no NACL. */
+void pipeline_subnet_nacl_scope(const struct lab *lab, int32_t subnet, bool egress,
+				const struct flow *f, struct stage_verdict *v, struct stage_scope *s);
 void pipeline_nacl_rules(const struct lab *lab, int32_t subnet, bool egress, const struct flow *f,
 			 uint16_t lo, uint16_t hi, struct stage_verdict *v);
 /* Appends a stage in AWS order; after a REJECT the rest are skipped. */

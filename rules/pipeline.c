@@ -22,30 +22,74 @@ static bool v4_is(const struct ip_addr *a, uint8_t x, uint8_t y, uint8_t z, uint
 
 /* fd00:ec2::<low>, the Nitro IPv6 endpoints of the services ("253" in the
  * text is hex: the last 16 bits are 0x0253). */
-static bool v6_service_is(const struct ip_addr *a, uint16_t low)
+static const uint8_t v6_services_prefix[14] = {0xfd, 0x00, 0x0e, 0xc2};
+static const struct {
+	uint16_t low;
+	enum vpc_service s;
+} v6_services[] = {{0x0253, SERVICE_DNS}, {0x0254, SERVICE_METADATA}, {0x0123, SERVICE_TIME_SYNC}};
+
+static enum vpc_service v6_service(const struct ip_addr *a)
 {
-	static const uint8_t prefix[14] = {0xfd, 0x00, 0x0e, 0xc2};
-	return !memcmp(a->b, prefix, sizeof(prefix)) && a->b[14] == (uint8_t)(low >> 8) &&
-	       a->b[15] == (uint8_t)(low & 0xff);
+	if (memcmp(a->b, v6_services_prefix, sizeof(v6_services_prefix)))
+		return SERVICE_NONE;
+	for (size_t i = 0; i < sizeof(v6_services) / sizeof(v6_services[0]); i++)
+		if (a->b[14] == (uint8_t)(v6_services[i].low >> 8) &&
+		    a->b[15] == (uint8_t)(v6_services[i].low & 0xff))
+			return v6_services[i].s;
+	return SERVICE_NONE;
 }
 
-/* The link-local addresses of 169.254.0.0/16 AWS serves inside every VPC;
- * AWS's filters leave the whole block alone (§9), so the rest of it is a
- * service end too, never an outside host behind the internet gateway. */
+/* The link-local addresses of 169.254.0.0/16 AWS serves inside every VPC
+ * (169.254.c.d); AWS's filters leave the whole block alone (§9), so the
+ * rest of it is a service end too, never an outside host behind the
+ * internet gateway. */
+static const struct {
+	uint8_t c, d;
+	enum vpc_service s;
+} link_local[] = {
+    {169, 253, SERVICE_DNS},	 {169, 254, SERVICE_METADATA}, {169, 123, SERVICE_TIME_SYNC},
+    {169, 250, SERVICE_LICENSE}, {169, 251, SERVICE_LICENSE},  {170, 2, SERVICE_ECS_METADATA},
+};
+
 static enum vpc_service link_local_service(const struct ip_addr *a)
 {
-	static const struct {
-		uint8_t c, d;
-		enum vpc_service s;
-	} known[] = {
-	    {169, 253, SERVICE_DNS},	   {169, 254, SERVICE_METADATA},
-	    {169, 123, SERVICE_TIME_SYNC}, {169, 250, SERVICE_LICENSE},
-	    {169, 251, SERVICE_LICENSE},   {170, 2, SERVICE_ECS_METADATA},
-	};
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (v4_is(a, 169, 254, known[i].c, known[i].d))
-			return known[i].s;
+	for (size_t i = 0; i < sizeof(link_local) / sizeof(link_local[0]); i++)
+		if (v4_is(a, 169, 254, link_local[i].c, link_local[i].d))
+			return link_local[i].s;
 	return SERVICE_LINK_LOCAL;
+}
+
+static void add_prefix(struct ip_prefix *out, size_t *n, const uint8_t *b, uint8_t family,
+		       uint8_t len)
+{
+	struct ip_prefix *p = &out[(*n)++];
+	memset(p, 0, sizeof(*p));
+	p->addr.family = family;
+	memcpy(p->addr.b, b, family == IP_V6 ? 16 : 4);
+	p->len = len;
+}
+
+_Static_assert(2 + sizeof(link_local) / sizeof(link_local[0]) +
+		       sizeof(v6_services) / sizeof(v6_services[0]) <=
+		   PIPELINE_SERVICE_PREFIXES,
+	       "pipeline_service_prefixes outgrows its callers' arrays");
+
+size_t pipeline_service_prefixes(struct ip_prefix *out)
+{
+	size_t n = 0;
+	add_prefix(out, &n, (const uint8_t[]){169, 254, 0, 0}, IP_V4, 16);
+	for (size_t i = 0; i < sizeof(link_local) / sizeof(link_local[0]); i++)
+		add_prefix(out, &n, (const uint8_t[]){169, 254, link_local[i].c, link_local[i].d},
+			   IP_V4, 32);
+	add_prefix(out, &n, (const uint8_t[]){255, 255, 255, 255}, IP_V4, 32);
+	for (size_t i = 0; i < sizeof(v6_services) / sizeof(v6_services[0]); i++) {
+		uint8_t b[16];
+		memcpy(b, v6_services_prefix, sizeof(v6_services_prefix));
+		b[14] = (uint8_t)(v6_services[i].low >> 8);
+		b[15] = (uint8_t)(v6_services[i].low & 0xff);
+		add_prefix(out, &n, b, IP_V6, 128);
+	}
+	return n;
 }
 
 /* base+1 of a subnet of the VPC: the VPC router, which also serves DHCP. */
@@ -79,13 +123,7 @@ static enum vpc_service service_of_addr(const struct lab *lab, int32_t vpc, cons
 			return SERVICE_ROUTER;
 		return SERVICE_NONE;
 	}
-	if (v6_service_is(a, 0x0253))
-		return SERVICE_DNS;
-	if (v6_service_is(a, 0x0254))
-		return SERVICE_METADATA;
-	if (v6_service_is(a, 0x0123))
-		return SERVICE_TIME_SYNC;
-	return SERVICE_NONE;
+	return v6_service(a);
 }
 
 void pipeline_end_of_addr(const struct lab *lab, int32_t vpc, const struct ip_addr *a,
@@ -99,19 +137,6 @@ void pipeline_end_of_addr(const struct lab *lab, int32_t vpc, const struct ip_ad
 	}
 	out->service = service_of_addr(lab, vpc, a);
 	out->kind = out->service != SERVICE_NONE ? END_SERVICE : END_OUTSIDE;
-}
-
-/* Traffic no NACL filters (§1, §9): to or from a service address of the
- * VPC. DHCP is exempt as the exchange with the VPC's DHCP service (the
- * broadcast address or the VPC router), never as UDP 67/68 between any
- * two hosts. */
-static enum vpc_service nacl_exempt(const struct pipeline_end *src, const struct pipeline_end *dst)
-{
-	if (src->kind == END_SERVICE)
-		return src->service;
-	if (dst->kind == END_SERVICE)
-		return dst->service;
-	return SERVICE_NONE;
 }
 
 enum sg_exemption pipeline_sg_exemption(const struct lab *lab, const struct pipeline_end *peer,
@@ -140,26 +165,6 @@ static bool port_in(uint16_t p, uint16_t lo, uint16_t hi)
 	return lo <= p && p <= hi;
 }
 
-/* Traffic no SG filters (§1): DNS with the Amazon DNS server and DHCP
- * with the VPC's DHCP service always; the link-local services unless the
- * lab says SGs filter them. */
-static enum vpc_service sg_exempt(const struct lab *lab, const struct pipeline_end *peer,
-				  const struct flow *f)
-{
-	uint16_t lo = 0, hi = 0;
-	switch (pipeline_sg_exemption(lab, peer, f->proto, &lo, &hi)) {
-	case SG_EXEMPT_ALL:
-		return peer->service;
-	case SG_EXEMPT_PORTS:
-		if (flow_has_ports(f) && (port_in(f->dport, lo, hi) || port_in(f->sport, lo, hi)))
-			return peer->service;
-		return SERVICE_NONE;
-	default:
-		return SERVICE_NONE;
-	}
-}
-
-
 static void skip(struct stage_verdict *v, enum pipeline_reason r, enum vpc_service s)
 {
 	v->verdict = VERDICT_SKIPPED;
@@ -167,31 +172,123 @@ static void skip(struct stage_verdict *v, enum pipeline_reason r, enum vpc_servi
 	v->service = s;
 }
 
-/* The stage belongs to an end that is no ENI of the lab. */
-static void skip_not_eni(struct stage_verdict *v, const struct pipeline_end *e)
+/* Whose stage it is, undecided; NULL when self is no ENI of the lab, and
+ * then the stage is skipped for it. */
+static const struct eni *scope_init(const struct lab *lab, const struct pipeline_end *self,
+				    enum pipeline_stage stage, struct stage_verdict *v,
+				    struct stage_scope *s)
 {
-	if (e->kind == END_SERVICE)
-		skip(v, REASON_SERVICE, e->service);
-	else
+	verdict_init(v, stage);
+	s->decided = true;
+	s->egress = stage == STAGE_SG_EGRESS || stage == STAGE_NACL_EGRESS;
+	s->eni = NULL;
+	s->nacl = NULL;
+	s->exempt_ports = false;
+	const struct eni *e = end_eni(lab, self);
+	if (!e && self->kind == END_SERVICE)
+		skip(v, REASON_SERVICE, self->service);
+	else if (!e)
 		skip(v, REASON_OUTSIDE, SERVICE_NONE);
+	return e;
+}
+
+/* Traffic no SG filters (§1): DNS with the Amazon DNS server and DHCP
+ * with the VPC's DHCP service always, by their ports; the link-local
+ * services unless the lab says SGs filter them. */
+static void sg_scope(const struct lab *lab, const struct eni *e, const struct pipeline_end *self,
+		     const struct pipeline_end *peer, const struct flow *f, struct stage_verdict *v,
+		     struct stage_scope *s)
+{
+	v->eni = self->eni;
+	uint16_t lo = 0, hi = 0;
+	switch (pipeline_sg_exemption(lab, peer, f->proto, &lo, &hi)) {
+	case SG_EXEMPT_ALL:
+		skip(v, REASON_SERVICE, peer->service);
+		return;
+	case SG_EXEMPT_PORTS:
+		s->exempt_ports = true;
+		s->exempt_lo = lo;
+		s->exempt_hi = hi;
+		s->exempt_service = peer->service;
+		break;
+	default:
+		break;
+	}
+	s->decided = false;
+	s->eni = e;
+}
+
+/* The subnet's NACL, v set to decide by its rules; NULL (v a REJECT by
+ * the "*" rule) when a loader invariant is broken: deny rather than run
+ * open (§8). */
+static const struct nacl *subnet_nacl(const struct lab *lab, int32_t subnet, const struct flow *f,
+				      struct stage_verdict *v)
+{
+	v->reason = REASON_RULE;
+	v->verdict = VERDICT_REJECT;
+	if (!valid_index(subnet, lab->n_subnets) ||
+	    !valid_index(lab->subnets[subnet].nacl, lab->n_nacls)) {
+		v->rule_number = f->src.family == IP_V6 ? NACL_RULE_STAR_V6 : NACL_RULE_STAR_V4;
+		return NULL;
+	}
+	v->nacl = lab->subnets[subnet].nacl;
+	return &lab->nacls[v->nacl];
+}
+
+/* No NACL filters traffic inside one subnet or to or from a service
+ * address of the VPC (§1, §9). DHCP is exempt as the exchange with the
+ * VPC's DHCP service (the broadcast address or the VPC router), never as
+ * UDP 67/68 between any two hosts. */
+static void nacl_scope(const struct lab *lab, const struct eni *e, const struct pipeline_end *peer,
+		       const struct flow *f, struct stage_verdict *v, struct stage_scope *s)
+{
+	v->subnet = e->subnet;
+	const struct eni *other = end_eni(lab, peer);
+	if (other && other->subnet == e->subnet) {
+		skip(v, REASON_SAME_SUBNET, SERVICE_NONE);
+		return;
+	}
+	if (peer->kind == END_SERVICE) {
+		skip(v, REASON_SERVICE, peer->service);
+		return;
+	}
+	s->nacl = subnet_nacl(lab, e->subnet, f, v);
+	s->decided = !s->nacl;
+}
+
+void pipeline_stage_scope(const struct lab *lab, enum pipeline_stage stage,
+			  const struct pipeline_end *self, const struct pipeline_end *peer,
+			  const struct flow *f, struct stage_verdict *v, struct stage_scope *out)
+{
+	const struct eni *e = scope_init(lab, self, stage, v, out);
+	if (!e)
+		return;
+	if (stage == STAGE_SG_EGRESS || stage == STAGE_SG_INGRESS)
+		sg_scope(lab, e, self, peer, f, v, out);
+	else
+		nacl_scope(lab, e, peer, f, v, out);
+}
+
+void pipeline_scope_exempt(const struct stage_scope *s, const struct stage_verdict *v,
+			   struct stage_verdict *out)
+{
+	*out = *v;
+	skip(out, REASON_SERVICE, s->exempt_service);
 }
 
 void pipeline_sg_stage(const struct lab *lab, const struct pipeline_end *src,
 		       const struct pipeline_end *dst, bool egress, const struct flow *f,
 		       bool tracked, struct stage_verdict *v)
 {
-	const struct pipeline_end *self = egress ? src : dst;
-	const struct pipeline_end *peer = egress ? dst : src;
-	verdict_init(v, egress ? STAGE_SG_EGRESS : STAGE_SG_INGRESS);
-	const struct eni *e = end_eni(lab, self);
-	if (!e) {
-		skip_not_eni(v, self);
+	struct stage_scope s;
+	pipeline_stage_scope(lab, egress ? STAGE_SG_EGRESS : STAGE_SG_INGRESS, egress ? src : dst,
+			     egress ? dst : src, f, v, &s);
+	if (s.decided)
 		return;
-	}
-	v->eni = self->eni;
-	enum vpc_service s = sg_exempt(lab, peer, f);
-	if (s != SERVICE_NONE) {
-		skip(v, REASON_SERVICE, s);
+	if (s.exempt_ports && flow_has_ports(f) &&
+	    (port_in(f->dport, s.exempt_lo, s.exempt_hi) ||
+	     port_in(f->sport, s.exempt_lo, s.exempt_hi))) {
+		skip(v, REASON_SERVICE, s.exempt_service);
 		return;
 	}
 	if (tracked) {
@@ -200,7 +297,7 @@ void pipeline_sg_stage(const struct lab *lab, const struct pipeline_end *src,
 		return;
 	}
 	struct sg_match m;
-	if (!sg_evaluate(lab, e, egress, f, &m)) {
+	if (!sg_evaluate(lab, s.eni, egress, f, &m)) {
 		v->verdict = VERDICT_REJECT;
 		v->reason = REASON_NO_RULE;
 		return;
@@ -209,50 +306,16 @@ void pipeline_sg_stage(const struct lab *lab, const struct pipeline_end *src,
 	v->reason = REASON_RULE;
 	v->group = m.group;
 	v->rule = m.rule;
-	v->untracked = sg_flow_is_untracked(lab, e, egress, f, NULL);
+	v->untracked = sg_flow_is_untracked(lab, s.eni, egress, f, NULL);
 }
 
-/* The NACL stage over destination ports lo..hi (lo == hi for a packet). */
-void pipeline_nacl_stage_ports(const struct lab *lab, const struct pipeline_end *src,
-			     const struct pipeline_end *dst, bool egress, const struct flow *f,
-			     uint16_t lo, uint16_t hi, struct stage_verdict *v)
+/* The NACL's verdict over destination ports lo..hi (lo == hi: one packet). */
+static void nacl_ports_verdict(const struct nacl *acl, bool egress, const struct flow *f,
+			       uint16_t lo, uint16_t hi, struct stage_verdict *v)
 {
-	const struct pipeline_end *self = egress ? src : dst;
-	verdict_init(v, egress ? STAGE_NACL_EGRESS : STAGE_NACL_INGRESS);
-	const struct eni *e = end_eni(lab, self);
-	if (!e) {
-		skip_not_eni(v, self);
-		return;
-	}
-	v->subnet = e->subnet;
-	const struct eni *other = end_eni(lab, egress ? dst : src);
-	if (other && other->subnet == e->subnet) {
-		skip(v, REASON_SAME_SUBNET, SERVICE_NONE);
-		return;
-	}
-	enum vpc_service s = nacl_exempt(src, dst);
-	if (s != SERVICE_NONE) {
-		skip(v, REASON_SERVICE, s);
-		return;
-	}
-	pipeline_nacl_rules(lab, e->subnet, egress, f, lo, hi, v);
-}
-
-void pipeline_nacl_rules(const struct lab *lab, int32_t subnet, bool egress, const struct flow *f,
-			 uint16_t lo, uint16_t hi, struct stage_verdict *v)
-{
-	v->reason = REASON_RULE;
-	v->verdict = VERDICT_REJECT;
-	if (!valid_index(subnet, lab->n_subnets) ||
-	    !valid_index(lab->subnets[subnet].nacl, lab->n_nacls)) {
-		/* a loader invariant broken: deny rather than run open (§8) */
-		v->rule_number = f->src.family == IP_V6 ? NACL_RULE_STAR_V6 : NACL_RULE_STAR_V4;
-		return;
-	}
-	v->nacl = lab->subnets[subnet].nacl;
 	struct nacl_decision d;
 	uint16_t port;
-	bool ok = nacl_evaluate_ports(&lab->nacls[v->nacl], egress, f, lo, hi, &port, &d);
+	bool ok = nacl_evaluate_ports(acl, egress, f, lo, hi, &port, &d);
 	v->verdict = ok ? VERDICT_ACCEPT : VERDICT_REJECT;
 	v->rule_number = d.rule_number;
 	if (flow_has_ports(f) && lo != hi) {
@@ -261,6 +324,35 @@ void pipeline_nacl_rules(const struct lab *lab, int32_t subnet, bool egress, con
 		v->port_lo = lo;
 		v->port_hi = hi;
 	}
+}
+
+/* The NACL stage over destination ports lo..hi (lo == hi for a packet). */
+void pipeline_nacl_stage_ports(const struct lab *lab, const struct pipeline_end *src,
+			       const struct pipeline_end *dst, bool egress, const struct flow *f,
+			       uint16_t lo, uint16_t hi, struct stage_verdict *v)
+{
+	struct stage_scope s;
+	pipeline_stage_scope(lab, egress ? STAGE_NACL_EGRESS : STAGE_NACL_INGRESS,
+			     egress ? src : dst, egress ? dst : src, f, v, &s);
+	if (!s.decided)
+		nacl_ports_verdict(s.nacl, egress, f, lo, hi, v);
+}
+
+void pipeline_subnet_nacl_scope(const struct lab *lab, int32_t subnet, bool egress,
+				const struct flow *f, struct stage_verdict *v, struct stage_scope *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->egress = egress;
+	s->nacl = subnet_nacl(lab, subnet, f, v);
+	s->decided = !s->nacl;
+}
+
+void pipeline_nacl_rules(const struct lab *lab, int32_t subnet, bool egress, const struct flow *f,
+			 uint16_t lo, uint16_t hi, struct stage_verdict *v)
+{
+	const struct nacl *acl = subnet_nacl(lab, subnet, f, v);
+	if (acl)
+		nacl_ports_verdict(acl, egress, f, lo, hi, v);
 }
 
 void pipeline_nacl_stage(const struct lab *lab, const struct pipeline_end *src,
@@ -313,35 +405,34 @@ static void not_evaluated(const struct lab *lab, const struct pipeline_end *src,
 		v->subnet = e->subnet;
 }
 
+/* One stage of pipeline_evaluate, or its place after a rejecting one. */
+static void evaluate_stage(const struct lab *lab, const struct pipeline_end *src,
+			   const struct pipeline_end *dst, const struct flow *f, unsigned flags,
+			   enum pipeline_stage stage, struct pipeline_result *out)
+{
+	struct stage_verdict v;
+	if (out->rejected_at >= 0)
+		not_evaluated(lab, src, dst, stage, &v);
+	else if (stage == STAGE_SG_EGRESS)
+		pipeline_sg_stage(lab, src, dst, true, f, flags & PIPELINE_SRC_TRACKED, &v);
+	else if (stage == STAGE_SG_INGRESS)
+		pipeline_sg_stage(lab, src, dst, false, f, flags & PIPELINE_DST_TRACKED, &v);
+	else if (stage == STAGE_ROUTE) {
+		/* and through a NAT gateway the NACL crossings of its subnet */
+		pipeline_route_collect(lab, src, dst, f, false, f->dport, f->dport, out);
+		return;
+	} else
+		pipeline_nacl_stage(lab, src, dst, stage == STAGE_NACL_EGRESS, f, &v);
+	pipeline_collect(out, &v);
+}
+
 void pipeline_evaluate(const struct lab *lab, const struct pipeline_end *src,
 		       const struct pipeline_end *dst, const struct flow *f, unsigned flags,
 		       struct pipeline_result *out)
 {
-	struct stage_verdict v;
 	pipeline_result_init(out);
-	pipeline_sg_stage(lab, src, dst, true, f, flags & PIPELINE_SRC_TRACKED, &v);
-	pipeline_collect(out, &v);
-	if (out->rejected_at < 0)
-		pipeline_nacl_stage(lab, src, dst, true, f, &v);
-	else
-		not_evaluated(lab, src, dst, STAGE_NACL_EGRESS, &v);
-	pipeline_collect(out, &v);
-	if (pipeline_needs_route(lab, src, dst, f)) {
-		if (out->rejected_at < 0) {
-			pipeline_route_collect(lab, src, dst, f, false, f->dport, f->dport, out);
-		} else {
-			not_evaluated(lab, src, dst, STAGE_ROUTE, &v);
-			pipeline_collect(out, &v);
-		}
-	}
-	if (out->rejected_at < 0)
-		pipeline_nacl_stage(lab, src, dst, false, f, &v);
-	else
-		not_evaluated(lab, src, dst, STAGE_NACL_INGRESS, &v);
-	pipeline_collect(out, &v);
-	if (out->rejected_at < 0)
-		pipeline_sg_stage(lab, src, dst, false, f, flags & PIPELINE_DST_TRACKED, &v);
-	else
-		not_evaluated(lab, src, dst, STAGE_SG_INGRESS, &v);
-	pipeline_collect(out, &v);
+	bool route = pipeline_needs_route(lab, src, dst, f);
+	for (int s = 0; s < STAGE_MAX; s++)
+		if (s != STAGE_ROUTE || route)
+			evaluate_stage(lab, src, dst, f, flags, (enum pipeline_stage)s, out);
 }

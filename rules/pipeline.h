@@ -148,6 +148,14 @@ struct pipeline_result {
 void pipeline_end_of_addr(const struct lab *lab, int32_t vpc, const struct ip_addr *a,
 			  struct pipeline_end *out);
 
+/* The VPC's service addresses outside its own blocks, as prefixes (§9):
+ * 169.254.0.0/16 and each named link-local service in it, the DHCP
+ * broadcast, the fd00:ec2:: endpoints; what pipeline_end_of_addr calls
+ * END_SERVICE whatever the VPC. out holds PIPELINE_SERVICE_PREFIXES;
+ * returns how many. */
+#define PIPELINE_SERVICE_PREFIXES 16
+size_t pipeline_service_prefixes(struct ip_prefix *out);
+
 /* How the SG stages treat traffic with peer (§1): an ordinary peer; a
  * service they never filter; or one they skip only for TCP/UDP packets
  * whose source or destination port lies in lo..hi (DNS 53, DHCP 67-68).
@@ -155,6 +163,34 @@ void pipeline_end_of_addr(const struct lab *lab, int32_t vpc, const struct ip_ad
 enum sg_exemption { SG_EXEMPT_NONE, SG_EXEMPT_ALL, SG_EXEMPT_PORTS };
 enum sg_exemption pipeline_sg_exemption(const struct lab *lab, const struct pipeline_end *peer,
 					uint8_t proto, uint16_t *lo, uint16_t *hi);
+
+/* What an SG or NACL stage consults for traffic between self (whose
+ * stage it is) and peer, before looking at any port or ICMP type: the one
+ * place the stages' skip and exemption decisions are made (§1, §9: not
+ * an ENI, same subnet, AWS service traffic). pipeline_sg_stage and
+ * pipeline_nacl_stage answer one packet from it (first match over the
+ * rules it names); rules/reach builds `diff`'s interval maps from the
+ * very same scope. Reads only the flow's protocol and family. */
+struct stage_scope {
+	bool decided; /* no rule is consulted: the verdict is the answer */
+	bool egress;
+	const struct eni *eni;	 /* SG: whose groups' rules (sg_walk) */
+	const struct nacl *nacl; /* NACL: whose entries, first match */
+	/* SG: TCP/UDP packets with either port in exempt_lo..exempt_hi are
+	 * service traffic (DNS, DHCP): pipeline_scope_exempt's verdict. */
+	bool exempt_ports;
+	uint16_t exempt_lo, exempt_hi;
+	enum vpc_service exempt_service;
+};
+
+/* stage: one of the SG and NACL stages. *v gets the stage and whose it
+ * is (eni, subnet, nacl), and the whole verdict when out->decided. */
+void pipeline_stage_scope(const struct lab *lab, enum pipeline_stage stage,
+			  const struct pipeline_end *self, const struct pipeline_end *peer,
+			  const struct flow *f, struct stage_verdict *v, struct stage_scope *out);
+/* The verdict of the scope's exempt ports, from the scope's v. */
+void pipeline_scope_exempt(const struct stage_scope *s, const struct stage_verdict *v,
+			   struct stage_verdict *out);
 
 /* Flags for pipeline_evaluate: the connection is already tracked on the
  * source / destination ENI (conntrack hit), so that ENI's SG stage passes

@@ -1,7 +1,8 @@
 /*
- * Shared only by rules/reach*.c: the interval sweep of reach.c used by the
- * diff driver (reach_diff.c), and the endpoints a diff compares
- * (reach_ends.c). Not for other modules: reach.h is the interface.
+ * Shared only by rules/reach*.c: the interval maths (reach_iv.c) under the
+ * stage maps (reach.c) and the diff driver (reach_diff.c), and the
+ * endpoints a diff compares (reach_ends.c); and sgtable.c, whose compiled
+ * SG tables are built from the same maps. Not for other modules: reach.h is the interface.
  */
 #ifndef VPCFW_REACH_PRIVATE_H
 #define VPCFW_REACH_PRIVATE_H
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 
 #include "reach.h"
+#include "sg.h"
 
 /* Protocols with a class of their own never count as REACH_OTHER keys. */
 bool reach_key_excluded(enum reach_class c, uint32_t key);
@@ -22,38 +24,71 @@ const struct reach_seg *reach_map_find(const struct reach_map *m, uint32_t key);
 int reach_boundaries(const struct reach_path *const *paths, size_t n_paths, enum reach_class c,
 		     uint32_t key_max, uint32_t **out, size_t *n);
 
-/* Each group's member list, sorted, so that an SG rule naming a group
- * is matched by binary search: an account's groups have hundreds of
- * members. Built per lab; 0 or -ENOMEM, free with reach_members_free
- * either way. */
-struct reach_members {
-	struct ip_addr **sorted; /* per group, lab->groups[g].n_members each */
-	size_t n;
+/* ---- interval maths (reach_iv.c) ---- */
+
+struct ivl {
+	struct reach_iv *v;
+	size_t n, cap;
 };
 
-int reach_members_build(const struct lab *lab, struct reach_members *out);
-void reach_members_free(struct reach_members *m);
+int reach_ivl_push(struct ivl *l, uint32_t lo, uint32_t hi);
+
+struct segl {
+	struct reach_seg *v;
+	size_t n, cap;
+};
+
+/* A partition by first match: each key goes to the first rule that
+ * matches it, the rest to the default. */
+struct first_match {
+	struct ivl free; /* keys no rule has decided yet, sorted */
+	struct ivl next;
+	struct segl segs;
+};
+
+/* 0 or -ENOMEM; release with reach_fm_release either way. */
+int reach_fm_init(struct first_match *fm, uint32_t key_max);
+void reach_fm_release(struct first_match *fm);
+/* Assigns match ∩ free to (accept, why); free -= match. match is sorted
+ * and disjoint. */
+int reach_fm_apply(struct first_match *fm, const struct ivl *match, bool accept,
+		   const struct stage_verdict *why);
+/* Whatever is left gets the default verdict; the partition goes to map. */
+int reach_fm_finish(struct first_match *fm, bool accept, const struct stage_verdict *why,
+		    struct reach_map *map);
+
+/* map: one piece 0..key_max. */
+int reach_map_const(struct reach_map *map, uint32_t key_max, bool accept,
+		    const struct stage_verdict *why);
+/* Keys lo..hi of map get (accept, why) instead: an exemption. */
+int reach_map_override(struct reach_map *map, uint32_t lo, uint32_t hi, bool accept,
+		       const struct stage_verdict *why);
 
 /* reach_path_build with the lab's sorted member lists (NULL: none). */
-int reach_path_build_indexed(const struct lab *lab, const struct reach_members *members,
+int reach_path_build_indexed(const struct lab *lab, const struct sg_members *members,
 			     const struct pipeline_end *src, const struct pipeline_end *dst,
 			     const struct ip_addr *src_addr, const struct ip_addr *dst_addr,
 			     enum reach_class c, const struct reach_opts *o,
 			     struct reach_path *out);
 
-/* A growing list of prefixes. */
-struct reach_pfxl {
-	struct ip_prefix *v;
-	size_t n, cap;
-};
-
-/* Appends p (repeats allowed); 0 or -ENOMEM. */
-int reach_pfx_append(struct reach_pfxl *l, const struct ip_prefix *p);
-
 /* Calls add for every CIDR a NACL entry, SG rule, prefix list or route of
  * lab names, until add returns nonzero; returns that, else 0. */
 int reach_rule_cidrs(const struct lab *lab, int (*add)(void *arg, const struct ip_prefix *p),
 		     void *arg);
+
+/* The SG rules of eni in one direction over every key 0..key_max of
+ * key_proto (keyset.h) for one peer address: the first allowing rule per
+ * key in sg_evaluate's order (group, rule in the verdict), the rest
+ * base with REASON_NO_RULE. Also the compiled tables of sgtable.c. 0 or
+ * -ENOMEM; map->segs malloc'd. */
+int reach_sg_rules_map(const struct lab *lab, const struct sg_members *members,
+		       const struct eni *eni, bool egress, const struct ip_addr *peer,
+		       int key_proto, uint32_t key_max, const struct stage_verdict *base,
+		       struct reach_map *map);
+
+/* Appends every CIDR block of the lab's VPCs (with unique, once each);
+ * 0 or -ENOMEM. */
+int reach_vpc_cidrs(const struct lab *lab, struct ip_prefix_list *l, bool unique);
 
 /* An endpoint compared across the two labs: an ENI (its index on each
  * side, -1 where it does not exist) or an outside representative. */
@@ -99,7 +134,8 @@ void reach_classes_free(struct rd_classes *c);
 
 /* qsort for the growing arrays here, which stay NULL while empty (a lab
  * of groups only, a Terraform plan): qsort(NULL, 0, …) is undefined. */
-static inline void reach_sort(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+static inline void reach_sort(void *v, size_t n, size_t size,
+			      int (*cmp)(const void *, const void *))
 {
 	if (n > 1)
 		qsort(v, n, size, cmp);

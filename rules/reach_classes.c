@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "reach-private.h"
+#include "vec.h"
 
 struct u32v {
 	uint32_t *v;
@@ -21,14 +22,8 @@ struct u32v {
 
 static int u32_push(struct u32v *l, uint32_t x)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 256;
-		uint32_t *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = x;
 	return 0;
 }
@@ -46,14 +41,8 @@ struct ownedv {
 
 static int owned_push(struct ownedv *l, const struct ip_addr *a, int32_t owner)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 256;
-		struct owned *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = (struct owned){.addr = *a, .owner = owner};
 	return 0;
 }
@@ -88,23 +77,19 @@ static int pfx_cmp(const void *x, const void *y)
 
 static int pfx_append_cb(void *l, const struct ip_prefix *p)
 {
-	return reach_pfx_append(l, p);
+	return ip_prefix_list_add(l, p, false);
 }
 
 /* Every CIDR the lab's rules, prefix lists, routes, VPCs and subnets name. */
-static int lab_prefixes(const struct lab *lab, struct reach_pfxl *l)
+static int lab_prefixes(const struct lab *lab, struct ip_prefix_list *l)
 {
 	int r = reach_rule_cidrs(lab, pfx_append_cb, l);
-	for (size_t i = 0; i < lab->n_vpcs && !r; i++) {
-		for (size_t k = 0; k < lab->vpcs[i].n_cidrs && !r; k++)
-			r = reach_pfx_append(l, &lab->vpcs[i].cidrs[k]);
-		for (size_t k = 0; k < lab->vpcs[i].n_cidrs6 && !r; k++)
-			r = reach_pfx_append(l, &lab->vpcs[i].cidrs6[k]);
-	}
+	if (!r)
+		r = reach_vpc_cidrs(lab, l, false);
 	for (size_t i = 0; i < lab->n_subnets && !r; i++) {
-		r = reach_pfx_append(l, &lab->subnets[i].cidr);
+		r = ip_prefix_list_add(l, &lab->subnets[i].cidr, false);
 		if (!r && lab->subnets[i].has_cidr6)
-			r = reach_pfx_append(l, &lab->subnets[i].cidr6);
+			r = ip_prefix_list_add(l, &lab->subnets[i].cidr6, false);
 	}
 	return r;
 }
@@ -113,7 +98,7 @@ static int lab_prefixes(const struct lab *lab, struct reach_pfxl *l)
  * lab the group members and the ENI addresses by address. */
 struct key_ctx {
 	const struct lab *labs[2];
-	struct reach_pfxl cidrs;
+	struct ip_prefix_list cidrs;
 	struct ownedv members[2], owners[2];
 };
 

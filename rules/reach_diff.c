@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "reach-private.h"
+#include "vec.h"
 
 static bool valid_index(int32_t i, size_t n)
 {
@@ -18,18 +19,6 @@ static bool valid_index(int32_t i, size_t n)
 
 void reach_changes_init(struct reach_changes *c)
 {
-	memset(c, 0, sizeof(*c));
-}
-
-void reach_changes_free(struct reach_changes *c)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		free(c->items[i].from);
-		free(c->items[i].to);
-		free(c->items[i].stage);
-		free(c->items[i].rule);
-	}
-	free(c->items);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -86,7 +75,7 @@ static void end_of(const struct lab *lab, struct rd_end *e, const struct rd_end 
 
 struct rd_side {
 	const struct lab *lab;
-	const struct reach_members *members;
+	const struct sg_members *members;
 	bool valid;
 	struct pipeline_end src, dst;
 	struct ip_addr sa, da;
@@ -165,14 +154,8 @@ static void raw_free(struct raw_list *l)
 
 static int raw_push(struct raw_list *l, const struct raw_change *c)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 8;
-		struct raw_change *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = *c;
 	return 0;
 }
@@ -243,7 +226,7 @@ static int diff_class(struct raw_list *out, struct rd_side *o, struct rd_side *n
 }
 
 /* Every class of the pair a -> b in one family. */
-static int diff_pair(const struct lab *const labs[2], const struct reach_members *members,
+static int diff_pair(const struct lab *const labs[2], const struct sg_members *members,
 		     struct rd_end *a, struct rd_end *b, uint8_t fam, const struct reach_opts *o,
 		     struct raw_list *out)
 {
@@ -315,16 +298,26 @@ static void raw_for(const struct raw_change *c, const struct pair_view *rep,
 	subst_addr(&flow->dst, &rep->sa[s], &rep->da[s], &me->sa[s], &me->da[s]);
 }
 
+static void change_free(struct reach_change *x)
+{
+	free(x->from);
+	free(x->to);
+	free(x->stage);
+	free(x->rule);
+}
+
+void reach_changes_free(struct reach_changes *c)
+{
+	while (c->n)
+		change_free(&c->items[--c->n]);
+	free(c->items);
+	reach_changes_init(c);
+}
+
 static int change_push(struct reach_changes *out, const struct reach_change *c)
 {
-	if (out->n == out->cap) {
-		size_t cap = out->cap ? 2 * out->cap : 64;
-		struct reach_change *v = realloc(out->items, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		out->items = v;
-		out->cap = cap;
-	}
+	if (vec_reserve(&out->items, &out->cap, out->n + 1, sizeof(*out->items)) < 0)
+		return -ENOMEM;
 	out->items[out->n++] = *c;
 	return 0;
 }
@@ -416,10 +409,7 @@ static int word_pair(const struct lab *const labs[2], struct raw_list *raw,
 					  .stage = strdup(st),
 					  .rule = strdup(rule)};
 		if (!ch.from || !ch.to || !ch.stage || !ch.rule || change_push(out, &ch) < 0) {
-			free(ch.from);
-			free(ch.to);
-			free(ch.stage);
-			free(ch.rule);
+			change_free(&ch);
 			return -ENOMEM;
 		}
 	}
@@ -530,7 +520,7 @@ static int memo_put(struct memo *m, uint64_t key, struct raw_list *raw, const st
 
 struct rd_run {
 	const struct lab *labs[2];
-	const struct reach_members *members; /* per lab; NULL when pairwise */
+	const struct sg_members *members; /* per lab; NULL when pairwise */
 	const struct reach_opts *o;
 	struct rd_ends *ends;
 	struct reach_changes *out;
@@ -671,13 +661,13 @@ int reach_diff(const struct lab *old_lab, const struct lab *new_lab, const struc
 {
 	struct rd_ends ends = {0};
 	struct rd_classes classes = {0};
-	struct reach_members members[2] = {{0}, {0}};
+	struct sg_members members[2] = {{0}, {0}};
 	struct rd_run run = {.labs = {old_lab, new_lab}, .o = o, .ends = &ends, .out = out};
 	int r = reach_ends_collect(old_lab, new_lab, &ends);
 	if (!r && !o->pairwise)
 		r = reach_classes_build(old_lab, new_lab, &ends, &classes);
 	for (int s = 0; s < 2 && !r && !o->pairwise; s++)
-		r = reach_members_build(run.labs[s], &members[s]);
+		r = sg_members_build(run.labs[s], &members[s]);
 	if (!o->pairwise)
 		run.members = members;
 	out->n_endpoints = ends.n;
@@ -685,8 +675,8 @@ int reach_diff(const struct lab *old_lab, const struct lab *new_lab, const struc
 		r = diff_family(&run, f, &classes);
 	if (!r && o->progress)
 		o->progress(o->progress_arg, 2 * ends.n, 2 * ends.n);
-	reach_members_free(&members[0]);
-	reach_members_free(&members[1]);
+	sg_members_free(&members[0]);
+	sg_members_free(&members[1]);
 	reach_classes_free(&classes);
 	reach_ends_free(&ends);
 	return r;

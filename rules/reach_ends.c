@@ -10,17 +10,12 @@
 #include <string.h>
 
 #include "reach-private.h"
+#include "vec.h"
 
 static int ends_push(struct rd_ends *l, const struct rd_end *e)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 32;
-		struct rd_end *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = *e;
 	return 0;
 }
@@ -206,63 +201,6 @@ static int collect_enis(const struct lab *old_lab, const struct lab *new_lab, st
 
 /* ---- outside representatives ---- */
 
-typedef unsigned __int128 u128;
-
-static unsigned fam_bits(uint8_t family)
-{
-	return family == IP_V6 ? 128 : 32;
-}
-
-static u128 addr_value(const struct ip_addr *a)
-{
-	u128 v = 0;
-	unsigned bytes = fam_bits(a->family) / 8;
-	for (unsigned i = 0; i < bytes; i++)
-		v = (v << 8) | a->b[i];
-	return v;
-}
-
-static void value_addr(u128 v, uint8_t family, struct ip_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->family = family;
-	unsigned bytes = fam_bits(family) / 8;
-	for (unsigned i = bytes; i-- > 0;) {
-		a->b[i] = (uint8_t)(v & 0xff);
-		v >>= 8;
-	}
-}
-
-static u128 prefix_last(const struct ip_prefix *p)
-{
-	unsigned host = fam_bits(p->addr.family) - p->len;
-	u128 mask = host >= 128 ? ~(u128)0 : (((u128)1 << host) - 1);
-	return addr_value(&p->addr) | mask;
-}
-
-int reach_pfx_append(struct reach_pfxl *l, const struct ip_prefix *p)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct ip_prefix *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = *p;
-	return 0;
-}
-
-/* reach_pfx_append unless p is there already. */
-static int pfx_add(struct reach_pfxl *l, const struct ip_prefix *p)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (ip_prefix_eq(&l->v[i], p))
-			return 0;
-	return reach_pfx_append(l, p);
-}
-
 int reach_rule_cidrs(const struct lab *lab, int (*add)(void *arg, const struct ip_prefix *p),
 		     void *arg)
 {
@@ -287,13 +225,25 @@ int reach_rule_cidrs(const struct lab *lab, int (*add)(void *arg, const struct i
 	return r;
 }
 
+int reach_vpc_cidrs(const struct lab *lab, struct ip_prefix_list *l, bool unique)
+{
+	int r = 0;
+	for (size_t i = 0; i < lab->n_vpcs && !r; i++) {
+		for (size_t k = 0; k < lab->vpcs[i].n_cidrs && !r; k++)
+			r = ip_prefix_list_add(l, &lab->vpcs[i].cidrs[k], unique);
+		for (size_t k = 0; k < lab->vpcs[i].n_cidrs6 && !r; k++)
+			r = ip_prefix_list_add(l, &lab->vpcs[i].cidrs6[k], unique);
+	}
+	return r;
+}
+
 static int pfx_add_cb(void *l, const struct ip_prefix *p)
 {
-	return pfx_add(l, p);
+	return ip_prefix_list_add(l, p, true);
 }
 
 /* Every CIDR a rule, prefix list or route of the lab names. */
-static int rule_cidrs(const struct lab *lab, struct reach_pfxl *l)
+static int rule_cidrs(const struct lab *lab, struct ip_prefix_list *l)
 {
 	return reach_rule_cidrs(lab, pfx_add_cb, l);
 }
@@ -301,25 +251,20 @@ static int rule_cidrs(const struct lab *lab, struct reach_pfxl *l)
 /* What a representative must avoid: VPC blocks and ENI addresses. hosts
  * may repeat (first_free does not mind): an account has thousands, too
  * many to keep unique by scanning. */
-static int inside_cidrs(const struct lab *lab, struct reach_pfxl *vpcs, struct reach_pfxl *hosts)
+static int inside_cidrs(const struct lab *lab, struct ip_prefix_list *vpcs,
+			struct ip_prefix_list *hosts)
 {
-	int r = 0;
-	for (size_t i = 0; i < lab->n_vpcs && !r; i++) {
-		for (size_t k = 0; k < lab->vpcs[i].n_cidrs && !r; k++)
-			r = pfx_add(vpcs, &lab->vpcs[i].cidrs[k]);
-		for (size_t k = 0; k < lab->vpcs[i].n_cidrs6 && !r; k++)
-			r = pfx_add(vpcs, &lab->vpcs[i].cidrs6[k]);
-	}
+	int r = reach_vpc_cidrs(lab, vpcs, true);
 	for (size_t i = 0; i < lab->n_enis && !r; i++) {
 		const struct eni *e = &lab->enis[i];
 		struct ip_prefix h;
 		for (size_t k = 0; k < e->n_ipv4 && !r; k++) {
 			ip_prefix_host(&e->ipv4[k], &h);
-			r = reach_pfx_append(hosts, &h);
+			r = ip_prefix_list_add(hosts, &h, false);
 		}
 		for (size_t k = 0; k < e->n_ipv6 && !r; k++) {
 			ip_prefix_host(&e->ipv6[k], &h);
-			r = reach_pfx_append(hosts, &h);
+			r = ip_prefix_list_add(hosts, &h, false);
 		}
 	}
 	return r;
@@ -328,13 +273,11 @@ static int inside_cidrs(const struct lab *lab, struct reach_pfxl *vpcs, struct r
 static int pfx_start_cmp(const void *a, const void *b)
 {
 	const struct ip_prefix *x = a, *y = b;
-	u128 u = addr_value(&x->addr), v = addr_value(&y->addr);
-	if (u != v)
-		return u < v ? -1 : 1;
-	return x->len < y->len ? -1 : x->len > y->len; /* wider first */
+	int c = ip_addr_cmp(&x->addr, &y->addr);
+	return c ? c : (x->len > y->len) - (x->len < y->len); /* wider first */
 }
 
-static bool covered_by_any(const struct reach_pfxl *l, const struct ip_prefix *p)
+static bool covered_by_any(const struct ip_prefix_list *l, const struct ip_prefix *p)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (ip_prefix_covers(&l->v[i], p))
@@ -345,7 +288,7 @@ static bool covered_by_any(const struct reach_pfxl *l, const struct ip_prefix *p
 /* The lowest address of c inside none of the strictly narrower prefixes
  * of avoid; false when they cover all of c. Prefixes nest or are
  * disjoint, so one pass over them sorted by start finds it. */
-static bool first_free(const struct ip_prefix *c, const struct reach_pfxl *avoid,
+static bool first_free(const struct ip_prefix *c, const struct ip_prefix_list *avoid,
 		       struct ip_prefix *tmp, struct ip_addr *out)
 {
 	size_t n = 0;
@@ -353,18 +296,20 @@ static bool first_free(const struct ip_prefix *c, const struct reach_pfxl *avoid
 		if (!ip_prefix_eq(&avoid->v[i], c) && ip_prefix_covers(c, &avoid->v[i]))
 			tmp[n++] = avoid->v[i];
 	qsort(tmp, n, sizeof(*tmp), pfx_start_cmp);
-	u128 cand = addr_value(&c->addr), last = prefix_last(c);
+	struct ip_addr cand = c->addr, last, hi;
+	ip_prefix_last(c, &last);
 	for (size_t i = 0; i < n; i++) {
-		u128 lo = addr_value(&tmp[i].addr), hi = prefix_last(&tmp[i]);
-		if (hi < cand)
+		ip_prefix_last(&tmp[i], &hi);
+		if (ip_addr_cmp(&hi, &cand) < 0)
 			continue;
-		if (lo > cand)
+		if (ip_addr_cmp(&tmp[i].addr, &cand) > 0)
 			break;
-		if (hi >= last)
+		if (ip_addr_cmp(&hi, &last) >= 0)
 			return false;
-		cand = hi + 1;
+		cand = hi;
+		ip_addr_next(&cand); /* below last: never wraps */
 	}
-	value_addr(cand, c->addr.family, out);
+	*out = cand;
 	return true;
 }
 
@@ -381,28 +326,23 @@ static int outside_end(struct rd_ends *l, const struct ip_prefix *c, const struc
 	return 0;
 }
 
-/* The VPC's service addresses outside its blocks (pipeline.c's
- * service_of_addr): under a named CIDR they behave unlike the rest of it,
- * so each gets a representative of its own, appended to named. They are
- * compared as destinations only: a service opens no connection. */
-static int service_cidrs(struct reach_pfxl *named)
+/* The VPC's service addresses outside its blocks
+ * (pipeline_service_prefixes): under a named CIDR they behave unlike the
+ * rest of it, so each gets a representative of its own, appended to
+ * named. They are compared as destinations only: a service opens no
+ * connection. */
+static int service_cidrs(struct ip_prefix_list *named)
 {
-	static const char *const services[] = {
-	    "169.254.0.0/16",	  "169.254.169.253/32", "169.254.169.254/32", "169.254.169.123/32",
-	    "169.254.169.250/32", "169.254.169.251/32", "169.254.170.2/32",   "255.255.255.255/32",
-	    "fd00:ec2::253/128",  "fd00:ec2::254/128",	"fd00:ec2::123/128"};
+	struct ip_prefix services[PIPELINE_SERVICE_PREFIXES];
+	size_t n_services = pipeline_service_prefixes(services);
 	size_t n = named->n;
 	int r = 0;
-	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]) && !r; i++) {
-		struct ip_prefix p;
-		if (ip_prefix_parse(services[i], &p, NULL) < 0)
-			continue;
+	for (size_t i = 0; i < n_services && !r; i++)
 		for (size_t k = 0; k < n && !r; k++)
-			if (ip_prefix_covers(&named->v[k], &p)) {
-				r = pfx_add(named, &p);
+			if (ip_prefix_covers(&named->v[k], &services[i])) {
+				r = ip_prefix_list_add(named, &services[i], true);
 				break;
 			}
-	}
 	return r;
 }
 
@@ -411,7 +351,7 @@ static int service_cidrs(struct reach_pfxl *named)
  * rules and routes, so the first of them speaks for the whole class. */
 static int collect_outside(const struct lab *old_lab, const struct lab *new_lab, struct rd_ends *l)
 {
-	struct reach_pfxl named = {0}, vpcs = {0}, avoid = {0};
+	struct ip_prefix_list named = {0}, vpcs = {0}, avoid = {0};
 	int r = rule_cidrs(old_lab, &named);
 	if (!r)
 		r = rule_cidrs(new_lab, &named);
@@ -423,9 +363,9 @@ static int collect_outside(const struct lab *old_lab, const struct lab *new_lab,
 	if (!r)
 		r = inside_cidrs(new_lab, &vpcs, &avoid);
 	for (size_t i = 0; i < named.n && !r; i++)
-		r = reach_pfx_append(&avoid, &named.v[i]);
+		r = ip_prefix_list_add(&avoid, &named.v[i], false);
 	for (size_t i = 0; i < vpcs.n && !r; i++)
-		r = reach_pfx_append(&avoid, &vpcs.v[i]);
+		r = ip_prefix_list_add(&avoid, &vpcs.v[i], false);
 	struct ip_prefix *tmp = r ? NULL : malloc((avoid.n + 1) * sizeof(*tmp));
 	if (!r && !tmp)
 		r = -ENOMEM;

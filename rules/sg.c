@@ -6,14 +6,45 @@
  */
 #include "sg.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static bool valid_index(int32_t i, size_t n)
 {
 	return i >= 0 && (size_t)i < n;
 }
 
-static bool peer_matches(const struct lab *lab, const struct sg_rule *r, const struct ip_addr *a)
+/* Whether group g's members hold a: a binary search in the sorted copy
+ * when the caller built one (sg_members), else a scan. */
+static bool group_has(const struct lab *lab, const struct sg_members *idx, int32_t g,
+		      const struct ip_addr *a)
+{
+	const struct security_group *sg = &lab->groups[g];
+	if (!idx) {
+		for (size_t i = 0; i < sg->n_members; i++)
+			if (ip_addr_eq(&sg->members[i], a))
+				return true;
+		return false;
+	}
+	const struct ip_addr *v = idx->sorted[g];
+	size_t lo = 0, hi = sg->n_members;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = ip_addr_cmp(&v[mid], a);
+		if (!c)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+bool sg_rule_peer_has(const struct lab *lab, const struct sg_members *idx, const struct sg_rule *r,
+		      const struct ip_addr *a)
 {
 	switch (r->peer_kind) {
 	case SG_PEER_CIDR:
@@ -27,90 +58,82 @@ static bool peer_matches(const struct lab *lab, const struct sg_rule *r, const s
 				return true;
 		return false;
 	}
-	case SG_PEER_GROUP: {
+	case SG_PEER_GROUP:
 		/* the peer's private addresses, never its public IP (§3) */
-		if (!valid_index(r->peer, lab->n_groups))
-			return false;
-		const struct security_group *g = &lab->groups[r->peer];
-		for (size_t i = 0; i < g->n_members; i++)
-			if (ip_addr_eq(&g->members[i], a))
-				return true;
-		return false;
-	}
+		return valid_index(r->peer, lab->n_groups) && group_has(lab, idx, r->peer, a);
 	}
 	return false;
 }
 
-static bool range_has(int32_t from, int32_t to, int32_t v)
+static int addr_cmp(const void *x, const void *y)
 {
-	if (from < 0)
-		from = 0;
-	if (to < 0)
-		to = 65535;
-	return v >= from && v <= to;
+	return ip_addr_cmp(x, y);
 }
 
-/* What a packet offers to the rules, worked out once per evaluation
- * rather than once per rule (the scan is the first packet's cost). */
-struct pkt_view {
-	const struct flow *f;
-	bool ports, icmp;
-};
-
-static void view_init(struct pkt_view *v, const struct flow *f)
+int sg_members_build(const struct lab *lab, struct sg_members *out)
 {
-	v->f = f;
-	v->ports = flow_has_ports(f);
-	v->icmp = flow_is_icmp(f);
+	out->n = 0;
+	out->sorted = calloc(lab->n_groups + 1, sizeof(*out->sorted));
+	if (!out->sorted)
+		return -ENOMEM;
+	for (size_t g = 0; g < lab->n_groups; g++, out->n++) {
+		size_t n = lab->groups[g].n_members;
+		struct ip_addr *v = malloc((n + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		if (n)
+			memcpy(v, lab->groups[g].members, n * sizeof(*v));
+		qsort(v, n, sizeof(*v), addr_cmp);
+		out->sorted[g] = v;
+	}
+	return 0;
 }
 
-static bool proto_matches(const struct sg_rule *r, const struct pkt_view *v)
+void sg_members_free(struct sg_members *m)
 {
-	const struct flow *f = v->f;
-	if (r->protocol == PROTO_ALL)
-		return true;
-	if (r->protocol != f->proto)
-		return false;
-	if (v->ports)
-		return range_has(r->from_port, r->to_port, f->dport);
-	if (v->icmp)
-		return (r->from_port < 0 || r->from_port == f->icmp_type) &&
-		       (r->to_port < 0 || r->to_port == f->icmp_code);
-	return true;
+	for (size_t g = 0; g < m->n; g++)
+		free(m->sorted[g]);
+	free(m->sorted);
+	memset(m, 0, sizeof(*m));
 }
 
-static bool rule_matches(const struct lab *lab, const struct sg_rule *r, const struct pkt_view *v)
+/* AWS's range semantics for SG ports: -1 is an open end. Inline: the
+ * first packet's scan over every rule runs through here. */
+static inline __attribute__((always_inline)) bool rule_keys(const struct sg_rule *r, int proto,
+							    struct keyset *k)
 {
-	const struct ip_addr *peer = r->egress ? &v->f->dst : &v->f->src;
-	return proto_matches(r, v) && peer_matches(lab, r, peer);
+	int32_t lo = r->from_port < 0 ? 0 : r->from_port;
+	int32_t hi = r->to_port < 0 || r->to_port > 65535 ? 65535 : r->to_port;
+	return keyset_of_rule(r->protocol, lo, hi, r->from_port, r->to_port, proto, k);
+}
+
+bool sg_rule_keys(const struct sg_rule *r, int proto, struct keyset *k)
+{
+	return rule_keys(r, proto, k);
+}
+
+static inline __attribute__((always_inline)) bool
+rule_matches(const struct lab *lab, const struct sg_rule *r, const struct flow *f, uint32_t key)
+{
+	struct keyset k;
+	return rule_keys(r, f->proto, &k) && keyset_has(&k, key) &&
+	       sg_rule_peer_has(lab, NULL, r, r->egress ? &f->dst : &f->src);
 }
 
 bool sg_rule_matches(const struct lab *lab, const struct sg_rule *r, const struct flow *f)
 {
-	struct pkt_view v;
-	view_init(&v, f);
-	return rule_matches(lab, r, &v);
+	return rule_matches(lab, r, f, keyset_flow_key(f));
 }
 
 bool sg_evaluate(const struct lab *lab, const struct eni *eni, bool egress, const struct flow *f,
 		 struct sg_match *m)
 {
-	struct pkt_view v;
-	view_init(&v, f);
-	for (size_t g = 0; g < eni->n_groups; g++) {
-		int32_t gi = eni->groups[g];
-		if (!valid_index(gi, lab->n_groups))
-			continue;
-		const struct security_group *sg = &lab->groups[gi];
-		for (size_t i = 0; i < sg->n_rules; i++) {
-			const struct sg_rule *r = &sg->rules[i];
-			if (r->egress == egress && rule_matches(lab, r, &v)) {
-				m->group = gi;
-				m->rule = (int32_t)i;
-				return true;
-			}
-		}
-	}
+	uint32_t key = keyset_flow_key(f);
+	struct sg_walk w;
+	sg_walk_init(&w, lab, eni, egress);
+	for (const struct sg_rule *r; (r = sg_walk_next(&w, m));)
+		if (rule_matches(lab, r, f, key))
+			return true;
 	m->group = -1;
 	m->rule = -1;
 	return false;
@@ -126,12 +149,9 @@ static bool is_all_addresses(const struct sg_rule *r, uint8_t family)
  * all ports (§4). */
 static bool allows_all_replies(const struct sg_rule *r, const struct flow *f)
 {
-	if (!is_all_addresses(r, f->src.family))
-		return false;
-	if (r->protocol == PROTO_ALL)
-		return true;
-	return r->protocol == f->proto && range_has(r->from_port, r->to_port, 0) &&
-	       range_has(r->from_port, r->to_port, 65535);
+	struct keyset k;
+	return is_all_addresses(r, f->src.family) && rule_keys(r, f->proto, &k) && k.lo == 0 &&
+	       k.hi >= 65535;
 }
 
 bool sg_flow_is_untracked(const struct lab *lab, const struct eni *eni, bool egress,
@@ -141,8 +161,7 @@ bool sg_flow_is_untracked(const struct lab *lab, const struct eni *eni, bool egr
 		return false;
 	bool open_rule = false;
 	struct sg_match back = {-1, -1};
-	struct pkt_view v;
-	view_init(&v, f);
+	uint32_t key = keyset_flow_key(f);
 	for (size_t g = 0; g < eni->n_groups && !(open_rule && back.group >= 0); g++) {
 		int32_t gi = eni->groups[g];
 		if (!valid_index(gi, lab->n_groups))
@@ -152,7 +171,7 @@ bool sg_flow_is_untracked(const struct lab *lab, const struct eni *eni, bool egr
 			const struct sg_rule *r = &sg->rules[i];
 			if (r->egress == egress) {
 				if (!open_rule && is_all_addresses(r, f->src.family) &&
-				    rule_matches(lab, r, &v))
+				    rule_matches(lab, r, f, key))
 					open_rule = true;
 			} else if (back.group < 0 && allows_all_replies(r, f)) {
 				back.group = gi;

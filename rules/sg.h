@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "flow.h"
+#include "keyset.h"
 #include "model.h"
 
 struct sg_match {
@@ -31,8 +32,68 @@ struct sg_match {
 };
 
 /* Whether one rule allows the packet (its own egress flag picks the peer
- * address: source on ingress, destination on egress). */
+ * address: source on ingress, destination on egress): sg_rule_keys and
+ * sg_rule_peer_has, the two halves every SG evaluation is made of. */
 bool sg_rule_matches(const struct lab *lab, const struct sg_rule *r, const struct flow *f);
+
+/* The keys of protocol proto the rule allows (keyset.h; -1 ports are open
+ * ends); false when none. */
+bool sg_rule_keys(const struct sg_rule *r, int proto, struct keyset *k);
+
+/* Each group's member list sorted, so that a rule naming a group is
+ * matched by binary search: an account's groups have hundreds of members
+ * and `diff` asks millions of times. 0 or -ENOMEM; free with
+ * sg_members_free either way. */
+struct sg_members {
+	struct ip_addr **sorted; /* per group, lab->groups[g].n_members each */
+	size_t n;
+};
+int sg_members_build(const struct lab *lab, struct sg_members *out);
+void sg_members_free(struct sg_members *m);
+
+/* Whether the rule's peer (CIDR, prefix list, or a private address of a
+ * member of the group) holds a. idx: sorted members, or NULL to scan. */
+bool sg_rule_peer_has(const struct lab *lab, const struct sg_members *idx, const struct sg_rule *r,
+		      const struct ip_addr *a);
+
+/* The rules an ENI's groups hold for one direction, in the order
+ * sg_evaluate reports them (group order, then rule order):
+ *	struct sg_walk w;
+ *	sg_walk_init(&w, lab, eni, egress);
+ *	for (const struct sg_rule *r; (r = sg_walk_next(&w, &m));) ...
+ */
+struct sg_walk {
+	const struct lab *lab;
+	const struct eni *eni;
+	bool egress;
+	size_t g, i;
+};
+
+static inline void sg_walk_init(struct sg_walk *w, const struct lab *lab, const struct eni *eni,
+				bool egress)
+{
+	*w = (struct sg_walk){.lab = lab, .eni = eni, .egress = egress};
+}
+
+/* The next rule, with its group and index in *at; NULL after the last. */
+static inline const struct sg_rule *sg_walk_next(struct sg_walk *w, struct sg_match *at)
+{
+	for (; w->g < w->eni->n_groups; w->g++, w->i = 0) {
+		int32_t gi = w->eni->groups[w->g];
+		if (gi < 0 || (size_t)gi >= w->lab->n_groups)
+			continue;
+		const struct security_group *sg = &w->lab->groups[gi];
+		while (w->i < sg->n_rules) {
+			const struct sg_rule *r = &sg->rules[w->i++];
+			if (r->egress != w->egress)
+				continue;
+			at->group = gi;
+			at->rule = (int32_t)(w->i - 1);
+			return r;
+		}
+	}
+	return NULL;
+}
 
 /* First allowing rule of the ENI's groups (group order, then rule order).
  * false and m = {-1, -1} when none allows. */

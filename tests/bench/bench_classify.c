@@ -8,7 +8,9 @@
  * after the conntrack lookup). Medians of repeated batches, ns per packet.
  * Also: the reply's ephemeral-range check of `vpcfw check` (28,232 ports
  * of 32768-60999) by rule-boundary intervals against the per-port loop it
- * replaces, on a NACL of 20 egress rules. Built, never run by ctest:
+ * replaces, on a NACL of 20 egress rules. And the SG rule lookup by the
+ * scan against the table compiled once per ENI (sgtable.h, issue 9).
+ * Built, never run by ctest:
  * figures, not assertions.
  */
 #include <stdint.h>
@@ -19,6 +21,8 @@
 #include "../unit/labkit.h"
 #include "nacl.h"
 #include "pipeline.h"
+#include "sg.h"
+#include "sgtable.h"
 
 #define BATCHES 31
 #define RULES_PER_GROUP 60 /* AWS's default quota per direction */
@@ -166,6 +170,51 @@ static void bench_reply_range(void)
 	kit_free(lab);
 }
 
+/* Median ns of the server's SG ingress rule lookup, by the scan
+ * (sg_evaluate) or the compiled table; the same answer either way. */
+static double measure_sg(const struct bench_lab *b, const struct sg_table *t, int iters)
+{
+	double per[BATCHES];
+	const struct eni *e = &b->lab->enis[b->server.eni];
+	struct sg_match m;
+	for (int k = 0; k < BATCHES; k++) {
+		uint64_t t0 = now_ns();
+		for (int i = 0; i < iters; i++)
+			sink += t ? sg_table_evaluate(t, &b->f, &m)
+				  : sg_evaluate(b->lab, e, false, &b->f, &m);
+		per[k] = (double)(now_ns() - t0) / iters;
+	}
+	return median_of(per, BATCHES);
+}
+
+/* The SG rule lookup compiled once per ENI (sgtable.h, issue 9) beside
+ * the scan it would replace, allowing rule last. */
+static void bench_sg_table(const int *sizes, size_t n_sizes)
+{
+	printf(
+	    "\nSG ingress rule lookup, allowing rule last: scan (sg_evaluate) against the\n"
+	    "compiled table (sg_table_evaluate), median ns; build once per ENI and direction\n\n");
+	printf("%8s %12s %12s %10s %10s %12s\n", "SG rules", "scan (ns)", "table (ns)", "speedup",
+	       "regions", "build (ms)");
+	for (size_t i = 0; i < n_sizes; i++) {
+		struct bench_lab b;
+		build(&b, sizes[i], false);
+		struct sg_table *t;
+		uint64_t t0 = now_ns();
+		if (sg_table_build(b.lab, &b.lab->enis[b.server.eni], false, &t) < 0) {
+			fprintf(stderr, "sg_table_build: out of memory\n");
+			exit(1);
+		}
+		double build_ms = (double)(now_ns() - t0) / 1e6;
+		int iters = sizes[i] >= 1000 ? 2000 : 20000;
+		double scan = measure_sg(&b, NULL, iters), table = measure_sg(&b, t, 200000);
+		printf("%8d %12.0f %12.0f %9.0fx %10zu %12.1f\n", sizes[i], scan, table,
+		       scan / table, sg_table_regions(t), build_ms);
+		sg_table_free(t);
+		kit_free(b.lab);
+	}
+}
+
 int main(void)
 {
 	static const int sizes[] = {10, 100, 1000};
@@ -194,6 +243,7 @@ int main(void)
 		kit_free(last.lab);
 		kit_free(first.lab);
 	}
+	bench_sg_table(sizes, sizeof(sizes) / sizeof(sizes[0]));
 	bench_reply_range();
 	return sink == 0xffffffffu; /* keeps the loop */
 }

@@ -4,7 +4,8 @@
  * ranges carving holes in SG allows, ephemeral responses, ICMP echo — and
  * a differential test: on generated labs, every sampled key of every
  * path's reach set agrees with pipeline_check(), the per-flow evaluator
- * `vpcfw check` uses. Then reach_diff on two labs.
+ * `vpcfw check` uses; and each SG/NACL stage map against the naive
+ * reference evaluators of reference.h. Then reach_diff on two labs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -613,6 +614,119 @@ static void test_differential_against_pipeline(void **state)
 	assert_true(checked > 50000);
 }
 
+/* ---- the maps against the naive reference (tests/unit/reference.h) ---- */
+
+/* The reference reads AWS's port range literally; give the generated
+ * TCP/UDP rules with open ends (-1) their explicit range, which is what
+ * the engine reads them as (checked against pipeline_check above). */
+static void explicit_ports(struct lab *lab)
+{
+	for (size_t g = 0; g < lab->n_groups; g++)
+		for (size_t i = 0; i < lab->groups[g].n_rules; i++) {
+			struct sg_rule *r = &lab->groups[g].rules[i];
+			if (r->protocol != PROTO_TCP && r->protocol != PROTO_UDP)
+				continue;
+			if (r->from_port < 0)
+				r->from_port = 0;
+			if (r->to_port < 0)
+				r->to_port = 65535;
+		}
+}
+
+/* The request's flow for a key of class c, as AWS describes the packet. */
+static struct flow key_flow(const struct ip_addr *sa, const struct ip_addr *da, enum reach_class c,
+			    uint32_t key, uint16_t sport)
+{
+	struct flow f = {.src = *sa, .dst = *da};
+	f.proto = c == REACH_OTHER ? (uint8_t)key : reach_class_proto(c, sa->family);
+	if (c == REACH_TCP || c == REACH_UDP) {
+		f.dport = (uint16_t)key;
+		f.sport = sport;
+	} else if (c == REACH_ICMP) {
+		f.icmp_type = (uint8_t)(key >> 8);
+		f.icmp_code = (uint8_t)(key & 0xff);
+	}
+	return f;
+}
+
+/* What the reference says of one request SG or NACL stage between two
+ * ENIs: SGs always apply, NACLs only across subnets (§1). */
+static bool ref_stage(const struct lab *lab, enum pipeline_stage st, const struct eni *a,
+		      const struct eni *b, const struct flow *f)
+{
+	bool egress = st == STAGE_SG_EGRESS || st == STAGE_NACL_EGRESS;
+	const struct eni *self = egress ? a : b;
+	uint32_t rule;
+	if (st == STAGE_SG_EGRESS || st == STAGE_SG_INGRESS)
+		return ref_sg(lab, self, egress, f);
+	return a->subnet == b->subnet ||
+	       ref_nacl(&lab->nacls[lab->subnets[self->subnet].nacl], egress, f, &rule);
+}
+
+/* Every request SG/NACL map of the path a -> b against the reference at
+ * the map's own boundaries and at random keys. */
+static size_t ref_compare_path(const struct lab *lab, int32_t a, int32_t b,
+			       const struct ip_addr *sa, const struct ip_addr *da,
+			       enum reach_class c, uint64_t *rng)
+{
+	struct reach_opts o;
+	reach_opts_init(&o);
+	struct pipeline_end src = {.kind = END_ENI, .eni = a}, dst = {.kind = END_ENI, .eni = b};
+	struct reach_path p;
+	assert_int_equal(reach_path_build(lab, &src, &dst, sa, da, c, &o, &p), 0);
+	size_t checked = 0;
+	for (size_t m = 0; m < p.n_maps; m++) {
+		const struct reach_map *map = &p.maps[m];
+		enum pipeline_stage st = map->segs[0].why.stage;
+		if (map->response || st == STAGE_ROUTE)
+			continue;
+		for (size_t i = 0; i < map->n + 8; i++) {
+			uint32_t key = i < map->n ? map->segs[i].lo : ref_rnd(rng, p.key_max + 1);
+			if (reach_key_excluded(c, key))
+				continue;
+			struct flow f = key_flow(sa, da, c, key, o.eph_lo);
+			bool want = ref_stage(lab, st, &lab->enis[a], &lab->enis[b], &f);
+			const struct reach_seg *seg = reach_map_find(map, key);
+			assert_non_null(seg);
+			if (seg->accept != want)
+				fail_msg("stage %s class %d key %u: reference %d, map %d",
+					 pipeline_stage_name(st), c, key, want, seg->accept);
+			checked++;
+		}
+	}
+	reach_path_free(&p);
+	return checked;
+}
+
+static void test_maps_against_reference(void **state)
+{
+	(void)state;
+	uint64_t rng = 0x7ef0e7e1ceULL;
+	size_t checked = 0;
+	for (int i = 0; i < 40; i++) {
+		struct lab *lab = random_lab(&rng);
+		explicit_ports(lab);
+		for (size_t a = 0; a < lab->n_enis; a++)
+			for (size_t b = 0; b < lab->n_enis; b++) {
+				const struct eni *x = &lab->enis[a], *y = &lab->enis[b];
+				if (a == b)
+					continue;
+				for (int c = 0; c < REACH__COUNT; c++) {
+					checked += ref_compare_path(lab, (int32_t)a, (int32_t)b,
+								    &x->ipv4[0], &y->ipv4[0],
+								    (enum reach_class)c, &rng);
+					if (x->n_ipv6 && y->n_ipv6)
+						checked += ref_compare_path(
+						    lab, (int32_t)a, (int32_t)b, &x->ipv6[0],
+						    &y->ipv6[0], (enum reach_class)c, &rng);
+				}
+			}
+		kit_free(lab);
+	}
+	print_message("reference: %zu keys of SG/NACL maps agree with reference.h\n", checked);
+	assert_true(checked > 20000);
+}
+
 /* ---- reach_diff ---- */
 
 static struct lab *diff_lab(bool ssh_open, bool nacl_change)
@@ -946,6 +1060,7 @@ int main(void)
 	    cmocka_unit_test(test_ephemeral_response),
 	    cmocka_unit_test(test_icmp_echo_needs_reply),
 	    cmocka_unit_test(test_differential_against_pipeline),
+	    cmocka_unit_test(test_maps_against_reference),
 	    cmocka_unit_test(test_diff_two_labs),
 	    cmocka_unit_test(test_diff_middlebox_route),
 	    cmocka_unit_test(test_diff_link_local_services),

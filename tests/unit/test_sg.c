@@ -13,6 +13,7 @@
 
 #include "labkit.h"
 #include "reference.h"
+#include "sgtable.h"
 #include "sg.h"
 
 static const int32_t END = -1;
@@ -123,8 +124,8 @@ static void test_default_group_self_reference(void **state)
 	     kit_flow("54.0.0.10", "10.0.1.11", PROTO_TCP, 22), NULL, -1},
 	    {"internet refused", w->web, false, kit_flow("203.0.113.1", "10.0.1.10", PROTO_TCP, 80),
 	     NULL, -1},
-	    {"egress anywhere v4", w->web, true, kit_flow("10.0.1.10", "203.0.113.1", PROTO_TCP, 80),
-	     "sg-default", 1},
+	    {"egress anywhere v4", w->web, true,
+	     kit_flow("10.0.1.10", "203.0.113.1", PROTO_TCP, 80), "sg-default", 1},
 	    {"egress anywhere v6", w->web, true,
 	     kit_flow("2001:db8:1:1::10", "2001:db8:ff::1", PROTO_TCP, 80), "sg-default", 2},
 	};
@@ -136,8 +137,8 @@ static void test_peers_and_union(void **state)
 {
 	struct world *w = *state;
 	const struct sg_case cases[] = {
-	    {"alb group to app 8080", w->app, false, kit_flow("10.0.1.20", "10.0.1.30", PROTO_TCP, 8080),
-	     "sg-0abc", 0},
+	    {"alb group to app 8080", w->app, false,
+	     kit_flow("10.0.1.20", "10.0.1.30", PROTO_TCP, 8080), "sg-0abc", 0},
 	    {"alb group over IPv6 counts (default on)", w->app, false,
 	     kit_flow("2001:db8:1:1::20", "10.0.1.30", PROTO_TCP, 8080), "sg-0abc", 0},
 	    {"web is not in the alb group", w->app, false,
@@ -150,16 +151,16 @@ static void test_peers_and_union(void **state)
 	     kit_flow("192.0.2.200", "10.0.1.30", PROTO_TCP, 22), NULL, -1},
 	    {"prefix list IPv6 entry", w->app, false,
 	     kit_flow("2001:db8:ff::9", "10.0.1.30", PROTO_TCP, 22), "sg-ops", 0},
-	    {"app to db by group", w->db, false, kit_flow("10.0.1.30", "10.0.1.40", PROTO_TCP, 5432),
-	     "sg-db", 0},
+	    {"app to db by group", w->db, false,
+	     kit_flow("10.0.1.30", "10.0.1.40", PROTO_TCP, 5432), "sg-db", 0},
 	    {"egress matches the destination", w->app, true,
 	     kit_flow("10.0.1.30", "10.0.1.40", PROTO_TCP, 5432), "sg-0abc", 1},
 	    {"egress outside the CIDR refused", w->app, true,
 	     kit_flow("10.0.1.30", "10.0.2.40", PROTO_TCP, 5432), NULL, -1},
 	    {"an ingress rule never allows egress", w->app, true,
 	     kit_flow("10.0.1.30", "10.0.1.20", PROTO_TCP, 8080), NULL, -1},
-	    {"no groups: nothing", w->lonely, true, kit_flow("10.0.1.50", "10.0.1.40", PROTO_TCP, 5432),
-	     NULL, -1},
+	    {"no groups: nothing", w->lonely, true,
+	     kit_flow("10.0.1.50", "10.0.1.40", PROTO_TCP, 5432), NULL, -1},
 	};
 	run_cases(w, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -173,8 +174,8 @@ static void test_group_ref_ipv6_option(void **state)
 	const struct sg_case cases[] = {
 	    {"alb IPv6 no longer a member", w->app, false,
 	     kit_flow("2001:db8:1:1::20", "10.0.1.30", PROTO_TCP, 8080), NULL, -1},
-	    {"alb IPv4 still is", w->app, false, kit_flow("10.0.1.20", "10.0.1.30", PROTO_TCP, 8080),
-	     "sg-0abc", 0},
+	    {"alb IPv4 still is", w->app, false,
+	     kit_flow("10.0.1.20", "10.0.1.30", PROTO_TCP, 8080), "sg-0abc", 0},
 	};
 	run_cases(w, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -192,8 +193,8 @@ static void test_icmp_and_other_protocols(void **state)
 	    {"icmp rule is not icmpv6", w->app, false,
 	     kit_icmp("203.0.113.1", "10.0.1.30", PROTO_ICMPV6, 8, 0), NULL, -1},
 	    {"gre by number", w->app, false, kit_flow("10.0.9.9", "10.0.1.30", 47, 0), "sg-ops", 3},
-	    {"gre from outside the CIDR", w->app, false, kit_flow("10.1.9.9", "10.0.1.30", 47, 0), NULL,
-	     -1},
+	    {"gre from outside the CIDR", w->app, false, kit_flow("10.1.9.9", "10.0.1.30", 47, 0),
+	     NULL, -1},
 	};
 	run_cases(w, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -345,49 +346,59 @@ static void random_rules(struct lab *lab, int32_t g, int32_t n_groups)
 	}
 }
 
+/* Three ENIs of one subnet carrying random groups of random rules. */
+static struct lab *random_lab(void)
+{
+	struct lab *lab = kit_new();
+	int32_t vpc = kit_vpc(lab, "vpc-1", "10.0.0.0/16", "2001:db8::/32");
+	int32_t acl = kit_nacl(lab, "acl-d", vpc, true);
+	int32_t sn = kit_subnet(lab, "subnet-a", vpc, "10.0.1.0/24", NULL, acl, -1);
+	const char *const pl[] = {"192.0.2.0/26", "2001:db8:2::/48", "10.0.1.12/32", NULL};
+	kit_prefix_list(lab, "pl-1", "list", pl);
+	int32_t ng = 1 + (int32_t)rnd(4);
+	for (int32_t g = 0; g < ng; g++) {
+		char id[16];
+		snprintf(id, sizeof(id), "sg-%d", g);
+		kit_group(lab, id, NULL, vpc);
+	}
+	for (int32_t g = 0; g < ng; g++)
+		random_rules(lab, g, ng);
+	for (int i = 0; i < 3; i++) {
+		int32_t gs[4] = {(int32_t)rnd((uint32_t)ng), END, END, END};
+		if (rnd(2))
+			gs[1] = (int32_t)rnd((uint32_t)ng);
+		char id[16];
+		snprintf(id, sizeof(id), "eni-%d", i);
+		kit_eni(lab, id, NULL, sn, hosts4[i], hosts6[i < 2 ? i : 0], NULL, gs);
+	}
+	kit_finish(lab);
+	return lab;
+}
+
+static struct flow random_flow(void)
+{
+	bool v6 = rnd(3) == 0;
+	const char *a = v6 ? hosts6[rnd(N(hosts6))] : hosts4[rnd(N(hosts4))];
+	const char *b = v6 ? hosts6[rnd(N(hosts6))] : hosts4[rnd(N(hosts4))];
+	static const int pp[] = {PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6, 47};
+	struct flow f = {.src = kit_addr(a), .dst = kit_addr(b), .proto = (uint8_t)pp[rnd(N(pp))]};
+	if (f.proto == PROTO_TCP || f.proto == PROTO_UDP)
+		f.dport = (uint16_t)(rnd(2) ? rnd(1300) : rnd(65536));
+	else if (f.proto != 47) {
+		f.icmp_type = (uint8_t)(rnd(3) * 4);
+		f.icmp_code = (uint8_t)rnd(2);
+	}
+	return f;
+}
+
 static void test_differential(void **state)
 {
 	rng_state = 0xdecafbadull;
 	unsigned checked = 0, allowed = 0;
 	for (int set = 0; set < 1500; set++) {
-		struct lab *lab = kit_new();
-		int32_t vpc = kit_vpc(lab, "vpc-1", "10.0.0.0/16", "2001:db8::/32");
-		int32_t acl = kit_nacl(lab, "acl-d", vpc, true);
-		int32_t sn = kit_subnet(lab, "subnet-a", vpc, "10.0.1.0/24", NULL, acl, -1);
-		const char *const pl[] = {"192.0.2.0/26", "2001:db8:2::/48", "10.0.1.12/32", NULL};
-		kit_prefix_list(lab, "pl-1", "list", pl);
-		int32_t ng = 1 + (int32_t)rnd(4);
-		for (int32_t g = 0; g < ng; g++) {
-			char id[16];
-			snprintf(id, sizeof(id), "sg-%d", g);
-			kit_group(lab, id, NULL, vpc);
-		}
-		for (int32_t g = 0; g < ng; g++)
-			random_rules(lab, g, ng);
-		for (int i = 0; i < 3; i++) {
-			int32_t gs[4] = {(int32_t)rnd((uint32_t)ng), END, END, END};
-			if (rnd(2))
-				gs[1] = (int32_t)rnd((uint32_t)ng);
-			char id[16];
-			snprintf(id, sizeof(id), "eni-%d", i);
-			kit_eni(lab, id, NULL, sn, hosts4[i], hosts6[i < 2 ? i : 0], NULL, gs);
-		}
-		kit_finish(lab);
+		struct lab *lab = random_lab();
 		for (int k = 0; k < 30; k++) {
-			bool v6 = rnd(3) == 0;
-			const char *a = v6 ? hosts6[rnd(N(hosts6))] : hosts4[rnd(N(hosts4))];
-			const char *b = v6 ? hosts6[rnd(N(hosts6))] : hosts4[rnd(N(hosts4))];
-			static const int pp[] = {PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6,
-						 47};
-			struct flow f = {.src = kit_addr(a),
-					 .dst = kit_addr(b),
-					 .proto = (uint8_t)pp[rnd(N(pp))]};
-			if (f.proto == PROTO_TCP || f.proto == PROTO_UDP)
-				f.dport = (uint16_t)(rnd(2) ? rnd(1300) : rnd(65536));
-			else if (f.proto != 47) {
-				f.icmp_type = (uint8_t)(rnd(3) * 4);
-				f.icmp_code = (uint8_t)rnd(2);
-			}
+			struct flow f = random_flow();
 			const struct eni *e = &lab->enis[rnd(3)];
 			bool egress = rnd(2);
 			bool want = false;
@@ -413,6 +424,41 @@ static void test_differential(void **state)
 	assert_true(allowed > checked / 20 && allowed < checked - checked / 20);
 }
 
+/* The compiled tables (sgtable.h) give sg_evaluate's verdict and rule. */
+static void test_table_equals_evaluate(void **state)
+{
+	(void)state;
+	rng_state = 0x7ab1e5ull;
+	unsigned checked = 0, allowed = 0;
+	for (int set = 0; set < 500; set++) {
+		struct lab *lab = random_lab();
+		struct sg_table *t[3][2];
+		for (int i = 0; i < 3; i++)
+			for (int d = 0; d < 2; d++)
+				assert_int_equal(sg_table_build(lab, &lab->enis[i], d, &t[i][d]),
+						 0);
+		for (int k = 0; k < 60; k++) {
+			struct flow f = random_flow();
+			int i = (int)rnd(3), d = (int)rnd(2);
+			struct sg_match want, got;
+			bool w = sg_evaluate(lab, &lab->enis[i], d, &f, &want);
+			bool g = sg_table_evaluate(t[i][d], &f, &got);
+			if (w != g || want.group != got.group || want.rule != got.rule)
+				fail_msg(
+				    "set %d packet %d: sg_evaluate %d (%d, %d), table %d (%d, %d)",
+				    set, k, w, want.group, want.rule, g, got.group, got.rule);
+			checked++;
+			allowed += g;
+		}
+		for (int i = 0; i < 3; i++)
+			for (int d = 0; d < 2; d++)
+				sg_table_free(t[i][d]);
+		kit_free(lab);
+	}
+	assert_int_equal(checked, 30000);
+	assert_true(allowed > checked / 20 && allowed < checked - checked / 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +469,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rule_format, setup, teardown),
 	    cmocka_unit_test(test_untracked_decision),
 	    cmocka_unit_test(test_differential),
+	    cmocka_unit_test(test_table_equals_evaluate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
