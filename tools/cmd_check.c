@@ -361,7 +361,5 @@ int cmd_check(int argc, char **argv)
 {
 	struct check_args a;
 	int r = parse_args(argc, argv, &a);
-	if (r != CLI_GO)
-		return r;
-	return cli_with_lab("vpcfw check", a.lab, false, run_check, &a);
+	return r != CLI_GO ? r : cli_with_lab("vpcfw check", a.lab, false, run_check, &a);
 }

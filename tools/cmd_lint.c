@@ -183,7 +183,5 @@ int cmd_lint(int argc, char **argv)
 {
 	struct lint_args a;
 	int r = parse_args(argc, argv, &a);
-	if (r != CLI_GO)
-		return r;
-	return cli_with_lab("vpcfw lint", a.lab, false, lint_lab, &a);
+	return r != CLI_GO ? r : cli_with_lab("vpcfw lint", a.lab, false, lint_lab, &a);
 }
