@@ -106,8 +106,8 @@ struct tf_kind {
 	int arg;
 	const char *what, *other;
 };
-/* load_tf.c: reads r with the entry of kinds[0..n) for its type; false
- * when none is. */
+/* load_tf_value.c: reads r with the entry of kinds[0..n) for its type;
+ * false when none is. */
 bool tf_read_kind(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *kinds, size_t n);
 
 /* load_tf_net.c: true when the resource type is one of its kinds. */

@@ -23,16 +23,6 @@ bool tf_is_document(const json_t *root)
 		json_object_get(root, "terraform_version"));
 }
 
-bool tf_read_kind(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *kinds, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(r->type, kinds[i].type)) {
-			kinds[i].read(t, r, &kinds[i]);
-			return true;
-		}
-	return false;
-}
-
 /* The id prefix AWS gives each kind, for ids made from addresses. */
 static const char *id_prefix(const char *type)
 {
