@@ -42,8 +42,21 @@ struct control {
 	time_t started_wall;
 };
 
-struct timespec ctl_mono_now(void);
-double ctl_ts_sec(const struct timespec *t);
+/* Inline, so that the three files need no symbol of one another for
+ * the clock: control.c calls the views, never the other way round. */
+static inline double ctl_ts_sec(const struct timespec *t)
+{
+	return (double)t->tv_sec + (double)t->tv_nsec / 1e9;
+}
+
+static inline struct timespec ctl_mono_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t;
+}
+
 json_t *ctl_str_or_null(const char *s);
 json_t *ctl_addr_json(const struct ip_addr *a);
 

@@ -69,19 +69,6 @@ void control_opts_init(struct control_opts *o)
 	o->request_timeout = CONTROL_REQUEST_TIMEOUT;
 }
 
-double ctl_ts_sec(const struct timespec *t)
-{
-	return (double)t->tv_sec + (double)t->tv_nsec / 1e9;
-}
-
-struct timespec ctl_mono_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t;
-}
-
 /* ------------------------------------------------------------- clients */
 
 static void client_free(struct control_client *cl)

@@ -48,16 +48,11 @@ void log_set_level(enum log_level max_level)
 
 static const char *level_name(enum log_level level)
 {
-	switch (level) {
-	case LOG_LVL_ERR:
-		return "error";
-	case LOG_LVL_WARN:
-		return "warning";
-	case LOG_LVL_INFO:
-		return "info";
-	default:
-		return "debug";
-	}
+	static const char *const names[] = {
+	    [LOG_LVL_ERR] = "error", [LOG_LVL_WARN] = "warning", [LOG_LVL_INFO] = "info"};
+
+	return (unsigned)level < sizeof(names) / sizeof(names[0]) && names[level] ? names[level]
+										  : "debug";
 }
 
 /* Prefix, message and newline in one buffer, one write(2): the stack

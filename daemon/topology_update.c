@@ -13,16 +13,6 @@
 
 #include "topology-private.h"
 
-static bool addrs_eq(const struct ip_addr *a, size_t na, const struct ip_addr *b, size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++)
-		if (!ip_addr_eq(&a[i], &b[i]))
-			return false;
-	return true;
-}
-
 static bool str_eq(const char *a, const char *b)
 {
 	return (!a && !b) || (a && b && !strcmp(a, b));
@@ -46,10 +36,8 @@ static bool port_same(const struct lab *old, const struct topology_port *po, con
 	return str_eq(a->id, b->id) && str_eq(sa->id, sb->id) &&
 	       ip_prefix_eq(&sa->cidr, &sb->cidr) && sa->has_cidr6 == sb->has_cidr6 &&
 	       (!sa->has_cidr6 || ip_prefix_eq(&sa->cidr6, &sb->cidr6)) &&
-	       addrs_eq(a->ipv4, a->n_ipv4, b->ipv4, b->n_ipv4) &&
-	       addrs_eq(a->ipv6, a->n_ipv6, b->ipv6, b->n_ipv6) &&
-	       str_eq(a->instance_id, b->instance_id) && str_eq(a->name, b->name) &&
-	       a->device_index == b->device_index;
+	       lab_eni_same_addrs(a, b) && str_eq(a->instance_id, b->instance_id) &&
+	       str_eq(a->name, b->name) && a->device_index == b->device_index;
 }
 
 /* The state file listing exactly the current ports (after removals). */

@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,18 +109,41 @@ static int parse_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 	return 0;
 }
 
+enum {
+	OPT_FLOWLOG = 256,
+	OPT_FORMAT,
+	OPT_INTERVAL,
+	OPT_PCAPDIR,
+	OPT_OFFLOADS,
+	OPT_NAME,
+	OPT_CONTROL_GROUP
+};
+
+/* The field of o an option that only keeps its argument points at, by
+ * its getopt code; NULL for the others. */
+static const char **string_option(struct options *o, int c)
+{
+	static const struct {
+		int c;
+		size_t offset;
+	} strings[] = {
+	    {'l', offsetof(struct options, lab_path)},
+	    {OPT_NAME, offsetof(struct options, name)},
+	    {OPT_FLOWLOG, offsetof(struct options, flowlog_path)},
+	    {OPT_FORMAT, offsetof(struct options, flowlog_format)},
+	    {OPT_PCAPDIR, offsetof(struct options, pcap_dir)},
+	    {OPT_CONTROL_GROUP, offsetof(struct options, control_group)},
+	};
+
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+		if (strings[i].c == c)
+			return (const char **)((char *)o + strings[i].offset);
+	return NULL;
+}
+
 /* 0, 1 to exit 0 (--help), or -1 for a usage error. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum {
-		OPT_FLOWLOG = 256,
-		OPT_FORMAT,
-		OPT_INTERVAL,
-		OPT_PCAPDIR,
-		OPT_OFFLOADS,
-		OPT_NAME,
-		OPT_CONTROL_GROUP
-	};
 	static const struct option longopts[] = {
 	    {"lab", required_argument, NULL, 'l'},
 	    {"name", required_argument, NULL, OPT_NAME},
@@ -141,19 +165,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->flowlog_interval = 60;
 	o->level = LOG_LVL_INFO;
 	while ((c = getopt_long(argc, argv, "l:nvqh", longopts, NULL)) != -1) {
+		const char **field = string_option(o, c);
+
+		if (field) {
+			*field = optarg;
+			continue;
+		}
 		switch (c) {
-		case 'l':
-			o->lab_path = optarg;
-			break;
-		case OPT_NAME:
-			o->name = optarg;
-			break;
-		case OPT_FLOWLOG:
-			o->flowlog_path = optarg;
-			break;
-		case OPT_FORMAT:
-			o->flowlog_format = optarg;
-			break;
 		case OPT_INTERVAL:
 			if (parse_uint(optarg, 1, 86400, &o->flowlog_interval) < 0) {
 				log_err("--flow-log-interval: '%s' is not a number of seconds "
@@ -161,9 +179,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 					optarg);
 				return -1;
 			}
-			break;
-		case OPT_PCAPDIR:
-			o->pcap_dir = optarg;
 			break;
 		case OPT_OFFLOADS:
 			if (!strcmp(optarg, "on")) {
@@ -174,9 +189,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 				log_err("--offloads: expected 'on' or 'off', got '%s'", optarg);
 				return -1;
 			}
-			break;
-		case OPT_CONTROL_GROUP:
-			o->control_group = optarg;
 			break;
 		case 'n':
 			o->check_only = true;

@@ -10,8 +10,12 @@
 
 #include "conntrack-private.h"
 
-int ct_zone_walk(const struct conntrack *ct, uint32_t zone, uint64_t now,
-		 int (*fn)(const struct ct_conn_info *info, void *arg), void *arg)
+/* The one loop over a zone's live connections: walking and retagging
+ * differ only in what they do with each. visit() gets the connection's
+ * index; a non-zero return stops the loop and is returned. */
+static int zone_each(const struct conntrack *ct, uint32_t zone, uint64_t now,
+		     int (*visit)(uint32_t idx, const struct ct_conn_info *info, void *ctx),
+		     void *ctx)
 {
 	const struct ct_zone *z;
 	struct ct_conn_info info;
@@ -28,7 +32,7 @@ int ct_zone_walk(const struct conntrack *ct, uint32_t zone, uint64_t now,
 			if (ct_expired(ct, c, now_s))
 				continue;
 			ct_conn_get(ct, c, &info);
-			r = fn(&info, arg);
+			r = visit(idx, &info, ctx);
 			if (r)
 				return r;
 		}
@@ -36,28 +40,48 @@ int ct_zone_walk(const struct conntrack *ct, uint32_t zone, uint64_t now,
 	return 0;
 }
 
+struct walk_ctx {
+	int (*fn)(const struct ct_conn_info *info, void *arg);
+	void *arg;
+};
+
+static int walk_one(uint32_t idx, const struct ct_conn_info *info, void *ctx)
+{
+	const struct walk_ctx *w = ctx;
+
+	(void)idx;
+	return w->fn(info, w->arg);
+}
+
+int ct_zone_walk(const struct conntrack *ct, uint32_t zone, uint64_t now,
+		 int (*fn)(const struct ct_conn_info *info, void *arg), void *arg)
+{
+	struct walk_ctx w = {fn, arg};
+
+	return zone_each(ct, zone, now, walk_one, &w);
+}
+
+struct retag_ctx {
+	struct conntrack *ct;
+	void (*fn)(const struct ct_conn_info *info, struct ct_rule_ref *ref, void *arg);
+	void *arg;
+};
+
+static int retag_one(uint32_t idx, const struct ct_conn_info *info, void *ctx)
+{
+	const struct retag_ctx *r = ctx;
+
+	r->fn(info, &at(r->ct, idx)->rule, r->arg);
+	return 0;
+}
+
 int ct_zone_retag(struct conntrack *ct, uint32_t zone, uint64_t now,
 		  void (*fn)(const struct ct_conn_info *info, struct ct_rule_ref *ref, void *arg),
 		  void *arg)
 {
-	struct ct_zone *z;
-	struct ct_conn_info info;
-	uint32_t now_s = secs(now);
+	struct retag_ctx r = {ct, fn, arg};
 
-	if (zone >= ct->n_zones)
-		return -EINVAL;
-	z = &ct->zones[zone];
-	for (int cls = 0; cls < CT_CLASS__COUNT; cls++) {
-		for (uint32_t idx = z->lru[cls].head; idx; idx = at(ct, idx)->next) {
-			struct ct_conn *c = at(ct, idx);
-
-			if (ct_expired(ct, c, now_s))
-				continue;
-			ct_conn_get(ct, c, &info);
-			fn(&info, &c->rule, arg);
-		}
-	}
-	return 0;
+	return zone_each(ct, zone, now, retag_one, &r);
 }
 
 static size_t zone_flush(struct conntrack *ct, struct ct_zone *z)

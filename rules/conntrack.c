@@ -308,23 +308,31 @@ static enum ct_dir dir_of(const struct ct_conn *c, int src_side)
 	return src_side == (c->flags & CT_F_ORIG_SIDE) ? CT_DIR_ORIGINAL : CT_DIR_REPLY;
 }
 
+/* The live connection of t in zone, and the direction t travels in it. */
+static struct ct_conn *find_tuple(struct conntrack *ct, uint32_t zone, const struct ct_tuple *t,
+				  uint64_t now, struct ct_key *k, enum ct_dir *dir)
+{
+	struct ct_conn *c;
+	int side;
+
+	if (zone >= ct->n_zones || ct_key_build(zone, t, k, &side) < 0)
+		return NULL;
+	c = find_live(ct, k, now);
+	if (c)
+		*dir = dir_of(c, side);
+	return c;
+}
+
 struct ct_conn *ct_lookup(struct conntrack *ct, uint32_t zone, const struct ct_tuple *t,
 			  uint64_t now, enum ct_dir *dir)
 {
 	struct ct_key k;
-	struct ct_conn *c;
-	int side;
+	struct ct_conn *c = find_tuple(ct, zone, t, now, &k, dir);
 
-	if (zone >= ct->n_zones || ct_key_build(zone, t, &k, &side) < 0)
-		return NULL;
-	c = find_live(ct, &k, now);
-	if (!c)
-		return NULL;
-	if (ct_proto_for(ct_key_proto(&k), ct_key_family(&k))->reopens(c, t)) {
+	if (c && ct_proto_for(ct_key_proto(&k), ct_key_family(&k))->reopens(c, t)) {
 		ct_conn_free(ct, c);
 		return NULL;
 	}
-	*dir = dir_of(c, side);
 	return c;
 }
 
@@ -332,16 +340,12 @@ struct ct_conn *ct_lookup_related(struct conntrack *ct, uint32_t zone, const str
 				  uint64_t now, enum ct_dir *dir)
 {
 	struct ct_key k;
-	struct ct_conn *c;
-	int side;
+	enum ct_dir quoted;
+	struct ct_conn *c = find_tuple(ct, zone, inner, now, &k, &quoted);
 
-	if (zone >= ct->n_zones || ct_key_build(zone, inner, &k, &side) < 0)
-		return NULL;
-	c = find_live(ct, &k, now);
-	if (!c)
-		return NULL;
 	/* The error travels against the packet it quotes. */
-	*dir = dir_of(c, side) == CT_DIR_ORIGINAL ? CT_DIR_REPLY : CT_DIR_ORIGINAL;
+	if (c)
+		*dir = quoted == CT_DIR_ORIGINAL ? CT_DIR_REPLY : CT_DIR_ORIGINAL;
 	return c;
 }
 

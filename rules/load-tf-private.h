@@ -97,6 +97,19 @@ struct tf_vpc_defaults *tf_defaults_of(struct loader *l, const char *vpc_id);
 /* The loader's Terraform state, created on first use (NULL: no memory). */
 struct tf_state *tf_state(struct loader *l);
 
+/* A resource type and its reader, in a table: arg and the two names tell
+ * apart the types one reader serves (a default resource, a rule's
+ * direction, a gateway kind, a service, an association's attributes). */
+struct tf_kind {
+	const char *type;
+	void (*read)(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k);
+	int arg;
+	const char *what, *other;
+};
+/* load_tf_value.c: reads r with the entry of kinds[0..n) for its type;
+ * false when none is. */
+bool tf_read_kind(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *kinds, size_t n);
+
 /* load_tf_net.c: true when the resource type is one of its kinds. */
 bool tf_net_resource(struct tf_doc *t, const struct tf_res *r);
 /* load_tf_eni.c */

@@ -14,11 +14,6 @@
 #include "load-tf-private.h"
 #include "load_build.h"
 
-static bool is_type(const struct tf_res *r, const char *type)
-{
-	return !strcmp(r->type, type);
-}
-
 static void add_ip(struct loader *l, struct eni *e, const char *text, const char *path)
 {
 	struct ip_addr a;
@@ -81,8 +76,9 @@ static void group_names(struct tf_doc *t, const struct tf_res *r, const char *en
 
 /* The primary interface: vpc_security_group_ids, else security_groups
  * (names, the default VPC's way), else the VPC's default group. */
-static void tf_instance(struct tf_doc *t, const struct tf_res *r)
+static void tf_instance(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	(void)k;
 	const char *eni_id = NULL;
 	if (!tf_str(t, r, r->values, r->address, "primary_network_interface_id", &eni_id))
 		eni_id = ld_make_id(t->l, "eni", r->id, "0");
@@ -125,8 +121,9 @@ static void tf_instance(struct tf_doc *t, const struct tf_res *r)
 	ld_add_eni(t->l, &d);
 }
 
-static void tf_interface(struct tf_doc *t, const struct tf_res *r)
+static void tf_interface(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	(void)k;
 	const char **groups;
 	size_t ng = tf_ids(t, r, r->values, r->unknown, r->config, "security_groups", &groups);
 	const char *subnet = tf_id(t, r, r->values, r->unknown, r->config, "subnet_id");
@@ -147,8 +144,9 @@ static void tf_interface(struct tf_doc *t, const struct tf_res *r)
 	ld_add_eni(t->l, &d);
 }
 
-static void tf_eni_link(struct tf_doc *t, const struct tf_res *r, bool attach)
+static void tf_eni_link(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	bool attach = k->arg;
 	const char *eni = tf_id(t, r, r->values, r->unknown, r->config, "network_interface_id");
 	const char *other = tf_id(t, r, r->values, r->unknown, r->config,
 				  attach ? "instance_id" : "security_group_id");
@@ -231,8 +229,9 @@ static bool publicly_accessible(const struct tf_res *r)
 	return tf_bool(r->values, "publicly_accessible", &pub) && pub;
 }
 
-static void tf_db(struct tf_doc *t, const struct tf_res *r)
+static void tf_db(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	(void)k;
 	const char **groups, **subnets;
 	size_t ng =
 	    tf_ids(t, r, r->values, r->unknown, r->config, "vpc_security_group_ids", &groups);
@@ -241,8 +240,9 @@ static void tf_db(struct tf_doc *t, const struct tf_res *r)
 }
 
 /* An internet-facing load balancer's nodes have public addresses. */
-static void tf_lb(struct tf_doc *t, const struct tf_res *r)
+static void tf_lb(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	(void)k;
 	bool internal = false;
 	tf_bool(r->values, "internal", &internal);
 	const char **groups, **subnets;
@@ -252,8 +252,9 @@ static void tf_lb(struct tf_doc *t, const struct tf_res *r)
 		     subnets, ns, groups, ng, true, !internal);
 }
 
-static void tf_vpc_config(struct tf_doc *t, const struct tf_res *r, const char *kind)
+static void tf_vpc_config(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	const char *kind = k->what;
 	const json_t *bv, *bu, *bc;
 	tf_block(r, r->values, r->unknown, r->config, "vpc_config", 0, &bv, &bu, &bc);
 	if (!json_is_object(bv))
@@ -267,8 +268,9 @@ static void tf_vpc_config(struct tf_doc *t, const struct tf_res *r, const char *
 
 /* An autoscaling group's instances carry its launch configuration's (or
  * template's) groups in its vpc_zone_identifier subnets. */
-static void tf_asg(struct tf_doc *t, const struct tf_res *r)
+static void tf_asg(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	(void)k;
 	const char **groups = NULL, **subnets;
 	size_t ng = 0;
 	size_t ns = tf_ids(t, r, r->values, r->unknown, r->config, "vpc_zone_identifier", &subnets);
@@ -286,8 +288,9 @@ static void tf_asg(struct tf_doc *t, const struct tf_res *r)
 	service_enis(t, r, "autoscaling-group", NULL, subnets, ns, groups, ng, false, false);
 }
 
-static void tf_cache(struct tf_doc *t, const struct tf_res *r)
+static void tf_cache(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	(void)k;
 	const char **groups, **subnets;
 	size_t ng = tf_ids(t, r, r->values, r->unknown, r->config, "security_group_ids", &groups);
 	size_t ns =
@@ -297,27 +300,20 @@ static void tf_cache(struct tf_doc *t, const struct tf_res *r)
 
 bool tf_eni_resource(struct tf_doc *t, const struct tf_res *r)
 {
-	if (is_type(r, "aws_instance"))
-		tf_instance(t, r);
-	else if (is_type(r, "aws_network_interface"))
-		tf_interface(t, r);
-	else if (is_type(r, "aws_network_interface_sg_attachment"))
-		tf_eni_link(t, r, false);
-	else if (is_type(r, "aws_network_interface_attachment"))
-		tf_eni_link(t, r, true);
-	else if (is_type(r, "aws_db_instance"))
-		tf_db(t, r);
-	else if (is_type(r, "aws_lb") || is_type(r, "aws_alb") || is_type(r, "aws_elb"))
-		tf_lb(t, r);
-	else if (is_type(r, "aws_lambda_function"))
-		tf_vpc_config(t, r, "lambda");
-	else if (is_type(r, "aws_eks_cluster"))
-		tf_vpc_config(t, r, "eks");
-	else if (is_type(r, "aws_autoscaling_group"))
-		tf_asg(t, r);
-	else if (is_type(r, "aws_elasticache_cluster"))
-		tf_cache(t, r);
-	else
-		return false;
-	return true;
+	static const struct tf_kind kinds[] = {
+	    {"aws_instance", tf_instance, 0, NULL, NULL},
+	    {"aws_network_interface", tf_interface, 0, NULL, NULL},
+	    {"aws_network_interface_sg_attachment", tf_eni_link, false, NULL, NULL},
+	    {"aws_network_interface_attachment", tf_eni_link, true, NULL, NULL},
+	    {"aws_db_instance", tf_db, 0, NULL, NULL},
+	    {"aws_lb", tf_lb, 0, NULL, NULL},
+	    {"aws_alb", tf_lb, 0, NULL, NULL},
+	    {"aws_elb", tf_lb, 0, NULL, NULL},
+	    {"aws_lambda_function", tf_vpc_config, 0, "lambda", NULL},
+	    {"aws_eks_cluster", tf_vpc_config, 0, "eks", NULL},
+	    {"aws_autoscaling_group", tf_asg, 0, NULL, NULL},
+	    {"aws_elasticache_cluster", tf_cache, 0, NULL, NULL},
+	};
+
+	return tf_read_kind(t, r, kinds, sizeof(kinds) / sizeof(kinds[0]));
 }

@@ -26,11 +26,6 @@ void tf_block(const struct tf_res *r, const json_t *vals, const json_t *unk, con
 	*bc = json_array_get(json_object_get(cfg, key), i);
 }
 
-static bool is_type(const struct tf_res *r, const char *type)
-{
-	return !strcmp(r->type, type);
-}
-
 static void add_cidr(struct loader *l, struct ip_prefix **list, size_t *n, const char *text,
 		     const char *path, int family)
 {
@@ -39,8 +34,9 @@ static void add_cidr(struct loader *l, struct ip_prefix **list, size_t *n, const
 		ld_add_prefix(l, list, n, &p);
 }
 
-static void tf_vpc(struct tf_doc *t, const struct tf_res *r)
+static void tf_vpc(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	(void)k;
 	struct loader *l = t->l;
 	for (size_t i = 0; i < l->vpcs.n; i++) {
 		const struct vpc *o = VEC_AT(&l->vpcs, struct vpc, i);
@@ -69,7 +65,7 @@ static void tf_vpc(struct tf_doc *t, const struct tf_res *r)
 		*slot = v;
 	struct tf_vpc_defaults d = {.vpc_id = r->id,
 				    .ipv6 = v.n_cidrs6 > 0,
-				    .default_vpc = is_type(r, "aws_default_vpc"),
+				    .default_vpc = !strcmp(r->type, "aws_default_vpc"),
 				    .origin = r->origin};
 	if (!tf_str(t, r, r->values, r->address, "default_security_group_id", &d.sg_id))
 		d.sg_id = ld_make_id(l, "sg", r->id, "default");
@@ -82,8 +78,9 @@ static void tf_vpc(struct tf_doc *t, const struct tf_res *r)
 		*ds = d;
 }
 
-static void tf_subnet(struct tf_doc *t, const struct tf_res *r)
+static void tf_subnet(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	(void)k;
 	struct draft_subnet d = {
 	    .from_aws = true,
 	    .s = {.id = r->id,
@@ -240,8 +237,9 @@ static void store_rules(struct loader *l, struct security_group *g, struct vec *
 /* Inline ingress/egress. A new aws_security_group without an egress
  * block has no outbound rule: "Terraform will remove this default rule"
  * (provider docs); a state lists what is there, separate rules included. */
-static void tf_group(struct tf_doc *t, const struct tf_res *r, bool is_default)
+static void tf_group(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	bool is_default = k->arg;
 	struct loader *l = t->l;
 	struct draft_group d = {
 	    .from_aws = true, .from_tf = true, .g = {.id = r->id, .vpc = -1, .origin = r->origin}};
@@ -274,8 +272,9 @@ static void tf_group(struct tf_doc *t, const struct tf_res *r, bool is_default)
 }
 
 /* aws_security_group_rule and aws_vpc_security_group_{in,e}gress_rule. */
-static void tf_group_rule(struct tf_doc *t, const struct tf_res *r, int egress)
+static void tf_group_rule(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	int egress = k->arg;
 	struct loader *l = t->l;
 	const char *group = tf_id(t, r, r->values, r->unknown, r->config, "security_group_id");
 	if (egress < 0) {
@@ -411,8 +410,9 @@ static const char *own_id(struct tf_doc *t, const struct tf_res *r, bool is_defa
 	return own ? own : id;
 }
 
-static void tf_acl(struct tf_doc *t, const struct tf_res *r, bool is_default)
+static void tf_acl(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	bool is_default = k->arg;
 	struct loader *l = t->l;
 	struct draft_nacl d = {.from_aws = true,
 			       .n = {.id = r->id, .vpc = -1, .is_default = is_default}};
@@ -443,8 +443,9 @@ static void tf_acl(struct tf_doc *t, const struct tf_res *r, bool is_default)
 		*slot = d;
 }
 
-static void tf_acl_rule(struct tf_doc *t, const struct tf_res *r)
+static void tf_acl_rule(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	(void)k;
 	const char *acl = tf_id(t, r, r->values, r->unknown, r->config, "network_acl_id");
 	bool egress = false;
 	tf_bool(r->values, "egress", &egress);
@@ -462,9 +463,11 @@ static void tf_acl_rule(struct tf_doc *t, const struct tf_res *r)
 }
 
 /* Two ids a resource links (an association): pending until all is read. */
-static void tf_link(struct tf_doc *t, const struct tf_res *r, enum tf_pending_kind kind,
-		    const char *target_key, const char *other_key)
+/* k->what: the attribute naming the target, k->other: the other end. */
+static void tf_link(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	enum tf_pending_kind kind = (enum tf_pending_kind)k->arg;
+	const char *target_key = k->what, *other_key = k->other;
 	const char *target = tf_id(t, r, r->values, r->unknown, r->config, target_key);
 	const char *other = tf_id(t, r, r->values, r->unknown, r->config, other_key);
 	if (!target || !other) {
@@ -518,8 +521,9 @@ static bool tf_route(struct tf_doc *t, const struct tf_res *r, const json_t *b, 
 	return true;
 }
 
-static void tf_route_table(struct tf_doc *t, const struct tf_res *r, bool is_default)
+static void tf_route_table(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	bool is_default = k->arg;
 	struct loader *l = t->l;
 	struct draft_rt d = {
 	    .from_aws = true,
@@ -546,8 +550,9 @@ static void tf_route_table(struct tf_doc *t, const struct tf_res *r, bool is_def
 		*slot = d;
 }
 
-static void tf_route_res(struct tf_doc *t, const struct tf_res *r)
+static void tf_route_res(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	(void)k;
 	const char *table = tf_id(t, r, r->values, r->unknown, r->config, "route_table_id");
 	struct route ro;
 	if (!tf_route(t, r, r->values, r->unknown, r->config, r->address, &ro))
@@ -580,8 +585,9 @@ static void gw_addr(struct tf_doc *t, const struct tf_res *r, const char *key, b
 		*has = ld_addr(t->l, s, jp_key(t->l, r->address, key), IP_V4, a);
 }
 
-static void tf_gateway(struct tf_doc *t, const struct tf_res *r, enum gateway_kind kind)
+static void tf_gateway(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	enum gateway_kind kind = (enum gateway_kind)k->arg;
 	struct gateway *g = gw_new(t, r, kind);
 	if (!g)
 		return;
@@ -614,8 +620,9 @@ static void tf_gateway(struct tf_doc *t, const struct tf_res *r, enum gateway_ki
 }
 
 /* An Elastic IP known before apply (a state, or a no-op in a plan). */
-static void tf_eip(struct tf_doc *t, const struct tf_res *r)
+static void tf_eip(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
+	(void)k;
 	struct elastic_ip e;
 	memset(&e, 0, sizeof(e));
 	e.origin = r->origin;
@@ -635,69 +642,35 @@ static void tf_eip(struct tf_doc *t, const struct tf_res *r)
 		*slot = e;
 }
 
-/* The kinds read by tf_gateway and tf_link: true when r is one of them. */
-static bool tf_table_resource(struct tf_doc *t, const struct tf_res *r)
-{
-	static const struct {
-		const char *type;
-		enum gateway_kind kind;
-	} gateways[] = {
-	    {"aws_internet_gateway", GW_INTERNET},
-	    {"aws_nat_gateway", GW_NAT},
-	    {"aws_vpc_endpoint", GW_ENDPOINT},
-	    {"aws_vpc_peering_connection", GW_PEERING},
-	    {"aws_ec2_transit_gateway", GW_TRANSIT},
-	    {"aws_ec2_transit_gateway_vpc_attachment", GW_TRANSIT_ATTACH},
-	};
-	static const struct {
-		const char *type;
-		enum tf_pending_kind kind;
-		const char *from, *to;
-	} links[] = {
-	    {"aws_network_acl_association", TF_ACL_ASSOC, "network_acl_id", "subnet_id"},
-	    {"aws_route_table_association", TF_RTB_ASSOC, "route_table_id", "subnet_id"},
-	    {"aws_main_route_table_association", TF_RTB_MAIN, "route_table_id", "vpc_id"},
-	};
-	for (size_t i = 0; i < sizeof(gateways) / sizeof(gateways[0]); i++)
-		if (is_type(r, gateways[i].type)) {
-			tf_gateway(t, r, gateways[i].kind);
-			return true;
-		}
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-		if (is_type(r, links[i].type)) {
-			tf_link(t, r, links[i].kind, links[i].from, links[i].to);
-			return true;
-		}
-	return false;
-}
-
 bool tf_net_resource(struct tf_doc *t, const struct tf_res *r)
 {
-	if (tf_table_resource(t, r))
-		return true;
-	if (is_type(r, "aws_vpc") || is_type(r, "aws_default_vpc"))
-		tf_vpc(t, r);
-	else if (is_type(r, "aws_subnet") || is_type(r, "aws_default_subnet"))
-		tf_subnet(t, r);
-	else if (is_type(r, "aws_security_group") || is_type(r, "aws_default_security_group"))
-		tf_group(t, r, is_type(r, "aws_default_security_group"));
-	else if (is_type(r, "aws_security_group_rule"))
-		tf_group_rule(t, r, -1);
-	else if (is_type(r, "aws_vpc_security_group_ingress_rule"))
-		tf_group_rule(t, r, 0);
-	else if (is_type(r, "aws_vpc_security_group_egress_rule"))
-		tf_group_rule(t, r, 1);
-	else if (is_type(r, "aws_network_acl") || is_type(r, "aws_default_network_acl"))
-		tf_acl(t, r, is_type(r, "aws_default_network_acl"));
-	else if (is_type(r, "aws_network_acl_rule"))
-		tf_acl_rule(t, r);
-	else if (is_type(r, "aws_route_table") || is_type(r, "aws_default_route_table"))
-		tf_route_table(t, r, is_type(r, "aws_default_route_table"));
-	else if (is_type(r, "aws_route"))
-		tf_route_res(t, r);
-	else if (is_type(r, "aws_eip"))
-		tf_eip(t, r);
-	else
-		return false;
-	return true;
+	static const struct tf_kind kinds[] = {
+	    {"aws_vpc", tf_vpc, 0, NULL, NULL},
+	    {"aws_default_vpc", tf_vpc, 0, NULL, NULL},
+	    {"aws_subnet", tf_subnet, 0, NULL, NULL},
+	    {"aws_default_subnet", tf_subnet, 0, NULL, NULL},
+	    {"aws_security_group", tf_group, false, NULL, NULL},
+	    {"aws_default_security_group", tf_group, true, NULL, NULL},
+	    {"aws_security_group_rule", tf_group_rule, -1, NULL, NULL},
+	    {"aws_vpc_security_group_ingress_rule", tf_group_rule, 0, NULL, NULL},
+	    {"aws_vpc_security_group_egress_rule", tf_group_rule, 1, NULL, NULL},
+	    {"aws_network_acl", tf_acl, false, NULL, NULL},
+	    {"aws_default_network_acl", tf_acl, true, NULL, NULL},
+	    {"aws_network_acl_rule", tf_acl_rule, 0, NULL, NULL},
+	    {"aws_route_table", tf_route_table, false, NULL, NULL},
+	    {"aws_default_route_table", tf_route_table, true, NULL, NULL},
+	    {"aws_route", tf_route_res, 0, NULL, NULL},
+	    {"aws_eip", tf_eip, 0, NULL, NULL},
+	    {"aws_internet_gateway", tf_gateway, GW_INTERNET, NULL, NULL},
+	    {"aws_nat_gateway", tf_gateway, GW_NAT, NULL, NULL},
+	    {"aws_vpc_endpoint", tf_gateway, GW_ENDPOINT, NULL, NULL},
+	    {"aws_vpc_peering_connection", tf_gateway, GW_PEERING, NULL, NULL},
+	    {"aws_ec2_transit_gateway", tf_gateway, GW_TRANSIT, NULL, NULL},
+	    {"aws_ec2_transit_gateway_vpc_attachment", tf_gateway, GW_TRANSIT_ATTACH, NULL, NULL},
+	    {"aws_network_acl_association", tf_link, TF_ACL_ASSOC, "network_acl_id", "subnet_id"},
+	    {"aws_route_table_association", tf_link, TF_RTB_ASSOC, "route_table_id", "subnet_id"},
+	    {"aws_main_route_table_association", tf_link, TF_RTB_MAIN, "route_table_id", "vpc_id"},
+	};
+
+	return tf_read_kind(t, r, kinds, sizeof(kinds) / sizeof(kinds[0]));
 }

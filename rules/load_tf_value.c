@@ -12,6 +12,16 @@
 
 #include "load-tf-private.h"
 
+bool tf_read_kind(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *kinds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(r->type, kinds[i].type)) {
+			kinds[i].read(t, r, &kinds[i]);
+			return true;
+		}
+	return false;
+}
+
 struct tf_state *tf_state(struct loader *l)
 {
 	if (!l->tf)

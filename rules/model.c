@@ -375,6 +375,22 @@ bool lab_eni_has_group(const struct eni *e, int32_t g)
 	return false;
 }
 
+static bool addrs_eq(const struct ip_addr *a, size_t na, const struct ip_addr *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!ip_addr_eq(&a[i], &b[i]))
+			return false;
+	return true;
+}
+
+bool lab_eni_same_addrs(const struct eni *a, const struct eni *b)
+{
+	return addrs_eq(a->ipv4, a->n_ipv4, b->ipv4, b->n_ipv4) &&
+	       addrs_eq(a->ipv6, a->n_ipv6, b->ipv6, b->n_ipv6);
+}
+
 enum route_target route_kind(const char *target)
 {
 	static const struct {

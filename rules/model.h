@@ -382,6 +382,9 @@ const char *lab_eni_label(const struct lab *lab, int32_t eni);
 const char *lab_eni_ref(const struct lab *lab, int32_t eni);
 /* Whether the ENI carries group g (an index into lab->groups). */
 bool lab_eni_has_group(const struct eni *e, int32_t g);
+/* Whether two ENIs (of two labs: a reload) hold the same private
+ * addresses, in the same order. */
+bool lab_eni_same_addrs(const struct eni *a, const struct eni *b);
 
 /* The kind of a route target id ("local", "igw-…", "nat-…", "pcx-…", ...). */
 enum route_target route_kind(const char *target);

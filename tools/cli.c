@@ -17,6 +17,17 @@ struct lab *cli_lab_load(const char *cmd, const char *path, bool warnings)
 	return cli_lab_load_text(cmd, path, warnings, NULL);
 }
 
+int cli_with_lab(const char *cmd, const char *path, bool warnings,
+		 int (*run)(const struct lab *lab, const void *args), const void *args)
+{
+	struct lab *lab = cli_lab_load(cmd, path, warnings);
+	if (!lab)
+		return 2;
+	int status = run(lab, args);
+	lab_free(lab);
+	return status;
+}
+
 /* Appends one printed line to *text (when the caller wants them). */
 static void keep_line(char **text, const char *line)
 {

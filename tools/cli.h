@@ -99,5 +99,10 @@ struct lab *cli_lab_load(const char *cmd, const char *path, bool warnings);
 /* The same; *errors (may be NULL) gets the errors printed, one a line
  * (malloc'd, caller frees; NULL when none), for reports such as JUnit. */
 struct lab *cli_lab_load_text(const char *cmd, const char *path, bool warnings, char **errors);
+/* The life of an offline command: loads path (cli_lab_load), runs
+ * run(lab, args) and frees the lab. run's exit status, or 2 when the lab
+ * did not load. */
+int cli_with_lab(const char *cmd, const char *path, bool warnings,
+		 int (*run)(const struct lab *lab, const void *args), const void *args);
 
 #endif

@@ -312,8 +312,9 @@ static int print_json(const struct lab *lab, const struct pipeline_check *c, con
 	return r;
 }
 
-static int run_check(const struct lab *lab, const struct check_args *a)
+static int run_check(const struct lab *lab, const void *args)
 {
+	const struct check_args *a = args;
 	struct query_spec spec;
 	query_spec_init(&spec);
 	if (query_proto_parse(a->proto, &spec.proto) < 0) {
@@ -362,12 +363,5 @@ int cmd_check(int argc, char **argv)
 {
 	struct check_args a;
 	int r = parse_args(argc, argv, &a);
-	if (r != CLI_GO)
-		return r;
-	struct lab *lab = cli_lab_load("vpcfw check", a.lab, false);
-	if (!lab)
-		return 2;
-	int status = run_check(lab, &a);
-	lab_free(lab);
-	return status;
+	return r != CLI_GO ? r : cli_with_lab("vpcfw check", a.lab, false, run_check, &a);
 }

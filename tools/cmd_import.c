@@ -40,8 +40,10 @@ static char *join_paths(int n, char **paths)
 	return s;
 }
 
-static int write_lab(const struct lab *lab, const char *out)
+/* out: the file to write, NULL for stdout. */
+static int write_lab(const struct lab *lab, const void *out_path)
 {
+	const char *out = out_path;
 	json_t *root = lab_write_json(lab, stderr);
 	if (!root) {
 		fprintf(stderr, "vpcfw import: out of memory\n");
@@ -94,11 +96,7 @@ int cmd_import(int argc, char **argv)
 		import_usage(stderr);
 		return 2;
 	}
-	struct lab *lab = cli_lab_load("vpcfw import", path, true);
+	int r = cli_with_lab("vpcfw import", path, true, write_lab, out);
 	free(path);
-	if (!lab)
-		return 2;
-	int r = write_lab(lab, out);
-	lab_free(lab);
 	return r;
 }

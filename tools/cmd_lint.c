@@ -167,22 +167,21 @@ static int report(const struct lab *lab, const struct lint_args *a, const struct
 	return fflush(stdout) != 0 ? 2 : status;
 }
 
+static int lint_lab(const struct lab *lab, const void *args)
+{
+	struct lint_report rep;
+	int status = 2;
+	if (lint_run(lab, &rep) == 0)
+		status = report(lab, args, &rep);
+	else
+		fprintf(stderr, "vpcfw lint: out of memory\n");
+	lint_report_free(&rep);
+	return status;
+}
+
 int cmd_lint(int argc, char **argv)
 {
 	struct lint_args a;
 	int r = parse_args(argc, argv, &a);
-	if (r != CLI_GO)
-		return r;
-	struct lab *lab = cli_lab_load("vpcfw lint", a.lab, false);
-	if (!lab)
-		return 2;
-	struct lint_report rep;
-	int status = 2;
-	if (lint_run(lab, &rep) == 0)
-		status = report(lab, &a, &rep);
-	else
-		fprintf(stderr, "vpcfw lint: out of memory\n");
-	lint_report_free(&rep);
-	lab_free(lab);
-	return status;
+	return r != CLI_GO ? r : cli_with_lab("vpcfw lint", a.lab, false, lint_lab, &a);
 }

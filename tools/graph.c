@@ -253,6 +253,23 @@ static void put_addr(FILE *out, const struct ip_addr *a)
 	fputs(ip_addr_format(a, buf, sizeof(buf)), out);
 }
 
+/* Each on a line of its own within a node's label. */
+static void put_addr_lines(FILE *out, const struct ip_addr *a, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		fputs("<br/>", out);
+		put_addr(out, &a[k]);
+	}
+}
+
+static void put_prefix_lines(FILE *out, const struct ip_prefix *p, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		fputs("<br/>", out);
+		put_prefix(out, &p[k]);
+	}
+}
+
 static void put_eni(FILE *out, const struct lab *lab, size_t i, const char *indent)
 {
 	const struct eni *e = &lab->enis[i];
@@ -263,14 +280,8 @@ static void put_eni(FILE *out, const struct lab *lab, size_t i, const char *inde
 		put_escaped(out, e->id);
 		fputs(")", out);
 	}
-	for (size_t k = 0; k < e->n_ipv4; k++) {
-		fputs("<br/>", out);
-		put_addr(out, &e->ipv4[k]);
-	}
-	for (size_t k = 0; k < e->n_ipv6; k++) {
-		fputs("<br/>", out);
-		put_addr(out, &e->ipv6[k]);
-	}
+	put_addr_lines(out, e->ipv4, e->n_ipv4);
+	put_addr_lines(out, e->ipv6, e->n_ipv6);
 	if (e->has_public_ip) {
 		fputs("<br/>public ", out);
 		put_addr(out, &e->public_ip);
@@ -289,15 +300,21 @@ static void put_eni(FILE *out, const struct lab *lab, size_t i, const char *inde
 	fputs("\"]\n", out);
 }
 
+/* "name / id", or whichever of the two there is when they are one. */
+static void put_name_id(FILE *out, const char *name, const char *id)
+{
+	if (name && id && strcmp(name, id)) {
+		put_escaped(out, name);
+		fputs(" / ", out);
+	}
+	put_escaped(out, id ? id : name);
+}
+
 static void put_subnet(FILE *out, const struct lab *lab, size_t s)
 {
 	const struct subnet *sn = &lab->subnets[s];
 	fprintf(out, "      subgraph s%zu [\"", s);
-	if (sn->name && sn->id && strcmp(sn->name, sn->id)) {
-		put_escaped(out, sn->name);
-		fputs(" / ", out);
-	}
-	put_escaped(out, sn->id ? sn->id : sn->name);
+	put_name_id(out, sn->name, sn->id);
 	fputs("<br/>", out);
 	put_prefix(out, &sn->cidr);
 	if (sn->has_cidr6) {
@@ -355,19 +372,9 @@ static void put_vpc(FILE *out, const struct lab *lab, size_t v)
 {
 	const struct vpc *vpc = &lab->vpcs[v];
 	fprintf(out, "  subgraph v%zu [\"", v);
-	if (vpc->name && vpc->id && strcmp(vpc->name, vpc->id)) {
-		put_escaped(out, vpc->name);
-		fputs(" / ", out);
-	}
-	put_escaped(out, vpc->id ? vpc->id : vpc->name);
-	for (size_t i = 0; i < vpc->n_cidrs; i++) {
-		fputs("<br/>", out);
-		put_prefix(out, &vpc->cidrs[i]);
-	}
-	for (size_t i = 0; i < vpc->n_cidrs6; i++) {
-		fputs("<br/>", out);
-		put_prefix(out, &vpc->cidrs6[i]);
-	}
+	put_name_id(out, vpc->name, vpc->id);
+	put_prefix_lines(out, vpc->cidrs, vpc->n_cidrs);
+	put_prefix_lines(out, vpc->cidrs6, vpc->n_cidrs6);
 	fputs("\"]\n", out);
 	put_azs(out, lab, v);
 	fputs("  end\n", out);

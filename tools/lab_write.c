@@ -131,53 +131,65 @@ static bool in_vpc(const struct lab *lab, int32_t vpc, size_t v)
 	return vpc == (int32_t)v || (vpc < 0 && v == 0 && lab->n_vpcs);
 }
 
-/* {"name", "id"} to add to: the name unique in the VPC (take_name). */
-static json_t *named_object(const char **seen, size_t *n, const char *name, const char *id)
+/* The names already given to objects of one kind (take_name). */
+struct seen {
+	const char **names;
+	size_t n;
+};
+
+/* {"name", "id"} to add to: the name unique among its kind (take_name). */
+static json_t *named_object(struct seen *seen, const char *name, const char *id)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "name", str(take_name(seen, n, name, id)));
+	json_object_set_new(o, "name", str(take_name(seen->names, &seen->n, name, id)));
 	json_object_set_new(o, "id", str(id));
 	return o;
 }
 
-static json_t *groups(const struct lab *lab, size_t v, FILE *notes)
+/* What one object of a kind writes: NULL when object i is not written
+ * (another VPC's). */
+typedef json_t *write_one_fn(const struct lab *lab, size_t i, size_t v, struct seen *seen,
+			     FILE *notes);
+
+/* The array of the count objects of a kind, names unique among them. */
+static json_t *named_array(const struct lab *lab, size_t v, size_t count, FILE *notes,
+			   write_one_fn *one)
 {
 	json_t *arr = json_array();
-	const char **seen = calloc(lab->n_groups + 1, sizeof(char *));
-	size_t n = 0;
-	for (size_t i = 0; i < lab->n_groups; i++) {
-		const struct security_group *g = &lab->groups[i];
-		if (!in_vpc(lab, g->vpc, v))
-			continue;
-		json_t *o = named_object(seen, &n, g->name, g->id);
-		if (g->description)
-			json_object_set_new(o, "description", str(g->description));
-		json_object_set_new(o, "ingress", sg_rules(lab, g, false, notes));
-		json_object_set_new(o, "egress", sg_rules(lab, g, true, notes));
-		json_array_append_new(arr, o);
+	struct seen seen = {calloc(count + 1, sizeof(char *)), 0};
+	for (size_t i = 0; i < count; i++) {
+		json_t *o = one(lab, i, v, &seen, notes);
+		if (o)
+			json_array_append_new(arr, o);
 	}
-	free(seen);
+	free(seen.names);
 	return arr;
 }
 
-static json_t *nacls(const struct lab *lab, size_t v)
+static json_t *group_one(const struct lab *lab, size_t i, size_t v, struct seen *seen, FILE *notes)
 {
-	json_t *arr = json_array();
-	const char **seen = calloc(lab->n_nacls + 1, sizeof(char *));
-	size_t n = 0;
-	for (size_t i = 0; i < lab->n_nacls; i++) {
-		const struct nacl *a = &lab->nacls[i];
-		if (a->vpc != (int32_t)v)
-			continue;
-		json_t *o = named_object(seen, &n, a->name, a->id);
-		json_object_set_new(o, "default",
-				    json_boolean((int32_t)i == lab->vpcs[v].default_nacl));
-		json_object_set_new(o, "ingress", nacl_entries(a->ingress, a->n_ingress));
-		json_object_set_new(o, "egress", nacl_entries(a->egress, a->n_egress));
-		json_array_append_new(arr, o);
-	}
-	free(seen);
-	return arr;
+	const struct security_group *g = &lab->groups[i];
+	if (!in_vpc(lab, g->vpc, v))
+		return NULL;
+	json_t *o = named_object(seen, g->name, g->id);
+	if (g->description)
+		json_object_set_new(o, "description", str(g->description));
+	json_object_set_new(o, "ingress", sg_rules(lab, g, false, notes));
+	json_object_set_new(o, "egress", sg_rules(lab, g, true, notes));
+	return o;
+}
+
+static json_t *nacl_one(const struct lab *lab, size_t i, size_t v, struct seen *seen, FILE *notes)
+{
+	const struct nacl *a = &lab->nacls[i];
+	(void)notes;
+	if (a->vpc != (int32_t)v)
+		return NULL;
+	json_t *o = named_object(seen, a->name, a->id);
+	json_object_set_new(o, "default", json_boolean((int32_t)i == lab->vpcs[v].default_nacl));
+	json_object_set_new(o, "ingress", nacl_entries(a->ingress, a->n_ingress));
+	json_object_set_new(o, "egress", nacl_entries(a->egress, a->n_egress));
+	return o;
 }
 
 /* The format adds the local routes itself. */
@@ -208,30 +220,23 @@ static json_t *route_tables(const struct lab *lab, size_t v)
 	return arr;
 }
 
-static json_t *subnets(const struct lab *lab, size_t v)
+static json_t *subnet_one(const struct lab *lab, size_t i, size_t v, struct seen *seen, FILE *notes)
 {
-	json_t *arr = json_array();
-	const char **seen = calloc(lab->n_subnets + 1, sizeof(char *));
-	size_t n = 0;
-	for (size_t i = 0; i < lab->n_subnets; i++) {
-		const struct subnet *s = &lab->subnets[i];
-		if (s->vpc != (int32_t)v)
-			continue;
-		json_t *o = named_object(seen, &n, s->name, s->id);
-		if (s->az)
-			json_object_set_new(o, "az", str(s->az));
-		json_object_set_new(o, "cidr", prefix(&s->cidr));
-		if (s->has_cidr6)
-			json_object_set_new(o, "ipv6", prefix(&s->cidr6));
-		if (s->nacl >= 0)
-			json_object_set_new(o, "nacl", str(lab->nacls[s->nacl].id));
-		if (s->route_table >= 0)
-			json_object_set_new(o, "route_table",
-					    str(lab->route_tables[s->route_table].id));
-		json_array_append_new(arr, o);
-	}
-	free(seen);
-	return arr;
+	const struct subnet *s = &lab->subnets[i];
+	(void)notes;
+	if (s->vpc != (int32_t)v)
+		return NULL;
+	json_t *o = named_object(seen, s->name, s->id);
+	if (s->az)
+		json_object_set_new(o, "az", str(s->az));
+	json_object_set_new(o, "cidr", prefix(&s->cidr));
+	if (s->has_cidr6)
+		json_object_set_new(o, "ipv6", prefix(&s->cidr6));
+	if (s->nacl >= 0)
+		json_object_set_new(o, "nacl", str(lab->nacls[s->nacl].id));
+	if (s->route_table >= 0)
+		json_object_set_new(o, "route_table", str(lab->route_tables[s->route_table].id));
+	return o;
 }
 
 static json_t *addr_list(const struct ip_addr *a, size_t n)
@@ -301,9 +306,11 @@ static json_t *vpcs(const struct lab *lab, FILE *notes)
 		else
 			json_decref(c6);
 		json_object_set_new(o, "route_tables", route_tables(lab, v));
-		json_object_set_new(o, "subnets", subnets(lab, v));
-		json_object_set_new(o, "nacls", nacls(lab, v));
-		json_object_set_new(o, "security_groups", groups(lab, v, notes));
+		json_object_set_new(o, "subnets",
+				    named_array(lab, v, lab->n_subnets, notes, subnet_one));
+		json_object_set_new(o, "nacls", named_array(lab, v, lab->n_nacls, notes, nacl_one));
+		json_object_set_new(o, "security_groups",
+				    named_array(lab, v, lab->n_groups, notes, group_one));
 		json_object_set_new(o, "enis", enis(lab, v, seen_eni, &n_eni));
 		json_array_append_new(arr, o);
 	}
@@ -331,27 +338,21 @@ static json_t *options(const struct lab *lab)
 	return o;
 }
 
-static json_t *prefix_lists(const struct lab *lab)
+/* Prefix lists belong to no VPC: v is unused. */
+static json_t *prefix_list_one(const struct lab *lab, size_t i, size_t v, struct seen *seen,
+			       FILE *notes)
 {
-	json_t *arr = json_array();
-	const char **seen = calloc(lab->n_prefix_lists + 1, sizeof(char *));
-	size_t n = 0;
-	for (size_t i = 0; i < lab->n_prefix_lists; i++) {
-		const struct prefix_list *p = &lab->prefix_lists[i];
-		json_t *o = json_object(), *c = json_array();
-		const char *name = take_name(seen, &n, p->name, p->id);
-		json_object_set_new(o, "name", str(name));
-		json_object_set_new(o, "id", str(p->id));
-		json_object_set_new(o, "family", json_string(p->family == IP_V6 ? "ipv6" : "ipv4"));
-		if (p->max_entries)
-			json_object_set_new(o, "max_entries", json_integer(p->max_entries));
-		for (size_t k = 0; k < p->n_cidrs; k++)
-			json_array_append_new(c, prefix(&p->cidrs[k]));
-		json_object_set_new(o, "cidrs", c);
-		json_array_append_new(arr, o);
-	}
-	free(seen);
-	return arr;
+	const struct prefix_list *p = &lab->prefix_lists[i];
+	json_t *o = named_object(seen, p->name, p->id), *c = json_array();
+	(void)v;
+	(void)notes;
+	json_object_set_new(o, "family", json_string(p->family == IP_V6 ? "ipv6" : "ipv4"));
+	if (p->max_entries)
+		json_object_set_new(o, "max_entries", json_integer(p->max_entries));
+	for (size_t k = 0; k < p->n_cidrs; k++)
+		json_array_append_new(c, prefix(&p->cidrs[k]));
+	json_object_set_new(o, "cidrs", c);
+	return o;
 }
 
 json_t *lab_write_json(const struct lab *lab, FILE *notes)
@@ -361,7 +362,8 @@ json_t *lab_write_json(const struct lab *lab, FILE *notes)
 	json_object_set_new(root, "description",
 			    json_sprintf("imported by vpcfw import from %s", lab->source));
 	json_object_set_new(root, "options", options(lab));
-	json_object_set_new(root, "prefix_lists", prefix_lists(lab));
+	json_object_set_new(root, "prefix_lists",
+			    named_array(lab, 0, lab->n_prefix_lists, NULL, prefix_list_one));
 	for (size_t i = 0; i < lab->n_outside; i++) {
 		json_t *o = json_object();
 		json_object_set_new(o, "name", str(lab->outside[i].name));
