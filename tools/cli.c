@@ -115,7 +115,7 @@ static int one_option(const struct cli_command *cmd, void *args, int c, const ch
 		return cli_parse_long(arg, o->lo, o->hi, field) < 0 ? bad_value(cmd, o->name, arg)
 								    : 0;
 	default:
-		return cmd->option(args, o->val, arg);
+		return cmd->option(cmd, args, o->val, arg);
 	}
 }
 

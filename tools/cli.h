@@ -63,7 +63,7 @@ struct cli_command {
 	const struct cli_opt *opts; /* ending in CLI_END */
 	size_t positional;
 	size_t n_positional;
-	int (*option)(void *args, int c, const char *arg);
+	int (*option)(const struct cli_command *cmd, void *args, int c, const char *arg);
 };
 
 #define CLI_POSITIONAL(type, field, n) CLI_FIELD(type, field, const char *), n

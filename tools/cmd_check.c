@@ -45,7 +45,13 @@ static void check_usage(FILE *out)
 	    "Exit status: 0 ACCEPT, 1 REJECT, 2 error.\n");
 }
 
-static int check_option(void *args, int c, const char *arg);
+static int check_option(const struct cli_command *cmd, void *args, int c, const char *arg)
+{
+	struct check_args *a = args;
+	if (cli_parse_range(arg, &a->eph_lo, &a->eph_hi) < 0) /* c: 'e', the only one */
+		return cli_bad_value(cmd, c, arg);
+	return 0;
+}
 
 static const struct cli_opt check_opts[] = {
     CLI_STRING("from", struct check_args, from),
@@ -63,14 +69,6 @@ static const struct cli_opt check_opts[] = {
 
 static const struct cli_command check_cmd = {
     "check", check_usage, check_opts, CLI_POSITIONAL(struct check_args, lab, 1), check_option};
-
-static int check_option(void *args, int c, const char *arg)
-{
-	struct check_args *a = args;
-	if (cli_parse_range(arg, &a->eph_lo, &a->eph_hi) < 0) /* c: 'e', the only one */
-		return cli_bad_value(&check_cmd, c, arg);
-	return 0;
-}
 
 static int parse_args(int argc, char **argv, struct check_args *a)
 {

@@ -54,7 +54,18 @@ static void diff_usage(FILE *out)
 		"Exit status: 0 no change, 1 some change, 2 error.\n");
 }
 
-static int diff_option(void *args, int c, const char *arg);
+static int diff_option(const struct cli_command *cmd, void *args, int c, const char *arg)
+{
+	struct diff_args *a = args;
+	long lo, hi;
+	if (cli_parse_range(arg, &lo, &hi) < 0) { /* c: 'e', the only one */
+		fprintf(stderr, "vpcfw diff: bad value '%s' for --ephemeral (LO-HI)\n", arg);
+		return -EINVAL;
+	}
+	a->reach.eph_lo = (uint16_t)lo;
+	a->reach.eph_hi = (uint16_t)hi;
+	return 0;
+}
 
 static const struct cli_opt diff_opts[] = {
     CLI_FLAG("json", struct diff_args, json),
@@ -70,19 +81,6 @@ _Static_assert(offsetof(struct diff_args, new_path) ==
 
 static const struct cli_command diff_cmd = {
     "diff", diff_usage, diff_opts, CLI_POSITIONAL(struct diff_args, old_path, 2), diff_option};
-
-static int diff_option(void *args, int c, const char *arg)
-{
-	struct diff_args *a = args;
-	long lo, hi;
-	if (cli_parse_range(arg, &lo, &hi) < 0) { /* c: 'e', the only one */
-		fprintf(stderr, "vpcfw diff: bad value '%s' for --ephemeral (LO-HI)\n", arg);
-		return -EINVAL;
-	}
-	a->reach.eph_lo = (uint16_t)lo;
-	a->reach.eph_hi = (uint16_t)hi;
-	return 0;
-}
 
 static int parse_args(int argc, char **argv, struct diff_args *a)
 {

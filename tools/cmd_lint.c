@@ -39,7 +39,15 @@ static void usage(FILE *out)
 			c[i].summary);
 }
 
-static int lint_option(void *args, int c, const char *arg);
+static int lint_option(const struct cli_command *cmd, void *args, int c, const char *arg)
+{
+	struct lint_args *a = args;
+	if (lint_severity_parse(arg, &a->min) < 0) { /* c: 's', the only one */
+		fprintf(stderr, "vpcfw lint: bad severity '%s' (note, warning, error)\n", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static const struct cli_opt lint_opts[] = {
     CLI_FLAG("json", struct lint_args, json),
@@ -50,16 +58,6 @@ static const struct cli_opt lint_opts[] = {
 
 static const struct cli_command lint_cmd = {"lint", usage, lint_opts,
 					    CLI_POSITIONAL(struct lint_args, lab, 1), lint_option};
-
-static int lint_option(void *args, int c, const char *arg)
-{
-	struct lint_args *a = args;
-	if (lint_severity_parse(arg, &a->min) < 0) { /* c: 's', the only one */
-		fprintf(stderr, "vpcfw lint: bad severity '%s' (note, warning, error)\n", arg);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 static int parse_args(int argc, char **argv, struct lint_args *a)
 {

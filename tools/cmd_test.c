@@ -56,7 +56,19 @@ static void usage(FILE *out)
 	    "not be probed, 3 real traffic and the offline verdict disagree (a vpcfw bug).\n");
 }
 
-static int min_coverage(void *args, int c, const char *arg);
+/* --min-coverage, the one value option. */
+static int min_coverage(const struct cli_command *cmd, void *args, int c, const char *arg)
+{
+	struct test_args *a = args;
+	char *end;
+	a->min_coverage = strtod(arg, &end);
+	if (end == arg || *end || a->min_coverage < 0 || a->min_coverage > 100) {
+		fprintf(stderr, "vpcfw test: bad --min-coverage '%s' (0-100)\n", arg);
+		return -EINVAL;
+	}
+	a->coverage = true;
+	return 0;
+}
 
 static const struct cli_opt test_opts[] = {
     CLI_STRING("lab", struct test_args, lab),
@@ -73,20 +85,6 @@ static const struct cli_opt test_opts[] = {
 
 static const struct cli_command test_cmd = {
     "test", usage, test_opts, CLI_POSITIONAL(struct test_args, expect, 1), min_coverage};
-
-/* --min-coverage, the one value option. */
-static int min_coverage(void *args, int c, const char *arg)
-{
-	struct test_args *a = args;
-	char *end;
-	a->min_coverage = strtod(arg, &end);
-	if (end == arg || *end || a->min_coverage < 0 || a->min_coverage > 100) {
-		fprintf(stderr, "vpcfw test: bad --min-coverage '%s' (0-100)\n", arg);
-		return -EINVAL;
-	}
-	a->coverage = true;
-	return 0;
-}
 
 static int parse_args(int argc, char **argv, struct test_args *a)
 {

@@ -13,21 +13,9 @@ struct command {
 	const char *summary;
 };
 
-static const struct command commands[] = {
-	{ "check", cmd_check, "evaluate one flow offline: verdict and deciding rules" },
-	{ "validate", cmd_validate, "load a lab and report warnings and errors" },
-	{ "graph", cmd_graph, "print a Mermaid flowchart of a lab" },
-	{ "lint", cmd_lint, "find shadowed, redundant, risky or broken rules in a lab" },
-	{ "import", cmd_import, "write any lab input (folders, Terraform) as one vpcfw lab file" },
-	{ "diff", cmd_diff, "which flows a rule change between two labs opens or closes" },
-	{ "test", cmd_test, "check a file of expected flows offline and with real traffic" },
-	{ "exec", cmd_exec, "run a command inside an ENI's or outside host's namespace" },
-	{ "status", cmd_status, "the running lab: uptime, ENIs, namespaces, ports, rules generation" },
-	{ "flows", cmd_flows, "tracked connections per ENI and the rule that admitted each" },
-	{ "stats", cmd_stats, "counters per ENI and stage, conntrack allowance, drops" },
-	{ "reload", cmd_reload, "load a lab into the running daemon (keeps it on any error)" },
-	{ "top", cmd_top, "live per-ENI view: flows, packets accepted/rejected per second" },
-};
+#define COMMAND_ROW(name, summary) {#name, cmd_##name, summary},
+static const struct command commands[] = {VPCFW_COMMANDS(COMMAND_ROW)};
+#undef COMMAND_ROW
 
 static void usage(FILE *out)
 {
