@@ -68,7 +68,7 @@ struct sg_tables_limits {
 };
 
 #define SG_TABLES_MAX_BYTES ((size_t)256 << 20)
-#define SG_TABLES_MAX_SECONDS 20.0
+#define SG_TABLES_MAX_SECONDS 10.0
 
 struct sg_tables_stats {
 	size_t enis;	     /* ENIs of the lab */
