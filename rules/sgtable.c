@@ -135,7 +135,8 @@ static int pieces_add(struct sg_table *t, const struct reach_map *m)
 	size_t first = t->n_pieces;
 	for (size_t i = 0; i < m->n; i++) {
 		const struct reach_seg *s = &m->segs[i];
-		struct piece p = {s->lo, s->accept ? s->why.group : -1, s->accept ? s->why.rule : -1};
+		struct piece p = {s->lo, s->accept ? s->why.group : -1,
+				  s->accept ? s->why.rule : -1};
 		const struct piece *last = t->n_pieces > first ? &t->pieces[t->n_pieces - 1] : NULL;
 		if (last && last->group == p.group && last->rule == p.rule)
 			continue;

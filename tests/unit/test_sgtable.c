@@ -38,7 +38,7 @@ static unsigned rnd(unsigned n)
 static const char *const cidrs[] = {"0.0.0.0/0",     "10.0.0.0/16",	    "10.0.1.0/24",
 				    "10.0.1.10/32",  "192.0.2.0/24",	    "::/0",
 				    "2001:db8::/32", "2001:db8:1:1::10/128"};
-static const char *const hosts4[] = {"10.0.1.10", "10.0.1.11", "10.0.1.12", "10.0.1.13",
+static const char *const hosts4[] = {"10.0.1.10", "10.0.1.11", "10.0.1.12",  "10.0.1.13",
 				     "10.0.2.1",  "192.0.2.5", "203.0.113.9"};
 static const char *const hosts6[] = {"2001:db8:1:1::10", "2001:db8:1:1::11", "2001:db8:2::1",
 				     "2001:db9::1"};
@@ -326,7 +326,8 @@ static void collect_ports(const struct lab *lab)
 	for (size_t g = 0; g < lab->n_groups; g++)
 		for (size_t r = 0; r < lab->groups[g].n_rules; r++) {
 			const struct sg_rule *x = &lab->groups[g].rules[r];
-			if (x->from_port >= 0 && x->from_port <= 65535 && n_lab_ports < N(lab_ports))
+			if (x->from_port >= 0 && x->from_port <= 65535 &&
+			    n_lab_ports < N(lab_ports))
 				lab_ports[n_lab_ports++] = (uint16_t)x->from_port;
 			if (x->to_port >= 0 && x->to_port <= 65535 && n_lab_ports < N(lab_ports))
 				lab_ports[n_lab_ports++] = (uint16_t)x->to_port;
@@ -348,7 +349,8 @@ static void test_examples(void **state)
 		assert_int_equal(sg_tables_attach(lab, &(struct sg_tables_limits){0}, &st), 0);
 		assert_true(st.sets > 0);
 		const char *p4[64], *p6[64];
-		size_t n4 = example_hosts(lab, h4, 64, IP_V4), n6 = example_hosts(lab, h6, 64, IP_V6);
+		size_t n4 = example_hosts(lab, h4, 64, IP_V4),
+		       n6 = example_hosts(lab, h6, 64, IP_V6);
 		for (size_t i = 0; i < n4; i++)
 			p4[i] = h4[i];
 		for (size_t i = 0; i < n6; i++)
