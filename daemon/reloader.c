@@ -30,7 +30,9 @@
 #include <unistd.h>
 
 #include "load.h"
+#include "log.h"
 #include "loop.h"
+#include "sgtable.h"
 
 enum job_state { JOB_RUNNING, JOB_FINISHED, JOB_ABANDONED };
 
@@ -78,6 +80,8 @@ static void *job_thread(void *arg)
 	uint64_t one = 1;
 
 	j->rc = j->load(j->path, &j->lab, &j->diags);
+	if (j->rc >= 0 && j->lab)
+		reloader_compile(j->lab);
 	if (!atomic_compare_exchange_strong(&j->state, &expected, JOB_FINISHED))
 		job_free(j); /* abandoned: nobody waits for it any more */
 	else
@@ -85,6 +89,27 @@ static void *job_thread(void *arg)
 	close(fd);
 	atomic_fetch_sub(&live_threads, 1);
 	return NULL;
+}
+
+void reloader_compile(struct lab *lab)
+{
+	const struct sg_tables_limits lim = {SG_TABLES_MAX_BYTES, SG_TABLES_MAX_SECONDS};
+	struct sg_tables_stats st;
+	int rc = sg_tables_attach(lab, &lim, &st);
+
+	if (rc < 0) {
+		log_warn("security group rules not compiled (%s): first packets scan them",
+			 strerror(-rc));
+		return;
+	}
+	log_info("security group rules compiled: %zu tables for %zu group lists of %zu ENIs, "
+		 "%zu regions, %.1f MiB, %.0f ms",
+		 st.tables, st.sets, st.enis, st.regions, (double)st.bytes / (1 << 20),
+		 st.seconds * 1e3);
+	if (st.scanned_enis)
+		log_warn("%zu ENIs past the tables' limits (%zu MiB, %.0f s): their rules are "
+			 "scanned",
+			 st.scanned_enis, SG_TABLES_MAX_BYTES >> 20, SG_TABLES_MAX_SECONDS);
 }
 
 static void set_timer(struct reloader *r, time_t seconds)

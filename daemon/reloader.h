@@ -66,6 +66,12 @@ int reloader_create(struct loop *l, const struct reloader_ops *ops, struct reloa
  * 0, -EBUSY (queue full) or -ENOMEM. */
 int reloader_request(struct reloader *r, const char *path, bool first, reloader_done_fn done,
 		     void *ctx);
+/* Compiles the lab's security group rules into the tables the data path
+ * answers first packets from (rules/sgtable.h) and logs their cost: at
+ * start-up, and on the load's thread for a reload, before the lab is
+ * handed over. Past the tables' limits, or out of memory, the lab scans
+ * its rules as before (logged): never fatal. Any thread. */
+void reloader_compile(struct lab *lab);
 /* Calls done(-ECANCELED) for every request not finished; a load still
  * running is abandoned. NULL allowed. */
 void reloader_destroy(struct reloader *r);

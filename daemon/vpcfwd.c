@@ -247,6 +247,8 @@ static int load_lab(const struct options *o, struct lab **out)
 	diag_init(&d);
 	r = load_source(o->lab_path, out, &d);
 	print_diags(&d);
+	if (r >= 0 && !o->check_only)
+		reloader_compile(*out); /* the tables first packets are answered from */
 	if (r < 0 && d.n_errors == 0)
 		log_err("%s: cannot load the lab: %s",
 			o->lab_path ? o->lab_path : DEFAULT_LAB_LABEL, strerror(-r));

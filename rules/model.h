@@ -292,6 +292,7 @@ struct lab_options {
 };
 
 struct lab_addr_index;
+struct sg_tables;
 
 struct lab {
 	struct arena *arena;
@@ -322,6 +323,8 @@ struct lab {
 	size_t n_services;
 	/* Addresses sorted at load (model_index.c); NULL: scanned. */
 	const struct lab_addr_index *addr_index;
+	/* Compiled SG tables (sgtable.h), in the arena; NULL: rules scanned. */
+	const struct sg_tables *sg_tables;
 };
 
 /* Index lookups by id; -1 when absent. */

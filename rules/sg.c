@@ -5,6 +5,7 @@
  * order, then rule order, so explanations are stable.
  */
 #include "sg.h"
+#include "sgtable.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -125,8 +126,8 @@ bool sg_rule_matches(const struct lab *lab, const struct sg_rule *r, const struc
 	return rule_matches(lab, r, f, keyset_flow_key(f));
 }
 
-bool sg_evaluate(const struct lab *lab, const struct eni *eni, bool egress, const struct flow *f,
-		 struct sg_match *m)
+bool sg_evaluate_scan(const struct lab *lab, const struct eni *eni, bool egress,
+		      const struct flow *f, struct sg_match *m)
 {
 	uint32_t key = keyset_flow_key(f);
 	struct sg_walk w;
@@ -139,23 +140,39 @@ bool sg_evaluate(const struct lab *lab, const struct eni *eni, bool egress, cons
 	return false;
 }
 
-static bool is_all_addresses(const struct sg_rule *r, uint8_t family)
+/* The lab's compiled table for the packet, or NULL: scan. A table cuts
+ * the IPv4 and IPv6 spaces only. */
+static const struct sg_table *table_for(const struct lab *lab, const struct eni *eni, bool egress,
+					const struct flow *f)
+{
+	if (!lab->sg_tables || (f->src.family != IP_V4 && f->src.family != IP_V6) ||
+	    f->dst.family != f->src.family)
+		return NULL;
+	return sg_tables_find(lab, eni, egress);
+}
+
+bool sg_evaluate(const struct lab *lab, const struct eni *eni, bool egress, const struct flow *f,
+		 struct sg_match *m)
+{
+	const struct sg_table *t = table_for(lab, eni, egress, f);
+	return t ? sg_table_evaluate(t, f, m) : sg_evaluate_scan(lab, eni, egress, f, m);
+}
+
+bool sg_rule_is_all_addresses(const struct sg_rule *r, uint8_t family)
 {
 	return r->peer_kind == SG_PEER_CIDR && ip_prefix_is_all(&r->cidr) &&
 	       r->cidr.addr.family == family;
 }
 
-/* A rule that lets every reply of the protocol through: all addresses,
- * all ports (§4). */
-static bool allows_all_replies(const struct sg_rule *r, const struct flow *f)
+bool sg_rule_allows_all_replies(const struct sg_rule *r, uint8_t family, int proto)
 {
 	struct keyset k;
-	return is_all_addresses(r, f->src.family) && rule_keys(r, f->proto, &k) && k.lo == 0 &&
+	return sg_rule_is_all_addresses(r, family) && rule_keys(r, proto, &k) && k.lo == 0 &&
 	       k.hi >= 65535;
 }
 
-bool sg_flow_is_untracked(const struct lab *lab, const struct eni *eni, bool egress,
-			  const struct flow *f, struct sg_match *reverse)
+bool sg_flow_untracked_scan(const struct lab *lab, const struct eni *eni, bool egress,
+			    const struct flow *f, struct sg_match *reverse)
 {
 	if (f->proto != PROTO_TCP && f->proto != PROTO_UDP)
 		return false;
@@ -170,10 +187,11 @@ bool sg_flow_is_untracked(const struct lab *lab, const struct eni *eni, bool egr
 		for (size_t i = 0; i < sg->n_rules; i++) {
 			const struct sg_rule *r = &sg->rules[i];
 			if (r->egress == egress) {
-				if (!open_rule && is_all_addresses(r, f->src.family) &&
+				if (!open_rule && sg_rule_is_all_addresses(r, f->src.family) &&
 				    rule_matches(lab, r, f, key))
 					open_rule = true;
-			} else if (back.group < 0 && allows_all_replies(r, f)) {
+			} else if (back.group < 0 &&
+				   sg_rule_allows_all_replies(r, f->src.family, f->proto)) {
 				back.group = gi;
 				back.rule = (int32_t)i;
 			}
@@ -182,6 +200,14 @@ bool sg_flow_is_untracked(const struct lab *lab, const struct eni *eni, bool egr
 	if (reverse)
 		*reverse = back;
 	return open_rule && back.group >= 0;
+}
+
+bool sg_flow_is_untracked(const struct lab *lab, const struct eni *eni, bool egress,
+			  const struct flow *f, struct sg_match *reverse)
+{
+	const struct sg_table *t = table_for(lab, eni, egress, f);
+	return t ? sg_table_untracked(t, f, reverse)
+		 : sg_flow_untracked_scan(lab, eni, egress, f, reverse);
 }
 
 static void ports_text(const struct sg_rule *r, char *buf, size_t len)

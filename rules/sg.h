@@ -5,7 +5,8 @@
  * or a private address of an ENI carrying the referenced group
  * (security_group.members, filled by the loader). The answer names the
  * group and rule that allowed, for explanations and flow logs. Also the
- * untracked-flow decision of §4.
+ * untracked-flow decision of §4. Both answer from the lab's compiled
+ * tables when the daemon built them (sgtable.h).
  *
  * Not for: connection tracking itself (rules/conntrack) or the AWS service
  * exemptions (DNS, metadata: rules/pipeline).
@@ -96,9 +97,20 @@ static inline const struct sg_rule *sg_walk_next(struct sg_walk *w, struct sg_ma
 }
 
 /* First allowing rule of the ENI's groups (group order, then rule order).
- * false and m = {-1, -1} when none allows. */
+ * false and m = {-1, -1} when none allows. From the lab's compiled table
+ * when it has one for the ENI (sgtable.h), else by scanning the rules. */
 bool sg_evaluate(const struct lab *lab, const struct eni *eni, bool egress, const struct flow *f,
 		 struct sg_match *m);
+/* The same by scanning every rule, tables or not: what the tables are
+ * compiled to answer, and what their tests compare them with. */
+bool sg_evaluate_scan(const struct lab *lab, const struct eni *eni, bool egress,
+		      const struct flow *f, struct sg_match *m);
+
+/* A rule naming every address of family (0.0.0.0/0, ::/0). */
+bool sg_rule_is_all_addresses(const struct sg_rule *r, uint8_t family);
+/* A rule that lets every reply of protocol proto of family through: all
+ * addresses, all ports (§4). */
+bool sg_rule_allows_all_replies(const struct sg_rule *r, uint8_t family, int proto);
 
 /* AWS-SEMANTICS §4: a TCP or UDP packet allowed in direction `egress` is
  * untracked on this ENI when a rule allowing it names 0.0.0.0/0 (or ::/0)
@@ -108,6 +120,9 @@ bool sg_evaluate(const struct lab *lab, const struct eni *eni, bool egress, cons
  * is what lets the replies through. */
 bool sg_flow_is_untracked(const struct lab *lab, const struct eni *eni, bool egress,
 			  const struct flow *f, struct sg_match *reverse);
+/* The same by scanning every rule, tables or not (as sg_evaluate_scan). */
+bool sg_flow_untracked_scan(const struct lab *lab, const struct eni *eni, bool egress,
+			    const struct flow *f, struct sg_match *reverse);
 
 /* "sg-0abc (app) ingress tcp 8080 from sg-0def (alb)". Returns buf. */
 const char *sg_rule_format(const struct lab *lab, int32_t group, int32_t rule, char *buf,

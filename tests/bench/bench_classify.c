@@ -9,7 +9,10 @@
  * Also: the reply's ephemeral-range check of `vpcfw check` (28,232 ports
  * of 32768-60999) by rule-boundary intervals against the per-port loop it
  * replaces, on a NACL of 20 egress rules. And the SG rule lookup by the
- * scan against the table compiled once per ENI (sgtable.h, issue 9).
+ * scan against the table compiled once per ENI (sgtable.h, issue 9), and
+ * the first-packet rows with the lab's tables attached beside the scan.
+ * Arguments: lab files (tools/biglab.py N) whose tables' memory, build
+ * time per distinct group list and first-packet time are reported too.
  * Built, never run by ctest:
  * figures, not assertions.
  */
@@ -19,6 +22,8 @@
 #include <time.h>
 
 #include "../unit/labkit.h"
+#include "diag.h"
+#include "load.h"
 #include "nacl.h"
 #include "pipeline.h"
 #include "sg.h"
@@ -99,15 +104,16 @@ static void build(struct bench_lab *b, int n, bool match_first)
 			     .dport = 5432};
 }
 
-/* Median ns per pipeline_evaluate() call. */
-static double measure(const struct bench_lab *b, unsigned flags, int iters)
+/* Median ns per pipeline_evaluate() call on lab (b's, or a copy of it
+ * without its compiled tables). */
+static double measure(const struct bench_lab *b, const struct lab *lab, unsigned flags, int iters)
 {
 	double per[BATCHES];
 	struct pipeline_result r;
 	for (int k = 0; k < BATCHES; k++) {
 		uint64_t t0 = now_ns();
 		for (int i = 0; i < iters; i++) {
-			pipeline_evaluate(b->lab, &b->client, &b->server, &b->f, flags, &r);
+			pipeline_evaluate(lab, &b->client, &b->server, &b->f, flags, &r);
 			sink += (unsigned)r.verdict;
 		}
 		per[k] = (double)(now_ns() - t0) / iters;
@@ -171,7 +177,7 @@ static void bench_reply_range(void)
 }
 
 /* Median ns of the server's SG ingress rule lookup, by the scan
- * (sg_evaluate) or the compiled table; the same answer either way. */
+ * (sg_evaluate_scan) or the compiled table; the same answer either way. */
 static double measure_sg(const struct bench_lab *b, const struct sg_table *t, int iters)
 {
 	double per[BATCHES];
@@ -181,7 +187,7 @@ static double measure_sg(const struct bench_lab *b, const struct sg_table *t, in
 		uint64_t t0 = now_ns();
 		for (int i = 0; i < iters; i++)
 			sink += t ? sg_table_evaluate(t, &b->f, &m)
-				  : sg_evaluate(b->lab, e, false, &b->f, &m);
+				  : sg_evaluate_scan(b->lab, e, false, &b->f, &m);
 		per[k] = (double)(now_ns() - t0) / iters;
 	}
 	return median_of(per, BATCHES);
@@ -192,7 +198,7 @@ static double measure_sg(const struct bench_lab *b, const struct sg_table *t, in
 static void bench_sg_table(const int *sizes, size_t n_sizes)
 {
 	printf(
-	    "\nSG ingress rule lookup, allowing rule last: scan (sg_evaluate) against the\n"
+	    "\nSG ingress rule lookup, allowing rule last: scan (sg_evaluate_scan) against the\n"
 	    "compiled table (sg_table_evaluate), median ns; build once per ENI and direction\n\n");
 	printf("%8s %12s %12s %10s %10s %12s\n", "SG rules", "scan (ns)", "table (ns)", "speedup",
 	       "regions", "build (ms)");
@@ -215,35 +221,131 @@ static void bench_sg_table(const int *sizes, size_t n_sizes)
 	}
 }
 
-int main(void)
+/* Tables attached to the lab (as the daemon does); exits when out of memory. */
+static void attach(struct lab *lab, struct sg_tables_stats *st)
+{
+	if (sg_tables_attach(lab, &(struct sg_tables_limits){0}, st) < 0) {
+		fprintf(stderr, "sg_tables_attach: out of memory\n");
+		exit(1);
+	}
+}
+
+/* One row: pipeline_evaluate for a new flow, scanning (a copy of the lab
+ * without tables) and from the lab's tables, in the same run. */
+static void first_packet_row(int n)
+{
+	int iters = n >= 1000 ? 2000 : 20000;
+	struct bench_lab last, first;
+	struct sg_tables_stats st;
+	build(&last, n, false);
+	build(&first, n, true);
+	struct lab scan_last = *last.lab, scan_first = *first.lab;
+	attach(last.lab, &st);
+	attach(first.lab, &st);
+	struct pipeline_result r;
+	pipeline_evaluate(last.lab, &last.client, &last.server, &last.f, 0, &r);
+	if (r.verdict != VERDICT_ACCEPT) {
+		fprintf(stderr, "bench lab does not accept the flow\n");
+		exit(1);
+	}
+	double s_last = measure(&last, &scan_last, 0, iters);
+	double t_last = measure(&last, last.lab, 0, 200000);
+	double s_first = measure(&first, &scan_first, 0, iters);
+	double t_first = measure(&first, first.lab, 0, 200000);
+	double base = measure(&last, last.lab, PIPELINE_SRC_TRACKED | PIPELINE_DST_TRACKED, 200000);
+	printf("%8d %11.0f %11.0f %11.0f %11.0f %10.0f %9.1fx\n", n, s_last, t_last, s_first,
+	       t_first, base, s_last / t_last);
+	kit_free(last.lab);
+	kit_free(first.lab);
+}
+
+static void bench_first_packet(const int *sizes, size_t n_sizes)
+{
+	printf("first-packet classification (pipeline_evaluate: 4 stages, SG verdict and the\n"
+	       "untracked decision), rules scanned against the lab's compiled tables, same run;\n"
+	       "median of %d batches, ns/packet; baseline: a tracked packet (NACLs only)\n\n",
+	       BATCHES);
+	printf("%8s %11s %11s %11s %11s %10s %10s\n", "SG rules", "last: scan", "last: table",
+	       "first: scan", "first:table", "baseline", "speedup");
+	for (size_t i = 0; i < n_sizes; i++)
+		first_packet_row(sizes[i]);
+}
+
+/* An account-sized lab (biglab.py): the tables' cost per distinct group
+ * list, and first packets between random ENIs, scan against tables. */
+static void bench_lab_file(const char *path)
+{
+	struct lab_load_opts o;
+	struct diag_list d;
+	struct lab *lab = NULL;
+	lab_load_opts_init(&o);
+	diag_init(&d);
+	if (lab_load(path, &o, &lab, &d) < 0) {
+		fprintf(stderr, "%s: cannot load (%zu errors)\n", path, d.n_errors);
+		exit(1);
+	}
+	diag_free(&d);
+	struct lab scanned = *lab;
+	size_t rules = 0;
+	for (size_t g = 0; g < lab->n_groups; g++)
+		rules += lab->groups[g].n_rules;
+	struct sg_tables_stats st;
+	attach(lab, &st);
+	printf("\n%s: %zu ENIs, %zu groups, %zu SG rules\n", path, lab->n_enis, lab->n_groups,
+	       rules);
+	printf("  tables: %zu group lists, %zu tables, %zu regions, %.1f MiB, built in %.0f ms\n"
+	       "  per group list: %.0f KiB, %.1f ms\n",
+	       st.sets, st.tables, st.regions, (double)st.bytes / (1 << 20), st.seconds * 1e3,
+	       (double)st.bytes / 1024 / (double)(st.sets ? st.sets : 1),
+	       st.seconds * 1e3 / (double)(st.sets ? st.sets : 1));
+	enum { FLOWS = 512 };
+	static struct pipeline_end src[FLOWS], dst[FLOWS];
+	static struct flow fl[FLOWS];
+	uint32_t x = 12345;
+	for (int i = 0; i < FLOWS; i++) {
+		x = x * 1103515245u + 12345u;
+		size_t a = (x >> 8) % lab->n_enis, b = (x >> 3) % lab->n_enis;
+		src[i] = (struct pipeline_end){.kind = END_ENI, .eni = (int32_t)a};
+		dst[i] = (struct pipeline_end){.kind = END_ENI, .eni = (int32_t)b};
+		fl[i] = (struct flow){.src = lab->enis[a].ipv4[0],
+				      .dst = lab->enis[b].ipv4[0],
+				      .proto = PROTO_TCP,
+				      .sport = 40000,
+				      .dport = 443};
+		/* half of them to a port a rule of the receiver's first group names */
+		const struct security_group *g = &lab->groups[lab->enis[b].groups[0]];
+		if ((x >> 28) & 1 && g->n_rules && g->rules[(x >> 12) % g->n_rules].from_port > 0)
+			fl[i].dport = (uint16_t)g->rules[(x >> 12) % g->n_rules].from_port;
+	}
+	double per[2][BATCHES];
+	unsigned accepted = 0;
+	for (int k = 0; k < BATCHES; k++)
+		for (int t = 0; t < 2; t++) {
+			const struct lab *l = t ? lab : &scanned;
+			struct pipeline_result r;
+			uint64_t t0 = now_ns();
+			for (int i = 0; i < FLOWS; i++) {
+				pipeline_evaluate(l, &src[i], &dst[i], &fl[i], 0, &r);
+				accepted += r.verdict == VERDICT_ACCEPT;
+			}
+			per[t][k] = (double)(now_ns() - t0) / FLOWS;
+		}
+	double s = median_of(per[0], BATCHES), t = median_of(per[1], BATCHES);
+	printf("  first packets between random ENIs (TCP, %u%% accepted): scan %.0f ns, "
+	       "table %.0f ns (%.1fx)\n",
+	       accepted * 100 / (2 * BATCHES * FLOWS), s, t, s / t);
+	sink += accepted;
+	lab_free(lab);
+}
+
+/* Arguments: lab files (biglab.py N) to report on as well. */
+int main(int argc, char **argv)
 {
 	static const int sizes[] = {10, 100, 1000};
-	printf("first-packet classification (pipeline_evaluate, 4 stages), median of %d "
-	       "batches, ns/packet\n\n",
-	       BATCHES);
-	printf("%8s %16s %16s %20s %8s\n", "SG rules", "rule last (ns)", "rule first (ns)",
-	       "baseline: tracked", "last/base");
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		int n = sizes[i];
-		int iters = n >= 1000 ? 2000 : 20000;
-		struct bench_lab last, first;
-		build(&last, n, false);
-		build(&first, n, true);
-		struct pipeline_result r;
-		pipeline_evaluate(last.lab, &last.client, &last.server, &last.f, 0, &r);
-		if (r.verdict != VERDICT_ACCEPT) {
-			fprintf(stderr, "bench lab does not accept the flow\n");
-			return 1;
-		}
-		double t_last = measure(&last, 0, iters);
-		double t_first = measure(&first, 0, iters);
-		double t_base = measure(&last, PIPELINE_SRC_TRACKED | PIPELINE_DST_TRACKED, 20000);
-		printf("%8d %16.0f %16.0f %20.0f %7.1fx\n", n, t_last, t_first, t_base,
-		       t_last / t_base);
-		kit_free(last.lab);
-		kit_free(first.lab);
-	}
+	bench_first_packet(sizes, sizeof(sizes) / sizeof(sizes[0]));
 	bench_sg_table(sizes, sizeof(sizes) / sizeof(sizes[0]));
 	bench_reply_range();
+	for (int i = 1; i < argc; i++)
+		bench_lab_file(argv[i]);
 	return sink == 0xffffffffu; /* keeps the loop */
 }
