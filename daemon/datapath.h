@@ -156,6 +156,8 @@ enum dp_drop {
 	DP_DROP_FRAGMENT,	/* later fragment whose first one was not accepted or seen */
 	DP_DROP_LINK_LOCAL,	/* IPv6 link-local / multicast (MLD, ...): never routed */
 	DP_DROP_VLAN,		/* 802.1Q/802.1ad-tagged: a VPC carries untagged frames only */
+	DP_DROP_NAT_UNSOLICITED, /* at a NAT gateway's Elastic IP, answering no connection */
+	DP_DROP_NAT_PORTS,	 /* a NAT gateway had no port left, or nothing to translate */
 	DP_DROP_MAX
 };
 

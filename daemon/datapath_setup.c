@@ -17,6 +17,7 @@
 
 #include "conntrack.h"
 #include "datapath-private.h"
+#include "natgw.h"
 #include "flowlog.h"
 #include "log.h"
 #include "model.h"
@@ -356,6 +357,7 @@ void datapath_destroy(struct datapath *dp)
 	if (dp->pcap_dirfd >= 0)
 		close(dp->pcap_dirfd);
 	ct_destroy(dp->ct);
+	natgw_destroy(dp->nat);
 	free(dp->ports);
 	free(dp->enis);
 	free(dp);
