@@ -252,8 +252,13 @@ static void refuse_inbound(const struct fwd_input *in, struct fwd_decision *d)
 	bool gated = pipeline_route_outbound_only(v->reason);
 	/* a virtual private gateway carries private addresses both ways */
 	bool private_path = v->reason == REASON_ROUTE_VGW;
-	if (!gated && !private_path && d->path == FWD_PATH_IN && in->wire.dst.family == IP_V4 &&
-	    !d->xlate.dst)
+	/* a NAT gateway's replies come to its Elastic IP (forward_nat.c):
+	 * straight to the private address nothing from outside gets in, even
+	 * with the ports of a tracked connection */
+	bool nat_bypass = v->reason == REASON_ROUTE_NAT && !in->nat_port && !in->reply &&
+			  (in->tracked & PIPELINE_DST_TRACKED);
+	if ((nat_bypass || (!gated && !private_path)) && d->path == FWD_PATH_IN &&
+	    in->wire.dst.family == IP_V4 && !d->xlate.dst)
 		reject_at(&d->res, v, REASON_NO_PUBLIC_IP);
 	else if (gated && !(in->tracked & PIPELINE_DST_TRACKED))
 		reject_at(&d->res, v, REASON_ENDPOINT_INBOUND);
