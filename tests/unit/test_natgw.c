@@ -360,6 +360,13 @@ static void test_decision_unsolicited(void **state)
 			   .icmp_id = port};
 	forward_nat_packet(n.lab, ct, t, 1 * S, &net_port, &ping, &d);
 	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
+	/* an ICMP error about the connection: not translated back (a
+	 * deviation, docs/deviations.md) */
+	ping.icmp_type = 3;
+	ping.icmp_code = 4;
+	ping.icmp_error = true;
+	forward_nat_packet(n.lab, ct, t, 1 * S, &net_port, &ping, &d);
+	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
 	/* the instance's private address is no way in either, even with
 	 * the ports of its tracked connection */
 	struct pkt direct = tcp_pkt("203.0.113.5", "10.0.2.20", 443, 40000, PKT_TCP_ACK);
