@@ -297,7 +297,8 @@ static const struct flow *stage_flow(const struct fwd_decision *d, int i)
 static void mark_untracked_reply(const struct lab *lab, const struct fwd_input *in,
 				 struct fwd_decision *d, int i)
 {
-	struct stage_verdict *v = fwd_stage_of(&d->res, i == 0 ? STAGE_SG_EGRESS : STAGE_SG_INGRESS);
+	struct stage_verdict *v =
+	    fwd_stage_of(&d->res, i == 0 ? STAGE_SG_EGRESS : STAGE_SG_INGRESS);
 	const struct flow *f = stage_flow(d, i);
 	if (!v || v->verdict != VERDICT_ACCEPT || v->reason != REASON_RULE || v->untracked ||
 	    in->opens || in->related || d->side[i].eni < 0 ||

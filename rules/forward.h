@@ -45,15 +45,15 @@ struct fwd_port {
 
 /* Why a packet is not forwarded (the daemon maps these to its counters). */
 enum fwd_drop {
-	FWD_PASS,		 /* forwarded */
-	FWD_DROP_UNKNOWN_SOURCE, /* source address not the sender's (source/dest check) */
-	FWD_DROP_UNKNOWN_DEST,	 /* no ENI, outside host or route for the destination */
-	FWD_DROP_SELF,		 /* to the ENI it came from */
-	FWD_DROP_NO_ROUTE,	 /* route stage: no route (or refused, blackhole, ...) */
-	FWD_DROP_NO_PUBLIC_IP,	 /* route stage: to/from the internet without a public IP */
-	FWD_DROP_REJECTED,	 /* an SG or NACL stage: res.stages[res.rejected_at] */
-	FWD_DROP_CT_ALLOWANCE,	 /* the ENI's conntrack allowance is reached (§4) */
-	FWD_DROP_CT_POOL,	 /* vpcfwd's conntrack pool is full */
+	FWD_PASS,		  /* forwarded */
+	FWD_DROP_UNKNOWN_SOURCE,  /* source address not the sender's (source/dest check) */
+	FWD_DROP_UNKNOWN_DEST,	  /* no ENI, outside host or route for the destination */
+	FWD_DROP_SELF,		  /* to the ENI it came from */
+	FWD_DROP_NO_ROUTE,	  /* route stage: no route (or refused, blackhole, ...) */
+	FWD_DROP_NO_PUBLIC_IP,	  /* route stage: to/from the internet without a public IP */
+	FWD_DROP_REJECTED,	  /* an SG or NACL stage: res.stages[res.rejected_at] */
+	FWD_DROP_CT_ALLOWANCE,	  /* the ENI's conntrack allowance is reached (§4) */
+	FWD_DROP_CT_POOL,	  /* vpcfwd's conntrack pool is full */
 	FWD_DROP_NAT_UNSOLICITED, /* at a NAT gateway's Elastic IP, answering no mapping */
 	FWD_DROP_NAT_PORTS,	  /* the NAT gateway has no port (or table room) left */
 };

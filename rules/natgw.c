@@ -44,7 +44,7 @@ static int proto_slot(uint8_t proto)
 
 static uint64_t idle_of(const struct natgw *t, uint8_t proto)
 {
-	return proto == PROTO_TCP ? t->o.idle_tcp_ns
+	return proto == PROTO_TCP   ? t->o.idle_tcp_ns
 	       : proto == PROTO_UDP ? t->o.idle_udp_ns
 				    : t->o.idle_icmp_ns;
 }
@@ -199,8 +199,7 @@ static int32_t find_out(const struct natgw *t, const struct natgw_key *k)
 	return -1;
 }
 
-int natgw_outbound(struct natgw *t, const struct natgw_key *k, uint64_t now_ns,
-		   uint16_t *nat_port)
+int natgw_outbound(struct natgw *t, const struct natgw_key *k, uint64_t now_ns, uint16_t *nat_port)
 {
 	if (k->gateway >= t->o.n_gateways || proto_slot(k->proto) < 0)
 		return -EINVAL;
@@ -221,7 +220,8 @@ int natgw_outbound(struct natgw *t, const struct natgw_key *k, uint64_t now_ns,
 		struct natgw_entry *x = &t->e[i];
 		t->free_head = x->next_out;
 		*x = (struct natgw_entry){.key = *k, .nat_port = port, .used = true};
-		uint32_t ho = hash_out(k) & t->mask, hi = hash_in(k->gateway, k->proto, port) & t->mask;
+		uint32_t ho = hash_out(k) & t->mask,
+			 hi = hash_in(k->gateway, k->proto, port) & t->mask;
 		x->next_out = t->out_b[ho];
 		t->out_b[ho] = i;
 		x->next_in = t->in_b[hi];

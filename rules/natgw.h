@@ -30,9 +30,9 @@ struct pkt;
 #define NATGW_PORT_HI 65535u
 
 struct natgw_opts {
-	uint32_t max_mappings;	/* all gateways together; 0: NATGW_DEFAULT_MAX */
-	uint32_t n_gateways;	/* indexes of lab->gateways the table accepts */
-	uint64_t idle_tcp_ns;	/* 0: NATGW_IDLE_DEFAULT_S */
+	uint32_t max_mappings; /* all gateways together; 0: NATGW_DEFAULT_MAX */
+	uint32_t n_gateways;   /* indexes of lab->gateways the table accepts */
+	uint64_t idle_tcp_ns;  /* 0: NATGW_IDLE_DEFAULT_S */
 	uint64_t idle_udp_ns;
 	uint64_t idle_icmp_ns;
 };
@@ -59,8 +59,7 @@ void natgw_destroy(struct natgw *t);
 /* The mapping of an outbound packet's connection, created when new:
  * the NAT port in *nat_port. 0, -ENOSPC when the table or the gateway's
  * ports are exhausted, -EINVAL for a gateway out of range. */
-int natgw_outbound(struct natgw *t, const struct natgw_key *k, uint64_t now_ns,
-		   uint16_t *nat_port);
+int natgw_outbound(struct natgw *t, const struct natgw_key *k, uint64_t now_ns, uint16_t *nat_port);
 
 /* A packet from far:far_port to the gateway's nat_port: its connection's
  * key in *k when it answers one (refreshed), else -ENOENT. */

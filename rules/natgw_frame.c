@@ -39,8 +39,7 @@ static void put_field(uint8_t *field, uint16_t v, uint8_t *check, bool udp)
 int natgw_rewrite_port(uint8_t *frame, size_t len, struct pkt *p, int which, uint16_t port,
 		       bool partial)
 {
-	if (!frame || p->kind != PKT_IPV4 || !p->l4_off || len < p->frame_len ||
-	    p->later_fragment)
+	if (!frame || p->kind != PKT_IPV4 || !p->l4_off || len < p->frame_len || p->later_fragment)
 		return -EINVAL;
 	uint8_t *l4 = frame + p->l4_off;
 	if (p->has_ports && (p->proto == PROTO_TCP || p->proto == PROTO_UDP)) {

@@ -165,9 +165,8 @@ static void test_rewrite_port(void **state)
 	assert_int_equal(p.sport, 1024);
 	const uint8_t *ip = f + 14;
 	/* the checksum over pseudo-header and datagram still sums to zero */
-	assert_int_equal(csum_fold(csum_add(csum_pseudo_v4(ip + 12, ip + 16, PROTO_UDP, 12),
-					    ip + 20, 12)),
-			 0);
+	assert_int_equal(
+	    csum_fold(csum_add(csum_pseudo_v4(ip + 12, ip + 16, PROTO_UDP, 12), ip + 20, 12)), 0);
 	struct pkt again;
 	assert_int_equal(pkt_parse(f, len, &again), 0);
 	assert_int_equal(again.sport, 1024);
@@ -213,15 +212,18 @@ static struct natlab natlab(bool deny_1024)
 	int32_t g = kit_group(lab, "sg-app", "app", vpc);
 	kit_sg_rule(lab, g, true, PROTO_TCP, 0, 65535, "0.0.0.0/0");
 	kit_sg_rule(lab, g, false, PROTO_TCP, 0, 65535, "0.0.0.0/0");
-	n.app = kit_eni(lab, "eni-app", "app", sn_priv, "10.0.2.20", NULL, NULL,
-			(int32_t[]){g, -1});
+	n.app =
+	    kit_eni(lab, "eni-app", "app", sn_priv, "10.0.2.20", NULL, NULL, (int32_t[]){g, -1});
 	lab->outside = kit_alloc(lab, 1, sizeof(*lab->outside));
 	lab->outside[0] = (struct outside_host){.name = "net", .addr = kit_addr("203.0.113.5")};
 	lab->n_outside = 1;
 	lab->gateways = kit_alloc(lab, 1, sizeof(struct gateway));
 	struct gateway *gw = &lab->gateways[0];
-	*gw = (struct gateway){.kind = GW_NAT, .id = "nat-1", .state = "available",
-			       .detail = "public", .has_public_ip = true,
+	*gw = (struct gateway){.kind = GW_NAT,
+			       .id = "nat-1",
+			       .state = "available",
+			       .detail = "public",
+			       .has_public_ip = true,
 			       .public_ip = kit_addr("198.51.100.7")};
 	gw->subnet_ids = kit_alloc(lab, 1, sizeof(char *));
 	gw->subnet_ids[0] = kit_str(lab, "subnet-pub");
@@ -265,8 +267,8 @@ static const struct fwd_port net_port = {FWD_PORT_OUTSIDE, 0};
 
 /* app opens a connection: out from the Elastic IP and a port of the
  * gateway's, tracked on app although its rules would leave it untracked. */
-static uint16_t open_one(struct natlab *n, struct conntrack *ct, struct natgw *t,
-			 uint16_t sport, uint64_t now)
+static uint16_t open_one(struct natlab *n, struct conntrack *ct, struct natgw *t, uint16_t sport,
+			 uint64_t now)
 {
 	struct fwd_decision d;
 	struct fwd_port app = {FWD_PORT_ENI, n->app};
@@ -299,8 +301,8 @@ static void test_decision_round_trip(void **state)
 	assert_int_not_equal(second, 1024);
 
 	/* the reply to the second: translated back, delivered to app */
-	struct pkt back = tcp_pkt("203.0.113.5", "198.51.100.7", 443, second,
-				  PKT_TCP_SYN | PKT_TCP_ACK);
+	struct pkt back =
+	    tcp_pkt("203.0.113.5", "198.51.100.7", 443, second, PKT_TCP_SYN | PKT_TCP_ACK);
 	forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &back, &d);
 	assert_int_equal(d.drop, FWD_PASS);
 	assert_int_equal(d.egress.kind, FWD_PORT_ENI);
@@ -412,8 +414,8 @@ static void test_decision_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_table_ports),	       cmocka_unit_test(test_table_idle),
-	    cmocka_unit_test(test_table_full),	       cmocka_unit_test(test_rewrite_port),
+	    cmocka_unit_test(test_table_ports),		cmocka_unit_test(test_table_idle),
+	    cmocka_unit_test(test_table_full),		cmocka_unit_test(test_rewrite_port),
 	    cmocka_unit_test(test_decision_round_trip), cmocka_unit_test(test_decision_unsolicited),
 	    cmocka_unit_test(test_decision_check),
 	};
