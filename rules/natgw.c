@@ -13,6 +13,10 @@
 #include <string.h>
 
 #include "model.h"
+#include "pipeline.h"
+
+_Static_assert(NATGW_PORT_LO == PIPELINE_NAT_PORT_LO && NATGW_PORT_HI == PIPELINE_NAT_PORT_HI,
+	       "check and the data path pick NAT ports from one range");
 
 #define NATGW_N_PORTS (NATGW_PORT_HI - NATGW_PORT_LO + 1u)
 #define NATGW_PORT_WORDS ((NATGW_N_PORTS + 63u) / 64u)
