@@ -21,6 +21,7 @@ for host in net onprem; do
 	wait_listen "$host" tcp 8000
 done
 http_server net 8080
+bg_in_ns net socat TCP-LISTEN:7000,fork,reuseaddr PIPE
 # a UDP server that answers with the address it saw
 bg_in_ns net python3 -c '
 import socket
@@ -74,6 +75,41 @@ check "vpcfw check agrees: onprem -> app tcp 80 ACCEPT" \
 	grep -q 'ACCEPT$' <<<"$(ck "onprem-$LAB" 10.77.2.10 tcp 80)"
 check "vpcfw check agrees: peer -> app tcp 80 ACCEPT" \
 	grep -q 'ACCEPT$' <<<"$(ck "peer-$LAB" 10.77.2.10 tcp 80)"
+
+# reload_with PYTHON: the lab file edited by PYTHON (over d), then SIGHUP
+# and the daemon's word on it.
+reload_with() {
+	local before
+	python3 - "$lab" "$1" <<'PY' || return 1
+import json, sys
+d = json.load(open(sys.argv[1]))
+exec(sys.argv[2])
+json.dump(d, open(sys.argv[1], "w"))
+PY
+	before=$(grep -c 'reloaded lab' "$TMP/vpcfwd.log")
+	kill -HUP "$DAEMON_PID"
+	for _ in $(seq 100); do
+		[ "$(grep -c 'reloaded lab' "$TMP/vpcfwd.log")" -gt "$before" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_listen net tcp 7000
+long_client app 203.0.113.60 7000 3
+check "a long connection through the NAT gateway: step 1" client_says "step 1 ok"
+check "reload: the rules change, the gateways stay" \
+	reload_with 'd["description"] = "reloaded"'
+client_step 2
+check "the NAT connection goes on across that reload" client_says "step 2 ok"
+check "reload: one more NAT gateway in the lab" reload_with '
+g = dict(d["gateways"][0], id="nat-0f1b2c3d4e5f60718", public_ip="198.51.100.78")
+d["gateways"].append(g)'
+client_step 3
+# the next segment leaves from a new port of the gateway: the far end
+# knows no such connection and resets it (or replies to the old port are
+# dropped as unsolicited)
+check "the translation is forgotten (deviation): the connection breaks" \
+	client_says "step 3 \(timeout\|error\)"
 
 check "the daemon reports its counters" daemon_stats
 check "drops counted: nat-unsolicited" stat_ge "d['drops'].get('nat-unsolicited', 0)" 3
