@@ -30,6 +30,7 @@
 #include "flowlog.h"
 #include "forward.h"
 #include "model.h"
+#include "natgw.h"
 #include "packet.h"
 #include "port.h"
 #include "topology.h"
@@ -143,6 +144,11 @@ static bool dp_forward(struct datapath *dp, const struct topology_port *egress,
 		pkt_rewrite_ipv4(out, len, p, PKT_REWRITE_SRC, &d->xlate.src_addr, flags);
 	if (d->xlate.dst)
 		pkt_rewrite_ipv4(out, len, p, PKT_REWRITE_DST, &d->xlate.dst_addr, flags);
+	/* a later fragment has no ports: its first one's were rewritten */
+	if (d->xlate.sport && !p->later_fragment)
+		natgw_rewrite_port(out, len, p, 0, d->xlate.sport_val, flags != 0);
+	if (d->xlate.dport && !p->later_fragment)
+		natgw_rewrite_port(out, len, p, 1, d->xlate.dport_val, flags != 0);
 	return true;
 }
 
@@ -153,6 +159,46 @@ static const struct topology_port *dp_egress(const struct datapath *dp, const st
 	return topology_port_of_outside(dp->topo, e->index);
 }
 
+/* What identifies a lab's gateways for the NAT table: their ids in order
+ * (FNV-1a), so that a reload is compared without the old lab, which may
+ * be gone by then. */
+static uint64_t dp_gateways_sig(const struct lab *lab)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ lab->n_gateways;
+
+	for (size_t i = 0; i < lab->n_gateways; i++)
+		for (const char *c = lab->gateways[i].id ? lab->gateways[i].id : ""; ; c++) {
+			h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+			if (!*c)
+				break;
+		}
+	return h;
+}
+
+/* The NAT gateways' table for the running lab: kept across a reload that
+ * keeps the gateways (same ids, same order), made anew otherwise (the old
+ * gateways' translations go with them). NULL when the lab has none or
+ * there is no memory (then NAT packets are dropped and counted). */
+static struct natgw *dp_nat(struct datapath *dp)
+{
+	const struct lab *lab = dp->lab;
+	uint64_t sig;
+
+	if (dp->nat_lab == lab)
+		return dp->nat;
+	dp->nat_lab = lab; /* compared, never read (reset by a reload) */
+	sig = dp_gateways_sig(lab);
+	if (dp->nat && sig == dp->nat_sig)
+		return dp->nat;
+	natgw_destroy(dp->nat);
+	dp->nat = NULL;
+	dp->nat_sig = sig;
+	struct natgw_opts o = {.n_gateways = (uint32_t)lab->n_gateways};
+	if (lab->n_gateways && natgw_create(&o, &dp->nat) < 0)
+		dp->nat = NULL;
+	return dp->nat;
+}
+
 /* rules/forward decides; the egress port must exist before the tracker
  * commits the connection. */
 static const struct topology_port *dp_decide(struct datapath *dp, const struct dp_port *in,
@@ -161,11 +207,13 @@ static const struct topology_port *dp_decide(struct datapath *dp, const struct d
 	struct fwd_port port = dp_fwd_port(in->tp);
 	const struct topology_port *out = NULL;
 
-	forward_packet(dp->lab, dp->ct, dp->now_ns, &port, p, d);
+	struct natgw *nat = dp_nat(dp);
+
+	forward_nat_packet(dp->lab, dp->ct, nat, dp->now_ns, &port, p, d);
 	if (d->drop == FWD_PASS && !(out = dp_egress(dp, &d->egress)))
 		d->drop = FWD_DROP_UNKNOWN_DEST;
 	if (d->drop == FWD_PASS)
-		forward_commit(dp->ct, dp->now_ns, dp->generation, p, d);
+		forward_nat_commit(dp->ct, nat, dp->now_ns, dp->generation, p, d);
 	if (d->drop == FWD_PASS && p->is_fragment)
 		dp_frag_record(dp, in->tp, p, d, out);
 	return out;
@@ -285,6 +333,10 @@ static enum dp_drop dp_drop_of(enum fwd_drop why)
 		return DP_DROP_NO_PUBLIC_IP;
 	case FWD_DROP_NO_ROUTE:
 		return DP_DROP_NO_ROUTE;
+	case FWD_DROP_NAT_UNSOLICITED:
+		return DP_DROP_NAT_UNSOLICITED;
+	case FWD_DROP_NAT_PORTS:
+		return DP_DROP_NAT_PORTS;
 	default:
 		return DP_DROP_UNKNOWN_DEST;
 	}
@@ -428,6 +480,8 @@ void datapath_tick(struct datapath *dp, time_t now)
 {
 	dp_clock(dp);
 	ct_sweep(dp->ct, dp->now_ns, DP_SWEEP_BUDGET);
+	if (dp->nat)
+		natgw_sweep(dp->nat, dp->now_ns, DP_SWEEP_BUDGET);
 	if (dp->fl && dp->flf) {
 		if (flowlog_flush(dp->fl, (uint64_t)now, false, dp_flowlog_emit, dp->flf) != 0)
 			fflush(dp->flf);

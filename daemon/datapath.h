@@ -143,19 +143,21 @@ struct dp_eni_stats {
 
 /* Why a frame was dropped before or beside the rules. */
 enum dp_drop {
-	DP_DROP_NOT_IP,		/* neither IPv4, IPv6, ARP nor ND */
-	DP_DROP_ARP_IGNORED,	/* ARP not asking for an address we answer for */
-	DP_DROP_ND_IGNORED,	/* ICMPv6 ND/RS/RA etc. not answered */
-	DP_DROP_UNKNOWN_SOURCE, /* source address not the ENI of that port */
-	DP_DROP_UNKNOWN_DEST,	/* no ENI, outside host or route for the destination */
-	DP_DROP_NO_ROUTE,	/* no route to/from the internet gateway */
-	DP_DROP_NO_PUBLIC_IP,	/* to/from the internet without a public IP */
-	DP_DROP_TRUNCATED,	/* captured length < frame length (offloads on) */
-	DP_DROP_TX_FULL,	/* frame larger than a transmit slot */
-	DP_DROP_HAIRPIN,	/* destination is the port it came from, not an ENI */
-	DP_DROP_FRAGMENT,	/* later fragment whose first one was not accepted or seen */
-	DP_DROP_LINK_LOCAL,	/* IPv6 link-local / multicast (MLD, ...): never routed */
-	DP_DROP_VLAN,		/* 802.1Q/802.1ad-tagged: a VPC carries untagged frames only */
+	DP_DROP_NOT_IP,		 /* neither IPv4, IPv6, ARP nor ND */
+	DP_DROP_ARP_IGNORED,	 /* ARP not asking for an address we answer for */
+	DP_DROP_ND_IGNORED,	 /* ICMPv6 ND/RS/RA etc. not answered */
+	DP_DROP_UNKNOWN_SOURCE,	 /* source address not the ENI of that port */
+	DP_DROP_UNKNOWN_DEST,	 /* no ENI, outside host or route for the destination */
+	DP_DROP_NO_ROUTE,	 /* no route to/from the internet gateway */
+	DP_DROP_NO_PUBLIC_IP,	 /* to/from the internet without a public IP */
+	DP_DROP_TRUNCATED,	 /* captured length < frame length (offloads on) */
+	DP_DROP_TX_FULL,	 /* frame larger than a transmit slot */
+	DP_DROP_HAIRPIN,	 /* destination is the port it came from, not an ENI */
+	DP_DROP_FRAGMENT,	 /* later fragment whose first one was not accepted or seen */
+	DP_DROP_LINK_LOCAL,	 /* IPv6 link-local / multicast (MLD, ...): never routed */
+	DP_DROP_VLAN,		 /* 802.1Q/802.1ad-tagged: a VPC carries untagged frames only */
+	DP_DROP_NAT_UNSOLICITED, /* at a NAT gateway's Elastic IP, answering no connection */
+	DP_DROP_NAT_PORTS,	 /* a NAT gateway had no port left, or nothing to translate */
 	DP_DROP_MAX
 };
 

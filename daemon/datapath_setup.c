@@ -17,6 +17,7 @@
 
 #include "conntrack.h"
 #include "datapath-private.h"
+#include "natgw.h"
 #include "flowlog.h"
 #include "log.h"
 #include "model.h"
@@ -356,6 +357,7 @@ void datapath_destroy(struct datapath *dp)
 	if (dp->pcap_dirfd >= 0)
 		close(dp->pcap_dirfd);
 	ct_destroy(dp->ct);
+	natgw_destroy(dp->nat);
 	free(dp->ports);
 	free(dp->enis);
 	free(dp);
@@ -741,6 +743,7 @@ int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_
 	/* Zones are the new ENIs' now; group indices are still the old lab's. */
 	dp_retag(dp, lab);
 	dp->lab = lab;
+	dp->nat_lab = NULL; /* dp_nat compares the gateways on the next packet */
 	dp->generation++;
 	for (size_t i = 0; i < dp->n_enis; i++)
 		dp_fill_iface(dp, i);

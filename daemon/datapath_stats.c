@@ -30,9 +30,9 @@ const char *dp_stage_name(enum dp_stage s)
 const char *dp_drop_name(enum dp_drop d)
 {
 	static const char *const names[DP_DROP_MAX] = {
-	    "not-ip",	"arp-ignored",	"nd-ignored",  "unknown-source", "unknown-destination",
-	    "no-route", "no-public-ip", "truncated",   "tx-full",	 "hairpin",
-	    "fragment", "link-local",	"vlan-tagged",
+	    "not-ip",	"arp-ignored",	"nd-ignored",  "unknown-source",  "unknown-destination",
+	    "no-route", "no-public-ip", "truncated",   "tx-full",	  "hairpin",
+	    "fragment", "link-local",	"vlan-tagged", "nat-unsolicited", "nat-no-port",
 	};
 
 	return (unsigned)d < DP_DROP_MAX ? names[d] : "unknown";

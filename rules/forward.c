@@ -4,7 +4,7 @@
  * (forward_resolve), then the stages in AWS order and what follows from
  * them (forward_judge). The data path's conntrack half is forward_ct.c.
  */
-#include "forward.h"
+#include "forward-private.h"
 
 #include <string.h>
 
@@ -139,6 +139,7 @@ void forward_resolve(const struct lab *lab, const struct fwd_input *in, struct f
 	d->res.rejected_at = -1;
 	d->src = in->from;
 	d->egress = (struct fwd_port){FWD_PORT_NONE, -1};
+	d->nat.gateway = -1;
 	const struct flow *w = &in->wire;
 	struct flow seen = *w; /* the packet as the receiver gets it */
 	int32_t from = in->from.kind == END_ENI ? in->from.eni : -1;
@@ -169,7 +170,7 @@ void forward_resolve(const struct lab *lab, const struct fwd_input *in, struct f
 
 /* ------------------------------------------------------------- stages */
 
-static struct stage_verdict *stage_of(struct pipeline_result *r, enum pipeline_stage s)
+struct stage_verdict *fwd_stage_of(struct pipeline_result *r, enum pipeline_stage s)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (r->stages[i].stage == s)
@@ -203,6 +204,8 @@ static void stages_composed(const struct lab *lab, const struct fwd_input *in,
 		pipeline_collect(r, &v);
 		pipeline_route_stage(lab, &outside_end, t, f1, &v);
 		pipeline_collect(r, &v);
+	} else if (in->nat_port) {
+		fwd_nat_route_in(lab, in, s, t, f1, r);
 	} else if (pipeline_needs_route(lab, s, t, f1)) {
 		/* and through a NAT gateway the NACL crossings of its subnet */
 		pipeline_route_collect(lab, s, t, f1, in->reply, in->port_lo, in->port_hi, r);
@@ -243,14 +246,19 @@ static void reject_at(struct pipeline_result *r, struct stage_verdict *v, enum p
  */
 static void refuse_inbound(const struct fwd_input *in, struct fwd_decision *d)
 {
-	struct stage_verdict *v = stage_of(&d->res, STAGE_ROUTE);
+	struct stage_verdict *v = fwd_stage_of(&d->res, STAGE_ROUTE);
 	if (!v || v->verdict != VERDICT_ACCEPT || d->src.kind != END_OUTSIDE)
 		return;
 	bool gated = pipeline_route_outbound_only(v->reason);
 	/* a virtual private gateway carries private addresses both ways */
 	bool private_path = v->reason == REASON_ROUTE_VGW;
-	if (!gated && !private_path && d->path == FWD_PATH_IN && in->wire.dst.family == IP_V4 &&
-	    !d->xlate.dst)
+	/* a NAT gateway's replies come to its Elastic IP (forward_nat.c):
+	 * straight to the private address nothing from outside gets in, even
+	 * with the ports of a tracked connection */
+	bool nat_bypass = v->reason == REASON_ROUTE_NAT && !in->nat_port && !in->reply &&
+			  (in->tracked & PIPELINE_DST_TRACKED);
+	if ((nat_bypass || (!gated && !private_path)) && d->path == FWD_PATH_IN &&
+	    in->wire.dst.family == IP_V4 && !d->xlate.dst)
 		reject_at(&d->res, v, REASON_NO_PUBLIC_IP);
 	else if (gated && !(in->tracked & PIPELINE_DST_TRACKED))
 		reject_at(&d->res, v, REASON_ENDPOINT_INBOUND);
@@ -260,7 +268,7 @@ static void refuse_inbound(const struct fwd_input *in, struct fwd_decision *d)
  * sending private address (the route stage has checked there is one). */
 static void translate_out(const struct lab *lab, const struct fwd_input *in, struct fwd_decision *d)
 {
-	const struct stage_verdict *v = stage_of(&d->res, STAGE_ROUTE);
+	const struct stage_verdict *v = fwd_stage_of(&d->res, STAGE_ROUTE);
 	const struct eni *e = end_eni(lab, &d->src);
 	if (d->path != FWD_PATH_OUT || !e || !v || v->verdict != VERDICT_ACCEPT ||
 	    v->reason != REASON_ROUTE_IGW || in->wire.src.family != IP_V4)
@@ -289,7 +297,8 @@ static const struct flow *stage_flow(const struct fwd_decision *d, int i)
 static void mark_untracked_reply(const struct lab *lab, const struct fwd_input *in,
 				 struct fwd_decision *d, int i)
 {
-	struct stage_verdict *v = stage_of(&d->res, i == 0 ? STAGE_SG_EGRESS : STAGE_SG_INGRESS);
+	struct stage_verdict *v =
+	    fwd_stage_of(&d->res, i == 0 ? STAGE_SG_EGRESS : STAGE_SG_INGRESS);
 	const struct flow *f = stage_flow(d, i);
 	if (!v || v->verdict != VERDICT_ACCEPT || v->reason != REASON_RULE || v->untracked ||
 	    in->opens || in->related || d->side[i].eni < 0 ||
@@ -309,7 +318,7 @@ static void mark_untracked_reply(const struct lab *lab, const struct fwd_input *
 static enum fwd_ct zone_work(const struct fwd_input *in, struct fwd_decision *d, int i)
 {
 	const struct stage_verdict *v =
-	    stage_of(&d->res, i == 0 ? STAGE_SG_EGRESS : STAGE_SG_INGRESS);
+	    fwd_stage_of(&d->res, i == 0 ? STAGE_SG_EGRESS : STAGE_SG_INGRESS);
 	if (d->side[i].eni < 0)
 		return FWD_CT_NONE;
 	if (in->tracked & (i == 0 ? PIPELINE_SRC_TRACKED : PIPELINE_DST_TRACKED))
@@ -345,7 +354,8 @@ void forward_judge(const struct lab *lab, const struct fwd_input *in, struct fwd
 	if (d->drop != FWD_PASS)
 		return;
 	d->related = in->related;
-	if (d->path != FWD_PATH_HAIRPIN && in->port_lo == in->port_hi && !in->reply)
+	if (d->path != FWD_PATH_HAIRPIN && in->port_lo == in->port_hi && !in->reply &&
+	    !in->nat_port)
 		pipeline_evaluate(lab, &d->src, &d->dst, &d->side[1].flow, in->tracked, &d->res);
 	else
 		stages_composed(lab, in, d);
@@ -354,6 +364,7 @@ void forward_judge(const struct lab *lab, const struct fwd_input *in, struct fwd
 		mark_untracked_reply(lab, in, d, i);
 		d->side[i].ct = zone_work(in, d, i);
 	}
+	fwd_nat_judge(lab, in, d);
 	translate_out(lab, in, d);
 	d->drop = drop_of(&d->res);
 }

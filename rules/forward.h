@@ -45,15 +45,17 @@ struct fwd_port {
 
 /* Why a packet is not forwarded (the daemon maps these to its counters). */
 enum fwd_drop {
-	FWD_PASS,		 /* forwarded */
-	FWD_DROP_UNKNOWN_SOURCE, /* source address not the sender's (source/dest check) */
-	FWD_DROP_UNKNOWN_DEST,	 /* no ENI, outside host or route for the destination */
-	FWD_DROP_SELF,		 /* to the ENI it came from */
-	FWD_DROP_NO_ROUTE,	 /* route stage: no route (or refused, blackhole, ...) */
-	FWD_DROP_NO_PUBLIC_IP,	 /* route stage: to/from the internet without a public IP */
-	FWD_DROP_REJECTED,	 /* an SG or NACL stage: res.stages[res.rejected_at] */
-	FWD_DROP_CT_ALLOWANCE,	 /* the ENI's conntrack allowance is reached (§4) */
-	FWD_DROP_CT_POOL,	 /* vpcfwd's conntrack pool is full */
+	FWD_PASS,		  /* forwarded */
+	FWD_DROP_UNKNOWN_SOURCE,  /* source address not the sender's (source/dest check) */
+	FWD_DROP_UNKNOWN_DEST,	  /* no ENI, outside host or route for the destination */
+	FWD_DROP_SELF,		  /* to the ENI it came from */
+	FWD_DROP_NO_ROUTE,	  /* route stage: no route (or refused, blackhole, ...) */
+	FWD_DROP_NO_PUBLIC_IP,	  /* route stage: to/from the internet without a public IP */
+	FWD_DROP_REJECTED,	  /* an SG or NACL stage: res.stages[res.rejected_at] */
+	FWD_DROP_CT_ALLOWANCE,	  /* the ENI's conntrack allowance is reached (§4) */
+	FWD_DROP_CT_POOL,	  /* vpcfwd's conntrack pool is full */
+	FWD_DROP_NAT_UNSOLICITED, /* at a NAT gateway's Elastic IP, answering no mapping */
+	FWD_DROP_NAT_PORTS,	  /* the NAT gateway has no port (or table room) left */
 };
 
 /* Which way the packet crosses the VPC's edge. */
@@ -64,11 +66,22 @@ enum fwd_path {
 	FWD_PATH_HAIRPIN, /* ENI to another ENI's public IP, through the IGW (§9) */
 };
 
-/* Addresses rewritten on the way (IPv4 only). A NAT gateway's source
- * translation is one more producer of src. */
+/* Addresses rewritten on the way (IPv4 only), and a NAT gateway's ports
+ * (TCP/UDP ports, an ICMP echo's identifier). */
 struct fwd_xlate {
 	bool src, dst;
 	struct ip_addr src_addr, dst_addr;
+	bool sport, dport;
+	uint16_t sport_val, dport_val;
+};
+
+/* A packet through a NAT gateway (AWS-SEMANTICS §9): gateway indexes
+ * lab->gateways, -1 for none. Outbound the gateway picks its port at
+ * commit (forward_nat_commit); inbound it was the destination port. */
+struct fwd_nat {
+	int32_t gateway;
+	bool out;
+	uint16_t port; /* the gateway's port */
 };
 
 /* What one ENI's conntrack zone does with the packet. */
@@ -101,6 +114,7 @@ struct fwd_decision {
 	struct fwd_side side[2];
 	struct fwd_port egress;
 	struct fwd_xlate xlate;
+	struct fwd_nat nat;
 	struct pipeline_result res; /* n == 0 when dropped before the stages */
 	bool related;		    /* an ICMP error answering a tracked flow */
 	bool looked_up;		    /* conntrack was asked (fast/slow path counting) */
@@ -117,6 +131,8 @@ struct fwd_input {
 				    * response without a client port); lo == hi == dport */
 	bool reply;		   /* check's response: through a NAT gateway the far end
 				    * sends to the gateway's own ports */
+	uint16_t nat_port;	   /* a NAT gateway's reply (wire translated back): the
+				    * gateway's port it came to, for its subnet's NACL */
 };
 
 void forward_input_init(struct fwd_input *in, const struct pipeline_end *from,
@@ -159,4 +175,16 @@ void forward_packet(const struct lab *lab, struct conntrack *ct, uint64_t now_ns
 void forward_commit(struct conntrack *ct, uint64_t now_ns, uint32_t gen, const struct pkt *p,
 		    struct fwd_decision *d);
 
+/* The data path through NAT gateways (forward_nat.c): forward_packet,
+ * except that a packet to a NAT gateway's Elastic IP is looked up in its
+ * translation table nat and decided as the reply it translates back to
+ * (or dropped as unsolicited). */
+struct natgw;
+void forward_nat_packet(const struct lab *lab, struct conntrack *ct, struct natgw *nat,
+			uint64_t now_ns, const struct fwd_port *port, const struct pkt *p,
+			struct fwd_decision *d);
+/* forward_commit, after the NAT gateway's port is taken for an outbound
+ * packet (d->xlate gets it; no port left: FWD_DROP_NAT_PORTS). */
+void forward_nat_commit(struct conntrack *ct, struct natgw *nat, uint64_t now_ns, uint32_t gen,
+			const struct pkt *p, struct fwd_decision *d);
 #endif

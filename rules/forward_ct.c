@@ -5,7 +5,7 @@
  * ICMP errors by the packet they quote), and after the decision the zones
  * are updated and new connections created (AWS-SEMANTICS §4).
  */
-#include "forward.h"
+#include "forward-private.h"
 
 #include <errno.h>
 #include <string.h>
@@ -104,6 +104,13 @@ static bool egress_exists(const struct lab *lab, const struct fwd_port *e)
 void forward_packet(const struct lab *lab, struct conntrack *ct, uint64_t now_ns,
 		    const struct fwd_port *port, const struct pkt *p, struct fwd_decision *d)
 {
+	fwd_packet_as(lab, ct, now_ns, port, p, 0, d);
+}
+
+void fwd_packet_as(const struct lab *lab, struct conntrack *ct, uint64_t now_ns,
+		   const struct fwd_port *port, const struct pkt *p, uint16_t nat_port,
+		   struct fwd_decision *d)
+{
 	struct pipeline_end from = {END_OUTSIDE, -1, SERVICE_NONE};
 	struct fwd_input in;
 	struct flow wire;
@@ -114,6 +121,7 @@ void forward_packet(const struct lab *lab, struct conntrack *ct, uint64_t now_ns
 	in.opens =
 	    p->proto == PROTO_TCP && (p->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN;
 	in.related = p->has_icmp && p->icmp_error;
+	in.nat_port = nat_port;
 	forward_resolve(lab, &in, d);
 	if (!forward_port_owns(lab, port, &p->src))
 		d->drop = FWD_DROP_UNKNOWN_SOURCE;
@@ -123,15 +131,6 @@ void forward_packet(const struct lab *lab, struct conntrack *ct, uint64_t now_ns
 		return;
 	in.tracked = lookup(ct, now_ns, p, in.related, d);
 	forward_judge(lab, &in, d);
-}
-
-static const struct stage_verdict *sg_stage_of(const struct fwd_decision *d, int side)
-{
-	enum pipeline_stage want = side == 0 ? STAGE_SG_EGRESS : STAGE_SG_INGRESS;
-	for (size_t i = 0; i < d->res.n; i++)
-		if (d->res.stages[i].stage == want)
-			return &d->res.stages[i];
-	return NULL;
 }
 
 void forward_commit(struct conntrack *ct, uint64_t now_ns, uint32_t gen, const struct pkt *p,
@@ -144,7 +143,8 @@ void forward_commit(struct conntrack *ct, uint64_t now_ns, uint32_t gen, const s
 			ct_update(ct, s->conn, s->dir, &s->tuple, p->l3_len, now_ns);
 		if (s->ct != FWD_CT_INSERT)
 			continue;
-		const struct stage_verdict *v = sg_stage_of(d, i);
+		const struct stage_verdict *v =
+		    fwd_stage_of(&d->res, i == 0 ? STAGE_SG_EGRESS : STAGE_SG_INGRESS);
 		struct ct_rule_ref ref = {
 		    .group = (uint32_t)v->group, .rule = (uint32_t)v->rule, .generation = gen};
 		int rc = ct_insert(ct, (uint32_t)s->eni, &s->tuple, p->l3_len, &ref, now_ns,

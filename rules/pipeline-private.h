@@ -52,6 +52,13 @@ void pipeline_subnet_nacl_scope(const struct lab *lab, int32_t subnet, bool egre
 				const struct flow *f, struct stage_verdict *v, struct stage_scope *s);
 void pipeline_nacl_rules(const struct lab *lab, int32_t subnet, bool egress, const struct flow *f,
 			 uint16_t lo, uint16_t hi, struct stage_verdict *v);
+/* One crossing of a NAT gateway's subnet's NACL over destination ports
+ * lo..hi (a hop stage); skipped when the inside ENI shares that subnet
+ * (no NACL between two interfaces of one subnet). route_nat.c's, and the
+ * data path's for a reply to the gateway's own port (forward_nat.c). */
+void pipeline_nat_crossing(const struct lab *lab, int32_t gateway, int32_t subnet, bool egress,
+			   bool same_subnet, const struct flow *f, uint16_t lo, uint16_t hi,
+			   struct stage_verdict *v);
 /* Appends a stage in AWS order; after a REJECT the rest are skipped. */
 void pipeline_collect(struct pipeline_result *out, const struct stage_verdict *v);
 void pipeline_result_init(struct pipeline_result *out);

@@ -90,12 +90,9 @@ void route_via_nat(const struct lab *lab, const struct flow *f, const struct ip_
 	v->reason = REASON_ROUTE_NAT;
 }
 
-/* One crossing of the NAT gateway's subnet's NACL over destination ports
- * lo..hi; skipped when the inside ENI shares that subnet (no NACL between
- * two interfaces of one subnet). */
-static void nat_crossing(const struct lab *lab, int32_t gateway, int32_t subnet, bool egress,
-			 bool same_subnet, const struct flow *f, uint16_t lo, uint16_t hi,
-			 struct stage_verdict *v)
+void pipeline_nat_crossing(const struct lab *lab, int32_t gateway, int32_t subnet, bool egress,
+			   bool same_subnet, const struct flow *f, uint16_t lo, uint16_t hi,
+			   struct stage_verdict *v)
 {
 	verdict_init(v, egress ? STAGE_NACL_EGRESS : STAGE_NACL_INGRESS);
 	v->hop = true;
@@ -125,8 +122,9 @@ void route_nat_hops(const struct lab *lab, const struct pipeline_end *src,
 	if (!reply)
 		in_lo = in_hi = lo = hi = f->dport;
 	struct stage_verdict v;
-	nat_crossing(lab, route->gateway, subnet, false, outbound && same, f, in_lo, in_hi, &v);
+	pipeline_nat_crossing(lab, route->gateway, subnet, false, outbound && same, f, in_lo, in_hi,
+			      &v);
 	pipeline_collect(out, &v);
-	nat_crossing(lab, route->gateway, subnet, true, !outbound && same, f, lo, hi, &v);
+	pipeline_nat_crossing(lab, route->gateway, subnet, true, !outbound && same, f, lo, hi, &v);
 	pipeline_collect(out, &v);
 }

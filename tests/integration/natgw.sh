@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# A NAT gateway, a VPN gateway and a VPC peering on real packets
+# (labs/natgw.json, AWS-SEMANTICS 4, 9): app, in a private subnet without a
+# public IP, fetches from the internet host net through the NAT gateway,
+# and net sees the gateway's Elastic IP 198.51.100.77 (TCP, UDP, ping);
+# nothing net opens to the Elastic IP or to app gets in, and the daemon
+# counts it. The NAT gateway's subnet NACL is crossed on the way (it
+# refuses UDP 9100). Over the virtual private gateway app and the
+# on-premises host reach each other by private address both ways; over
+# the peering app and peer (another VPC) do too. `vpcfw check` agrees.
+. "$(dirname "$0")/lib.sh"
+need curl python3 ping
+itest_init
+lab=$(lab_prepare natgw)
+daemon_start "$lab"
+http_server app 80
+tcp_server peer 80
+for host in net onprem; do
+	bg_in_ns "$host" socat TCP-LISTEN:8000,fork,reuseaddr \
+		'SYSTEM:echo peer=$SOCAT_PEERADDR port=$SOCAT_PEERPORT'
+	wait_listen "$host" tcp 8000
+done
+http_server net 8080
+bg_in_ns net socat TCP-LISTEN:7000,fork,reuseaddr PIPE
+# a UDP server that answers with the address it saw
+bg_in_ns net python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 9000))
+while True:
+    _, peer = s.recvfrom(65535)
+    s.sendto(("udp-peer=%s:%d\n" % peer).encode(), peer)
+'
+udp_server net 9100
+wait_listen net udp 9000
+servers_ready
+
+eip=198.51.100.77
+check "app -> net through the NAT gateway: net sees its Elastic IP" \
+	tcp_reaches app 203.0.113.60 8000 "peer=$eip "
+port=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"$PROBE_OUT")
+check "the NAT gateway's port is in 1024-65535 (got '$port')" \
+	test -n "$port" -a "${port:-0}" -ge 1024 -a "${port:-0}" -le 65535
+check "app fetches a page from net through the NAT gateway (curl)" \
+	http_reaches app http://203.0.113.60:8080/ page-of-net
+check "net's HTTP server logged the Elastic IP as the client" \
+	grep -Eq "^(::ffff:)?$eip .*\"GET / HTTP" "$TMP/servers.log"
+check "UDP app -> net through the NAT gateway: seen from the Elastic IP" \
+	udp_reaches app 203.0.113.60 9000 "udp-peer=$eip:"
+check "ping app -> net through the NAT gateway (echo identifier translated)" \
+	ping_reaches app 203.0.113.60
+check "UDP 9100 refused by the NAT gateway subnet's NACL (rule 90)" \
+	udp_blocked app 203.0.113.60 9100
+check "net -> the Elastic IP, TCP (nothing opened from outside)" tcp_blocked net "$eip" 80
+check "net -> the Elastic IP, UDP" udp_blocked net "$eip" 9000
+check "net -> the Elastic IP, ping" ping_blocked net "$eip"
+check "net -> app's private address (no public IP, a NAT route)" \
+	tcp_blocked net 10.77.2.10 80
+
+check "VPN: app -> onprem by private address, seen from app's own address" \
+	tcp_reaches app 192.168.50.10 8000 "peer=10.77.2.10 "
+check "VPN: onprem -> app by private address (no public IP needed)" \
+	http_reaches onprem http://10.77.2.10/ page-of-app
+check "peering: peer (VPC b) -> app" http_reaches peer http://10.77.2.10/ page-of-app
+check "peering: app -> peer" tcp_reaches app 10.78.1.10 80 hello-from-peer
+
+ck() { "$VPCFW" check "$lab" --from "$1" --to "$2" --proto "$3" --port "$4" | head -n 1; }
+check "vpcfw check agrees: app -> net tcp 8000 ACCEPT" \
+	grep -q 'ACCEPT$' <<<"$(ck "app-$LAB" 203.0.113.60 tcp 8000)"
+check "vpcfw check agrees: app -> net udp 9100 REJECT" \
+	grep -q 'REJECT$' <<<"$(ck "app-$LAB" 203.0.113.60 udp 9100)"
+check "vpcfw check agrees: net -> app tcp 80 REJECT" \
+	grep -q 'REJECT$' <<<"$(ck "net-$LAB" 10.77.2.10 tcp 80)"
+check "vpcfw check agrees: onprem -> app tcp 80 ACCEPT" \
+	grep -q 'ACCEPT$' <<<"$(ck "onprem-$LAB" 10.77.2.10 tcp 80)"
+check "vpcfw check agrees: peer -> app tcp 80 ACCEPT" \
+	grep -q 'ACCEPT$' <<<"$(ck "peer-$LAB" 10.77.2.10 tcp 80)"
+
+# reload_with PYTHON: the lab file edited by PYTHON (over d), then SIGHUP
+# and the daemon's word on it.
+reload_with() {
+	local before
+	python3 - "$lab" "$1" <<'PY' || return 1
+import json, sys
+d = json.load(open(sys.argv[1]))
+exec(sys.argv[2])
+json.dump(d, open(sys.argv[1], "w"))
+PY
+	before=$(grep -c 'reloaded lab' "$TMP/vpcfwd.log")
+	kill -HUP "$DAEMON_PID"
+	for _ in $(seq 100); do
+		[ "$(grep -c 'reloaded lab' "$TMP/vpcfwd.log")" -gt "$before" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_listen net tcp 7000
+long_client app 203.0.113.60 7000 3
+check "a long connection through the NAT gateway: step 1" client_says "step 1 ok"
+check "reload: the rules change, the gateways stay" \
+	reload_with 'd["description"] = "reloaded"'
+client_step 2
+check "the NAT connection goes on across that reload" client_says "step 2 ok"
+check "reload: one more NAT gateway in the lab" reload_with '
+g = dict(d["gateways"][0], id="nat-0f1b2c3d4e5f60718", public_ip="198.51.100.78")
+d["gateways"].append(g)'
+client_step 3
+# the next segment leaves from a new port of the gateway: the far end
+# knows no such connection and resets it (or replies to the old port are
+# dropped as unsolicited)
+check "the translation is forgotten (deviation): the connection breaks" \
+	client_says "step 3 \(timeout\|error\)"
+
+check "the daemon reports its counters" daemon_stats
+check "drops counted: nat-unsolicited" stat_ge "d['drops'].get('nat-unsolicited', 0)" 3
+
+itest_finish
