@@ -411,6 +411,15 @@ static bool dp_not_ip(struct datapath *dp, const struct dp_port *in, const struc
 	return true;
 }
 
+void dp_clock(struct datapath *dp)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	dp->now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	dp->now_s = time(NULL);
+}
+
 void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *frame)
 {
 	struct datapath *dp = (struct datapath *)user;

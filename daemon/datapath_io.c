@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "datapath-private.h"
 #include "port.h"
@@ -28,15 +27,6 @@ size_t datapath_n_captures(const struct datapath *dp)
 int datapath_capture_fd(const struct datapath *dp, size_t i)
 {
 	return i < datapath_n_captures(dp) ? port_fd(dp->ring) : -1;
-}
-
-void dp_clock(struct datapath *dp)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	dp->now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	dp->now_s = time(NULL);
 }
 
 static uint32_t dp_ifindex_hash(int ifindex)

@@ -62,13 +62,7 @@ bool forward_port_owns(const struct lab *lab, const struct fwd_port *port, const
 		return ip_addr_eq(&lab->outside[port->index].addr, a);
 	if (port->kind != FWD_PORT_ENI || !valid_index(port->index, lab->n_enis))
 		return false;
-	const struct eni *e = &lab->enis[port->index];
-	const struct ip_addr *list = a->family == IP_V4 ? e->ipv4 : e->ipv6;
-	size_t n = a->family == IP_V4 ? e->n_ipv4 : e->n_ipv6;
-	for (size_t i = 0; i < n; i++)
-		if (ip_addr_eq(&list[i], a))
-			return true;
-	return false;
+	return eni_has_addr(&lab->enis[port->index], a);
 }
 
 static int32_t outside_host_of(const struct lab *lab, const struct ip_addr *a)

@@ -64,6 +64,12 @@ static bool addr_in_list(const struct ip_addr *list, size_t n, const struct ip_a
 	return false;
 }
 
+bool eni_has_addr(const struct eni *e, const struct ip_addr *a)
+{
+	return a->family == IP_V4 ? addr_in_list(e->ipv4, e->n_ipv4, a)
+				  : addr_in_list(e->ipv6, e->n_ipv6, a);
+}
+
 int32_t lab_eni_by_addr(const struct lab *lab, const struct ip_addr *a)
 {
 	int32_t found;
@@ -72,8 +78,7 @@ int32_t lab_eni_by_addr(const struct lab *lab, const struct ip_addr *a)
 		return found;
 	for (size_t i = 0; i < lab->n_enis; i++) {
 		const struct eni *e = &lab->enis[i];
-		if (a->family == IP_V4 ? addr_in_list(e->ipv4, e->n_ipv4, a)
-				       : addr_in_list(e->ipv6, e->n_ipv6, a))
+		if (eni_has_addr(e, a))
 			return (int32_t)i;
 	}
 	return -1;

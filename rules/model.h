@@ -342,6 +342,8 @@ bool lab_index_eni_by_addr(const struct lab *lab, const struct ip_addr *a, int32
 bool lab_index_private_of_public(const struct lab *lab, const struct ip_addr *pub,
 				 struct ip_addr *priv, int32_t *eni);
 
+/* Whether a is one of e's private addresses (IPv4 or IPv6). */
+bool eni_has_addr(const struct eni *e, const struct ip_addr *a);
 /* The ENI owning a private address (IPv4 or IPv6), or -1. */
 int32_t lab_eni_by_addr(const struct lab *lab, const struct ip_addr *a);
 /* The ENI whose public IP this is, or -1. */
