@@ -297,6 +297,20 @@ struct reply_icmp {
 	uint8_t req_type, reply_type;
 };
 
+/* A response map over every key (full, built with result r) reduced to
+ * what a request key depends on: TCP/UDP one verdict for the client's
+ * whole ephemeral range, ICMP one for echo requests. Frees full. */
+static int response_reduce(struct build *b, int r, struct reach_map *full,
+			   const struct reply_icmp *ic, struct reach_map *map)
+{
+	if (!r && class_has_ports(b->cls))
+		r = eph_map(b, b->o->eph_lo, b->o->eph_hi, full, map);
+	else if (!r)
+		r = icmp_response_map(b, full, ic->req_type, ic->reply_type, map);
+	free(full->segs);
+	return r;
+}
+
 /* A response NACL stage (server -> client), reduced to what a request key
  * depends on: TCP/UDP one verdict for the whole ephemeral range, ICMP one
  * for echo requests, other protocols key by key. */
@@ -311,12 +325,7 @@ static int response_nacl(struct build *b, const struct pipeline_end *server,
 	struct reach_map full = {0};
 	int r = stage_map(b, egress ? STAGE_NACL_EGRESS : STAGE_NACL_INGRESS, server, client, reply,
 			  &full);
-	if (!r && class_has_ports(b->cls))
-		r = eph_map(b, b->o->eph_lo, b->o->eph_hi, &full, map);
-	else if (!r)
-		r = icmp_response_map(b, &full, ic->req_type, ic->reply_type, map);
-	free(full.segs);
-	return r;
+	return response_reduce(b, r, &full, ic, map);
 }
 
 static int response_route(struct build *b, const struct pipeline_end *server,
@@ -328,10 +337,7 @@ static int response_route(struct build *b, const struct pipeline_end *server,
 		return route_map(b, server, client, reply, false, map);
 	struct reach_map full = {0};
 	int r = route_map(b, server, client, reply, false, &full);
-	if (!r)
-		r = icmp_response_map(b, &full, ic->req_type, ic->reply_type, map);
-	free(full.segs);
-	return r;
+	return response_reduce(b, r, &full, ic, map);
 }
 
 /* The NACL crossings of a NAT gateway's subnet after the route stage, as
