@@ -599,10 +599,10 @@ static struct tgw_lab tgw_lab(void)
 {
 	struct tgw_lab t = {.p = peer_lab()};
 	struct lab *lab = t.p.lab;
-	lab->route_tables[t.p.rt_a].routes[1] = (struct route){
-	    .dest = kit_prefix("10.2.0.0/16"), .kind = ROUTE_TGW, .target = "tgw-1"};
-	lab->route_tables[t.p.rt_b].routes[1] = (struct route){
-	    .dest = kit_prefix("10.1.0.0/16"), .kind = ROUTE_TGW, .target = "tgw-1"};
+	lab->route_tables[t.p.rt_a].routes[1] =
+	    (struct route){.dest = kit_prefix("10.2.0.0/16"), .kind = ROUTE_TGW, .target = "tgw-1"};
+	lab->route_tables[t.p.rt_b].routes[1] =
+	    (struct route){.dest = kit_prefix("10.1.0.0/16"), .kind = ROUTE_TGW, .target = "tgw-1"};
 	for (int i = 0; i < 3; i++)
 		lab->subnets[i].az = "az-1";
 	kit_sg_rule(lab, 1, false, PROTO_TCP, 22, 22, "10.1.0.0/16");
@@ -759,9 +759,10 @@ static void test_tgw_asymmetric(void **state)
 	struct flow f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
 	check(lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
 	assert_int_equal(c.verdict, VERDICT_ACCEPT);
-	assert_string_equal(route_why(lab, &c.response.stages[2], &c.reply),
-			    "rtb-b: 10.1.0.0/16 -> tgw-2, attachment tgw-attach-b2, TGW route table "
-			    "rt-2: 10.1.0.0/16 -> tgw-attach-a2 (propagated), into vpc-a");
+	assert_string_equal(
+	    route_why(lab, &c.response.stages[2], &c.reply),
+	    "rtb-b: 10.1.0.0/16 -> tgw-2, attachment tgw-attach-b2, TGW route table "
+	    "rt-2: 10.1.0.0/16 -> tgw-attach-a2 (propagated), into vpc-a");
 	/* without the way back */
 	lab->gateways[rt2].n_propagations = 0;
 	check(lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
