@@ -899,6 +899,28 @@ static void test_lab_format_gateways(void **state)
 		  "gateways[0].eip", "unknown key");
 	one_error(NAT_LAB "'gateways':[{'kind':'nat'}]}", "gateways[0].id",
 		  "required key is missing");
+	/* a transit gateway route table: its routes and propagations */
+	load_as(&res, "t.json",
+		NAT_LAB "'gateways':[{'kind':'transit-route-table','id':'tgw-rtb-1','transit':"
+			"'tgw-1','propagations':['tgw-attach-1'],'routes':[{'dest':'10.9.0.0/16',"
+			"'state':'blackhole'},{'dest':'172.16.0.0/12','attachment':'tgw-attach-2',"
+			"'propagated':true}]}]}",
+		false);
+	expect_ok(&res);
+	const struct gateway *t = &res.lab->gateways[0];
+	assert_int_equal(t->kind, GW_TRANSIT_ROUTES);
+	assert_int_equal(t->n_propagations, 1);
+	assert_int_equal(t->n_tgw_routes, 2);
+	assert_true(t->tgw_routes[0].blackhole);
+	assert_true(t->tgw_routes[1].propagated);
+	assert_string_equal(t->tgw_routes[1].attachment, "tgw-attach-2");
+	done(&res);
+	one_error(NAT_LAB "'gateways':[{'kind':'transit-route-table','id':'tgw-rtb-1','routes':"
+			  "[{'dest':'10.0.0.0/8'}]}]}",
+		  "gateways[0].routes[0]", "an active route needs an attachment");
+	one_error(NAT_LAB "'gateways':[{'kind':'transit-route-table','id':'tgw-rtb-1','routes':"
+			  "[{'dest':'10.0.0.0/8','via':'x'}]}]}",
+		  "gateways[0].routes[0].via", "unknown key");
 }
 
 int main(void)
