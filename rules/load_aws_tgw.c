@@ -149,10 +149,18 @@ static bool concat(struct loader *l, void **a, size_t *na, const void *b, size_t
 	return true;
 }
 
+/* A field, or a list and its count, one file left unset. */
 #define FILL(field)                                                                                \
 	do {                                                                                       \
 		if (!into->field)                                                                  \
 			into->field = from->field;                                                 \
+	} while (0)
+#define FILL_LIST(list, n)                                                                         \
+	do {                                                                                       \
+		if (!into->n) {                                                                    \
+			into->list = from->list;                                                   \
+			into->n = from->n;                                                         \
+		}                                                                                  \
 	} while (0)
 
 /* What one file says of a table or an attachment added to another's. */
@@ -163,14 +171,8 @@ static bool fold(struct loader *l, struct gateway *into, const struct gateway *f
 	FILL(transit_id);
 	FILL(state);
 	FILL(detail);
-	if (!into->n_subnet_ids) {
-		into->subnet_ids = from->subnet_ids;
-		into->n_subnet_ids = from->n_subnet_ids;
-	}
-	if (!into->n_route_table_ids) {
-		into->route_table_ids = from->route_table_ids;
-		into->n_route_table_ids = from->n_route_table_ids;
-	}
+	FILL_LIST(subnet_ids, n_subnet_ids);
+	FILL_LIST(route_table_ids, n_route_table_ids);
 	return concat(l, (void **)&into->tgw_routes, &into->n_tgw_routes, from->tgw_routes,
 		      from->n_tgw_routes, sizeof(*from->tgw_routes)) &&
 	       concat(l, (void **)&into->propagations, &into->n_propagations, from->propagations,

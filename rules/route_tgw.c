@@ -121,7 +121,7 @@ static enum tgw_fault deliver(const struct lab *lab, const struct gateway *to, i
 		return TGW_TARGET_UNUSABLE;
 	if (to->detail && !strcmp(to->detail, "peering"))
 		return TGW_PEERING;
-	if (dst_subnet < 0)
+	if (!valid_index(dst_subnet, lab->n_subnets))
 		return is_vpc_attachment(to) ? TGW_WRONG_VPC : TGW_OK;
 	const struct subnet *s = &lab->subnets[dst_subnet];
 	if (!is_vpc_attachment(to) || to->vpc != s->vpc)
@@ -134,6 +134,8 @@ void route_tgw_walk(const struct lab *lab, int32_t src_subnet, int32_t dst_subne
 {
 	*w = (struct tgw_walk){
 	    .fault = TGW_NOT_ATTACHED, .from = -1, .table = -1, .route = -1, .to = -1};
+	if (!valid_index(src_subnet, lab->n_subnets))
+		return;
 	const struct subnet *s = &lab->subnets[src_subnet];
 	w->from = find_attachment(lab, via->target, s->vpc, s->az);
 	if (w->from < 0)
