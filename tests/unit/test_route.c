@@ -859,6 +859,70 @@ static void test_diff_tgw_route(void **state)
 	kit_free(without.p.lab);
 }
 
+/* Batfish's collector files: what five files say of one attachment and
+ * one table is folded into one gateway each, whatever the file order. */
+static void test_tgw_describe_exports(void **state)
+{
+	(void)state;
+	static const char *const names[] = {
+	    "TransitGatewayAttachments.json",	 "TransitGatewayPropagations.json",
+	    "TransitGatewayRouteTables.json",	 "TransitGatewayStaticRoutes.json",
+	    "TransitGatewayVpcAttachments.json", "Vpcs.json"};
+	static const char *const docs[] = {
+	    "{'TransitGatewayAttachments':[{'TransitGatewayAttachmentId':'tgw-attach-1',"
+	    "'TransitGatewayId':'tgw-1','ResourceType':'vpc','ResourceId':'vpc-1','State':"
+	    "'available','Association':{'State':'associated','TransitGatewayRouteTableId':"
+	    "'tgw-rtb-1'}},{'TransitGatewayAttachmentId':'tgw-attach-vpn','TransitGatewayId':"
+	    "'tgw-1','ResourceType':'vpn','ResourceId':'vpn-1','State':'available'}]}",
+	    "{'TransitGatewayPropagations':[{'TransitGatewayRouteTableId':'tgw-rtb-1',"
+	    "'TransitGatewayRouteTablePropagations':[{'TransitGatewayAttachmentId':"
+	    "'tgw-attach-1','State':'enabled'},{'TransitGatewayAttachmentId':'tgw-attach-vpn',"
+	    "'State':'disabled'}]}]}",
+	    "{'TransitGatewayRouteTables':[{'TransitGatewayRouteTableId':'tgw-rtb-1',"
+	    "'TransitGatewayId':'tgw-1','State':'available'}]}",
+	    "{'TransitGatewayStaticRoutes':[{'TransitGatewayRouteTableId':'tgw-rtb-1','Routes':["
+	    "{'DestinationCidrBlock':'10.9.0.0/16','State':'blackhole','Type':'static'},"
+	    "{'DestinationCidrBlock':'172.16.0.0/12','State':'active','Type':'propagated',"
+	    "'TransitGatewayAttachments':[{'TransitGatewayAttachmentId':'tgw-attach-vpn'}]}]}]}",
+	    "{'TransitGatewayVpcAttachments':[{'TransitGatewayAttachmentId':'tgw-attach-1',"
+	    "'TransitGatewayId':'tgw-1','VpcId':'vpc-1','SubnetIds':['subnet-1']}]}",
+	    "{'Vpcs':[{'VpcId':'vpc-1','CidrBlock':'10.0.0.0/16'}]}"};
+	struct result res;
+	load_many(&res, 6, names, docs);
+	expect_ok(&res);
+	assert_int_equal(res.lab->n_gateways, 3);
+	const struct gateway *att = NULL, *vpn = NULL, *table = NULL;
+	for (size_t i = 0; i < res.lab->n_gateways; i++) {
+		const struct gateway *g = &res.lab->gateways[i];
+		if (g->kind == GW_TRANSIT_ROUTES)
+			table = g;
+		else if (!strcmp(g->id, "tgw-attach-1"))
+			att = g;
+		else
+			vpn = g;
+	}
+	assert_non_null(att);
+	assert_non_null(vpn);
+	assert_non_null(table);
+	assert_int_equal(att->vpc, 0);
+	assert_int_equal(att->n_subnet_ids, 1);
+	assert_int_equal(att->n_route_table_ids, 1);
+	assert_string_equal(att->route_table_ids[0], "tgw-rtb-1");
+	assert_string_equal(vpn->detail, "vpn");
+	assert_int_equal(vpn->n_route_table_ids, 0);
+	assert_string_equal(table->transit_id, "tgw-1");
+	assert_int_equal(table->n_propagations, 1);
+	assert_int_equal(table->n_tgw_routes, 2);
+	assert_true(table->tgw_routes[0].blackhole);
+	assert_true(table->tgw_routes[1].propagated);
+	assert_string_equal(table->tgw_routes[1].attachment, "tgw-attach-vpn");
+	done(&res);
+	one_error("{'TransitGatewayStaticRoutes':[{'TransitGatewayRouteTableId':'tgw-rtb-1',"
+		  "'Routes':[{'DestinationCidrBlock':'10.9.0.0/16','State':'active'}]}]}",
+		  "TransitGatewayStaticRoutes[0].Routes[0]",
+		  "an active route needs TransitGatewayAttachments");
+}
+
 /* Our lab format describes the NAT gateway ("gateways", as vpcfw import
  * writes them): the private instance reaches the internet through it. */
 #define NAT_LAB                                                                                    \
@@ -942,6 +1006,7 @@ int main(void)
 	    cmocka_unit_test(test_tgw_zones),
 	    cmocka_unit_test(test_tgw_vpn),
 	    cmocka_unit_test(test_diff_tgw_route),
+	    cmocka_unit_test(test_tgw_describe_exports),
 	    cmocka_unit_test(test_lab_format_gateways),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
