@@ -244,8 +244,9 @@ static void refuse_inbound(const struct fwd_input *in, struct fwd_decision *d)
 	if (!v || v->verdict != VERDICT_ACCEPT || d->src.kind != END_OUTSIDE)
 		return;
 	bool gated = pipeline_route_outbound_only(v->reason);
-	/* a virtual private gateway carries private addresses both ways */
-	bool private_path = v->reason == REASON_ROUTE_VGW;
+	/* a virtual private gateway, or a transit gateway's VPN attachment,
+	 * carries private addresses both ways */
+	bool private_path = v->reason == REASON_ROUTE_VGW || v->reason == REASON_ROUTE_TGW;
 	/* a NAT gateway's replies come to its Elastic IP (forward_nat.c):
 	 * straight to the private address nothing from outside gets in, even
 	 * with the ports of a tracked connection */

@@ -262,6 +262,11 @@ void lab_load_gateways(struct loader *l, const json_t *root);
  * ENIs (load_aws_gw.c). */
 ld_object_fn aws_igw, aws_nat, aws_endpoint, aws_peering, aws_transit, aws_transit_attach,
     aws_address, aws_elb, aws_db_instance, aws_cache_cluster, aws_search_domain;
+/* Transit gateway route tables, their routes and propagations, and the
+ * attachments' types and associations (load_aws_tgw.c); the pieces of
+ * one id are folded by ld_merge_transit before the lab is built. */
+ld_object_fn aws_tgw_route_table, aws_tgw_routes, aws_tgw_propagations, aws_tgw_attachment;
+void ld_merge_transit(struct loader *l);
 /* get-managed-prefix-list-entries: root is the whole document, name its
  * file name, which carries the list's id. */
 void aws_load_prefix_list_entries(struct loader *l, const json_t *root, const char *name);

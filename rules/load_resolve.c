@@ -197,6 +197,7 @@ struct lab *ld_finish(struct loader *l)
 	synth_default_nacls(l);
 	merge_pl_entries(l);
 	expand_pl_routes(l);
+	ld_merge_transit(l);
 
 	COPY_VEC(l, &l->vpcs, &lab->vpcs, &lab->n_vpcs);
 	COPY_VEC(l, &l->pls, &lab->prefix_lists, &lab->n_prefix_lists);

@@ -233,6 +233,18 @@ enum gateway_kind {
 	GW_PEERING,	   /* pcx-: requester vpc_id, accepter peer_vpc_id */
 	GW_TRANSIT,	   /* tgw- */
 	GW_TRANSIT_ATTACH, /* tgw-attach-: vpc_id, transit_id, subnets */
+	GW_TRANSIT_ROUTES, /* tgw-rtb-: a transit gateway route table */
+};
+
+/* A route of a transit gateway route table: static (or, as
+ * search-transit-gateway-routes lists them, propagated) to one
+ * attachment, or a blackhole. Routes a propagation adds are not stored:
+ * the route stage reads them off the propagating attachment's VPC. */
+struct tgw_route {
+	struct ip_prefix dest;
+	const char *attachment; /* tgw-attach-…; NULL for a blackhole */
+	bool blackhole;
+	bool propagated; /* loses to a static route of the same prefix */
 };
 
 struct gateway {
@@ -254,6 +266,13 @@ struct gateway {
 	bool has_private_ip, has_public_ip;
 	struct ip_addr private_ip, public_ip; /* NAT */
 	struct origin origin;
+	/* GW_TRANSIT_ROUTES (transit_id its gateway; a GW_TRANSIT_ATTACH
+	 * names the table it is associated with as its route_table_ids[0],
+	 * and its resource type, "vpc" when absent, as detail) */
+	struct tgw_route *tgw_routes;
+	size_t n_tgw_routes;
+	const char **propagations; /* attachments whose VPC blocks it learns */
+	size_t n_propagations;
 };
 
 /* An Elastic IP (describe-addresses): mapped 1:1 to a private address. */

@@ -77,6 +77,8 @@ enum pipeline_reason {
 	REASON_PEERING_MISMATCH, /* route: a pcx- route whose peering is not in the lab, not
 				  * active, or does not join the two VPCs */
 	REASON_ROUTE_VGW,	 /* route: to on-premises over a virtual private gateway */
+	REASON_ROUTE_TGW,	 /* route: through a transit gateway to its target attachment */
+	REASON_TGW_UNUSABLE,	 /* route: a tgw- route the transit gateway does not carry on */
 	REASON__COUNT		 /* keep last: sizes counter arrays */
 };
 

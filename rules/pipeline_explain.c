@@ -7,6 +7,7 @@
 #include "pipeline-private.h"
 #include "route-private.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,6 +75,8 @@ const char *pipeline_reason_name(enum pipeline_reason r)
 	    [REASON_ROUTE_PEERING] = "peering",
 	    [REASON_PEERING_MISMATCH] = "peering-unusable",
 	    [REASON_ROUTE_VGW] = "vpn-gateway",
+	    [REASON_ROUTE_TGW] = "transit-gateway",
+	    [REASON_TGW_UNUSABLE] = "transit-gateway-unusable",
 	};
 	if ((size_t)r < sizeof(names) / sizeof(names[0]) && names[r])
 		return names[r];
@@ -281,6 +284,106 @@ static void explain_peering(const struct lab *lab, const struct stage_verdict *v
 			 g->vpc_id ? g->vpc_id : "?", g->peer_vpc_id ? g->peer_vpc_id : "?", far);
 }
 
+/* Appends to buf (holding *n characters) while it has room. */
+static void append(char *buf, size_t len, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t len, size_t *n, const char *fmt, ...)
+{
+	if (*n >= len)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(buf + *n, len - *n, fmt, ap);
+	va_end(ap);
+	*n = k < 0 ? len : *n + (size_t)k;
+}
+
+static const char *gw_id(const struct lab *lab, int32_t g)
+{
+	return valid_index(g, lab->n_gateways) ? lab->gateways[g].id : "?";
+}
+
+/* Why a transit gateway's last hop carries nothing. */
+static const char *tgw_fault_text(const struct lab *lab, const struct tgw_walk *w, const char *far,
+				  char *buf, size_t len)
+{
+	const struct gateway *to =
+	    valid_index(w->to, lab->n_gateways) ? &lab->gateways[w->to] : NULL;
+	switch (w->fault) {
+	case TGW_BLACKHOLE:
+		return "a blackhole route: dropped";
+	case TGW_TARGET_UNUSABLE:
+		snprintf(buf, len, "an attachment %s: dropped",
+			 to ? to->state : "that is not in the lab");
+		return buf;
+	case TGW_WRONG_VPC:
+		snprintf(buf, len, "which leads to %s, not to %s: dropped",
+			 to && to->vpc_id   ? to->vpc_id
+			 : to && to->detail ? to->detail
+					    : "?",
+			 far);
+		return buf;
+	case TGW_NO_AZ_DST:
+		return "which has no subnet in the receiver's Availability Zone: dropped";
+	case TGW_PEERING:
+		return "a peering attachment between transit gateways (not modelled): dropped";
+	default:
+		snprintf(buf, len, "into %s",
+			 to && to->vpc_id   ? to->vpc_id
+			 : to && to->detail ? to->detail
+					    : "?");
+		return buf;
+	}
+}
+
+/* Each hop of a tgw- route: the VPC route, the sender's attachment, its
+ * TGW route table and route, the target attachment; or where it stops. */
+static void explain_tgw(const struct lab *lab, const struct stage_verdict *v,
+			const struct ip_addr *far_addr, const char *far,
+			const struct route_table *rt, const struct route *r, char *buf, size_t len)
+{
+	char dest[IP_PREFIX_STRLEN], why[160];
+	size_t n = 0;
+	int32_t far_eni = lab_eni_by_addr(lab, far_addr);
+	struct tgw_walk w;
+	route_tgw_walk(lab, v->subnet, far_eni >= 0 ? lab->enis[far_eni].subnet : -1, far_addr, r,
+		       &w);
+	append(buf, len, &n, "%s: %s -> %s", rt->id, ip_prefix_format(&r->dest, dest, sizeof(dest)),
+	       r->target);
+	const struct subnet *s = &lab->subnets[v->subnet];
+	if (w.fault == TGW_NOT_ATTACHED) {
+		append(buf, len, &n, ", but %s has no available attachment to it: dropped",
+		       s->vpc_id ? s->vpc_id : "the VPC");
+		return;
+	}
+	append(buf, len, &n, ", attachment %s", gw_id(lab, w.from));
+	if (w.fault == TGW_NO_AZ_SRC) {
+		append(buf, len, &n, " has no subnet in %s, the zone of %s: dropped",
+		       s->az ? s->az : "?", s->id);
+		return;
+	}
+	const struct gateway *from = &lab->gateways[w.from];
+	if (w.table < 0) {
+		append(buf, len, &n, " is associated with %s%s: dropped",
+		       from->n_route_table_ids ? from->route_table_ids[0] : "no TGW route table",
+		       from->n_route_table_ids ? ", which is not in the lab" : "");
+		return;
+	}
+	append(buf, len, &n, ", TGW route table %s", gw_id(lab, w.table));
+	if (w.fault == TGW_NO_ROUTE) {
+		append(buf, len, &n, " has no route to %s: dropped", far);
+		return;
+	}
+	const struct gateway *t = &lab->gateways[w.table];
+	const char *target = w.route >= 0 && t->tgw_routes[w.route].attachment
+				 ? t->tgw_routes[w.route].attachment
+				 : gw_id(lab, w.to);
+	append(buf, len, &n, ": %s -> %s%s, %s", ip_prefix_format(&w.dest, dest, sizeof(dest)),
+	       w.fault == TGW_BLACKHOLE ? "blackhole" : target,
+	       w.route == TGW_ROUTE_PROPAGATED ? " (propagated)" : "",
+	       tgw_fault_text(lab, &w, far, why, sizeof(why)));
+}
+
 static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 			  const struct flow *f, char *buf, size_t len)
 {
@@ -299,7 +402,8 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 	     v->reason == REASON_ROUTE_NAT || v->reason == REASON_NAT_MISSING ||
 	     v->reason == REASON_NAT_NO_ROUTE || v->reason == REASON_NAT_PROTOCOL ||
 	     v->reason == REASON_ROUTE_PEERING || v->reason == REASON_PEERING_MISMATCH ||
-	     v->reason == REASON_ROUTE_VGW) &&
+	     v->reason == REASON_ROUTE_VGW || v->reason == REASON_ROUTE_TGW ||
+	     v->reason == REASON_TGW_UNUSABLE) &&
 	    !r) {
 		snprintf(buf, len, "route to %s", far);
 		return;
@@ -341,6 +445,13 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 		break;
 	case REASON_PEERING_MISMATCH:
 		explain_peering(lab, v, far, rt, r, buf, len);
+		break;
+	case REASON_ROUTE_TGW:
+	case REASON_TGW_UNUSABLE:
+		if (!valid_index(v->subnet, lab->n_subnets))
+			snprintf(buf, len, "route to %s", far);
+		else
+			explain_tgw(lab, v, from_eni ? &f->dst : &f->src, far, rt, r, buf, len);
 		break;
 	case REASON_ROUTE_VGW:
 		snprintf(buf, len,

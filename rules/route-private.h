@@ -1,8 +1,9 @@
 /*
  * What the route stage's files share (route.c: route tables, longest
  * prefix match and the stage itself; route_nat.c: the NAT gateway hop;
- * route_peer.c: VPC peering).
- * Nobody else includes this.
+ * route_peer.c: VPC peering; route_tgw.c: transit gateways).
+ * Nobody else includes this but pipeline_explain.c, which retraces a
+ * transit gateway's hops to name them.
  */
 #ifndef VPCFW_ROUTE_PRIVATE_H
 #define VPCFW_ROUTE_PRIVATE_H
@@ -37,5 +38,40 @@ int32_t route_nat_onward(const struct lab *lab, int32_t gateway, const struct ip
 void route_between_vpcs(const struct lab *lab, const struct pipeline_end *src,
 			const struct pipeline_end *dst, const struct flow *f,
 			struct stage_verdict *v);
+
+/* What stops a flow in a transit gateway, hop by hop (route_tgw.c). */
+enum tgw_fault {
+	TGW_OK,
+	TGW_NOT_ATTACHED,    /* the sender's VPC has no available attachment to it */
+	TGW_NO_AZ_SRC,	     /* nor one with a subnet in the sender's zone */
+	TGW_NOT_ASSOCIATED,  /* the attachment has no (known) TGW route table */
+	TGW_NO_ROUTE,	     /* that table has no route to the address */
+	TGW_BLACKHOLE,	     /* its route is a blackhole */
+	TGW_TARGET_UNUSABLE, /* the target attachment is not in the lab or not available */
+	TGW_WRONG_VPC,	     /* it leads elsewhere than the receiver */
+	TGW_NO_AZ_DST,	     /* it has no subnet in the receiver's zone */
+	TGW_PEERING,	     /* a peering attachment between gateways: not modelled */
+};
+
+/* tgw_walk.route of a route a propagation put in the table. */
+#define TGW_ROUTE_PROPAGATED (-2)
+
+struct tgw_walk {
+	enum tgw_fault fault;
+	int32_t from;	       /* the sender's attachment (lab->gateways), or -1 */
+	int32_t table;	       /* its TGW route table (lab->gateways), or -1 */
+	int32_t route;	       /* index in its tgw_routes, TGW_ROUTE_PROPAGATED or -1 */
+	struct ip_prefix dest; /* the matching route's destination */
+	int32_t to;	       /* the target attachment (lab->gateways), or -1 */
+};
+
+/* Follows the VPC route via (tgw-…) of a sender in src_subnet to dst,
+ * whose subnet is dst_subnet (-1: a host outside every VPC). */
+void route_tgw_walk(const struct lab *lab, int32_t src_subnet, int32_t dst_subnet,
+		    const struct ip_addr *dst, const struct route *via, struct tgw_walk *w);
+/* The walk as the route stage's verdict, reason and gateway (the target
+ * attachment, or the sender's when the walk stops). */
+void route_via_tgw(const struct lab *lab, int32_t src_subnet, int32_t dst_subnet,
+		   const struct ip_addr *dst, const struct route *via, struct stage_verdict *v);
 
 #endif

@@ -4,7 +4,8 @@
  * has, the sender's subnet route table decides by longest prefix match:
  * the local route, an internet gateway (with the public IP of the very
  * private address for IPv4), a NAT gateway (route_nat.c), an egress-only
- * internet gateway, a gateway endpoint, a blackhole, or nothing.
+ * internet gateway, a gateway endpoint, a transit gateway (route_tgw.c),
+ * a blackhole, or nothing.
  */
 #include "pipeline.h"
 #include "pipeline-private.h"
@@ -159,6 +160,11 @@ static void route_to_outside(const struct lab *lab, const struct eni *inside, co
 	}
 	if (via->kind == ROUTE_NAT) {
 		route_via_nat(lab, f, far, via, v);
+		return;
+	}
+	if (via->kind == ROUTE_TGW) {
+		/* on-premises over a VPN, Direct Connect or Connect attachment */
+		route_via_tgw(lab, inside->subnet, -1, far, via, v);
 		return;
 	}
 	if (via->kind == ROUTE_VGW) {

@@ -77,4 +77,6 @@ void route_between_vpcs(const struct lab *lab, const struct pipeline_end *src,
 		v->reason = REASON_BLACKHOLE;
 	else if (via->kind == ROUTE_PEERING)
 		route_via_peering(lab, eni_vpc(lab, a), eni_vpc(lab, b), &f->dst, via, v);
+	else if (via->kind == ROUTE_TGW)
+		route_via_tgw(lab, a->subnet, b->subnet, &f->dst, via, v);
 }

@@ -31,6 +31,29 @@ static void set_addr(json_t *o, const char *key, bool has, const struct ip_addr 
 		json_object_set_new(o, key, json_string(ip_addr_format(a, buf, sizeof(buf))));
 }
 
+/* A transit gateway route table's own routes (propagated ones come from
+ * its propagations). */
+static void set_tgw_routes(json_t *o, const struct gateway *g)
+{
+	char buf[IP_PREFIX_STRLEN];
+	if (!g->n_tgw_routes)
+		return;
+	json_t *a = json_array();
+	for (size_t i = 0; i < g->n_tgw_routes; i++) {
+		const struct tgw_route *r = &g->tgw_routes[i];
+		json_t *ro = json_object();
+		json_object_set_new(ro, "dest",
+				    json_string(ip_prefix_format(&r->dest, buf, sizeof(buf))));
+		set_str(ro, "attachment", r->attachment);
+		if (r->blackhole)
+			set_str(ro, "state", "blackhole");
+		if (r->propagated)
+			json_object_set_new(ro, "propagated", json_true());
+		json_array_append_new(a, ro);
+	}
+	json_object_set_new(o, "routes", a);
+}
+
 json_t *lab_write_gateways(const struct lab *lab)
 {
 	json_t *out = json_array();
@@ -50,6 +73,8 @@ json_t *lab_write_gateways(const struct lab *lab)
 		set_list(o, "route_tables", g->route_table_ids, g->n_route_table_ids);
 		set_addr(o, "private_ip", g->has_private_ip, &g->private_ip);
 		set_addr(o, "public_ip", g->has_public_ip, &g->public_ip);
+		set_list(o, "propagations", g->propagations, g->n_propagations);
+		set_tgw_routes(o, g);
 		json_array_append_new(out, o);
 	}
 	return out;

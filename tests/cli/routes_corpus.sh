@@ -5,7 +5,8 @@
 # name. Upstream expectations (batfish/batfish, projects/batfish/src/test/
 # java/org/batfish/representation/aws/): AwsConfigurationNatGatewayTest,
 # AwsConfigurationVpcPeeringCrossAccountTest, AwsConfigurationVpnGatewayTest,
-# AwsConfigurationVpcEndpointGatewayTest.
+# AwsConfigurationVpcEndpointGatewayTest, AwsConfigurationTransitGatewayTest,
+# AwsConfigurationTransitGatewayAsymmetricPathsTest.
 . "$(dirname "$0")/lib.sh"
 REAL="$src/../shared/corpus/real"
 [ -d "$REAL" ] || { echo "FAIL: no corpus at $REAL (CI puts shared/ beside the clone)"; exit 1; }
@@ -108,5 +109,41 @@ flow $nlb REJECT "request sg-ingress no-rule eni-01f261dccaba46564" \
 flow $nlb REJECT "request sg-ingress no-rule eni-0c82d6f7254ae6695" \
 	--from i-0c8ce8bbdd98cc4e8 --to 10.1.20.123 --proto tcp --port 81
 flow $nlb REJECT "request sg-ingress no-rule" --from i-0c8ce8bbdd98cc4e8 --to 10.1.1.237 --proto tcp --port 80
+
+# Transit gateway: A and B through it both ways, each reaching the other's
+# instance, whose group denies what Batfish sends (DENIED_IN) and admits
+# SSH; A2's zone has no attachment subnet: its packets never reach the
+# gateway (NULL_ROUTED at its subnet), and B's never leave it into A2's
+# zone (NULL_ROUTED at VPC A)
+tgw=batfish-transit-gateway
+flow $tgw REJECT "request sg-ingress no-rule eni-0024c0af5aa1387e5" \
+	--from i-06ba034d88c84ef07 --to 192.168.1.106 --proto udp --port 53
+grep -q "tgw-044be4464fcc69aff, attachment tgw-attach-07f5ec59e9f540021, TGW route table tgw-rtb-0fa40c8df355dce6e" "$tmp/out" ||
+	fail "TGW: the route names the attachment and the TGW route table"
+flow $tgw REJECT "request sg-ingress no-rule eni-0f0708220e812876c" \
+	--from i-0b14080af811fda3d --to 10.10.10.157 --proto udp --port 53
+flow $tgw ACCEPT "request route transit-gateway subnet-006a19c846f047bd7" \
+	--from i-06ba034d88c84ef07 --to 192.168.1.106 --proto tcp --port 22
+flow $tgw ACCEPT "request route transit-gateway subnet-0ebf6378a79a3e534" \
+	--from i-0b14080af811fda3d --to 10.10.10.157 --proto tcp --port 22
+flow $tgw REJECT "request route transit-gateway-unusable subnet-0b5b8ddd5a69fcfcd" \
+	--from i-075e846ed41670385 --to 192.168.1.106 --proto tcp --port 22
+flow $tgw REJECT "request route transit-gateway-unusable subnet-0ebf6378a79a3e534" \
+	--from i-0b14080af811fda3d --to 10.10.20.154 --proto tcp --port 22
+
+# Asymmetric paths: bat -> fish through tgw-bat, fish -> bat through
+# tgw-fish (each VPC propagates only to the other gateway's table)
+asym=batfish-tgw-asymmetric-paths
+flow $asym REJECT "request sg-ingress no-rule" --from i-04bbbcaefdd1937f9 --to 10.2.1.100 --proto udp --port 53
+grep -q "tgw-01e19888e3ba041ac, attachment" "$tmp/out" || fail "TGW: bat -> fish goes through tgw-bat"
+flow $asym REJECT "request sg-ingress no-rule" --from i-0973ce90749865a7f --to 10.1.1.100 --proto udp --port 53
+grep -q "tgw-0a33c739a4f8978a8, attachment" "$tmp/out" || fail "TGW: fish -> bat goes through tgw-fish"
+flow $asym ACCEPT "request route transit-gateway" --from i-04bbbcaefdd1937f9 --to 10.2.1.100 --proto tcp --port 22
+python3 - "$tmp/out" <<'EOF2' || fail "TGW: the reply takes the other gateway"
+import json, sys
+c = json.load(open(sys.argv[1]))
+r = [s for s in c["response"]["stages"] if s["stage"] == "route"][0]
+assert r["reason_code"] == "transit-gateway" and "tgw-0a33c739a4f8978a8" in r["reason"], r
+EOF2
 
 cli_finish routes_corpus

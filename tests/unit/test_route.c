@@ -557,24 +557,370 @@ static void test_vpn_gateway(void **state)
 	kit_free(n.lab);
 }
 
-/* Transit gateways are not modelled (docs/deviations.md): refused at the
- * route stage, which names the tgw- route. */
-static void test_tgw_not_modelled(void **state)
+/* A transit gateway piece: an attachment of VPC vpc (its one subnet, the
+ * TGW route table it is associated with, NULL: none) or, with vpc -1, a
+ * TGW route table. */
+static int32_t kit_tgw_piece(struct lab *lab, enum gateway_kind kind, const char *id, int32_t vpc,
+			     const char *subnet, const char *table)
+{
+	int32_t g = kit_gateway(lab, kind, id, vpc >= 0 ? lab->vpcs[vpc].id : NULL, NULL, NULL);
+	struct gateway *x = &lab->gateways[g];
+	x->vpc = vpc;
+	x->transit_id = "tgw-1";
+	x->detail = NULL; /* a VPC attachment */
+	x->subnet_ids[0] = kit_str(lab, subnet ? subnet : "-");
+	x->n_subnet_ids = subnet ? 1 : 0;
+	x->route_table_ids = kit_alloc(lab, 1, sizeof(char *));
+	x->route_table_ids[0] = table;
+	x->n_route_table_ids = table ? 1 : 0;
+	x->tgw_routes = kit_alloc(lab, 8, sizeof(struct tgw_route));
+	x->propagations = kit_alloc(lab, 8, sizeof(char *));
+	return g;
+}
+
+static void kit_tgw_route(struct lab *lab, int32_t table, const char *dest, const char *attach)
+{
+	struct gateway *t = &lab->gateways[table];
+	struct tgw_route *r = &t->tgw_routes[t->n_tgw_routes++];
+	r->dest = kit_prefix(dest);
+	r->attachment = attach;
+	r->blackhole = attach == NULL;
+}
+
+/* peer_lab's a and b joined by transit gateway tgw-1 instead (c stays
+ * out): both VPCs attached in zone az-1 and associated with tgw-rtb-1,
+ * to which both propagate; b admits SSH from a's block. */
+struct tgw_lab {
+	struct peer_lab p;
+	int32_t att_a, att_b, table;
+};
+
+static struct tgw_lab tgw_lab(void)
+{
+	struct tgw_lab t = {.p = peer_lab()};
+	struct lab *lab = t.p.lab;
+	lab->route_tables[t.p.rt_a].routes[1] =
+	    (struct route){.dest = kit_prefix("10.2.0.0/16"), .kind = ROUTE_TGW, .target = "tgw-1"};
+	lab->route_tables[t.p.rt_b].routes[1] =
+	    (struct route){.dest = kit_prefix("10.1.0.0/16"), .kind = ROUTE_TGW, .target = "tgw-1"};
+	for (int i = 0; i < 3; i++)
+		lab->subnets[i].az = "az-1";
+	kit_sg_rule(lab, 1, false, PROTO_TCP, 22, 22, "10.1.0.0/16");
+	t.att_a = kit_tgw_piece(lab, GW_TRANSIT_ATTACH, "tgw-attach-a", 0, "subnet-a", "tgw-rtb-1");
+	t.att_b = kit_tgw_piece(lab, GW_TRANSIT_ATTACH, "tgw-attach-b", 1, "subnet-b", "tgw-rtb-1");
+	t.table = kit_tgw_piece(lab, GW_TRANSIT_ROUTES, "tgw-rtb-1", -1, NULL, NULL);
+	struct gateway *rt = &lab->gateways[t.table];
+	rt->propagations[rt->n_propagations++] = "tgw-attach-a";
+	rt->propagations[rt->n_propagations++] = "tgw-attach-b";
+	return t;
+}
+
+static const char *route_why(const struct lab *lab, const struct stage_verdict *v,
+			     const struct flow *f)
+{
+	static char why[512];
+	assert_int_equal(v->stage, STAGE_ROUTE);
+	return pipeline_explain(lab, v, f, why, sizeof(why));
+}
+
+/* a -> b and back through tgw-1, each hop named; b -> a reaches a's
+ * groups, which admit nothing (Batfish's DENIED_IN). */
+static void test_tgw_both_ways(void **state)
 {
 	(void)state;
-	struct peer_lab p = peer_lab();
-	p.lab->route_tables[p.rt_a].routes[1].target = "tgw-1";
-	p.lab->route_tables[p.rt_a].routes[1].kind = ROUTE_TGW;
+	struct tgw_lab t = tgw_lab();
 	struct pipeline_check c;
-	char why[512];
 	struct flow f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
-	check(p.lab, eni_end(p.a), eni_end(p.b), f, &c);
+	check(t.p.lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_TGW);
+	assert_int_equal(c.response.stages[2].reason, REASON_ROUTE_TGW);
+	assert_string_equal(route_why(t.p.lab, &c.request.stages[2], &f),
+			    "rtb-a: 10.2.0.0/16 -> tgw-1, attachment tgw-attach-a, TGW route table "
+			    "tgw-rtb-1: 10.2.0.0/16 -> tgw-attach-b (propagated), into vpc-b");
+	assert_string_equal(route_why(t.p.lab, &c.response.stages[2], &c.reply),
+			    "rtb-b: 10.1.0.0/16 -> tgw-1, attachment tgw-attach-b, TGW route table "
+			    "tgw-rtb-1: 10.1.0.0/16 -> tgw-attach-a (propagated), into vpc-a");
+	f = kit_flow("10.2.1.10", "10.1.1.10", PROTO_TCP, 22);
+	check(t.p.lab, eni_end(t.p.b), eni_end(t.p.a), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_TGW);
+	assert_int_equal(c.request.rejected_at, 4);
+	assert_int_equal(c.request.stages[4].reason, REASON_NO_RULE);
+	/* c's VPC has no attachment: its tgw- route leads nowhere */
+	kit_route(t.p.lab, 2, "10.2.0.0/16", "tgw-1");
+	f = kit_flow("10.3.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(t.p.lab, eni_end(t.p.c), eni_end(t.p.b), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_TGW_UNUSABLE);
+	assert_string_equal(route_why(t.p.lab, &c.request.stages[2], &f),
+			    "rtb-c: 10.2.0.0/16 -> tgw-1, but vpc-c has no available attachment "
+			    "to it: dropped");
+	kit_free(t.p.lab);
+}
+
+/* An attachment associated with no TGW route table, or with one the lab
+ * does not have, carries nothing. */
+static void test_tgw_association_missing(void **state)
+{
+	(void)state;
+	struct tgw_lab t = tgw_lab();
+	struct pipeline_check c;
+	struct flow f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
+	t.p.lab->gateways[t.att_a].n_route_table_ids = 0;
+	check(t.p.lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
 	assert_int_equal(c.verdict, VERDICT_REJECT);
-	assert_int_equal(c.request.stages[2].reason, REASON_OTHER_VPC);
-	assert_string_equal(pipeline_explain(p.lab, &c.request.stages[2], &f, why, sizeof(why)),
-			    "rtb-a sends 10.2.0.0/16 to tgw-1, which does not lead into the VPC of "
-			    "10.2.1.10");
-	kit_free(p.lab);
+	assert_int_equal(c.request.rejected_at, 2);
+	assert_int_equal(c.request.stages[2].reason, REASON_TGW_UNUSABLE);
+	assert_string_equal(route_why(t.p.lab, &c.request.stages[2], &f),
+			    "rtb-a: 10.2.0.0/16 -> tgw-1, attachment tgw-attach-a is associated "
+			    "with no TGW route table: dropped");
+	t.p.lab->gateways[t.att_a].n_route_table_ids = 1;
+	t.p.lab->gateways[t.att_a].route_table_ids[0] = "tgw-rtb-gone";
+	check(t.p.lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
+	assert_string_equal(route_why(t.p.lab, &c.request.stages[2], &f),
+			    "rtb-a: 10.2.0.0/16 -> tgw-1, attachment tgw-attach-a is associated "
+			    "with tgw-rtb-gone, which is not in the lab: dropped");
+	kit_free(t.p.lab);
+}
+
+/* A blackhole wins the longest prefix match, and a static route beats a
+ * propagated one of the same prefix; a more specific static route to the
+ * right attachment wins again. */
+static void test_tgw_blackhole(void **state)
+{
+	(void)state;
+	struct tgw_lab t = tgw_lab();
+	struct pipeline_check c;
+	struct flow f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
+	kit_tgw_route(t.p.lab, t.table, "10.2.0.0/16", NULL);
+	check(t.p.lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.stages[2].reason, REASON_TGW_UNUSABLE);
+	assert_string_equal(route_why(t.p.lab, &c.request.stages[2], &f),
+			    "rtb-a: 10.2.0.0/16 -> tgw-1, attachment tgw-attach-a, TGW route table "
+			    "tgw-rtb-1: 10.2.0.0/16 -> blackhole, a blackhole route: dropped");
+	kit_tgw_route(t.p.lab, t.table, "10.2.1.0/24", "tgw-attach-b");
+	check(t.p.lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	assert_string_equal(route_why(t.p.lab, &c.request.stages[2], &f),
+			    "rtb-a: 10.2.0.0/16 -> tgw-1, attachment tgw-attach-a, TGW route table "
+			    "tgw-rtb-1: 10.2.1.0/24 -> tgw-attach-b, into vpc-b");
+	/* a static route to an attachment of the wrong VPC */
+	t.p.lab->gateways[t.table].tgw_routes[1].attachment = "tgw-attach-a";
+	check(t.p.lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
+	assert_string_equal(route_why(t.p.lab, &c.request.stages[2], &f),
+			    "rtb-a: 10.2.0.0/16 -> tgw-1, attachment tgw-attach-a, TGW route table "
+			    "tgw-rtb-1: 10.2.1.0/24 -> tgw-attach-a, which leads to vpc-a, not to "
+			    "10.2.1.10: dropped");
+	kit_free(t.p.lab);
+}
+
+/* b does not propagate: its block is unknown to the table, so a cannot
+ * reach it and b's connections to a get no replies. */
+static void test_tgw_no_propagation(void **state)
+{
+	(void)state;
+	struct tgw_lab t = tgw_lab();
+	t.p.lab->gateways[t.table].n_propagations = 1; /* tgw-attach-a only */
+	struct pipeline_check c;
+	struct flow f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(t.p.lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
+	assert_int_equal(c.request.rejected_at, 2);
+	assert_string_equal(route_why(t.p.lab, &c.request.stages[2], &f),
+			    "rtb-a: 10.2.0.0/16 -> tgw-1, attachment tgw-attach-a, TGW route table "
+			    "tgw-rtb-1 has no route to 10.2.1.10: dropped");
+	kit_sg_rule(t.p.lab, 0, false, PROTO_TCP, 22, 22, "10.2.0.0/16");
+	f = kit_flow("10.2.1.10", "10.1.1.10", PROTO_TCP, 22);
+	check(t.p.lab, eni_end(t.p.b), eni_end(t.p.a), f, &c);
+	assert_int_equal(c.request.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.response.rejected_at, 2);
+	assert_int_equal(c.response.stages[2].reason, REASON_TGW_UNUSABLE);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	kit_free(t.p.lab);
+}
+
+/* Two gateways, one per direction (Batfish's asymmetric-paths network):
+ * a sends through tgw-1, b answers through tgw-2, each attachment
+ * associated with a table the other side propagates to. */
+static void test_tgw_asymmetric(void **state)
+{
+	(void)state;
+	struct tgw_lab t = tgw_lab();
+	struct lab *lab = t.p.lab;
+	lab->route_tables[t.p.rt_b].routes[1].target = "tgw-2";
+	lab->gateways[t.table].n_propagations = 0;
+	lab->gateways[t.table].propagations[lab->gateways[t.table].n_propagations++] =
+	    "tgw-attach-b";
+	int32_t b2 = kit_tgw_piece(lab, GW_TRANSIT_ATTACH, "tgw-attach-b2", 1, "subnet-b", "rt-2");
+	int32_t a2 = kit_tgw_piece(lab, GW_TRANSIT_ATTACH, "tgw-attach-a2", 0, "subnet-a", NULL);
+	int32_t rt2 = kit_tgw_piece(lab, GW_TRANSIT_ROUTES, "rt-2", -1, NULL, NULL);
+	lab->gateways[b2].transit_id = lab->gateways[a2].transit_id = "tgw-2";
+	lab->gateways[rt2].propagations[lab->gateways[rt2].n_propagations++] = "tgw-attach-a2";
+	struct pipeline_check c;
+	struct flow f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	assert_string_equal(
+	    route_why(lab, &c.response.stages[2], &c.reply),
+	    "rtb-b: 10.1.0.0/16 -> tgw-2, attachment tgw-attach-b2, TGW route table "
+	    "rt-2: 10.1.0.0/16 -> tgw-attach-a2 (propagated), into vpc-a");
+	/* without the way back */
+	lab->gateways[rt2].n_propagations = 0;
+	check(lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
+	assert_int_equal(c.request.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.response.stages[2].reason, REASON_TGW_UNUSABLE);
+	kit_free(lab);
+}
+
+/* Availability Zones: a sender in a zone its VPC's attachment has no
+ * subnet in cannot reach the gateway, nor is a receiver there reached. */
+static void test_tgw_zones(void **state)
+{
+	(void)state;
+	struct tgw_lab t = tgw_lab();
+	struct lab *lab = t.p.lab;
+	int32_t a2 = kit_subnet(lab, "subnet-a2", 0, "10.1.2.0/24", NULL, -1, -1);
+	lab->subnets[a2].az = "az-2";
+	lab->gateways[t.att_a].subnet_ids[0] = "subnet-a2";
+	struct pipeline_check c;
+	struct flow f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_TGW_UNUSABLE);
+	assert_string_equal(route_why(lab, &c.request.stages[2], &f),
+			    "rtb-a: 10.2.0.0/16 -> tgw-1, attachment tgw-attach-a has no subnet in "
+			    "az-1, the zone of subnet-a: dropped");
+	f = kit_flow("10.2.1.10", "10.1.1.10", PROTO_TCP, 22);
+	check(lab, eni_end(t.p.b), eni_end(t.p.a), f, &c);
+	assert_string_equal(route_why(lab, &c.request.stages[2], &f),
+			    "rtb-b: 10.1.0.0/16 -> tgw-1, attachment tgw-attach-b, TGW route table "
+			    "tgw-rtb-1: 10.1.0.0/16 -> tgw-attach-a (propagated), which has no "
+			    "subnet in the receiver's Availability Zone: dropped");
+	kit_free(lab);
+}
+
+/* On-premises hosts over a VPN attachment of the gateway, both ways; a
+ * peering attachment between gateways is not modelled. */
+static void test_tgw_vpn(void **state)
+{
+	(void)state;
+	struct tgw_lab t = tgw_lab();
+	struct lab *lab = t.p.lab;
+	int32_t vpn = kit_tgw_piece(lab, GW_TRANSIT_ATTACH, "tgw-attach-vpn", -1, NULL, NULL);
+	lab->gateways[vpn].detail = "vpn";
+	kit_tgw_route(lab, t.table, "172.16.0.0/12", "tgw-attach-vpn");
+	kit_route(lab, t.p.rt_a, "172.16.0.0/12", "tgw-1");
+	kit_sg_rule(lab, 0, false, PROTO_TCP, 22, 22, "172.16.0.0/12");
+	struct pipeline_check c;
+	struct flow f = kit_flow("10.1.1.10", "172.16.5.5", PROTO_TCP, 443);
+	check(lab, eni_end(t.p.a), outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	assert_string_equal(route_why(lab, &c.request.stages[2], &f),
+			    "rtb-a: 172.16.0.0/12 -> tgw-1, attachment tgw-attach-a, TGW route "
+			    "table tgw-rtb-1: 172.16.0.0/12 -> tgw-attach-vpn, into vpn");
+	f = kit_flow("172.16.5.5", "10.1.1.10", PROTO_TCP, 22);
+	check(lab, outside_end(), eni_end(t.p.a), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	lab->gateways[vpn].detail = "peering";
+	check(lab, outside_end(), eni_end(t.p.a), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_TGW_UNUSABLE);
+	assert_string_equal(route_why(lab, &c.request.stages[2], &f),
+			    "rtb-a: 172.16.0.0/12 -> tgw-1, attachment tgw-attach-a, TGW route "
+			    "table tgw-rtb-1: 172.16.0.0/12 -> tgw-attach-vpn, a peering "
+			    "attachment between transit gateways (not modelled): dropped");
+	kit_free(lab);
+}
+
+/* diff sees a propagation come and go as a path opened or closed at the
+ * route stage. */
+static void test_diff_tgw_route(void **state)
+{
+	(void)state;
+	struct tgw_lab with = tgw_lab(), without = tgw_lab();
+	without.p.lab->gateways[without.table].n_propagations = 1;
+	struct reach_opts o;
+	reach_opts_init(&o);
+	struct reach_changes ch;
+	for (int dir = 0; dir < 2; dir++) {
+		reach_changes_init(&ch);
+		struct lab *old_lab = dir ? with.p.lab : without.p.lab;
+		struct lab *new_lab = dir ? without.p.lab : with.p.lab;
+		assert_int_equal(reach_diff(old_lab, new_lab, &o, &ch), 0);
+		bool ssh = false;
+		for (size_t i = 0; i < ch.n; i++) {
+			const struct reach_change *x = &ch.items[i];
+			assert_int_equal(x->open, dir == 0);
+			if (!strcmp(x->from, "a") && !strcmp(x->to, "b") && x->cls == REACH_TCP &&
+			    x->lo <= 22 && 22 <= x->hi)
+				ssh = !strcmp(x->stage, "route");
+		}
+		assert_true(ssh);
+		reach_changes_free(&ch);
+	}
+	kit_free(with.p.lab);
+	kit_free(without.p.lab);
+}
+
+/* Batfish's collector files: what five files say of one attachment and
+ * one table is folded into one gateway each, whatever the file order. */
+static void test_tgw_describe_exports(void **state)
+{
+	(void)state;
+	static const char *const names[] = {
+	    "TransitGatewayAttachments.json",	 "TransitGatewayPropagations.json",
+	    "TransitGatewayRouteTables.json",	 "TransitGatewayStaticRoutes.json",
+	    "TransitGatewayVpcAttachments.json", "Vpcs.json"};
+	static const char *const docs[] = {
+	    "{'TransitGatewayAttachments':[{'TransitGatewayAttachmentId':'tgw-attach-1',"
+	    "'TransitGatewayId':'tgw-1','ResourceType':'vpc','ResourceId':'vpc-1','State':"
+	    "'available','Association':{'State':'associated','TransitGatewayRouteTableId':"
+	    "'tgw-rtb-1'}},{'TransitGatewayAttachmentId':'tgw-attach-vpn','TransitGatewayId':"
+	    "'tgw-1','ResourceType':'vpn','ResourceId':'vpn-1','State':'available'}]}",
+	    "{'TransitGatewayPropagations':[{'TransitGatewayRouteTableId':'tgw-rtb-1',"
+	    "'TransitGatewayRouteTablePropagations':[{'TransitGatewayAttachmentId':"
+	    "'tgw-attach-1','State':'enabled'},{'TransitGatewayAttachmentId':'tgw-attach-vpn',"
+	    "'State':'disabled'}]}]}",
+	    "{'TransitGatewayRouteTables':[{'TransitGatewayRouteTableId':'tgw-rtb-1',"
+	    "'TransitGatewayId':'tgw-1','State':'available'}]}",
+	    "{'TransitGatewayStaticRoutes':[{'TransitGatewayRouteTableId':'tgw-rtb-1','Routes':["
+	    "{'DestinationCidrBlock':'10.9.0.0/16','State':'blackhole','Type':'static'},"
+	    "{'DestinationCidrBlock':'172.16.0.0/12','State':'active','Type':'propagated',"
+	    "'TransitGatewayAttachments':[{'TransitGatewayAttachmentId':'tgw-attach-vpn'}]}]}]}",
+	    "{'TransitGatewayVpcAttachments':[{'TransitGatewayAttachmentId':'tgw-attach-1',"
+	    "'TransitGatewayId':'tgw-1','VpcId':'vpc-1','SubnetIds':['subnet-1']}]}",
+	    "{'Vpcs':[{'VpcId':'vpc-1','CidrBlock':'10.0.0.0/16'}]}"};
+	struct result res;
+	load_many(&res, 6, names, docs);
+	expect_ok(&res);
+	assert_int_equal(res.lab->n_gateways, 3);
+	const struct gateway *att = NULL, *vpn = NULL, *table = NULL;
+	for (size_t i = 0; i < res.lab->n_gateways; i++) {
+		const struct gateway *g = &res.lab->gateways[i];
+		if (g->kind == GW_TRANSIT_ROUTES)
+			table = g;
+		else if (!strcmp(g->id, "tgw-attach-1"))
+			att = g;
+		else
+			vpn = g;
+	}
+	assert_non_null(att);
+	assert_non_null(vpn);
+	assert_non_null(table);
+	assert_int_equal(att->vpc, 0);
+	assert_int_equal(att->n_subnet_ids, 1);
+	assert_int_equal(att->n_route_table_ids, 1);
+	assert_string_equal(att->route_table_ids[0], "tgw-rtb-1");
+	assert_string_equal(vpn->detail, "vpn");
+	assert_int_equal(vpn->n_route_table_ids, 0);
+	assert_string_equal(table->transit_id, "tgw-1");
+	assert_int_equal(table->n_propagations, 1);
+	assert_int_equal(table->n_tgw_routes, 2);
+	assert_true(table->tgw_routes[0].blackhole);
+	assert_true(table->tgw_routes[1].propagated);
+	assert_string_equal(table->tgw_routes[1].attachment, "tgw-attach-vpn");
+	done(&res);
+	one_error("{'TransitGatewayStaticRoutes':[{'TransitGatewayRouteTableId':'tgw-rtb-1',"
+		  "'Routes':[{'DestinationCidrBlock':'10.9.0.0/16','State':'active'}]}]}",
+		  "TransitGatewayStaticRoutes[0].Routes[0]",
+		  "an active route needs TransitGatewayAttachments");
 }
 
 /* Our lab format describes the NAT gateway ("gateways", as vpcfw import
@@ -612,11 +958,33 @@ static void test_lab_format_gateways(void **state)
 	done(&res);
 	one_error(NAT_LAB "'gateways':[{'kind':'nat-gw','id':'nat-1'}]}", "gateways[0].kind",
 		  "unknown gateway kind 'nat-gw' (internet, nat, endpoint, peering, transit, "
-		  "transit-attachment)");
+		  "transit-attachment, transit-route-table)");
 	one_error(NAT_LAB "'gateways':[{'kind':'nat','id':'nat-1','eip':'1.2.3.4'}]}",
 		  "gateways[0].eip", "unknown key");
 	one_error(NAT_LAB "'gateways':[{'kind':'nat'}]}", "gateways[0].id",
 		  "required key is missing");
+	/* a transit gateway route table: its routes and propagations */
+	load_as(&res, "t.json",
+		NAT_LAB "'gateways':[{'kind':'transit-route-table','id':'tgw-rtb-1','transit':"
+			"'tgw-1','propagations':['tgw-attach-1'],'routes':[{'dest':'10.9.0.0/16',"
+			"'state':'blackhole'},{'dest':'172.16.0.0/12','attachment':'tgw-attach-2',"
+			"'propagated':true}]}]}",
+		false);
+	expect_ok(&res);
+	const struct gateway *t = &res.lab->gateways[0];
+	assert_int_equal(t->kind, GW_TRANSIT_ROUTES);
+	assert_int_equal(t->n_propagations, 1);
+	assert_int_equal(t->n_tgw_routes, 2);
+	assert_true(t->tgw_routes[0].blackhole);
+	assert_true(t->tgw_routes[1].propagated);
+	assert_string_equal(t->tgw_routes[1].attachment, "tgw-attach-2");
+	done(&res);
+	one_error(NAT_LAB "'gateways':[{'kind':'transit-route-table','id':'tgw-rtb-1','routes':"
+			  "[{'dest':'10.0.0.0/8'}]}]}",
+		  "gateways[0].routes[0]", "an active route needs an attachment");
+	one_error(NAT_LAB "'gateways':[{'kind':'transit-route-table','id':'tgw-rtb-1','routes':"
+			  "[{'dest':'10.0.0.0/8','via':'x'}]}]}",
+		  "gateways[0].routes[0].via", "unknown key");
 }
 
 int main(void)
@@ -630,7 +998,15 @@ int main(void)
 	    cmocka_unit_test(test_diff_nat_subnet_nacl),
 	    cmocka_unit_test(test_peering),
 	    cmocka_unit_test(test_vpn_gateway),
-	    cmocka_unit_test(test_tgw_not_modelled),
+	    cmocka_unit_test(test_tgw_both_ways),
+	    cmocka_unit_test(test_tgw_association_missing),
+	    cmocka_unit_test(test_tgw_blackhole),
+	    cmocka_unit_test(test_tgw_no_propagation),
+	    cmocka_unit_test(test_tgw_asymmetric),
+	    cmocka_unit_test(test_tgw_zones),
+	    cmocka_unit_test(test_tgw_vpn),
+	    cmocka_unit_test(test_diff_tgw_route),
+	    cmocka_unit_test(test_tgw_describe_exports),
 	    cmocka_unit_test(test_lab_format_gateways),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
