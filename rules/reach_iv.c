@@ -14,6 +14,34 @@
 #include "reach-private.h"
 #include "vec.h"
 
+/* ---- classes and keys ---- */
+
+uint8_t reach_class_proto(enum reach_class c, enum ip_family f)
+{
+	switch (c) {
+	case REACH_TCP:
+		return PROTO_TCP;
+	case REACH_UDP:
+		return PROTO_UDP;
+	case REACH_ICMP:
+		return f == IP_V6 ? PROTO_ICMPV6 : PROTO_ICMP;
+	default:
+		return 0;
+	}
+}
+
+uint32_t reach_class_key_max(enum reach_class c)
+{
+	return c == REACH_OTHER ? 255 : 65535;
+}
+
+/* Protocols with a class of their own never count as OTHER keys. */
+bool reach_key_excluded(enum reach_class c, uint32_t key)
+{
+	return c == REACH_OTHER &&
+	       (key == PROTO_ICMP || key == PROTO_TCP || key == PROTO_UDP || key == PROTO_ICMPV6);
+}
+
 int reach_ivl_push(struct ivl *l, uint32_t lo, uint32_t hi)
 {
 	if (vec_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
@@ -230,6 +258,23 @@ int reach_boundaries(const struct reach_path *const *paths, size_t n_paths, enum
 	*out = v;
 	*n = u;
 	return 0;
+}
+
+bool reach_path_accepts(const struct reach_path *p, uint32_t key, size_t *map)
+{
+	if (map)
+		*map = p->n_maps;
+	if (key > p->key_max || reach_key_excluded(p->cls, key))
+		return false;
+	for (size_t i = 0; i < p->n_maps; i++) {
+		const struct reach_seg *s = reach_map_find(&p->maps[i], key);
+		if (!s || !s->accept) {
+			if (map)
+				*map = i;
+			return false;
+		}
+	}
+	return true;
 }
 
 int reach_path_accepted(const struct reach_path *p, struct reach_iv **out, size_t *n)
