@@ -39,6 +39,13 @@ static inline void verdict_init(struct stage_verdict *v, enum pipeline_stage sta
 	v->route_table = v->route = -1;
 }
 
+/* stage.c: subnet's NACL with v set to decide by its rules; NULL (v a
+ * REJECT by "*") when a loader invariant is broken: deny rather than run
+ * open (§8). Then the NACL's verdict over destination ports lo..hi. */
+const struct nacl *pipeline_subnet_nacl(const struct lab *lab, int32_t subnet, const struct flow *f,
+					struct stage_verdict *v);
+void pipeline_nacl_ports_verdict(const struct nacl *acl, bool egress, const struct flow *f,
+				 uint16_t lo, uint16_t hi, struct stage_verdict *v);
 /* The NACL stage over reply ports lo..hi (pipeline_check's response). */
 void pipeline_nacl_stage_ports(const struct lab *lab, const struct pipeline_end *src,
 			       const struct pipeline_end *dst, bool egress, const struct flow *f,

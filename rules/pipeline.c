@@ -218,23 +218,6 @@ static void sg_scope(const struct lab *lab, const struct eni *e, const struct pi
 	s->eni = e;
 }
 
-/* The subnet's NACL, v set to decide by its rules; NULL (v a REJECT by
- * the "*" rule) when a loader invariant is broken: deny rather than run
- * open (§8). */
-static const struct nacl *subnet_nacl(const struct lab *lab, int32_t subnet, const struct flow *f,
-				      struct stage_verdict *v)
-{
-	v->reason = REASON_RULE;
-	v->verdict = VERDICT_REJECT;
-	if (!valid_index(subnet, lab->n_subnets) ||
-	    !valid_index(lab->subnets[subnet].nacl, lab->n_nacls)) {
-		v->rule_number = f->src.family == IP_V6 ? NACL_RULE_STAR_V6 : NACL_RULE_STAR_V4;
-		return NULL;
-	}
-	v->nacl = lab->subnets[subnet].nacl;
-	return &lab->nacls[v->nacl];
-}
-
 /* No NACL filters traffic inside one subnet or to or from a service
  * address of the VPC (§1, §9). DHCP is exempt as the exchange with the
  * VPC's DHCP service (the broadcast address or the VPC router), never as
@@ -252,7 +235,7 @@ static void nacl_scope(const struct lab *lab, const struct eni *e, const struct 
 		skip(v, REASON_SERVICE, peer->service);
 		return;
 	}
-	s->nacl = subnet_nacl(lab, e->subnet, f, v);
+	s->nacl = pipeline_subnet_nacl(lab, e->subnet, f, v);
 	s->decided = !s->nacl;
 }
 
@@ -309,23 +292,6 @@ void pipeline_sg_stage(const struct lab *lab, const struct pipeline_end *src,
 	v->untracked = sg_flow_is_untracked(lab, s.eni, egress, f, NULL);
 }
 
-/* The NACL's verdict over destination ports lo..hi (lo == hi: one packet). */
-static void nacl_ports_verdict(const struct nacl *acl, bool egress, const struct flow *f,
-			       uint16_t lo, uint16_t hi, struct stage_verdict *v)
-{
-	struct nacl_decision d;
-	uint16_t port;
-	bool ok = nacl_evaluate_ports(acl, egress, f, lo, hi, &port, &d);
-	v->verdict = ok ? VERDICT_ACCEPT : VERDICT_REJECT;
-	v->rule_number = d.rule_number;
-	if (flow_has_ports(f) && lo != hi) {
-		v->has_port = true;
-		v->port = ok ? lo : port;
-		v->port_lo = lo;
-		v->port_hi = hi;
-	}
-}
-
 /* The NACL stage over destination ports lo..hi (lo == hi for a packet). */
 void pipeline_nacl_stage_ports(const struct lab *lab, const struct pipeline_end *src,
 			       const struct pipeline_end *dst, bool egress, const struct flow *f,
@@ -335,24 +301,7 @@ void pipeline_nacl_stage_ports(const struct lab *lab, const struct pipeline_end 
 	pipeline_stage_scope(lab, egress ? STAGE_NACL_EGRESS : STAGE_NACL_INGRESS,
 			     egress ? src : dst, egress ? dst : src, f, v, &s);
 	if (!s.decided)
-		nacl_ports_verdict(s.nacl, egress, f, lo, hi, v);
-}
-
-void pipeline_subnet_nacl_scope(const struct lab *lab, int32_t subnet, bool egress,
-				const struct flow *f, struct stage_verdict *v, struct stage_scope *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->egress = egress;
-	s->nacl = subnet_nacl(lab, subnet, f, v);
-	s->decided = !s->nacl;
-}
-
-void pipeline_nacl_rules(const struct lab *lab, int32_t subnet, bool egress, const struct flow *f,
-			 uint16_t lo, uint16_t hi, struct stage_verdict *v)
-{
-	const struct nacl *acl = subnet_nacl(lab, subnet, f, v);
-	if (acl)
-		nacl_ports_verdict(acl, egress, f, lo, hi, v);
+		pipeline_nacl_ports_verdict(s.nacl, egress, f, lo, hi, v);
 }
 
 void pipeline_nacl_stage(const struct lab *lab, const struct pipeline_end *src,
@@ -360,31 +309,6 @@ void pipeline_nacl_stage(const struct lab *lab, const struct pipeline_end *src,
 			 struct stage_verdict *v)
 {
 	pipeline_nacl_stage_ports(lab, src, dst, egress, f, f->dport, f->dport, v);
-}
-
-/* Appends a stage in AWS order; after a REJECT the rest are skipped. */
-void pipeline_collect(struct pipeline_result *out, const struct stage_verdict *v)
-{
-	struct stage_verdict *slot = &out->stages[out->n];
-	*slot = *v;
-	if (out->rejected_at >= 0) {
-		/* keep whose stage it was, drop what the evaluation found */
-		verdict_init(slot, v->stage);
-		slot->eni = v->eni;
-		slot->subnet = v->subnet;
-		slot->reason = REASON_EARLIER_REJECT;
-	} else if (v->verdict == VERDICT_REJECT) {
-		out->rejected_at = (int)out->n;
-		out->verdict = VERDICT_REJECT;
-	}
-	out->n++;
-}
-
-void pipeline_result_init(struct pipeline_result *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->verdict = VERDICT_ACCEPT;
-	out->rejected_at = -1;
 }
 
 /* A stage not evaluated because an earlier one rejected: only whose

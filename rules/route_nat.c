@@ -16,19 +16,6 @@
 
 #include <string.h>
 
-static bool id_is(const char *a, const char *b)
-{
-	return a && b && !strcmp(a, b);
-}
-
-int32_t route_find_gateway(const struct lab *lab, enum gateway_kind kind, const char *id)
-{
-	for (size_t i = 0; i < lab->n_gateways; i++)
-		if (lab->gateways[i].kind == kind && id_is(lab->gateways[i].id, id))
-			return (int32_t)i;
-	return -1;
-}
-
 static int32_t nat_subnet(const struct lab *lab, int32_t gateway)
 {
 	if (!valid_index(gateway, lab->n_gateways))
