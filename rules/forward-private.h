@@ -9,7 +9,13 @@
 #include "forward.h"
 
 /* The result's stage of that kind (the first), or NULL. */
-struct stage_verdict *fwd_stage_of(struct pipeline_result *r, enum pipeline_stage s);
+static inline struct stage_verdict *fwd_stage_of(struct pipeline_result *r, enum pipeline_stage s)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->stages[i].stage == s)
+			return &r->stages[i];
+	return NULL;
+}
 
 /* forward_packet, with in.nat_port set (a NAT gateway's reply). */
 void fwd_packet_as(const struct lab *lab, struct conntrack *ct, uint64_t now_ns,

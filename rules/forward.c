@@ -164,14 +164,6 @@ void forward_resolve(const struct lab *lab, const struct fwd_input *in, struct f
 
 /* ------------------------------------------------------------- stages */
 
-struct stage_verdict *fwd_stage_of(struct pipeline_result *r, enum pipeline_stage s)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (r->stages[i].stage == s)
-			return &r->stages[i];
-	return NULL;
-}
-
 /*
  * The stages one by one: a hairpin meets both ENIs' filters as internet
  * traffic (the other end is the internet gateway, §9) and both route

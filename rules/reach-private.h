@@ -141,4 +141,26 @@ static inline void reach_sort(void *v, size_t n, size_t size,
 		qsort(v, n, size, cmp);
 }
 
+/* What building one map needs: the lab, the class's keys and scratch. */
+struct reach_build {
+	const struct lab *lab;
+	enum reach_class cls;
+	uint8_t proto; /* the flow's; 0 for REACH_OTHER */
+	int key_proto; /* what the key sets are asked for: proto, or PROTO_ALL
+			* (protocol numbers) for REACH_OTHER */
+	uint32_t key_max;
+	const struct reach_opts *o;
+	const struct sg_members *members; /* NULL: scan member lists */
+	struct ivl match;		  /* scratch */
+};
+
+/* reach_rules.c: the SG rules of eni seen from peer, and the NACL entries
+ * of the scope's NACL, over every key of the class (base: the verdict's
+ * provenance, completed per rule). 0 or -ENOMEM. */
+int reach_rules_sg(struct reach_build *b, const struct eni *eni, bool egress,
+		   const struct ip_addr *peer, const struct stage_verdict *base,
+		   struct reach_map *map);
+int reach_rules_nacl(struct reach_build *b, const struct stage_scope *s,
+		     const struct stage_verdict *base, const struct flow *f, struct reach_map *map);
+
 #endif

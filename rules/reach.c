@@ -28,34 +28,8 @@ static bool class_has_ports(enum reach_class c)
 }
 
 
-struct build {
-	const struct lab *lab;
-	enum reach_class cls;
-	uint8_t proto; /* the flow's; 0 for REACH_OTHER */
-	int key_proto; /* what the key sets are asked for: proto, or PROTO_ALL
-			* (protocol numbers) for REACH_OTHER */
-	uint32_t key_max;
-	const struct reach_opts *o;
-	const struct sg_members *members; /* NULL: scan member lists */
-	struct ivl match;		  /* scratch */
-};
 
-/* A rule's key set as sorted intervals of the class's domain. */
-static int keyset_ivl(const struct build *b, const struct keyset *k, struct ivl *m)
-{
-	m->n = 0;
-	uint32_t hi = k->hi < b->key_max ? k->hi : b->key_max;
-	if (k->lo > hi)
-		return 0;
-	if (!k->mask)
-		return reach_ivl_push(m, k->lo, hi);
-	for (uint32_t key = (k->lo & ~k->mask) | k->val; key <= hi; key += k->mask + 1)
-		if (key >= k->lo && reach_ivl_push(m, key, key) < 0)
-			return -ENOMEM;
-	return 0;
-}
-
-static int map_const(const struct build *b, struct reach_map *map, bool accept,
+static int map_const(const struct reach_build *b, struct reach_map *map, bool accept,
 		     const struct stage_verdict *why)
 {
 	return reach_map_const(map, b->key_max, accept, why);
@@ -63,111 +37,26 @@ static int map_const(const struct build *b, struct reach_map *map, bool accept,
 
 /* ---- the SG and NACL stages ---- */
 
-/* One rule of a first match: its keys get (accept, why) where no earlier
- * rule decided them. */
-static int fm_rule(struct build *b, struct first_match *fm, const struct keyset *k, bool accept,
-		   const struct stage_verdict *why)
-{
-	int r = keyset_ivl(b, k, &b->match);
-	return r || !b->match.n ? r : reach_fm_apply(fm, &b->match, accept, why);
-}
-
-/* The rest gets the stage's default, a refusal; the partition goes to map. */
-static int fm_done(struct first_match *fm, int r, const struct stage_verdict *dflt,
-		   struct reach_map *map)
-{
-	if (!r)
-		r = reach_fm_finish(fm, false, dflt, map);
-	reach_fm_release(fm);
-	return r;
-}
-
-/* SGs are allow-only: first match with allow everywhere and "no rule"
- * as the default is their union, with sg_evaluate's attribution. */
-static int sg_rules_map(struct build *b, const struct eni *eni, bool egress,
-			const struct ip_addr *peer, const struct stage_verdict *base,
-			struct reach_map *map)
-{
-	struct first_match fm;
-	int r = reach_fm_init(&fm, b->key_max);
-	struct sg_walk w;
-	struct sg_match at;
-	sg_walk_init(&w, b->lab, eni, egress);
-	for (const struct sg_rule *rule; !r && (rule = sg_walk_next(&w, &at));) {
-		struct keyset k;
-		if (!sg_rule_peer_has(b->lab, b->members, rule, peer) ||
-		    !sg_rule_keys(rule, b->key_proto, &k))
-			continue;
-		struct stage_verdict why = *base;
-		why.verdict = VERDICT_ACCEPT;
-		why.reason = REASON_RULE;
-		why.group = at.group;
-		why.rule = at.rule;
-		r = fm_rule(b, &fm, &k, true, &why);
-	}
-	struct stage_verdict none = *base;
-	none.verdict = VERDICT_REJECT;
-	none.reason = REASON_NO_RULE;
-	return fm_done(&fm, r, &none, map);
-}
-
-int reach_sg_rules_map(const struct lab *lab, const struct sg_members *members,
-		       const struct eni *eni, bool egress, const struct ip_addr *peer,
-		       int key_proto, uint32_t key_max, const struct stage_verdict *base,
-		       struct reach_map *map)
-{
-	struct build b = {
-	    .lab = lab, .members = members, .key_proto = key_proto, .key_max = key_max};
-	int r = sg_rules_map(&b, eni, egress, peer, base, map);
-	free(b.match.v);
-	return r;
-}
-
 /* The SG rules over every key, with the service exemption of the scope
  * (pipeline_sg_stage: either port of a TCP/UDP packet in its range). */
-static int sg_keys_map(struct build *b, const struct stage_scope *s,
+static int sg_keys_map(struct reach_build *b, const struct stage_scope *s,
 		       const struct stage_verdict *base, const struct flow *f,
 		       struct reach_map *map)
 {
 	const struct ip_addr *peer = s->egress ? &f->dst : &f->src;
 	if (!s->exempt_ports || !class_has_ports(b->cls))
-		return sg_rules_map(b, s->eni, s->egress, peer, base, map);
+		return reach_rules_sg(b, s->eni, s->egress, peer, base, map);
 	struct stage_verdict exempt;
 	pipeline_scope_exempt(s, base, &exempt);
 	if (s->exempt_lo <= f->sport && f->sport <= s->exempt_hi)
 		return map_const(b, map, true, &exempt);
-	int r = sg_rules_map(b, s->eni, s->egress, peer, base, map);
+	int r = reach_rules_sg(b, s->eni, s->egress, peer, base, map);
 	return r ? r : reach_map_override(map, s->exempt_lo, s->exempt_hi, true, &exempt);
-}
-
-/* NACLs: first match by rule number, allow or deny, then "*". */
-static int nacl_rules_map(struct build *b, const struct stage_scope *s,
-			  const struct stage_verdict *base, const struct flow *f,
-			  struct reach_map *map)
-{
-	size_t n;
-	const struct nacl_entry *list = nacl_list(s->nacl, s->egress, &n);
-	const struct ip_addr *peer = s->egress ? &f->dst : &f->src;
-	struct first_match fm;
-	int r = reach_fm_init(&fm, b->key_max);
-	for (size_t i = 0; i < n && !r; i++) {
-		struct keyset k;
-		if (!ip_prefix_contains(&list[i].cidr, peer) ||
-		    !nacl_entry_keys(&list[i], b->key_proto, &k))
-			continue;
-		struct stage_verdict why = *base;
-		why.verdict = list[i].allow ? VERDICT_ACCEPT : VERDICT_REJECT;
-		why.rule_number = list[i].rule_number;
-		r = fm_rule(b, &fm, &k, list[i].allow, &why);
-	}
-	struct stage_verdict star = *base;
-	star.rule_number = f->dst.family == IP_V6 ? NACL_RULE_STAR_V6 : NACL_RULE_STAR_V4;
-	return fm_done(&fm, r, &star, map);
 }
 
 /* pipeline_sg_stage / pipeline_nacl_stage over every key of the class,
  * from the same scope: stage is one of the SG and NACL stages. */
-static int stage_map(struct build *b, enum pipeline_stage stage, const struct pipeline_end *src,
+static int stage_map(struct reach_build *b, enum pipeline_stage stage, const struct pipeline_end *src,
 		     const struct pipeline_end *dst, const struct flow *f, struct reach_map *map)
 {
 	bool egress = stage == STAGE_SG_EGRESS || stage == STAGE_NACL_EGRESS;
@@ -179,11 +68,11 @@ static int stage_map(struct build *b, enum pipeline_stage stage, const struct pi
 		return map_const(b, map, v.verdict != VERDICT_REJECT, &v);
 	if (stage == STAGE_SG_EGRESS || stage == STAGE_SG_INGRESS)
 		return sg_keys_map(b, &s, &v, f, map);
-	return nacl_rules_map(b, &s, &v, f, map);
+	return reach_rules_nacl(b, &s, &v, f, map);
 }
 
 /* The route stage does not look at ports or types: one verdict. */
-static int route_map(struct build *b, const struct pipeline_end *src,
+static int route_map(struct reach_build *b, const struct pipeline_end *src,
 		     const struct pipeline_end *dst, const struct flow *f, bool request,
 		     struct reach_map *map)
 {
@@ -202,7 +91,7 @@ static int route_map(struct build *b, const struct pipeline_end *src,
 /* A reply NACL stage over the whole ephemeral range: one verdict, as
  * nacl_evaluate_ports gives it (the rule of the first refused port, else
  * of the lowest port). */
-static int eph_map(struct build *b, uint16_t lo, uint16_t hi, struct reach_map *full,
+static int eph_map(struct reach_build *b, uint16_t lo, uint16_t hi, struct reach_map *full,
 		   struct reach_map *map)
 {
 	const struct reach_seg *pick = NULL;
@@ -244,7 +133,7 @@ static void icmp_echo(enum ip_family fam, uint8_t *req_type, uint8_t *reply_type
 
 /* An ICMP response stage: only echo requests (any code) have one; every
  * other key passes with "no response". */
-static int icmp_response_map(struct build *b, struct reach_map *full, uint8_t req_type,
+static int icmp_response_map(struct reach_build *b, struct reach_map *full, uint8_t req_type,
 			     uint8_t reply_type, struct reach_map *map)
 {
 	uint32_t key = REACH_ICMP_KEY(reply_type, 0);
@@ -275,7 +164,7 @@ struct reply_icmp {
 /* A response map over every key (full, built with result r) reduced to
  * what a request key depends on: TCP/UDP one verdict for the client's
  * whole ephemeral range, ICMP one for echo requests. Frees full. */
-static int response_reduce(struct build *b, int r, struct reach_map *full,
+static int response_reduce(struct reach_build *b, int r, struct reach_map *full,
 			   const struct reply_icmp *ic, struct reach_map *map)
 {
 	if (!r && class_has_ports(b->cls))
@@ -289,7 +178,7 @@ static int response_reduce(struct build *b, int r, struct reach_map *full,
 /* A response NACL stage (server -> client), reduced to what a request key
  * depends on: TCP/UDP one verdict for the whole ephemeral range, ICMP one
  * for echo requests, other protocols key by key. */
-static int response_nacl(struct build *b, const struct pipeline_end *server,
+static int response_nacl(struct reach_build *b, const struct pipeline_end *server,
 			 const struct pipeline_end *client, bool egress, const struct flow *reply,
 			 const struct reply_icmp *ic, struct reach_map *map)
 {
@@ -303,7 +192,7 @@ static int response_nacl(struct build *b, const struct pipeline_end *server,
 	return response_reduce(b, r, &full, ic, map);
 }
 
-static int response_route(struct build *b, const struct pipeline_end *server,
+static int response_route(struct reach_build *b, const struct pipeline_end *server,
 			  const struct pipeline_end *client, const struct flow *reply,
 			  const struct reply_icmp *ic, struct reach_map *map)
 {
@@ -320,7 +209,7 @@ static int response_route(struct build *b, const struct pipeline_end *server,
  * the receiver's; skipped where the inside ENI shares that subnet. A
  * response (ic set) passes the far end's packets to the NAT gateway's
  * own ports and the NAT gateway's to the client's ephemeral range. */
-static int hop_maps(struct build *b, const struct pipeline_end *src,
+static int hop_maps(struct reach_build *b, const struct pipeline_end *src,
 		    const struct pipeline_end *dst, const struct flow *f,
 		    const struct reply_icmp *ic, struct reach_path *p)
 {
@@ -347,7 +236,7 @@ static int hop_maps(struct build *b, const struct pipeline_end *src,
 		struct stage_scope scope;
 		pipeline_subnet_nacl_scope(b->lab, subnet, egress, f, &why, &scope);
 		r = scope.decided ? map_const(b, ic ? &full : map, false, &why)
-				  : nacl_rules_map(b, &scope, &why, f, ic ? &full : map);
+				  : reach_rules_nacl(b, &scope, &why, f, ic ? &full : map);
 		bool nat_ports = !outbound && !egress;
 		if (!r && ic && class_has_ports(b->cls))
 			r = eph_map(b, nat_ports ? PIPELINE_NAT_PORT_LO : b->o->eph_lo,
@@ -362,7 +251,7 @@ static int hop_maps(struct build *b, const struct pipeline_end *src,
 /* The response's stages (contract 4): its SG stages pass by tracking (or
  * the rule of an untracked flow) and never reject, so only the NACLs and
  * the route are left. */
-static int response_maps(struct build *b, const struct pipeline_end *src,
+static int response_maps(struct reach_build *b, const struct pipeline_end *src,
 			 const struct pipeline_end *dst, const struct flow *req, bool route,
 			 struct reach_path *p)
 {
@@ -407,7 +296,7 @@ int reach_path_build_indexed(const struct lab *lab, const struct sg_members *mem
 			     enum reach_class c, const struct reach_opts *o, struct reach_path *out)
 {
 	memset(out, 0, sizeof(*out));
-	struct build b = {
+	struct reach_build b = {
 	    .lab = lab, .cls = c, .o = o, .members = members, .key_max = reach_class_key_max(c)};
 	b.proto = reach_class_proto(c, (enum ip_family)src_addr->family);
 	b.key_proto = c == REACH_OTHER ? PROTO_ALL : b.proto;

@@ -5,7 +5,6 @@
  * order, then rule order, so explanations are stable.
  */
 #include "sg.h"
-#include "sgtable.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -140,24 +139,6 @@ bool sg_evaluate_scan(const struct lab *lab, const struct eni *eni, bool egress,
 	return false;
 }
 
-/* The lab's compiled table for the packet, or NULL: scan. A table cuts
- * the IPv4 and IPv6 spaces only. */
-static const struct sg_table *table_for(const struct lab *lab, const struct eni *eni, bool egress,
-					const struct flow *f)
-{
-	if (!lab->sg_tables || (f->src.family != IP_V4 && f->src.family != IP_V6) ||
-	    f->dst.family != f->src.family)
-		return NULL;
-	return sg_tables_find(lab, eni, egress);
-}
-
-bool sg_evaluate(const struct lab *lab, const struct eni *eni, bool egress, const struct flow *f,
-		 struct sg_match *m)
-{
-	const struct sg_table *t = table_for(lab, eni, egress, f);
-	return t ? sg_table_evaluate(t, f, m) : sg_evaluate_scan(lab, eni, egress, f, m);
-}
-
 bool sg_rule_is_all_addresses(const struct sg_rule *r, uint8_t family)
 {
 	return r->peer_kind == SG_PEER_CIDR && ip_prefix_is_all(&r->cidr) &&
@@ -200,14 +181,6 @@ bool sg_flow_untracked_scan(const struct lab *lab, const struct eni *eni, bool e
 	if (reverse)
 		*reverse = back;
 	return open_rule && back.group >= 0;
-}
-
-bool sg_flow_is_untracked(const struct lab *lab, const struct eni *eni, bool egress,
-			  const struct flow *f, struct sg_match *reverse)
-{
-	const struct sg_table *t = table_for(lab, eni, egress, f);
-	return t ? sg_table_untracked(t, f, reverse)
-		 : sg_flow_untracked_scan(lab, eni, egress, f, reverse);
 }
 
 static void ports_text(const struct sg_rule *r, char *buf, size_t len)

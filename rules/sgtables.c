@@ -170,3 +170,31 @@ bool sg_tables_stats(const struct lab *lab, struct sg_tables_stats *out)
 	*out = lab->sg_tables->stats;
 	return true;
 }
+
+/* The lab's SG answers: from its compiled tables when it has them (the
+ * daemon's labs), else by scanning the rules (sg.c); the same answers. */
+/* The lab's compiled table for the packet, or NULL: scan. A table cuts
+ * the IPv4 and IPv6 spaces only. */
+static const struct sg_table *table_for(const struct lab *lab, const struct eni *eni, bool egress,
+					const struct flow *f)
+{
+	if (!lab->sg_tables || (f->src.family != IP_V4 && f->src.family != IP_V6) ||
+	    f->dst.family != f->src.family)
+		return NULL;
+	return sg_tables_find(lab, eni, egress);
+}
+
+bool sg_evaluate(const struct lab *lab, const struct eni *eni, bool egress, const struct flow *f,
+		 struct sg_match *m)
+{
+	const struct sg_table *t = table_for(lab, eni, egress, f);
+	return t ? sg_table_evaluate(t, f, m) : sg_evaluate_scan(lab, eni, egress, f, m);
+}
+
+bool sg_flow_is_untracked(const struct lab *lab, const struct eni *eni, bool egress,
+			  const struct flow *f, struct sg_match *reverse)
+{
+	const struct sg_table *t = table_for(lab, eni, egress, f);
+	return t ? sg_table_untracked(t, f, reverse)
+		 : sg_flow_untracked_scan(lab, eni, egress, f, reverse);
+}

@@ -1,0 +1,115 @@
+/*
+ * The data path's call when the lab has NAT gateways (forward.h): a packet
+ * to a NAT gateway's Elastic IP is a reply only if its table knows the
+ * port, from the very host and port the connection went to; the rest is
+ * forward_packet's decision, then the table's mapping for what leaves
+ * through a NAT gateway. Above forward_ct.c and forward_nat.c, called by
+ * neither.
+ */
+#include "forward-private.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "natgw.h"
+#include "packet.h"
+#include "pipeline-private.h"
+
+/* The NAT gateway whose Elastic IP a is, or -1 (lab->gateways is short: a
+ * scan of addresses, no id compared). */
+static int32_t nat_of_public(const struct lab *lab, const struct ip_addr *a)
+{
+	for (size_t i = 0; i < lab->n_gateways; i++) {
+		const struct gateway *g = &lab->gateways[i];
+		if (g->kind == GW_NAT && g->has_public_ip && ip_addr_eq(&g->public_ip, a))
+			return (int32_t)i;
+	}
+	return -1;
+}
+
+/* The ports a NAT gateway translates: TCP/UDP ports, an ICMP echo's
+ * identifier (the request's out, the reply's back). false for anything
+ * else (ICMP errors, other protocols, later fragments). */
+static bool nat_ports(const struct pkt *p, bool echo_reply, uint16_t *own, uint16_t *far)
+{
+	if (p->has_ports && (p->proto == PROTO_TCP || p->proto == PROTO_UDP)) {
+		*own = echo_reply ? p->dport : p->sport;
+		*far = echo_reply ? p->sport : p->dport;
+		return true;
+	}
+	uint8_t type = echo_reply ? 0 : 8; /* ICMP echo reply / request */
+	if (p->has_icmp && p->proto == PROTO_ICMP && !p->icmp_error && p->icmp_type == type) {
+		*own = p->icmp_id;
+		*far = 0;
+		return true;
+	}
+	return false;
+}
+
+static void unsolicited(struct fwd_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->drop = FWD_DROP_NAT_UNSOLICITED;
+	d->drop_side = -1;
+	d->res.verdict = VERDICT_SKIPPED;
+	d->res.rejected_at = -1;
+	d->egress = (struct fwd_port){FWD_PORT_NONE, -1};
+	d->nat.gateway = -1;
+	d->side[0].eni = d->side[1].eni = -1;
+}
+
+void forward_nat_packet(const struct lab *lab, struct conntrack *ct, struct natgw *nat,
+			uint64_t now_ns, const struct fwd_port *port, const struct pkt *p,
+			struct fwd_decision *d)
+{
+	int32_t gw = -1;
+	if (port->kind == FWD_PORT_OUTSIDE && p->kind == PKT_IPV4)
+		gw = nat_of_public(lab, &p->dst);
+	if (gw < 0) {
+		forward_packet(lab, ct, now_ns, port, p, d);
+		return;
+	}
+	uint16_t nat_port, far_port;
+	struct natgw_key k;
+	if (!nat || !nat_ports(p, true, &nat_port, &far_port) ||
+	    natgw_inbound(nat, (uint32_t)gw, p->proto, &p->src, far_port, nat_port, now_ns, &k) <
+		0) {
+		unsolicited(d);
+		return;
+	}
+	/* decided as the reply it becomes: to the instance's address and port */
+	struct pkt back = *p;
+	back.dst = k.inside;
+	if (back.has_ports)
+		back.dport = k.inside_port;
+	else
+		back.icmp_id = k.inside_port;
+	fwd_packet_as(lab, ct, now_ns, port, &back, nat_port, d);
+	d->nat.gateway = gw;
+	d->nat.port = nat_port;
+	d->xlate.dst = true;
+	d->xlate.dst_addr = k.inside;
+	d->xlate.dport = true;
+	d->xlate.dport_val = k.inside_port;
+}
+
+void forward_nat_commit(struct conntrack *ct, struct natgw *nat, uint64_t now_ns, uint32_t gen,
+			const struct pkt *p, struct fwd_decision *d)
+{
+	if (d->drop == FWD_PASS && d->nat.out) {
+		struct natgw_key k = {.gateway = (uint32_t)d->nat.gateway,
+				      .proto = p->proto,
+				      .inside = p->src,
+				      .far = p->dst};
+		uint16_t port;
+		if (!nat || !d->xlate.src || !nat_ports(p, false, &k.inside_port, &k.far_port) ||
+		    natgw_outbound(nat, &k, now_ns, &port) < 0) {
+			d->drop = FWD_DROP_NAT_PORTS;
+			return;
+		}
+		d->nat.port = port;
+		d->xlate.sport = true;
+		d->xlate.sport_val = port;
+	}
+	forward_commit(ct, now_ns, gen, p, d);
+}
