@@ -47,6 +47,8 @@ struct topology_private {
 	struct nft_lab *nft;
 	int router_ethtool_fd; /* ioctl socket in the router namespace */
 	bool router_created;
+	/* topology_end_processes ran: destroy need not scan /proc again. */
+	bool processes_ended;
 	struct port_state *ps;
 	struct topo_features features;
 	const volatile sig_atomic_t *stop; /* from topology_options */

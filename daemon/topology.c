@@ -70,6 +70,7 @@ size_t topology_end_processes(struct topology *t)
 	if (t->priv->router_created)
 		names[n++] = t->router_ns;
 	ended = netns_end_processes(names, n, TOPOLOGY_END_GRACE_MS);
+	t->priv->processes_ended = true;
 	free(names);
 	return ended;
 }
@@ -137,7 +138,8 @@ void topology_destroy(struct topology *t)
 	if (!t)
 		return;
 	pv = t->priv;
-	topology_end_processes(t);
+	if (!pv->processes_ended)
+		topology_end_processes(t);
 	/* Table first: its chains hook the ports about to go. */
 	nft_lab_delete(pv->nft);
 	pv->nft = NULL;

@@ -20,11 +20,11 @@
 # paths exist at once and every figure is taken on one, then the other,
 # round by round, so that both see the same moments of a noisy machine.
 #
-# Then the scale figure: for each size in SCALE, a lab of that many ENIs
-# over 20 subnets and 50 security groups, started and stopped by vpcfwd
-# (seconds to ready, daemon RSS, seconds to stop, namespaces left) beside
-# the floor (ip netns + one veth pair per ENI, batched, and their removal),
-# and the daemon's bytes per ENI between the two sizes.
+# Then the scale figure (tests/bench/scale.sh): for each size in SCALE, an
+# account-sized lab of that many ENIs started and stopped by vpcfwd
+# (seconds to ready, seconds to stop, RSS, what was left) beside the floor
+# (ip netns + one veth pair per ENI, batched, and their removal), and the
+# daemon's bytes per ENI between the two sizes.
 #
 # usage: sudo tests/bench/datapath.sh [BUILD_DIR]
 #        env: RUNS=3 SECS=5 OFFLOADS="off" UDP_RATE=2G SCALE="100 1000" ("": none)
@@ -307,84 +307,11 @@ for off in $OFFLOADS; do
 done
 
 # ---------------------------------------------------------------- scale
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-scale_lab() { # N FILE: N ENIs (at most 1000: names fit the loader's 10)
-	python3 - "$1" "$ID" >"$2" <<-'EOF'
-	import json, sys
-	n, run = int(sys.argv[1]), sys.argv[2]
-	allow = [{"rule": 100, "action": "allow", "proto": "all", "cidr": "10.90.0.0/16"}]
-	subnets = [{"name": "s%d" % s, "cidr": "10.90.%d.0/22" % (4 * s), "nacl": "open"} for s in range(20)]
-	sgs = [{"name": "g%d" % g, "ingress": [{"proto": "tcp", "ports": str(1000 + g), "from": "10.90.0.0/16"}],
-	        "egress": [{"proto": "all", "to": "10.90.0.0/16"}]} for g in range(50)]
-	enis = [{"name": "e%d-%s" % (i, run), "subnet": "s%d" % (i % 20),
-	         "ip": "10.90.%d.%d" % (4 * (i % 20) + (i // 20) // 250, (i // 20) % 250 + 4),
-	         "groups": ["g%d" % (i % 50)]} for i in range(n)]
-	vpc = {"name": "scale", "cidr": "10.90.0.0/16", "subnets": subnets, "security_groups": sgs,
-	       "nacls": [{"name": "open", "ingress": allow, "egress": allow}], "enis": enis}
-	json.dump({"lab": "bench-scale", "vpcs": [vpc]}, sys.stdout)
-	EOF
-}
-
-scale_daemon() { # N: prints "ready_s rss_kib stop_s namespaces_left"
-	local t0 ready rss stop
-	scale_lab "$1" "$TMP/scale.json"
-	: >"$TMP/scale.log"
-	t0=$(now)
-	"$VPCFWD" --lab "$TMP/scale.json" --name "$ID" 2>>"$TMP/scale.log" &
-	DAEMON=$!
-	until grep -q 'ready: lab' "$TMP/scale.log"; do
-		kill -0 "$DAEMON" 2>/dev/null || { echo "- - - -"; DAEMON=; return; }
-		sleep 0.05
-	done
-	ready=$(since "$t0")
-	sleep 1
-	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON/status")
-	t0=$(now)
-	daemon_down
-	stop=$(since "$t0")
-	echo "$ready $rss $stop $(ip netns list | grep -cE "^vpcfw-(.*-)?$ID$")"
-}
-
-scale_floor() { # N: prints "up_s down_s" of ip netns + a veth pair per ENI
-	local i t0 up
-	{
-		echo "netns add kfr-$ID"
-		for i in $(seq "$1"); do echo "netns add kf$i-$ID"; done
-		for i in $(seq "$1"); do
-			echo "link add eth0 netns kf$i-$ID type veth peer name p$i netns kfr-$ID"
-		done
-	} >"$TMP/up.batch"
-	{
-		for i in $(seq "$1"); do echo "netns del kf$i-$ID"; done
-		echo "netns del kfr-$ID"
-	} >"$TMP/down.batch"
-	t0=$(now)
-	ip -batch "$TMP/up.batch" >/dev/null 2>&1
-	up=$(since "$t0")
-	t0=$(now)
-	ip -batch "$TMP/down.batch" >/dev/null 2>&1
-	echo "$up $(since "$t0")"
-}
-
+# One scale figure for the project: tests/bench/scale.sh measures it (the
+# account-sized lab of ../shared/tools/biglab.py beside the ip netns + veth
+# floor); this benchmark prints it after the traffic figures.
 if [ -n "$SCALE" ]; then
 	echo
-	echo "scale (20 subnets, 50 security groups; floor: ip netns + a veth pair per ENI, batched)"
-	printf '%-6s %9s %9s %10s %5s %14s %14s\n' ENIs "ready, s" "stop, s" "RSS, MiB" left \
-		"floor up, s" "floor down, s"
-	prev_n= prev_rss=
-	for n in $SCALE; do
-		read -r ready rss stop left < <(scale_daemon "$n")
-		read -r fup fdown < <(scale_floor "$n")
-		printf '%-6s %9s %9s %10s %5s %14s %14s\n' "$n" "$ready" "$stop" \
-			"$(awk -v r="$rss" 'BEGIN { if (r + 0 > 0) printf "%.1f", r / 1024; else print "-" }')" \
-			"$left" "$fup" "$fdown"
-		if [ -n "$prev_n" ] && [ "$rss" != - ] && [ "$prev_rss" != - ]; then
-			echo "daemon bytes per ENI (RSS, $prev_n -> $n ENIs):" \
-				"$(awk -v a="$prev_rss" -v b="$rss" -v m="$prev_n" -v n="$n" \
-					'BEGIN { printf "%.0f", (b - a) * 1024 / (n - m) }')"
-		fi
-		prev_n=$n prev_rss=$rss
-	done
+	# shellcheck disable=SC2086 # SCALE is a list of sizes
+	VPCFW_BINARY_DIR=$BUILD bash "$SRC/tests/bench/scale.sh" $SCALE
 fi

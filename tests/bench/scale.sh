@@ -8,7 +8,13 @@
 #          systemd READY=1), and the topology's share (until its "lab ...
 #          built" line); RSS: the daemon's VmRSS then (and its peak);
 #   stop:  SIGTERM until the process is gone; then checked: no namespace,
-#          bind mount or run file of the lab left ("left" counts them).
+#          bind mount or run file of the lab left, and none of the processes
+#          started in it with `vpcfw exec` ("left" counts them all);
+#   bytes per ENI: the RSS difference between two sizes over their ENIs.
+#
+# EXEC=K starts `vpcfw exec ENI -- sleep` in the first K ENIs once the lab
+# is ready (not timed), so that the stop also ends them (default 0).
+# tests/bench/datapath.sh prints this figure as its scale part.
 #
 # The lab: ../shared/tools/biglab.py N when it is there (20 subnets, 50
 # security groups of 20 rules, 20 NACLs; BIGLAB=path overrides), else a
@@ -20,14 +26,17 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${VPCFW_BINARY_DIR:-$src/build}
 biglab=${BIGLAB:-$src/../shared/tools/biglab.py}
 sizes=("$@")
+exec_n=${EXEC:-0}
 [ ${#sizes[@]} -gt 0 ] || sizes=(100 1000)
 tag=s$(printf '%04x' $((($$ ^ RANDOM) & 0xffff)))
 tmp=$(mktemp -d "/tmp/vpcfw-scale-$tag.XXXXXX")
 pid=
+procs=()
 
 ours() { ip netns list 2>/dev/null | awk '{print $1}' | grep -cE -- "-$tag(-[0-9]+)?$"; }
 cleanup() {
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	for p in "${procs[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E -- "-$tag(-[0-9]+)?$"); do
 		ip netns del "$n" 2>/dev/null
 	done
@@ -70,6 +79,17 @@ floor() { # N: "create remove" in ms
 	echo "$((t1 - t0)) $((t2 - t1))"
 }
 
+exec_in() { # K: a sleep in each of the first K ENIs of this run, by vpcfw exec
+	local n
+	for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E -- "^vpcfw-.*-$tag$" |
+		grep -v "^vpcfw-router-" | head -n "$1"); do
+		"$bin/vpcfw" exec "${n#vpcfw-}" -- sleep 600 </dev/null >/dev/null 2>&1 &
+		procs+=($!)
+	done
+	sleep 0.5 # until they have joined their namespaces
+}
+alive() { local p k=0; for p in "${procs[@]}"; do kill -0 "$p" 2>/dev/null && k=$((k + 1)); done; echo $k; }
+
 kib() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 
 
@@ -90,21 +110,26 @@ daemon() { # N: "ready built stop rss_kib hwm_kib left", ms and KiB
 	[ -n "$tb" ] || tb=$t1
 	rss=$(kib "$pid" VmRSS)
 	hwm=$(kib "$pid" VmHWM)
+	procs=()
+	[ "$exec_n" -gt 0 ] && exec_in "$exec_n"
 	t2=$(now_ms)
 	kill -TERM "$pid"
 	wait "$pid"
 	pid=
 	t3=$(now_ms)
-	left=$(($(ours) + $(grep -c "/run/netns/.*-$tag " /proc/mounts) + $(ls "/run/vpcfw/$tag" 2>/dev/null | wc -l)))
+	sleep 0.1 # SIGKILLed ones: until their parent (this shell) has reaped them
+	left=$(($(ours) + $(grep -c "/run/netns/.*-$tag " /proc/mounts) + $(ls "/run/vpcfw/$tag" 2>/dev/null | wc -l) + $(alive)))
 	echo "$((t1 - t0)) $((tb - t0)) $((t3 - t2)) $rss $hwm $left"
 }
 
 echo "# vpcfwd at scale vs. the ip-netns+veth floor ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), $(free -g | awk '/^Mem:/ {print $7}') GiB available)"
 echo "# ready (topology: its share, until the lab's namespaces are built), stop, RSS at ready,"
-echo "# left: namespaces, mounts and run files of the lab after the stop"
+echo "# left: namespaces, mounts and run files of the lab and processes started in it after the stop"
+[ "$exec_n" -gt 0 ] && echo "# $exec_n processes started with vpcfw exec in the lab before each stop"
 fmt='%-6s %-13s %-13s %-10s %-10s %-10s %-10s %-10s %s\n'
 printf "$fmt" ENIs floor-create floor-remove ready topology stop RSS peak-RSS left
 per_eni=0 # KiB of RSS per ENI seen so far: a size that cannot fit is skipped
+prev_n= prev_rss=
 for n in "${sizes[@]}"; do
 	avail=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
 	if [ $((per_eni * n * 5 / 4)) -gt "$avail" ]; then
@@ -117,4 +142,7 @@ for n in "${sizes[@]}"; do
 	per_eni=$(($6 / n))
 	printf "$fmt" "$n" "$(secs "$1") s" "$(secs "$2") s" "$(secs "$3") s" "$(secs "$4") s" \
 		"$(secs "$5") s" "$(($6 / 1024)) MiB" "$(($7 / 1024)) MiB" "$8"
+	[ -n "$prev_n" ] && [ "$n" != "$prev_n" ] &&
+		echo "daemon bytes per ENI (RSS, $prev_n -> $n ENIs): $((($6 - prev_rss) * 1024 / (n - prev_n)))"
+	prev_n=$n prev_rss=$6
 done
