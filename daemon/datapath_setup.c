@@ -365,16 +365,6 @@ void datapath_destroy(struct datapath *dp)
 
 /* ------------------------------------------------------------- reload */
 
-static bool dp_same_addrs(const struct ip_addr *a, size_t na, const struct ip_addr *b, size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++)
-		if (!ip_addr_eq(&a[i], &b[i]))
-			return false;
-	return true;
-}
-
 static bool dp_same_subnet(const struct lab *a, const struct eni *x, const struct lab *b,
 			   const struct eni *y)
 {
@@ -401,8 +391,7 @@ static bool dp_same_topology(const struct lab *a, const struct lab *b, char *err
 		const struct eni *x = &a->enis[i], *y = &b->enis[i];
 
 		if (strcmp(x->id, y->id) != 0 || !dp_same_subnet(a, x, b, y) ||
-		    !dp_same_addrs(x->ipv4, x->n_ipv4, y->ipv4, y->n_ipv4) ||
-		    !dp_same_addrs(x->ipv6, x->n_ipv6, y->ipv6, y->n_ipv6)) {
+		    !lab_eni_same_addrs(x, y)) {
 			snprintf(err, errlen, "reload changes ENI %s (id, subnet or addresses)",
 				 x->id);
 			return false;
@@ -519,25 +508,18 @@ static int dp_topology_is(const struct topology *topo, const struct lab *lab, ch
 			 topo->n_ports, lab->n_enis + lab->n_outside);
 		return -EINVAL;
 	}
-	for (size_t j = 0; j < lab->n_enis; j++) {
-		const struct topology_port *tp = topology_port_of_eni(topo, (int32_t)j);
+	for (size_t j = 0; j < lab->n_enis + lab->n_outside; j++) {
+		bool eni = j < lab->n_enis;
+		int32_t k = (int32_t)(eni ? j : j - lab->n_enis);
+		const struct topology_port *tp =
+		    eni ? topology_port_of_eni(topo, k) : topology_port_of_outside(topo, k);
+		int bad = eni ? topology_eni_netns(lab, k, want, sizeof(want))
+			      : topology_outside_netns(lab, k, want, sizeof(want));
 
-		if (!tp || topology_eni_netns(lab, (int32_t)j, want, sizeof(want)) ||
-		    strcmp(tp->netns, want)) {
-			snprintf(err, errlen,
-				 "reload changes ENI %s but the topology was not updated",
-				 lab->enis[j].id);
-			return -EINVAL;
-		}
-	}
-	for (size_t j = 0; j < lab->n_outside; j++) {
-		const struct topology_port *tp = topology_port_of_outside(topo, (int32_t)j);
-
-		if (!tp || topology_outside_netns(lab, (int32_t)j, want, sizeof(want)) ||
-		    strcmp(tp->netns, want)) {
-			snprintf(err, errlen,
-				 "reload changes outside host %s but the topology was not updated",
-				 lab->outside[j].name);
+		if (!tp || bad || strcmp(tp->netns, want)) {
+			snprintf(err, errlen, "reload changes %s %s but the topology was not updated",
+				 eni ? "ENI" : "outside host",
+				 eni ? lab->enis[k].id : lab->outside[k].name);
 			return -EINVAL;
 		}
 	}
