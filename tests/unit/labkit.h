@@ -25,6 +25,8 @@
 #include "arena.h"
 #include "flow.h"
 #include "model.h"
+#include "diag.h"
+#include "load.h"
 
 #define KIT_MAX 64  /* of each kind of object */
 #define KIT_LIST 64 /* NACL entries per direction, routes, prefix list CIDRs */
@@ -410,6 +412,26 @@ static inline void kit_finish(struct lab *lab)
 				sg->members[sg->n_members++] = e->ipv6[k];
 		}
 	}
+}
+
+/* A file of the source tree (ctest sets VPCFW_SOURCE_DIR; by hand, run
+ * from the build's tests directory), loaded as vpcfw loads it; NULL when
+ * it does not load. */
+static inline struct lab *kit_load_source(const char *rel)
+{
+	const char *root = getenv("VPCFW_SOURCE_DIR");
+	char path[4096];
+	struct lab_load_opts o;
+	struct diag_list d;
+	struct lab *lab = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", root ? root : "../..", rel);
+	lab_load_opts_init(&o);
+	diag_init(&d);
+	if (lab_load(path, &o, &lab, &d) != 0)
+		lab = NULL;
+	diag_free(&d);
+	return lab;
 }
 
 #endif

@@ -18,6 +18,7 @@
 #include "conntrack.h"
 #include "forward.h"
 #include "labkit.h"
+#include "fwdkit.h"
 #include "packet.h"
 #include "pipeline.h"
 #include "query.h"
@@ -227,35 +228,6 @@ static void test_hairpin_across_vpcs(void **state)
 	check_tcp80(w->lab, "eni-a", "eni-x", &c);
 	assert_int_equal(c.request.stages[2].reason, REASON_OTHER_VPC);
 	world_free(w);
-}
-
-static struct conntrack *make_ct(size_t n_zones)
-{
-	struct ct_config cfg = {
-	    .capacity = 64, .n_zones = (uint32_t)n_zones, .allowance = 16, .hash_seed = 7};
-	cfg.timeouts = (struct ct_timeouts){.tcp_established = 3600,
-					    .tcp_transient = 60,
-					    .udp_stream = 180,
-					    .udp = 30,
-					    .icmp = 30,
-					    .other = 600};
-	struct conntrack *ct;
-	assert_int_equal(ct_create(&cfg, &ct), 0);
-	return ct;
-}
-
-static struct pkt tcp_pkt(const char *src, const char *dst, uint16_t sport, uint16_t dport,
-			  uint8_t flags)
-{
-	return (struct pkt){.kind = PKT_IPV4,
-			    .src = kit_addr(src),
-			    .dst = kit_addr(dst),
-			    .proto = PROTO_TCP,
-			    .l3_len = 60,
-			    .has_ports = true,
-			    .sport = sport,
-			    .dport = dport,
-			    .tcp_flags = flags};
 }
 
 static struct fwd_port eni_port(int32_t eni)

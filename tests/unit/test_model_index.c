@@ -14,23 +14,13 @@
 
 #include <cmocka.h>
 
-#include "diag.h"
-#include "load.h"
-#include "model.h"
+#include "labkit.h"
 
 static struct lab *load_rel(const char *rel)
 {
-	const char *root = getenv("VPCFW_SOURCE_DIR");
-	char path[4096];
-	struct lab_load_opts o;
-	struct diag_list d;
-	struct lab *lab = NULL;
+	struct lab *lab = kit_load_source(rel);
 
-	snprintf(path, sizeof(path), "%s/%s", root ? root : "../..", rel);
-	lab_load_opts_init(&o);
-	diag_init(&d);
-	assert_int_equal(lab_load(path, &o, &lab, &d), 0);
-	diag_free(&d);
+	assert_non_null(lab);
 	assert_non_null(lab->addr_index);
 	return lab;
 }

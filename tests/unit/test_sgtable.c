@@ -286,16 +286,8 @@ static void test_over_budget_scans(void **state)
 
 static struct lab *load_example(const char *rel)
 {
-	const char *root = getenv("VPCFW_SOURCE_DIR");
-	char path[4096];
-	struct lab_load_opts o;
-	struct diag_list d;
-	struct lab *lab = NULL;
-	snprintf(path, sizeof(path), "%s/%s", root ? root : "../..", rel);
-	lab_load_opts_init(&o);
-	diag_init(&d);
-	assert_int_equal(lab_load(path, &o, &lab, &d), 0);
-	diag_free(&d);
+	struct lab *lab = kit_load_source(rel);
+	assert_non_null(lab);
 	return lab;
 }
 
