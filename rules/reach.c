@@ -79,7 +79,8 @@ static int route_map(struct reach_build *b, const struct pipeline_end *src,
 	struct stage_verdict v;
 	map->flow = *f;
 	pipeline_route_stage(b->lab, src, dst, f, &v);
-	/* pipeline_check's refuse_endpoint_inbound */
+	/* a request from outside opens nothing through an outbound-only
+	 * gateway: rules/forward.c refuse_inbound, for a flow no ENI tracks */
 	if (request && src->kind == END_OUTSIDE && v.verdict == VERDICT_ACCEPT &&
 	    pipeline_route_outbound_only(v.reason)) {
 		v.verdict = VERDICT_REJECT;
