@@ -44,6 +44,8 @@ static struct fwd_port dp_fwd_port(const struct topology_port *tp)
 {
 	if (tp->kind == TOPOLOGY_PORT_ENI)
 		return (struct fwd_port){FWD_PORT_ENI, tp->eni};
+	if (tp->kind == TOPOLOGY_PORT_REMOTE) /* a lab split across hosts */
+		return (struct fwd_port){FWD_PORT_REMOTE, -1};
 	return (struct fwd_port){FWD_PORT_OUTSIDE, tp->outside};
 }
 

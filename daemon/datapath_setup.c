@@ -24,6 +24,7 @@
 #include "outfile.h"
 #include "port.h"
 #include "topology.h"
+#include "topology_remote.h"
 
 #define DP_FLOWLOG_CAPACITY 65536
 /* The largest conntrack pool (4 Mi entries, 416 MiB touched only as it
@@ -276,6 +277,8 @@ static int dp_map_ports(struct datapath *dp, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < dp->n_enis; i++) {
 		dp->enis[i].tp = topology_port_of_eni(topo, (int32_t)i);
+		if (!dp->enis[i].tp && dp->lab->enis[i].remote) /* reached over the link */
+			dp->enis[i].tp = topology_port_remote(topo);
 		if (!dp->enis[i].tp) {
 			snprintf(err, errlen, "datapath: ENI %s has no port", dp->lab->enis[i].id);
 			return -EINVAL;

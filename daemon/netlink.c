@@ -518,6 +518,15 @@ int nl_link_set_group(struct nl *nl, int ifindex, uint32_t group)
 	return nl_talk(nl, nlh, NULL, NULL);
 }
 
+int nl_link_set_netns(struct nl *nl, int ifindex, int nsfd)
+{
+	char buf[NL_BUF_SIZE] = {0};
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, ifindex);
+
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)nsfd);
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
 /* RTM_DELLINK without an index and with IFLA_GROUP: the kernel unregisters
  * the whole group in one batch (one RCU grace period, not one per link). */
 int nl_group_del(struct nl *nl, uint32_t group)

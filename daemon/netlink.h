@@ -90,6 +90,8 @@ int nl_link_del(struct nl *nl, int ifindex);
 
 /* Moves a link into a link group. */
 int nl_link_set_group(struct nl *nl, int ifindex, uint32_t group);
+/* Moves a link of nl's namespace into the namespace nsfd refers to. */
+int nl_link_set_netns(struct nl *nl, int ifindex, int nsfd);
 
 /* Deletes every link of group (group != 0) at once: one request, and the
  * kernel unregisters them together instead of waiting for RCU per link.

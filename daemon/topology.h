@@ -64,7 +64,9 @@ struct topology_options {
 	const volatile sig_atomic_t *stop;
 };
 
-enum topology_port_kind { TOPOLOGY_PORT_ENI, TOPOLOGY_PORT_OUTSIDE };
+/* TOPOLOGY_PORT_REMOTE: the link to the hosts owning the lab's remote
+ * ENIs (topology_remote.h), no namespace of its own. */
+enum topology_port_kind { TOPOLOGY_PORT_ENI, TOPOLOGY_PORT_OUTSIDE, TOPOLOGY_PORT_REMOTE };
 
 /* One veth pair: eth0 in an ENI's or outside host's namespace, the port
  * in the router namespace. */
@@ -89,7 +91,9 @@ struct topology {
 	int router_nsfd;		/* open fd of the router namespace */
 	uint32_t mtu;
 	bool offloads_kept;
-	struct topology_port *ports; /* ENIs in lab order, then outside hosts */
+	/* ENIs in lab order, then outside hosts: those this host owns (all
+	 * but the remote ones, rules/own.h); then the remote link, if any */
+	struct topology_port *ports;
 	size_t n_ports;
 	/* Namespaces of a dead daemon of this lab removed at start, and the
 	 * processes (vpcfw exec's) still running in them that were ended. */

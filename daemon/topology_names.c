@@ -36,9 +36,12 @@ int topo_port_names(const struct lab *lab, struct topology *t, char *err, size_t
 	unsigned int h = lab_hash4(lab->name);
 	size_t n = 0;
 
-	for (size_t i = 0; i < lab->n_enis + lab->n_outside; i++, n++) {
+	for (size_t i = 0; i < lab->n_enis + lab->n_outside; i++) {
 		struct topology_port *p = &t->ports[n];
 		bool is_eni = i < lab->n_enis;
+
+		if (is_eni ? lab->enis[i].remote : lab->outside[i - lab->n_enis].remote)
+			continue; /* another host's (docs/scale-out.md) */
 
 		p->kind = is_eni ? TOPOLOGY_PORT_ENI : TOPOLOGY_PORT_OUTSIDE;
 		p->eni = is_eni ? (int32_t)i : -1;
@@ -62,7 +65,9 @@ int topo_port_names(const struct lab *lab, struct topology *t, char *err, size_t
 			topo_set_err(err, errlen, "namespace %s is also the router's", p->netns);
 			return -EINVAL;
 		}
+		n++;
 	}
+	t->n_ports = n;
 	return 0;
 }
 

@@ -46,8 +46,10 @@
 #include "loop.h"
 #include "model.h"
 #include "outfile.h"
+#include "own.h"
 #include "reloader.h"
 #include "topology.h"
+#include "topology_remote.h"
 
 extern const unsigned char vpcfw_default_lab[];
 extern const size_t vpcfw_default_lab_len;
@@ -65,6 +67,7 @@ struct options {
 	bool offloads;
 	bool check_only;
 	const char *control_group; /* NULL: control socket root only */
+	const char *own, *remote;  /* a lab split across hosts (docs/scale-out.md) */
 	enum log_level level;
 };
 
@@ -75,7 +78,7 @@ static void usage(FILE *out)
 	    "usage: vpcfwd [--lab PATH] [--name LABNAME] [--flow-log PATH]\n"
 	    "              [--flow-log-format FMT] [--flow-log-interval SECONDS]\n"
 	    "              [--pcap-dir DIR] [--offloads on|off] [--control-group GROUP]\n"
-	    "              [-n] [-v|-q]\n"
+	    "              [--own LIST --remote IFNAME] [-n] [-v|-q]\n"
 	    "\n"
 	    "Builds the lab as network namespaces and filters its real traffic as AWS\n"
 	    "security groups and network ACLs would. Runs in the foreground, logs on\n"
@@ -91,6 +94,7 @@ static void usage(FILE *out)
 	    "  --pcap-dir DIR            save rejected frames as DIR/<eni-id>.pcap\n"
 	    "  --offloads on|off         keep checksum/segmentation offloads (default off)\n"
 	    "  --control-group GROUP     let GROUP use the control socket (default: root only)\n"
+	    "  --own LIST --remote IF    a lab split across hosts: see docs/scale-out.md\n"
 	    "  -n, --check               load and validate the lab, then exit (0 ok, 2 error)\n"
 	    "  -v, --verbose             debug messages\n"
 	    "  -q, --quiet               warnings and errors only\n");
@@ -116,7 +120,7 @@ enum {
 	OPT_PCAPDIR,
 	OPT_OFFLOADS,
 	OPT_NAME,
-	OPT_CONTROL_GROUP
+	OPT_CONTROL_GROUP, OPT_OWN, OPT_REMOTE
 };
 
 /* The field of o an option that only keeps its argument points at, by
@@ -133,6 +137,8 @@ static const char **string_option(struct options *o, int c)
 	    {OPT_FORMAT, offsetof(struct options, flowlog_format)},
 	    {OPT_PCAPDIR, offsetof(struct options, pcap_dir)},
 	    {OPT_CONTROL_GROUP, offsetof(struct options, control_group)},
+	    {OPT_OWN, offsetof(struct options, own)},
+	    {OPT_REMOTE, offsetof(struct options, remote)},
 	};
 
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
@@ -153,6 +159,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"pcap-dir", required_argument, NULL, OPT_PCAPDIR},
 	    {"offloads", required_argument, NULL, OPT_OFFLOADS},
 	    {"control-group", required_argument, NULL, OPT_CONTROL_GROUP},
+	    {"own", required_argument, NULL, OPT_OWN},
+	    {"remote", required_argument, NULL, OPT_REMOTE},
 	    {"check", no_argument, NULL, 'n'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -226,17 +234,20 @@ static void print_diags(const struct diag_list *d)
 			d->n_errors + d->n_warnings - d->n);
 }
 
-/* A lab from path, NULL: the built-in one. At start-up and, for reloads,
- * on the reloader's thread: it touches no daemon state. */
+static const char *own_list; /* --own, set once before any load */
+
+/* A lab from path (NULL: the built-in one), this host's part marked (--own).
+ * At start-up and, for reloads, on the reloader's thread: no daemon state. */
 static int load_source(const char *path, struct lab **out, struct diag_list *diags)
 {
 	struct lab_load_opts lo;
+	int r;
 
 	lab_load_opts_init(&lo);
-	if (path)
-		return lab_load(path, &lo, out, diags);
-	return lab_load_buffer(DEFAULT_LAB_LABEL, (const char *)vpcfw_default_lab,
-			       vpcfw_default_lab_len, &lo, out, diags);
+	r = path ? lab_load(path, &lo, out, diags)
+		 : lab_load_buffer(DEFAULT_LAB_LABEL, (const char *)vpcfw_default_lab,
+				   vpcfw_default_lab_len, &lo, out, diags);
+	return r < 0 || !own_list ? r : lab_own_or_free(out, own_list, diags);
 }
 
 static int load_lab(const struct options *o, struct lab **out)
@@ -439,6 +450,8 @@ static int start(struct daemon *d)
 	int r;
 
 	r = topology_create(d->lab, &to, &d->topo, err, sizeof(err));
+	if (r == 0)
+		r = topology_remote_attach(d->topo, d->lab, d->opts.remote, err, sizeof(err));
 	if (r < 0 && r != -EINTR)
 		log_err("cannot build lab %s: %s", d->name, err);
 	/* Stopped while building: nothing else to start, all to remove. */
@@ -542,6 +555,8 @@ static int reload_apply(struct daemon *d, struct lab *next, char *err, size_t er
 	bool topo = datapath_topology_differs(d->dp, next);
 	int r = 0;
 
+	if (topo && (r = topology_remote_update_check(d->topo, err, errlen)) < 0)
+		return r;
 	if (topo) {
 		r = topology_update(d->topo, d->lab, next, err, errlen);
 		if (r == 0)
@@ -735,6 +750,7 @@ int main(int argc, char **argv)
 	if (r)
 		return r > 0 ? 0 : 2;
 	log_set_level(d.opts.level);
+	own_list = d.opts.own;
 	if (check_flowlog_format(&d.opts) < 0)
 		return 2;
 	if (load_lab(&d.opts, &d.lab) < 0)

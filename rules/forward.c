@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "own.h"
 #include "packet.h"
 #include "pipeline-private.h"
 #include "sg.h"
@@ -58,6 +59,8 @@ enum fwd_frame forward_classify(const struct pkt *p)
 
 bool forward_port_owns(const struct lab *lab, const struct fwd_port *port, const struct ip_addr *a)
 {
+	if (port->kind == FWD_PORT_REMOTE) /* the link sends for the remote ENIs */
+		return lab_eni_remote(lab, lab_eni_by_addr(lab, a));
 	if (port->kind == FWD_PORT_OUTSIDE && valid_index(port->index, lab->n_outside))
 		return ip_addr_eq(&lab->outside[port->index].addr, a);
 	if (port->kind != FWD_PORT_ENI || !valid_index(port->index, lab->n_enis))
@@ -125,6 +128,33 @@ static void side_init(struct fwd_side *s, int32_t eni, const struct flow *f)
 	s->flow = *f;
 }
 
+/*
+ * A lab split across hosts (own.h): an end another host owns has its
+ * stages and its conntrack zone on that host, so it is no ENI of this
+ * one. Only ENI to ENI by private address crosses hosts
+ * (docs/scale-out.md, limits): what would need a gateway or outside host
+ * of another host is dropped as unroutable here, and so is a frame from
+ * the link for another remote ENI (hosts do not relay each other's).
+ */
+static void resolve_split(const struct lab *lab, const struct fwd_input *in,
+			  struct fwd_decision *d)
+{
+	bool src = in->from.kind == END_ENI && lab_eni_remote(lab, in->from.eni);
+	bool dst = d->dst.kind == END_ENI && lab_eni_remote(lab, d->dst.eni);
+	bool far = d->egress.kind == FWD_PORT_OUTSIDE &&
+		   valid_index(d->egress.index, lab->n_outside) &&
+		   lab->outside[d->egress.index].remote;
+
+	if (!src && !dst && !far)
+		return;
+	if (far || (src && dst) || d->path != FWD_PATH_INSIDE) {
+		d->drop = FWD_DROP_UNKNOWN_DEST;
+		return;
+	}
+	d->remote = src ? FWD_REMOTE_SRC : FWD_REMOTE_DST;
+	d->side[src ? 0 : 1].eni = -1;
+}
+
 void forward_resolve(const struct lab *lab, const struct fwd_input *in, struct fwd_decision *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -160,6 +190,8 @@ void forward_resolve(const struct lab *lab, const struct fwd_input *in, struct f
 	}
 	side_init(&d->side[0], from, w);
 	side_init(&d->side[1], d->dst.kind == END_ENI ? d->dst.eni : -1, &seen);
+	if (d->drop == FWD_PASS)
+		resolve_split(lab, in, d);
 }
 
 /* ------------------------------------------------------------- stages */
@@ -199,6 +231,36 @@ static void stages_composed(const struct lab *lab, const struct fwd_input *in,
 	pipeline_nacl_stage_ports(lab, t_peer, t, false, f1, in->port_lo, in->port_hi, &v);
 	pipeline_collect(r, &v);
 	pipeline_sg_stage(lab, t_peer, t, false, f1, in->tracked & PIPELINE_DST_TRACKED, &v);
+	pipeline_collect(r, &v);
+}
+
+/* A lab split across hosts: the stages of this host's end only, in AWS
+ * order (the sender's host: SG egress, NACL egress, route; the
+ * receiver's: NACL ingress, SG ingress). Together the two hosts evaluate
+ * what pipeline_evaluate does on one. */
+static void stages_split(const struct lab *lab, const struct fwd_input *in,
+			 struct fwd_decision *d)
+{
+	const struct pipeline_end *s = &d->src, *t = &d->dst;
+	const struct flow *f = &d->side[1].flow;
+	struct pipeline_result *r = &d->res;
+	struct stage_verdict v;
+
+	pipeline_result_init(r);
+	if (!(d->remote & FWD_REMOTE_SRC)) {
+		pipeline_sg_stage(lab, s, t, true, f, in->tracked & PIPELINE_SRC_TRACKED, &v);
+		pipeline_collect(r, &v);
+		pipeline_nacl_stage_ports(lab, s, t, true, f, in->port_lo, in->port_hi, &v);
+		pipeline_collect(r, &v);
+		if (pipeline_needs_route(lab, s, t, f))
+			pipeline_route_collect(lab, s, t, f, in->reply, in->port_lo, in->port_hi,
+					       r);
+	}
+	if (d->remote & FWD_REMOTE_DST)
+		return;
+	pipeline_nacl_stage_ports(lab, s, t, false, f, in->port_lo, in->port_hi, &v);
+	pipeline_collect(r, &v);
+	pipeline_sg_stage(lab, s, t, false, f, in->tracked & PIPELINE_DST_TRACKED, &v);
 	pipeline_collect(r, &v);
 }
 
@@ -341,8 +403,10 @@ void forward_judge(const struct lab *lab, const struct fwd_input *in, struct fwd
 	if (d->drop != FWD_PASS)
 		return;
 	d->related = in->related;
-	if (d->path != FWD_PATH_HAIRPIN && in->port_lo == in->port_hi && !in->reply &&
-	    !in->nat_port)
+	if (d->remote)
+		stages_split(lab, in, d);
+	else if (d->path != FWD_PATH_HAIRPIN && in->port_lo == in->port_hi && !in->reply &&
+		 !in->nat_port)
 		pipeline_evaluate(lab, &d->src, &d->dst, &d->side[1].flow, in->tracked, &d->res);
 	else
 		stages_composed(lab, in, d);

@@ -36,8 +36,13 @@
 struct pkt;
 
 /* Where a packet enters or leaves, in the lab's terms: an ENI (index into
- * lab->enis) or a declared outside host (index into lab->outside). */
-enum fwd_port_kind { FWD_PORT_NONE, FWD_PORT_ENI, FWD_PORT_OUTSIDE };
+ * lab->enis) or a declared outside host (index into lab->outside); or, in
+ * a lab split across hosts (rules/own.h, docs/scale-out.md), the link to
+ * the hosts owning the remote ENIs (index -1): what comes in there was
+ * sent by a remote ENI and passed its host's egress stages. A packet for
+ * a remote ENI leaves by that ENI's port (FWD_PORT_ENI): the data path
+ * maps remote ENIs to the link. */
+enum fwd_port_kind { FWD_PORT_NONE, FWD_PORT_ENI, FWD_PORT_OUTSIDE, FWD_PORT_REMOTE };
 struct fwd_port {
 	enum fwd_port_kind kind;
 	int32_t index;
@@ -65,6 +70,13 @@ enum fwd_path {
 	FWD_PATH_IN,	  /* outside host to an ENI */
 	FWD_PATH_HAIRPIN, /* ENI to another ENI's public IP, through the IGW (§9) */
 };
+
+/* A lab split across hosts: which end's stages run on another host
+ * (d->remote). The sender's host runs SG egress, NACL egress and the
+ * route; the receiver's host NACL ingress and SG ingress; each tracks its
+ * own ENI's connections, as AWS's per-host state does. */
+#define FWD_REMOTE_SRC 1u /* came over the link: its sender's stages ran there */
+#define FWD_REMOTE_DST 2u /* goes over the link: its receiver's stages run there */
 
 /* Addresses rewritten on the way (IPv4 only), and a NAT gateway's ports
  * (TCP/UDP ports, an ICMP echo's identifier). */
@@ -118,6 +130,7 @@ struct fwd_decision {
 	struct pipeline_result res; /* n == 0 when dropped before the stages */
 	bool related;		    /* an ICMP error answering a tracked flow */
 	bool looked_up;		    /* conntrack was asked (fast/slow path counting) */
+	unsigned remote;	    /* FWD_REMOTE_*: side[i].eni is then -1 (no zone here) */
 };
 
 /* One packet for forward_decide. */

@@ -114,8 +114,11 @@ void fwd_packet_as(const struct lab *lab, struct conntrack *ct, uint64_t now_ns,
 	struct pipeline_end from = {END_OUTSIDE, -1, SERVICE_NONE};
 	struct fwd_input in;
 	struct flow wire;
-	if (port->kind == FWD_PORT_ENI)
-		from = (struct pipeline_end){END_ENI, port->index, SERVICE_NONE};
+	int32_t sender = port->kind == FWD_PORT_ENI ? port->index : -1;
+	if (port->kind == FWD_PORT_REMOTE) /* a remote ENI, known by its address */
+		sender = lab_eni_by_addr(lab, &p->src);
+	if (sender >= 0)
+		from = (struct pipeline_end){END_ENI, sender, SERVICE_NONE};
 	wire_of_pkt(p, &wire);
 	forward_input_init(&in, &from, &wire);
 	in.opens =

@@ -212,6 +212,10 @@ struct eni {
 	/* The service owning a requester-managed ENI (a load balancer, RDS,
 	 * ElastiCache or OpenSearch): index into lab->services, or -1. */
 	int32_t service;
+	/* Owned by another host's vpcfwd (a lab split across hosts,
+	 * docs/scale-out.md): no namespace here, and its own stages run on
+	 * its host. Only lab_own (rules/own.h) sets it. */
+	bool remote;
 	struct origin origin;
 };
 
@@ -220,6 +224,7 @@ struct eni {
 struct outside_host {
 	const char *name;
 	struct ip_addr addr;
+	bool remote; /* built by another host's vpcfwd (lab_own) */
 	struct origin origin;
 };
 
