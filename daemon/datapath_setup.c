@@ -276,9 +276,7 @@ static int dp_map_ports(struct datapath *dp, char *err, size_t errlen)
 		dp->ports[i].ifindex = topo->ports[i].ifindex;
 	}
 	for (size_t i = 0; i < dp->n_enis; i++) {
-		dp->enis[i].tp = topology_port_of_eni(topo, (int32_t)i);
-		if (!dp->enis[i].tp && dp->lab->enis[i].remote) /* reached over the link */
-			dp->enis[i].tp = topology_port_remote(topo);
+		dp->enis[i].tp = topology_port_to_eni(topo, dp->lab, (int32_t)i);
 		if (!dp->enis[i].tp) {
 			snprintf(err, errlen, "datapath: ENI %s has no port", dp->lab->enis[i].id);
 			return -EINVAL;
@@ -576,7 +574,7 @@ static int dp_rebuild_enis(struct dp_rebuild *rb)
 	for (size_t j = 0; j < next->n_enis; j++) {
 		struct dp_eni *ne = &rb->enis[j];
 
-		ne->tp = topology_port_of_eni(dp->topo, (int32_t)j);
+		ne->tp = topology_port_to_eni(dp->topo, next, (int32_t)j);
 		if (!ne->tp) {
 			snprintf(rb->err, rb->errlen, "datapath: ENI %s has no port",
 				 next->enis[j].id);
@@ -695,7 +693,7 @@ int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_
 		for (size_t i = 0; i < dp->n_ports; i++)
 			dp->ports[i].tp = &dp->topo->ports[i];
 		for (size_t i = 0; i < dp->n_enis; i++)
-			dp->enis[i].tp = topology_port_of_eni(dp->topo, (int32_t)i);
+			dp->enis[i].tp = topology_port_to_eni(dp->topo, lab, (int32_t)i);
 	}
 	/* Validate every zone first so that a refusal changes nothing. */
 	for (size_t i = 0; i < lab->n_enis; i++) {
@@ -743,7 +741,7 @@ int datapath_reattach(struct datapath *dp, char *err, size_t errlen)
 	for (size_t i = 0; i < dp->n_ports; i++)
 		dp->ports[i].tp = &dp->topo->ports[i];
 	for (size_t i = 0; i < dp->n_enis; i++)
-		dp->enis[i].tp = topology_port_of_eni(dp->topo, (int32_t)i);
+		dp->enis[i].tp = topology_port_to_eni(dp->topo, dp->lab, (int32_t)i);
 	return 0;
 }
 

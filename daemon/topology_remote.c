@@ -137,6 +137,16 @@ const struct topology_port *topology_port_remote(const struct topology *t)
 	return NULL;
 }
 
+const struct topology_port *topology_port_to_eni(const struct topology *t, const struct lab *lab,
+						 int32_t eni)
+{
+	const struct topology_port *tp = topology_port_of_eni(t, eni);
+
+	if (!tp && eni >= 0 && (size_t)eni < lab->n_enis && lab->enis[eni].remote)
+		tp = topology_port_remote(t);
+	return tp;
+}
+
 int topology_remote_update_check(const struct topology *t, char *err, size_t errlen)
 {
 	if (!topology_port_remote(t))

@@ -27,6 +27,10 @@ int topology_remote_attach(struct topology *t, const struct lab *lab, const char
 
 /* The remote link's port, or NULL. */
 const struct topology_port *topology_port_remote(const struct topology *t);
+/* The port a packet for ENI eni of lab leaves by: its own, or for an ENI
+ * another host owns the remote link; NULL when there is none. */
+const struct topology_port *topology_port_to_eni(const struct topology *t, const struct lab *lab,
+						 int32_t eni);
 
 /* A reload that changes ENIs or outside hosts: refused (-EOPNOTSUPP,
  * err) while t has a remote link, which topology_update would not keep;

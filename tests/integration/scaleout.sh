@@ -97,6 +97,8 @@ agrees() { # FROM TO PROTO PORT EXIT
 check "a1 -> b1 tcp/5432 (db admits group app, across the hosts)" \
 	tcp_reaches a1 10.77.2.10 5432 hello-from-b1
 check "... vpcfw check: ACCEPT" agrees a1 b1 tcp 5432 0
+check "a1 -> b1 tcp/5432 over IPv6 (the group reference covers its IPv6 address)" \
+	tcp_reaches a1 2001:db8:77:2::10 5432 hello-from-b1
 check "a1 -> b1 udp/5353, and its reply" udp_reaches a1 10.77.2.10 5353 hello-from-b1
 check "... vpcfw check: ACCEPT" agrees a1 b1 udp 5353 0
 check "a1 pings b1" ping_reaches a1 10.77.2.10
@@ -148,6 +150,21 @@ check "B counted b2's nacl-ingress refusal" stat_ge "d['enis']['$B2']['rejected_
 check "B counted no sg-egress refusal (a2's SG is A's)" test "$(rejected $A2 sg-egress)" = 0
 check "B tracks b1's connections, none of a1's" \
 	stat_true "d['enis']['$B1']['tracked'] > 0 and d['enis']['$A1']['tracked'] == 0"
+
+# A reload of the same lab (rules only) keeps the split: --own applies to
+# every load.
+reloaded() {
+	kill -HUP "$DAEMON_PID"
+	for _ in $(seq 100); do
+		grep -q 'reloaded lab' "$TMP/vpcfwd.log" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "A reloads the lab (SIGHUP)" reloaded
+check "... and a1 -> b1 tcp/5432 still crosses the hosts" \
+	tcp_reaches a1 10.77.2.10 5432 hello-from-b1
+check "... and a2 -> b2 tcp/5432 is still refused" tcp_blocked a2 10.77.2.20 5432
 
 kill -TERM "$PID_B"
 RC_B=0
