@@ -100,8 +100,8 @@ static bool lab_split(const struct lab *lab)
 	return false;
 }
 
-int topology_remote_attach(struct topology *t, const struct lab *lab, const char *ifname,
-			   char *err, size_t errlen)
+int topology_remote_attach(struct topology *t, const struct lab *lab, const char *ifname, char *err,
+			   size_t errlen)
 {
 	bool split = lab_split(lab);
 	struct nl_link l;
@@ -117,8 +117,9 @@ int topology_remote_attach(struct topology *t, const struct lab *lab, const char
 		return -EINVAL;
 	}
 	if (strlen(ifname) >= IFNAMSIZ || topology_port_remote(t)) {
-		topo_set_err(err, errlen, "--remote: '%s': one interface name, at most %d characters",
-			     ifname, IFNAMSIZ - 1);
+		topo_set_err(err, errlen,
+			     "--remote: '%s': one interface name, at most %d characters", ifname,
+			     IFNAMSIZ - 1);
 		return -EINVAL;
 	}
 	rc = remote_move(t, ifname, err, errlen);

@@ -22,8 +22,8 @@
  * TOPOLOGY_PORT_REMOTE (pointers into t->ports are invalid after). 0 (also
  * for a whole lab and no ifname) or -errno with err: -EINVAL when only
  * one of the two is there. */
-int topology_remote_attach(struct topology *t, const struct lab *lab, const char *ifname,
-			   char *err, size_t errlen);
+int topology_remote_attach(struct topology *t, const struct lab *lab, const char *ifname, char *err,
+			   size_t errlen);
 
 /* The remote link's port, or NULL. */
 const struct topology_port *topology_port_remote(const struct topology *t);

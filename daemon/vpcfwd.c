@@ -120,7 +120,9 @@ enum {
 	OPT_PCAPDIR,
 	OPT_OFFLOADS,
 	OPT_NAME,
-	OPT_CONTROL_GROUP, OPT_OWN, OPT_REMOTE
+	OPT_CONTROL_GROUP,
+	OPT_OWN,
+	OPT_REMOTE
 };
 
 /* The field of o an option that only keeps its argument points at, by
@@ -235,9 +237,7 @@ static void print_diags(const struct diag_list *d)
 }
 
 static const char *own_list; /* --own, set once before any load */
-
-/* A lab from path (NULL: the built-in one), this host's part marked (--own).
- * At start-up and, for reloads, on the reloader's thread: no daemon state. */
+/* A lab from path (NULL: built in), --own marked; also on the reloader's thread. */
 static int load_source(const char *path, struct lab **out, struct diag_list *diags)
 {
 	struct lab_load_opts lo;

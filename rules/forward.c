@@ -136,8 +136,7 @@ static void side_init(struct fwd_side *s, int32_t eni, const struct flow *f)
  * of another host is dropped as unroutable here, and so is a frame from
  * the link for another remote ENI (hosts do not relay each other's).
  */
-static void resolve_split(const struct lab *lab, const struct fwd_input *in,
-			  struct fwd_decision *d)
+static void resolve_split(const struct lab *lab, const struct fwd_input *in, struct fwd_decision *d)
 {
 	bool src = in->from.kind == END_ENI && lab_eni_remote(lab, in->from.eni);
 	bool dst = d->dst.kind == END_ENI && lab_eni_remote(lab, d->dst.eni);
@@ -238,8 +237,7 @@ static void stages_composed(const struct lab *lab, const struct fwd_input *in,
  * order (the sender's host: SG egress, NACL egress, route; the
  * receiver's: NACL ingress, SG ingress). Together the two hosts evaluate
  * what pipeline_evaluate does on one. */
-static void stages_split(const struct lab *lab, const struct fwd_input *in,
-			 struct fwd_decision *d)
+static void stages_split(const struct lab *lab, const struct fwd_input *in, struct fwd_decision *d)
 {
 	const struct pipeline_end *s = &d->src, *t = &d->dst;
 	const struct flow *f = &d->side[1].flow;

@@ -41,7 +41,7 @@ static int own(struct lab *lab, const char *list)
 	struct diag_list d;
 	diag_init(&d);
 	int rc = lab_own(lab, list, &d);
-	assert_int_equal(rc < 0, d.n_errors > 0);
+	assert_int_equal(rc<0, d.n_errors> 0);
 	diag_free(&d);
 	return rc;
 }
@@ -146,7 +146,7 @@ static void split_lab(const char *rel)
 	static const struct {
 		int proto;
 		unsigned port;
-	} flows[] = {{PROTO_TCP, 22},	{PROTO_TCP, 80},   {PROTO_TCP, 443}, {PROTO_TCP, 3306},
+	} flows[] = {{PROTO_TCP, 22},	{PROTO_TCP, 80},   {PROTO_TCP, 443},  {PROTO_TCP, 3306},
 		     {PROTO_TCP, 5432}, {PROTO_TCP, 6379}, {PROTO_TCP, 6000}, {PROTO_TCP, 7000},
 		     {PROTO_TCP, 8080}, {PROTO_UDP, 53},   {PROTO_UDP, 5353}};
 	struct lab *lab = load(rel);
@@ -173,7 +173,8 @@ static void split_lab(const char *rel)
 			pairs++;
 		}
 	assert_true(pairs > 0);
-	print_message("%s: %zu pairs of ENIs in different subnets, split and whole agree\n", rel, pairs);
+	print_message("%s: %zu pairs of ENIs in different subnets, split and whole agree\n", rel,
+		      pairs);
 	lab_free(lab);
 }
 
