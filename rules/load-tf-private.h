@@ -3,7 +3,7 @@
  * document, collecting resources of plans and states), load_tf_value.c
  * (typed values, ids and references),
  * load_tf_net.c (network resources: VPCs, subnets, groups, NACLs, routes,
- * gateways), load_tf_eni.c (instances, interfaces and the services that
+ * gateways), load_tf_tgw.c (transit gateways and their route tables), load_tf_eni.c (instances, interfaces and the services that
  * own ENIs), load_tf_finish.c (what needs every document: separate rule
  * resources joining their groups, default groups) and load_tf_place.c
  * (where AWS puts what Terraform does not place: assumed subnets,
@@ -112,6 +112,11 @@ bool tf_read_kind(struct tf_doc *t, const struct tf_res *r, const struct tf_kind
 
 /* load_tf_net.c: true when the resource type is one of its kinds. */
 bool tf_net_resource(struct tf_doc *t, const struct tf_res *r);
+/* load_tf_tgw.c: true when the resource type is one of its kinds. */
+bool tf_tgw_resource(struct tf_doc *t, const struct tf_res *r);
+/* The id of a gateway's default route table (attr: association_ or
+ * propagation_default_route_table_id): known, or made from its address. */
+const char *tf_tgw_default_table(struct tf_doc *t, const struct tf_res *tgw, const char *attr);
 /* load_tf_eni.c */
 bool tf_eni_resource(struct tf_doc *t, const struct tf_res *r);
 /* Security group rules in AWS's terms from the provider's fields (shared
