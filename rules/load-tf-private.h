@@ -3,11 +3,12 @@
  * document, collecting resources of plans and states), load_tf_value.c
  * (typed values, ids and references),
  * load_tf_net.c (network resources: VPCs, subnets, groups, NACLs, routes,
- * gateways), load_tf_tgw.c (transit gateways and their route tables), load_tf_eni.c (instances, interfaces and the services that
- * own ENIs), load_tf_finish.c (what needs every document: separate rule
- * resources joining their groups, default groups) and load_tf_place.c
- * (where AWS puts what Terraform does not place: assumed subnets,
- * addresses, the default VPC).
+ * gateways), load_tf_tgw.c (transit gateways and their route tables),
+ * load_tf_eni.c (instances, interfaces and the services that own ENIs),
+ * load_tf_finish.c (what needs every document: separate rule resources
+ * joining their groups, default groups) and load_tf_place.c (where AWS
+ * puts what Terraform does not place: assumed subnets, addresses, the
+ * default VPC).
  */
 #ifndef VPCFW_LOAD_TF_PRIVATE_H
 #define VPCFW_LOAD_TF_PRIVATE_H

@@ -81,9 +81,8 @@ static void tf_tgw(struct tf_doc *t, const struct tf_res *r, const struct tf_kin
 	if (!enabled(t, r, "default_route_table_association") &&
 	    !enabled(t, r, "default_route_table_propagation"))
 		return;
-	const char *ids[] = {
-	    tf_tgw_default_table(t, r, "association_default_route_table_id"),
-	    tf_tgw_default_table(t, r, "propagation_default_route_table_id")};
+	const char *ids[] = {tf_tgw_default_table(t, r, "association_default_route_table_id"),
+			     tf_tgw_default_table(t, r, "propagation_default_route_table_id")};
 	for (size_t i = 0; i < 2; i++) {
 		if (i && !strcmp(ids[0], ids[1]))
 			break;

@@ -465,7 +465,8 @@ static void test_hostile_shapes(void **state)
 	}
 }
 
-/* Real plans and states by other projects: no error, never a crash. */
+/* the documents read one resource a line */
+/* clang-format off */
 /* One resource of a state's root module. */
 #define RES(type, name, values)                                                                    \
 	"{'address':'" type "." name "','mode':'managed','type':'" type "','name':'" name          \
@@ -613,7 +614,9 @@ static void test_tgw_route_tables(void **state)
 #undef TGW_NO_PROPAGATION
 #undef TGW_ATT_DEFAULTS
 }
+/* clang-format on */
 
+/* Real plans and states by other projects: no error, never a crash. */
 static void test_corpus(void **state)
 {
 	(void)state;
