@@ -47,6 +47,15 @@ static int take(struct reach_path *leg, bool response, struct reach_path *out)
 	return 0;
 }
 
+/* Whether one of the path's stages refuses every key. */
+static bool refuses_all(const struct reach_path *p)
+{
+	for (size_t i = 0; i < p->n_maps; i++)
+		if (p->maps[i].n == 1 && !p->maps[i].segs[0].accept)
+			return true;
+	return false;
+}
+
 int reach_hairpin_build(const struct lab *lab, const struct sg_members *members, int32_t from,
 			int32_t to, enum reach_class c, const struct reach_opts *o,
 			struct reach_path *out)
@@ -61,16 +70,19 @@ int reach_hairpin_build(const struct lab *lab, const struct sg_members *members,
 	memset(&in_leg, 0, sizeof(in_leg));
 	int r = reach_path_build_indexed(lab, members, &ea, &outside, &a->ipv4[0], &b->public_ip, c,
 					 o, &out_leg);
-	if (!r)
-		r = reach_path_build_indexed(lab, members, &outside, &eb, a_seen, &b->ipv4[0], c, o,
-					     &in_leg);
 	if (!r) {
 		out->cls = out_leg.cls;
 		out->proto = out_leg.proto;
 		out->key_max = out_leg.key_max;
 		r = take(&out_leg, false, out);
-		if (!r)
-			r = take(&in_leg, false, out);
+	}
+	/* refused whole on a's side (most often at its route: no public IP):
+	 * b's leg could change no verdict nor which stage rejects first */
+	if (!r && !refuses_all(out))
+		r = reach_path_build_indexed(lab, members, &outside, &eb, a_seen, &b->ipv4[0], c, o,
+					     &in_leg);
+	if (!r && in_leg.n_maps) {
+		r = take(&in_leg, false, out);
 		if (!r)
 			r = take(&in_leg, true, out);
 		if (!r)
