@@ -217,8 +217,7 @@ void tf_load(struct loader *l, const json_t *root)
 				    !strcmp(t.res[i].type, "aws_default_vpc"));
 			if (vpc != (pass == 0))
 				continue;
-			if (tf_net_resource(&t, &t.res[i]) || tf_tgw_resource(&t, &t.res[i]) ||
-			    tf_eni_resource(&t, &t.res[i]))
+			if (tf_net_resource(&t, &t.res[i]) || tf_eni_resource(&t, &t.res[i]))
 				used++;
 		}
 	if (!used && t.n)

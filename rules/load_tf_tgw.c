@@ -46,6 +46,18 @@ static const char *id_of(struct tf_doc *t, const struct tf_res *r, const char *k
 	return tf_id(t, r, r->values, r->unknown, r->config, key);
 }
 
+/* The resource's own gateway, table or attachment: named by its tag, on
+ * the gateway its transit_gateway_id names. */
+static struct gateway *own_piece(struct tf_doc *t, const struct tf_res *r, enum gateway_kind kind)
+{
+	struct gateway *g = piece(t, r, kind, r->id);
+	if (g) {
+		g->name = tf_name_tag(t, r);
+		g->transit_id = id_of(t, r, "transit_gateway_id");
+	}
+	return g;
+}
+
 /* "enable" unless the attribute says "disable". */
 static bool enabled(struct tf_doc *t, const struct tf_res *r, const char *key)
 {
@@ -72,12 +84,10 @@ static const struct tf_res *find_tgw(struct tf_doc *t, const char *id)
 	return NULL;
 }
 
-static void tf_tgw(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_tgw(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
-	struct gateway *g = piece(t, r, GW_TRANSIT, r->id);
-	if (g)
-		g->name = tf_name_tag(t, r);
+	own_piece(t, r, GW_TRANSIT);
 	if (!enabled(t, r, "default_route_table_association") &&
 	    !enabled(t, r, "default_route_table_propagation"))
 		return;
@@ -107,26 +117,33 @@ static bool associated_explicitly(struct tf_doc *t, const char *id)
 	return false;
 }
 
-/* An attachment id propagating to table: a piece of the table. */
-static void propagate(struct tf_doc *t, const struct tf_res *r, const char *table, const char *id)
+/* A piece linking id (a table, or an attachment) to other: an attachment
+ * propagating to the table, or the table an attachment is associated
+ * with. */
+static void linked_piece(struct tf_doc *t, const struct tf_res *r, enum gateway_kind kind,
+			 const char *id, const char *other)
 {
-	struct gateway *rt = piece(t, r, GW_TRANSIT_ROUTES, table);
-	if (!rt)
+	struct gateway *g = piece(t, r, kind, id);
+	const char **v = g ? one(t, other) : NULL;
+	if (!v)
 		return;
-	rt->propagations = one(t, id);
-	rt->n_propagations = rt->propagations ? 1 : 0;
+	if (kind == GW_TRANSIT_ROUTES) {
+		g->propagations = v;
+		g->n_propagations = 1;
+	} else {
+		g->route_table_ids = v;
+		g->n_route_table_ids = 1;
+	}
 }
 
-static void tf_attachment(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_tgw_attachment(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
-	struct gateway *g = piece(t, r, GW_TRANSIT_ATTACH, r->id);
+	struct gateway *g = own_piece(t, r, GW_TRANSIT_ATTACH);
 	if (!g)
 		return;
-	g->name = tf_name_tag(t, r);
 	g->detail = "vpc";
 	g->vpc_id = id_of(t, r, "vpc_id");
-	g->transit_id = id_of(t, r, "transit_gateway_id");
 	g->n_subnet_ids =
 	    tf_ids(t, r, r->values, r->unknown, r->config, "subnet_ids", &g->subnet_ids);
 	const struct tf_res *tgw = find_tgw(t, g->transit_id);
@@ -135,27 +152,20 @@ static void tf_attachment(struct tf_doc *t, const struct tf_res *r, const struct
 	tf_bool(r->values, "transit_gateway_default_route_table_propagation", &prop);
 	if (!tgw)
 		return;
-	/* g stays valid until the next piece is pushed: propagate last */
-	const char *id = g->id;
 	if (assoc && enabled(t, tgw, "default_route_table_association") &&
-	    !associated_explicitly(t, id)) {
-		g->route_table_ids =
-		    one(t, tf_tgw_default_table(t, tgw, "association_default_route_table_id"));
-		g->n_route_table_ids = g->route_table_ids ? 1 : 0;
-	}
+	    !associated_explicitly(t, r->id))
+		linked_piece(t, r, GW_TRANSIT_ATTACH, r->id,
+			     tf_tgw_default_table(t, tgw, "association_default_route_table_id"));
 	if (prop && enabled(t, tgw, "default_route_table_propagation"))
-		propagate(t, r, tf_tgw_default_table(t, tgw, "propagation_default_route_table_id"),
-			  id);
+		linked_piece(t, r, GW_TRANSIT_ROUTES,
+			     tf_tgw_default_table(t, tgw, "propagation_default_route_table_id"),
+			     r->id);
 }
 
-static void tf_table(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_tgw_table(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
-	struct gateway *g = piece(t, r, GW_TRANSIT_ROUTES, r->id);
-	if (!g)
-		return;
-	g->name = tf_name_tag(t, r);
-	g->transit_id = id_of(t, r, "transit_gateway_id");
+	own_piece(t, r, GW_TRANSIT_ROUTES);
 }
 
 /* The table and attachment a resource links, or a warning naming what is
@@ -174,7 +184,7 @@ static bool link_ids(struct tf_doc *t, const struct tf_res *r, bool need_attachm
 	return false;
 }
 
-static void tf_tgw_route(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_tgw_route(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
 	const char *table, *attachment, *dest = NULL;
@@ -196,36 +206,13 @@ static void tf_tgw_route(struct tf_doc *t, const struct tf_res *r, const struct 
 	g->n_tgw_routes = 1;
 }
 
-static void tf_assoc(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_tgw_link(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
-	(void)k;
 	const char *table, *attachment;
 	if (!link_ids(t, r, true, &table, &attachment))
 		return;
-	struct gateway *g = piece(t, r, GW_TRANSIT_ATTACH, attachment);
-	if (!g)
-		return;
-	g->route_table_ids = one(t, table);
-	g->n_route_table_ids = g->route_table_ids ? 1 : 0;
-}
-
-static void tf_propagation(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
-{
-	(void)k;
-	const char *table, *attachment;
-	if (link_ids(t, r, true, &table, &attachment))
-		propagate(t, r, table, attachment);
-}
-
-bool tf_tgw_resource(struct tf_doc *t, const struct tf_res *r)
-{
-	static const struct tf_kind kinds[] = {
-	    {"aws_ec2_transit_gateway", tf_tgw, 0, NULL, NULL},
-	    {"aws_ec2_transit_gateway_vpc_attachment", tf_attachment, 0, NULL, NULL},
-	    {"aws_ec2_transit_gateway_route_table", tf_table, 0, NULL, NULL},
-	    {"aws_ec2_transit_gateway_route", tf_tgw_route, 0, NULL, NULL},
-	    {"aws_ec2_transit_gateway_route_table_association", tf_assoc, 0, NULL, NULL},
-	    {"aws_ec2_transit_gateway_route_table_propagation", tf_propagation, 0, NULL, NULL},
-	};
-	return tf_read_kind(t, r, kinds, sizeof(kinds) / sizeof(kinds[0]));
+	if (k->arg == GW_TRANSIT_ROUTES)
+		linked_piece(t, r, GW_TRANSIT_ROUTES, table, attachment);
+	else
+		linked_piece(t, r, GW_TRANSIT_ATTACH, attachment, table);
 }

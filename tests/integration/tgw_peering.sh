@@ -20,31 +20,8 @@ servers_ready
 
 declare -A addr=([p]=10.94.1.10 [q]=10.95.1.10 [r]=10.96.1.10)
 
-# agree FROM TO-NAME PROTO [PORT] EXPECTED: the last line of `vpcfw check`
-agree() {
-	local got
-	got=$("$VPCFW" check "$lab" --from "$1-$LAB" --to "${addr[$2]}" --proto "$3" \
-		${4:+--port "$4"} | sed -n 's/^verdict: //p')
-	check "vpcfw check: $1 -> $2 $3 ${4:-} $5" test "$got" = "$5"
-}
-pass() {
-	local to=${addr[$2]}
-	case $3 in
-	tcp) check "$1 -> $2 tcp $4" tcp_reaches "$1" "$to" "$4" "hello-from-$2" ;;
-	udp) check "$1 -> $2 udp $4" udp_reaches "$1" "$to" "$4" "hello-from-$2" ;;
-	icmp) check "$1 -> $2 ping" ping_reaches "$1" "$to" ;;
-	esac
-	agree "$1" "$2" "$3" "${4:-}" ACCEPT
-}
-refuse() {
-	local to=${addr[$2]}
-	case $3 in
-	tcp) check "$1 -> $2 tcp $4 dropped" tcp_blocked "$1" "$to" "$4" ;;
-	udp) check "$1 -> $2 udp $4 dropped" udp_blocked "$1" "$to" "$4" ;;
-	icmp) check "$1 -> $2 ping dropped" ping_blocked "$1" "$to" ;;
-	esac
-	agree "$1" "$2" "$3" "${4:-}" REJECT
-}
+# verdict, agree, pass, refuse (addr: the hosts' addresses by name)
+. "$(dirname "$0")/tgw_flows.bash"
 
 for p in "tcp 80" "udp 9000" "icmp"; do
 	# shellcheck disable=SC2086 # "PROTO [PORT]"
