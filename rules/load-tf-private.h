@@ -3,11 +3,12 @@
  * document, collecting resources of plans and states), load_tf_value.c
  * (typed values, ids and references),
  * load_tf_net.c (network resources: VPCs, subnets, groups, NACLs, routes,
- * gateways), load_tf_eni.c (instances, interfaces and the services that
- * own ENIs), load_tf_finish.c (what needs every document: separate rule
- * resources joining their groups, default groups) and load_tf_place.c
- * (where AWS puts what Terraform does not place: assumed subnets,
- * addresses, the default VPC).
+ * gateways), load_tf_tgw.c (transit gateways and their route tables),
+ * load_tf_eni.c (instances, interfaces and the services that own ENIs),
+ * load_tf_finish.c (what needs every document: separate rule resources
+ * joining their groups, default groups) and load_tf_place.c (where AWS
+ * puts what Terraform does not place: assumed subnets, addresses, the
+ * default VPC).
  */
 #ifndef VPCFW_LOAD_TF_PRIVATE_H
 #define VPCFW_LOAD_TF_PRIVATE_H
@@ -112,6 +113,17 @@ bool tf_read_kind(struct tf_doc *t, const struct tf_res *r, const struct tf_kind
 
 /* load_tf_net.c: true when the resource type is one of its kinds. */
 bool tf_net_resource(struct tf_doc *t, const struct tf_res *r);
+/* load_tf_tgw.c, readers of load_tf_net.c's table: aws_ec2_transit_gateway,
+ * _vpc_attachment, _route_table, _route, and (k->arg: GW_TRANSIT_ROUTES
+ * for a propagation, GW_TRANSIT_ATTACH for an association) the links. */
+void tf_tgw(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k);
+void tf_tgw_attachment(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k);
+void tf_tgw_table(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k);
+void tf_tgw_route(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k);
+void tf_tgw_link(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k);
+/* The id of a gateway's default route table (attr: association_ or
+ * propagation_default_route_table_id): known, or made from its address. */
+const char *tf_tgw_default_table(struct tf_doc *t, const struct tf_res *tgw, const char *attr);
 /* load_tf_eni.c */
 bool tf_eni_resource(struct tf_doc *t, const struct tf_res *r);
 /* Security group rules in AWS's terms from the provider's fields (shared

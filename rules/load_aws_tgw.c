@@ -9,7 +9,9 @@
  * table it is associated with). Each file yields a partial gateway; the
  * pieces of one id are folded into one after every file is read
  * (ld_merge_transit), since a directory is read in name order and an
- * attachment is described by two files.
+ * attachment is described by two files. A peering attachment between
+ * transit gateways is listed by both accounts under one id, each side
+ * with its own gateway and association: two gateways.
  */
 #include <string.h>
 
@@ -184,13 +186,21 @@ static bool is_transit_piece(const struct gateway *g)
 	return g->kind == GW_TRANSIT_ATTACH || g->kind == GW_TRANSIT_ROUTES;
 }
 
+/* Pieces of one table or attachment. The two sides of a peering
+ * attachment share its id, each with its own gateway: both are kept. */
+static bool same_piece(const struct gateway *a, const struct gateway *b)
+{
+	return a->kind == b->kind && ld_streq(a->id, b->id) &&
+	       (!a->transit_id || !b->transit_id || ld_streq(a->transit_id, b->transit_id));
+}
+
 void ld_merge_transit(struct loader *l)
 {
 	struct gateway *gs = l->gateways.items;
 	size_t kept = 0;
 	for (size_t i = 0; i < l->gateways.n; i++) {
 		size_t k = is_transit_piece(&gs[i]) ? 0 : kept;
-		while (k < kept && !(gs[k].kind == gs[i].kind && ld_streq(gs[k].id, gs[i].id)))
+		while (k < kept && !same_piece(&gs[k], &gs[i]))
 			k++;
 		if (k < kept) {
 			if (!fold(l, &gs[k], &gs[i]))

@@ -5,7 +5,8 @@
  * aws_vpc_security_group_ingress_rule/_egress_rule), network ACLs
  * (aws_network_acl, aws_default_network_acl, aws_network_acl_rule,
  * aws_network_acl_association), route tables and routes, and the gateways
- * (internet, NAT, endpoints, peering, transit, Elastic IPs). The provider's
+ * (internet, NAT, endpoints, peering, Elastic IPs; transit gateways:
+ * load_tf_tgw.c). The provider's
  * semantics apply (its documentation, cited where it matters): a group it
  * creates has no egress rule unless one is written; the "default" resources
  * hold exactly the rules written. What another resource adds to one of
@@ -609,11 +610,6 @@ static void tf_gateway(struct tf_doc *t, const struct tf_res *r, const struct tf
 	case GW_PEERING:
 		g->peer_vpc_id = tf_id(t, r, r->values, r->unknown, r->config, "peer_vpc_id");
 		break;
-	case GW_TRANSIT_ATTACH:
-		g->transit_id = tf_id(t, r, r->values, r->unknown, r->config, "transit_gateway_id");
-		g->n_subnet_ids =
-		    tf_ids(t, r, r->values, r->unknown, r->config, "subnet_ids", &g->subnet_ids);
-		break;
 	default:
 		break;
 	}
@@ -665,8 +661,14 @@ bool tf_net_resource(struct tf_doc *t, const struct tf_res *r)
 	    {"aws_nat_gateway", tf_gateway, GW_NAT, NULL, NULL},
 	    {"aws_vpc_endpoint", tf_gateway, GW_ENDPOINT, NULL, NULL},
 	    {"aws_vpc_peering_connection", tf_gateway, GW_PEERING, NULL, NULL},
-	    {"aws_ec2_transit_gateway", tf_gateway, GW_TRANSIT, NULL, NULL},
-	    {"aws_ec2_transit_gateway_vpc_attachment", tf_gateway, GW_TRANSIT_ATTACH, NULL, NULL},
+	    {"aws_ec2_transit_gateway", tf_tgw, 0, NULL, NULL},
+	    {"aws_ec2_transit_gateway_vpc_attachment", tf_tgw_attachment, 0, NULL, NULL},
+	    {"aws_ec2_transit_gateway_route_table", tf_tgw_table, 0, NULL, NULL},
+	    {"aws_ec2_transit_gateway_route", tf_tgw_route, 0, NULL, NULL},
+	    {"aws_ec2_transit_gateway_route_table_association", tf_tgw_link, GW_TRANSIT_ATTACH,
+	     NULL, NULL},
+	    {"aws_ec2_transit_gateway_route_table_propagation", tf_tgw_link, GW_TRANSIT_ROUTES,
+	     NULL, NULL},
 	    {"aws_network_acl_association", tf_link, TF_ACL_ASSOC, "network_acl_id", "subnet_id"},
 	    {"aws_route_table_association", tf_link, TF_RTB_ASSOC, "route_table_id", "subnet_id"},
 	    {"aws_main_route_table_association", tf_link, TF_RTB_MAIN, "route_table_id", "vpc_id"},

@@ -181,6 +181,8 @@ static const char *ref_value(struct tf_doc *t, const struct tf_res *r, const cha
 	const json_t *val = json_object_get(r->values, attr);
 	if (json_is_string(val))
 		return arena_strdup(t->l->a, json_string_value(val));
+	if (!strcmp(r->type, "aws_ec2_transit_gateway") && strstr(attr, "default_route_table_id"))
+		return tf_tgw_default_table(t, r, attr);
 	struct tf_vpc_defaults *d = tf_defaults_of(t->l, r->id);
 	if (d && !strcmp(attr, "default_security_group_id"))
 		v = d->sg_id;

@@ -326,7 +326,13 @@ static const char *tgw_fault_text(const struct lab *lab, const struct tgw_walk *
 	case TGW_NO_AZ_DST:
 		return "which has no subnet in the receiver's Availability Zone: dropped";
 	case TGW_PEERING:
-		return "a peering attachment between transit gateways (not modelled): dropped";
+		return "a peering attachment whose peer gateway's side is not in the lab: dropped";
+	case TGW_LOOP:
+		snprintf(buf, len,
+			 "a peering attachment: more than %d transit gateways on the way, a "
+			 "routing loop: dropped",
+			 TGW_MAX_HOPS);
+		return buf;
 	default:
 		snprintf(buf, len, "into %s",
 			 to && to->vpc_id   ? to->vpc_id
@@ -336,8 +342,39 @@ static const char *tgw_fault_text(const struct lab *lab, const struct tgw_walk *
 	}
 }
 
+/* One gateway of the walk: the table of its entry attachment and the
+ * route that picked the next attachment; false where the walk stops. */
+static bool explain_tgw_hop(const struct lab *lab, const struct tgw_hop *h, bool last,
+			    const char *far, char *buf, size_t len, size_t *n)
+{
+	char dest[IP_PREFIX_STRLEN];
+	const struct gateway *from = &lab->gateways[h->from];
+	if (h->table < 0) {
+		append(buf, len, n, " is associated with %s%s: dropped",
+		       from->n_route_table_ids ? from->route_table_ids[0] : "no TGW route table",
+		       from->n_route_table_ids ? ", which is not in the lab" : "");
+		return false;
+	}
+	append(buf, len, n, ", TGW route table %s", gw_id(lab, h->table));
+	if (h->route == -1) {
+		append(buf, len, n, " has no route to %s: dropped", far);
+		return false;
+	}
+	const struct gateway *t = &lab->gateways[h->table];
+	bool blackhole = h->route >= 0 && t->tgw_routes[h->route].blackhole;
+	const char *target = h->route >= 0 && t->tgw_routes[h->route].attachment
+				 ? t->tgw_routes[h->route].attachment
+				 : gw_id(lab, h->to);
+	append(buf, len, n, ": %s -> %s%s", ip_prefix_format(&h->dest, dest, sizeof(dest)),
+	       blackhole ? "blackhole" : target,
+	       h->route == TGW_ROUTE_PROPAGATED ? " (propagated)" : "");
+	return !last;
+}
+
 /* Each hop of a tgw- route: the VPC route, the sender's attachment, its
- * TGW route table and route, the target attachment; or where it stops. */
+ * TGW route table and route, then for each peering attachment crossed the
+ * peer gateway and its table and route, the target attachment; or where
+ * it stops. */
 static void explain_tgw(const struct lab *lab, const struct stage_verdict *v,
 			const struct ip_addr *far_addr, const char *far,
 			const struct route_table *rt, const struct route *r, char *buf, size_t len)
@@ -362,26 +399,18 @@ static void explain_tgw(const struct lab *lab, const struct stage_verdict *v,
 		       s->az ? s->az : "?", s->id);
 		return;
 	}
-	const struct gateway *from = &lab->gateways[w.from];
-	if (w.table < 0) {
-		append(buf, len, &n, " is associated with %s%s: dropped",
-		       from->n_route_table_ids ? from->route_table_ids[0] : "no TGW route table",
-		       from->n_route_table_ids ? ", which is not in the lab" : "");
-		return;
+	for (size_t i = 0; i < w.n_hops; i++) {
+		if (i) {
+			const struct gateway *in = &lab->gateways[w.hop[i].from];
+			append(buf, len, &n, ", into peer %s by its side of %s",
+			       in->transit_id ? in->transit_id : "?", in->id);
+		}
+		if (!explain_tgw_hop(lab, &w.hop[i], i + 1 == w.n_hops, far, buf, len, &n))
+			break;
 	}
-	append(buf, len, &n, ", TGW route table %s", gw_id(lab, w.table));
-	if (w.fault == TGW_NO_ROUTE) {
-		append(buf, len, &n, " has no route to %s: dropped", far);
-		return;
-	}
-	const struct gateway *t = &lab->gateways[w.table];
-	const char *target = w.route >= 0 && t->tgw_routes[w.route].attachment
-				 ? t->tgw_routes[w.route].attachment
-				 : gw_id(lab, w.to);
-	append(buf, len, &n, ": %s -> %s%s, %s", ip_prefix_format(&w.dest, dest, sizeof(dest)),
-	       w.fault == TGW_BLACKHOLE ? "blackhole" : target,
-	       w.route == TGW_ROUTE_PROPAGATED ? " (propagated)" : "",
-	       tgw_fault_text(lab, &w, far, why, sizeof(why)));
+	const struct tgw_hop *h = &w.hop[w.n_hops - 1];
+	if (h->table >= 0 && h->route != -1)
+		append(buf, len, &n, ", %s", tgw_fault_text(lab, &w, far, why, sizeof(why)));
 }
 
 static void explain_route(const struct lab *lab, const struct stage_verdict *v,

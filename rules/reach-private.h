@@ -96,7 +96,10 @@ struct rd_end {
 	char *label;
 	int32_t eni[2];
 	bool outside;
-	bool dest_only;	     /* an AWS service address: never a source */
+	bool dest_only; /* an AWS service address: never a source */
+	/* The ENI by its public IPv4 address: a destination only, of other
+	 * ENIs, whose packets hairpin through the internet gateway (§9). */
+	bool via_public;
 	struct ip_addr addr; /* outside only */
 	/* Outside only, per lab: what addr is seen as from VPC seen_vpc
 	 * (pipeline_end_of_addr looks it up among every ENI), kept. */
@@ -109,6 +112,14 @@ struct rd_ends {
 	struct rd_end *v;
 	size_t n, cap;
 };
+
+/* reach_hairpin.c: the path from ENI from to ENI to by to's public IP,
+ * as pipeline_check evaluates a hairpin: from's stages towards the
+ * internet gateway, then to's from it, and the response back the same
+ * way. 0 or -ENOMEM; free with reach_path_free either way. */
+int reach_hairpin_build(const struct lab *lab, const struct sg_members *members, int32_t from,
+			int32_t to, enum reach_class c, const struct reach_opts *o,
+			struct reach_path *out);
 
 /* Every endpoint of the diff in output order (reach_diff in reach.h says
  * which). 0 or -ENOMEM; free with reach_ends_free either way. */

@@ -137,15 +137,16 @@ void reach_changes_free(struct reach_changes *c);
  * representative address per distinct CIDR named by a NACL entry, an SG
  * rule, a prefix list or a route of either lab, unless inside a VPC
  * block: the lowest address of the CIDR inside no narrower such CIDR, no
- * VPC block and no ENI address. Every address of that remainder matches
- * exactly the same rules and routes, so one address decides for all of
- * them. The VPC's service addresses outside its blocks (169.254.0.0/16 and
- * its named services, the DHCP broadcast, fd00:ec2::) under such a CIDR get
- * representatives of their own, compared as destinations only.
- * Endpoints that every path treats alike (same subnet, groups, group
- * memberships and rule-relevant address class in both labs) form one
- * class; each pair of classes is evaluated once and its changes worded
- * for each pair of its members. 0, or -ENOMEM. */
+ * VPC block and no ENI address (private or public). Every address of
+ * that remainder matches exactly the same rules and routes, so one
+ * address decides for all of them. The VPC's service addresses outside its blocks (169.254.0.0/16
+ * and its named services, the DHCP broadcast, fd00:ec2::) under such a CIDR get representatives of
+ * their own, compared as destinations only. Each ENI with a public IPv4 address is also a
+ * destination of the other ENIs by that address, labelled "<ENI> (public IP)": the hairpin through
+ * the internet gateway pipeline_check evaluates (AWS-SEMANTICS §9); no representative is an ENI's
+ * public IP. Endpoints that every path treats alike (same subnet, groups, group memberships and
+ * rule-relevant address class in both labs) form one class; each pair of classes is evaluated once
+ * and its changes worded for each pair of its members. 0, or -ENOMEM. */
 int reach_diff(const struct lab *old_lab, const struct lab *new_lab, const struct reach_opts *o,
 	       struct reach_changes *out);
 

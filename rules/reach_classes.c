@@ -224,7 +224,7 @@ static int family_classes(const struct key_ctx *x, const struct rd_ends *ends, u
 	for (size_t i = 0; i < ends->n && !r; i++) {
 		const struct rd_end *e = &ends->v[i];
 		off[i] = keys.n;
-		if (e->outside) { /* a class of its own */
+		if (e->outside || e->via_public) { /* a class of its own */
 			r = u32_push(&keys, UINT32_MAX);
 			if (!r)
 				r = u32_push(&keys, (uint32_t)i);

@@ -42,6 +42,12 @@ static bool end_addr(const struct lab *lab, const struct rd_end *e, int side, ui
 	if (e->eni[side] < 0)
 		return false;
 	const struct eni *x = &lab->enis[e->eni[side]];
+	if (e->via_public) {
+		if (fam != IP_V4 || !x->has_public_ip || !x->n_ipv4)
+			return false;
+		*out = x->public_ip;
+		return true;
+	}
 	if (fam == IP_V4 && x->n_ipv4) {
 		*out = x->ipv4[0];
 		return true;
@@ -77,6 +83,7 @@ struct rd_side {
 	const struct lab *lab;
 	const struct sg_members *members;
 	bool valid;
+	bool hairpin; /* dst is an ENI by its public IP */
 	struct pipeline_end src, dst;
 	struct ip_addr sa, da;
 	struct reach_path path;
@@ -92,6 +99,7 @@ static void side_init(struct rd_side *s, const struct lab *lab, int side, struct
 		return;
 	end_of(lab, a, b, side, &s->sa, &s->src);
 	end_of(lab, b, a, side, &s->da, &s->dst);
+	s->hairpin = b->via_public;
 }
 
 static const struct reach_map *map_like(const struct reach_path *p, const struct reach_map *m)
@@ -200,16 +208,23 @@ static int diff_segment(struct raw_list *out, const struct rd_side *o, const str
 	return raw_push(out, &c);
 }
 
+static int side_path(struct rd_side *s, enum reach_class c, const struct reach_opts *opts)
+{
+	if (!s->valid)
+		return 0;
+	if (s->hairpin)
+		return reach_hairpin_build(s->lab, s->members, s->src.eni, s->dst.eni, c, opts,
+					   &s->path);
+	return reach_path_build_indexed(s->lab, s->members, &s->src, &s->dst, &s->sa, &s->da, c,
+					opts, &s->path);
+}
+
 static int diff_class(struct raw_list *out, struct rd_side *o, struct rd_side *n,
 		      enum reach_class c, const struct reach_opts *opts)
 {
-	int r = 0;
-	if (o->valid)
-		r = reach_path_build_indexed(o->lab, o->members, &o->src, &o->dst, &o->sa, &o->da,
-					     c, opts, &o->path);
-	if (!r && n->valid)
-		r = reach_path_build_indexed(n->lab, n->members, &n->src, &n->dst, &n->sa, &n->da,
-					     c, opts, &n->path);
+	int r = side_path(o, c, opts);
+	if (!r)
+		r = side_path(n, c, opts);
 	uint32_t *bd = NULL;
 	size_t nb = 0;
 	const struct reach_path *paths[2] = {o->valid ? &o->path : NULL,
@@ -608,7 +623,9 @@ static int end_addrs(const struct rd_run *run, int s, uint8_t fam, const struct 
 			v[i] = e->addr.family == fam ? &e->addr : NULL;
 		} else if (e->eni[s] >= 0) {
 			const struct eni *x = &run->labs[s]->enis[e->eni[s]];
-			if (fam == IP_V4 && x->n_ipv4)
+			if (e->via_public)
+				v[i] = fam == IP_V4 && x->has_public_ip ? &x->public_ip : NULL;
+			else if (fam == IP_V4 && x->n_ipv4)
 				v[i] = &x->ipv4[0];
 			else if (fam == IP_V6 && x->n_ipv6)
 				v[i] = &x->ipv6[0];
@@ -618,9 +635,18 @@ static int end_addrs(const struct rd_run *run, int s, uint8_t fam, const struct 
 	return 0;
 }
 
+static bool same_eni(const struct rd_end *a, const struct rd_end *b)
+{
+	return !a->outside && !b->outside && a->eni[0] == b->eni[0] && a->eni[1] == b->eni[1];
+}
+
+/* A hairpin's source is another ENI; from outside, an ENI's public IP is
+ * its way in, compared with the ENI itself. */
 static bool compared(const struct rd_ends *ends, size_t i, size_t k)
 {
 	const struct rd_end *a = &ends->v[i], *b = &ends->v[k];
+	if (b->via_public && (a->outside || same_eni(a, b)))
+		return false;
 	return i != k && !(a->outside && b->outside) && !a->dest_only;
 }
 

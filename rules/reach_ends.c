@@ -1,7 +1,8 @@
 /*
  * The endpoints `vpcfw diff` compares (reach_diff in reach.h): every ENI of
- * either lab, matched across the two by ENI id or a unique Name tag, and
- * one representative address per outside CIDR the rules name. Only the
+ * either lab, matched across the two by ENI id or a unique Name tag, each
+ * ENI with a public IPv4 address once more as a hairpin's destination,
+ * and one representative address per outside CIDR the rules name. Only the
  * choice of endpoints; what is compared between them is reach_diff.c.
  */
 #include <errno.h>
@@ -178,6 +179,34 @@ static int unique_labels(struct rd_ends *l, const struct lab *old_lab, const str
 	return 0;
 }
 
+/* Each ENI with a public IPv4 address in either lab, once more as the
+ * destination of hairpins (rd_end.via_public), labelled apart. */
+static int public_ends(const struct lab *old_lab, const struct lab *new_lab, struct rd_ends *l)
+{
+	const struct lab *labs[2] = {old_lab, new_lab};
+	size_t n = l->n;
+	for (size_t i = 0; i < n; i++) {
+		struct rd_end e = l->v[i];
+		bool has = false;
+		for (int s = 0; s < 2; s++)
+			has |= e.eni[s] >= 0 && labs[s]->enis[e.eni[s]].has_public_ip;
+		if (!has)
+			continue;
+		size_t len = strlen(e.label) + sizeof(" (public IP)");
+		e.label = malloc(len);
+		if (!e.label)
+			return -ENOMEM;
+		snprintf(e.label, len, "%s (public IP)", l->v[i].label);
+		e.via_public = true;
+		e.dest_only = true;
+		if (ends_push(l, &e) < 0) {
+			free(e.label);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static int collect_enis(const struct lab *old_lab, const struct lab *new_lab, struct rd_ends *l)
 {
 	bool *taken = calloc(old_lab->n_enis + 1, sizeof(*taken));
@@ -196,6 +225,8 @@ static int collect_enis(const struct lab *old_lab, const struct lab *new_lab, st
 	free(old_ids.v);
 	if (!r)
 		r = unique_labels(l, old_lab, new_lab);
+	if (!r)
+		r = public_ends(old_lab, new_lab, l);
 	return r;
 }
 
@@ -264,6 +295,12 @@ static int inside_cidrs(const struct lab *lab, struct ip_prefix_list *vpcs,
 		}
 		for (size_t k = 0; k < e->n_ipv6 && !r; k++) {
 			ip_prefix_host(&e->ipv6[k], &h);
+			r = ip_prefix_list_add(hosts, &h, false);
+		}
+		/* an ENI's public IP is compared as the ENI itself (from
+		 * outside) or a hairpin to it (public_ends), never as outside */
+		if (e->has_public_ip && !r) {
+			ip_prefix_host(&e->public_ip, &h);
 			r = ip_prefix_list_add(hosts, &h, false);
 		}
 	}
@@ -346,6 +383,14 @@ static int service_cidrs(struct ip_prefix_list *named)
 	return r;
 }
 
+/* A named /32 that is an ENI's public IP (first_free avoids only the
+ * narrower ones): the ENI's, compared as the ENI or a hairpin to it. */
+static bool is_public_ip(const struct lab *lab, const struct ip_addr *a)
+{
+	struct ip_addr priv;
+	return a->family == IP_V4 && lab_private_of_public(lab, a, &priv) >= 0;
+}
+
 /* One address per distinct outside CIDR: all addresses of c outside
  * every narrower named CIDR, VPC block and ENI match exactly the same
  * rules and routes, so the first of them speaks for the whole class. */
@@ -371,7 +416,9 @@ static int collect_outside(const struct lab *old_lab, const struct lab *new_lab,
 		r = -ENOMEM;
 	for (size_t i = 0; i < named.n && !r; i++) {
 		struct ip_addr a;
-		if (covered_by_any(&vpcs, &named.v[i]) || !first_free(&named.v[i], &avoid, tmp, &a))
+		if (covered_by_any(&vpcs, &named.v[i]) ||
+		    !first_free(&named.v[i], &avoid, tmp, &a) || is_public_ip(old_lab, &a) ||
+		    is_public_ip(new_lab, &a))
 			continue;
 		r = outside_end(l, &named.v[i], &a, i >= n_rules);
 	}

@@ -50,19 +50,34 @@ enum tgw_fault {
 	TGW_TARGET_UNUSABLE, /* the target attachment is not in the lab or not available */
 	TGW_WRONG_VPC,	     /* it leads elsewhere than the receiver */
 	TGW_NO_AZ_DST,	     /* it has no subnet in the receiver's zone */
-	TGW_PEERING,	     /* a peering attachment between gateways: not modelled */
+	TGW_PEERING,	     /* a peering attachment whose far side is not in the lab */
+	TGW_LOOP,	     /* more peering hops than TGW_MAX_HOPS: a routing loop */
 };
 
-/* tgw_walk.route of a route a propagation put in the table. */
+/* tgw_hop.route of a route a propagation put in the table. */
 #define TGW_ROUTE_PROPAGATED (-2)
+/* Transit gateways one packet may cross over peering attachments. */
+#define TGW_MAX_HOPS 4
 
-struct tgw_walk {
-	enum tgw_fault fault;
-	int32_t from;	       /* the sender's attachment (lab->gateways), or -1 */
+/* One transit gateway on the way: entered through `from`, whose
+ * associated table `table` sends the packet by `route` to `to`. */
+struct tgw_hop {
+	int32_t from;	       /* the attachment it enters by (lab->gateways), or -1 */
 	int32_t table;	       /* its TGW route table (lab->gateways), or -1 */
 	int32_t route;	       /* index in its tgw_routes, TGW_ROUTE_PROPAGATED or -1 */
 	struct ip_prefix dest; /* the matching route's destination */
 	int32_t to;	       /* the target attachment (lab->gateways), or -1 */
+};
+
+/* hop[0] is the sender's gateway; each peering attachment crossed adds a
+ * hop; the last one is where the walk delivered or stopped. from and to
+ * repeat the first hop's entry and the last hop's target. */
+struct tgw_walk {
+	enum tgw_fault fault;
+	int32_t from; /* the sender's attachment (lab->gateways), or -1 */
+	int32_t to;   /* the last target attachment (lab->gateways), or -1 */
+	size_t n_hops;
+	struct tgw_hop hop[TGW_MAX_HOPS];
 };
 
 /* Follows the VPC route via (tgw-…) of a sender in src_subnet to dst,

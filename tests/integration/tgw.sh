@@ -25,34 +25,8 @@ declare -A addr=([a]=10.91.1.10 [b]=10.92.1.10 [bz]=10.92.2.10 [bh]=10.92.9.10 [
 	[vpn]=198.51.100.40)
 a=${addr[a]} bh=${addr[bh]}
 
-# verdict FROM ADDR PROTO [PORT]: the last line of `vpcfw check`
-verdict() {
-	"$VPCFW" check "$lab" --from "$1-$LAB" --to "$2" --proto "$3" ${4:+--port "$4"} |
-		sed -n 's/^verdict: //p'
-}
-# agree FROM ADDR PROTO PORT EXPECTED: `vpcfw check` says EXPECTED too
-agree() {
-	check "vpcfw check: $1 -> $2 $3 ${4:-} $5" test "$(verdict "$1" "$2" "$3" "$4")" = "$5"
-}
-# pass / refuse FROM TO-NAME PROTO PORT: real packets, then check's verdict
-pass() {
-	local to=${addr[$2]}
-	case $3 in
-	tcp) check "$1 -> $2 tcp $4" tcp_reaches "$1" "$to" "$4" "hello-from-$2" ;;
-	udp) check "$1 -> $2 udp $4" udp_reaches "$1" "$to" "$4" "hello-from-$2" ;;
-	icmp) check "$1 -> $2 ping" ping_reaches "$1" "$to" ;;
-	esac
-	agree "$1" "$to" "$3" "$4" ACCEPT
-}
-refuse() {
-	local to=${addr[$2]}
-	case $3 in
-	tcp) check "$1 -> $2 tcp $4 dropped" tcp_blocked "$1" "$to" "$4" ;;
-	udp) check "$1 -> $2 udp $4 dropped" udp_blocked "$1" "$to" "$4" ;;
-	icmp) check "$1 -> $2 ping dropped" ping_blocked "$1" "$to" ;;
-	esac
-	agree "$1" "$to" "$3" "$4" REJECT
-}
+# verdict, agree, pass, refuse (addr: the hosts' addresses by name)
+. "$(dirname "$0")/tgw_flows.bash"
 
 # propagated routes, both ways
 for p in "tcp 80" "udp 9000" "icmp"; do

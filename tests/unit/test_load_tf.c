@@ -19,6 +19,7 @@
 
 #include "load.h"
 #include "loadkit.h"
+#include "pipeline.h"
 
 /* One resource_changes entry that is created. */
 #define CREATE(addr, type, name, after, unknown)                                                   \
@@ -464,6 +465,157 @@ static void test_hostile_shapes(void **state)
 	}
 }
 
+/* the documents read one resource a line */
+/* clang-format off */
+/* One resource of a state's root module. */
+#define RES(type, name, values)                                                                    \
+	"{'address':'" type "." name "','mode':'managed','type':'" type "','name':'" name          \
+	"','values':" values "}"
+
+/* Two VPCs, an instance in each (SSH from 10.0.0.0/8), each subnet's
+ * route table sending the other's block to tgw-1; then extra, the
+ * gateway's own resources. */
+#define TGW_STATE(tgw, extra)                                                                      \
+	"{'format_version':'1.0','values':{'root_module':{'resources':["                           \
+	RES("aws_vpc", "a", "{'id':'vpc-a','cidr_block':'10.1.0.0/16'}")                           \
+	"," RES("aws_vpc", "b", "{'id':'vpc-b','cidr_block':'10.2.0.0/16'}")                       \
+	"," RES("aws_subnet", "a", "{'id':'subnet-a','vpc_id':'vpc-a','cidr_block':'10.1.1.0/24'}") \
+	"," RES("aws_subnet", "b", "{'id':'subnet-b','vpc_id':'vpc-b','cidr_block':'10.2.1.0/24'}") \
+	"," RES("aws_security_group", "a", "{'id':'sg-a','vpc_id':'vpc-a'," TGW_SG "}")             \
+	"," RES("aws_security_group", "b", "{'id':'sg-b','vpc_id':'vpc-b'," TGW_SG "}")             \
+	"," RES("aws_instance", "a", "{'id':'i-a','subnet_id':'subnet-a','private_ip':'10.1.1.10'," \
+		"'vpc_security_group_ids':['sg-a']}")                                              \
+	"," RES("aws_instance", "b", "{'id':'i-b','subnet_id':'subnet-b','private_ip':'10.2.1.10'," \
+		"'vpc_security_group_ids':['sg-b']}")                                              \
+	"," RES("aws_route_table", "a", "{'id':'rtb-a','vpc_id':'vpc-a','route':[{'cidr_block':"    \
+		"'10.2.0.0/16','transit_gateway_id':'tgw-1'}]}")                                   \
+	"," RES("aws_route_table", "b", "{'id':'rtb-b','vpc_id':'vpc-b','route':[{'cidr_block':"    \
+		"'10.1.0.0/16','transit_gateway_id':'tgw-1'}]}")                                   \
+	"," RES("aws_route_table_association", "a", "{'id':'rtbassoc-a','route_table_id':'rtb-a',"  \
+		"'subnet_id':'subnet-a'}")                                                         \
+	"," RES("aws_route_table_association", "b", "{'id':'rtbassoc-b','route_table_id':'rtb-b',"  \
+		"'subnet_id':'subnet-b'}")                                                         \
+	"," RES("aws_ec2_transit_gateway", "t", tgw)                                                \
+	"," RES("aws_ec2_transit_gateway_vpc_attachment", "a", "{'id':'tgw-attach-a','vpc_id':"     \
+		"'vpc-a','transit_gateway_id':'tgw-1','subnet_ids':['subnet-a']" TGW_ATT_DEFAULTS "}") \
+	"," RES("aws_ec2_transit_gateway_vpc_attachment", "b", "{'id':'tgw-attach-b','vpc_id':"     \
+		"'vpc-b','transit_gateway_id':'tgw-1','subnet_ids':['subnet-b']" TGW_ATT_DEFAULTS "}") \
+	extra "]}}}"
+#define TGW_SG                                                                                     \
+	"'ingress':[{'from_port':22,'to_port':22,'protocol':'tcp','cidr_blocks':['10.0.0.0/8']}],"  \
+	"'egress':[{'from_port':0,'to_port':0,'protocol':'-1','cidr_blocks':['0.0.0.0/0']}]"
+
+/* The verdict of SSH from ENI `from` to the address `to`. */
+static enum pipeline_verdict ssh(const struct lab *lab, const char *from, const char *to)
+{
+	struct pipeline_query q;
+	pipeline_query_init(&q);
+	struct endpoint a, b;
+	assert_int_equal(lab_resolve_endpoint(lab, from, &a), 0);
+	assert_int_equal(lab_resolve_endpoint(lab, to, &b), 0);
+	q.client = (struct pipeline_end){.kind = END_ENI, .eni = a.eni, .service = SERVICE_NONE};
+	q.server = (struct pipeline_end){.kind = END_ENI, .eni = b.eni, .service = SERVICE_NONE};
+	q.request.src = lab->enis[a.eni].ipv4[0];
+	q.request.dst = lab->enis[b.eni].ipv4[0];
+	q.request.proto = PROTO_TCP;
+	q.request.sport = 40000;
+	q.request.dport = 22;
+	struct pipeline_check c;
+	pipeline_check(lab, &q, &c);
+	return c.verdict;
+}
+
+/* Transit gateway route tables written as Terraform resources, as the
+ * exports give them: explicit tables, routes (a blackhole too),
+ * associations and propagations; then the provider's defaults (the
+ * gateway's default table, associated and propagated by every VPC
+ * attachment unless turned off), ids known only after apply. */
+static void test_tgw_route_tables(void **state)
+{
+	(void)state;
+	struct result res;
+#define TGW_ATT_DEFAULTS                                                                           \
+	",'transit_gateway_default_route_table_association':false,"                                 \
+	"'transit_gateway_default_route_table_propagation':false"
+	load_as(&res, "tgw.json",
+		TGW_STATE("{'id':'tgw-1','default_route_table_association':'disable',"
+			  "'default_route_table_propagation':'disable'}",
+			  "," RES("aws_ec2_transit_gateway_route_table", "r",
+				  "{'id':'tgw-rtb-1','transit_gateway_id':'tgw-1'}")
+			  "," RES("aws_ec2_transit_gateway_route_table_association", "a",
+				  "{'id':'x','transit_gateway_attachment_id':'tgw-attach-a',"
+				  "'transit_gateway_route_table_id':'tgw-rtb-1'}")
+			  "," RES("aws_ec2_transit_gateway_route_table_association", "b",
+				  "{'id':'y','transit_gateway_attachment_id':'tgw-attach-b',"
+				  "'transit_gateway_route_table_id':'tgw-rtb-1'}")
+			  "," RES("aws_ec2_transit_gateway_route_table_propagation", "a",
+				  "{'id':'z','transit_gateway_attachment_id':'tgw-attach-a',"
+				  "'transit_gateway_route_table_id':'tgw-rtb-1'}")
+			  "," RES("aws_ec2_transit_gateway_route", "b",
+				  "{'id':'w','destination_cidr_block':'10.2.0.0/16',"
+				  "'transit_gateway_attachment_id':'tgw-attach-b',"
+				  "'transit_gateway_route_table_id':'tgw-rtb-1','blackhole':false}")
+			  "," RES("aws_ec2_transit_gateway_route", "hole",
+				  "{'id':'v','destination_cidr_block':'10.2.9.0/24',"
+				  "'transit_gateway_route_table_id':'tgw-rtb-1','blackhole':true}")),
+		false);
+	expect_ok(&res);
+	size_t tables = 0;
+	for (size_t i = 0; i < res.lab->n_gateways; i++) {
+		const struct gateway *g = &res.lab->gateways[i];
+		if (g->kind == GW_TRANSIT_ROUTES) {
+			tables++;
+			assert_string_equal(g->id, "tgw-rtb-1");
+			assert_int_equal(g->n_tgw_routes, 2);
+			assert_int_equal(g->n_propagations, 1);
+		} else if (g->kind == GW_TRANSIT_ATTACH) {
+			assert_int_equal(g->n_route_table_ids, 1);
+			assert_string_equal(g->route_table_ids[0], "tgw-rtb-1");
+		}
+	}
+	assert_int_equal(tables, 1); /* no default table: both turned off */
+	/* a -> b by the static route, back by a's propagation */
+	assert_int_equal(ssh(res.lab, "aws_instance.a", "aws_instance.b"), VERDICT_ACCEPT);
+	done(&res);
+#undef TGW_ATT_DEFAULTS
+#define TGW_ATT_DEFAULTS ""
+	/* the provider's defaults, ids unknown until apply: one default table
+	 * both attachments are associated with and propagate to */
+	load_as(&res, "tgw.json", TGW_STATE("{'id':'tgw-1'}", ""), false);
+	expect_ok(&res);
+	assert_int_equal(ssh(res.lab, "aws_instance.a", "aws_instance.b"), VERDICT_ACCEPT);
+	assert_int_equal(ssh(res.lab, "aws_instance.b", "aws_instance.a"), VERDICT_ACCEPT);
+	done(&res);
+	/* the default table's id known; the gateway does not propagate to it,
+	 * so it holds no route to b until a propagation resource adds b's */
+#define TGW_NO_PROPAGATION                                                                         \
+	"{'id':'tgw-1','default_route_table_propagation':'disable',"                                \
+	"'association_default_route_table_id':'tgw-rtb-d',"                                          \
+	"'propagation_default_route_table_id':'tgw-rtb-d'}"
+	load_as(&res, "tgw.json", TGW_STATE(TGW_NO_PROPAGATION, ""), false);
+	expect_ok(&res);
+	for (size_t i = 0; i < res.lab->n_gateways; i++)
+		if (res.lab->gateways[i].kind == GW_TRANSIT_ATTACH)
+			assert_string_equal(res.lab->gateways[i].route_table_ids[0], "tgw-rtb-d");
+	assert_int_equal(ssh(res.lab, "aws_instance.a", "aws_instance.b"), VERDICT_REJECT);
+	done(&res);
+	load_as(&res, "tgw.json",
+		TGW_STATE(TGW_NO_PROPAGATION,
+			  "," RES("aws_ec2_transit_gateway_route_table_propagation", "a",
+				  "{'id':'z','transit_gateway_attachment_id':'tgw-attach-a',"
+				  "'transit_gateway_route_table_id':'tgw-rtb-d'}")
+			  "," RES("aws_ec2_transit_gateway_route_table_propagation", "b",
+				  "{'id':'z2','transit_gateway_attachment_id':'tgw-attach-b',"
+				  "'transit_gateway_route_table_id':'tgw-rtb-d'}")),
+		false);
+	expect_ok(&res);
+	assert_int_equal(ssh(res.lab, "aws_instance.a", "aws_instance.b"), VERDICT_ACCEPT);
+	done(&res);
+#undef TGW_NO_PROPAGATION
+#undef TGW_ATT_DEFAULTS
+}
+/* clang-format on */
+
 /* Real plans and states by other projects: no error, never a crash. */
 static void test_corpus(void **state)
 {
@@ -513,6 +665,7 @@ int main(void)
 	    cmocka_unit_test(test_assumed_placement),
 	    cmocka_unit_test(test_address_in_lab_format),
 	    cmocka_unit_test(test_hostile_shapes),
+	    cmocka_unit_test(test_tgw_route_tables),
 	    cmocka_unit_test(test_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -466,13 +466,16 @@ static void end_for(const struct lab *lab, int32_t eni, const struct ip_addr *a,
 		*out = (struct pipeline_end){.kind = END_OUTSIDE, .eni = -1};
 }
 
+/* hairpin: to dst's public IP (da its private address, as query_build
+ * gives it). */
 static bool check_key(const struct lab *lab, const struct pipeline_end *src,
 		      const struct pipeline_end *dst, const struct ip_addr *sa,
 		      const struct ip_addr *da, enum reach_class c, uint32_t key,
-		      const struct reach_opts *o)
+		      const struct reach_opts *o, bool hairpin)
 {
 	struct pipeline_query q;
 	pipeline_query_init(&q);
+	q.via_public = hairpin;
 	q.client = *src;
 	q.server = *dst;
 	q.request.src = *sa;
@@ -503,10 +506,13 @@ static bool in_set(const struct reach_iv *iv, size_t n, uint32_t key)
 static size_t compare_path(const struct lab *lab, const struct pipeline_end *src,
 			   const struct pipeline_end *dst, const struct ip_addr *sa,
 			   const struct ip_addr *da, enum reach_class c, const struct reach_opts *o,
-			   uint64_t *rng)
+			   uint64_t *rng, bool hairpin)
 {
 	struct reach_path p;
-	assert_int_equal(reach_path_build(lab, src, dst, sa, da, c, o, &p), 0);
+	if (hairpin)
+		assert_int_equal(reach_hairpin_build(lab, NULL, src->eni, dst->eni, c, o, &p), 0);
+	else
+		assert_int_equal(reach_path_build(lab, src, dst, sa, da, c, o, &p), 0);
 	struct reach_iv *iv;
 	size_t n, checked = 0;
 	assert_int_equal(reach_path_accepted(&p, &iv, &n), 0);
@@ -533,13 +539,13 @@ static size_t compare_path(const struct lab *lab, const struct pipeline_end *src
 			continue;
 		if (c == REACH_OTHER && (k == 1 || k == 6 || k == 17 || k == 58))
 			continue;
-		bool want = check_key(lab, src, dst, sa, da, c, k, o);
+		bool want = check_key(lab, src, dst, sa, da, c, k, o, hairpin);
 		bool got = reach_path_accepts(&p, k, NULL);
 		if (want != got || in_set(iv, n, k) != got) {
 			char a[IP_ADDR_STRLEN], b[IP_ADDR_STRLEN];
-			fail_msg("%s -> %s class %d key %u: pipeline %d, reach %d, set %d",
+			fail_msg("%s -> %s%s class %d key %u: pipeline %d, reach %d, set %d",
 				 ip_addr_format(sa, a, sizeof(a)), ip_addr_format(da, b, sizeof(b)),
-				 c, k, want, got, in_set(iv, n, k));
+				 hairpin ? " (public IP)" : "", c, k, want, got, in_set(iv, n, k));
 		}
 		checked++;
 	}
@@ -555,6 +561,24 @@ static const char *const outside4[] = {
     "203.0.113.10",    "198.51.100.9",	"192.0.2.1",   "10.0.0.2", "169.254.169.254", "10.0.9.9",
     "169.254.169.253", "169.254.170.2", "169.254.7.7", "10.0.1.1", "255.255.255.255"};
 static const char *const outside6[] = {"2001:db8:ff::10", "2001:db8:ee::1", "fd00:ec2::253"};
+
+/* Every ENI to every other's public IP: hairpins (§9). */
+static size_t compare_hairpins(const struct lab *lab, const struct reach_opts *o, uint64_t *rng)
+{
+	size_t checked = 0;
+	for (size_t i = 0; i < lab->n_enis; i++)
+		for (size_t k = 0; k < lab->n_enis; k++) {
+			if (i == k || !lab->enis[k].has_public_ip)
+				continue;
+			struct pipeline_end src = {.kind = END_ENI, .eni = (int32_t)i};
+			struct pipeline_end dst = {.kind = END_ENI, .eni = (int32_t)k};
+			for (int c = 0; c < REACH__COUNT; c++)
+				checked += compare_path(lab, &src, &dst, &lab->enis[i].ipv4[0],
+							&lab->enis[k].ipv4[0], (enum reach_class)c,
+							o, rng, true);
+		}
+	return checked;
+}
 
 static size_t compare_lab(const struct lab *lab, const struct reach_opts *o, uint64_t *rng)
 {
@@ -587,10 +611,10 @@ static size_t compare_lab(const struct lab *lab, const struct reach_opts *o, uin
 				end_for(lab, eni[k], &addr[k], eni[i], &dst);
 				for (int c = 0; c < REACH__COUNT; c++)
 					checked += compare_path(lab, &src, &dst, &addr[i], &addr[k],
-								(enum reach_class)c, o, rng);
+								(enum reach_class)c, o, rng, false);
 			}
 	}
-	return checked;
+	return checked + compare_hairpins(lab, o, rng);
 }
 
 static void test_differential_against_pipeline(void **state)
@@ -762,9 +786,10 @@ static void test_diff_two_labs(void **state)
 	assert_true(ch.n_pairs > 0);
 	reach_changes_free(&ch);
 	assert_int_equal(reach_diff(old_lab, new_lab, &o, &ch), 0);
-	/* a -> b: 22 opened (SG), 5432 closed (NACL); 0.0.0.0/0's
-	 * representative -> b: 22 opened. b has a public IP and an igw route. */
-	assert_int_equal(ch.n, 3);
+	/* a -> b: 22 opened (SG), 5432 closed (NACL); a -> b's public IP (a
+	 * hairpin from a's public IP): 22 opened; 0.0.0.0/0's representative
+	 * -> b: 22 opened. b has a public IP and an igw route. */
+	assert_int_equal(ch.n, 4);
 	assert_string_equal(ch.items[0].from, "a");
 	assert_string_equal(ch.items[0].to, "b");
 	assert_true(ch.items[0].open);
@@ -776,9 +801,17 @@ static void test_diff_two_labs(void **state)
 	assert_int_equal(ch.items[1].lo, 5432);
 	assert_string_equal(ch.items[1].stage, "nacl-ingress");
 	assert_non_null(strstr(ch.items[1].rule, "rule 100: allow")); /* OLD's rule */
-	assert_string_equal(ch.items[2].from, "0.0.0.0/0");
-	assert_string_equal(ch.items[2].to, "b");
+	assert_string_equal(ch.items[2].from, "a");
+	assert_string_equal(ch.items[2].to, "b (public IP)");
+	assert_true(ch.items[2].open);
 	assert_int_equal(ch.items[2].lo, 22);
+	assert_int_equal(ch.items[2].hi, 22);
+	assert_string_equal(ch.items[2].stage, "sg-ingress");
+	char pub[IP_ADDR_STRLEN];
+	assert_string_equal(ip_addr_format(&ch.items[2].to_addr, pub, sizeof(pub)), "198.51.100.2");
+	assert_string_equal(ch.items[3].from, "0.0.0.0/0");
+	assert_string_equal(ch.items[3].to, "b");
+	assert_int_equal(ch.items[3].lo, 22);
 	reach_changes_free(&ch);
 	kit_free(old_lab);
 	kit_free(same);
@@ -865,13 +898,89 @@ static void test_diff_representatives(void **state)
 	assert_string_equal(ip_addr_format(&ch.items[0].from_addr, a, sizeof(a)), "203.0.113.0");
 	assert_string_equal(ch.items[0].to, "b");
 	assert_int_equal(ch.items[0].lo, 8443);
-	/* endpoints: a, b; 0.0.0.0/0, ::/0 (routes), the /24 and the /25; and
-	 * under 0.0.0.0/0 and ::/0 the VPC's service addresses (169.254.0.0/16,
-	 * six link-local services, the DHCP broadcast, three fd00:ec2::) */
-	assert_int_equal(ch.n_endpoints, 6 + 11);
+	/* endpoints: a, b and their public IPs (hairpins); 0.0.0.0/0, ::/0
+	 * (routes), the /24 and the /25; and under 0.0.0.0/0 and ::/0 the
+	 * VPC's service addresses (169.254.0.0/16, six link-local services,
+	 * the DHCP broadcast, three fd00:ec2::) */
+	assert_int_equal(ch.n_endpoints, 8 + 11);
 	reach_changes_free(&ch);
 	kit_free(old_lab);
 	kit_free(new_lab);
+}
+
+/* TCP port from ENI `from` to ENI `to` as `vpcfw check` asks it, by
+ * to's public IP when via_public (a hairpin). */
+static enum pipeline_verdict check_tcp(const struct lab *lab, int32_t from, int32_t to,
+				       uint16_t port, bool via_public)
+{
+	struct pipeline_query q;
+	pipeline_query_init(&q);
+	q.client = (struct pipeline_end){.kind = END_ENI, .eni = from, .service = SERVICE_NONE};
+	q.server = (struct pipeline_end){.kind = END_ENI, .eni = to, .service = SERVICE_NONE};
+	q.via_public = via_public;
+	q.request.src = lab->enis[from].ipv4[0];
+	q.request.dst = lab->enis[to].ipv4[0];
+	q.request.proto = PROTO_TCP;
+	q.request.sport = PIPELINE_EPHEMERAL_LO;
+	q.request.dport = port;
+	struct pipeline_check c;
+	pipeline_check(lab, &q, &c);
+	return c.verdict;
+}
+
+/* A hairpin (§9): b admitting TCP 8080 from a's public IP opens a -> b's
+ * public IP, and nothing by private address. `diff` lists it as a pair of
+ * ENIs, to b by its public IP (not as the outside /32 the rule names),
+ * with check's verdicts on both sides; removing a's public IP closes it
+ * at a's route stage. */
+static void test_diff_hairpin(void **state)
+{
+	(void)state;
+	struct lab *old_lab = diff_lab(false, false);
+	struct lab *new_lab = diff_lab(false, false);
+	kit_sg_rule(new_lab, 1, false, PROTO_TCP, 8080, 8080, "198.51.100.1/32");
+	struct reach_opts o;
+	reach_opts_init(&o);
+	for (int pairwise = 0; pairwise < 2; pairwise++) {
+		o.pairwise = pairwise;
+		struct reach_changes ch;
+		reach_changes_init(&ch);
+		assert_int_equal(reach_diff(old_lab, new_lab, &o, &ch), 0);
+		assert_int_equal(ch.n, 1);
+		assert_string_equal(ch.items[0].from, "a");
+		assert_string_equal(ch.items[0].to, "b (public IP)");
+		assert_true(ch.items[0].open);
+		assert_int_equal(ch.items[0].lo, 8080);
+		assert_int_equal(ch.items[0].hi, 8080);
+		assert_string_equal(ch.items[0].stage, "sg-ingress");
+		assert_non_null(strstr(ch.items[0].rule, "ingress tcp 8080 from 198.51.100.1/32"));
+		reach_changes_free(&ch);
+	}
+	assert_int_equal(check_tcp(old_lab, 0, 1, 8080, true), VERDICT_REJECT);
+	assert_int_equal(check_tcp(new_lab, 0, 1, 8080, true), VERDICT_ACCEPT);
+	assert_int_equal(check_tcp(new_lab, 0, 1, 8080, false), VERDICT_REJECT);
+	/* without a public IP a's packet never leaves: closed at its route */
+	struct lab *no_pub = diff_lab(false, false);
+	kit_sg_rule(no_pub, 1, false, PROTO_TCP, 8080, 8080, "198.51.100.1/32");
+	no_pub->enis[0].has_public_ip = false;
+	assert_int_equal(check_tcp(no_pub, 0, 1, 8080, true), VERDICT_REJECT);
+	struct reach_changes ch;
+	reach_changes_init(&ch);
+	o.pairwise = false;
+	assert_int_equal(reach_diff(new_lab, no_pub, &o, &ch), 0);
+	bool closed = false;
+	for (size_t i = 0; i < ch.n; i++)
+		if (!strcmp(ch.items[i].to, "b (public IP)") && ch.items[i].lo <= 8080 &&
+		    8080 <= ch.items[i].hi) {
+			assert_false(ch.items[i].open);
+			assert_string_equal(ch.items[i].stage, "route");
+			closed = true;
+		}
+	assert_true(closed);
+	reach_changes_free(&ch);
+	kit_free(old_lab);
+	kit_free(new_lab);
+	kit_free(no_pub);
 }
 
 /* An ENI replaced under the same unique Name is the same endpoint. */
@@ -1065,6 +1174,7 @@ int main(void)
 	    cmocka_unit_test(test_diff_middlebox_route),
 	    cmocka_unit_test(test_diff_link_local_services),
 	    cmocka_unit_test(test_diff_representatives),
+	    cmocka_unit_test(test_diff_hairpin),
 	    cmocka_unit_test(test_diff_eni_matched_by_name),
 	    cmocka_unit_test(test_diff_classes_equal_pairwise),
 	};

@@ -618,7 +618,7 @@ static struct tgw_lab tgw_lab(void)
 static const char *route_why(const struct lab *lab, const struct stage_verdict *v,
 			     const struct flow *f)
 {
-	static char why[512];
+	static char why[1024];
 	assert_int_equal(v->stage, STAGE_ROUTE);
 	return pipeline_explain(lab, v, f, why, sizeof(why));
 }
@@ -798,7 +798,7 @@ static void test_tgw_zones(void **state)
 }
 
 /* On-premises hosts over a VPN attachment of the gateway, both ways; a
- * peering attachment between gateways is not modelled. */
+ */
 static void test_tgw_vpn(void **state)
 {
 	(void)state;
@@ -819,13 +819,79 @@ static void test_tgw_vpn(void **state)
 	f = kit_flow("172.16.5.5", "10.1.1.10", PROTO_TCP, 22);
 	check(lab, outside_end(), eni_end(t.p.a), f, &c);
 	assert_int_equal(c.verdict, VERDICT_ACCEPT);
-	lab->gateways[vpn].detail = "peering";
-	check(lab, outside_end(), eni_end(t.p.a), f, &c);
-	assert_int_equal(c.request.stages[2].reason, REASON_TGW_UNUSABLE);
+	kit_free(lab);
+}
+
+/* tgw_lab with b moved to its own gateway tgw-2 (table tgw-rtb-2, b
+ * propagating), the gateways peered by tgw-attach-p, each side associated
+ * with its gateway's table, and each table a static route to the other
+ * VPC over the peering attachment (AWS propagates nothing over it). */
+static struct tgw_lab tgw_peered_lab(void)
+{
+	struct tgw_lab t = tgw_lab();
+	struct lab *lab = t.p.lab;
+	lab->route_tables[t.p.rt_b].routes[1].target = "tgw-2";
+	struct gateway *b = &lab->gateways[t.att_b];
+	b->transit_id = "tgw-2";
+	b->route_table_ids[0] = "tgw-rtb-2";
+	lab->gateways[t.table].n_propagations = 1; /* a only */
+	int32_t t2 = kit_tgw_piece(lab, GW_TRANSIT_ROUTES, "tgw-rtb-2", -1, NULL, NULL);
+	lab->gateways[t2].transit_id = "tgw-2";
+	lab->gateways[t2].propagations[lab->gateways[t2].n_propagations++] = "tgw-attach-b";
+	int32_t near = kit_tgw_piece(lab, GW_TRANSIT_ATTACH, "tgw-attach-p", -1, NULL, "tgw-rtb-1");
+	int32_t far = kit_tgw_piece(lab, GW_TRANSIT_ATTACH, "tgw-attach-p", -1, NULL, "tgw-rtb-2");
+	lab->gateways[near].detail = lab->gateways[far].detail = "peering";
+	lab->gateways[far].transit_id = "tgw-2";
+	kit_tgw_route(lab, t.table, "10.2.0.0/16", "tgw-attach-p");
+	kit_tgw_route(lab, t2, "10.1.0.0/16", "tgw-attach-p");
+	return t;
+}
+
+/* Batfish's AwsConfigurationTransitGatewayPeeringTest in small: a -> b
+ * through tgw-1, the peering attachment and tgw-2, each hop named; a
+ * missing static route on the far gateway stops the reply there; a
+ * peering attachment whose far side the lab lacks, and routes sending the
+ * packet back and forth between the gateways, drop it. */
+static void test_tgw_peering(void **state)
+{
+	(void)state;
+	struct tgw_lab t = tgw_peered_lab();
+	struct lab *lab = t.p.lab;
+	int32_t t2 = (int32_t)lab->n_gateways - 3, far = (int32_t)lab->n_gateways - 1;
+	assert_string_equal(lab->gateways[t2].id, "tgw-rtb-2");
+	struct pipeline_check c;
+	struct flow f = kit_flow("10.1.1.10", "10.2.1.10", PROTO_TCP, 22);
+	check(lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_TGW);
 	assert_string_equal(route_why(lab, &c.request.stages[2], &f),
-			    "rtb-a: 172.16.0.0/12 -> tgw-1, attachment tgw-attach-a, TGW route "
-			    "table tgw-rtb-1: 172.16.0.0/12 -> tgw-attach-vpn, a peering "
-			    "attachment between transit gateways (not modelled): dropped");
+			    "rtb-a: 10.2.0.0/16 -> tgw-1, attachment tgw-attach-a, TGW route "
+			    "table tgw-rtb-1: 10.2.0.0/16 -> tgw-attach-p, into peer tgw-2 by its "
+			    "side of tgw-attach-p, TGW route table tgw-rtb-2: 10.2.0.0/16 -> "
+			    "tgw-attach-b (propagated), into vpc-b");
+	/* the far table's static route gone: the reply stops at tgw-1 */
+	lab->gateways[t2].n_tgw_routes = 0;
+	check(lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.response.stages[2].reason, REASON_TGW_UNUSABLE);
+	struct flow back = kit_flow("10.2.1.10", "10.1.1.10", PROTO_TCP, 40000);
+	assert_string_equal(route_why(lab, &c.response.stages[2], &back),
+			    "rtb-b: 10.1.0.0/16 -> tgw-2, attachment tgw-attach-b, TGW route "
+			    "table tgw-rtb-2 has no route to 10.1.1.10: dropped");
+	/* a route back over the peering for b's block: the packet loops */
+	kit_tgw_route(lab, t2, "10.2.0.0/16", "tgw-attach-p");
+	check(lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_TGW_UNUSABLE);
+	assert_non_null(strstr(route_why(lab, &c.request.stages[2], &f),
+			       "more than 4 transit gateways on the way, a routing loop: dropped"));
+	/* tgw-2's side unknown (one account exported) */
+	assert_string_equal(lab->gateways[far].transit_id, "tgw-2");
+	lab->gateways[far].state = "deleted";
+	check(lab, eni_end(t.p.a), eni_end(t.p.b), f, &c);
+	assert_string_equal(route_why(lab, &c.request.stages[2], &f),
+			    "rtb-a: 10.2.0.0/16 -> tgw-1, attachment tgw-attach-a, TGW route "
+			    "table tgw-rtb-1: 10.2.0.0/16 -> tgw-attach-p, a peering attachment "
+			    "whose peer gateway's side is not in the lab: dropped");
 	kit_free(lab);
 }
 
@@ -1005,6 +1071,7 @@ int main(void)
 	    cmocka_unit_test(test_tgw_asymmetric),
 	    cmocka_unit_test(test_tgw_zones),
 	    cmocka_unit_test(test_tgw_vpn),
+	    cmocka_unit_test(test_tgw_peering),
 	    cmocka_unit_test(test_diff_tgw_route),
 	    cmocka_unit_test(test_tgw_describe_exports),
 	    cmocka_unit_test(test_lab_format_gateways),
