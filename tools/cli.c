@@ -93,10 +93,28 @@ static void getopt_table(const struct cli_opt *opts, struct option *out)
 	out[n] = (struct option){NULL, 0, NULL, 0};
 }
 
-static int bad_value(const struct cli_command *cmd, const char *name, const char *arg)
+static int bad_value(const struct cli_command *cmd, const struct cli_opt *o, const char *arg)
 {
-	fprintf(stderr, "vpcfw %s: bad value '%s' for --%s\n", cmd->name, arg, name);
+	fprintf(stderr, "vpcfw %s: bad value '%s' for --%s%s%s%s\n", cmd->name, arg, o->name,
+		o->hint ? " (" : "", o->hint ? o->hint : "", o->hint ? ")" : "");
 	return -EINVAL;
+}
+
+/* "LO-HI": ports 1-65535, LO <= HI. */
+static int parse_range(const char *s, struct cli_range *out)
+{
+	char buf[32];
+	const char *dash = strchr(s, '-');
+	long lo, hi;
+	if (!dash || (size_t)(dash - s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(dash - s));
+	buf[dash - s] = '\0';
+	if (cli_parse_long(buf, 1, 65535, &lo) < 0 || cli_parse_long(dash + 1, 1, 65535, &hi) < 0 ||
+	    lo > hi)
+		return -EINVAL;
+	*out = (struct cli_range){lo, hi};
+	return 0;
 }
 
 static int one_option(const struct cli_command *cmd, void *args, int c, const char *arg)
@@ -112,8 +130,9 @@ static int one_option(const struct cli_command *cmd, void *args, int c, const ch
 		*(const char **)field = arg;
 		return 0;
 	case CLI_OPT_LONG:
-		return cli_parse_long(arg, o->lo, o->hi, field) < 0 ? bad_value(cmd, o->name, arg)
-								    : 0;
+		return cli_parse_long(arg, o->lo, o->hi, field) < 0 ? bad_value(cmd, o, arg) : 0;
+	case CLI_OPT_RANGE:
+		return parse_range(arg, field) < 0 ? bad_value(cmd, o, arg) : 0;
 	default:
 		return cmd->option(cmd, args, o->val, arg);
 	}
@@ -160,6 +179,7 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args)
 	struct option table[CLI_MAX_OPTS + 2];
 	int c, r = 0;
 
+	memcpy(args, cmd->defaults, cmd->size);
 	getopt_table(cmd->opts, table);
 	optind = 1;
 	opterr = 0;
@@ -180,7 +200,8 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args)
 		cmd->usage(stderr);
 		return 2;
 	}
-	return CLI_GO;
+	const char *missing = cmd->missing ? cmd->missing(args) : NULL;
+	return missing ? cli_usage_error(cmd, "%s", missing) : CLI_GO;
 }
 
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
@@ -196,15 +217,6 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 	return 2;
 }
 
-int cli_bad_value(const struct cli_command *cmd, int c, const char *arg)
-{
-	const struct cli_opt *o = cmd->opts;
-
-	while (o->name && (o->kind != CLI_OPT_VALUE || o->val != c))
-		o++;
-	return bad_value(cmd, o->name ? o->name : "?", arg);
-}
-
 int cli_parse_long(const char *s, long lo, long hi, long *out)
 {
 	char *end;
@@ -213,20 +225,6 @@ int cli_parse_long(const char *s, long lo, long hi, long *out)
 	if (errno || end == s || *end || v < lo || v > hi)
 		return -EINVAL;
 	*out = v;
-	return 0;
-}
-
-int cli_parse_range(const char *s, long *lo, long *hi)
-{
-	char buf[32];
-	const char *dash = strchr(s, '-');
-	if (!dash || (size_t)(dash - s) >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, (size_t)(dash - s));
-	buf[dash - s] = '\0';
-	if (cli_parse_long(buf, 1, 65535, lo) < 0 || cli_parse_long(dash + 1, 1, 65535, hi) < 0 ||
-	    *lo > *hi)
-		return -EINVAL;
 	return 0;
 }
 

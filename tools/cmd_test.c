@@ -17,7 +17,6 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,19 +82,24 @@ static const struct cli_opt test_opts[] = {
     CLI_END,
 };
 
-static const struct cli_command test_cmd = {
-    "test", usage, test_opts, CLI_POSITIONAL(struct test_args, expect, 1), min_coverage};
+static const struct test_args test_defaults = {.min_coverage = -1};
 
-static int parse_args(int argc, char **argv, struct test_args *a)
+static const char *test_missing(const void *args)
 {
-	memset(a, 0, sizeof(*a));
-	a->min_coverage = -1;
-	int r = cli_parse(&test_cmd, argc, argv, a);
-	if (r == CLI_GO && !a->expect == !a->generate)
-		return cli_usage_error(&test_cmd,
-				       "EXPECT or --generate LAB is required (not both)");
-	return r;
+	const struct test_args *a = args;
+	return !a->expect == !a->generate ? "EXPECT or --generate LAB is required (not both)"
+					  : NULL;
 }
+
+static const struct cli_command test_cmd = {
+    .name = "test",
+    .usage = usage,
+    .opts = test_opts,
+    CLI_POSITIONAL(struct test_args, expect, 1),
+    .option = min_coverage,
+    CLI_DEFAULTS(test_defaults),
+    .missing = test_missing,
+};
 
 /* ---- offline ---- */
 
@@ -381,7 +385,7 @@ static int generate(const char *lab_path, bool cover)
 int cmd_test(int argc, char **argv)
 {
 	struct test_args a;
-	int r = parse_args(argc, argv, &a);
+	int r = cli_parse(&test_cmd, argc, argv, &a);
 	if (r != CLI_GO)
 		return r;
 	if (a.cover && !a.generate) {
