@@ -127,6 +127,7 @@ static int one_option(const struct cli_command *cmd, void *args, int c, const ch
 		*(bool *)field = true;
 		return 0;
 	case CLI_OPT_STRING:
+	case CLI_OPT_REQUIRED:
 		*(const char **)field = arg;
 		return 0;
 	case CLI_OPT_LONG:
@@ -138,10 +139,27 @@ static int one_option(const struct cli_command *cmd, void *args, int c, const ch
 	}
 }
 
+static const char **field_of(void *args, size_t offset)
+{
+	return (const char **)(void *)((char *)args + offset);
+}
+
+/* Whether every positional and every required option was given. */
+static bool all_given(const struct cli_command *cmd, void *args)
+{
+	for (size_t i = 0; i < cmd->n_positional; i++)
+		if (!field_of(args, cmd->positional)[i])
+			return false;
+	for (const struct cli_opt *o = cmd->opts; o->name; o++)
+		if (o->kind == CLI_OPT_REQUIRED && !*field_of(args, o->offset))
+			return false;
+	return true;
+}
+
 /* The next empty positional field gets arg. */
 static int positional(const struct cli_command *cmd, void *args, const char *arg)
 {
-	const char **slot = (const char **)(void *)((char *)args + cmd->positional);
+	const char **slot = field_of(args, cmd->positional);
 
 	for (size_t i = 0; i < cmd->n_positional; i++)
 		if (!slot[i]) {
@@ -200,8 +218,9 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args)
 		cmd->usage(stderr);
 		return 2;
 	}
-	const char *missing = cmd->missing ? cmd->missing(args) : NULL;
-	return missing ? cli_usage_error(cmd, "%s", missing) : CLI_GO;
+	if (cmd->required && !all_given(cmd, args))
+		return cli_usage_error(cmd, "%s", cmd->required);
+	return CLI_GO;
 }
 
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)

@@ -19,19 +19,28 @@ struct stage_verdict;
  * argument, a long option stores a decimal checked against its range, a
  * range option stores "LO-HI" (ports: 1-65535, LO <= HI) in a struct
  * cli_range, and a value option (one that needs another check) goes to
- * the command's option() with its code. --help is every command's. A bad
+ * the command's option() with its code; a required option is a string
+ * option the command cannot go without. --help is every command's. A bad
  * value is said as "bad value 'ARG' for --NAME", then " (HINT)" when the
  * entry has one.
  *
  *	static const struct cli_opt opts[] = {
  *		CLI_FLAG("json", struct my_args, json),
  *		CLI_STRING("sarif", struct my_args, sarif),
+ *		CLI_REQUIRED("from", struct my_args, from),
  *		CLI_RANGE("ephemeral", struct my_args, eph, "LO-HI"),
  *		CLI_VALUE("port", 'P'),
  *		CLI_END,
  *	};
  */
-enum cli_opt_kind { CLI_OPT_FLAG, CLI_OPT_STRING, CLI_OPT_LONG, CLI_OPT_RANGE, CLI_OPT_VALUE };
+enum cli_opt_kind {
+	CLI_OPT_FLAG,
+	CLI_OPT_STRING,
+	CLI_OPT_REQUIRED,
+	CLI_OPT_LONG,
+	CLI_OPT_RANGE,
+	CLI_OPT_VALUE,
+};
 
 struct cli_range {
 	long lo, hi;
@@ -55,6 +64,8 @@ struct cli_opt {
 #define CLI_FLAG(name, type, field) {name, CLI_OPT_FLAG, CLI_FIELD(type, field, bool), 0, 0, 0, NULL}
 #define CLI_STRING(name, type, field) \
 	{name, CLI_OPT_STRING, CLI_FIELD(type, field, const char *), 0, 0, 0, NULL}
+#define CLI_REQUIRED(name, type, field) \
+	{name, CLI_OPT_REQUIRED, CLI_FIELD(type, field, const char *), 0, 0, 0, NULL}
 /* A decimal from lo to hi into a long field, else "bad value". */
 #define CLI_LONG(name, type, field, lo, hi) \
 	{name, CLI_OPT_LONG, CLI_FIELD(type, field, long), 0, lo, hi, NULL}
@@ -68,15 +79,16 @@ struct cli_opt {
  * A command's arguments: the struct starts as a copy of *defaults (size
  * bytes); positional words fill n_positional consecutive const char *
  * fields of it, from the one at positional (CLI_POSITIONAL); one more is
- * refused. option() (NULL without CLI_VALUE entries) gets each value
- * option c with its argument and returns 0, or -EINVAL once it has said
- * what is wrong. missing() (may be NULL) says what required argument the
- * parsed struct lacks, NULL when none: a usage error.
+ * refused. With required set, every positional and every required option
+ * must be given, else that message is a usage error; without, the command
+ * checks for itself. option() (NULL without CLI_VALUE entries) gets each
+ * value option c with its argument and returns 0, or -EINVAL once it has
+ * said what is wrong.
  *
  *	static const struct cli_command my_cmd = {
  *		.name = "my", .usage = my_usage, .opts = opts,
- *		CLI_POSITIONAL(struct my_args, lab, 1),
- *		CLI_DEFAULTS(my_defaults), .missing = my_missing,
+ *		CLI_POSITIONAL(struct my_args, lab, 1), CLI_DEFAULTS(my_defaults),
+ *		.required = "LAB and --from are required",
  *	};
  */
 struct cli_command {
@@ -88,7 +100,7 @@ struct cli_command {
 	int (*option)(const struct cli_command *cmd, void *args, int c, const char *arg);
 	const void *defaults;
 	size_t size;
-	const char *(*missing)(const void *args);
+	const char *required;
 };
 
 /* clang-format off */
@@ -101,7 +113,7 @@ struct cli_command {
 #define CLI_GO (-1)
 
 /* Parses argv[1..] into args (cmd->size bytes), options and positionals
- * in any order, then asks cmd->missing. CLI_GO, or the command's exit
+ * in any order, then checks what is required. CLI_GO, or the command's exit
  * status, to return at once: 0 after --help (usage on stdout), 2 after a
  * mistake (said, then the usage on stderr). */
 int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args);

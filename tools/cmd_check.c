@@ -51,18 +51,10 @@ static void check_usage(FILE *out)
 	    "Exit status: 0 ACCEPT, 1 REJECT, 2 error.\n");
 }
 
-static const char *check_missing(const void *args)
-{
-	const struct check_args *a = args;
-	if (!a->lab || !a->from || !a->to || !a->proto)
-		return "LAB, --from, --to and --proto are required";
-	return NULL;
-}
-
 static const struct cli_opt check_opts[] = {
-    CLI_STRING("from", struct check_args, from),
-    CLI_STRING("to", struct check_args, to),
-    CLI_STRING("proto", struct check_args, proto),
+    CLI_REQUIRED("from", struct check_args, from),
+    CLI_REQUIRED("to", struct check_args, to),
+    CLI_REQUIRED("proto", struct check_args, proto),
     CLI_LONG("port", struct check_args, port, 0, 65535),
     CLI_LONG("icmp-type", struct check_args, icmp_type, 0, 255),
     CLI_LONG("icmp-code", struct check_args, icmp_code, 0, 255),
@@ -79,7 +71,7 @@ static const struct cli_command check_cmd = {
     .opts = check_opts,
     CLI_POSITIONAL(struct check_args, lab, 1),
     CLI_DEFAULTS(check_defaults),
-    .missing = check_missing,
+    .required = "LAB, --from, --to and --proto are required",
 };
 
 static const char *end_label(const struct lab *lab, const struct pipeline_end *end,

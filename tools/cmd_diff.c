@@ -57,12 +57,6 @@ static void diff_usage(FILE *out)
 		"Exit status: 0 no change, 1 some change, 2 error.\n");
 }
 
-static const char *diff_missing(const void *args)
-{
-	const struct diff_args *a = args;
-	return !a->old_path || !a->new_path ? "OLD and NEW labs are required" : NULL;
-}
-
 static const struct cli_opt diff_opts[] = {
     CLI_FLAG("json", struct diff_args, json),
     CLI_RANGE("ephemeral", struct diff_args, eph, "LO-HI"),
@@ -81,7 +75,7 @@ static const struct cli_command diff_cmd = {
     .opts = diff_opts,
     CLI_POSITIONAL(struct diff_args, old_path, 2),
     CLI_DEFAULTS(diff_defaults),
-    .missing = diff_missing,
+    .required = "OLD and NEW labs are required",
 };
 
 /* ---- one printed record: ICMP ranges are cut so each piece is either

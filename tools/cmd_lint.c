@@ -57,11 +57,6 @@ static const struct cli_opt lint_opts[] = {
     CLI_END,
 };
 
-static const char *lint_missing(const void *args)
-{
-	return ((const struct lint_args *)args)->lab ? NULL : "LAB is required";
-}
-
 static const struct cli_command lint_cmd = {
     .name = "lint",
     .usage = usage,
@@ -69,7 +64,7 @@ static const struct cli_command lint_cmd = {
     CLI_POSITIONAL(struct lint_args, lab, 1),
     .option = lint_option,
     CLI_DEFAULTS(lint_defaults),
-    .missing = lint_missing,
+    .required = "LAB is required",
 };
 
 /* Where a finding points: its first rule, else its group. */

@@ -84,13 +84,6 @@ static const struct cli_opt test_opts[] = {
 
 static const struct test_args test_defaults = {.min_coverage = -1};
 
-static const char *test_missing(const void *args)
-{
-	const struct test_args *a = args;
-	return !a->expect == !a->generate ? "EXPECT or --generate LAB is required (not both)"
-					  : NULL;
-}
-
 static const struct cli_command test_cmd = {
     .name = "test",
     .usage = usage,
@@ -98,7 +91,6 @@ static const struct cli_command test_cmd = {
     CLI_POSITIONAL(struct test_args, expect, 1),
     .option = min_coverage,
     CLI_DEFAULTS(test_defaults),
-    .missing = test_missing,
 };
 
 /* ---- offline ---- */
@@ -388,6 +380,9 @@ int cmd_test(int argc, char **argv)
 	int r = cli_parse(&test_cmd, argc, argv, &a);
 	if (r != CLI_GO)
 		return r;
+	if (!a.expect == !a.generate)
+		return cli_usage_error(&test_cmd,
+				       "EXPECT or --generate LAB is required (not both)");
 	if (a.cover && !a.generate) {
 		fprintf(stderr, "vpcfw test: --cover goes with --generate LAB\n");
 		return 2;
