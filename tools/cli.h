@@ -76,10 +76,10 @@ struct cli_opt {
 /* clang-format on */
 
 /*
- * A command's arguments: the struct starts as a copy of *defaults (size
- * bytes); positional words fill n_positional consecutive const char *
- * fields of it, from the one at positional (CLI_POSITIONAL); one more is
- * refused. With required set, every positional and every required option
+ * A command's arguments, a struct of the type CLI_ARGS names: it starts
+ * as a copy of *defaults (size bytes); positional words fill n_positional
+ * consecutive const char * fields of it, from the one at positional; one
+ * more is refused. With required set, every positional and every required option
  * must be given, else that message is a usage error; without, the command
  * checks for itself. option() (NULL without CLI_VALUE entries) gets each
  * value option c with its argument and returns 0, or -EINVAL once it has
@@ -87,7 +87,7 @@ struct cli_opt {
  *
  *	static const struct cli_command my_cmd = {
  *		.name = "my", .usage = my_usage, .opts = opts,
- *		CLI_POSITIONAL(struct my_args, lab, 1), CLI_DEFAULTS(my_defaults),
+ *		CLI_ARGS(struct my_args, my_defaults, lab, 1),
  *		.required = "LAB and --from are required",
  *	};
  */
@@ -103,10 +103,13 @@ struct cli_command {
 	const char *required;
 };
 
+/* The argument struct's type, its defaults (a const of that type: anything
+ * else does not compile) and its n positional fields from field on. */
 /* clang-format off */
-#define CLI_POSITIONAL(type, field, n) \
-	.positional = CLI_FIELD(type, field, const char *), .n_positional = n
-#define CLI_DEFAULTS(args) .defaults = &(args), .size = sizeof(args)
+#define CLI_ARGS(type, defaults_, field, n) \
+	.positional = CLI_FIELD(type, field, const char *), .n_positional = n, \
+	.defaults = &(defaults_) + 0 * sizeof(&(defaults_) == (const type *)0), \
+	.size = sizeof(type)
 /* clang-format on */
 
 /* What cli_parse returns when the command goes on. */

@@ -69,8 +69,7 @@ static const struct cli_command check_cmd = {
     .name = "check",
     .usage = check_usage,
     .opts = check_opts,
-    CLI_POSITIONAL(struct check_args, lab, 1),
-    CLI_DEFAULTS(check_defaults),
+    CLI_ARGS(struct check_args, check_defaults, lab, 1),
     .required = "LAB, --from, --to and --proto are required",
 };
 

@@ -73,8 +73,7 @@ static const struct cli_command diff_cmd = {
     .name = "diff",
     .usage = diff_usage,
     .opts = diff_opts,
-    CLI_POSITIONAL(struct diff_args, old_path, 2),
-    CLI_DEFAULTS(diff_defaults),
+    CLI_ARGS(struct diff_args, diff_defaults, old_path, 2),
     .required = "OLD and NEW labs are required",
 };
 

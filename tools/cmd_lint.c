@@ -61,9 +61,8 @@ static const struct cli_command lint_cmd = {
     .name = "lint",
     .usage = usage,
     .opts = lint_opts,
-    CLI_POSITIONAL(struct lint_args, lab, 1),
+    CLI_ARGS(struct lint_args, lint_defaults, lab, 1),
     .option = lint_option,
-    CLI_DEFAULTS(lint_defaults),
     .required = "LAB is required",
 };
 

@@ -88,9 +88,8 @@ static const struct cli_command test_cmd = {
     .name = "test",
     .usage = usage,
     .opts = test_opts,
-    CLI_POSITIONAL(struct test_args, expect, 1),
+    CLI_ARGS(struct test_args, test_defaults, expect, 1),
     .option = min_coverage,
-    CLI_DEFAULTS(test_defaults),
 };
 
 /* ---- offline ---- */
