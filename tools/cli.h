@@ -76,14 +76,14 @@ struct cli_opt {
 /* clang-format on */
 
 /*
- * A command's arguments, a struct of the type CLI_ARGS names: it starts
- * as a copy of *defaults (size bytes); positional words fill n_positional
- * consecutive const char * fields of it, from the one at positional; one
- * more is refused. With required set, every positional and every required option
- * must be given, else that message is a usage error; without, the command
- * checks for itself. option() (NULL without CLI_VALUE entries) gets each
- * value option c with its argument and returns 0, or -EINVAL once it has
- * said what is wrong.
+ * A command's arguments, a struct of the type CLI_ARGS names (every
+ * command has one): it starts as a copy of *defaults (size bytes);
+ * positional words fill n_positional consecutive const char * fields of
+ * it, from the one at positional; one more is refused. With required set,
+ * every positional and every required option must be given, else that
+ * message is a usage error; without, the command checks for itself.
+ * option() (NULL without CLI_VALUE entries) gets each value option c with
+ * its argument and returns 0, or -EINVAL once it has said what is wrong.
  *
  *	static const struct cli_command my_cmd = {
  *		.name = "my", .usage = my_usage, .opts = opts,
