@@ -51,62 +51,61 @@ static bool is_lab_format(const json_t *root)
 	return false;
 }
 
-/* Each describe-* array vpcfw models and the reader of its objects. */
+/* Every describe-* array vpcfw knows: read, each object by read(), in this
+ * order; or, without a reader, skipped (not modelled) and listed once per
+ * lab as what, never "not a lab file". */
 static const struct {
 	const char *key;
 	ld_object_fn *read;
+	const char *what; /* skipped kinds */
 } aws_kinds[] = {
-    {"Vpcs", aws_vpc},
-    {"Subnets", aws_subnet},
-    {"SecurityGroups", aws_group},
-    {"NetworkAcls", aws_nacl},
-    {"NetworkInterfaces", aws_network_interface},
-    {"Reservations", aws_reservation},
-    {"RouteTables", aws_route_table},
-    {"PrefixLists", aws_prefix_list},
-    {"InternetGateways", aws_igw},
-    {"NatGateways", aws_nat},
-    {"VpcEndpoints", aws_endpoint},
-    {"VpcPeeringConnections", aws_peering},
-    {"TransitGateways", aws_transit},
-    {"TransitGatewayVpcAttachments", aws_transit_attach},
-    {"TransitGatewayAttachments", aws_tgw_attachment},
-    {"TransitGatewayRouteTables", aws_tgw_route_table},
-    {"TransitGatewayStaticRoutes", aws_tgw_routes},
-    {"TransitGatewayPropagations", aws_tgw_propagations},
-    {"Addresses", aws_address},
-    {"LoadBalancers", aws_elb},
-    {"LoadBalancerDescriptions", aws_elb},
-    {"DBInstances", aws_db_instance},
-    {"CacheClusters", aws_cache_cluster},
-    {"DomainStatusList", aws_search_domain},
+    {"Vpcs", aws_vpc, NULL},
+    {"Subnets", aws_subnet, NULL},
+    {"SecurityGroups", aws_group, NULL},
+    {"NetworkAcls", aws_nacl, NULL},
+    {"NetworkInterfaces", aws_network_interface, NULL},
+    {"Reservations", aws_reservation, NULL},
+    {"RouteTables", aws_route_table, NULL},
+    {"PrefixLists", aws_prefix_list, NULL},
+    {"InternetGateways", aws_igw, NULL},
+    {"NatGateways", aws_nat, NULL},
+    {"VpcEndpoints", aws_endpoint, NULL},
+    {"VpcPeeringConnections", aws_peering, NULL},
+    {"TransitGateways", aws_transit, NULL},
+    {"TransitGatewayVpcAttachments", aws_transit_attach, NULL},
+    {"TransitGatewayAttachments", aws_tgw_attachment, NULL},
+    {"TransitGatewayRouteTables", aws_tgw_route_table, NULL},
+    {"TransitGatewayStaticRoutes", aws_tgw_routes, NULL},
+    {"TransitGatewayPropagations", aws_tgw_propagations, NULL},
+    {"Addresses", aws_address, NULL},
+    {"LoadBalancers", aws_elb, NULL},
+    {"LoadBalancerDescriptions", aws_elb, NULL},
+    {"DBInstances", aws_db_instance, NULL},
+    {"CacheClusters", aws_cache_cluster, NULL},
+    {"DomainStatusList", aws_search_domain, NULL},
+    {"AvailabilityZones", NULL, "availability zones"},
+    {"CustomerGateways", NULL, "customer gateways (VPN)"},
+    {"VpnGateways", NULL, "virtual private gateways (VPN)"},
+    {"VpnConnections", NULL, "VPN connections"},
+    {"TransitGatewayPeeringAttachments", NULL, "transit gateway peering attachments"},
+    {"LoadBalancerAttributes", NULL, "load balancer attributes"},
+    {"LoadBalancerListeners", NULL, "load balancer listeners"},
+    {"LoadBalancerTargetHealth", NULL, "load balancer target health"},
+    {"TargetGroups", NULL, "load balancer target groups"},
+    {"ServiceDetails", NULL, "VPC endpoint services"},
+    {"ServiceNames", NULL, "VPC endpoint services"},
+    {"EgressOnlyInternetGateways", NULL, "egress-only internet gateways"},
+    {"DhcpOptions", NULL, "DHCP options"},
+    {"FlowLogs", NULL, "flow logs"},
+    {"KeyPairs", NULL, "key pairs"},
+    {"Images", NULL, "images"},
+    {"Volumes", NULL, "volumes"},
+    {"Tags", NULL, "tags"},
+    {"ManagedPrefixListEntries", NULL, "prefix list entries without an id"},
 };
 
-/* describe-* kinds vpcfw recognises but does not model: each is listed
- * once per lab as skipped, never "not a lab file". */
-static const struct {
-	const char *key, *what;
-} skipped_kinds[] = {
-    {"AvailabilityZones", "availability zones"},
-    {"CustomerGateways", "customer gateways (VPN)"},
-    {"VpnGateways", "virtual private gateways (VPN)"},
-    {"VpnConnections", "VPN connections"},
-    {"TransitGatewayPeeringAttachments", "transit gateway peering attachments"},
-    {"LoadBalancerAttributes", "load balancer attributes"},
-    {"LoadBalancerListeners", "load balancer listeners"},
-    {"LoadBalancerTargetHealth", "load balancer target health"},
-    {"TargetGroups", "load balancer target groups"},
-    {"ServiceDetails", "VPC endpoint services"},
-    {"ServiceNames", "VPC endpoint services"},
-    {"EgressOnlyInternetGateways", "egress-only internet gateways"},
-    {"DhcpOptions", "DHCP options"},
-    {"FlowLogs", "flow logs"},
-    {"KeyPairs", "key pairs"},
-    {"Images", "images"},
-    {"Volumes", "volumes"},
-    {"Tags", "tags"},
-    {"ManagedPrefixListEntries", "prefix list entries without an id"},
-};
+#define N_AWS_KINDS (sizeof(aws_kinds) / sizeof(aws_kinds[0]))
+_Static_assert(N_AWS_KINDS <= 64, "loader.skipped_seen has a bit per kind");
 
 /* Keys the CLI (or an SDK recording) adds around any describe-* output. */
 static bool is_envelope_key(const char *k)
@@ -115,20 +114,18 @@ static bool is_envelope_key(const char *k)
 	       !strcmp(k, "NextMarker");
 }
 
-static int skipped_kind(const char *k)
+/* The index of key k in aws_kinds, or -1. */
+static int aws_kind(const char *k)
 {
-	for (size_t i = 0; i < sizeof(skipped_kinds) / sizeof(skipped_kinds[0]); i++)
-		if (!strcmp(k, skipped_kinds[i].key))
+	for (size_t i = 0; i < N_AWS_KINDS; i++)
+		if (!strcmp(k, aws_kinds[i].key))
 			return (int)i;
 	return -1;
 }
 
 static bool is_aws_key(const char *k)
 {
-	for (size_t i = 0; i < sizeof(aws_kinds) / sizeof(aws_kinds[0]); i++)
-		if (!strcmp(k, aws_kinds[i].key))
-			return true;
-	return !strcmp(k, "Entries") || is_envelope_key(k) || skipped_kind(k) >= 0;
+	return aws_kind(k) >= 0 || !strcmp(k, "Entries") || is_envelope_key(k);
 }
 
 /* Once per kind and lab, at the first file holding it. */
@@ -137,8 +134,7 @@ static void note_skipped(struct loader *l, int kind)
 	if (l->skipped_seen & (1ull << kind))
 		return;
 	l->skipped_seen |= 1ull << kind;
-	ld_warn(l, skipped_kinds[kind].key, "skipped: vpcfw does not model %s",
-		skipped_kinds[kind].what);
+	ld_warn(l, aws_kinds[kind].key, "skipped: vpcfw does not model %s", aws_kinds[kind].what);
 }
 
 static void load_aws_document(struct loader *l, const json_t *root, const char *name)
@@ -159,13 +155,14 @@ static void load_aws_document(struct loader *l, const json_t *root, const char *
 	}
 	json_object_foreach((json_t *)root, k, v)
 	{
+		int kind = aws_kind(k);
 		if (!is_aws_key(k))
 			ld_warn(l, k, "unknown top-level key ignored");
-		else if (skipped_kind(k) >= 0 && json_array_size(v))
-			note_skipped(l, skipped_kind(k));
+		else if (kind >= 0 && !aws_kinds[kind].read && json_array_size(v))
+			note_skipped(l, kind);
 	}
-	for (size_t i = 0; i < sizeof(aws_kinds) / sizeof(aws_kinds[0]); i++)
-		if (has_key(root, aws_kinds[i].key))
+	for (size_t i = 0; i < N_AWS_KINDS; i++)
+		if (aws_kinds[i].read && has_key(root, aws_kinds[i].key))
 			ld_each_object(l, root, aws_kinds[i].key, "", aws_kinds[i].read);
 	if (has_key(root, "Entries"))
 		aws_load_prefix_list_entries(l, root, name);

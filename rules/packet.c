@@ -214,6 +214,21 @@ static int v6_walk(const uint8_t *f, size_t off, size_t end, uint8_t nh, struct 
 	return 0;
 }
 
+/* TCP and UDP begin alike: source port, destination port. */
+static void read_ports(struct pkt *p, const uint8_t *l4)
+{
+	p->has_ports = true;
+	p->sport = rd16(l4);
+	p->dport = rd16(l4 + 2);
+}
+
+/* What the upper layer carries after its header, at off. */
+static void set_payload(struct pkt *p, size_t off, size_t len)
+{
+	p->payload_off = (uint16_t)off;
+	p->payload_len = (uint32_t)len;
+}
+
 static int parse_tcp(const uint8_t *f, size_t off, size_t end, struct pkt *p)
 {
 	const uint8_t *t = f + off;
@@ -226,15 +241,12 @@ static int parse_tcp(const uint8_t *f, size_t off, size_t end, struct pkt *p)
 		return -PKT_MAL_TCP_DOFF;
 	if (doff > end - off)
 		return -PKT_MAL_TCP_TRUNC;
-	p->has_ports = true;
-	p->sport = rd16(t);
-	p->dport = rd16(t + 2);
+	read_ports(p, t);
 	p->tcp_seq = rd32(t + 4);
 	p->tcp_ack = rd32(t + 8);
 	p->tcp_flags = t[13];
 	p->tcp_window = rd16(t + 14);
-	p->payload_off = (uint16_t)(off + doff);
-	p->payload_len = (uint32_t)(end - off - doff);
+	set_payload(p, off + doff, end - off - doff);
 	return 0;
 }
 
@@ -249,11 +261,8 @@ static int parse_udp(const uint8_t *f, size_t off, size_t end, struct pkt *p)
 	/* A first fragment carries only part of the datagram ulen counts. */
 	if (ulen < UDP_HLEN || (!p->is_fragment && ulen > end - off))
 		return -PKT_MAL_UDP_LEN;
-	p->has_ports = true;
-	p->sport = rd16(u);
-	p->dport = rd16(u + 2);
-	p->payload_off = (uint16_t)(off + UDP_HLEN);
-	p->payload_len = (uint32_t)((p->is_fragment ? end - off : ulen) - UDP_HLEN);
+	read_ports(p, u);
+	set_payload(p, off + UDP_HLEN, (p->is_fragment ? end - off : ulen) - UDP_HLEN);
 	return 0;
 }
 
@@ -380,8 +389,7 @@ static int parse_icmp(const uint8_t *f, size_t off, size_t end, struct pkt *p)
 	p->has_icmp = true;
 	p->icmp_type = h[0];
 	p->icmp_code = h[1];
-	p->payload_off = (uint16_t)(off + ICMP_HLEN);
-	p->payload_len = (uint32_t)(end - off - ICMP_HLEN);
+	set_payload(p, off + ICMP_HLEN, end - off - ICMP_HLEN);
 	if (icmp_has_id(family, h[0])) {
 		p->icmp_id = rd16(h + 4);
 		p->icmp_seq = rd16(h + 6);

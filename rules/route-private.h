@@ -34,10 +34,10 @@ void route_nat_hops(const struct lab *lab, const struct pipeline_end *src,
 int32_t route_nat_onward(const struct lab *lab, int32_t gateway, const struct ip_addr *far,
 			 const struct route_table **rt, int32_t *rt_index);
 
-/* Between ENIs of two VPCs (route_peer.c): the sender's table decides. */
-void route_between_vpcs(const struct lab *lab, const struct pipeline_end *src,
-			const struct pipeline_end *dst, const struct flow *f,
-			struct stage_verdict *v);
+/* From ENI a to ENI b of another VPC (route_peer.c): the sender's table
+ * decides. v's ENI and subnet are the sender's already. */
+void route_between_vpcs(const struct lab *lab, const struct eni *a, const struct eni *b,
+			const struct flow *f, struct stage_verdict *v);
 
 /* What stops a flow in a transit gateway, hop by hop (route_tgw.c). */
 enum tgw_fault {

@@ -56,13 +56,10 @@ static bool is_egress_only_igw(const struct route *r)
 	return r->kind == ROUTE_EIGW;
 }
 
-/* Between two subnets of one VPC: the sender's table decides. */
-static void route_inside_vpc(const struct lab *lab, const struct pipeline_end *src,
-			     const struct flow *f, struct stage_verdict *v)
+/* Between two subnets of one VPC, from ENI a: the sender's table decides. */
+static void route_inside_vpc(const struct lab *lab, const struct eni *a, const struct flow *f,
+			     struct stage_verdict *v)
 {
-	const struct eni *a = end_eni(lab, src);
-	v->eni = src->eni;
-	v->subnet = a->subnet;
 	v->verdict = VERDICT_ACCEPT;
 	v->reason = REASON_ROUTE_LOCAL;
 	const struct route_table *rt = route_subnet_table(lab, a->subnet, &v->route_table);
@@ -154,10 +151,13 @@ void pipeline_route_stage(const struct lab *lab, const struct pipeline_end *src,
 	v->verdict = VERDICT_REJECT;
 	const struct eni *a = end_eni(lab, src), *b = end_eni(lab, dst);
 	if (a && b) {
+		/* the sender's subnet and its table decide */
+		v->eni = src->eni;
+		v->subnet = a->subnet;
 		if (eni_vpc(lab, a) == eni_vpc(lab, b))
-			route_inside_vpc(lab, src, f, v);
+			route_inside_vpc(lab, a, f, v);
 		else
-			route_between_vpcs(lab, src, dst, f, v);
+			route_between_vpcs(lab, a, b, f, v);
 		return;
 	}
 	if (!a && !b) {

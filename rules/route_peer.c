@@ -60,13 +60,9 @@ static void route_via_peering(const struct lab *lab, int32_t va, int32_t vb,
 	v->reason = REASON_ROUTE_PEERING;
 }
 
-void route_between_vpcs(const struct lab *lab, const struct pipeline_end *src,
-			const struct pipeline_end *dst, const struct flow *f,
-			struct stage_verdict *v)
+void route_between_vpcs(const struct lab *lab, const struct eni *a, const struct eni *b,
+			const struct flow *f, struct stage_verdict *v)
 {
-	const struct eni *a = end_eni(lab, src), *b = end_eni(lab, dst);
-	v->eni = src->eni;
-	v->subnet = a->subnet;
 	v->reason = REASON_OTHER_VPC;
 	const struct route_table *rt = route_subnet_table(lab, a->subnet, &v->route_table);
 	v->route = rt ? route_lookup(lab, rt, &f->dst, false) : -1;

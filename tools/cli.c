@@ -93,10 +93,28 @@ static void getopt_table(const struct cli_opt *opts, struct option *out)
 	out[n] = (struct option){NULL, 0, NULL, 0};
 }
 
-static int bad_value(const struct cli_command *cmd, const char *name, const char *arg)
+static int bad_value(const struct cli_command *cmd, const struct cli_opt *o, const char *arg)
 {
-	fprintf(stderr, "vpcfw %s: bad value '%s' for --%s\n", cmd->name, arg, name);
+	fprintf(stderr, "vpcfw %s: bad value '%s' for --%s%s%s%s\n", cmd->name, arg, o->name,
+		o->hint ? " (" : "", o->hint ? o->hint : "", o->hint ? ")" : "");
 	return -EINVAL;
+}
+
+/* "LO-HI": ports 1-65535, LO <= HI. */
+static int parse_range(const char *s, struct cli_range *out)
+{
+	char buf[32];
+	const char *dash = strchr(s, '-');
+	long lo, hi;
+	if (!dash || (size_t)(dash - s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(dash - s));
+	buf[dash - s] = '\0';
+	if (cli_parse_long(buf, 1, 65535, &lo) < 0 || cli_parse_long(dash + 1, 1, 65535, &hi) < 0 ||
+	    lo > hi)
+		return -EINVAL;
+	*out = (struct cli_range){lo, hi};
+	return 0;
 }
 
 static int one_option(const struct cli_command *cmd, void *args, int c, const char *arg)
@@ -109,20 +127,39 @@ static int one_option(const struct cli_command *cmd, void *args, int c, const ch
 		*(bool *)field = true;
 		return 0;
 	case CLI_OPT_STRING:
+	case CLI_OPT_REQUIRED:
 		*(const char **)field = arg;
 		return 0;
 	case CLI_OPT_LONG:
-		return cli_parse_long(arg, o->lo, o->hi, field) < 0 ? bad_value(cmd, o->name, arg)
-								    : 0;
+		return cli_parse_long(arg, o->lo, o->hi, field) < 0 ? bad_value(cmd, o, arg) : 0;
+	case CLI_OPT_RANGE:
+		return parse_range(arg, field) < 0 ? bad_value(cmd, o, arg) : 0;
 	default:
 		return cmd->option(cmd, args, o->val, arg);
 	}
 }
 
+static const char **field_of(void *args, size_t offset)
+{
+	return (const char **)(void *)((char *)args + offset);
+}
+
+/* Whether every positional and every required option was given. */
+static bool all_given(const struct cli_command *cmd, void *args)
+{
+	for (size_t i = 0; i < cmd->n_positional; i++)
+		if (!field_of(args, cmd->positional)[i])
+			return false;
+	for (const struct cli_opt *o = cmd->opts; o->name; o++)
+		if (o->kind == CLI_OPT_REQUIRED && !*field_of(args, o->offset))
+			return false;
+	return true;
+}
+
 /* The next empty positional field gets arg. */
 static int positional(const struct cli_command *cmd, void *args, const char *arg)
 {
-	const char **slot = (const char **)(void *)((char *)args + cmd->positional);
+	const char **slot = field_of(args, cmd->positional);
 
 	for (size_t i = 0; i < cmd->n_positional; i++)
 		if (!slot[i]) {
@@ -160,6 +197,7 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args)
 	struct option table[CLI_MAX_OPTS + 2];
 	int c, r = 0;
 
+	memcpy(args, cmd->defaults, cmd->size);
 	getopt_table(cmd->opts, table);
 	optind = 1;
 	opterr = 0;
@@ -180,6 +218,8 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args)
 		cmd->usage(stderr);
 		return 2;
 	}
+	if (cmd->required && !all_given(cmd, args))
+		return cli_usage_error(cmd, "%s", cmd->required);
 	return CLI_GO;
 }
 
@@ -196,15 +236,6 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 	return 2;
 }
 
-int cli_bad_value(const struct cli_command *cmd, int c, const char *arg)
-{
-	const struct cli_opt *o = cmd->opts;
-
-	while (o->name && (o->kind != CLI_OPT_VALUE || o->val != c))
-		o++;
-	return bad_value(cmd, o->name ? o->name : "?", arg);
-}
-
 int cli_parse_long(const char *s, long lo, long hi, long *out)
 {
 	char *end;
@@ -213,20 +244,6 @@ int cli_parse_long(const char *s, long lo, long hi, long *out)
 	if (errno || end == s || *end || v < lo || v > hi)
 		return -EINVAL;
 	*out = v;
-	return 0;
-}
-
-int cli_parse_range(const char *s, long *lo, long *hi)
-{
-	char buf[32];
-	const char *dash = strchr(s, '-');
-	if (!dash || (size_t)(dash - s) >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, (size_t)(dash - s));
-	buf[dash - s] = '\0';
-	if (cli_parse_long(buf, 1, 65535, lo) < 0 || cli_parse_long(dash + 1, 1, 65535, hi) < 0 ||
-	    *lo > *hi)
-		return -EINVAL;
 	return 0;
 }
 

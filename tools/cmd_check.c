@@ -5,8 +5,6 @@
  * prints every stage with the rule that decided, as text or one JSON
  * object. No root, no packets. Exit 0 ACCEPT, 1 REJECT, 2 error.
  */
-#include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +22,16 @@
 struct check_args {
 	const char *lab, *from, *to, *proto;
 	long port, sport, icmp_type, icmp_code; /* -1: not given */
-	long eph_lo, eph_hi;
+	struct cli_range eph;
 	bool json, all;
+};
+
+static const struct check_args check_defaults = {
+    .port = -1,
+    .sport = -1,
+    .icmp_type = -1,
+    .icmp_code = -1,
+    .eph = {PIPELINE_EPHEMERAL_LO, PIPELINE_EPHEMERAL_HI},
 };
 
 static void check_usage(FILE *out)
@@ -45,42 +51,27 @@ static void check_usage(FILE *out)
 	    "Exit status: 0 ACCEPT, 1 REJECT, 2 error.\n");
 }
 
-static int check_option(const struct cli_command *cmd, void *args, int c, const char *arg)
-{
-	struct check_args *a = args;
-	if (cli_parse_range(arg, &a->eph_lo, &a->eph_hi) < 0) /* c: 'e', the only one */
-		return cli_bad_value(cmd, c, arg);
-	return 0;
-}
-
 static const struct cli_opt check_opts[] = {
-    CLI_STRING("from", struct check_args, from),
-    CLI_STRING("to", struct check_args, to),
-    CLI_STRING("proto", struct check_args, proto),
+    CLI_REQUIRED("from", struct check_args, from),
+    CLI_REQUIRED("to", struct check_args, to),
+    CLI_REQUIRED("proto", struct check_args, proto),
     CLI_LONG("port", struct check_args, port, 0, 65535),
     CLI_LONG("icmp-type", struct check_args, icmp_type, 0, 255),
     CLI_LONG("icmp-code", struct check_args, icmp_code, 0, 255),
     CLI_LONG("sport", struct check_args, sport, 0, 65535),
-    CLI_VALUE("ephemeral", 'e'),
+    CLI_RANGE("ephemeral", struct check_args, eph, NULL),
     CLI_FLAG("json", struct check_args, json),
     CLI_FLAG("all", struct check_args, all),
     CLI_END,
 };
 
 static const struct cli_command check_cmd = {
-    "check", check_usage, check_opts, CLI_POSITIONAL(struct check_args, lab, 1), check_option};
-
-static int parse_args(int argc, char **argv, struct check_args *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->port = a->sport = a->icmp_type = a->icmp_code = -1;
-	a->eph_lo = PIPELINE_EPHEMERAL_LO;
-	a->eph_hi = PIPELINE_EPHEMERAL_HI;
-	int r = cli_parse(&check_cmd, argc, argv, a);
-	if (r == CLI_GO && (!a->lab || !a->from || !a->to || !a->proto))
-		return cli_usage_error(&check_cmd, "LAB, --from, --to and --proto are required");
-	return r;
-}
+    .name = "check",
+    .usage = check_usage,
+    .opts = check_opts,
+    CLI_ARGS(struct check_args, check_defaults, lab, 1),
+    .required = "LAB, --from, --to and --proto are required",
+};
 
 static const char *end_label(const struct lab *lab, const struct pipeline_end *end,
 			     const char *given)
@@ -327,8 +318,8 @@ static int run_check(const struct lab *lab, const void *args)
 	spec.sport = (int)a->sport;
 	spec.icmp_type = (int)a->icmp_type;
 	spec.icmp_code = (int)a->icmp_code;
-	spec.eph_lo = (uint16_t)a->eph_lo;
-	spec.eph_hi = (uint16_t)a->eph_hi;
+	spec.eph_lo = (uint16_t)a->eph.lo;
+	spec.eph_hi = (uint16_t)a->eph.hi;
 	struct pipeline_query q;
 	char err[512], warn[256];
 	if (query_build(lab, &spec, &q, err, sizeof(err), warn, sizeof(warn)) < 0) {
@@ -360,6 +351,6 @@ static int run_check(const struct lab *lab, const void *args)
 int cmd_check(int argc, char **argv)
 {
 	struct check_args a;
-	int r = parse_args(argc, argv, &a);
+	int r = cli_parse(&check_cmd, argc, argv, &a);
 	return r != CLI_GO ? r : cli_with_lab("vpcfw check", a.lab, false, run_check, &a);
 }

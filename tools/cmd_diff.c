@@ -19,7 +19,6 @@
  * stage, rule}], endpoints, pairs}.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +36,13 @@
 
 struct diff_args {
 	const char *old_path, *new_path;
-	struct reach_opts reach;
+	struct cli_range eph;
 	const char *sarif;
 	bool json;
+};
+
+static const struct diff_args diff_defaults = {
+    .eph = {PIPELINE_EPHEMERAL_LO, PIPELINE_EPHEMERAL_HI},
 };
 
 static void diff_usage(FILE *out)
@@ -54,22 +57,9 @@ static void diff_usage(FILE *out)
 		"Exit status: 0 no change, 1 some change, 2 error.\n");
 }
 
-static int diff_option(const struct cli_command *cmd, void *args, int c, const char *arg)
-{
-	struct diff_args *a = args;
-	long lo, hi;
-	if (cli_parse_range(arg, &lo, &hi) < 0) { /* c: 'e', the only one */
-		fprintf(stderr, "vpcfw diff: bad value '%s' for --ephemeral (LO-HI)\n", arg);
-		return -EINVAL;
-	}
-	a->reach.eph_lo = (uint16_t)lo;
-	a->reach.eph_hi = (uint16_t)hi;
-	return 0;
-}
-
 static const struct cli_opt diff_opts[] = {
     CLI_FLAG("json", struct diff_args, json),
-    CLI_VALUE("ephemeral", 'e'),
+    CLI_RANGE("ephemeral", struct diff_args, eph, "LO-HI"),
     CLI_STRING("sarif", struct diff_args, sarif),
     CLI_END,
 };
@@ -80,17 +70,12 @@ _Static_assert(offsetof(struct diff_args, new_path) ==
 	       "OLD and NEW must be consecutive fields");
 
 static const struct cli_command diff_cmd = {
-    "diff", diff_usage, diff_opts, CLI_POSITIONAL(struct diff_args, old_path, 2), diff_option};
-
-static int parse_args(int argc, char **argv, struct diff_args *a)
-{
-	memset(a, 0, sizeof(*a));
-	reach_opts_init(&a->reach);
-	int r = cli_parse(&diff_cmd, argc, argv, a);
-	if (r == CLI_GO && (!a->old_path || !a->new_path))
-		return cli_usage_error(&diff_cmd, "OLD and NEW labs are required");
-	return r;
-}
+    .name = "diff",
+    .usage = diff_usage,
+    .opts = diff_opts,
+    CLI_ARGS(struct diff_args, diff_defaults, old_path, 2),
+    .required = "OLD and NEW labs are required",
+};
 
 /* ---- one printed record: ICMP ranges are cut so each piece is either
  * inside one type or whole types ---- */
@@ -342,7 +327,7 @@ static void progress_line(void *arg, size_t done, size_t total)
 int cmd_diff(int argc, char **argv)
 {
 	struct diff_args a;
-	int r = parse_args(argc, argv, &a);
+	int r = cli_parse(&diff_cmd, argc, argv, &a);
 	if (r != CLI_GO)
 		return r;
 	struct lab *old_lab = cli_lab_load("vpcfw diff", a.old_path, false);
@@ -350,14 +335,18 @@ int cmd_diff(int argc, char **argv)
 	    cli_lab_load("vpcfw diff", a.new_path, false); /* both labs' errors at once */
 	int status = 2;
 	if (old_lab && new_lab) {
+		struct reach_opts ro;
 		struct reach_changes ch;
 		struct progress prog = {mono_now(), false};
+		reach_opts_init(&ro);
+		ro.eph_lo = (uint16_t)a.eph.lo;
+		ro.eph_hi = (uint16_t)a.eph.hi;
 		reach_changes_init(&ch);
 		if (isatty(STDERR_FILENO)) {
-			a.reach.progress = progress_line;
-			a.reach.progress_arg = &prog;
+			ro.progress = progress_line;
+			ro.progress_arg = &prog;
 		}
-		if (reach_diff(old_lab, new_lab, &a.reach, &ch) < 0)
+		if (reach_diff(old_lab, new_lab, &ro, &ch) < 0)
 			fprintf(stderr, "vpcfw diff: out of memory\n");
 		else if (print_changes(&ch, a.json) == 0 && fflush(stdout) == 0)
 			status = ch.n ? 1 : 0;

@@ -6,7 +6,6 @@
  * above the level, 1: some, 2: error (the lab does not load, bad option).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,8 @@ struct lint_args {
 	enum lint_severity min;
 	bool json;
 };
+
+static const struct lint_args lint_defaults = {.min = LINT_NOTE};
 
 static void usage(FILE *out)
 {
@@ -56,18 +57,14 @@ static const struct cli_opt lint_opts[] = {
     CLI_END,
 };
 
-static const struct cli_command lint_cmd = {"lint", usage, lint_opts,
-					    CLI_POSITIONAL(struct lint_args, lab, 1), lint_option};
-
-static int parse_args(int argc, char **argv, struct lint_args *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->min = LINT_NOTE;
-	int r = cli_parse(&lint_cmd, argc, argv, a);
-	if (r == CLI_GO && !a->lab)
-		return cli_usage_error(&lint_cmd, "LAB is required");
-	return r;
-}
+static const struct cli_command lint_cmd = {
+    .name = "lint",
+    .usage = usage,
+    .opts = lint_opts,
+    CLI_ARGS(struct lint_args, lint_defaults, lab, 1),
+    .option = lint_option,
+    .required = "LAB is required",
+};
 
 /* Where a finding points: its first rule, else its group. */
 static const struct origin *finding_origin(const struct lab *lab, const struct lint_finding *f)
@@ -180,6 +177,6 @@ static int lint_lab(const struct lab *lab, const void *args)
 int cmd_lint(int argc, char **argv)
 {
 	struct lint_args a;
-	int r = parse_args(argc, argv, &a);
+	int r = cli_parse(&lint_cmd, argc, argv, &a);
 	return r != CLI_GO ? r : cli_with_lab("vpcfw lint", a.lab, false, lint_lab, &a);
 }

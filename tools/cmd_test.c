@@ -17,7 +17,6 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,19 +82,15 @@ static const struct cli_opt test_opts[] = {
     CLI_END,
 };
 
-static const struct cli_command test_cmd = {
-    "test", usage, test_opts, CLI_POSITIONAL(struct test_args, expect, 1), min_coverage};
+static const struct test_args test_defaults = {.min_coverage = -1};
 
-static int parse_args(int argc, char **argv, struct test_args *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->min_coverage = -1;
-	int r = cli_parse(&test_cmd, argc, argv, a);
-	if (r == CLI_GO && !a->expect == !a->generate)
-		return cli_usage_error(&test_cmd,
-				       "EXPECT or --generate LAB is required (not both)");
-	return r;
-}
+static const struct cli_command test_cmd = {
+    .name = "test",
+    .usage = usage,
+    .opts = test_opts,
+    CLI_ARGS(struct test_args, test_defaults, expect, 1),
+    .option = min_coverage,
+};
 
 /* ---- offline ---- */
 
@@ -381,9 +376,12 @@ static int generate(const char *lab_path, bool cover)
 int cmd_test(int argc, char **argv)
 {
 	struct test_args a;
-	int r = parse_args(argc, argv, &a);
+	int r = cli_parse(&test_cmd, argc, argv, &a);
 	if (r != CLI_GO)
 		return r;
+	if (!a.expect == !a.generate)
+		return cli_usage_error(&test_cmd,
+				       "EXPECT or --generate LAB is required (not both)");
 	if (a.cover && !a.generate) {
 		fprintf(stderr, "vpcfw test: --cover goes with --generate LAB\n");
 		return 2;

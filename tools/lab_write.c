@@ -126,67 +126,71 @@ static json_t *sg_rules(const struct lab *lab, const struct security_group *g, b
 	return arr;
 }
 
-static bool in_vpc(const struct lab *lab, int32_t vpc, size_t v)
-{
-	return vpc == (int32_t)v || (vpc < 0 && v == 0 && lab->n_vpcs);
-}
-
-/* The names already given to objects of one kind (take_name). */
-struct seen {
+/* Writing the objects of one kind in one VPC (v; prefix lists belong to
+ * none): the names already given among them (take_name), where notes go. */
+struct kind_writer {
+	const struct lab *lab;
+	size_t v;
+	FILE *notes;
 	const char **names;
-	size_t n;
+	size_t n_names;
 };
 
+/* Whether w writes an object of VPC vpc; groups of no VPC go to the first. */
+static bool in_vpc(const struct kind_writer *w, int32_t vpc)
+{
+	return vpc == (int32_t)w->v || (vpc < 0 && w->v == 0 && w->lab->n_vpcs);
+}
+
 /* {"name", "id"} to add to: the name unique among its kind (take_name). */
-static json_t *named_object(struct seen *seen, const char *name, const char *id)
+static json_t *named_object(struct kind_writer *w, const char *name, const char *id)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "name", str(take_name(seen->names, &seen->n, name, id)));
+	json_object_set_new(o, "name", str(take_name(w->names, &w->n_names, name, id)));
 	json_object_set_new(o, "id", str(id));
 	return o;
 }
 
 /* What one object of a kind writes: NULL when object i is not written
  * (another VPC's). */
-typedef json_t *write_one_fn(const struct lab *lab, size_t i, size_t v, struct seen *seen,
-			     FILE *notes);
+typedef json_t *write_one_fn(struct kind_writer *w, size_t i);
 
 /* The array of the count objects of a kind, names unique among them. */
 static json_t *named_array(const struct lab *lab, size_t v, size_t count, FILE *notes,
 			   write_one_fn *one)
 {
 	json_t *arr = json_array();
-	struct seen seen = {calloc(count + 1, sizeof(char *)), 0};
+	struct kind_writer w = {lab, v, notes, calloc(count + 1, sizeof(char *)), 0};
 	for (size_t i = 0; i < count; i++) {
-		json_t *o = one(lab, i, v, &seen, notes);
+		json_t *o = one(&w, i);
 		if (o)
 			json_array_append_new(arr, o);
 	}
-	free(seen.names);
+	free(w.names);
 	return arr;
 }
 
-static json_t *group_one(const struct lab *lab, size_t i, size_t v, struct seen *seen, FILE *notes)
+static json_t *group_one(struct kind_writer *w, size_t i)
 {
-	const struct security_group *g = &lab->groups[i];
-	if (!in_vpc(lab, g->vpc, v))
+	const struct security_group *g = &w->lab->groups[i];
+	if (!in_vpc(w, g->vpc))
 		return NULL;
-	json_t *o = named_object(seen, g->name, g->id);
+	json_t *o = named_object(w, g->name, g->id);
 	if (g->description)
 		json_object_set_new(o, "description", str(g->description));
-	json_object_set_new(o, "ingress", sg_rules(lab, g, false, notes));
-	json_object_set_new(o, "egress", sg_rules(lab, g, true, notes));
+	json_object_set_new(o, "ingress", sg_rules(w->lab, g, false, w->notes));
+	json_object_set_new(o, "egress", sg_rules(w->lab, g, true, w->notes));
 	return o;
 }
 
-static json_t *nacl_one(const struct lab *lab, size_t i, size_t v, struct seen *seen, FILE *notes)
+static json_t *nacl_one(struct kind_writer *w, size_t i)
 {
-	const struct nacl *a = &lab->nacls[i];
-	(void)notes;
-	if (a->vpc != (int32_t)v)
+	const struct nacl *a = &w->lab->nacls[i];
+	if (a->vpc != (int32_t)w->v)
 		return NULL;
-	json_t *o = named_object(seen, a->name, a->id);
-	json_object_set_new(o, "default", json_boolean((int32_t)i == lab->vpcs[v].default_nacl));
+	json_t *o = named_object(w, a->name, a->id);
+	json_object_set_new(o, "default",
+			    json_boolean((int32_t)i == w->lab->vpcs[w->v].default_nacl));
 	json_object_set_new(o, "ingress", nacl_entries(a->ingress, a->n_ingress));
 	json_object_set_new(o, "egress", nacl_entries(a->egress, a->n_egress));
 	return o;
@@ -220,13 +224,13 @@ static json_t *route_tables(const struct lab *lab, size_t v)
 	return arr;
 }
 
-static json_t *subnet_one(const struct lab *lab, size_t i, size_t v, struct seen *seen, FILE *notes)
+static json_t *subnet_one(struct kind_writer *w, size_t i)
 {
+	const struct lab *lab = w->lab;
 	const struct subnet *s = &lab->subnets[i];
-	(void)notes;
-	if (s->vpc != (int32_t)v)
+	if (s->vpc != (int32_t)w->v)
 		return NULL;
-	json_t *o = named_object(seen, s->name, s->id);
+	json_t *o = named_object(w, s->name, s->id);
 	if (s->az)
 		json_object_set_new(o, "az", str(s->az));
 	json_object_set_new(o, "cidr", prefix(&s->cidr));
@@ -338,14 +342,11 @@ static json_t *options(const struct lab *lab)
 	return o;
 }
 
-/* Prefix lists belong to no VPC: v is unused. */
-static json_t *prefix_list_one(const struct lab *lab, size_t i, size_t v, struct seen *seen,
-			       FILE *notes)
+/* Prefix lists belong to no VPC: w->v is unused. */
+static json_t *prefix_list_one(struct kind_writer *w, size_t i)
 {
-	const struct prefix_list *p = &lab->prefix_lists[i];
-	json_t *o = named_object(seen, p->name, p->id), *c = json_array();
-	(void)v;
-	(void)notes;
+	const struct prefix_list *p = &w->lab->prefix_lists[i];
+	json_t *o = named_object(w, p->name, p->id), *c = json_array();
 	json_object_set_new(o, "family", json_string(p->family == IP_V6 ? "ipv6" : "ipv4"));
 	if (p->max_entries)
 		json_object_set_new(o, "max_entries", json_integer(p->max_entries));

@@ -248,35 +248,43 @@ static int wait_fd(int fd, short ev, long deadline)
 	return r < 0 ? -errno : r;
 }
 
-/* A non-blocking socket of type towards the spec's destination, ss and
- * *sl its address; -1 with the error in r. */
-static int sender_socket(const struct probe_spec *s, int type, struct sockaddr_storage *ss,
-			 socklen_t *sl, struct probe_result *r, long start)
+/* A non-blocking socket of type connected to the spec's destination (for
+ * TCP, connecting); *err connect's error, 0 when it succeeded or is under
+ * way. -1 with the error in r when there is no socket. */
+static int sender_socket(const struct probe_spec *s, int type, int *err, struct probe_result *r,
+			 long start)
 {
-	*sl = sockaddr_of(&s->dst, s->port, ss);
-	int fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	struct sockaddr_storage ss;
+	socklen_t sl = sockaddr_of(&s->dst, s->port, &ss);
+	int fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
 		set_result(r, PROBE_ERROR, start, "socket: %s", strerror(errno));
+		return -1;
+	}
+	*err = connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS ? errno : 0;
 	return fd;
+}
+
+/* How a TCP connect under way ends by deadline: 0, or its errno
+ * (ETIMEDOUT when nothing answered). */
+static int connect_outcome(int fd, long deadline)
+{
+	int err = 0;
+	socklen_t el = sizeof(err);
+	if (wait_fd(fd, POLLOUT, deadline) <= 0)
+		return ETIMEDOUT;
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+	return err;
 }
 
 static void send_tcp(const struct probe_spec *s, struct probe_result *r, long start)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd = sender_socket(s, SOCK_STREAM, &ss, &sl, r, start);
+	int err;
+	int fd = sender_socket(s, SOCK_STREAM, &err, r, start);
 	if (fd < 0)
 		return;
-	long deadline = start + s->timeout_ms;
-	int err = 0;
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS)
-		err = errno;
-	else if (wait_fd(fd, POLLOUT, deadline) <= 0)
-		err = ETIMEDOUT;
-	else {
-		socklen_t el = sizeof(err);
-		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-	}
+	if (!err)
+		err = connect_outcome(fd, start + s->timeout_ms);
 	close(fd);
 	if (!err)
 		set_result(r, PROBE_ACCEPT, start, "connected");
@@ -288,16 +296,15 @@ static void send_tcp(const struct probe_spec *s, struct probe_result *r, long st
 
 static void send_udp(const struct probe_spec *s, struct probe_result *r, long start)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd = sender_socket(s, SOCK_DGRAM, &ss, &sl, r, start);
+	int err;
+	int fd = sender_socket(s, SOCK_DGRAM, &err, r, start);
 	if (fd < 0)
 		return;
 	char msg[64], buf[128];
 	int len = snprintf(msg, sizeof(msg), "vpcfw-probe %d %ld", (int)getpid(), start);
 	long deadline = start + s->timeout_ms;
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 || send(fd, msg, (size_t)len, 0) < 0) {
-		set_result(r, PROBE_ERROR, start, "send: %s", strerror(errno));
+	if (err || send(fd, msg, (size_t)len, 0) < 0) {
+		set_result(r, PROBE_ERROR, start, "send: %s", strerror(err ? err : errno));
 		close(fd);
 		return;
 	}
