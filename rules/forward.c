@@ -134,6 +134,7 @@ void forward_resolve(const struct lab *lab, const struct fwd_input *in, struct f
 	d->src = in->from;
 	d->egress = (struct fwd_port){FWD_PORT_NONE, -1};
 	d->nat.gateway = -1;
+	d->nlb.lb = -1;
 	const struct flow *w = &in->wire;
 	struct flow seen = *w; /* the packet as the receiver gets it */
 	int32_t from = in->from.kind == END_ENI ? in->from.eni : -1;
@@ -160,6 +161,7 @@ void forward_resolve(const struct lab *lab, const struct fwd_input *in, struct f
 	}
 	side_init(&d->side[0], from, w);
 	side_init(&d->side[1], d->dst.kind == END_ENI ? d->dst.eni : -1, &seen);
+	fwd_nlb_resolve(lab, in, d);
 }
 
 /* ------------------------------------------------------------- stages */
@@ -341,7 +343,9 @@ void forward_judge(const struct lab *lab, const struct fwd_input *in, struct fwd
 	if (d->drop != FWD_PASS)
 		return;
 	d->related = in->related;
-	if (d->path != FWD_PATH_HAIRPIN && in->port_lo == in->port_hi && !in->reply &&
+	if (d->nlb.lb >= 0)
+		fwd_nlb_stages(lab, in, d);
+	else if (d->path != FWD_PATH_HAIRPIN && in->port_lo == in->port_hi && !in->reply &&
 	    !in->nat_port)
 		pipeline_evaluate(lab, &d->src, &d->dst, &d->side[1].flow, in->tracked, &d->res);
 	else
@@ -352,6 +356,7 @@ void forward_judge(const struct lab *lab, const struct fwd_input *in, struct fwd
 		d->side[i].ct = zone_work(in, d, i);
 	}
 	fwd_nat_judge(lab, in, d);
+	fwd_nlb_judge(d);
 	translate_out(lab, in, d);
 	d->drop = drop_of(&d->res);
 }

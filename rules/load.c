@@ -77,6 +77,12 @@ static const struct {
     {"Addresses", aws_address},
     {"LoadBalancers", aws_elb},
     {"LoadBalancerDescriptions", aws_elb},
+    {"LoadBalancers", aws_lb},
+    {"Listeners", aws_lb_listener},
+    {"LoadBalancerListeners", aws_lb_listeners},
+    {"TargetGroups", aws_target_group},
+    {"LoadBalancerTargetHealth", aws_target_health},
+    {"LoadBalancerAttributes", aws_lb_attributes},
     {"DBInstances", aws_db_instance},
     {"CacheClusters", aws_cache_cluster},
     {"DomainStatusList", aws_search_domain},
@@ -92,10 +98,6 @@ static const struct {
     {"VpnGateways", "virtual private gateways (VPN)"},
     {"VpnConnections", "VPN connections"},
     {"TransitGatewayPeeringAttachments", "transit gateway peering attachments"},
-    {"LoadBalancerAttributes", "load balancer attributes"},
-    {"LoadBalancerListeners", "load balancer listeners"},
-    {"LoadBalancerTargetHealth", "load balancer target health"},
-    {"TargetGroups", "load balancer target groups"},
     {"ServiceDetails", "VPC endpoint services"},
     {"ServiceNames", "VPC endpoint services"},
     {"EgressOnlyInternetGateways", "egress-only internet gateways"},
@@ -234,6 +236,7 @@ static void loader_free(struct loader *l)
 	for (size_t i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++)
 		vec_free(vecs[i]);
 	tf_loader_free(l);
+	lb_loader_free(l);
 	idmap_free(&l->eni_ids);
 	idmap_free(&l->ix_vpcs);
 	idmap_free(&l->ix_subnets);
