@@ -10,6 +10,7 @@
  * "load_balancers" of our lab format. load_lb_resolve.c builds the lab's
  * load balancers from these drafts.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,8 +226,10 @@ static void lab_listener(struct loader *l, const json_t *o, const char *path, co
 	d->protocol = "TCP";
 	j_str(l, o, "protocol", path, false, &d->protocol);
 	d->ok = port_of(l, o, "port", path, true, &d->port);
-	/* the listener's own target group, named after it */
-	d->group_arn = g->arn = g->name = arena_strdup(l->a, path);
+	/* the listener's own target group, named after it: "web-tg-80" */
+	char name[160];
+	snprintf(name, sizeof(name), "%s-tg-%u", lb ? lb : "lb", d->port);
+	d->group_arn = g->arn = g->name = arena_strdup(l->a, d->ok ? name : path);
 	g->has_port = port_of(l, o, "target_port", path, false, &g->port);
 	if (!g->has_port && d->ok) {
 		g->port = d->port;
