@@ -78,7 +78,11 @@ static void resolve_request(const struct lab *lab, const struct fwd_input *in,
 		pk.target = nlb_choose_target(lab, lb_i, pk.node, pk.listener, seen);
 	d->nlb = pk;
 	const struct lb_target *t = pick_target(lab, &pk);
-	if (!t || t->eni < 0 || (flow_has_ports(seen) == false))
+	/* IPv6 through a dualstack NLB is not modelled (the translation is
+	 * IPv4's): no target, refused at the node */
+	if (t && (t->eni < 0 || t->addr.family != seen->dst.family))
+		d->nlb.target = pk.target = -1;
+	if (!t || pk.target < 0 || !flow_has_ports(seen))
 		return; /* the listener stage refuses it at the node */
 	d->dst = eni_end(t->eni);
 	d->egress = (struct fwd_port){FWD_PORT_ENI, t->eni};

@@ -69,7 +69,7 @@ static bool resolve_target(struct loader *l, const struct lab *lab,
 		}
 		if (ep.kind == ENDPOINT_OUTSIDE) {
 			t->addr = ep.addr;
-			ld_warn_at(l, &td->origin, "Id",
+			ld_warn_at(l, &td->origin, td->from_lab ? NULL : "Id",
 				   "target %s is an address no ENI of the lab has: flows to it are "
 				   "refused at the load balancer",
 				   td->id);
