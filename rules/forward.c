@@ -346,7 +346,7 @@ void forward_judge(const struct lab *lab, const struct fwd_input *in, struct fwd
 	if (d->nlb.lb >= 0)
 		fwd_nlb_stages(lab, in, d);
 	else if (d->path != FWD_PATH_HAIRPIN && in->port_lo == in->port_hi && !in->reply &&
-	    !in->nat_port)
+		 !in->nat_port)
 		pipeline_evaluate(lab, &d->src, &d->dst, &d->side[1].flow, in->tracked, &d->res);
 	else
 		stages_composed(lab, in, d);

@@ -116,7 +116,7 @@ struct fwd_decision {
 	struct fwd_port egress;
 	struct fwd_xlate xlate;
 	struct fwd_nat nat;
-	struct nlb_pick nlb; /* through a load balancer's node (rules/nlb.h); lb -1 */
+	struct nlb_pick nlb;	    /* through a load balancer's node (rules/nlb.h); lb -1 */
 	struct pipeline_result res; /* n == 0 when dropped before the stages */
 	bool related;		    /* an ICMP error answering a tracked flow */
 	bool looked_up;		    /* conntrack was asked (fast/slow path counting) */

@@ -99,8 +99,7 @@ static void resolve_request(const struct lab *lab, const struct fwd_input *in,
 
 /* A target's reply through the node (in->nlb): the node's address and the
  * listener's port become the source again. */
-static void resolve_reply(const struct lab *lab, const struct fwd_input *in,
-			  struct fwd_decision *d)
+static void resolve_reply(const struct lab *lab, const struct fwd_input *in, struct fwd_decision *d)
 {
 	const struct nlb_pick *pk = &in->nlb;
 	const struct lb_listener *l = pick_listener(lab, pk);
@@ -199,8 +198,7 @@ static void request_stages(const struct lab *lab, const struct fwd_input *in,
 	collect(r, &v);
 }
 
-static void reply_stages(const struct lab *lab, const struct fwd_input *in,
-			 struct fwd_decision *d)
+static void reply_stages(const struct lab *lab, const struct fwd_input *in, struct fwd_decision *d)
 {
 	const struct nlb_pick *pk = &d->nlb;
 	struct pipeline_end target = d->src, client = d->dst, node = eni_end(pk->node_eni);
@@ -285,7 +283,7 @@ void fwd_nlb_reply_of(const struct lab *lab, struct conntrack *ct, uint64_t now,
 					continue;
 				in->via_nlb = true;
 				in->nlb = (struct nlb_pick){(int32_t)b, (int32_t)n, lb->nodes[n],
-							    (int32_t)k, target, true};
+							    (int32_t)k, target,	    true};
 				return;
 			}
 		}

@@ -184,7 +184,7 @@ void aws_lb_attributes(struct loader *l, const json_t *o, const char *path)
 
 /* ------------------------------------------------------ our lab format */
 
-static const char *const lb_keys[] = {"name",	  "scheme",    "nodes",	      "cross_zone",
+static const char *const lb_keys[] = {"name",	   "scheme",	  "nodes", "cross_zone",
 				      "listeners", "description", NULL};
 static const char *const listener_keys[] = {"port", "protocol", "target_port", "targets", NULL};
 static const char *const target_keys[] = {"target", "port", "healthy", NULL};

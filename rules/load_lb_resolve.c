@@ -131,9 +131,9 @@ static bool listener_proto(struct loader *l, const struct lb_listener_draft *d,
 		out->tcp_udp = true;
 	else if (strcasecmp(p, "tcp") && strcasecmp(p, "tls") && strcasecmp(p, "http") &&
 		 strcasecmp(p, "https")) {
-		ld_err_at(l, &d->origin, d->origin.path && strstr(d->origin.path, "listeners")
-					     ? "protocol"
-					     : "Protocol",
+		ld_err_at(l, &d->origin,
+			  d->origin.path && strstr(d->origin.path, "listeners") ? "protocol"
+										: "Protocol",
 			  "unknown listener protocol '%s' (TCP, TLS, UDP, TCP_UDP)", p);
 		return false;
 	}
@@ -145,8 +145,8 @@ static void lb_listeners(struct loader *l, const struct lab *lab, const struct l
 			 struct load_balancer *lb)
 {
 	struct lb_loader *s = l->lbs;
-	lb->listeners = arena_calloc(l->a, s->listeners.n ? s->listeners.n : 1,
-				     sizeof(*lb->listeners));
+	lb->listeners =
+	    arena_calloc(l->a, s->listeners.n ? s->listeners.n : 1, sizeof(*lb->listeners));
 	if (!lb->listeners)
 		return;
 	EACH_DRAFT(&s->listeners, struct lb_listener_draft, ld)

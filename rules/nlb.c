@@ -26,8 +26,8 @@ int32_t nlb_listener(const struct load_balancer *lb, uint8_t proto, uint16_t por
 {
 	for (size_t i = 0; i < lb->n_listeners; i++) {
 		const struct lb_listener *l = &lb->listeners[i];
-		bool proto_ok = l->proto == proto ||
-				(l->tcp_udp && (proto == PROTO_TCP || proto == PROTO_UDP));
+		bool proto_ok =
+		    l->proto == proto || (l->tcp_udp && (proto == PROTO_TCP || proto == PROTO_UDP));
 		if (proto_ok && l->port == port)
 			return (int32_t)i;
 	}
@@ -191,7 +191,8 @@ void nlb_explain(const struct lab *lab, const struct stage_verdict *v, const str
 			 node);
 		break;
 	case REASON_NLB_NO_LISTENER:
-		snprintf(buf, len, "load balancer %s (node %s) has no %s listener on port %u: dropped",
+		snprintf(buf, len,
+			 "load balancer %s (node %s) has no %s listener on port %u: dropped",
 			 lb_name(lab, v->lb), node, flow_proto_name(f->proto, proto, sizeof(proto)),
 			 f->dport);
 		break;

@@ -27,7 +27,7 @@
  * app1 (AZ a) and app2 (AZ b) admit 8080 from cl (10.9.3.0/24) only; the
  * edge NACL of pub denies 10.9.4.0/24. LB is spliced in. */
 #define LAB_HEAD                                                                                   \
-	"{'lab': 't', 'outside': [{'name': 'net', 'addr': '203.0.113.9'}],"                       \
+	"{'lab': 't', 'outside': [{'name': 'net', 'addr': '203.0.113.9'}],"                        \
 	" 'vpcs': [{'name': 'v', 'cidr': '10.9.0.0/16',"                                           \
 	"  'route_tables': [{'name': 'm', 'main': true, 'routes': [{'dest': '0.0.0.0/0', "         \
 	"'target': 'igw'}]}],"                                                                     \
@@ -50,14 +50,15 @@
 	"'10.9.4.0/24'}]}],"                                                                       \
 	"  'enis': [{'name': 'n1', 'subnet': 'pub', 'ip': ['10.9.1.50'], 'public_ip': "            \
 	"'198.51.100.5', 'groups': " NODE_GROUPS ", 'instance': null},"                            \
-	"   {'name': 'n2', 'subnet': 'pub2', 'ip': ['10.9.5.50'], 'groups': [], 'instance': null},"  \
+	"   {'name': 'n2', 'subnet': 'pub2', 'ip': ['10.9.5.50'], 'groups': [], 'instance': "      \
+	"null},"                                                                                   \
 	"   {'name': 'app1', 'subnet': 'app', 'ip': ['10.9.2.10'], 'groups': ['app']},"            \
 	"   {'name': 'app2', 'subnet': 'app2', 'ip': ['10.9.6.10'], 'groups': ['app']},"           \
 	"   {'name': 'cli', 'subnet': 'cl', 'ip': ['10.9.3.10'], 'groups': ['c']},"                \
 	"   {'name': 'cli2', 'subnet': 'dn', 'ip': ['10.9.4.10'], 'groups': ['c']}]}],"
 #define NODE_GROUPS "[]"
 #define LB_OK                                                                                      \
-	"'load_balancers': [{'name': 'web', 'scheme': 'internet-facing', 'nodes': ['n1', 'n2'],"  \
+	"'load_balancers': [{'name': 'web', 'scheme': 'internet-facing', 'nodes': ['n1', 'n2'],"   \
 	" 'listeners': [{'port': 80, 'target_port': 8080, 'targets': ['app1', 'app2']}]}]}"
 
 static struct lab *load_ok(const char *json)
@@ -132,11 +133,15 @@ static void test_lab_format_loads(void **state)
 }
 
 /* describe-* exports, including Batfish's collector shapes. */
-static const char *const exp_names[] = {
-    "x/Vpcs.json",		   "x/Subnets.json",	       "x/SecurityGroups.json",
-    "x/NetworkInterfaces.json",	   "x/LoadBalancers.json",     "x/LoadBalancerListeners.json",
-    "x/TargetGroups.json",	   "x/LoadBalancerTargetHealth.json",
-    "x/LoadBalancerAttributes.json"};
+static const char *const exp_names[] = {"x/Vpcs.json",
+					"x/Subnets.json",
+					"x/SecurityGroups.json",
+					"x/NetworkInterfaces.json",
+					"x/LoadBalancers.json",
+					"x/LoadBalancerListeners.json",
+					"x/TargetGroups.json",
+					"x/LoadBalancerTargetHealth.json",
+					"x/LoadBalancerAttributes.json"};
 #define EXP_HEAD                                                                                   \
 	"{'Vpcs': [{'VpcId': 'vpc-1', 'CidrBlock': '10.1.0.0/16'}]}",                              \
 	    "{'Subnets': [{'SubnetId': 'subnet-a', 'VpcId': 'vpc-1', 'CidrBlock': "                \
@@ -161,7 +166,7 @@ static const char *const exp_names[] = {
 	    "{'LoadBalancerAttributes': [{'LoadBalancerArn': 'arn:lb1', 'Attributes': [{'Key': "   \
 	    "'load_balancing.cross_zone.enabled', 'Value': 'true'}]}]}"
 #define LISTENERS(port)                                                                            \
-	"{'LoadBalancerListeners': [{'LoadBalancerArn': 'arn:lb1', 'Listeners': [{'Port': " port    \
+	"{'LoadBalancerListeners': [{'LoadBalancerArn': 'arn:lb1', 'Listeners': [{'Port': " port   \
 	", 'Protocol': 'TCP', 'DefaultActions': [{'Type': 'forward', 'TargetGroupArn': "           \
 	"'arn:tg1'}]}]}]}"
 
@@ -319,8 +324,7 @@ static void test_forward_translation(void **state)
 	assert_int_equal(d.drop, FWD_PASS);
 	struct pkt synack =
 	    tcp_pkt("10.9.2.10", "10.9.3.10", 8080, 40000, PKT_TCP_SYN | PKT_TCP_ACK);
-	forward_packet(lab, ct, 1100000000ull, &(struct fwd_port){FWD_PORT_ENI, app1}, &synack,
-		       &d);
+	forward_packet(lab, ct, 1100000000ull, &(struct fwd_port){FWD_PORT_ENI, app1}, &synack, &d);
 	assert_int_equal(d.drop, FWD_PASS);
 	assert_int_equal(d.egress.index, cli);
 	assert_true(d.xlate.src && d.xlate.sport);
@@ -351,8 +355,7 @@ static void test_orphan_node(void **state)
 {
 	(void)state;
 	struct result res;
-	load_as(&res, "t.json",
-		LAB_HEAD "'load_balancers': []}", false);
+	load_as(&res, "t.json", LAB_HEAD "'load_balancers': []}", false);
 	expect_ok(&res);
 	assert_false(has_text(&res.d, "Network Load Balancer the lab does not describe"));
 	done(&res);
@@ -380,10 +383,10 @@ static void test_diff_does_not_follow(void **state)
 {
 	(void)state;
 	struct lab *a = load_ok(LAB_HEAD LB_OK);
-	struct lab *b = load_ok(LAB_HEAD
-				"'load_balancers': [{'name': 'web', 'nodes': ['n1', 'n2'], "
-				"'listeners': [{'port': 81, 'target_port': 8080, 'targets': ['app1', "
-				"'app2']}]}]}");
+	struct lab *b =
+	    load_ok(LAB_HEAD "'load_balancers': [{'name': 'web', 'nodes': ['n1', 'n2'], "
+			     "'listeners': [{'port': 81, 'target_port': 8080, 'targets': ['app1', "
+			     "'app2']}]}]}");
 	struct pipeline_check c;
 	run_check(a, eni_end(a, "cli"), "10.9.3.10", "10.9.1.50", 80, &c);
 	assert_int_equal(c.verdict, VERDICT_ACCEPT);
@@ -403,10 +406,10 @@ static void test_diff_does_not_follow(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_lab_format_loads), cmocka_unit_test(test_exports_load),
-	    cmocka_unit_test(test_loader_errors),    cmocka_unit_test(test_check_verdicts),
-	    cmocka_unit_test(test_node_groups),	     cmocka_unit_test(test_choose_target),
-	    cmocka_unit_test(test_forward_translation), cmocka_unit_test(test_orphan_node),
+	    cmocka_unit_test(test_lab_format_loads),	 cmocka_unit_test(test_exports_load),
+	    cmocka_unit_test(test_loader_errors),	 cmocka_unit_test(test_check_verdicts),
+	    cmocka_unit_test(test_node_groups),		 cmocka_unit_test(test_choose_target),
+	    cmocka_unit_test(test_forward_translation),	 cmocka_unit_test(test_orphan_node),
 	    cmocka_unit_test(test_diff_does_not_follow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
