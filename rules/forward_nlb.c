@@ -70,6 +70,10 @@ static void resolve_request(const struct lab *lab, const struct fwd_input *in,
 	/* from outside only its public IP leads to a node (§9) */
 	if (lb_i < 0 || (in->from.kind == END_OUTSIDE && !d->xlate.dst))
 		return;
+	/* an ENI through the node's public IP (a hairpin through the internet
+	 * gateway) is not modelled: the node stays a plain ENI (deviations) */
+	if (d->path == FWD_PATH_HAIRPIN)
+		return;
 	const struct load_balancer *lb = &lab->load_balancers[lb_i];
 	struct flow *seen = &d->side[1].flow;
 	struct nlb_pick pk = {lb_i, index_of_node(lb, node), node, -1, -1, false};
@@ -93,8 +97,6 @@ static void resolve_request(const struct lab *lab, const struct fwd_input *in,
 	d->xlate.dst_addr = t->addr;
 	d->xlate.dport = seen->dport != d->side[0].flow.dport;
 	d->xlate.dport_val = t->port;
-	if (d->path == FWD_PATH_HAIRPIN) /* an ENI through the node's public IP */
-		d->path = FWD_PATH_INSIDE;
 }
 
 /* A target's reply through the node (in->nlb): the node's address and the

@@ -341,6 +341,28 @@ static void test_forward_translation(void **state)
 	lab_free(lab);
 }
 
+/* docs/deviations.md: a target no ENI of the lab has is refused at the node. */
+static void test_no_target(void **state)
+{
+	(void)state;
+	struct result res;
+	load_as(&res, "t.json",
+		LAB_HEAD "'load_balancers': [{'name': 'w', 'nodes': ['n1'], 'listeners': "
+			 "[{'port': 80, 'targets': ['10.9.9.9']}]}]}",
+		false);
+	expect_ok(&res);
+	struct pipeline_check c;
+	run_check(res.lab, eni_end(res.lab, "cli"), "10.9.3.10", "10.9.1.50", 80, &c);
+	const struct stage_verdict *v = rejecting(&c.request);
+	assert_int_equal(v->stage, STAGE_ROUTE);
+	assert_int_equal(v->reason, REASON_NLB_NO_TARGET);
+	char why[512];
+	struct flow req = kit_flow("10.9.3.10", "10.9.1.50", PROTO_TCP, 80);
+	pipeline_explain(res.lab, v, &req, why, sizeof(why));
+	assert_non_null(strstr(why, "load balancer w"));
+	done(&res);
+}
+
 static bool has_text(const struct diag_list *d, const char *text)
 {
 	for (size_t i = 0; i < d->n; i++)
@@ -410,7 +432,7 @@ int main(void)
 	    cmocka_unit_test(test_loader_errors),	 cmocka_unit_test(test_check_verdicts),
 	    cmocka_unit_test(test_node_groups),		 cmocka_unit_test(test_choose_target),
 	    cmocka_unit_test(test_forward_translation),	 cmocka_unit_test(test_orphan_node),
-	    cmocka_unit_test(test_diff_does_not_follow),
+	    cmocka_unit_test(test_diff_does_not_follow), cmocka_unit_test(test_no_target),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
