@@ -70,7 +70,9 @@ void aws_lb(struct loader *l, const json_t *o, const char *path)
 	if (!d)
 		return;
 	d->origin = ld_origin(l, path);
-	J_STRS(l, o, path, J_REQ("LoadBalancerName", &d->name), J_OPT("LoadBalancerArn", &d->arn),
+	/* aws_elb (load_aws_gw.c) reads the same objects and reports a
+	 * missing name */
+	J_STRS(l, o, path, J_OPT("LoadBalancerName", &d->name), J_OPT("LoadBalancerArn", &d->arn),
 	       J_OPT("Type", &d->type), J_OPT("Scheme", &d->scheme));
 }
 

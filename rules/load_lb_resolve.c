@@ -185,9 +185,27 @@ static void lb_attributes(struct loader *l, const struct lb_draft *d, struct loa
 
 static void ld_orphan_nlb_nodes(struct loader *l, const struct lab *lab);
 
+/* A listener of a load balancer the lab lacks says nothing about any flow. */
+static void orphan_listeners(struct loader *l)
+{
+	struct lb_loader *s = l->lbs;
+	EACH_DRAFT(&s->listeners, struct lb_listener_draft, ld)
+	{
+		bool known = false;
+		EACH_DRAFT(&s->lbs, struct lb_draft, d)
+		known |= ld_streq(d->arn, ld->lb_arn);
+		if (!known && ld->lb_arn)
+			ld_warn_at(l, &ld->origin, NULL,
+				   "listener of load balancer %s, which is not in the lab: ignored",
+				   ld->lb_arn);
+	}
+}
+
 void ld_load_balancers(struct loader *l, struct lab *lab)
 {
 	struct lb_loader *s = l->lbs;
+	if (s)
+		orphan_listeners(l);
 	if (!s || !s->lbs.n) {
 		ld_orphan_nlb_nodes(l, lab);
 		return;

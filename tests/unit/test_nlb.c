@@ -205,6 +205,13 @@ static void test_loader_errors(void **state)
 			"LoadBalancerListeners[0].Listeners[0].Port",
 			"port 70000 is outside 1-65535"));
 	done(&res);
+	/* aws_elb and the NLB reader read one object: one error, not two */
+	one_error("{'LoadBalancers': [{'Type': 'network'}]}", "LoadBalancers[0].LoadBalancerName",
+		  "required key is missing");
+	one_warning("{'Vpcs': [{'VpcId': 'vpc-1', 'CidrBlock': '10.0.0.0/16'}], 'NetworkAcls': [], "
+		    "'Listeners': [{'Port': 80, 'LoadBalancerArn': 'arn:x'}]}",
+		    "Listeners[0]",
+		    "listener of load balancer arn:x, which is not in the lab: ignored");
 	one_error(LAB_HEAD "'load_balancers': [{'name': 'w', 'nodes': ['nope'], 'listeners': []}]}",
 		  "load_balancers[0].nodes[0]", "no ENI named 'nope' in the lab");
 	one_error(LAB_HEAD "'load_balancers': [{'name': 'w', 'nodes': ['n1'], 'listeners': "
