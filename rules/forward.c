@@ -132,9 +132,10 @@ static void side_init(struct fwd_side *s, int32_t eni, const struct flow *f)
  * A lab split across hosts (own.h): an end another host owns has its
  * stages and its conntrack zone on that host, so it is no ENI of this
  * one. Only ENI to ENI by private address crosses hosts
- * (docs/scale-out.md, limits): what would need a gateway or outside host
- * of another host is dropped as unroutable here, and so is a frame from
- * the link for another remote ENI (hosts do not relay each other's).
+ * (docs/scale-out.md, limits): what would need a gateway, a load
+ * balancer or an outside host of another host is dropped as unroutable
+ * here, and so is a frame from the link for another remote ENI (hosts do
+ * not relay each other's).
  */
 static void resolve_split(const struct lab *lab, const struct fwd_input *in, struct fwd_decision *d)
 {
@@ -146,7 +147,7 @@ static void resolve_split(const struct lab *lab, const struct fwd_input *in, str
 
 	if (!src && !dst && !far)
 		return;
-	if (far || (src && dst) || d->path != FWD_PATH_INSIDE) {
+	if (far || (src && dst) || d->path != FWD_PATH_INSIDE || d->nlb.lb >= 0) {
 		d->drop = FWD_DROP_UNKNOWN_DEST;
 		return;
 	}
@@ -163,6 +164,7 @@ void forward_resolve(const struct lab *lab, const struct fwd_input *in, struct f
 	d->src = in->from;
 	d->egress = (struct fwd_port){FWD_PORT_NONE, -1};
 	d->nat.gateway = -1;
+	d->nlb.lb = -1;
 	const struct flow *w = &in->wire;
 	struct flow seen = *w; /* the packet as the receiver gets it */
 	int32_t from = in->from.kind == END_ENI ? in->from.eni : -1;
@@ -189,6 +191,7 @@ void forward_resolve(const struct lab *lab, const struct fwd_input *in, struct f
 	}
 	side_init(&d->side[0], from, w);
 	side_init(&d->side[1], d->dst.kind == END_ENI ? d->dst.eni : -1, &seen);
+	fwd_nlb_resolve(lab, in, d);
 	if (d->drop == FWD_PASS)
 		resolve_split(lab, in, d);
 }
@@ -403,6 +406,8 @@ void forward_judge(const struct lab *lab, const struct fwd_input *in, struct fwd
 	d->related = in->related;
 	if (d->remote)
 		stages_split(lab, in, d);
+	else if (d->nlb.lb >= 0)
+		fwd_nlb_stages(lab, in, d);
 	else if (d->path != FWD_PATH_HAIRPIN && in->port_lo == in->port_hi && !in->reply &&
 		 !in->nat_port)
 		pipeline_evaluate(lab, &d->src, &d->dst, &d->side[1].flow, in->tracked, &d->res);
@@ -414,6 +419,7 @@ void forward_judge(const struct lab *lab, const struct fwd_input *in, struct fwd
 		d->side[i].ct = zone_work(in, d, i);
 	}
 	fwd_nat_judge(lab, in, d);
+	fwd_nlb_judge(d);
 	translate_out(lab, in, d);
 	d->drop = drop_of(&d->res);
 }

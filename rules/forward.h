@@ -31,6 +31,7 @@
 #include "conntrack.h"
 #include "flow.h"
 #include "model.h"
+#include "nlb.h"
 #include "pipeline.h"
 
 struct pkt;
@@ -127,6 +128,7 @@ struct fwd_decision {
 	struct fwd_port egress;
 	struct fwd_xlate xlate;
 	struct fwd_nat nat;
+	struct nlb_pick nlb;	    /* through a load balancer's node (rules/nlb.h); lb -1 */
 	struct pipeline_result res; /* n == 0 when dropped before the stages */
 	bool related;		    /* an ICMP error answering a tracked flow */
 	bool looked_up;		    /* conntrack was asked (fast/slow path counting) */
@@ -146,6 +148,9 @@ struct fwd_input {
 				    * sends to the gateway's own ports */
 	uint16_t nat_port;	   /* a NAT gateway's reply (wire translated back): the
 				    * gateway's port it came to, for its subnet's NACL */
+	bool via_nlb;		   /* a target's reply through a load balancer's node: */
+	struct nlb_pick nlb;	   /* which (check: the request's; the data path: the
+				    * node's conntrack zone, forward_nlb.c) */
 };
 
 void forward_input_init(struct fwd_input *in, const struct pipeline_end *from,

@@ -125,6 +125,9 @@ void fwd_packet_as(const struct lab *lab, struct conntrack *ct, uint64_t now_ns,
 	    p->proto == PROTO_TCP && (p->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN;
 	in.related = p->has_icmp && p->icmp_error;
 	in.nat_port = nat_port;
+	struct ct_tuple t;
+	tuple_of(&wire, p, &t);
+	fwd_nlb_reply_of(lab, ct, now_ns, port, &t, &in);
 	forward_resolve(lab, &in, d);
 	if (!forward_port_owns(lab, port, &p->src))
 		d->drop = FWD_DROP_UNKNOWN_SOURCE;
@@ -161,4 +164,5 @@ void forward_commit(struct conntrack *ct, uint64_t now_ns, uint32_t gen, const s
 		d->drop_side = i;
 		return;
 	}
+	fwd_nlb_commit(ct, now_ns, gen, p->l3_len, d);
 }

@@ -142,6 +142,7 @@ struct loader {
 	struct vec services;   /* struct service */
 	uint64_t skipped_seen; /* describe-* kinds already reported as skipped */
 	struct tf_state *tf;   /* Terraform documents' shared state (load_tf*.c) */
+	struct lb_loader *lbs; /* load balancers' pieces (load_aws_lb.c) */
 	struct idmap eni_ids;  /* ENI id -> index in enis, for merging */
 	/* ids -> indices of the built lab, for resolving thousands of references */
 	struct idmap ix_vpcs, ix_subnets, ix_groups;
@@ -280,6 +281,15 @@ void tf_load(struct loader *l, const json_t *root);
  * resources of all documents); called by ld_finish before anything else. */
 void tf_finish(struct loader *l);
 void tf_loader_free(struct loader *l);
+
+/* Load balancers (load_aws_lb.c): the describe-* readers, our format's
+ * "load_balancers", and (load_lb_resolve.c) building lab->load_balancers
+ * once the ENIs are resolved (ld_finish). */
+ld_object_fn aws_lb, aws_lb_listener, aws_lb_listeners, aws_target_group, aws_target_health,
+    aws_lb_attributes;
+void lab_load_balancers(struct loader *l, const json_t *root);
+void ld_load_balancers(struct loader *l, struct lab *lab);
+void lb_loader_free(struct loader *l);
 
 /* Elastic IPs give their ENIs a public address; services name their ENIs
  * (load_aws_gw.c). Called by ld_finish on the built lab. */

@@ -80,6 +80,12 @@ static const struct {
     {"Addresses", aws_address, NULL},
     {"LoadBalancers", aws_elb, NULL},
     {"LoadBalancerDescriptions", aws_elb, NULL},
+    {"LoadBalancers", aws_lb, NULL},
+    {"Listeners", aws_lb_listener, NULL},
+    {"LoadBalancerListeners", aws_lb_listeners, NULL},
+    {"TargetGroups", aws_target_group, NULL},
+    {"LoadBalancerTargetHealth", aws_target_health, NULL},
+    {"LoadBalancerAttributes", aws_lb_attributes, NULL},
     {"DBInstances", aws_db_instance, NULL},
     {"CacheClusters", aws_cache_cluster, NULL},
     {"DomainStatusList", aws_search_domain, NULL},
@@ -88,10 +94,6 @@ static const struct {
     {"VpnGateways", NULL, "virtual private gateways (VPN)"},
     {"VpnConnections", NULL, "VPN connections"},
     {"TransitGatewayPeeringAttachments", NULL, "transit gateway peering attachments"},
-    {"LoadBalancerAttributes", NULL, "load balancer attributes"},
-    {"LoadBalancerListeners", NULL, "load balancer listeners"},
-    {"LoadBalancerTargetHealth", NULL, "load balancer target health"},
-    {"TargetGroups", NULL, "load balancer target groups"},
     {"ServiceDetails", NULL, "VPC endpoint services"},
     {"ServiceNames", NULL, "VPC endpoint services"},
     {"EgressOnlyInternetGateways", NULL, "egress-only internet gateways"},
@@ -231,6 +233,7 @@ static void loader_free(struct loader *l)
 	for (size_t i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++)
 		vec_free(vecs[i]);
 	tf_loader_free(l);
+	lb_loader_free(l);
 	idmap_free(&l->eni_ids);
 	idmap_free(&l->ix_vpcs);
 	idmap_free(&l->ix_subnets);

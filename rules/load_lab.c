@@ -381,8 +381,9 @@ static void lab_options(struct loader *l, const json_t *root)
 	lab_allowance(l, o, "options", &l->opts.default_ct_allowance);
 }
 
-static const char *const lab_keys[] = {"lab",		 "description", "comment", "options", "outside",
-				       "prefix_lists", "vpcs",	      "gateways", NULL};
+static const char *const lab_keys[] = {
+    "lab",	    "description", "comment",  "options",	 "outside",
+    "prefix_lists", "vpcs",	   "gateways", "load_balancers", NULL};
 
 void lab_format_load(struct loader *l, const json_t *root)
 {
@@ -407,4 +408,5 @@ void lab_format_load(struct loader *l, const json_t *root)
 	lab_names_free(&pl_names);
 	lab_names_free(&eni_names);
 	lab_load_gateways(l, root);
+	lab_load_balancers(l, root);
 }

@@ -54,7 +54,10 @@ static struct ref *lab_group_refs(struct loader *l, struct scope *s, const json_
 	*n = 0;
 	if (!j_strlist(l, o, "groups", path, &names, &k))
 		return NULL;
-	if (!k && json_is_array(json_object_get(o, "groups"))) {
+	const char *desc = json_string_value(json_object_get(o, "description"));
+	/* an NLB's node: load_lb_resolve.c warns unless its load balancer is known */
+	bool nlb_node = desc && !strncmp(desc, "ELB net/", 8);
+	if (!k && json_is_array(json_object_get(o, "groups")) && !nlb_node) {
 		/* an AWS-managed interface (NAT gateway, NLB, transit gateway
 		 * attachment) has none: vpcfw import writes it so */
 		ld_warn(l, jp_key(l, path, "groups"),
@@ -62,6 +65,8 @@ static struct ref *lab_group_refs(struct loader *l, struct scope *s, const json_
 			"vpcfw's security-group stages let nothing through it");
 		return NULL;
 	}
+	if (!k && nlb_node)
+		return NULL;
 	if (!k) {
 		ld_err(l, jp_key(l, path, "groups"),
 		       "required key is missing (an ENI has 1 to 16 security groups)");

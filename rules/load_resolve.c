@@ -227,6 +227,7 @@ struct lab *ld_finish(struct loader *l)
 	ld_check_groups(l, lab, l->groups.items);
 	ld_check_enis(l, lab, l->enis.items);
 	ld_attach_gateways(l, lab);
+	ld_load_balancers(l, lab);
 	ld_check_unique_addrs(l, lab);
 	ld_check_devices(l, lab);
 	ld_check_outside(l, lab);

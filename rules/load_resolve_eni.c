@@ -69,7 +69,12 @@ static void eni_groups(struct loader *l, struct lab *lab, struct eni *e, const s
 		if (m > max_rules)
 			max_rules = m;
 	}
-	if (d->n_groups == 0 && d->from_aws && d->iface_type && strcmp(d->iface_type, "interface"))
+	/* an NLB's node: load_lb_resolve.c says whether its load balancer is known */
+	bool nlb_node = ld_streq(d->iface_type, "network_load_balancer");
+	if (d->n_groups == 0 && nlb_node)
+		;
+	else if (d->n_groups == 0 && d->from_aws && d->iface_type &&
+		 strcmp(d->iface_type, "interface"))
 		ld_warn_at(l, &e->origin, NULL,
 			   "ENI %s (%s) has no security group: AWS applies none to it, vpcfw's "
 			   "security-group stages let nothing through it",

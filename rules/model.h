@@ -317,6 +317,7 @@ struct lab_options {
 
 struct lab_addr_index;
 struct sg_tables;
+struct load_balancer; /* rules/nlb.h */
 
 struct lab {
 	struct arena *arena;
@@ -345,6 +346,9 @@ struct lab {
 	size_t n_eips;
 	struct service *services;
 	size_t n_services;
+	/* Network Load Balancers with their nodes, listeners and targets */
+	struct load_balancer *load_balancers;
+	size_t n_load_balancers;
 	/* Addresses sorted at load (model_index.c); NULL: scanned. */
 	const struct lab_addr_index *addr_index;
 	/* Compiled SG tables (sgtable.h), in the arena; NULL: rules scanned. */

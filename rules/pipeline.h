@@ -79,6 +79,11 @@ enum pipeline_reason {
 	REASON_ROUTE_VGW,	 /* route: to on-premises over a virtual private gateway */
 	REASON_ROUTE_TGW,	 /* route: through a transit gateway to its target attachment */
 	REASON_TGW_UNUSABLE,	 /* route: a tgw- route the transit gateway does not carry on */
+	REASON_ROUTE_NLB,	 /* route: a Network Load Balancer's listener to a target
+				  * (rules/nlb.h), or its target's reply back */
+	REASON_NLB_NO_LISTENER,	 /* route: no listener of the load balancer on that port */
+	REASON_NLB_NO_TARGET,	 /* route: the listener has no target the node can reach */
+	REASON_NLB_NO_GROUP,	 /* SG: a load balancer node without security groups */
 	REASON__COUNT		 /* keep last: sizes counter arrays */
 };
 
@@ -130,6 +135,9 @@ struct stage_verdict {
 	 * other records leave it 0, so read it only there (hop false). */
 	bool hop;
 	int32_t gateway;
+	/* The NLB reasons: indices into lab->load_balancers, its listeners
+	 * and that listener's targets (-1 each when none); read only there. */
+	int32_t lb, lb_listener, lb_target;
 };
 
 /* The five stages of AWS-SEMANTICS §1; a hairpin through the internet

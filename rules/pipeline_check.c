@@ -84,6 +84,8 @@ static void response_input(const struct pipeline_check *c, const struct fwd_deci
 	in->port_lo = c->reply_lo;
 	in->port_hi = c->reply_hi;
 	in->reply = true;
+	in->via_nlb = req->nlb.lb >= 0;
+	in->nlb = req->nlb;
 	if (req->side[1].ct == FWD_CT_INSERT)
 		in->tracked |= PIPELINE_SRC_TRACKED;
 	if (req->side[0].ct == FWD_CT_INSERT)

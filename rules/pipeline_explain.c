@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nacl.h"
+#include "nlb.h"
 #include "sg.h"
 
 const char *pipeline_stage_name(enum pipeline_stage s)
@@ -77,6 +78,10 @@ const char *pipeline_reason_name(enum pipeline_reason r)
 	    [REASON_ROUTE_VGW] = "vpn-gateway",
 	    [REASON_ROUTE_TGW] = "transit-gateway",
 	    [REASON_TGW_UNUSABLE] = "transit-gateway-unusable",
+	    [REASON_ROUTE_NLB] = "load-balancer",
+	    [REASON_NLB_NO_LISTENER] = "load-balancer-no-listener",
+	    [REASON_NLB_NO_TARGET] = "load-balancer-no-target",
+	    [REASON_NLB_NO_GROUP] = "load-balancer-no-group",
 	};
 	if ((size_t)r < sizeof(names) / sizeof(names[0]) && names[r])
 		return names[r];
@@ -569,7 +574,8 @@ const char *pipeline_explain(const struct lab *lab, const struct stage_verdict *
 	case REASON_SAME_SUBNET:
 		snprintf(buf, len, "same subnet (%s%s): network ACLs do not apply",
 			 valid_index(v->subnet, lab->n_subnets) ? lab->subnets[v->subnet].id : "?",
-			 v->hop ? ", the NAT gateway's" : "");
+			 v->hop && valid_index(v->gateway, lab->n_gateways) ? ", the NAT gateway's"
+									    : "");
 		break;
 	case REASON_OUTSIDE:
 		snprintf(buf, len, "outside host: no %s of the lab on that side",
@@ -587,6 +593,12 @@ const char *pipeline_explain(const struct lab *lab, const struct stage_verdict *
 		break;
 	case REASON_NO_RESPONSE:
 		snprintf(buf, len, "no response expected for ICMP type %u", f->icmp_type);
+		break;
+	case REASON_ROUTE_NLB:
+	case REASON_NLB_NO_LISTENER:
+	case REASON_NLB_NO_TARGET:
+	case REASON_NLB_NO_GROUP:
+		nlb_explain(lab, v, f, buf, len);
 		break;
 	default:
 		explain_route(lab, v, f, buf, len);

@@ -7,7 +7,7 @@
 # AwsConfigurationVpcPeeringCrossAccountTest, AwsConfigurationVpnGatewayTest,
 # AwsConfigurationVpcEndpointGatewayTest, AwsConfigurationTransitGatewayTest,
 # AwsConfigurationTransitGatewayAsymmetricPathsTest,
-# AwsConfigurationTransitGatewayPeeringTest.
+# AwsConfigurationTransitGatewayPeeringTest, AwsConfigurationLoadBalancerTest.
 . "$(dirname "$0")/lib.sh"
 REAL="$src/../shared/corpus/real"
 [ -d "$REAL" ] || { echo "FAIL: no corpus at $REAL (CI puts shared/ beside the clone)"; exit 1; }
@@ -107,16 +107,34 @@ ife=batfish-vpc-endpoint-interface
 flow $ife ACCEPT "request sg-ingress rule" --from i-0a0fbd0cfa774970f --to 10.1.101.97 --proto tcp --port 443
 flow $ife ACCEPT "request sg-ingress rule" --from i-0eb6eb395a0d09117 --to 10.1.101.97 --proto tcp --port 443
 
-# Network Load Balancer: a port it does not listen on is refused at its
-# node (testClientToLb_nonListenedPort); the listened port is forwarded to
-# the targets in AWS, which vpcfw does not model (docs/deviations.md: the
-# NLB node, an ENI without a group, admits nothing)
+# Network Load Balancer (AwsConfigurationLoadBalancerTest): a port it does
+# not listen on is refused at its node (testClientToLb_nonListenedPort);
+# the listened port 80 goes on to a target's port 22 with the client's
+# address, cross-zone from either node (testClientToLbTrace), and the reply
+# comes back through the node that took the request
 nlb=batfish-load-balancer
-flow $nlb REJECT "request sg-ingress no-rule eni-01f261dccaba46564" \
+flow $nlb REJECT "request route load-balancer-no-listener subnet-090fe152cd18ced20" \
 	--from i-0c8ce8bbdd98cc4e8 --to 10.1.1.237 --proto tcp --port 81
-flow $nlb REJECT "request sg-ingress no-rule eni-0c82d6f7254ae6695" \
+flow $nlb REJECT "request route load-balancer-no-listener subnet-0873d71031a560a88" \
 	--from i-0c8ce8bbdd98cc4e8 --to 10.1.20.123 --proto tcp --port 81
-flow $nlb REJECT "request sg-ingress no-rule" --from i-0c8ce8bbdd98cc4e8 --to 10.1.1.237 --proto tcp --port 80
+for node in 10.1.1.237:eni-01f261dccaba46564 10.1.20.123:eni-0c82d6f7254ae6695; do
+	flow $nlb ACCEPT "request route load-balancer" \
+		--from i-0c8ce8bbdd98cc4e8 --to "${node%%:*}" --proto tcp --port 80
+	python3 - "$tmp/out" "${node#*:}" <<'EOF' || fail "NLB: through node ${node#*:} to a target and back"
+import json, sys
+c, node = json.load(open(sys.argv[1])), sys.argv[2]
+targets = {"i-055b0db7be365202c", "i-0f4af951d61a19245"}
+for d in ("request", "response"):
+    route = [s for s in c[d]["stages"] if s["stage"] == "route"]
+    assert len(route) == 1 and route[0]["verdict"] == "ACCEPT", d
+    why = route[0]["reason"]
+    assert "test-lb" in why and node in why and "TCP:80" in why and ":22" in why, why
+    assert any(t in why for t in targets), why
+# the target's group admits port 22 from the client (SSH from 0.0.0.0/0)
+last = c["request"]["stages"][-1]
+assert last["stage"] == "sg-ingress" and last["group_id"] == "sg-09dabbcbd3f44ebcf", last
+EOF
+done
 
 # Transit gateway: A and B through it both ways, each reaching the other's
 # instance, whose group denies what Batfish sends (DENIED_IN) and admits

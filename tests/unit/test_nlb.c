@@ -1,0 +1,445 @@
+/*
+ * rules/nlb.c, forward_nlb.c, load_aws_lb.c, load_lb_resolve.c: Network
+ * Load Balancers. What an export holds (describe-load-balancers,
+ * listeners, target groups, target health, attributes) and our format's
+ * "load_balancers" load into nodes, listeners and targets, with errors and
+ * warnings naming the file and JSON path; `check` evaluates the client's
+ * flow through the node to a target with the client's address, and the
+ * reply back through the node; the data path translates the destination
+ * to the target and the source back on replies, found through the node's
+ * conntrack zone.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "labkit.h"
+#include "fwdkit.h"
+#include "forward.h"
+#include "loadkit.h"
+#include "nlb.h"
+#include "pipeline.h"
+#include "reach.h"
+
+/* Our format: node n1 in pub (10.9.1.0/24, AZ a), n2 in pub2 (AZ b);
+ * app1 (AZ a) and app2 (AZ b) admit 8080 from cl (10.9.3.0/24) only; the
+ * edge NACL of pub denies 10.9.4.0/24. LB is spliced in. */
+#define LAB_HEAD                                                                                   \
+	"{'lab': 't', 'outside': [{'name': 'net', 'addr': '203.0.113.9'}],"                        \
+	" 'vpcs': [{'name': 'v', 'cidr': '10.9.0.0/16',"                                           \
+	"  'route_tables': [{'name': 'm', 'main': true, 'routes': [{'dest': '0.0.0.0/0', "         \
+	"'target': 'igw'}]}],"                                                                     \
+	"  'subnets': [{'name': 'pub', 'az': 'a', 'cidr': '10.9.1.0/24', 'nacl': 'edge'},"         \
+	"   {'name': 'pub2', 'az': 'b', 'cidr': '10.9.5.0/24', 'nacl': 'open'},"                   \
+	"   {'name': 'app', 'az': 'a', 'cidr': '10.9.2.0/24', 'nacl': 'open'},"                    \
+	"   {'name': 'app2', 'az': 'b', 'cidr': '10.9.6.0/24', 'nacl': 'open'},"                   \
+	"   {'name': 'cl', 'az': 'a', 'cidr': '10.9.3.0/24', 'nacl': 'open'},"                     \
+	"   {'name': 'dn', 'az': 'a', 'cidr': '10.9.4.0/24', 'nacl': 'open'}],"                    \
+	"  'nacls': [{'name': 'open', 'ingress': [{'rule': 100, 'action': 'allow', 'proto': "      \
+	"'all', 'cidr': '0.0.0.0/0'}], 'egress': [{'rule': 100, 'action': 'allow', 'proto': "      \
+	"'all', 'cidr': '0.0.0.0/0'}]},"                                                           \
+	"   {'name': 'edge', 'ingress': [{'rule': 90, 'action': 'deny', 'proto': 'all', 'cidr': "  \
+	"'10.9.4.0/24'}, {'rule': 100, 'action': 'allow', 'proto': 'all', 'cidr': "                \
+	"'0.0.0.0/0'}], 'egress': [{'rule': 100, 'action': 'allow', 'proto': 'all', 'cidr': "      \
+	"'0.0.0.0/0'}]}],"                                                                         \
+	"  'security_groups': [{'name': 'app', 'ingress': [{'proto': 'tcp', 'ports': '8080', "     \
+	"'from': '10.9.3.0/24'}]}, {'name': 'c'},"                                                 \
+	"   {'name': 'lbsg', 'ingress': [{'proto': 'tcp', 'ports': '80', 'from': "                 \
+	"'10.9.4.0/24'}]}],"                                                                       \
+	"  'enis': [{'name': 'n1', 'subnet': 'pub', 'ip': ['10.9.1.50'], 'public_ip': "            \
+	"'198.51.100.5', 'groups': " NODE_GROUPS ", 'instance': null},"                            \
+	"   {'name': 'n2', 'subnet': 'pub2', 'ip': ['10.9.5.50'], 'groups': [], 'instance': "      \
+	"null},"                                                                                   \
+	"   {'name': 'app1', 'subnet': 'app', 'ip': ['10.9.2.10'], 'groups': ['app']},"            \
+	"   {'name': 'app2', 'subnet': 'app2', 'ip': ['10.9.6.10'], 'groups': ['app']},"           \
+	"   {'name': 'cli', 'subnet': 'cl', 'ip': ['10.9.3.10'], 'groups': ['c']},"                \
+	"   {'name': 'cli2', 'subnet': 'dn', 'ip': ['10.9.4.10'], 'groups': ['c']}]}],"
+#define NODE_GROUPS "[]"
+#define LB_OK                                                                                      \
+	"'load_balancers': [{'name': 'web', 'scheme': 'internet-facing', 'nodes': ['n1', 'n2'],"   \
+	" 'listeners': [{'port': 80, 'target_port': 8080, 'targets': ['app1', 'app2']}]}]}"
+
+static struct lab *load_ok(const char *json)
+{
+	struct result res;
+	load_as(&res, "t.json", json, false);
+	expect_ok(&res);
+	diag_free(&res.d);
+	return res.lab;
+}
+
+static struct pipeline_end eni_end(const struct lab *lab, const char *name)
+{
+	struct endpoint ep;
+	assert_int_equal(lab_resolve_endpoint(lab, name, &ep), 0);
+	return (struct pipeline_end){END_ENI, ep.eni, SERVICE_NONE};
+}
+
+static void run_check(const struct lab *lab, struct pipeline_end client, const char *from,
+		      const char *to, uint16_t port, struct pipeline_check *c)
+{
+	struct pipeline_query q;
+	pipeline_query_init(&q);
+	q.client = client;
+	q.request = kit_flow(from, to, PROTO_TCP, port);
+	pipeline_end_of_addr(lab, 0, &q.request.dst, &q.server);
+	q.request.sport = 40000;
+	q.has_sport = true;
+	pipeline_check(lab, &q, c);
+}
+
+static const struct stage_verdict *rejecting(const struct pipeline_result *r)
+{
+	assert_true(r->rejected_at >= 0);
+	return &r->stages[r->rejected_at];
+}
+
+/* The listener's route stage of a result. */
+static const struct stage_verdict *nlb_stage(const struct pipeline_result *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->stages[i].stage == STAGE_ROUTE && r->stages[i].reason != REASON_ROUTE_IGW &&
+		    r->stages[i].hop)
+			if (r->stages[i].reason == REASON_ROUTE_NLB ||
+			    r->stages[i].reason == REASON_NLB_NO_LISTENER ||
+			    r->stages[i].reason == REASON_NLB_NO_TARGET)
+				return &r->stages[i];
+	fail_msg("no load balancer stage");
+	return NULL;
+}
+
+static void test_lab_format_loads(void **state)
+{
+	(void)state;
+	struct lab *lab = load_ok(LAB_HEAD LB_OK);
+	assert_int_equal(lab->n_load_balancers, 1);
+	const struct load_balancer *lb = &lab->load_balancers[0];
+	assert_string_equal(lb->name, "web");
+	assert_true(lb->internet_facing);
+	assert_false(lb->cross_zone);
+	assert_int_equal(lb->n_nodes, 2);
+	assert_int_equal(lb->n_listeners, 1);
+	assert_int_equal(lb->listeners[0].port, 80);
+	assert_int_equal(lb->listeners[0].proto, PROTO_TCP);
+	assert_string_equal(lb->listeners[0].group, "web-tg-80");
+	assert_int_equal(lb->listeners[0].n_targets, 2);
+	assert_int_equal(lb->listeners[0].targets[0].port, 8080);
+	assert_true(lb->listeners[0].targets[0].healthy);
+	assert_int_equal(nlb_of_node(lab, eni_end(lab, "n2").eni), 0);
+	assert_int_equal(nlb_of_node(lab, eni_end(lab, "app1").eni), -1);
+	lab_free(lab);
+}
+
+/* describe-* exports, including Batfish's collector shapes. */
+static const char *const exp_names[] = {"x/Vpcs.json",
+					"x/Subnets.json",
+					"x/SecurityGroups.json",
+					"x/NetworkInterfaces.json",
+					"x/LoadBalancers.json",
+					"x/LoadBalancerListeners.json",
+					"x/TargetGroups.json",
+					"x/LoadBalancerTargetHealth.json",
+					"x/LoadBalancerAttributes.json"};
+#define EXP_HEAD                                                                                   \
+	"{'Vpcs': [{'VpcId': 'vpc-1', 'CidrBlock': '10.1.0.0/16'}]}",                              \
+	    "{'Subnets': [{'SubnetId': 'subnet-a', 'VpcId': 'vpc-1', 'CidrBlock': "                \
+	    "'10.1.1.0/24', 'AvailabilityZone': 'z1'}]}",                                          \
+	    "{'SecurityGroups': [{'GroupId': 'sg-1', 'VpcId': 'vpc-1', 'IpPermissions': [], "      \
+	    "'IpPermissionsEgress': []}]}",                                                        \
+	    "{'NetworkInterfaces': [{'NetworkInterfaceId': 'eni-n', 'SubnetId': 'subnet-a', "      \
+	    "'PrivateIpAddress': '10.1.1.5', 'InterfaceType': 'network_load_balancer', "           \
+	    "'Description': 'ELB net/lb1/abc', 'Groups': []}, {'NetworkInterfaceId': 'eni-t', "    \
+	    "'SubnetId': 'subnet-a', 'PrivateIpAddress': '10.1.1.9', 'Groups': [{'GroupId': "      \
+	    "'sg-1'}], 'Attachment': {'InstanceId': 'i-t', 'DeviceIndex': 0}}]}",                  \
+	    "{'LoadBalancers': [{'LoadBalancerName': 'lb1', 'LoadBalancerArn': 'arn:lb1', "        \
+	    "'Type': 'network', 'Scheme': 'internal', 'VpcId': 'vpc-1', 'AvailabilityZones': "     \
+	    "[{'SubnetId': 'subnet-a', 'ZoneName': 'z1'}]}]}"
+#define EXP_TAIL                                                                                   \
+	"{'TargetGroups': [{'TargetGroupArn': 'arn:tg1', 'TargetGroupName': 'tg1', 'Port': 80, "   \
+	"'Protocol': 'TCP', 'TargetType': 'instance'}]}",                                          \
+	    "{'LoadBalancerTargetHealth': [{'TargetGroupArn': 'arn:tg1', "                         \
+	    "'TargetHealthDescriptions': [{'Target': {'Id': 'i-t', 'Port': 22}, 'TargetHealth': "  \
+	    "{'State': 'healthy'}}, {'Target': {'Id': 'i-gone'}, 'TargetHealth': {'State': "       \
+	    "'unhealthy'}}]}]}",                                                                   \
+	    "{'LoadBalancerAttributes': [{'LoadBalancerArn': 'arn:lb1', 'Attributes': [{'Key': "   \
+	    "'load_balancing.cross_zone.enabled', 'Value': 'true'}]}]}"
+#define LISTENERS(port)                                                                            \
+	"{'LoadBalancerListeners': [{'LoadBalancerArn': 'arn:lb1', 'Listeners': [{'Port': " port   \
+	", 'Protocol': 'TCP', 'DefaultActions': [{'Type': 'forward', 'TargetGroupArn': "           \
+	"'arn:tg1'}]}]}]}"
+
+static void test_exports_load(void **state)
+{
+	(void)state;
+	const char *const docs[] = {EXP_HEAD, LISTENERS("80"), EXP_TAIL};
+	struct result res;
+	load_many(&res, 9, exp_names, docs);
+	expect_ok(&res);
+	struct lab *lab = res.lab;
+	assert_int_equal(lab->n_load_balancers, 1);
+	const struct load_balancer *lb = &lab->load_balancers[0];
+	assert_false(lb->internet_facing);
+	assert_true(lb->cross_zone);
+	assert_int_equal(lb->n_nodes, 1);
+	assert_string_equal(lab->enis[lb->nodes[0]].id, "eni-n");
+	assert_int_equal(lb->listeners[0].n_targets, 1); /* i-gone is not in the lab */
+	assert_int_equal(lb->listeners[0].targets[0].port, 22);
+	assert_string_equal(lab->enis[lb->listeners[0].targets[0].eni].id, "eni-t");
+	assert_true(has(&res.d, DIAG_WARNING, "x/LoadBalancerTargetHealth.json",
+			"LoadBalancerTargetHealth[0].TargetHealthDescriptions[1].Target.Id",
+			"target i-gone is not in the lab: flows to it are refused at the load "
+			"balancer"));
+	done(&res);
+}
+
+static void test_loader_errors(void **state)
+{
+	(void)state;
+	const char *const docs[] = {EXP_HEAD, LISTENERS("70000"), EXP_TAIL};
+	struct result res;
+	load_many(&res, 9, exp_names, docs);
+	expect_fail(&res);
+	assert_true(has(&res.d, DIAG_ERROR, "x/LoadBalancerListeners.json",
+			"LoadBalancerListeners[0].Listeners[0].Port",
+			"port 70000 is outside 1-65535"));
+	done(&res);
+	/* aws_elb and the NLB reader read one object: one error, not two */
+	one_error("{'LoadBalancers': [{'Type': 'network'}]}", "LoadBalancers[0].LoadBalancerName",
+		  "required key is missing");
+	one_warning("{'Vpcs': [{'VpcId': 'vpc-1', 'CidrBlock': '10.0.0.0/16'}], 'NetworkAcls': [], "
+		    "'Listeners': [{'Port': 80, 'LoadBalancerArn': 'arn:x'}]}",
+		    "Listeners[0]",
+		    "listener of load balancer arn:x, which is not in the lab: ignored");
+	one_error(LAB_HEAD "'load_balancers': [{'name': 'w', 'nodes': ['nope'], 'listeners': []}]}",
+		  "load_balancers[0].nodes[0]", "no ENI named 'nope' in the lab");
+	one_error(LAB_HEAD "'load_balancers': [{'name': 'w', 'nodes': ['n1'], 'listeners': "
+			   "[{'port': 80, 'targets': ['app1'], 'prot': 'TCP'}]}]}",
+		  "load_balancers[0].listeners[0].prot", "unknown key");
+	one_error(LAB_HEAD "'load_balancers': [{'name': 'w', 'nodes': ['n1'], 'listeners': "
+			   "[{'port': 80, 'protocol': 'SCTP', 'targets': ['app1']}]}]}",
+		  "load_balancers[0].listeners[0].protocol",
+		  "unknown listener protocol 'SCTP' (TCP, TLS, UDP, TCP_UDP)");
+	one_warning(LAB_HEAD "'load_balancers': [{'name': 'w', 'nodes': ['n1'], 'listeners': "
+			     "[{'port': 80, 'targets': ['10.9.9.9']}]}]}",
+		    "load_balancers[0].listeners[0].targets[0]",
+		    "target 10.9.9.9 is an address no ENI of the lab has: flows to it are refused "
+		    "at the load balancer");
+}
+
+static void test_check_verdicts(void **state)
+{
+	(void)state;
+	struct lab *lab = load_ok(LAB_HEAD LB_OK);
+	struct pipeline_check c;
+	/* the listener: on to app1 (same zone as n1), the client's address kept */
+	run_check(lab, eni_end(lab, "cli"), "10.9.3.10", "10.9.1.50", 80, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	const struct stage_verdict *v = nlb_stage(&c.request);
+	assert_int_equal(v->reason, REASON_ROUTE_NLB);
+	assert_int_equal(lab->load_balancers[0].listeners[0].targets[v->lb_target].eni,
+			 eni_end(lab, "app1").eni);
+	const struct stage_verdict *last = &c.request.stages[c.request.n - 1];
+	assert_int_equal(last->stage, STAGE_SG_INGRESS);
+	assert_int_equal(last->eni, eni_end(lab, "app1").eni);
+	assert_int_equal(nlb_stage(&c.response)->reason, REASON_ROUTE_NLB);
+	/* node n2 (zone b, no cross-zone) sends to app2 only */
+	run_check(lab, eni_end(lab, "cli"), "10.9.3.10", "10.9.5.50", 80, &c);
+	v = nlb_stage(&c.request);
+	assert_int_equal(lab->load_balancers[0].listeners[0].targets[v->lb_target].eni,
+			 eni_end(lab, "app2").eni);
+	/* no listener on 81: refused at the node */
+	run_check(lab, eni_end(lab, "cli"), "10.9.3.10", "10.9.1.50", 81, &c);
+	assert_int_equal(rejecting(&c.request)->reason, REASON_NLB_NO_LISTENER);
+	/* the node subnet's NACL denies the client */
+	run_check(lab, eni_end(lab, "cli2"), "10.9.4.10", "10.9.1.50", 80, &c);
+	v = rejecting(&c.request);
+	assert_int_equal(v->stage, STAGE_NACL_INGRESS);
+	assert_int_equal(v->rule_number, 90);
+	/* from outside by the public IP: the target's group sees 203.0.113.9 */
+	run_check(lab, (struct pipeline_end){END_OUTSIDE, -1, SERVICE_NONE}, "203.0.113.9",
+		  "10.9.1.50", 80, &c);
+	v = rejecting(&c.request);
+	assert_int_equal(v->stage, STAGE_SG_INGRESS);
+	assert_int_equal(v->reason, REASON_NO_RULE);
+	assert_int_equal(v->eni, eni_end(lab, "app1").eni);
+	lab_free(lab);
+}
+
+/* A node with groups (NLBs may have them): they filter at the node. */
+static void test_node_groups(void **state)
+{
+	(void)state;
+#undef NODE_GROUPS
+#define NODE_GROUPS "['lbsg']"
+	struct lab *lab = load_ok(LAB_HEAD LB_OK);
+	struct pipeline_check c;
+	run_check(lab, eni_end(lab, "cli"), "10.9.3.10", "10.9.1.50", 80, &c);
+	const struct stage_verdict *v = rejecting(&c.request);
+	assert_int_equal(v->stage, STAGE_SG_INGRESS);
+	assert_int_equal(v->eni, eni_end(lab, "n1").eni);
+	assert_true(v->hop);
+	lab_free(lab);
+}
+#undef NODE_GROUPS
+#define NODE_GROUPS "[]"
+
+/* No healthy target: an NLB fails open; the pick is stable per flow. */
+static void test_choose_target(void **state)
+{
+	(void)state;
+	struct lab *lab = load_ok(LAB_HEAD "'load_balancers': [{'name': 'w', 'nodes': ['n1'], "
+					   "'cross_zone': true, 'listeners': [{'port': 80, "
+					   "'target_port': 8080, 'targets': [{'target': 'app1', "
+					   "'healthy': false}, 'app2']}]}]}");
+	struct flow f = kit_flow("10.9.3.10", "10.9.1.50", PROTO_TCP, 80);
+	for (uint16_t p = 1000; p < 1050; p++) {
+		f.sport = p;
+		assert_int_equal(nlb_choose_target(lab, 0, 0, 0, &f), 1); /* only app2 is healthy */
+	}
+	lab->load_balancers[0].listeners[0].targets[1].healthy = false;
+	bool seen[2] = {false, false};
+	for (uint16_t p = 1000; p < 1050; p++) {
+		f.sport = p;
+		int32_t t = nlb_choose_target(lab, 0, 0, 0, &f);
+		assert_true(t == 0 || t == 1);
+		assert_int_equal(nlb_choose_target(lab, 0, 0, 0, &f), t);
+		seen[t] = true;
+	}
+	assert_true(seen[0] && seen[1]);
+	lab_free(lab);
+}
+
+/* The data path: SYN to the node -> to the target's 8080; the target's
+ * SYN-ACK -> from the node's 80, found through the node's zone. */
+static void test_forward_translation(void **state)
+{
+	(void)state;
+	struct lab *lab = load_ok(LAB_HEAD LB_OK);
+	struct conntrack *ct = make_ct(lab->n_enis);
+	int32_t cli = eni_end(lab, "cli").eni, app1 = eni_end(lab, "app1").eni;
+	struct fwd_decision d;
+	struct pkt syn = tcp_pkt("10.9.3.10", "10.9.1.50", 40000, 80, PKT_TCP_SYN);
+	forward_packet(lab, ct, 1000000000ull, &(struct fwd_port){FWD_PORT_ENI, cli}, &syn, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	assert_int_equal(d.egress.index, app1);
+	assert_true(d.xlate.dst && d.xlate.dport);
+	assert_true(ip_addr_eq(&d.xlate.dst_addr, &lab->enis[app1].ipv4[0]));
+	assert_int_equal(d.xlate.dport_val, 8080);
+	forward_commit(ct, 1000000000ull, 0, &syn, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	struct pkt synack =
+	    tcp_pkt("10.9.2.10", "10.9.3.10", 8080, 40000, PKT_TCP_SYN | PKT_TCP_ACK);
+	forward_packet(lab, ct, 1100000000ull, &(struct fwd_port){FWD_PORT_ENI, app1}, &synack, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	assert_int_equal(d.egress.index, cli);
+	assert_true(d.xlate.src && d.xlate.sport);
+	assert_true(ip_addr_eq(&d.xlate.src_addr, &lab->enis[eni_end(lab, "n1").eni].ipv4[0]));
+	assert_int_equal(d.xlate.sport_val, 80);
+	assert_true(d.nlb.reply);
+	forward_commit(ct, 1100000000ull, 0, &synack, &d);
+	/* app1's own connection to cli from 8080, never through the node: as it is */
+	struct pkt other = tcp_pkt("10.9.2.10", "10.9.3.10", 8080, 41000, PKT_TCP_SYN);
+	forward_packet(lab, ct, 1200000000ull, &(struct fwd_port){FWD_PORT_ENI, app1}, &other, &d);
+	assert_false(d.xlate.src);
+	assert_int_equal(d.nlb.lb, -1);
+	ct_destroy(ct);
+	lab_free(lab);
+}
+
+/* docs/deviations.md: a target no ENI of the lab has is refused at the node. */
+static void test_no_target(void **state)
+{
+	(void)state;
+	struct result res;
+	load_as(&res, "t.json",
+		LAB_HEAD "'load_balancers': [{'name': 'w', 'nodes': ['n1'], 'listeners': "
+			 "[{'port': 80, 'targets': ['10.9.9.9']}]}]}",
+		false);
+	expect_ok(&res);
+	struct pipeline_check c;
+	run_check(res.lab, eni_end(res.lab, "cli"), "10.9.3.10", "10.9.1.50", 80, &c);
+	const struct stage_verdict *v = rejecting(&c.request);
+	assert_int_equal(v->stage, STAGE_ROUTE);
+	assert_int_equal(v->reason, REASON_NLB_NO_TARGET);
+	char why[512];
+	struct flow req = kit_flow("10.9.3.10", "10.9.1.50", PROTO_TCP, 80);
+	pipeline_explain(res.lab, v, &req, why, sizeof(why));
+	assert_non_null(strstr(why, "load balancer w"));
+	done(&res);
+}
+
+static bool has_text(const struct diag_list *d, const char *text)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strstr(d->items[i].msg, text))
+			return true;
+	return false;
+}
+
+/* A node whose load balancer is not described: warned (docs/deviations.md),
+ * and nothing passes it. */
+static void test_orphan_node(void **state)
+{
+	(void)state;
+	struct result res;
+	load_as(&res, "t.json", LAB_HEAD "'load_balancers': []}", false);
+	expect_ok(&res);
+	assert_false(has_text(&res.d, "Network Load Balancer the lab does not describe"));
+	done(&res);
+	const char *doc = "{'vpcs': [{'name': 'v', 'cidr': '10.9.0.0/16', 'subnets': [{'name': "
+			  "'s', 'cidr': '10.9.1.0/24'}], 'security_groups': [{'name': 'g'}], "
+			  "'enis': [{'name': 'n', 'id': 'eni-n', 'subnet': 's', 'ip': "
+			  "['10.9.1.50'], 'groups': [], 'instance': null, 'description': 'ELB "
+			  "net/web/0123'}, {'name': 'c', 'subnet': 's', 'ip': ['10.9.1.10'], "
+			  "'groups': ['g']}]}]}";
+	load_as(&res, "t.json", doc, false);
+	expect_ok(&res);
+	assert_true(has(&res.d, DIAG_WARNING, "t.json", "vpcs[0].enis[0]",
+			"ENI eni-n is a node of a Network Load Balancer the lab does not describe "
+			"(describe-load-balancers, describe-listeners, describe-target-groups): "
+			"nothing passes it"));
+	struct pipeline_check c;
+	run_check(res.lab, eni_end(res.lab, "c"), "10.9.1.10", "10.9.1.50", 80, &c);
+	assert_int_equal(rejecting(&c.request)->stage, STAGE_SG_INGRESS);
+	done(&res);
+}
+
+/* docs/deviations.md: diff does not follow a listener to its targets. A
+ * listener moved from 80 to 81 changes check's verdicts, not diff's. */
+static void test_diff_does_not_follow(void **state)
+{
+	(void)state;
+	struct lab *a = load_ok(LAB_HEAD LB_OK);
+	struct lab *b =
+	    load_ok(LAB_HEAD "'load_balancers': [{'name': 'web', 'nodes': ['n1', 'n2'], "
+			     "'listeners': [{'port': 81, 'target_port': 8080, 'targets': ['app1', "
+			     "'app2']}]}]}");
+	struct pipeline_check c;
+	run_check(a, eni_end(a, "cli"), "10.9.3.10", "10.9.1.50", 80, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	run_check(b, eni_end(b, "cli"), "10.9.3.10", "10.9.1.50", 80, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	struct reach_opts o;
+	reach_opts_init(&o);
+	struct reach_changes ch;
+	reach_changes_init(&ch);
+	assert_int_equal(reach_diff(a, b, &o, &ch), 0);
+	assert_int_equal(ch.n, 0);
+	reach_changes_free(&ch);
+	lab_free(a);
+	lab_free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_lab_format_loads),	 cmocka_unit_test(test_exports_load),
+	    cmocka_unit_test(test_loader_errors),	 cmocka_unit_test(test_check_verdicts),
+	    cmocka_unit_test(test_node_groups),		 cmocka_unit_test(test_choose_target),
+	    cmocka_unit_test(test_forward_translation),	 cmocka_unit_test(test_orphan_node),
+	    cmocka_unit_test(test_diff_does_not_follow), cmocka_unit_test(test_no_target),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
