@@ -11,21 +11,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "model_index.h"
 #include "natgw.h"
 #include "packet.h"
 #include "pipeline-private.h"
-
-/* The NAT gateway whose Elastic IP a is, or -1 (lab->gateways is short: a
- * scan of addresses, no id compared). */
-static int32_t nat_of_public(const struct lab *lab, const struct ip_addr *a)
-{
-	for (size_t i = 0; i < lab->n_gateways; i++) {
-		const struct gateway *g = &lab->gateways[i];
-		if (g->kind == GW_NAT && g->has_public_ip && ip_addr_eq(&g->public_ip, a))
-			return (int32_t)i;
-	}
-	return -1;
-}
 
 /* The ports a NAT gateway translates: TCP/UDP ports, an ICMP echo's
  * identifier (the request's out, the reply's back). false for anything
@@ -64,7 +53,7 @@ void forward_nat_packet(const struct lab *lab, struct conntrack *ct, struct natg
 {
 	int32_t gw = -1;
 	if (port->kind == FWD_PORT_OUTSIDE && p->kind == PKT_IPV4)
-		gw = nat_of_public(lab, &p->dst);
+		gw = lab_nat_by_public_ip(lab, &p->dst);
 	if (gw < 0) {
 		forward_packet(lab, ct, now_ns, port, p, d);
 		return;
