@@ -237,11 +237,13 @@ int natgw_outbound(struct natgw *t, const struct natgw_key *k, uint64_t now_ns, 
 	return 0;
 }
 
-int natgw_inbound(struct natgw *t, uint32_t gateway, uint8_t proto, const struct ip_addr *far,
-		  uint16_t far_port, uint16_t nat_port, uint64_t now_ns, struct natgw_key *k)
+/* The live mapping of gateway's nat_port answered by far:far_port, or -1
+ * (an idle one is removed on the way). */
+static int32_t find_in(struct natgw *t, uint32_t gateway, uint8_t proto, const struct ip_addr *far,
+		       uint16_t far_port, uint16_t nat_port, uint64_t now_ns)
 {
 	if (gateway >= t->o.n_gateways)
-		return -ENOENT;
+		return -1;
 	for (int32_t i = t->in_b[hash_in(gateway, proto, nat_port) & t->mask]; i >= 0;
 	     i = t->e[i].next_in) {
 		struct natgw_entry *x = &t->e[i];
@@ -249,16 +251,35 @@ int natgw_inbound(struct natgw *t, uint32_t gateway, uint8_t proto, const struct
 			continue;
 		/* only the host and port the connection went to answer it */
 		if (!ip_addr_eq(&x->key.far, far) || x->key.far_port != far_port)
-			return -ENOENT;
+			return -1;
 		if (idle(t, x, now_ns)) {
 			remove_entry(t, i);
-			return -ENOENT;
+			return -1;
 		}
-		x->last_ns = now_ns;
-		*k = x->key;
-		return 0;
+		return i;
 	}
-	return -ENOENT;
+	return -1;
+}
+
+int natgw_inbound(struct natgw *t, uint32_t gateway, uint8_t proto, const struct ip_addr *far,
+		  uint16_t far_port, uint16_t nat_port, uint64_t now_ns, struct natgw_key *k)
+{
+	int32_t i = find_in(t, gateway, proto, far, far_port, nat_port, now_ns);
+	if (i < 0)
+		return -ENOENT;
+	t->e[i].last_ns = now_ns;
+	*k = t->e[i].key;
+	return 0;
+}
+
+int natgw_related(struct natgw *t, uint32_t gateway, uint8_t proto, const struct ip_addr *far,
+		  uint16_t far_port, uint16_t nat_port, uint64_t now_ns, struct natgw_key *k)
+{
+	int32_t i = find_in(t, gateway, proto, far, far_port, nat_port, now_ns);
+	if (i < 0)
+		return -ENOENT;
+	*k = t->e[i].key;
+	return 0;
 }
 
 size_t natgw_sweep(struct natgw *t, uint64_t now_ns, size_t budget)

@@ -66,6 +66,12 @@ int natgw_outbound(struct natgw *t, const struct natgw_key *k, uint64_t now_ns, 
 int natgw_inbound(struct natgw *t, uint32_t gateway, uint8_t proto, const struct ip_addr *far,
 		  uint16_t far_port, uint16_t nat_port, uint64_t now_ns, struct natgw_key *k);
 
+/* The same for an ICMP error quoting the gateway's packet to far:far_port
+ * from nat_port: the mapping is not refreshed (an error keeps no
+ * connection alive). */
+int natgw_related(struct natgw *t, uint32_t gateway, uint8_t proto, const struct ip_addr *far,
+		  uint16_t far_port, uint16_t nat_port, uint64_t now_ns, struct natgw_key *k);
+
 /* Removes up to budget idle mappings; returns how many. */
 size_t natgw_sweep(struct natgw *t, uint64_t now_ns, size_t budget);
 size_t natgw_count(const struct natgw *t);
@@ -74,7 +80,11 @@ size_t natgw_count(const struct natgw *t);
  * echo's identifier (which: 0 source, 1 destination; both mean the id for
  * ICMP), of the parsed frame in place, fixing the checksum (partial: the
  * TCP/UDP checksum is a CHECKSUM_PARTIAL pseudo-header sum, which covers
- * no port). p is updated. 0 or -EINVAL. */
+ * no port). For an ICMP error the port is the quoted packet's, which went
+ * the other way: which 1 (the error's destination) rewrites the quoted
+ * source port or echo identifier, 0 the quoted destination port; its
+ * checksum, when quoted, and the ICMP checksum follow. p is updated.
+ * 0 or -EINVAL. */
 int natgw_rewrite_port(uint8_t *frame, size_t len, struct pkt *p, int which, uint16_t port,
 		       bool partial);
 

@@ -177,6 +177,80 @@ static void test_rewrite_port(void **state)
 	assert_int_equal(again.dport, 5353);
 }
 
+/* An ICMP error from 203.0.113.5 to the Elastic IP 198.51.100.7 quoting
+ * the gateway's UDP datagram 198.51.100.7:1024 -> 203.0.113.5:53, whole
+ * (32 bytes) or cut after the 8 bytes RFC 792 promises. */
+static size_t icmp_error_frame(uint8_t *f, uint8_t type, uint8_t code, bool whole)
+{
+	uint8_t quoted[64];
+	struct pkt q;
+	struct ip_addr eip = kit_addr("198.51.100.7");
+	size_t qlen = udp_frame(quoted, 1024, 53) - 14;
+	assert_int_equal(pkt_parse(quoted, qlen + 14, &q), 0);
+	assert_int_equal(pkt_rewrite_ipv4(quoted, qlen + 14, &q, PKT_REWRITE_SRC, &eip, 0), 0);
+	if (!whole)
+		qlen = 28;
+	size_t len = udp_frame(f, 1, 1); /* its Ethernet and IP header */
+	uint8_t *ip = f + 14, *icmp = ip + 20;
+	ip[3] = (uint8_t)(20 + 8 + qlen);
+	ip[9] = PROTO_ICMP;
+	memcpy(ip + 12, (uint8_t[]){203, 0, 113, 5}, 4);
+	memcpy(ip + 16, eip.b, 4);
+	ip[10] = ip[11] = 0;
+	uint16_t c = csum_ip(ip, 20);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	memset(icmp, 0, 8);
+	icmp[0] = type;
+	icmp[1] = code;
+	icmp[6] = type == 3 && code == 4 ? 0x05 : 0; /* next-hop MTU 1400 */
+	icmp[7] = type == 3 && code == 4 ? 0x78 : 0;
+	memcpy(icmp + 8, quoted + 14, qlen);
+	c = csum_fold(csum_add(0, icmp, 8 + qlen));
+	icmp[2] = (uint8_t)(c >> 8);
+	icmp[3] = (uint8_t)c;
+	(void)len;
+	return 14 + 20 + 8 + qlen;
+}
+
+/* The error translated back to app (10.0.2.20:40000): the outer
+ * destination and the quoted source address and port, and every checksum
+ * still right (outer header, ICMP, quoted header, quoted UDP when whole). */
+static void test_rewrite_icmp_error(void **state)
+{
+	(void)state;
+	static const uint8_t kinds[][2] = {{3, 3}, {3, 4}, {11, 0}};
+	struct ip_addr app = kit_addr("10.0.2.20");
+	for (size_t k = 0; k < 3; k++)
+		for (int whole = 0; whole < 2; whole++) {
+			uint8_t f[128];
+			size_t len = icmp_error_frame(f, kinds[k][0], kinds[k][1], whole);
+			struct pkt p, again;
+			assert_int_equal(pkt_parse(f, len, &p), 0);
+			assert_true(p.icmp_error && p.inner.has_ports);
+			assert_int_equal(p.inner.sport, 1024);
+			assert_int_equal(
+			    pkt_rewrite_ipv4(f, len, &p, PKT_REWRITE_DST, &app, 0), 0);
+			assert_int_equal(natgw_rewrite_port(f, len, &p, 1, 40000, false), 0);
+			const uint8_t *ip = f + 14, *icmp = ip + 20, *qip = icmp + 8;
+			size_t icmp_len = len - 14 - 20;
+			assert_int_equal(csum_ip(ip, 20), 0);
+			assert_int_equal(csum_fold(csum_add(0, icmp, icmp_len)), 0);
+			assert_int_equal(csum_ip(qip, 20), 0);
+			if (whole)
+				assert_int_equal(csum_fold(csum_add(csum_pseudo_v4(qip + 12, qip + 16,
+										   PROTO_UDP, 12),
+								    qip + 20, 12)),
+						 0);
+			assert_int_equal(pkt_parse(f, len, &again), 0);
+			assert_true(ip_addr_eq(&again.dst, &app));
+			assert_true(ip_addr_eq(&again.inner.src, &app));
+			assert_int_equal(again.inner.sport, 40000);
+			assert_int_equal(again.inner.dport, 53);
+			assert_int_equal(again.icmp_type, kinds[k][0]);
+		}
+}
+
 /* ---------------------------------------------------------- decision */
 
 /* One VPC: app in a private subnet routing 0/0 to nat-1 (in subnet pub,
@@ -334,8 +408,8 @@ static void test_decision_unsolicited(void **state)
 			   .icmp_id = port};
 	forward_nat_packet(n.lab, ct, t, 1 * S, &net_port, &ping, &d);
 	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
-	/* an ICMP error about the connection: not translated back (a
-	 * deviation, docs/deviations.md) */
+	/* an ICMP error quoting nothing (test_decision_icmp_error: errors
+	 * quoting a connection's packet) */
 	ping.icmp_type = 3;
 	ping.icmp_code = 4;
 	ping.icmp_error = true;
@@ -355,6 +429,83 @@ static void test_decision_unsolicited(void **state)
  * tracked on app), refused when opened from outside; with the gateway's
  * port 1024 refused by its subnet's NACL check answers for every port the
  * gateway may pick: REJECT. */
+/* An ICMP error about a connection through the gateway, sent to its
+ * Elastic IP (found by the packet it quotes, not by its sender, which may
+ * be a router on the way): translated back to
+ * the instance as its connection's error (tracked on app, admitted by
+ * nothing else in its group), without keeping the mapping alive; an error
+ * quoting no mapping stays unsolicited. */
+static struct pkt error_about(const char *from, uint8_t type, uint8_t code, uint16_t nat_port)
+{
+	return (struct pkt){.kind = PKT_IPV4,
+			    .src = kit_addr(from),
+			    .dst = kit_addr("198.51.100.7"),
+			    .proto = PROTO_ICMP,
+			    .l3_len = 56,
+			    .has_icmp = true,
+			    .icmp_type = type,
+			    .icmp_code = code,
+			    .icmp_error = true,
+			    .inner = {.src = kit_addr("198.51.100.7"),
+				      .dst = kit_addr("203.0.113.5"),
+				      .proto = PROTO_TCP,
+				      .has_ports = true,
+				      .sport = nat_port,
+				      .dport = 443}};
+}
+
+static void test_decision_icmp_error(void **state)
+{
+	(void)state;
+	struct natlab n = natlab(false);
+	struct conntrack *ct = make_ct(n.lab->n_enis);
+	/* TCP mappings idle out after 100 s here (the tracker's half-open
+	 * connection after 60 s) */
+	struct natgw_opts o = {.n_gateways = 1, .idle_tcp_ns = 100 * S};
+	struct natgw *t;
+	assert_int_equal(natgw_create(&o, &t), 0);
+	struct fwd_decision d;
+	struct ip_addr app = kit_addr("10.0.2.20");
+	uint16_t port = open_one(&n, ct, t, 40000, 1 * S);
+	static const uint8_t kinds[][2] = {{3, 4}, {3, 3}, {11, 0}};
+	for (size_t k = 0; k < 3; k++) {
+		struct pkt e = error_about("203.0.113.5", kinds[k][0], kinds[k][1], port);
+		forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &e, &d);
+		assert_int_equal(d.drop, FWD_PASS);
+		assert_int_equal(d.egress.kind, FWD_PORT_ENI);
+		assert_int_equal(d.egress.index, n.app);
+		assert_true(d.related);
+		assert_int_equal(d.side[1].ct, FWD_CT_RELATED);
+		assert_true(d.xlate.dst && d.xlate.dport && !d.xlate.src);
+		assert_true(ip_addr_eq(&d.xlate.dst_addr, &app));
+		assert_int_equal(d.xlate.dport_val, 40000);
+		assert_int_equal(d.nat.port, port);
+		forward_nat_commit(ct, t, 2 * S, 0, &e, &d);
+		assert_int_equal(d.drop, FWD_PASS);
+	}
+	/* no mapping for that port, or the quoted packet went elsewhere */
+	struct pkt e = error_about("203.0.113.5", 3, 4, (uint16_t)(port + 1));
+	forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &e, &d);
+	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
+	e = error_about("203.0.113.5", 3, 4, port);
+	e.inner.dport = 444;
+	forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &e, &d);
+	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
+	e = error_about("203.0.113.5", 3, 4, port);
+	e.inner.src = kit_addr("198.51.100.8"); /* quotes no packet of this gateway */
+	forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &e, &d);
+	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
+	/* errors keep no mapping alive: 100 s after the last packet it is gone */
+	e = error_about("203.0.113.5", 3, 4, port);
+	forward_nat_packet(n.lab, ct, t, 60 * S, &net_port, &e, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	forward_nat_packet(n.lab, ct, t, 102 * S, &net_port, &e, &d);
+	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
+	natgw_destroy(t);
+	ct_destroy(ct);
+	kit_free(n.lab);
+}
+
 static void test_decision_check(void **state)
 {
 	(void)state;
@@ -389,7 +540,8 @@ int main(void)
 	    cmocka_unit_test(test_table_ports),		cmocka_unit_test(test_table_idle),
 	    cmocka_unit_test(test_table_full),		cmocka_unit_test(test_rewrite_port),
 	    cmocka_unit_test(test_decision_round_trip), cmocka_unit_test(test_decision_unsolicited),
-	    cmocka_unit_test(test_decision_check),
+	    cmocka_unit_test(test_decision_check),	cmocka_unit_test(test_rewrite_icmp_error),
+	    cmocka_unit_test(test_decision_icmp_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
