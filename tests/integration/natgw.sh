@@ -4,7 +4,9 @@
 # public IP, fetches from the internet host net through the NAT gateway,
 # and net sees the gateway's Elastic IP 198.51.100.77 (TCP, UDP, ping);
 # nothing net opens to the Elastic IP or to app gets in, and the daemon
-# counts it. The NAT gateway's subnet NACL is crossed on the way (it
+# counts it. ICMP errors about app's connections come back through the
+# gateway: a port unreachable (app's socket sees "Connection refused") and
+# a "fragmentation needed" (app's kernel learns the path MTU). The NAT gateway's subnet NACL is crossed on the way (it
 # refuses UDP 9100). Over the virtual private gateway app and the
 # on-premises host reach each other by private address both ways; over
 # the peering app and peer (another VPC) do too. `vpcfw check` agrees.
@@ -32,7 +34,29 @@ while True:
     s.sendto(("udp-peer=%s:%d\n" % peer).encode(), peer)
 '
 udp_server net 9100
+# "fragmentation needed" (next-hop MTU 1200) for every datagram to 9300,
+# quoting it as it arrived (from the Elastic IP and the gateway's port)
+bg_in_ns net python3 -c '
+import socket, struct
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    return ~(s + (s >> 16)) & 0xffff
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("0.0.0.0", 9300))
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+while True:
+    data, (ip, port) = u.recvfrom(65535)
+    ulen = 8 + len(data)
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + ulen, 0, 0x4000, 64, 17, 0,
+                    socket.inet_aton(ip), socket.inet_aton("203.0.113.60"))
+    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
+    icmp = struct.pack("!BBHHH", 3, 4, 0, 0, 1200) + h + struct.pack("!HHHH", port, 9300, ulen, 0)
+    icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+    r.sendto(icmp, (ip, 0))
+'
 wait_listen net udp 9000
+wait_listen net udp 9300
 servers_ready
 
 eip=198.51.100.77
@@ -51,6 +75,30 @@ check "ping app -> net through the NAT gateway (echo identifier translated)" \
 	ping_reaches app 203.0.113.60
 check "UDP 9100 refused by the NAT gateway subnet's NACL (rule 90)" \
 	udp_blocked app 203.0.113.60 9100
+refused() { [ -z "$PROBE_OUT" ] && [[ "$PROBE_ERR" == *"Connection refused"* ]]; }
+udp_refused() { udp_probe "$1" "$2" "$3"; refused || { say "  rc=$PROBE_RC err='${PROBE_ERR##*] }'"; return 1; }; }
+check "UDP app -> a closed port of net: the port unreachable comes back through the NAT gateway" \
+	udp_refused app 203.0.113.60 9200
+# app's connected UDP socket (don't fragment) learns the path MTU from the
+# error: its kernel matched the quoted datagram to it, so the quote names
+# app's own address and port
+pmtu() {
+	probe app timeout 10 python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, 10, 2)  # IP_MTU_DISCOVER: IP_PMTUDISC_DO
+s.connect(("203.0.113.60", 9300))
+before = s.getsockopt(socket.IPPROTO_IP, 14)  # IP_MTU
+s.send(b"x" * 1400)
+for _ in range(40):
+    time.sleep(0.1)
+    if s.getsockopt(socket.IPPROTO_IP, 14) != before:
+        break
+print("mtu %d -> %d" % (before, s.getsockopt(socket.IPPROTO_IP, 14)))
+'
+	[[ "$PROBE_OUT" == *"-> 1200"* ]] || { say "  out='$PROBE_OUT' err='$PROBE_ERR'"; return 1; }
+}
+check "UDP app -> net: \"fragmentation needed\" through the NAT gateway sets app's path MTU" pmtu
 check "net -> the Elastic IP, TCP (nothing opened from outside)" tcp_blocked net "$eip" 80
 check "net -> the Elastic IP, UDP" udp_blocked net "$eip" 9000
 check "net -> the Elastic IP, ping" ping_blocked net "$eip"
