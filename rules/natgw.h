@@ -8,9 +8,12 @@
  * times a connection out after 350 s idle; configurable).
  *
  * One table serves every NAT gateway of a lab (mappings carry the
- * gateway's index into lab->gateways); its memory is fixed at creation:
- * a full table refuses new connections, as AWS's gateway does when it
- * has no port left (ErrorPortAllocation).
+ * gateway's index into lab->gateways, a handle: a gateway is its id and
+ * Elastic IP, which the table keeps, so that a reload that adds, removes
+ * or reorders gateways carries the mappings of those that stay, as AWS's
+ * gateways keep their connections whatever else changes); its memory is
+ * fixed at creation: a full table refuses new connections, as AWS's
+ * gateway does when it has no port left (ErrorPortAllocation).
  *
  * Not for: which packets take a NAT gateway (the route stage), frames
  * (natgw_frame.c rewrites ports), the instance's own tracking (conntrack).
@@ -25,6 +28,13 @@
 #include "addr.h"
 
 struct pkt;
+struct lab;
+
+/* What a gateway is across a reload: its id and Elastic IP (none: zero). */
+struct natgw_ident {
+	const char *id;
+	struct ip_addr public_ip;
+};
 
 #define NATGW_PORT_LO 1024u
 #define NATGW_PORT_HI 65535u
@@ -35,6 +45,8 @@ struct natgw_opts {
 	uint64_t idle_tcp_ns;  /* 0: NATGW_IDLE_DEFAULT_S */
 	uint64_t idle_udp_ns;
 	uint64_t idle_icmp_ns;
+	/* n_gateways of them, copied; NULL: a reload carries nothing over */
+	const struct natgw_ident *idents;
 };
 #define NATGW_DEFAULT_MAX 65536u
 #define NATGW_IDLE_DEFAULT_S 350u
@@ -55,6 +67,17 @@ struct natgw;
 /* 0, -EINVAL (no gateways) or -ENOMEM. */
 int natgw_create(const struct natgw_opts *opts, struct natgw **out);
 void natgw_destroy(struct natgw *t);
+
+/* A table for opts holding old's mappings (ports, idle times) of the
+ * gateways that are still there (same id and Elastic IP, any index),
+ * those of the others dropped, as many as opts' size holds. old is left
+ * as it was (NULL: none). 0, -EINVAL or -ENOMEM. */
+int natgw_carry(const struct natgw *old, const struct natgw_opts *opts, struct natgw **out);
+
+/* The table for a (re)loaded lab's gateways (its NAT options), carrying
+ * old's mappings as natgw_carry does; *out NULL when the lab has no
+ * gateways. 0 or -ENOMEM. */
+int natgw_for_lab(const struct lab *lab, const struct natgw *old, struct natgw **out);
 
 /* The mapping of an outbound packet's connection, created when new:
  * the NAT port in *nat_port. 0, -ENOSPC when the table or the gateway's

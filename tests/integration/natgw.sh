@@ -143,21 +143,28 @@ PY
 	return 1
 }
 wait_listen net tcp 7000
-long_client app 203.0.113.60 7000 3
+long_client app 203.0.113.60 7000 4
 check "a long connection through the NAT gateway: step 1" client_says "step 1 ok"
 check "reload: the rules change, the gateways stay" \
 	reload_with 'd["description"] = "reloaded"'
 client_step 2
 check "the NAT connection goes on across that reload" client_says "step 2 ok"
-check "reload: one more NAT gateway in the lab" reload_with '
+# the table knows a gateway by its id and Elastic IP, not by its place in
+# the list: one more gateway before it keeps its translations
+check "reload: one more NAT gateway in the lab, before the first" reload_with '
 g = dict(d["gateways"][0], id="nat-0f1b2c3d4e5f60718", public_ip="198.51.100.78")
-d["gateways"].append(g)'
+d["gateways"].insert(0, g)'
 client_step 3
-# the next segment leaves from a new port of the gateway: the far end
-# knows no such connection and resets it (or replies to the old port are
-# dropped as unsolicited)
-check "the translation is forgotten (deviation): the connection breaks" \
-	client_says "step 3 \(timeout\|error\)"
+check "the NAT connection goes on across that reload too" client_says "step 3 ok"
+# the gateway replaced by another (a new id, the same address): its
+# translations go with it, the next segment leaves from a port of the new
+# gateway and the far end, knowing no such connection, resets it
+check "reload: the connection's NAT gateway replaced" reload_with '
+d["gateways"][1]["id"] = "nat-0c1b2c3d4e5f60718"
+d["vpcs"][0]["route_tables"][1]["routes"][0]["target"] = "nat-0c1b2c3d4e5f60718"'
+client_step 4
+check "the replaced gateway's translations are gone: the connection breaks" \
+	client_says "step 4 \(timeout\|error\)"
 
 check "the daemon reports its counters" daemon_stats
 check "drops counted: nat-unsolicited" stat_ge "d['drops'].get('nat-unsolicited', 0)" 3

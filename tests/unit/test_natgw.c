@@ -126,6 +126,62 @@ static void test_table_full(void **state)
 	assert_int_equal(natgw_create(&none, &t), -EINVAL);
 }
 
+/* A reload's table (natgw_carry): gateways are their id and Elastic IP,
+ * wherever they are in the list. nat-a stays (now third), nat-b keeps its
+ * id with another Elastic IP (another gateway to AWS), nat-c is new. */
+static void test_table_carry(void **state)
+{
+	(void)state;
+	const struct natgw_ident before[] = {{"nat-a", kit_addr("198.51.100.1")},
+					     {"nat-b", kit_addr("198.51.100.2")}};
+	const struct natgw_ident after[] = {{"nat-c", kit_addr("198.51.100.3")},
+					    {"nat-b", kit_addr("198.51.100.9")},
+					    {"nat-a", kit_addr("198.51.100.1")}};
+	struct natgw_opts o = {.n_gateways = 2, .idents = before};
+	struct natgw *old, *t;
+	uint16_t a_tcp, a_udp, b_tcp, p;
+	struct natgw_key k0 = key(0, PROTO_TCP, 40000, 443), k1 = key(0, PROTO_UDP, 40001, 53),
+			 kb = key(1, PROTO_TCP, 40000, 443), got;
+	assert_int_equal(natgw_create(&o, &old), 0);
+	assert_int_equal(natgw_outbound(old, &k0, 1 * S, &a_tcp), 0);
+	assert_int_equal(natgw_outbound(old, &k1, 1 * S, &a_udp), 0);
+	assert_int_equal(natgw_outbound(old, &kb, 1 * S, &b_tcp), 0);
+	o = (struct natgw_opts){.n_gateways = 3, .idents = after};
+	assert_int_equal(natgw_carry(old, &o, &t), 0);
+	assert_int_equal(natgw_count(old), 3); /* left as it was */
+	natgw_destroy(old);
+	assert_int_equal(natgw_count(t), 2);
+	/* nat-a's connections, under its new index, with their ports */
+	assert_int_equal(natgw_inbound(t, 2, PROTO_TCP, &k0.far, 443, a_tcp, 2 * S, &got), 0);
+	assert_int_equal(got.gateway, 2);
+	assert_int_equal(got.inside_port, 40000);
+	assert_int_equal(natgw_inbound(t, 2, PROTO_UDP, &k1.far, 53, a_udp, 2 * S, &got), 0);
+	k0.gateway = 2;
+	assert_int_equal(natgw_outbound(t, &k0, 2 * S, &p), 0);
+	assert_int_equal(p, a_tcp);
+	/* a new connection of nat-a takes no port in use */
+	struct natgw_key k2 = key(2, PROTO_TCP, 40002, 443);
+	assert_int_equal(natgw_outbound(t, &k2, 2 * S, &p), 0);
+	assert_int_not_equal(p, a_tcp);
+	/* nat-b (another Elastic IP) and nat-c know nothing */
+	for (uint32_t g = 0; g < 2; g++)
+		assert_int_equal(natgw_inbound(t, g, PROTO_TCP, &kb.far, 443, b_tcp, 2 * S, &got),
+				 -ENOENT);
+	assert_int_equal(natgw_count(t), 3);
+	/* carried mappings keep their idle time: nat-a's UDP one, last used
+	 * at 2 s, is gone 350 s later */
+	assert_int_equal(natgw_inbound(t, 2, PROTO_UDP, &k1.far, 53, a_udp, 353 * S, &got),
+			 -ENOENT);
+	/* a table without idents carries nothing */
+	struct natgw *bare = table(0, 3), *again;
+	assert_int_equal(natgw_outbound(bare, &k2, 1 * S, &p), 0);
+	assert_int_equal(natgw_carry(bare, &o, &again), 0);
+	assert_int_equal(natgw_count(again), 0);
+	natgw_destroy(bare);
+	natgw_destroy(again);
+	natgw_destroy(t);
+}
+
 /* ------------------------------------------------------------ frames */
 
 static size_t udp_frame(uint8_t *f, uint16_t sport, uint16_t dport)
@@ -339,7 +395,9 @@ static void test_decision_round_trip(void **state)
 	(void)state;
 	struct natlab n = natlab(true);
 	struct conntrack *ct = make_ct(n.lab->n_enis);
-	struct natgw *t = table(0, 1);
+	struct natgw *t;
+	assert_int_equal(natgw_for_lab(n.lab, NULL, &t), 0); /* the daemon's table */
+	assert_non_null(t);
 	struct fwd_decision d;
 	uint16_t first = open_one(&n, ct, t, 40000, 1 * S);
 	uint16_t second = open_one(&n, ct, t, 40001, 1 * S);
@@ -541,7 +599,7 @@ int main(void)
 	    cmocka_unit_test(test_table_full),		cmocka_unit_test(test_rewrite_port),
 	    cmocka_unit_test(test_decision_round_trip), cmocka_unit_test(test_decision_unsolicited),
 	    cmocka_unit_test(test_decision_check),	cmocka_unit_test(test_rewrite_icmp_error),
-	    cmocka_unit_test(test_decision_icmp_error),
+	    cmocka_unit_test(test_decision_icmp_error), cmocka_unit_test(test_table_carry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
