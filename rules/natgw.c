@@ -339,7 +339,13 @@ int natgw_for_lab(const struct lab *lab, const struct natgw *old, struct natgw *
 		if (g->has_public_ip)
 			ids[i].public_ip = g->public_ip;
 	}
-	struct natgw_opts o = {.n_gateways = (uint32_t)lab->n_gateways, .idents = ids};
+	uint64_t idle = (uint64_t)lab->opts.nat_idle_s * 1000000000ull; /* 0: the default */
+	struct natgw_opts o = {.n_gateways = (uint32_t)lab->n_gateways,
+			       .max_mappings = lab->opts.nat_max_mappings,
+			       .idle_tcp_ns = idle,
+			       .idle_udp_ns = idle,
+			       .idle_icmp_ns = idle,
+			       .idents = ids};
 	int rc = natgw_carry(old, &o, out);
 	free(ids);
 	return rc;

@@ -20,6 +20,7 @@
 #include "conntrack.h"
 #include "forward.h"
 #include "labkit.h"
+#include "load.h"
 #include "fwdkit.h"
 #include "natgw.h"
 #include "packet.h"
@@ -180,6 +181,57 @@ static void test_table_carry(void **state)
 	natgw_destroy(bare);
 	natgw_destroy(again);
 	natgw_destroy(t);
+}
+
+/* options.nat_idle_timeout and options.nat_max_mappings (docs/lab-format.md)
+ * make the daemon's table; out of range they are a load error. */
+static struct lab *nat_options_lab(const char *options)
+{
+	char json[1024];
+	struct lab_load_opts o;
+	struct diag_list d;
+	struct lab *lab = NULL;
+	snprintf(json, sizeof(json),
+		 "{\"lab\": \"natopts\", \"options\": {%s}, \"gateways\": [{\"kind\": \"nat\", "
+		 "\"id\": \"nat-0a\", \"vpc\": \"vpc-0a\", \"subnets\": [\"subnet-0a\"], "
+		 "\"private_ip\": \"10.1.0.5\", \"public_ip\": \"198.51.100.7\"}], \"vpcs\": "
+		 "[{\"name\": \"a\", \"id\": \"vpc-0a\", \"cidr\": \"10.1.0.0/16\", \"subnets\": "
+		 "[{\"name\": \"s\", \"id\": \"subnet-0a\", \"cidr\": \"10.1.0.0/24\"}]}]}",
+		 options);
+	lab_load_opts_init(&o);
+	diag_init(&d);
+	if (lab_load_buffer("natopts.json", json, strlen(json), &o, &lab, &d) != 0)
+		lab = NULL;
+	diag_free(&d);
+	return lab;
+}
+
+static void test_lab_options(void **state)
+{
+	(void)state;
+	struct lab *lab = nat_options_lab("\"nat_idle_timeout\": 60, \"nat_max_mappings\": 2");
+	assert_non_null(lab);
+	struct natgw *t;
+	uint16_t p;
+	assert_int_equal(natgw_for_lab(lab, NULL, &t), 0);
+	struct natgw_key k0 = key(0, PROTO_TCP, 40000, 443), k1 = key(0, PROTO_UDP, 40001, 53),
+			 k2 = key(0, PROTO_TCP, 40002, 443);
+	assert_int_equal(natgw_outbound(t, &k0, 1 * S, &p), 0);
+	assert_int_equal(natgw_outbound(t, &k1, 30 * S, &p), 0);
+	assert_int_equal(natgw_outbound(t, &k2, 30 * S, &p), -ENOSPC); /* two at most */
+	/* k0 idle for 60 s: its room is taken */
+	assert_int_equal(natgw_outbound(t, &k2, 61 * S, &p), 0);
+	assert_int_equal(natgw_count(t), 2);
+	natgw_destroy(t);
+	lab_free(lab);
+	/* the defaults: 350 s, 65536 mappings */
+	lab = nat_options_lab("");
+	assert_non_null(lab);
+	assert_int_equal(lab->opts.nat_idle_s, NATGW_IDLE_DEFAULT_S);
+	assert_int_equal(lab->opts.nat_max_mappings, NATGW_DEFAULT_MAX);
+	lab_free(lab);
+	assert_null(nat_options_lab("\"nat_idle_timeout\": 0"));
+	assert_null(nat_options_lab("\"nat_max_mappings\": 5000000"));
 }
 
 /* ------------------------------------------------------------ frames */
@@ -600,6 +652,7 @@ int main(void)
 	    cmocka_unit_test(test_decision_round_trip), cmocka_unit_test(test_decision_unsolicited),
 	    cmocka_unit_test(test_decision_check),	cmocka_unit_test(test_rewrite_icmp_error),
 	    cmocka_unit_test(test_decision_icmp_error), cmocka_unit_test(test_table_carry),
+	    cmocka_unit_test(test_lab_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
