@@ -107,7 +107,7 @@ void forward_nat_packet(const struct lab *lab, struct conntrack *ct, struct natg
 {
 	int32_t gw = -1;
 	if (port->kind == FWD_PORT_OUTSIDE && p->kind == PKT_IPV4)
-		gw = lab_nat_by_public_ip(lab, &p->dst);
+		gw = lab_nat_by_address(lab, &p->dst);
 	if (gw < 0) {
 		forward_packet(lab, ct, now_ns, port, p, d);
 		return;

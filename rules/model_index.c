@@ -2,9 +2,9 @@
  * The lab's addresses, sorted once when it is loaded: which ENI owns a
  * private address, which private address a public IP maps to. The data
  * path asks both for every packet (issue 9: 1,000 ENIs made the scans the
- * cost of a packet), and which NAT gateway an Elastic IP belongs to (asked
- * for every IPv4 packet from an outside host; an export holds hundreds of
- * gateways). A lab built by hand (the unit tests' kit) has no index and is
+ * cost of a packet), and which NAT gateway an address belongs to (its
+ * Elastic IP, a private gateway's private IP: asked for every IPv4 packet
+ * from an outside host; an export holds hundreds of gateways). A lab built by hand (the unit tests' kit) has no index and is
  * scanned; the answers are the same, lowest ENI or gateway index first.
  */
 #include "model_index.h"
@@ -40,16 +40,21 @@ static int entry_cmp(const void *x, const void *y)
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
-static bool is_public_nat(const struct gateway *g)
+bool gateway_nat_addr(const struct gateway *g, struct ip_addr *a)
 {
-	return g->kind == GW_NAT && g->has_public_ip;
+	bool private = g->detail && !strcmp(g->detail, "private");
+	if (g->kind != GW_NAT || !(private ? g->has_private_ip : g->has_public_ip))
+		return false;
+	*a = private ? g->private_ip : g->public_ip;
+	return true;
 }
 
 static void count(const struct lab *lab, size_t *n_priv, size_t *n_pub, size_t *n_nat)
 {
 	*n_priv = *n_pub = *n_nat = 0;
+	struct ip_addr a;
 	for (size_t i = 0; i < lab->n_gateways; i++)
-		*n_nat += is_public_nat(&lab->gateways[i]);
+		*n_nat += gateway_nat_addr(&lab->gateways[i], &a);
 	for (size_t i = 0; i < lab->n_enis; i++) {
 		const struct eni *e = &lab->enis[i];
 
@@ -61,11 +66,11 @@ static void count(const struct lab *lab, size_t *n_priv, size_t *n_pub, size_t *
 static void fill(const struct lab *lab, struct lab_addr_index *ix)
 {
 	size_t p = 0, q = 0, r = 0;
+	struct ip_addr a;
 
 	for (size_t i = 0; i < lab->n_gateways; i++)
-		if (is_public_nat(&lab->gateways[i]))
-			ix->nat[r++] = (struct addr_entry){.addr = lab->gateways[i].public_ip,
-							   .eni = (int32_t)i};
+		if (gateway_nat_addr(&lab->gateways[i], &a))
+			ix->nat[r++] = (struct addr_entry){.addr = a, .eni = (int32_t)i};
 
 	for (size_t i = 0; i < lab->n_enis; i++) {
 		const struct eni *e = &lab->enis[i];
@@ -151,16 +156,17 @@ bool lab_index_private_of_public(const struct lab *lab, const struct ip_addr *pu
 	return true;
 }
 
-int32_t lab_nat_by_public_ip(const struct lab *lab, const struct ip_addr *a)
+int32_t lab_nat_by_address(const struct lab *lab, const struct ip_addr *a)
 {
 	const struct lab_addr_index *ix = lab->addr_index;
+	struct ip_addr g;
 
 	if (ix) {
 		const struct addr_entry *e = lower_bound(ix->nat, ix->n_nat, a);
 		return e ? e->eni : -1;
 	}
 	for (size_t i = 0; i < lab->n_gateways; i++)
-		if (is_public_nat(&lab->gateways[i]) && ip_addr_eq(&lab->gateways[i].public_ip, a))
+		if (gateway_nat_addr(&lab->gateways[i], &g) && ip_addr_eq(&g, a))
 			return (int32_t)i;
 	return -1;
 }

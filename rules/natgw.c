@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "model_index.h"
 #include "pipeline.h"
 
 _Static_assert(NATGW_PORT_LO == PIPELINE_NAT_PORT_LO && NATGW_PORT_HI == PIPELINE_NAT_PORT_HI,
@@ -334,10 +335,8 @@ int natgw_for_lab(const struct lab *lab, const struct natgw *old, struct natgw *
 	if (!ids)
 		return -ENOMEM;
 	for (size_t i = 0; i < lab->n_gateways; i++) {
-		const struct gateway *g = &lab->gateways[i];
-		ids[i].id = g->id;
-		if (g->has_public_ip)
-			ids[i].public_ip = g->public_ip;
+		ids[i].id = lab->gateways[i].id;
+		gateway_nat_addr(&lab->gateways[i], &ids[i].public_ip); /* or none: zero */
 	}
 	uint64_t idle = (uint64_t)lab->opts.nat_idle_s * 1000000000ull; /* 0: the default */
 	struct natgw_opts o = {.n_gateways = (uint32_t)lab->n_gateways,

@@ -1,7 +1,7 @@
 /*
  * A NAT gateway's translation table (AWS-SEMANTICS §9): each connection an
  * instance behind the gateway opens to an outside host gets the gateway's
- * Elastic IP and a port the gateway picks (1024-65535; for ICMP echo an
+ * Elastic IP (a private gateway's private IP) and a port the gateway picks (1024-65535; for ICMP echo an
  * identifier from the same range); replies to that Elastic IP and port
  * from that very host and port are translated back, nothing else at the
  * Elastic IP gets in. A mapping ends after an idle time (AWS's NAT gateway
@@ -30,7 +30,9 @@
 struct pkt;
 struct lab;
 
-/* What a gateway is across a reload: its id and Elastic IP (none: zero). */
+/* What a gateway is across a reload: its id and the address it translates
+ * to (gateway_nat_addr, model_index.h: the Elastic IP, a private
+ * gateway's private IP; none: zero). */
 struct natgw_ident {
 	const char *id;
 	struct ip_addr public_ip;

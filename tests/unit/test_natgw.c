@@ -535,6 +535,57 @@ static void test_decision_unsolicited(void **state)
 	kit_free(n.lab);
 }
 
+/* A private NAT gateway on the data path: natlab's gateway made private
+ * (private IP 10.0.1.5), its subnet routing on-premises 192.168.0.0/16 to
+ * a virtual private gateway, the outside host on-premises. app's packets
+ * leave from 10.0.1.5 and a port of the gateway; the replies to that
+ * address and port come back, nothing else sent to it gets in. */
+static void test_decision_private(void **state)
+{
+	(void)state;
+	struct natlab n = natlab(false);
+	struct gateway *g = &n.lab->gateways[n.nat];
+	g->detail = "private";
+	g->has_public_ip = false;
+	g->has_private_ip = true;
+	g->private_ip = kit_addr("10.0.1.5");
+	kit_route(n.lab, 0, "192.168.0.0/16", "vgw-1"); /* rtb-pub */
+	n.lab->outside[0].addr = kit_addr("192.168.1.10");
+	struct conntrack *ct = make_ct(n.lab->n_enis);
+	struct natgw *t;
+	assert_int_equal(natgw_for_lab(n.lab, NULL, &t), 0);
+	struct fwd_decision d;
+	struct fwd_port app = {FWD_PORT_ENI, n.app};
+	struct pkt syn = tcp_pkt("10.0.2.20", "192.168.1.10", 40000, 443, PKT_TCP_SYN);
+	forward_nat_packet(n.lab, ct, t, 1 * S, &app, &syn, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	struct ip_addr own = kit_addr("10.0.1.5"), inside = kit_addr("10.0.2.20");
+	assert_true(d.nat.out && d.xlate.src);
+	assert_true(ip_addr_eq(&d.xlate.src_addr, &own));
+	forward_nat_commit(ct, t, 1 * S, 0, &syn, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	uint16_t port = d.xlate.sport_val;
+	assert_in_range(port, 1024, 65535);
+	struct pkt back =
+	    tcp_pkt("192.168.1.10", "10.0.1.5", 443, port, PKT_TCP_SYN | PKT_TCP_ACK);
+	forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &back, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	assert_int_equal(d.egress.kind, FWD_PORT_ENI);
+	assert_int_equal(d.egress.index, n.app);
+	assert_true(ip_addr_eq(&d.xlate.dst_addr, &inside));
+	assert_int_equal(d.xlate.dport_val, 40000);
+	back.dport = (uint16_t)(port + 1);
+	forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &back, &d);
+	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
+	/* on-premises to app's own address: the NAT gateway is no way in */
+	struct pkt direct = tcp_pkt("192.168.1.10", "10.0.2.20", 443, 40000, PKT_TCP_SYN);
+	forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &direct, &d);
+	assert_int_not_equal(d.drop, FWD_PASS);
+	natgw_destroy(t);
+	ct_destroy(ct);
+	kit_free(n.lab);
+}
+
 /* `vpcfw check` agrees: allowed out through the NAT gateway (its flow
  * tracked on app), refused when opened from outside; with the gateway's
  * port 1024 refused by its subnet's NACL check answers for every port the
@@ -652,7 +703,7 @@ int main(void)
 	    cmocka_unit_test(test_decision_round_trip), cmocka_unit_test(test_decision_unsolicited),
 	    cmocka_unit_test(test_decision_check),	cmocka_unit_test(test_rewrite_icmp_error),
 	    cmocka_unit_test(test_decision_icmp_error), cmocka_unit_test(test_table_carry),
-	    cmocka_unit_test(test_lab_options),
+	    cmocka_unit_test(test_lab_options),	cmocka_unit_test(test_decision_private),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
