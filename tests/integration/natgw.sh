@@ -9,7 +9,9 @@
 # a "fragmentation needed" (app's kernel learns the path MTU). The NAT gateway's subnet NACL is crossed on the way (it
 # refuses UDP 9100). Over the virtual private gateway app and the
 # on-premises host reach each other by private address both ways; over
-# the peering app and peer (another VPC) do too. `vpcfw check` agrees.
+# the peering app and peer (another VPC) do too. app2 reaches the
+# on-premises host through a private NAT gateway, from its private IP.
+# `vpcfw check` agrees.
 . "$(dirname "$0")/lib.sh"
 need curl python3 ping
 itest_init
@@ -112,6 +114,17 @@ check "VPN: onprem -> app by private address (no public IP needed)" \
 check "peering: peer (VPC b) -> app" http_reaches peer http://10.77.2.10/ page-of-app
 check "peering: app -> peer" tcp_reaches app 10.78.1.10 80 hello-from-peer
 
+# a private NAT gateway: on-premises sees its private IP, and nothing from
+# there gets in through it
+check "private NAT: app2 -> onprem, seen from the gateway's private IP" \
+	tcp_reaches app2 192.168.50.10 8000 "peer=10.77.3.5 "
+port=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"$PROBE_OUT")
+check "private NAT: the gateway's port is in 1024-65535 (got '$port')" \
+	test -n "$port" -a "${port:-0}" -ge 1024 -a "${port:-0}" -le 65535
+check "private NAT: onprem -> app2's address (its route is the NAT gateway)" \
+	tcp_blocked onprem 10.77.4.10 80
+check "private NAT: onprem -> the gateway's private IP" tcp_blocked onprem 10.77.3.5 8000
+
 ck() { "$VPCFW" check "$lab" --from "$1" --to "$2" --proto "$3" --port "$4" | head -n 1; }
 check "vpcfw check agrees: app -> net tcp 8000 ACCEPT" \
 	grep -q 'ACCEPT$' <<<"$(ck "app-$LAB" 203.0.113.60 tcp 8000)"
@@ -123,6 +136,10 @@ check "vpcfw check agrees: onprem -> app tcp 80 ACCEPT" \
 	grep -q 'ACCEPT$' <<<"$(ck "onprem-$LAB" 10.77.2.10 tcp 80)"
 check "vpcfw check agrees: peer -> app tcp 80 ACCEPT" \
 	grep -q 'ACCEPT$' <<<"$(ck "peer-$LAB" 10.77.2.10 tcp 80)"
+check "vpcfw check agrees: app2 -> onprem tcp 8000 ACCEPT" \
+	grep -q 'ACCEPT$' <<<"$(ck "app2-$LAB" 192.168.50.10 tcp 8000)"
+check "vpcfw check agrees: onprem -> app2 tcp 80 REJECT" \
+	grep -q 'REJECT$' <<<"$(ck "onprem-$LAB" 10.77.4.10 tcp 80)"
 
 # reload_with PYTHON: the lab file edited by PYTHON (over d), then SIGHUP
 # and the daemon's word on it.
