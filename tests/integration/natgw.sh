@@ -61,12 +61,18 @@ wait_listen net udp 9000
 wait_listen net udp 9300
 servers_ready
 
+# nat_source FROM HOST SOURCE: FROM's connection to HOST's port 8000
+# arrives from SOURCE and a port of the NAT gateway's (1024-65535)
+nat_source() {
+	local port
+	tcp_reaches "$1" "$2" 8000 "peer=$3 " || return 1
+	port=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"$PROBE_OUT")
+	[ -n "$port" ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ] ||
+		{ say "  out='$PROBE_OUT': port '$port' not in 1024-65535"; return 1; }
+}
 eip=198.51.100.77
-check "app -> net through the NAT gateway: net sees its Elastic IP" \
-	tcp_reaches app 203.0.113.60 8000 "peer=$eip "
-port=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"$PROBE_OUT")
-check "the NAT gateway's port is in 1024-65535 (got '$port')" \
-	test -n "$port" -a "${port:-0}" -ge 1024 -a "${port:-0}" -le 65535
+check "app -> net through the NAT gateway: net sees its Elastic IP and a port in 1024-65535" \
+	nat_source app 203.0.113.60 "$eip"
 check "app fetches a page from net through the NAT gateway (curl)" \
 	http_reaches app http://203.0.113.60:8080/ page-of-net
 check "net's HTTP server logged the Elastic IP as the client" \
@@ -116,11 +122,8 @@ check "peering: app -> peer" tcp_reaches app 10.78.1.10 80 hello-from-peer
 
 # a private NAT gateway: on-premises sees its private IP, and nothing from
 # there gets in through it
-check "private NAT: app2 -> onprem, seen from the gateway's private IP" \
-	tcp_reaches app2 192.168.50.10 8000 "peer=10.77.3.5 "
-port=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"$PROBE_OUT")
-check "private NAT: the gateway's port is in 1024-65535 (got '$port')" \
-	test -n "$port" -a "${port:-0}" -ge 1024 -a "${port:-0}" -le 65535
+check "private NAT: app2 -> onprem, seen from the gateway's private IP and a port of its" \
+	nat_source app2 192.168.50.10 10.77.3.5
 check "private NAT: onprem -> app2's address (its route is the NAT gateway)" \
 	tcp_blocked onprem 10.77.4.10 80
 check "private NAT: onprem -> the gateway's private IP" tcp_blocked onprem 10.77.3.5 8000

@@ -419,6 +419,14 @@ static struct natlab natlab(bool deny_1024)
 
 static const struct fwd_port net_port = {FWD_PORT_OUTSIDE, 0};
 
+/* What becomes of p, sent by the outside host at now. */
+static enum fwd_drop from_net(struct natlab *n, struct conntrack *ct, struct natgw *t,
+			      uint64_t now, const struct pkt *p, struct fwd_decision *d)
+{
+	forward_nat_packet(n->lab, ct, t, now, &net_port, p, d);
+	return d->drop;
+}
+
 /* app opens a connection: out from the Elastic IP and a port of the
  * gateway's, tracked on app although its rules would leave it untracked. */
 static uint16_t open_one(struct natlab *n, struct conntrack *ct, struct natgw *t, uint16_t sport,
@@ -568,19 +576,16 @@ static void test_decision_private(void **state)
 	assert_in_range(port, 1024, 65535);
 	struct pkt back =
 	    tcp_pkt("192.168.1.10", "10.0.1.5", 443, port, PKT_TCP_SYN | PKT_TCP_ACK);
-	forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &back, &d);
-	assert_int_equal(d.drop, FWD_PASS);
+	assert_int_equal(from_net(&n, ct, t, 2 * S, &back, &d), FWD_PASS);
 	assert_int_equal(d.egress.kind, FWD_PORT_ENI);
 	assert_int_equal(d.egress.index, n.app);
 	assert_true(ip_addr_eq(&d.xlate.dst_addr, &inside));
 	assert_int_equal(d.xlate.dport_val, 40000);
 	back.dport = (uint16_t)(port + 1);
-	forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &back, &d);
-	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
+	assert_int_equal(from_net(&n, ct, t, 2 * S, &back, &d), FWD_DROP_NAT_UNSOLICITED);
 	/* on-premises to app's own address: the NAT gateway is no way in */
 	struct pkt direct = tcp_pkt("192.168.1.10", "10.0.2.20", 443, 40000, PKT_TCP_SYN);
-	forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &direct, &d);
-	assert_int_not_equal(d.drop, FWD_PASS);
+	assert_int_not_equal(from_net(&n, ct, t, 2 * S, &direct, &d), FWD_PASS);
 	natgw_destroy(t);
 	ct_destroy(ct);
 	kit_free(n.lab);
@@ -631,8 +636,7 @@ static void test_decision_icmp_error(void **state)
 	static const uint8_t kinds[][2] = {{3, 4}, {3, 3}, {11, 0}};
 	for (size_t k = 0; k < 3; k++) {
 		struct pkt e = error_about("203.0.113.5", kinds[k][0], kinds[k][1], port);
-		forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &e, &d);
-		assert_int_equal(d.drop, FWD_PASS);
+		assert_int_equal(from_net(&n, ct, t, 2 * S, &e, &d), FWD_PASS);
 		assert_int_equal(d.egress.kind, FWD_PORT_ENI);
 		assert_int_equal(d.egress.index, n.app);
 		assert_true(d.related);
@@ -646,22 +650,17 @@ static void test_decision_icmp_error(void **state)
 	}
 	/* no mapping for that port, or the quoted packet went elsewhere */
 	struct pkt e = error_about("203.0.113.5", 3, 4, (uint16_t)(port + 1));
-	forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &e, &d);
-	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
+	assert_int_equal(from_net(&n, ct, t, 2 * S, &e, &d), FWD_DROP_NAT_UNSOLICITED);
 	e = error_about("203.0.113.5", 3, 4, port);
 	e.inner.dport = 444;
-	forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &e, &d);
-	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
+	assert_int_equal(from_net(&n, ct, t, 2 * S, &e, &d), FWD_DROP_NAT_UNSOLICITED);
 	e = error_about("203.0.113.5", 3, 4, port);
 	e.inner.src = kit_addr("198.51.100.8"); /* quotes no packet of this gateway */
-	forward_nat_packet(n.lab, ct, t, 2 * S, &net_port, &e, &d);
-	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
+	assert_int_equal(from_net(&n, ct, t, 2 * S, &e, &d), FWD_DROP_NAT_UNSOLICITED);
 	/* errors keep no mapping alive: 100 s after the last packet it is gone */
 	e = error_about("203.0.113.5", 3, 4, port);
-	forward_nat_packet(n.lab, ct, t, 60 * S, &net_port, &e, &d);
-	assert_int_equal(d.drop, FWD_PASS);
-	forward_nat_packet(n.lab, ct, t, 102 * S, &net_port, &e, &d);
-	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
+	assert_int_equal(from_net(&n, ct, t, 60 * S, &e, &d), FWD_PASS);
+	assert_int_equal(from_net(&n, ct, t, 102 * S, &e, &d), FWD_DROP_NAT_UNSOLICITED);
 	natgw_destroy(t);
 	ct_destroy(ct);
 	kit_free(n.lab);

@@ -800,6 +800,18 @@ static void test_tgw_zones(void **state)
 	kit_free(lab);
 }
 
+/* tgw_lab's on-premises 172.16.0.0/12 over a VPN attachment of tgw-1,
+ * routed there by tgw-rtb-1 and by rtb-a; the attachment's index. */
+static int32_t tgw_vpn(struct tgw_lab *t)
+{
+	struct lab *lab = t->p.lab;
+	int32_t vpn = kit_tgw_piece(lab, GW_TRANSIT_ATTACH, "tgw-attach-vpn", -1, NULL, NULL);
+	lab->gateways[vpn].detail = "vpn";
+	kit_tgw_route(lab, t->table, "172.16.0.0/12", "tgw-attach-vpn");
+	kit_route(lab, t->p.rt_a, "172.16.0.0/12", "tgw-1");
+	return vpn;
+}
+
 /* On-premises hosts over a VPN attachment of the gateway, both ways; a
  * peering attachment between gateways is not modelled. */
 static void test_tgw_vpn(void **state)
@@ -807,10 +819,7 @@ static void test_tgw_vpn(void **state)
 	(void)state;
 	struct tgw_lab t = tgw_lab();
 	struct lab *lab = t.p.lab;
-	int32_t vpn = kit_tgw_piece(lab, GW_TRANSIT_ATTACH, "tgw-attach-vpn", -1, NULL, NULL);
-	lab->gateways[vpn].detail = "vpn";
-	kit_tgw_route(lab, t.table, "172.16.0.0/12", "tgw-attach-vpn");
-	kit_route(lab, t.p.rt_a, "172.16.0.0/12", "tgw-1");
+	int32_t vpn = tgw_vpn(&t);
 	kit_sg_rule(lab, 0, false, PROTO_TCP, 22, 22, "172.16.0.0/12");
 	struct pipeline_check c;
 	struct flow f = kit_flow("10.1.1.10", "172.16.5.5", PROTO_TCP, 443);
@@ -870,10 +879,7 @@ static void test_private_nat_tgw(void **state)
 	(void)state;
 	struct tgw_lab t = tgw_lab();
 	struct lab *lab = t.p.lab;
-	int32_t vpn = kit_tgw_piece(lab, GW_TRANSIT_ATTACH, "tgw-attach-vpn", -1, NULL, NULL);
-	lab->gateways[vpn].detail = "vpn";
-	kit_tgw_route(lab, t.table, "172.16.0.0/12", "tgw-attach-vpn");
-	kit_route(lab, t.p.rt_a, "172.16.0.0/12", "tgw-1");
+	tgw_vpn(&t);
 	int32_t nat = kit_nat(lab, "nat-p", "subnet-a", "10.1.1.50", NULL, "available");
 	lab->gateways[nat].detail = "private";
 	int32_t rt = kit_route_table(lab, "rtb-behind", 0, false);
