@@ -116,7 +116,7 @@ void forward_nat_packet(const struct lab *lab, struct conntrack *ct, struct natg
 	struct natgw_key k;
 	struct pkt back;
 	bool error = p->has_icmp && p->icmp_error;
-	int rc = !nat	  ? -ENOENT
+	int rc = !nat	 ? -ENOENT
 		 : error ? nat_related(nat, (uint32_t)gw, p, now_ns, &nat_port, &k, &back)
 			 : nat_reply(nat, (uint32_t)gw, p, now_ns, &nat_port, &k, &back);
 	if (rc < 0) {

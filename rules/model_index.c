@@ -4,8 +4,9 @@
  * path asks both for every packet (issue 9: 1,000 ENIs made the scans the
  * cost of a packet), and which NAT gateway an address belongs to (its
  * Elastic IP, a private gateway's private IP: asked for every IPv4 packet
- * from an outside host; an export holds hundreds of gateways). A lab built by hand (the unit tests' kit) has no index and is
- * scanned; the answers are the same, lowest ENI or gateway index first.
+ * from an outside host; an export holds hundreds of gateways). A lab
+ * built by hand (the unit tests' kit) has no index and is scanned; the
+ * answers are the same, lowest ENI or gateway index first.
  */
 #include "model_index.h"
 
@@ -19,7 +20,7 @@
 struct addr_entry {
 	struct ip_addr addr; /* the key: a private or a public address */
 	struct ip_addr priv; /* public entries: the private address it maps to */
-	int32_t eni; /* NAT entries: the gateway's index */
+	int32_t eni;	     /* NAT entries: the gateway's index */
 	uint32_t order; /* the scan's order among one ENI's entries */
 };
 

@@ -1,11 +1,12 @@
 /*
  * A NAT gateway's translation table (AWS-SEMANTICS §9): each connection an
  * instance behind the gateway opens to an outside host gets the gateway's
- * Elastic IP (a private gateway's private IP) and a port the gateway picks (1024-65535; for ICMP echo an
- * identifier from the same range); replies to that Elastic IP and port
- * from that very host and port are translated back, nothing else at the
- * Elastic IP gets in. A mapping ends after an idle time (AWS's NAT gateway
- * times a connection out after 350 s idle; configurable).
+ * Elastic IP (a private gateway's private IP) and a port the gateway
+ * picks (1024-65535; for ICMP echo an identifier from the same range);
+ * replies to that address and port from that very host and port are
+ * translated back, nothing else at that address gets in. A mapping ends
+ * after an idle time (AWS's NAT gateway times a connection out after
+ * 350 s idle; configurable).
  *
  * One table serves every NAT gateway of a lab (mappings carry the
  * gateway's index into lab->gateways, a handle: a gateway is its id and

@@ -337,8 +337,7 @@ static void test_rewrite_icmp_error(void **state)
 			assert_int_equal(pkt_parse(f, len, &p), 0);
 			assert_true(p.icmp_error && p.inner.has_ports);
 			assert_int_equal(p.inner.sport, 1024);
-			assert_int_equal(
-			    pkt_rewrite_ipv4(f, len, &p, PKT_REWRITE_DST, &app, 0), 0);
+			assert_int_equal(pkt_rewrite_ipv4(f, len, &p, PKT_REWRITE_DST, &app, 0), 0);
 			assert_int_equal(natgw_rewrite_port(f, len, &p, 1, 40000, false), 0);
 			const uint8_t *ip = f + 14, *icmp = ip + 20, *qip = icmp + 8;
 			size_t icmp_len = len - 14 - 20;
@@ -346,10 +345,11 @@ static void test_rewrite_icmp_error(void **state)
 			assert_int_equal(csum_fold(csum_add(0, icmp, icmp_len)), 0);
 			assert_int_equal(csum_ip(qip, 20), 0);
 			if (whole)
-				assert_int_equal(csum_fold(csum_add(csum_pseudo_v4(qip + 12, qip + 16,
-										   PROTO_UDP, 12),
-								    qip + 20, 12)),
-						 0);
+				assert_int_equal(
+				    csum_fold(
+					csum_add(csum_pseudo_v4(qip + 12, qip + 16, PROTO_UDP, 12),
+						 qip + 20, 12)),
+				    0);
 			assert_int_equal(pkt_parse(f, len, &again), 0);
 			assert_true(ip_addr_eq(&again.dst, &app));
 			assert_true(ip_addr_eq(&again.inner.src, &app));
@@ -420,8 +420,8 @@ static struct natlab natlab(bool deny_1024)
 static const struct fwd_port net_port = {FWD_PORT_OUTSIDE, 0};
 
 /* What becomes of p, sent by the outside host at now. */
-static enum fwd_drop from_net(struct natlab *n, struct conntrack *ct, struct natgw *t,
-			      uint64_t now, const struct pkt *p, struct fwd_decision *d)
+static enum fwd_drop from_net(struct natlab *n, struct conntrack *ct, struct natgw *t, uint64_t now,
+			      const struct pkt *p, struct fwd_decision *d)
 {
 	forward_nat_packet(n->lab, ct, t, now, &net_port, p, d);
 	return d->drop;
@@ -574,8 +574,7 @@ static void test_decision_private(void **state)
 	assert_int_equal(d.drop, FWD_PASS);
 	uint16_t port = d.xlate.sport_val;
 	assert_in_range(port, 1024, 65535);
-	struct pkt back =
-	    tcp_pkt("192.168.1.10", "10.0.1.5", 443, port, PKT_TCP_SYN | PKT_TCP_ACK);
+	struct pkt back = tcp_pkt("192.168.1.10", "10.0.1.5", 443, port, PKT_TCP_SYN | PKT_TCP_ACK);
 	assert_int_equal(from_net(&n, ct, t, 2 * S, &back, &d), FWD_PASS);
 	assert_int_equal(d.egress.kind, FWD_PORT_ENI);
 	assert_int_equal(d.egress.index, n.app);
@@ -702,7 +701,7 @@ int main(void)
 	    cmocka_unit_test(test_decision_round_trip), cmocka_unit_test(test_decision_unsolicited),
 	    cmocka_unit_test(test_decision_check),	cmocka_unit_test(test_rewrite_icmp_error),
 	    cmocka_unit_test(test_decision_icmp_error), cmocka_unit_test(test_table_carry),
-	    cmocka_unit_test(test_lab_options),	cmocka_unit_test(test_decision_private),
+	    cmocka_unit_test(test_lab_options),		cmocka_unit_test(test_decision_private),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

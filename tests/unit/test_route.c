@@ -856,9 +856,10 @@ static void test_private_nat_vgw(void **state)
 	check(n.lab, eni_end(n.app), outside_end(), f, &c);
 	assert_int_equal(c.verdict, VERDICT_ACCEPT);
 	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_NAT);
-	assert_string_equal(route_why(n.lab, &c.request.stages[2], &f),
-			    "rtb-priv: 0.0.0.0/0 -> nat-1 (private NAT gateway in subnet-pub), then "
-			    "rtb-pub: 172.16.0.0/12 -> vgw-1; 172.16.5.5 sees the source 10.0.1.50");
+	assert_string_equal(
+	    route_why(n.lab, &c.request.stages[2], &f),
+	    "rtb-priv: 0.0.0.0/0 -> nat-1 (private NAT gateway in subnet-pub), then "
+	    "rtb-pub: 172.16.0.0/12 -> vgw-1; 172.16.5.5 sees the source 10.0.1.50");
 	/* the gateway's subnet NACL is crossed (acl-nat admits 80-443 in) */
 	f.dport = 8080;
 	check(n.lab, eni_end(n.app), outside_end(), f, &c);
@@ -886,8 +887,8 @@ static void test_private_nat_tgw(void **state)
 	kit_route(lab, rt, "10.1.0.0/16", "local");
 	kit_route(lab, rt, "172.16.0.0/12", "nat-p");
 	int32_t sn = kit_subnet(lab, "subnet-behind", 0, "10.1.2.0/24", NULL, -1, rt);
-	int32_t behind = kit_eni(lab, "eni-behind", "behind", sn, "10.1.2.10", NULL, NULL,
-				 (int32_t[]){0, END});
+	int32_t behind =
+	    kit_eni(lab, "eni-behind", "behind", sn, "10.1.2.10", NULL, NULL, (int32_t[]){0, END});
 	kit_finish(lab);
 	struct pipeline_check c;
 	struct flow f = kit_flow("10.1.2.10", "172.16.5.5", PROTO_TCP, 443);
