@@ -134,10 +134,43 @@ void forward_nat_packet(const struct lab *lab, struct conntrack *ct, struct natg
 	d->xlate.dport_val = k.inside_port;
 }
 
+/* An ICMP error the instance sends about a packet the gateway brought in
+ * (from far:far_port to its own address and port, e.g. a late UDP answer
+ * to a closed port): out through that packet's mapping, never a new one
+ * (the quoted packet's destination becomes the gateway's port again). */
+static int nat_error_out(struct natgw *nat, const struct fwd_decision *d, const struct pkt *p,
+			 uint64_t now_ns, uint16_t *port)
+{
+	const struct pkt_inner *q = &p->inner;
+	struct natgw_key k = {.gateway = (uint32_t)d->nat.gateway,
+			      .proto = q->proto,
+			      .inside = q->dst,
+			      .far = q->src};
+	if (!ip_addr_eq(&q->dst, &p->src))
+		return -ENOENT;
+	if (q->has_ports && (q->proto == PROTO_TCP || q->proto == PROTO_UDP)) {
+		k.inside_port = q->dport;
+		k.far_port = q->sport;
+	} else if (q->has_icmp && q->proto == PROTO_ICMP && q->icmp_type == 0) {
+		k.inside_port = q->icmp_id; /* an echo reply's */
+	} else {
+		return -ENOENT;
+	}
+	return natgw_mapped(nat, &k, now_ns, port);
+}
+
 void forward_nat_commit(struct conntrack *ct, struct natgw *nat, uint64_t now_ns, uint32_t gen,
 			const struct pkt *p, struct fwd_decision *d)
 {
-	if (d->drop == FWD_PASS && d->nat.out) {
+	if (d->drop == FWD_PASS && d->nat.out && nat && d->xlate.src && p->has_icmp &&
+	    p->icmp_error) {
+		if (nat_error_out(nat, d, p, now_ns, &d->xlate.sport_val) < 0) {
+			d->drop = FWD_DROP_NAT_UNSOLICITED;
+			return;
+		}
+		d->nat.port = d->xlate.sport_val;
+		d->xlate.sport = true;
+	} else if (d->drop == FWD_PASS && d->nat.out) {
 		struct natgw_key k = {.gateway = (uint32_t)d->nat.gateway,
 				      .proto = p->proto,
 				      .inside = p->src,

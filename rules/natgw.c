@@ -273,6 +273,17 @@ int natgw_outbound(struct natgw *t, const struct natgw_key *k, uint64_t now_ns, 
 	return 0;
 }
 
+int natgw_mapped(struct natgw *t, const struct natgw_key *k, uint64_t now_ns, uint16_t *nat_port)
+{
+	if (k->gateway >= t->o.n_gateways)
+		return -ENOENT;
+	int32_t i = find_out(t, k);
+	if (i < 0 || idle(t, &t->e[i], now_ns))
+		return -ENOENT;
+	*nat_port = t->e[i].nat_port;
+	return 0;
+}
+
 /* The index in t of old's gateway g (same id, same Elastic IP), or -1. */
 static int64_t same_gateway(const struct natgw *t, const struct natgw *old, uint32_t g)
 {

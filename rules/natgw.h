@@ -87,6 +87,10 @@ int natgw_for_lab(const struct lab *lab, const struct natgw *old, struct natgw *
  * ports are exhausted, -EINVAL for a gateway out of range. */
 int natgw_outbound(struct natgw *t, const struct natgw_key *k, uint64_t now_ns, uint16_t *nat_port);
 
+/* The NAT port of k's mapping if it has one (live), not refreshed: an
+ * ICMP error the instance sends about the connection. 0 or -ENOENT. */
+int natgw_mapped(struct natgw *t, const struct natgw_key *k, uint64_t now_ns, uint16_t *nat_port);
+
 /* A packet from far:far_port to the gateway's nat_port: its connection's
  * key in *k when it answers one (refreshed), else -ENOENT. */
 int natgw_inbound(struct natgw *t, uint32_t gateway, uint8_t proto, const struct ip_addr *far,

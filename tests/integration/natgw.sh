@@ -6,9 +6,11 @@
 # nothing net opens to the Elastic IP or to app gets in, and the daemon
 # counts it. ICMP errors about app's connections come back through the
 # gateway: a port unreachable (app's socket sees "Connection refused") and
-# a "fragmentation needed" (app's kernel learns the path MTU). The NAT gateway's subnet NACL is crossed on the way (it
-# refuses UDP 9100). Over the virtual private gateway app and the
-# on-premises host reach each other by private address both ways; over
+# a "fragmentation needed" (app's kernel learns the path MTU); app's own
+# port unreachable goes out through the gateway's mapping. The NAT
+# gateway's subnet NACL is crossed on the way (it refuses UDP 9100). Over
+# the virtual private gateway app and the on-premises host reach each
+# other by private address both ways; over
 # the peering app and peer (another VPC) do too. app2 reaches the
 # on-premises host through a private NAT gateway, from its private IP.
 # `vpcfw check` agrees.
@@ -57,8 +59,34 @@ while True:
     icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
     r.sendto(icmp, (ip, 0))
 '
+# answers a second late (app's socket is closed by then) and logs the
+# ICMP error that comes back, as its socket's error queue has it
+bg_in_ns net python3 -c '
+import socket, struct, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 9400))
+s.setsockopt(socket.IPPROTO_IP, 11, 1)  # IP_RECVERR
+while True:
+    _, peer = s.recvfrom(65535)
+    time.sleep(1)
+    s.sendto(b"late\n", peer)
+    for _ in range(60):
+        try:
+            _, anc, _, to = s.recvmsg(64, 512, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            time.sleep(0.05)
+            continue
+        for level, kind, d in anc:
+            if level == socket.IPPROTO_IP and kind == 11 and len(d) >= 24:
+                err, _, t, c = struct.unpack("=IBBB", d[:7])
+                print("late-answer-error errno=%d type=%d code=%d from=%s to=%s:%d peer=%s:%d"
+                      % (err, t, c, socket.inet_ntoa(d[20:24]), to[0], to[1], peer[0], peer[1]),
+                      flush=True)
+        break
+'
 wait_listen net udp 9000
 wait_listen net udp 9300
+wait_listen net udp 9400
 servers_ready
 
 # nat_source FROM HOST SOURCE: FROM's connection to HOST's port 8000
@@ -107,6 +135,19 @@ print("mtu %d -> %d" % (before, s.getsockopt(socket.IPPROTO_IP, 14)))
 	[[ "$PROBE_OUT" == *"-> 1200"* ]] || { say "  out='$PROBE_OUT' err='$PROBE_ERR'"; return 1; }
 }
 check "UDP app -> net: \"fragmentation needed\" through the NAT gateway sets app's path MTU" pmtu
+# app's own port unreachable, for a late answer through the gateway: net
+# gets it from the Elastic IP, quoting its answer to the gateway's port
+late_refused() {
+	echo x | in_ns app timeout 3 socat -t0.2 - UDP:203.0.113.60:9400 >/dev/null 2>&1
+	for _ in $(seq 50); do
+		grep -Eq "late-answer-error errno=111 type=3 code=3 from=$eip to=$eip:([0-9]+) peer=$eip:\1" \
+			"$TMP/servers.log" && return 0
+		sleep 0.1
+	done
+	say "  $(grep late-answer "$TMP/servers.log")"
+	return 1
+}
+check "app's port unreachable for a late UDP answer goes out through the NAT gateway" late_refused
 check "net -> the Elastic IP, TCP (nothing opened from outside)" tcp_blocked net "$eip" 80
 check "net -> the Elastic IP, UDP" udp_blocked net "$eip" 9000
 check "net -> the Elastic IP, ping" ping_blocked net "$eip"

@@ -356,6 +356,18 @@ static void test_rewrite_icmp_error(void **state)
 			assert_int_equal(again.inner.sport, 40000);
 			assert_int_equal(again.inner.dport, 53);
 			assert_int_equal(again.icmp_type, kinds[k][0]);
+			/* the quoted destination port (an error the instance sends) */
+			assert_int_equal(natgw_rewrite_port(f, len, &p, 0, 5353, false), 0);
+			assert_int_equal(csum_fold(csum_add(0, icmp, icmp_len)), 0);
+			assert_int_equal(pkt_parse(f, len, &again), 0);
+			assert_int_equal(again.inner.dport, 5353);
+			assert_int_equal(again.inner.sport, 40000);
+			if (whole)
+				assert_int_equal(
+				    csum_fold(
+					csum_add(csum_pseudo_v4(qip + 12, qip + 16, PROTO_UDP, 12),
+						 qip + 20, 12)),
+				    0);
 		}
 }
 
@@ -590,6 +602,58 @@ static void test_decision_private(void **state)
 	kit_free(n.lab);
 }
 
+/* app's own ICMP error about a packet the gateway brought in (the far
+ * host's late answer to a closed port): out through that connection's
+ * mapping, from the Elastic IP, the quoted packet's destination the
+ * gateway's port again; about a packet of no mapping it goes nowhere. */
+static void test_decision_icmp_error_out(void **state)
+{
+	(void)state;
+	struct natlab n = natlab(false);
+	struct conntrack *ct = make_ct(n.lab->n_enis);
+	/* mappings idle out after 30 s here, the tracker's half-open
+	 * connection after 60 s */
+	struct natgw_opts o = {.n_gateways = 1, .idle_tcp_ns = 30 * S};
+	struct natgw *t;
+	assert_int_equal(natgw_create(&o, &t), 0);
+	struct fwd_decision d;
+	struct fwd_port app = {FWD_PORT_ENI, n.app};
+	uint16_t port = open_one(&n, ct, t, 40000, 1 * S);
+	struct pkt e = {.kind = PKT_IPV4,
+			.src = kit_addr("10.0.2.20"),
+			.dst = kit_addr("203.0.113.5"),
+			.proto = PROTO_ICMP,
+			.l3_len = 56,
+			.has_icmp = true,
+			.icmp_type = 3,
+			.icmp_code = 3,
+			.icmp_error = true,
+			.inner = {.src = kit_addr("203.0.113.5"),
+				  .dst = kit_addr("10.0.2.20"),
+				  .proto = PROTO_TCP,
+				  .has_ports = true,
+				  .sport = 443,
+				  .dport = 40000}};
+	forward_nat_packet(n.lab, ct, t, 2 * S, &app, &e, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	assert_true(d.related && d.nat.out && d.xlate.src);
+	forward_nat_commit(ct, t, 2 * S, 0, &e, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	struct ip_addr eip = kit_addr("198.51.100.7");
+	assert_true(ip_addr_eq(&d.xlate.src_addr, &eip));
+	assert_true(d.xlate.sport && !d.xlate.dst);
+	assert_int_equal(d.xlate.sport_val, port);
+	assert_int_equal(natgw_count(t), 1); /* no mapping of its own */
+	/* the connection still tracked on app, its mapping gone */
+	forward_nat_packet(n.lab, ct, t, 40 * S, &app, &e, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	forward_nat_commit(ct, t, 40 * S, 0, &e, &d);
+	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
+	natgw_destroy(t);
+	ct_destroy(ct);
+	kit_free(n.lab);
+}
+
 /* `vpcfw check` agrees: allowed out through the NAT gateway (its flow
  * tracked on app), refused when opened from outside; with the gateway's
  * port 1024 refused by its subnet's NACL check answers for every port the
@@ -696,12 +760,19 @@ static void test_decision_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_table_ports),		cmocka_unit_test(test_table_idle),
-	    cmocka_unit_test(test_table_full),		cmocka_unit_test(test_rewrite_port),
-	    cmocka_unit_test(test_decision_round_trip), cmocka_unit_test(test_decision_unsolicited),
-	    cmocka_unit_test(test_decision_check),	cmocka_unit_test(test_rewrite_icmp_error),
-	    cmocka_unit_test(test_decision_icmp_error), cmocka_unit_test(test_table_carry),
-	    cmocka_unit_test(test_lab_options),		cmocka_unit_test(test_decision_private),
+	    cmocka_unit_test(test_table_ports),
+	    cmocka_unit_test(test_table_idle),
+	    cmocka_unit_test(test_table_full),
+	    cmocka_unit_test(test_rewrite_port),
+	    cmocka_unit_test(test_decision_round_trip),
+	    cmocka_unit_test(test_decision_unsolicited),
+	    cmocka_unit_test(test_decision_check),
+	    cmocka_unit_test(test_rewrite_icmp_error),
+	    cmocka_unit_test(test_decision_icmp_error),
+	    cmocka_unit_test(test_table_carry),
+	    cmocka_unit_test(test_lab_options),
+	    cmocka_unit_test(test_decision_private),
+	    cmocka_unit_test(test_decision_icmp_error_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
