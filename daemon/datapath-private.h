@@ -79,11 +79,10 @@ struct datapath {
 	struct dp_port_index port_of; /* ifindex -> index in ports */
 	uint64_t foreign_frames; /* captured on an interface that is no port */
 	struct conntrack *ct;
-	/* NAT gateways' translations (rules/natgw), made for the gateways
-	 * of nat_sig: NULL until a lab with gateways needs it (dp_nat). */
+	/* NAT gateways' translations (rules/natgw), for the gateways of
+	 * nat_lab: NULL until a lab with gateways needs it (dp_nat). */
 	struct natgw *nat;
 	const struct lab *nat_lab; /* the lab dp_nat last saw (compared only) */
-	uint64_t nat_sig;	   /* its gateways' ids (dp_gateways_sig) */
 	struct flowlog *fl;
 	FILE *flf;
 	/* Checked directories the output files are opened in (outfile.h),

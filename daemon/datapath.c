@@ -161,44 +161,23 @@ static const struct topology_port *dp_egress(const struct datapath *dp, const st
 	return topology_port_of_outside(dp->topo, e->index);
 }
 
-/* What identifies a lab's gateways for the NAT table: their ids in order
- * (FNV-1a), so that a reload is compared without the old lab, which may
- * be gone by then. */
-static uint64_t dp_gateways_sig(const struct lab *lab)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ lab->n_gateways;
-
-	for (size_t i = 0; i < lab->n_gateways; i++)
-		for (const char *c = lab->gateways[i].id ? lab->gateways[i].id : ""; ; c++) {
-			h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
-			if (!*c)
-				break;
-		}
-	return h;
-}
-
-/* The NAT gateways' table for the running lab: kept across a reload that
- * keeps the gateways (same ids, same order), made anew otherwise (the old
- * gateways' translations go with them). NULL when the lab has none or
- * there is no memory (then NAT packets are dropped and counted). */
+/* The NAT gateways' table for the running lab: a reload carries the
+ * mappings of the gateways it keeps (same id and Elastic IP, wherever they
+ * are in the list: natgw_carry) and drops those of the others. NULL when
+ * the lab has none or there is no memory (then NAT packets are dropped
+ * and counted). */
 static struct natgw *dp_nat(struct datapath *dp)
 {
-	const struct lab *lab = dp->lab;
-	uint64_t sig;
+	struct natgw *t;
 
-	if (dp->nat_lab == lab)
+	if (dp->nat_lab == dp->lab)
 		return dp->nat;
-	dp->nat_lab = lab; /* compared, never read (reset by a reload) */
-	sig = dp_gateways_sig(lab);
-	if (dp->nat && sig == dp->nat_sig)
-		return dp->nat;
+	dp->nat_lab = dp->lab; /* compared, never read (reset by a reload) */
+	if (natgw_for_lab(dp->lab, dp->nat, &t) < 0)
+		t = NULL;
 	natgw_destroy(dp->nat);
-	dp->nat = NULL;
-	dp->nat_sig = sig;
-	struct natgw_opts o = {.n_gateways = (uint32_t)lab->n_gateways};
-	if (lab->n_gateways && natgw_create(&o, &dp->nat) < 0)
-		dp->nat = NULL;
-	return dp->nat;
+	dp->nat = t;
+	return t;
 }
 
 /* rules/forward decides; the egress port must exist before the tracker

@@ -4,7 +4,8 @@
  * its Elastic IP and a port it picks, takes back only the replies to that
  * port from the very host and port the connection went to, and its flows
  * are tracked on the instance's ENI whatever the security groups say.
- * Its subnet's NACL sees the reply come in to the gateway's own port.
+ * Its subnet's NACL sees the reply come in to the gateway's own port. A
+ * private NAT gateway does the same with its private IP.
  *
  * Which packets take a NAT gateway is the route stage's (route_nat.c); the
  * table of translations is natgw.c; the frame rewrite is the data path's.
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "model_index.h"
 #include "natgw.h"
 #include "packet.h"
 #include "pipeline-private.h"
@@ -56,11 +58,10 @@ void fwd_nat_judge(const struct lab *lab, const struct fwd_input *in, struct fwd
 	if (d->path != FWD_PATH_OUT || in->wire.src.family != IP_V4)
 		return;
 	d->nat.out = true;
-	if (!g->has_public_ip)
-		return; /* nothing to translate to: forward_nat_commit drops it */
-	/* the outside end's view keeps the inside address: it has no zone,
-	 * and check's response comes back through the gateway's table to it
-	 * (in->reply), as the data path's does by forward_nat_packet */
-	d->xlate.src = true;
-	d->xlate.src_addr = g->public_ip;
+	/* its Elastic IP, a private gateway's private IP (none: nothing to
+	 * translate to, forward_nat_commit drops it); the outside end's view
+	 * keeps the inside address: it has no zone, and check's response
+	 * comes back through the gateway's table to it (in->reply), as the
+	 * data path's does by forward_nat_packet */
+	d->xlate.src = gateway_nat_addr(g, &d->xlate.src_addr);
 }

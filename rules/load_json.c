@@ -507,4 +507,6 @@ void ld_default_options(struct lab_options *o)
 	o->default_timeouts.icmp = 30;
 	o->default_timeouts.other = 600;
 	o->default_ct_allowance = 65536;
+	o->nat_idle_s = 350;
+	o->nat_max_mappings = 65536;
 }

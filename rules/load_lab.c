@@ -358,7 +358,22 @@ static const char *const option_keys[] = {"sg_ref_includes_ipv6",
 					  "mtu",
 					  "timeouts",
 					  "conntrack_allowance",
+					  "nat_idle_timeout",
+					  "nat_max_mappings",
 					  NULL};
+
+/* An integer option in lo-hi, left as it was when absent or wrong. */
+static void option_in(struct loader *l, const json_t *o, const char *key, long long lo,
+		      long long hi, uint32_t *out)
+{
+	long long v;
+	if (!j_int(l, o, key, "options", false, &v))
+		return;
+	if (v < lo || v > hi)
+		ld_err(l, jp_key(l, "options", key), "%lld is outside %lld-%lld", v, lo, hi);
+	else
+		*out = (uint32_t)v;
+}
 
 static void lab_options(struct loader *l, const json_t *root)
 {
@@ -379,6 +394,10 @@ static void lab_options(struct loader *l, const json_t *root)
 	if (t)
 		lab_timeouts(l, t, "options.timeouts", &l->opts.default_timeouts);
 	lab_allowance(l, o, "options", &l->opts.default_ct_allowance);
+	/* NAT gateways (AWS-SEMANTICS §9): 350 s idle is AWS's, the table's
+	 * size ours (every mapping's memory is taken at start) */
+	option_in(l, o, "nat_idle_timeout", 1, 4320000, &l->opts.nat_idle_s);
+	option_in(l, o, "nat_max_mappings", 1, 4194304, &l->opts.nat_max_mappings);
 }
 
 static const char *const lab_keys[] = {

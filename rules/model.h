@@ -313,6 +313,8 @@ struct lab_options {
 	uint32_t mtu; /* 9001 */
 	struct ct_timeouts default_timeouts;
 	uint32_t default_ct_allowance;
+	uint32_t nat_idle_s;	   /* NAT gateways' idle timeout, any protocol: 350 */
+	uint32_t nat_max_mappings; /* all NAT gateways' translations: 65536 */
 };
 
 struct lab_addr_index;

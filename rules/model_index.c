@@ -2,9 +2,14 @@
  * The lab's addresses, sorted once when it is loaded: which ENI owns a
  * private address, which private address a public IP maps to. The data
  * path asks both for every packet (issue 9: 1,000 ENIs made the scans the
- * cost of a packet). A lab built by hand (the unit tests' kit) has no index
- * and is scanned; the answers are the same, lowest ENI index first.
+ * cost of a packet), and which NAT gateway an address belongs to (its
+ * Elastic IP, a private gateway's private IP: asked for every IPv4 packet
+ * from an outside host; an export holds hundreds of gateways). A lab
+ * built by hand (the unit tests' kit) has no index and is scanned; the
+ * answers are the same, lowest ENI or gateway index first.
  */
+#include "model_index.h"
+
 #include "model.h"
 
 #include <stdlib.h>
@@ -15,13 +20,13 @@
 struct addr_entry {
 	struct ip_addr addr; /* the key: a private or a public address */
 	struct ip_addr priv; /* public entries: the private address it maps to */
-	int32_t eni;
+	int32_t eni;	     /* NAT entries: the gateway's index */
 	uint32_t order; /* the scan's order among one ENI's entries */
 };
 
 struct lab_addr_index {
-	struct addr_entry *priv, *pub;
-	size_t n_priv, n_pub;
+	struct addr_entry *priv, *pub, *nat;
+	size_t n_priv, n_pub, n_nat;
 };
 
 static int entry_cmp(const void *x, const void *y)
@@ -36,9 +41,21 @@ static int entry_cmp(const void *x, const void *y)
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
-static void count(const struct lab *lab, size_t *n_priv, size_t *n_pub)
+bool gateway_nat_addr(const struct gateway *g, struct ip_addr *a)
 {
-	*n_priv = *n_pub = 0;
+	bool private = g->detail && !strcmp(g->detail, "private");
+	if (g->kind != GW_NAT || !(private ? g->has_private_ip : g->has_public_ip))
+		return false;
+	*a = private ? g->private_ip : g->public_ip;
+	return true;
+}
+
+static void count(const struct lab *lab, size_t *n_priv, size_t *n_pub, size_t *n_nat)
+{
+	*n_priv = *n_pub = *n_nat = 0;
+	struct ip_addr a;
+	for (size_t i = 0; i < lab->n_gateways; i++)
+		*n_nat += gateway_nat_addr(&lab->gateways[i], &a);
 	for (size_t i = 0; i < lab->n_enis; i++) {
 		const struct eni *e = &lab->enis[i];
 
@@ -49,7 +66,12 @@ static void count(const struct lab *lab, size_t *n_priv, size_t *n_pub)
 
 static void fill(const struct lab *lab, struct lab_addr_index *ix)
 {
-	size_t p = 0, q = 0;
+	size_t p = 0, q = 0, r = 0;
+	struct ip_addr a;
+
+	for (size_t i = 0; i < lab->n_gateways; i++)
+		if (gateway_nat_addr(&lab->gateways[i], &a))
+			ix->nat[r++] = (struct addr_entry){.addr = a, .eni = (int32_t)i};
 
 	for (size_t i = 0; i < lab->n_enis; i++) {
 		const struct eni *e = &lab->enis[i];
@@ -77,14 +99,16 @@ int lab_index_addresses(struct lab *lab)
 
 	if (!ix)
 		return -1;
-	count(lab, &ix->n_priv, &ix->n_pub);
+	count(lab, &ix->n_priv, &ix->n_pub, &ix->n_nat);
 	ix->priv = arena_calloc(lab->arena, ix->n_priv ? ix->n_priv : 1, sizeof(*ix->priv));
 	ix->pub = arena_calloc(lab->arena, ix->n_pub ? ix->n_pub : 1, sizeof(*ix->pub));
-	if (!ix->priv || !ix->pub)
+	ix->nat = arena_calloc(lab->arena, ix->n_nat ? ix->n_nat : 1, sizeof(*ix->nat));
+	if (!ix->priv || !ix->pub || !ix->nat)
 		return -1;
 	fill(lab, ix);
 	qsort(ix->priv, ix->n_priv, sizeof(*ix->priv), entry_cmp);
 	qsort(ix->pub, ix->n_pub, sizeof(*ix->pub), entry_cmp);
+	qsort(ix->nat, ix->n_nat, sizeof(*ix->nat), entry_cmp);
 	lab->addr_index = ix;
 	return 0;
 }
@@ -131,4 +155,19 @@ bool lab_index_private_of_public(const struct lab *lab, const struct ip_addr *pu
 	if (e)
 		*priv = e->priv;
 	return true;
+}
+
+int32_t lab_nat_by_address(const struct lab *lab, const struct ip_addr *a)
+{
+	const struct lab_addr_index *ix = lab->addr_index;
+	struct ip_addr g;
+
+	if (ix) {
+		const struct addr_entry *e = lower_bound(ix->nat, ix->n_nat, a);
+		return e ? e->eni : -1;
+	}
+	for (size_t i = 0; i < lab->n_gateways; i++)
+		if (gateway_nat_addr(&lab->gateways[i], &g) && ip_addr_eq(&g, a))
+			return (int32_t)i;
+	return -1;
 }

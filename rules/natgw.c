@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "model_index.h"
 #include "pipeline.h"
 
 _Static_assert(NATGW_PORT_LO == PIPELINE_NAT_PORT_LO && NATGW_PORT_HI == PIPELINE_NAT_PORT_HI,
@@ -38,6 +39,8 @@ struct natgw {
 	uint64_t *ports;  /* per gateway and protocol slot: NATGW_PORT_WORDS words */
 	uint32_t *cursor; /* where the next port search starts */
 	uint32_t sweep_at;
+	char **ids; /* o.n_gateways copies of the idents' ids, or NULL */
+	struct ip_addr *public_ips;
 };
 
 /* TCP, UDP and ICMP only: what a NAT gateway carries. */
@@ -96,6 +99,21 @@ static uint64_t *port_map(struct natgw *t, uint32_t gateway, uint8_t proto)
 	return t->ports + slot * NATGW_PORT_WORDS;
 }
 
+static int copy_idents(struct natgw *t, const struct natgw_ident *idents)
+{
+	t->ids = calloc(t->o.n_gateways, sizeof(*t->ids));
+	t->public_ips = calloc(t->o.n_gateways, sizeof(*t->public_ips));
+	if (!t->ids || !t->public_ips)
+		return -1;
+	for (uint32_t i = 0; i < t->o.n_gateways; i++) {
+		t->ids[i] = strdup(idents[i].id ? idents[i].id : "");
+		t->public_ips[i] = idents[i].public_ip;
+		if (!t->ids[i])
+			return -1;
+	}
+	return 0;
+}
+
 int natgw_create(const struct natgw_opts *opts, struct natgw **out)
 {
 	*out = NULL;
@@ -124,6 +142,11 @@ int natgw_create(const struct natgw_opts *opts, struct natgw **out)
 		natgw_destroy(t);
 		return -ENOMEM;
 	}
+	if (opts->idents && copy_idents(t, opts->idents) < 0) {
+		natgw_destroy(t);
+		return -ENOMEM;
+	}
+	t->o.idents = NULL; /* the caller's: never read after this */
 	memset(t->out_b, 0xff, buckets * sizeof(int32_t));
 	memset(t->in_b, 0xff, buckets * sizeof(int32_t));
 	for (uint32_t i = 0; i < t->cap; i++)
@@ -142,6 +165,10 @@ void natgw_destroy(struct natgw *t)
 	free(t->in_b);
 	free(t->ports);
 	free(t->cursor);
+	for (uint32_t i = 0; t->ids && i < t->o.n_gateways; i++)
+		free(t->ids[i]);
+	free(t->ids);
+	free(t->public_ips);
 	free(t);
 }
 
@@ -203,6 +230,25 @@ static int32_t find_out(const struct natgw *t, const struct natgw_key *k)
 	return -1;
 }
 
+/* A new mapping of k to port (taken by the caller), or -1 when the table
+ * is full. */
+static int32_t insert(struct natgw *t, const struct natgw_key *k, uint16_t port)
+{
+	int32_t i = t->free_head;
+	if (i < 0)
+		return -1;
+	struct natgw_entry *x = &t->e[i];
+	t->free_head = x->next_out;
+	*x = (struct natgw_entry){.key = *k, .nat_port = port, .used = true};
+	uint32_t ho = hash_out(k) & t->mask, hi = hash_in(k->gateway, k->proto, port) & t->mask;
+	x->next_out = t->out_b[ho];
+	t->out_b[ho] = i;
+	x->next_in = t->in_b[hi];
+	t->in_b[hi] = i;
+	t->n++;
+	return i;
+}
+
 int natgw_outbound(struct natgw *t, const struct natgw_key *k, uint64_t now_ns, uint16_t *nat_port)
 {
 	if (k->gateway >= t->o.n_gateways || proto_slot(k->proto) < 0)
@@ -220,28 +266,108 @@ int natgw_outbound(struct natgw *t, const struct natgw_key *k, uint64_t now_ns, 
 		uint16_t port;
 		if (take_port(t, k->gateway, k->proto, &port) < 0)
 			return -ENOSPC;
-		i = t->free_head;
-		struct natgw_entry *x = &t->e[i];
-		t->free_head = x->next_out;
-		*x = (struct natgw_entry){.key = *k, .nat_port = port, .used = true};
-		uint32_t ho = hash_out(k) & t->mask,
-			 hi = hash_in(k->gateway, k->proto, port) & t->mask;
-		x->next_out = t->out_b[ho];
-		t->out_b[ho] = i;
-		x->next_in = t->in_b[hi];
-		t->in_b[hi] = i;
-		t->n++;
+		i = insert(t, k, port);
 	}
 	t->e[i].last_ns = now_ns;
 	*nat_port = t->e[i].nat_port;
 	return 0;
 }
 
-int natgw_inbound(struct natgw *t, uint32_t gateway, uint8_t proto, const struct ip_addr *far,
-		  uint16_t far_port, uint16_t nat_port, uint64_t now_ns, struct natgw_key *k)
+int natgw_mapped(struct natgw *t, const struct natgw_key *k, uint64_t now_ns, uint16_t *nat_port)
+{
+	if (k->gateway >= t->o.n_gateways)
+		return -ENOENT;
+	int32_t i = find_out(t, k);
+	if (i < 0 || idle(t, &t->e[i], now_ns))
+		return -ENOENT;
+	*nat_port = t->e[i].nat_port;
+	return 0;
+}
+
+/* The index in t of old's gateway g (same id, same Elastic IP), or -1. */
+static int64_t same_gateway(const struct natgw *t, const struct natgw *old, uint32_t g)
+{
+	if (!t->ids || !old->ids)
+		return -1;
+	for (uint32_t j = 0; j < t->o.n_gateways; j++)
+		if (strcmp(t->ids[j], old->ids[g]) == 0 &&
+		    ip_addr_eq(&t->public_ips[j], &old->public_ips[g]))
+			return j;
+	return -1;
+}
+
+/* old's mapping x in t under gateway j, with its port and idle time. */
+static void carry_entry(struct natgw *t, const struct natgw_entry *x, uint32_t j)
+{
+	struct natgw_key k = x->key;
+	k.gateway = j;
+	uint16_t off = (uint16_t)(x->nat_port - NATGW_PORT_LO);
+	uint64_t *map = port_map(t, j, k.proto);
+	if (map[off / 64] & (1ull << (off % 64)))
+		return; /* two old gateways became one: the first keeps the port */
+	int32_t i = insert(t, &k, x->nat_port);
+	if (i < 0)
+		return;
+	map[off / 64] |= 1ull << (off % 64);
+	t->e[i].last_ns = x->last_ns;
+}
+
+int natgw_carry(const struct natgw *old, const struct natgw_opts *opts, struct natgw **out)
+{
+	int rc = natgw_create(opts, out);
+	if (rc < 0 || !old)
+		return rc;
+	struct natgw *t = *out;
+	int64_t *to = malloc(old->o.n_gateways * sizeof(*to));
+	if (!to) {
+		natgw_destroy(t);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	for (uint32_t g = 0; g < old->o.n_gateways; g++) {
+		to[g] = same_gateway(t, old, g);
+		/* the round-robin goes on where it was */
+		for (uint32_t s = 0; to[g] >= 0 && s < 3; s++)
+			t->cursor[(uint32_t)to[g] * 3u + s] = old->cursor[g * 3u + s];
+	}
+	for (uint32_t i = 0; i < old->cap; i++)
+		if (old->e[i].used && to[old->e[i].key.gateway] >= 0)
+			carry_entry(t, &old->e[i], (uint32_t)to[old->e[i].key.gateway]);
+	free(to);
+	return 0;
+}
+
+int natgw_for_lab(const struct lab *lab, const struct natgw *old, struct natgw **out)
+{
+	*out = NULL;
+	if (!lab->n_gateways)
+		return 0;
+	struct natgw_ident *ids = calloc(lab->n_gateways, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < lab->n_gateways; i++) {
+		ids[i].id = lab->gateways[i].id;
+		gateway_nat_addr(&lab->gateways[i], &ids[i].public_ip); /* or none: zero */
+	}
+	uint64_t idle = (uint64_t)lab->opts.nat_idle_s * 1000000000ull; /* 0: the default */
+	struct natgw_opts o = {.n_gateways = (uint32_t)lab->n_gateways,
+			       .max_mappings = lab->opts.nat_max_mappings,
+			       .idle_tcp_ns = idle,
+			       .idle_udp_ns = idle,
+			       .idle_icmp_ns = idle,
+			       .idents = ids};
+	int rc = natgw_carry(old, &o, out);
+	free(ids);
+	return rc;
+}
+
+/* The live mapping of gateway's nat_port answered by far:far_port, or -1
+ * (an idle one is removed on the way). */
+static int32_t find_in(struct natgw *t, uint32_t gateway, uint8_t proto, const struct ip_addr *far,
+		       uint16_t far_port, uint16_t nat_port, uint64_t now_ns)
 {
 	if (gateway >= t->o.n_gateways)
-		return -ENOENT;
+		return -1;
 	for (int32_t i = t->in_b[hash_in(gateway, proto, nat_port) & t->mask]; i >= 0;
 	     i = t->e[i].next_in) {
 		struct natgw_entry *x = &t->e[i];
@@ -249,16 +375,35 @@ int natgw_inbound(struct natgw *t, uint32_t gateway, uint8_t proto, const struct
 			continue;
 		/* only the host and port the connection went to answer it */
 		if (!ip_addr_eq(&x->key.far, far) || x->key.far_port != far_port)
-			return -ENOENT;
+			return -1;
 		if (idle(t, x, now_ns)) {
 			remove_entry(t, i);
-			return -ENOENT;
+			return -1;
 		}
-		x->last_ns = now_ns;
-		*k = x->key;
-		return 0;
+		return i;
 	}
-	return -ENOENT;
+	return -1;
+}
+
+int natgw_inbound(struct natgw *t, uint32_t gateway, uint8_t proto, const struct ip_addr *far,
+		  uint16_t far_port, uint16_t nat_port, uint64_t now_ns, struct natgw_key *k)
+{
+	int32_t i = find_in(t, gateway, proto, far, far_port, nat_port, now_ns);
+	if (i < 0)
+		return -ENOENT;
+	t->e[i].last_ns = now_ns;
+	*k = t->e[i].key;
+	return 0;
+}
+
+int natgw_related(struct natgw *t, uint32_t gateway, uint8_t proto, const struct ip_addr *far,
+		  uint16_t far_port, uint16_t nat_port, uint64_t now_ns, struct natgw_key *k)
+{
+	int32_t i = find_in(t, gateway, proto, far, far_port, nat_port, now_ns);
+	if (i < 0)
+		return -ENOENT;
+	*k = t->e[i].key;
+	return 0;
 }
 
 size_t natgw_sweep(struct natgw *t, uint64_t now_ns, size_t budget)

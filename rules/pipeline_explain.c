@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model_index.h"
 #include "nacl.h"
 #include "nlb.h"
 #include "sg.h"
@@ -210,7 +211,7 @@ static void explain_nat(const struct lab *lab, const struct stage_verdict *v,
 			const struct route *r, char *buf, size_t len)
 {
 	char dest[IP_PREFIX_STRLEN], dest2[IP_PREFIX_STRLEN], pub[IP_ADDR_STRLEN] = "";
-	char far[IP_ADDR_STRLEN];
+	char far[IP_ADDR_STRLEN], unknown[64];
 	ip_addr_format(far_addr, far, sizeof(far));
 	int n = snprintf(buf, len, "%s: %s -> %s", rt->id,
 			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
@@ -231,22 +232,30 @@ static void explain_nat(const struct lab *lab, const struct stage_verdict *v,
 	int32_t nrt_index;
 	int32_t nr = route_nat_onward(lab, v->gateway, far_addr, &nrt, &nrt_index);
 	const struct route *on = nrt && nr >= 0 ? &nrt->routes[nr] : NULL;
-	if (g->has_public_ip)
-		ip_addr_format(&g->public_ip, pub, sizeof(pub));
+	bool private = route_nat_private(g);
+	const char *own = private ? "private IP" : "Elastic IP";
+	struct ip_addr a;
+	if (gateway_nat_addr(g, &a))
+		ip_addr_format(&a, pub, sizeof(pub));
 	switch (v->reason) {
 	case REASON_ROUTE_NAT:
-		snprintf(buf, len, " (NAT gateway in %s), then %s: %s -> %s; %s %s %s", sub,
-			 nrt->id, ip_prefix_format(&on->dest, dest2, sizeof(dest2)), on->target,
-			 far, from_far ? "sends to its Elastic IP" : "sees the source",
-			 *pub ? pub : "(its Elastic IP, unknown in this input)");
+		if (!*pub)
+			snprintf(unknown, sizeof(unknown), "(its %s, unknown in this input)", own);
+		snprintf(buf, len, " (%sNAT gateway in %s), then %s: %s -> %s; %s %s%s %s",
+			 private ? "private " : "", sub, nrt->id,
+			 ip_prefix_format(&on->dest, dest2, sizeof(dest2)), on->target, far,
+			 from_far ? "sends to its " : "sees the source", from_far ? own : "",
+			 *pub ? pub : unknown);
 		break;
 	case REASON_NAT_NO_ROUTE:
 		if (on)
 			snprintf(buf, len,
-				 " (NAT gateway in %s), but %s sends %s to %s%s, not an "
-				 "internet gateway: dropped",
+				 " (NAT gateway in %s), but %s sends %s to %s%s, not %s: dropped",
 				 sub, nrt->id, ip_prefix_format(&on->dest, dest2, sizeof(dest2)),
-				 on->target, on->blackhole ? " (a blackhole)" : "");
+				 on->target, on->blackhole ? " (a blackhole)" : "",
+				 private ? "a transit or virtual private gateway that leads there "
+					   "(a private NAT gateway)"
+					 : "an internet gateway");
 		else
 			snprintf(buf, len,
 				 " (NAT gateway in %s), but %s has no route to %s: dropped", sub,
@@ -257,10 +266,7 @@ static void explain_nat(const struct lab *lab, const struct stage_verdict *v,
 		break;
 	default:
 		snprintf(buf, len, ": NAT gateway %s is %s%s: dropped", g->id,
-			 g->detail && !strcmp(g->detail, "private")
-			     ? "private (private NAT is not modelled)"
-			 : g->state && strcmp(g->state, "available") ? g->state
-								     : "usable",
+			 g->state && strcmp(g->state, "available") ? g->state : "usable",
 			 far_addr->family == IP_V6 ? " for IPv4 only (NAT64 is not modelled)" : "");
 		break;
 	}

@@ -33,6 +33,9 @@ void route_nat_hops(const struct lab *lab, const struct pipeline_end *src,
  * index in *rt_index) and the route (index, or -1). */
 int32_t route_nat_onward(const struct lab *lab, int32_t gateway, const struct ip_addr *far,
 			 const struct route_table **rt, int32_t *rt_index);
+/* A private NAT gateway (ConnectivityType private): its private IP is the
+ * source it gives, a transit or virtual private gateway its way on. */
+bool route_nat_private(const struct gateway *g);
 
 /* From ENI a to ENI b of another VPC (route_peer.c): the sender's table
  * decides. v's ENI and subnet are the sender's already. */

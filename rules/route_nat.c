@@ -8,8 +8,12 @@
  * a connection through it (only the inside) is a whole-flow question:
  * pipeline_route_outbound_only().
  *
+ * A private NAT gateway (ConnectivityType private) is the same hop with
+ * its private IP as the source, onwards by its subnet's route table to a
+ * transit gateway or a virtual private gateway, never an internet gateway.
+ *
  * Not for: the address translation and its tracking on real packets (the
- * daemon's data path), private NAT gateways (not modelled: refused).
+ * daemon's data path).
  */
 #include "route-private.h"
 #include "pipeline-private.h"
@@ -36,17 +40,39 @@ int32_t pipeline_route_nat_subnet(const struct lab *lab, const struct stage_verd
 	return route->reason == REASON_ROUTE_NAT ? nat_subnet(lab, route->gateway) : -1;
 }
 
-/* A public NAT gateway the lab describes, in service: "available" (an
- * export without a state is taken as it). A private one translates to its
- * private address for a transit gateway or VPN: not modelled. */
+bool route_nat_private(const struct gateway *g)
+{
+	return g->detail && !strcmp(g->detail, "private");
+}
+
+/* A NAT gateway the lab describes, in service: "available" (an export
+ * without a state is taken as it). */
 static bool nat_usable(const struct lab *lab, int32_t gateway)
 {
 	const struct gateway *g = &lab->gateways[gateway];
 	if (g->state && strcmp(g->state, "available"))
 		return false;
-	if (g->detail && !strcmp(g->detail, "private"))
-		return false;
 	return nat_subnet(lab, gateway) >= 0;
+}
+
+/* Where the gateway's subnet sends far leads there: an internet gateway
+ * for a public NAT gateway; for a private one a virtual private gateway,
+ * or a transit gateway whose route tables carry it to far. */
+static bool onward_ok(const struct lab *lab, int32_t gateway, const struct ip_addr *far,
+		      const struct route_table *rt, int32_t r)
+{
+	if (r < 0 || rt->routes[r].blackhole)
+		return false;
+	const struct route *on = &rt->routes[r];
+	if (!route_nat_private(&lab->gateways[gateway]))
+		return on->kind == ROUTE_IGW;
+	if (on->kind == ROUTE_VGW)
+		return true;
+	if (on->kind != ROUTE_TGW)
+		return false;
+	struct tgw_walk w;
+	route_tgw_walk(lab, nat_subnet(lab, gateway), -1, far, on, &w);
+	return w.fault == TGW_OK;
 }
 
 static bool nat_carries(uint8_t proto)
@@ -69,7 +95,7 @@ void route_via_nat(const struct lab *lab, const struct flow *f, const struct ip_
 	const struct route_table *rt;
 	int32_t rt_index;
 	int32_t r = route_nat_onward(lab, v->gateway, far, &rt, &rt_index);
-	if (r < 0 || rt->routes[r].blackhole || rt->routes[r].kind != ROUTE_IGW) {
+	if (!onward_ok(lab, v->gateway, far, rt, r)) {
 		v->reason = REASON_NAT_NO_ROUTE;
 		return;
 	}

@@ -332,6 +332,10 @@ static json_t *options(const struct lab *lab)
 	json_object_set_new(o, "sg_filters_link_local", json_boolean(p->sg_filters_link_local));
 	json_object_set_new(o, "mtu", json_integer(p->mtu));
 	json_object_set_new(o, "conntrack_allowance", json_integer(p->default_ct_allowance));
+	if (p->nat_idle_s) /* 0: a lab built in memory, the default */
+		json_object_set_new(o, "nat_idle_timeout", json_integer(p->nat_idle_s));
+	if (p->nat_max_mappings)
+		json_object_set_new(o, "nat_max_mappings", json_integer(p->nat_max_mappings));
 	json_object_set_new(to, "tcp_established", json_integer(t->tcp_established));
 	json_object_set_new(to, "tcp_transient", json_integer(t->tcp_transient));
 	json_object_set_new(to, "udp_stream", json_integer(t->udp_stream));

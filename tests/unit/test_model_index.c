@@ -2,7 +2,8 @@
  * The address index (rules/model_index.c) against the scan it replaces:
  * for every address of every ENI, its neighbours and its public IPs, in
  * labs with secondary addresses, Elastic IPs, IPv6 and several VPCs, a
- * loaded lab (indexed) answers as the same lab without its index.
+ * loaded lab (indexed) answers as the same lab without its index; so do
+ * the NAT gateways' Elastic IPs, in a lab of several hundred gateways.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,8 @@
 #include <cmocka.h>
 
 #include "labkit.h"
+#include "load.h"
+#include "model_index.h"
 
 static struct lab *load_rel(const char *rel)
 {
@@ -49,7 +52,29 @@ static void same_answers(const struct lab *indexed, const struct ip_addr *a, siz
 	assert_int_equal(e1, e2);
 	if (e1 >= 0)
 		assert_true(ip_addr_eq(&p1, &p2));
+	assert_int_equal(lab_nat_by_address(indexed, a), lab_nat_by_address(&scanned, a));
 	++*n;
+}
+
+/* Every NAT gateway's address (Elastic IP, a private one's private IP)
+ * and its neighbours; found counts the gateways found by their own
+ * address (the first of those sharing one). */
+static void check_gateways(const struct lab *lab, size_t *asked, size_t *found)
+{
+	for (size_t i = 0; i < lab->n_gateways; i++) {
+		const struct gateway *g = &lab->gateways[i];
+		struct ip_addr own;
+
+		if (!gateway_nat_addr(g, &own))
+			continue;
+		for (int d = -1; d <= 1; d++) {
+			struct ip_addr a = nudge(&own, d);
+			same_answers(lab, &a, asked);
+		}
+		int32_t at = lab_nat_by_address(lab, &own);
+		assert_true(at >= 0 && at <= (int32_t)i);
+		*found += at == (int32_t)i;
+	}
 }
 
 static void check_lab(const char *rel, size_t *asked, size_t *found)
@@ -76,6 +101,7 @@ static void check_lab(const char *rel, size_t *asked, size_t *found)
 	}
 	for (size_t i = 0; i < lab->n_outside; i++)
 		same_answers(lab, &lab->outside[i].addr, asked);
+	check_gateways(lab, asked, found);
 	lab_free(lab);
 }
 
@@ -86,7 +112,7 @@ static void test_index_answers_as_the_scan(void **state)
 	    "examples/million/lab.json",	     "examples/aws-export",
 	    "tests/integration/labs/eip.json",	     "tests/integration/labs/hairpin.json",
 	    "tests/integration/labs/igw.json",	     "tests/integration/labs/routes.json",
-	    "tests/integration/labs/samesubnet.json",
+	    "tests/integration/labs/samesubnet.json", "tests/integration/labs/natgw.json",
 	};
 	size_t asked = 0, found = 0;
 
@@ -98,10 +124,68 @@ static void test_index_answers_as_the_scan(void **state)
 	assert_true(found > 30);
 }
 
+#define MANY_NATS 400
+
+/* A lab with MANY_NATS NAT gateways (as an account's export holds
+ * hundreds of gateways), their Elastic IPs in no order, every tenth shared
+ * with the one before (a lab may say so; the lowest index answers), every
+ * tenth another private (known by its private IP). */
+static char *many_nats_json(void)
+{
+	size_t cap = 256 * MANY_NATS + 4096, n = 0;
+	char *j = malloc(cap);
+
+	assert_non_null(j);
+	n += (size_t)snprintf(j + n, cap - n, "{\"lab\": \"nats\", \"gateways\": [");
+	for (unsigned i = 0; i < MANY_NATS; i++) {
+		unsigned k = i % 10 == 9 ? i - 1 : i;
+		unsigned host = (k * 97u) % 251u + 1u, net = (k * 97u) / 251u;
+
+		n += (size_t)snprintf(j + n, cap - n,
+				      "%s{\"kind\": \"nat\", \"id\": \"nat-%017x\", %s"
+				      "\"vpc\": \"vpc-0a\", \"subnets\": [\"subnet-0a\"], "
+				      "\"private_ip\": \"10.1.%u.%u\", "
+				      "\"public_ip\": \"198.51.%u.%u\"}",
+				      i ? ", " : "", i,
+				      i % 10 == 3 ? "\"detail\": \"private\", " : "", i / 250u, i % 250u + 1u, 100u + net, host);
+	}
+	snprintf(j + n, cap - n,
+		 "], \"vpcs\": [{\"name\": \"a\", \"id\": \"vpc-0a\", \"cidr\": "
+		 "\"10.1.0.0/16\", \"subnets\": [{\"name\": \"s\", \"id\": \"subnet-0a\", "
+		 "\"cidr\": \"10.1.0.0/16\"}]}]}");
+	return j;
+}
+
+static void test_nat_index_at_scale(void **state)
+{
+	char *json = many_nats_json();
+	struct lab_load_opts o;
+	struct diag_list d;
+	struct lab *lab = NULL;
+	size_t asked = 0, found = 0;
+
+	(void)state;
+	lab_load_opts_init(&o);
+	diag_init(&d);
+	if (lab_load_buffer("nats.json", json, strlen(json), &o, &lab, &d) != 0)
+		for (size_t i = 0; i < d.n; i++)
+			fprintf(stderr, "%s\n", d.items[i].msg);
+	diag_free(&d);
+	free(json);
+	assert_non_null(lab);
+	assert_non_null(lab->addr_index);
+	assert_int_equal(lab->n_gateways, MANY_NATS);
+	check_gateways(lab, &asked, &found);
+	assert_int_equal(asked, 3 * MANY_NATS);
+	assert_int_equal(found, MANY_NATS - MANY_NATS / 10); /* the shared ones answer earlier */
+	lab_free(lab);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_index_answers_as_the_scan),
+	    cmocka_unit_test(test_nat_index_at_scale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

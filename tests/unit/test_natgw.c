@@ -20,6 +20,7 @@
 #include "conntrack.h"
 #include "forward.h"
 #include "labkit.h"
+#include "load.h"
 #include "fwdkit.h"
 #include "natgw.h"
 #include "packet.h"
@@ -126,6 +127,113 @@ static void test_table_full(void **state)
 	assert_int_equal(natgw_create(&none, &t), -EINVAL);
 }
 
+/* A reload's table (natgw_carry): gateways are their id and Elastic IP,
+ * wherever they are in the list. nat-a stays (now third), nat-b keeps its
+ * id with another Elastic IP (another gateway to AWS), nat-c is new. */
+static void test_table_carry(void **state)
+{
+	(void)state;
+	const struct natgw_ident before[] = {{"nat-a", kit_addr("198.51.100.1")},
+					     {"nat-b", kit_addr("198.51.100.2")}};
+	const struct natgw_ident after[] = {{"nat-c", kit_addr("198.51.100.3")},
+					    {"nat-b", kit_addr("198.51.100.9")},
+					    {"nat-a", kit_addr("198.51.100.1")}};
+	struct natgw_opts o = {.n_gateways = 2, .idents = before};
+	struct natgw *old, *t;
+	uint16_t a_tcp, a_udp, b_tcp, p;
+	struct natgw_key k0 = key(0, PROTO_TCP, 40000, 443), k1 = key(0, PROTO_UDP, 40001, 53),
+			 kb = key(1, PROTO_TCP, 40000, 443), got;
+	assert_int_equal(natgw_create(&o, &old), 0);
+	assert_int_equal(natgw_outbound(old, &k0, 1 * S, &a_tcp), 0);
+	assert_int_equal(natgw_outbound(old, &k1, 1 * S, &a_udp), 0);
+	assert_int_equal(natgw_outbound(old, &kb, 1 * S, &b_tcp), 0);
+	o = (struct natgw_opts){.n_gateways = 3, .idents = after};
+	assert_int_equal(natgw_carry(old, &o, &t), 0);
+	assert_int_equal(natgw_count(old), 3); /* left as it was */
+	natgw_destroy(old);
+	assert_int_equal(natgw_count(t), 2);
+	/* nat-a's connections, under its new index, with their ports */
+	assert_int_equal(natgw_inbound(t, 2, PROTO_TCP, &k0.far, 443, a_tcp, 2 * S, &got), 0);
+	assert_int_equal(got.gateway, 2);
+	assert_int_equal(got.inside_port, 40000);
+	assert_int_equal(natgw_inbound(t, 2, PROTO_UDP, &k1.far, 53, a_udp, 2 * S, &got), 0);
+	k0.gateway = 2;
+	assert_int_equal(natgw_outbound(t, &k0, 2 * S, &p), 0);
+	assert_int_equal(p, a_tcp);
+	/* a new connection of nat-a takes no port in use */
+	struct natgw_key k2 = key(2, PROTO_TCP, 40002, 443);
+	assert_int_equal(natgw_outbound(t, &k2, 2 * S, &p), 0);
+	assert_int_not_equal(p, a_tcp);
+	/* nat-b (another Elastic IP) and nat-c know nothing */
+	for (uint32_t g = 0; g < 2; g++)
+		assert_int_equal(natgw_inbound(t, g, PROTO_TCP, &kb.far, 443, b_tcp, 2 * S, &got),
+				 -ENOENT);
+	assert_int_equal(natgw_count(t), 3);
+	/* carried mappings keep their idle time: nat-a's UDP one, last used
+	 * at 2 s, is gone 350 s later */
+	assert_int_equal(natgw_inbound(t, 2, PROTO_UDP, &k1.far, 53, a_udp, 353 * S, &got),
+			 -ENOENT);
+	/* a table without idents carries nothing */
+	struct natgw *bare = table(0, 3), *again;
+	assert_int_equal(natgw_outbound(bare, &k2, 1 * S, &p), 0);
+	assert_int_equal(natgw_carry(bare, &o, &again), 0);
+	assert_int_equal(natgw_count(again), 0);
+	natgw_destroy(bare);
+	natgw_destroy(again);
+	natgw_destroy(t);
+}
+
+/* options.nat_idle_timeout and options.nat_max_mappings (docs/lab-format.md)
+ * make the daemon's table; out of range they are a load error. */
+static struct lab *nat_options_lab(const char *options)
+{
+	char json[1024];
+	struct lab_load_opts o;
+	struct diag_list d;
+	struct lab *lab = NULL;
+	snprintf(json, sizeof(json),
+		 "{\"lab\": \"natopts\", \"options\": {%s}, \"gateways\": [{\"kind\": \"nat\", "
+		 "\"id\": \"nat-0a\", \"vpc\": \"vpc-0a\", \"subnets\": [\"subnet-0a\"], "
+		 "\"private_ip\": \"10.1.0.5\", \"public_ip\": \"198.51.100.7\"}], \"vpcs\": "
+		 "[{\"name\": \"a\", \"id\": \"vpc-0a\", \"cidr\": \"10.1.0.0/16\", \"subnets\": "
+		 "[{\"name\": \"s\", \"id\": \"subnet-0a\", \"cidr\": \"10.1.0.0/24\"}]}]}",
+		 options);
+	lab_load_opts_init(&o);
+	diag_init(&d);
+	if (lab_load_buffer("natopts.json", json, strlen(json), &o, &lab, &d) != 0)
+		lab = NULL;
+	diag_free(&d);
+	return lab;
+}
+
+static void test_lab_options(void **state)
+{
+	(void)state;
+	struct lab *lab = nat_options_lab("\"nat_idle_timeout\": 60, \"nat_max_mappings\": 2");
+	assert_non_null(lab);
+	struct natgw *t;
+	uint16_t p;
+	assert_int_equal(natgw_for_lab(lab, NULL, &t), 0);
+	struct natgw_key k0 = key(0, PROTO_TCP, 40000, 443), k1 = key(0, PROTO_UDP, 40001, 53),
+			 k2 = key(0, PROTO_TCP, 40002, 443);
+	assert_int_equal(natgw_outbound(t, &k0, 1 * S, &p), 0);
+	assert_int_equal(natgw_outbound(t, &k1, 30 * S, &p), 0);
+	assert_int_equal(natgw_outbound(t, &k2, 30 * S, &p), -ENOSPC); /* two at most */
+	/* k0 idle for 60 s: its room is taken */
+	assert_int_equal(natgw_outbound(t, &k2, 61 * S, &p), 0);
+	assert_int_equal(natgw_count(t), 2);
+	natgw_destroy(t);
+	lab_free(lab);
+	/* the defaults: 350 s, 65536 mappings */
+	lab = nat_options_lab("");
+	assert_non_null(lab);
+	assert_int_equal(lab->opts.nat_idle_s, NATGW_IDLE_DEFAULT_S);
+	assert_int_equal(lab->opts.nat_max_mappings, NATGW_DEFAULT_MAX);
+	lab_free(lab);
+	assert_null(nat_options_lab("\"nat_idle_timeout\": 0"));
+	assert_null(nat_options_lab("\"nat_max_mappings\": 5000000"));
+}
+
 /* ------------------------------------------------------------ frames */
 
 static size_t udp_frame(uint8_t *f, uint16_t sport, uint16_t dport)
@@ -175,6 +283,92 @@ static void test_rewrite_port(void **state)
 	assert_int_equal(natgw_rewrite_port(f, len, &p, 1, 5353, false), 0);
 	assert_int_equal(pkt_parse(f, len, &again), 0);
 	assert_int_equal(again.dport, 5353);
+}
+
+/* An ICMP error from 203.0.113.5 to the Elastic IP 198.51.100.7 quoting
+ * the gateway's UDP datagram 198.51.100.7:1024 -> 203.0.113.5:53, whole
+ * (32 bytes) or cut after the 8 bytes RFC 792 promises. */
+static size_t icmp_error_frame(uint8_t *f, uint8_t type, uint8_t code, bool whole)
+{
+	uint8_t quoted[64];
+	struct pkt q;
+	struct ip_addr eip = kit_addr("198.51.100.7");
+	size_t qlen = udp_frame(quoted, 1024, 53) - 14;
+	assert_int_equal(pkt_parse(quoted, qlen + 14, &q), 0);
+	assert_int_equal(pkt_rewrite_ipv4(quoted, qlen + 14, &q, PKT_REWRITE_SRC, &eip, 0), 0);
+	if (!whole)
+		qlen = 28;
+	size_t len = udp_frame(f, 1, 1); /* its Ethernet and IP header */
+	uint8_t *ip = f + 14, *icmp = ip + 20;
+	ip[3] = (uint8_t)(20 + 8 + qlen);
+	ip[9] = PROTO_ICMP;
+	memcpy(ip + 12, (uint8_t[]){203, 0, 113, 5}, 4);
+	memcpy(ip + 16, eip.b, 4);
+	ip[10] = ip[11] = 0;
+	uint16_t c = csum_ip(ip, 20);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	memset(icmp, 0, 8);
+	icmp[0] = type;
+	icmp[1] = code;
+	icmp[6] = type == 3 && code == 4 ? 0x05 : 0; /* next-hop MTU 1400 */
+	icmp[7] = type == 3 && code == 4 ? 0x78 : 0;
+	memcpy(icmp + 8, quoted + 14, qlen);
+	c = csum_fold(csum_add(0, icmp, 8 + qlen));
+	icmp[2] = (uint8_t)(c >> 8);
+	icmp[3] = (uint8_t)c;
+	(void)len;
+	return 14 + 20 + 8 + qlen;
+}
+
+/* The error translated back to app (10.0.2.20:40000): the outer
+ * destination and the quoted source address and port, and every checksum
+ * still right (outer header, ICMP, quoted header, quoted UDP when whole). */
+static void test_rewrite_icmp_error(void **state)
+{
+	(void)state;
+	static const uint8_t kinds[][2] = {{3, 3}, {3, 4}, {11, 0}};
+	struct ip_addr app = kit_addr("10.0.2.20");
+	for (size_t k = 0; k < 3; k++)
+		for (int whole = 0; whole < 2; whole++) {
+			uint8_t f[128];
+			size_t len = icmp_error_frame(f, kinds[k][0], kinds[k][1], whole);
+			struct pkt p, again;
+			assert_int_equal(pkt_parse(f, len, &p), 0);
+			assert_true(p.icmp_error && p.inner.has_ports);
+			assert_int_equal(p.inner.sport, 1024);
+			assert_int_equal(pkt_rewrite_ipv4(f, len, &p, PKT_REWRITE_DST, &app, 0), 0);
+			assert_int_equal(natgw_rewrite_port(f, len, &p, 1, 40000, false), 0);
+			const uint8_t *ip = f + 14, *icmp = ip + 20, *qip = icmp + 8;
+			size_t icmp_len = len - 14 - 20;
+			assert_int_equal(csum_ip(ip, 20), 0);
+			assert_int_equal(csum_fold(csum_add(0, icmp, icmp_len)), 0);
+			assert_int_equal(csum_ip(qip, 20), 0);
+			if (whole)
+				assert_int_equal(
+				    csum_fold(
+					csum_add(csum_pseudo_v4(qip + 12, qip + 16, PROTO_UDP, 12),
+						 qip + 20, 12)),
+				    0);
+			assert_int_equal(pkt_parse(f, len, &again), 0);
+			assert_true(ip_addr_eq(&again.dst, &app));
+			assert_true(ip_addr_eq(&again.inner.src, &app));
+			assert_int_equal(again.inner.sport, 40000);
+			assert_int_equal(again.inner.dport, 53);
+			assert_int_equal(again.icmp_type, kinds[k][0]);
+			/* the quoted destination port (an error the instance sends) */
+			assert_int_equal(natgw_rewrite_port(f, len, &p, 0, 5353, false), 0);
+			assert_int_equal(csum_fold(csum_add(0, icmp, icmp_len)), 0);
+			assert_int_equal(pkt_parse(f, len, &again), 0);
+			assert_int_equal(again.inner.dport, 5353);
+			assert_int_equal(again.inner.sport, 40000);
+			if (whole)
+				assert_int_equal(
+				    csum_fold(
+					csum_add(csum_pseudo_v4(qip + 12, qip + 16, PROTO_UDP, 12),
+						 qip + 20, 12)),
+				    0);
+		}
 }
 
 /* ---------------------------------------------------------- decision */
@@ -237,6 +431,14 @@ static struct natlab natlab(bool deny_1024)
 
 static const struct fwd_port net_port = {FWD_PORT_OUTSIDE, 0};
 
+/* What becomes of p, sent by the outside host at now. */
+static enum fwd_drop from_net(struct natlab *n, struct conntrack *ct, struct natgw *t, uint64_t now,
+			      const struct pkt *p, struct fwd_decision *d)
+{
+	forward_nat_packet(n->lab, ct, t, now, &net_port, p, d);
+	return d->drop;
+}
+
 /* app opens a connection: out from the Elastic IP and a port of the
  * gateway's, tracked on app although its rules would leave it untracked. */
 static uint16_t open_one(struct natlab *n, struct conntrack *ct, struct natgw *t, uint16_t sport,
@@ -265,7 +467,9 @@ static void test_decision_round_trip(void **state)
 	(void)state;
 	struct natlab n = natlab(true);
 	struct conntrack *ct = make_ct(n.lab->n_enis);
-	struct natgw *t = table(0, 1);
+	struct natgw *t;
+	assert_int_equal(natgw_for_lab(n.lab, NULL, &t), 0); /* the daemon's table */
+	assert_non_null(t);
 	struct fwd_decision d;
 	uint16_t first = open_one(&n, ct, t, 40000, 1 * S);
 	uint16_t second = open_one(&n, ct, t, 40001, 1 * S);
@@ -334,8 +538,8 @@ static void test_decision_unsolicited(void **state)
 			   .icmp_id = port};
 	forward_nat_packet(n.lab, ct, t, 1 * S, &net_port, &ping, &d);
 	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
-	/* an ICMP error about the connection: not translated back (a
-	 * deviation, docs/deviations.md) */
+	/* an ICMP error quoting nothing (test_decision_icmp_error: errors
+	 * quoting a connection's packet) */
 	ping.icmp_type = 3;
 	ping.icmp_code = 4;
 	ping.icmp_error = true;
@@ -351,10 +555,180 @@ static void test_decision_unsolicited(void **state)
 	kit_free(n.lab);
 }
 
+/* A private NAT gateway on the data path: natlab's gateway made private
+ * (private IP 10.0.1.5), its subnet routing on-premises 192.168.0.0/16 to
+ * a virtual private gateway, the outside host on-premises. app's packets
+ * leave from 10.0.1.5 and a port of the gateway; the replies to that
+ * address and port come back, nothing else sent to it gets in. */
+static void test_decision_private(void **state)
+{
+	(void)state;
+	struct natlab n = natlab(false);
+	struct gateway *g = &n.lab->gateways[n.nat];
+	g->detail = "private";
+	g->has_public_ip = false;
+	g->has_private_ip = true;
+	g->private_ip = kit_addr("10.0.1.5");
+	kit_route(n.lab, 0, "192.168.0.0/16", "vgw-1"); /* rtb-pub */
+	n.lab->outside[0].addr = kit_addr("192.168.1.10");
+	struct conntrack *ct = make_ct(n.lab->n_enis);
+	struct natgw *t;
+	assert_int_equal(natgw_for_lab(n.lab, NULL, &t), 0);
+	struct fwd_decision d;
+	struct fwd_port app = {FWD_PORT_ENI, n.app};
+	struct pkt syn = tcp_pkt("10.0.2.20", "192.168.1.10", 40000, 443, PKT_TCP_SYN);
+	forward_nat_packet(n.lab, ct, t, 1 * S, &app, &syn, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	struct ip_addr own = kit_addr("10.0.1.5"), inside = kit_addr("10.0.2.20");
+	assert_true(d.nat.out && d.xlate.src);
+	assert_true(ip_addr_eq(&d.xlate.src_addr, &own));
+	forward_nat_commit(ct, t, 1 * S, 0, &syn, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	uint16_t port = d.xlate.sport_val;
+	assert_in_range(port, 1024, 65535);
+	struct pkt back = tcp_pkt("192.168.1.10", "10.0.1.5", 443, port, PKT_TCP_SYN | PKT_TCP_ACK);
+	assert_int_equal(from_net(&n, ct, t, 2 * S, &back, &d), FWD_PASS);
+	assert_int_equal(d.egress.kind, FWD_PORT_ENI);
+	assert_int_equal(d.egress.index, n.app);
+	assert_true(ip_addr_eq(&d.xlate.dst_addr, &inside));
+	assert_int_equal(d.xlate.dport_val, 40000);
+	back.dport = (uint16_t)(port + 1);
+	assert_int_equal(from_net(&n, ct, t, 2 * S, &back, &d), FWD_DROP_NAT_UNSOLICITED);
+	/* on-premises to app's own address: the NAT gateway is no way in */
+	struct pkt direct = tcp_pkt("192.168.1.10", "10.0.2.20", 443, 40000, PKT_TCP_SYN);
+	assert_int_not_equal(from_net(&n, ct, t, 2 * S, &direct, &d), FWD_PASS);
+	natgw_destroy(t);
+	ct_destroy(ct);
+	kit_free(n.lab);
+}
+
+/* app's own ICMP error about a packet the gateway brought in (the far
+ * host's late answer to a closed port): out through that connection's
+ * mapping, from the Elastic IP, the quoted packet's destination the
+ * gateway's port again; about a packet of no mapping it goes nowhere. */
+static void test_decision_icmp_error_out(void **state)
+{
+	(void)state;
+	struct natlab n = natlab(false);
+	struct conntrack *ct = make_ct(n.lab->n_enis);
+	/* mappings idle out after 30 s here, the tracker's half-open
+	 * connection after 60 s */
+	struct natgw_opts o = {.n_gateways = 1, .idle_tcp_ns = 30 * S};
+	struct natgw *t;
+	assert_int_equal(natgw_create(&o, &t), 0);
+	struct fwd_decision d;
+	struct fwd_port app = {FWD_PORT_ENI, n.app};
+	uint16_t port = open_one(&n, ct, t, 40000, 1 * S);
+	struct pkt e = {.kind = PKT_IPV4,
+			.src = kit_addr("10.0.2.20"),
+			.dst = kit_addr("203.0.113.5"),
+			.proto = PROTO_ICMP,
+			.l3_len = 56,
+			.has_icmp = true,
+			.icmp_type = 3,
+			.icmp_code = 3,
+			.icmp_error = true,
+			.inner = {.src = kit_addr("203.0.113.5"),
+				  .dst = kit_addr("10.0.2.20"),
+				  .proto = PROTO_TCP,
+				  .has_ports = true,
+				  .sport = 443,
+				  .dport = 40000}};
+	forward_nat_packet(n.lab, ct, t, 2 * S, &app, &e, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	assert_true(d.related && d.nat.out && d.xlate.src);
+	forward_nat_commit(ct, t, 2 * S, 0, &e, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	struct ip_addr eip = kit_addr("198.51.100.7");
+	assert_true(ip_addr_eq(&d.xlate.src_addr, &eip));
+	assert_true(d.xlate.sport && !d.xlate.dst);
+	assert_int_equal(d.xlate.sport_val, port);
+	assert_int_equal(natgw_count(t), 1); /* no mapping of its own */
+	/* the connection still tracked on app, its mapping gone */
+	forward_nat_packet(n.lab, ct, t, 40 * S, &app, &e, &d);
+	assert_int_equal(d.drop, FWD_PASS);
+	forward_nat_commit(ct, t, 40 * S, 0, &e, &d);
+	assert_int_equal(d.drop, FWD_DROP_NAT_UNSOLICITED);
+	natgw_destroy(t);
+	ct_destroy(ct);
+	kit_free(n.lab);
+}
+
 /* `vpcfw check` agrees: allowed out through the NAT gateway (its flow
  * tracked on app), refused when opened from outside; with the gateway's
  * port 1024 refused by its subnet's NACL check answers for every port the
  * gateway may pick: REJECT. */
+/* An ICMP error about a connection through the gateway, sent to its
+ * Elastic IP (found by the packet it quotes, not by its sender, which may
+ * be a router on the way): translated back to
+ * the instance as its connection's error (tracked on app, admitted by
+ * nothing else in its group), without keeping the mapping alive; an error
+ * quoting no mapping stays unsolicited. */
+static struct pkt error_about(const char *from, uint8_t type, uint8_t code, uint16_t nat_port)
+{
+	return (struct pkt){.kind = PKT_IPV4,
+			    .src = kit_addr(from),
+			    .dst = kit_addr("198.51.100.7"),
+			    .proto = PROTO_ICMP,
+			    .l3_len = 56,
+			    .has_icmp = true,
+			    .icmp_type = type,
+			    .icmp_code = code,
+			    .icmp_error = true,
+			    .inner = {.src = kit_addr("198.51.100.7"),
+				      .dst = kit_addr("203.0.113.5"),
+				      .proto = PROTO_TCP,
+				      .has_ports = true,
+				      .sport = nat_port,
+				      .dport = 443}};
+}
+
+static void test_decision_icmp_error(void **state)
+{
+	(void)state;
+	struct natlab n = natlab(false);
+	struct conntrack *ct = make_ct(n.lab->n_enis);
+	/* TCP mappings idle out after 100 s here (the tracker's half-open
+	 * connection after 60 s) */
+	struct natgw_opts o = {.n_gateways = 1, .idle_tcp_ns = 100 * S};
+	struct natgw *t;
+	assert_int_equal(natgw_create(&o, &t), 0);
+	struct fwd_decision d;
+	struct ip_addr app = kit_addr("10.0.2.20");
+	uint16_t port = open_one(&n, ct, t, 40000, 1 * S);
+	static const uint8_t kinds[][2] = {{3, 4}, {3, 3}, {11, 0}};
+	for (size_t k = 0; k < 3; k++) {
+		struct pkt e = error_about("203.0.113.5", kinds[k][0], kinds[k][1], port);
+		assert_int_equal(from_net(&n, ct, t, 2 * S, &e, &d), FWD_PASS);
+		assert_int_equal(d.egress.kind, FWD_PORT_ENI);
+		assert_int_equal(d.egress.index, n.app);
+		assert_true(d.related);
+		assert_int_equal(d.side[1].ct, FWD_CT_RELATED);
+		assert_true(d.xlate.dst && d.xlate.dport && !d.xlate.src);
+		assert_true(ip_addr_eq(&d.xlate.dst_addr, &app));
+		assert_int_equal(d.xlate.dport_val, 40000);
+		assert_int_equal(d.nat.port, port);
+		forward_nat_commit(ct, t, 2 * S, 0, &e, &d);
+		assert_int_equal(d.drop, FWD_PASS);
+	}
+	/* no mapping for that port, or the quoted packet went elsewhere */
+	struct pkt e = error_about("203.0.113.5", 3, 4, (uint16_t)(port + 1));
+	assert_int_equal(from_net(&n, ct, t, 2 * S, &e, &d), FWD_DROP_NAT_UNSOLICITED);
+	e = error_about("203.0.113.5", 3, 4, port);
+	e.inner.dport = 444;
+	assert_int_equal(from_net(&n, ct, t, 2 * S, &e, &d), FWD_DROP_NAT_UNSOLICITED);
+	e = error_about("203.0.113.5", 3, 4, port);
+	e.inner.src = kit_addr("198.51.100.8"); /* quotes no packet of this gateway */
+	assert_int_equal(from_net(&n, ct, t, 2 * S, &e, &d), FWD_DROP_NAT_UNSOLICITED);
+	/* errors keep no mapping alive: 100 s after the last packet it is gone */
+	e = error_about("203.0.113.5", 3, 4, port);
+	assert_int_equal(from_net(&n, ct, t, 60 * S, &e, &d), FWD_PASS);
+	assert_int_equal(from_net(&n, ct, t, 102 * S, &e, &d), FWD_DROP_NAT_UNSOLICITED);
+	natgw_destroy(t);
+	ct_destroy(ct);
+	kit_free(n.lab);
+}
+
 static void test_decision_check(void **state)
 {
 	(void)state;
@@ -386,10 +760,19 @@ static void test_decision_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_table_ports),		cmocka_unit_test(test_table_idle),
-	    cmocka_unit_test(test_table_full),		cmocka_unit_test(test_rewrite_port),
-	    cmocka_unit_test(test_decision_round_trip), cmocka_unit_test(test_decision_unsolicited),
+	    cmocka_unit_test(test_table_ports),
+	    cmocka_unit_test(test_table_idle),
+	    cmocka_unit_test(test_table_full),
+	    cmocka_unit_test(test_rewrite_port),
+	    cmocka_unit_test(test_decision_round_trip),
+	    cmocka_unit_test(test_decision_unsolicited),
 	    cmocka_unit_test(test_decision_check),
+	    cmocka_unit_test(test_rewrite_icmp_error),
+	    cmocka_unit_test(test_decision_icmp_error),
+	    cmocka_unit_test(test_table_carry),
+	    cmocka_unit_test(test_lab_options),
+	    cmocka_unit_test(test_decision_private),
+	    cmocka_unit_test(test_decision_icmp_error_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -232,20 +232,23 @@ static void test_nat_refusals(void **state)
 	check(n.lab, app, outside_end(), gre, &c);
 	assert_int_equal(c.request.rejected_at, 2);
 	assert_int_equal(c.request.stages[2].reason, REASON_NAT_PROTOCOL);
-	/* NAT64 and private NAT gateways: not modelled, refused */
+	/* NAT64: not modelled, refused */
 	struct flow f6 = kit_flow("2001:db8:1:2::20", "64:ff9b::c000:205", PROTO_TCP, 80);
 	check(n.lab, app, outside_end(), f6, &c);
 	assert_int_equal(c.request.stages[2].reason, REASON_NAT_MISSING);
 	assert_string_equal(pipeline_explain(n.lab, &c.request.stages[2], &f6, why, sizeof(why)),
 			    "rtb-priv: 64:ff9b::/96 -> nat-1: NAT gateway nat-1 is usable for IPv4 "
 			    "only (NAT64 is not modelled): dropped");
+	/* a private NAT gateway goes on to a transit or virtual private
+	 * gateway, never to the internet (test_natgw.c: where it goes) */
 	n.lab->gateways[n.nat].detail = "private";
 	check(n.lab, app, outside_end(), f, &c);
-	assert_int_equal(c.request.stages[2].reason, REASON_NAT_MISSING);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_NO_ROUTE);
 	assert_string_equal(
 	    pipeline_explain(n.lab, &c.request.stages[2], &f, why, sizeof(why)),
-	    "rtb-priv: 0.0.0.0/0 -> nat-1: NAT gateway nat-1 is private (private NAT "
-	    "is not modelled): dropped");
+	    "rtb-priv: 0.0.0.0/0 -> nat-1 (NAT gateway in subnet-pub), but rtb-pub sends "
+	    "0.0.0.0/0 to igw-1, not a transit or virtual private gateway that leads there (a "
+	    "private NAT gateway): dropped");
 	n.lab->gateways[n.nat].detail = "public";
 	/* not available */
 	n.lab->gateways[n.nat].state = "deleted";
@@ -797,17 +800,25 @@ static void test_tgw_zones(void **state)
 	kit_free(lab);
 }
 
-/* On-premises hosts over a VPN attachment of the gateway, both ways; a
- */
+/* tgw_lab's on-premises 172.16.0.0/12 over a VPN attachment of tgw-1,
+ * routed there by tgw-rtb-1 and by rtb-a; the attachment's index. */
+static int32_t tgw_vpn(struct tgw_lab *t)
+{
+	struct lab *lab = t->p.lab;
+	int32_t vpn = kit_tgw_piece(lab, GW_TRANSIT_ATTACH, "tgw-attach-vpn", -1, NULL, NULL);
+	lab->gateways[vpn].detail = "vpn";
+	kit_tgw_route(lab, t->table, "172.16.0.0/12", "tgw-attach-vpn");
+	kit_route(lab, t->p.rt_a, "172.16.0.0/12", "tgw-1");
+	return vpn;
+}
+
+/* On-premises hosts over a VPN attachment of the gateway, both ways. */
 static void test_tgw_vpn(void **state)
 {
 	(void)state;
 	struct tgw_lab t = tgw_lab();
 	struct lab *lab = t.p.lab;
-	int32_t vpn = kit_tgw_piece(lab, GW_TRANSIT_ATTACH, "tgw-attach-vpn", -1, NULL, NULL);
-	lab->gateways[vpn].detail = "vpn";
-	kit_tgw_route(lab, t.table, "172.16.0.0/12", "tgw-attach-vpn");
-	kit_route(lab, t.p.rt_a, "172.16.0.0/12", "tgw-1");
+	tgw_vpn(&t);
 	kit_sg_rule(lab, 0, false, PROTO_TCP, 22, 22, "172.16.0.0/12");
 	struct pipeline_check c;
 	struct flow f = kit_flow("10.1.1.10", "172.16.5.5", PROTO_TCP, 443);
@@ -892,6 +903,70 @@ static void test_tgw_peering(void **state)
 			    "rtb-a: 10.2.0.0/16 -> tgw-1, attachment tgw-attach-a, TGW route "
 			    "table tgw-rtb-1: 10.2.0.0/16 -> tgw-attach-p, a peering attachment "
 			    "whose peer gateway's side is not in the lab: dropped");
+	kit_free(lab);
+}
+
+/* A private NAT gateway (ConnectivityType private): app reaches
+ * on-premises through it and a virtual private gateway, seen from the
+ * gateway's private IP; nothing from there opens a connection through it
+ * (the internet is out of its reach: test_nat_refusals). */
+static void test_private_nat_vgw(void **state)
+{
+	(void)state;
+	struct nat_lab n = nat_lab(true);
+	n.lab->gateways[n.nat].detail = "private";
+	kit_route(n.lab, n.rt_pub, "172.16.0.0/12", "vgw-1");
+	struct pipeline_check c;
+	struct flow f = kit_flow("10.0.2.20", "172.16.5.5", PROTO_TCP, 443);
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_NAT);
+	assert_string_equal(
+	    route_why(n.lab, &c.request.stages[2], &f),
+	    "rtb-priv: 0.0.0.0/0 -> nat-1 (private NAT gateway in subnet-pub), then "
+	    "rtb-pub: 172.16.0.0/12 -> vgw-1; 172.16.5.5 sees the source 10.0.1.50");
+	/* the gateway's subnet NACL is crossed (acl-nat admits 80-443 in) */
+	f.dport = 8080;
+	check(n.lab, eni_end(n.app), outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_true(c.request.stages[c.request.rejected_at].hop);
+	f = kit_flow("172.16.5.5", "10.0.2.20", PROTO_TCP, 443);
+	check(n.lab, outside_end(), eni_end(n.app), f, &c);
+	assert_int_equal(c.verdict, VERDICT_REJECT);
+	assert_int_equal(c.request.stages[2].reason, REASON_ENDPOINT_INBOUND);
+	kit_free(n.lab);
+}
+
+/* The same through a transit gateway: the NAT gateway's subnet sends
+ * on-premises traffic to tgw-1, whose VPN attachment carries it; without
+ * that attachment's route the private NAT gateway leads nowhere. */
+static void test_private_nat_tgw(void **state)
+{
+	(void)state;
+	struct tgw_lab t = tgw_lab();
+	struct lab *lab = t.p.lab;
+	tgw_vpn(&t);
+	int32_t nat = kit_nat(lab, "nat-p", "subnet-a", "10.1.1.50", NULL, "available");
+	lab->gateways[nat].detail = "private";
+	int32_t rt = kit_route_table(lab, "rtb-behind", 0, false);
+	kit_route(lab, rt, "10.1.0.0/16", "local");
+	kit_route(lab, rt, "172.16.0.0/12", "nat-p");
+	int32_t sn = kit_subnet(lab, "subnet-behind", 0, "10.1.2.0/24", NULL, -1, rt);
+	int32_t behind =
+	    kit_eni(lab, "eni-behind", "behind", sn, "10.1.2.10", NULL, NULL, (int32_t[]){0, END});
+	kit_finish(lab);
+	struct pipeline_check c;
+	struct flow f = kit_flow("10.1.2.10", "172.16.5.5", PROTO_TCP, 443);
+	check(lab, eni_end(behind), outside_end(), f, &c);
+	assert_int_equal(c.verdict, VERDICT_ACCEPT);
+	assert_int_equal(c.request.stages[2].reason, REASON_ROUTE_NAT);
+	assert_string_equal(route_why(lab, &c.request.stages[2], &f),
+			    "rtb-behind: 172.16.0.0/12 -> nat-p (private NAT gateway in subnet-a), "
+			    "then rtb-a: 172.16.0.0/12 -> tgw-1; 172.16.5.5 sees the source "
+			    "10.1.1.50");
+	lab->gateways[t.table].n_tgw_routes = 0;
+	check(lab, eni_end(behind), outside_end(), f, &c);
+	assert_int_equal(c.request.stages[2].reason, REASON_NAT_NO_ROUTE);
 	kit_free(lab);
 }
 
@@ -1072,6 +1147,8 @@ int main(void)
 	    cmocka_unit_test(test_tgw_zones),
 	    cmocka_unit_test(test_tgw_vpn),
 	    cmocka_unit_test(test_tgw_peering),
+	    cmocka_unit_test(test_private_nat_vgw),
+	    cmocka_unit_test(test_private_nat_tgw),
 	    cmocka_unit_test(test_diff_tgw_route),
 	    cmocka_unit_test(test_tgw_describe_exports),
 	    cmocka_unit_test(test_lab_format_gateways),
