@@ -67,14 +67,12 @@ static int router_setup_in(void *arg, char *err, size_t errlen)
 	sysctl_write("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 	ret = sysctl_write("/proc/sys/net/ipv4/ip_forward", "0");
 	if (ret) {
-		topo_set_err(err, errlen, "router namespace: ip_forward: %s",
-			     strerror(-ret));
+		topo_set_err(err, errlen, "router namespace: ip_forward: %s", strerror(-ret));
 		return ret;
 	}
 	ret = nl_open(&pv->router_nl);
 	if (ret) {
-		topo_set_err(err, errlen, "router namespace: rtnetlink: %s",
-			     strerror(-ret));
+		topo_set_err(err, errlen, "router namespace: rtnetlink: %s", strerror(-ret));
 		return ret;
 	}
 	pv->router_ethtool_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

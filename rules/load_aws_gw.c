@@ -216,7 +216,8 @@ void aws_elb(struct loader *l, const json_t *o, const char *path)
  * it, with *sub_path its JSON path. */
 static const json_t *svc_network(struct loader *l, const json_t *o, const char *path,
 				 const char *key, const char *vpc_key, const char *subnets_key,
-				 const char *subnet_member, struct service *s, const char **sub_path)
+				 const char *subnet_member, struct service *s,
+				 const char **sub_path)
 {
 	const json_t *net = j_object(l, o, key, path, false);
 	if (!net)
@@ -255,7 +256,8 @@ void aws_search_domain(struct loader *l, const json_t *o, const char *path)
 	const char *vp;
 	if (!svc_begin(l, o, path, "opensearch", "DomainName", &s))
 		return;
-	const json_t *vo = svc_network(l, o, path, "VPCOptions", "VPCId", "SubnetIds", NULL, &s, &vp);
+	const json_t *vo =
+	    svc_network(l, o, path, "VPCOptions", "VPCId", "SubnetIds", NULL, &s, &vp);
 	if (vo)
 		id_list(l, vo, "SecurityGroupIds", NULL, vp, &s.group_ids, &s.n_group_ids);
 	push_service(l, &s);
