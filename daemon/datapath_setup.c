@@ -42,29 +42,22 @@ void datapath_opts_init(struct datapath_opts *o)
 
 /* ------------------------------------------------------------ creation */
 
-struct dp_open_ctx {
-	struct datapath *dp;
-	char *err;
-	size_t errlen;
-};
-
 /* Runs inside the router namespace: the sockets stay there. With offloads
  * kept the ports carry 64 KiB GSO frames, read and sent whole with their
  * virtio-net header (PERF.md item 3). The ring reads every interface of
  * the namespace, so ports added by a reload need nothing opened. */
-static int dp_open_ring(void *arg)
+static int dp_open_ring(void *arg, char *err, size_t errlen)
 {
-	struct dp_open_ctx *c = arg;
-	struct datapath *dp = c->dp;
+	struct datapath *dp = arg;
 	struct port_opts po = {.mtu = dp->topo->mtu,
 			       .ring_bytes = dp->opts.pcap_buffer,
 			       .vnet = dp->topo->offloads_kept};
-	int rc = port_open(&po, &dp->ring, c->err, c->errlen);
+	int rc = port_open(&po, &dp->ring, err, errlen);
 
 	if (rc < 0)
 		return rc;
 	return port_tx_open(dp->opts.batch, dp->topo->mtu + 18, dp->topo->offloads_kept, &dp->tx,
-			    c->err, c->errlen);
+			    err, errlen);
 }
 
 /*
@@ -290,7 +283,6 @@ int datapath_create(const struct lab *lab, const struct topology *topo,
 		    const struct datapath_opts *o, struct datapath **out, char *err, size_t errlen)
 {
 	struct datapath *dp;
-	struct dp_open_ctx ctx;
 	int rc;
 
 	*out = NULL;
@@ -308,7 +300,6 @@ int datapath_create(const struct lab *lab, const struct topology *topo,
 	dp->flowlog_dirfd = dp->pcap_dirfd = -1;
 	if (dp->opts.batch == 0)
 		dp->opts.batch = 64;
-	ctx = (struct dp_open_ctx){dp, err, errlen};
 	rc = dp_map_ports(dp, err, errlen);
 	if (rc == 0)
 		rc = dp_open_conntrack(dp, err, errlen);
@@ -317,7 +308,7 @@ int datapath_create(const struct lab *lab, const struct topology *topo,
 	if (rc == 0)
 		rc = dp_open_dumps(dp, err, errlen);
 	if (rc == 0)
-		rc = topology_run_in_router(topo, dp_open_ring, &ctx);
+		rc = topology_run_in_router(topo, dp_open_ring, dp, err, errlen);
 	if (rc == 0) {
 		struct dp_port_index ix;
 

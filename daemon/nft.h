@@ -1,10 +1,11 @@
 /*
  * The nftables state vpcfwd installs in the router namespace, through
  * libnftnl: one netdev-family table per lab with one ingress chain per
- * router port whose only rule counts and drops every frame. libpcap sees a
- * frame before netdev ingress, so the daemon still captures everything while
- * the router namespace's own kernel never routes, answers ARP/ND or
- * otherwise touches lab traffic. Each change is one batch
+ * router port whose only rule counts and drops every frame. The data path's
+ * AF_PACKET ring (one TPACKET_V2 ring per router namespace, port.h) is a
+ * packet tap, which sees a frame before netdev ingress, so the daemon still
+ * captures everything while the router namespace's own kernel never routes,
+ * answers ARP/ND or otherwise touches lab traffic. Each change is one batch
  * (NFNL_MSG_BATCH_BEGIN/END) and every message's ack is checked. The socket
  * acts on the namespace current when nft_lab_create/nft_table_delete runs.
  * Not for filtering policy: vpcfw's rules are evaluated in user space.

@@ -4,7 +4,8 @@
  *   - one router namespace "vpcfw-router-<lab>" owned by the daemon, where
  *     every port lives, with IPv6 disabled, no addresses, no routes, and an
  *     nftables netdev table whose ingress chains drop every frame (nft.h):
- *     the daemon's pcap handles see each frame first, the kernel never acts;
+ *     the daemon's AF_PACKET ring (one TPACKET_V2 ring for the whole
+ *     namespace, port.h) sees each frame first, the kernel never acts;
  *   - per ENI a namespace "vpcfw-<label>" (label: the Name tag when it is
  *     [a-z0-9-], at most 15 characters and unique in the lab, else the ENI
  *     id) whose eth0 carries the ENI's private IPv4 and IPv6 addresses with
@@ -136,10 +137,15 @@ size_t topology_end_processes(struct topology *t);
 int topology_update(struct topology *t, const struct lab *old, const struct lab *next, char *err,
 		    size_t errlen);
 
-/* Runs fn(arg) inside the router namespace on the calling thread and
- * returns its result (or -errno when the namespace cannot be entered).
- * Sockets and pcap handles opened by fn stay in the router namespace. */
-int topology_run_in_router(const struct topology *t, int (*fn)(void *arg), void *arg);
+/* What runs inside the router namespace: 0 or -errno, saying why in err. */
+typedef int topology_router_fn(void *arg, char *err, size_t errlen);
+
+/* Runs fn(arg, err, errlen) inside the router namespace on the calling
+ * thread and returns its result, or -errno with err saying so when the
+ * namespace cannot be entered. Sockets fn opens (the ports' packet ring,
+ * netlink, nftables) stay in the router namespace. */
+int topology_run_in_router(const struct topology *t, topology_router_fn *fn, void *arg, char *err,
+			   size_t errlen);
 
 /* Detaches a port from the kernel's ingress drop (the nft chain) or puts it
  * back. For tests and diagnostics; the daemon never needs it. */

@@ -55,16 +55,10 @@ static bool stop_requested(const struct topology *t, char *err, size_t errlen)
 
 /* --- the router namespace ---------------------------------------------- */
 
-struct router_setup {
-	struct topology *t;
-	char *err;
-	size_t errlen;
-};
-
-static int router_setup_in(void *arg)
+static int router_setup_in(void *arg, char *err, size_t errlen)
 {
-	struct router_setup *rs = arg;
-	struct topology_private *pv = rs->t->priv;
+	struct topology *t = arg;
+	struct topology_private *pv = t->priv;
 	int ret;
 
 	/* New ports inherit "default": no link-local address, no DAD, MLD or
@@ -73,29 +67,26 @@ static int router_setup_in(void *arg)
 	sysctl_write("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 	ret = sysctl_write("/proc/sys/net/ipv4/ip_forward", "0");
 	if (ret) {
-		topo_set_err(rs->err, rs->errlen, "router namespace: ip_forward: %s",
-			     strerror(-ret));
+		topo_set_err(err, errlen, "router namespace: ip_forward: %s", strerror(-ret));
 		return ret;
 	}
 	ret = nl_open(&pv->router_nl);
 	if (ret) {
-		topo_set_err(rs->err, rs->errlen, "router namespace: rtnetlink: %s",
-			     strerror(-ret));
+		topo_set_err(err, errlen, "router namespace: rtnetlink: %s", strerror(-ret));
 		return ret;
 	}
 	pv->router_ethtool_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (pv->router_ethtool_fd < 0) {
 		ret = -errno;
-		topo_set_err(rs->err, rs->errlen, "router namespace: socket: %s", strerror(-ret));
+		topo_set_err(err, errlen, "router namespace: socket: %s", strerror(-ret));
 		return ret;
 	}
-	return nft_lab_create(rs->t->lab, &pv->nft, rs->err, rs->errlen);
+	return nft_lab_create(t->lab, &pv->nft, err, errlen);
 }
 
 int topo_router_create(struct topology *t, char *err, size_t errlen)
 {
 	struct topology_private *pv = t->priv;
-	struct router_setup rs = {t, err, errlen};
 	int ret;
 
 	ret = topo_state_add_router(pv->state_fd, t->router_ns);
@@ -113,11 +104,7 @@ int topo_router_create(struct topology *t, char *err, size_t errlen)
 		topo_set_err(err, errlen, "opening namespace %s: %s", t->router_ns, strerror(-ret));
 		return ret;
 	}
-	ret = netns_run(t->router_nsfd, router_setup_in, &rs);
-	if (ret && !err[0])
-		topo_set_err(err, errlen, "entering namespace %s: %s", t->router_ns,
-			     strerror(-ret));
-	return ret;
+	return topology_run_in_router(t, router_setup_in, t, err, errlen);
 }
 
 /* --- a chunk of ports ------------------------------------------------------ */

@@ -23,7 +23,9 @@ static void push_gateway(struct loader *l, const struct gateway *g)
 }
 
 /* A gateway of kind from o: false (nothing to add) without its id key.
- * Every kind carries its Name tag. */
+ * Every kind carries its Name tag; the fields most kinds share, VpcId and
+ * State, are read where o has them (an internet gateway keeps them per
+ * attachment, a peering connection per side and in Status). */
 static bool gw_begin(struct loader *l, const json_t *o, const char *path, enum gateway_kind kind,
 		     const char *id_key, struct gateway *g)
 {
@@ -31,6 +33,7 @@ static bool gw_begin(struct loader *l, const json_t *o, const char *path, enum g
 	if (!j_str(l, o, id_key, path, true, &g->id))
 		return false;
 	g->name = j_name_tag(l, o, path);
+	J_STRS(l, o, path, J_OPT("VpcId", &g->vpc_id), J_OPT("State", &g->state));
 	return true;
 }
 
@@ -82,8 +85,7 @@ void aws_nat(struct loader *l, const json_t *o, const char *path)
 	struct gateway g;
 	if (!gw_begin(l, o, path, GW_NAT, "NatGatewayId", &g))
 		return;
-	J_STRS(l, o, path, J_OPT("VpcId", &g.vpc_id), J_OPT("State", &g.state),
-	       J_OPT("ConnectivityType", &g.detail));
+	j_str(l, o, "ConnectivityType", path, false, &g.detail);
 	g.subnet_ids = arena_calloc(l->a, 1, sizeof(char *));
 	if (g.subnet_ids && j_str(l, o, "SubnetId", path, false, &g.subnet_ids[0]))
 		g.n_subnet_ids = 1;
@@ -113,8 +115,7 @@ void aws_endpoint(struct loader *l, const json_t *o, const char *path)
 	if (!gw_begin(l, o, path, GW_ENDPOINT, "VpcEndpointId", &g))
 		return;
 	const char *type = "Gateway", *service = "?";
-	J_STRS(l, o, path, J_OPT("VpcId", &g.vpc_id), J_OPT("State", &g.state),
-	       J_OPT("VpcEndpointType", &type), J_OPT("ServiceName", &service));
+	J_STRS(l, o, path, J_OPT("VpcEndpointType", &type), J_OPT("ServiceName", &service));
 	g.detail = arena_printf(l->a, "%s %s", type, service);
 	id_list(l, o, "SubnetIds", NULL, path, &g.subnet_ids, &g.n_subnet_ids);
 	id_list(l, o, "NetworkInterfaceIds", NULL, path, &g.eni_ids, &g.n_eni_ids);
@@ -142,10 +143,8 @@ void aws_peering(struct loader *l, const json_t *o, const char *path)
 void aws_transit(struct loader *l, const json_t *o, const char *path)
 {
 	struct gateway g;
-	if (!gw_begin(l, o, path, GW_TRANSIT, "TransitGatewayId", &g))
-		return;
-	j_str(l, o, "State", path, false, &g.state);
-	push_gateway(l, &g);
+	if (gw_begin(l, o, path, GW_TRANSIT, "TransitGatewayId", &g))
+		push_gateway(l, &g);
 }
 
 void aws_transit_attach(struct loader *l, const json_t *o, const char *path)
@@ -153,8 +152,7 @@ void aws_transit_attach(struct loader *l, const json_t *o, const char *path)
 	struct gateway g;
 	if (!gw_begin(l, o, path, GW_TRANSIT_ATTACH, "TransitGatewayAttachmentId", &g))
 		return;
-	J_STRS(l, o, path, J_OPT("TransitGatewayId", &g.transit_id), J_OPT("VpcId", &g.vpc_id),
-	       J_OPT("State", &g.state));
+	j_str(l, o, "TransitGatewayId", path, false, &g.transit_id);
 	id_list(l, o, "SubnetIds", NULL, path, &g.subnet_ids, &g.n_subnet_ids);
 	push_gateway(l, &g);
 }
@@ -213,19 +211,32 @@ void aws_elb(struct loader *l, const json_t *o, const char *path)
 	push_service(l, &s);
 }
 
+/* The VPC and subnets a service keeps in a sub-object of o (RDS's
+ * DBSubnetGroup, OpenSearch's VPCOptions): that object, or NULL without
+ * it, with *sub_path its JSON path. */
+static const json_t *svc_network(struct loader *l, const json_t *o, const char *path,
+				 const char *key, const char *vpc_key, const char *subnets_key,
+				 const char *subnet_member, struct service *s,
+				 const char **sub_path)
+{
+	const json_t *net = j_object(l, o, key, path, false);
+	if (!net)
+		return NULL;
+	*sub_path = jp_key(l, path, key);
+	j_str(l, net, vpc_key, *sub_path, false, &s->vpc_id);
+	id_list(l, net, subnets_key, subnet_member, *sub_path, &s->subnet_ids, &s->n_subnet_ids);
+	return net;
+}
+
 void aws_db_instance(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
+	const char *sp;
 	if (!svc_begin(l, o, path, "rds", "DBInstanceIdentifier", &s))
 		return;
 	id_list(l, o, "VpcSecurityGroups", "VpcSecurityGroupId", path, &s.group_ids,
 		&s.n_group_ids);
-	const json_t *sg = j_object(l, o, "DBSubnetGroup", path, false);
-	if (sg) {
-		const char *sp = jp_key(l, path, "DBSubnetGroup");
-		j_str(l, sg, "VpcId", sp, false, &s.vpc_id);
-		id_list(l, sg, "Subnets", "SubnetIdentifier", sp, &s.subnet_ids, &s.n_subnet_ids);
-	}
+	svc_network(l, o, path, "DBSubnetGroup", "VpcId", "Subnets", "SubnetIdentifier", &s, &sp);
 	push_service(l, &s);
 }
 
@@ -238,18 +249,17 @@ void aws_cache_cluster(struct loader *l, const json_t *o, const char *path)
 	push_service(l, &s);
 }
 
+/* OpenSearch keeps its security groups beside its subnets. */
 void aws_search_domain(struct loader *l, const json_t *o, const char *path)
 {
 	struct service s;
+	const char *vp;
 	if (!svc_begin(l, o, path, "opensearch", "DomainName", &s))
 		return;
-	const json_t *vo = j_object(l, o, "VPCOptions", path, false);
-	if (vo) {
-		const char *vp = jp_key(l, path, "VPCOptions");
-		j_str(l, vo, "VPCId", vp, false, &s.vpc_id);
-		id_list(l, vo, "SubnetIds", NULL, vp, &s.subnet_ids, &s.n_subnet_ids);
+	const json_t *vo =
+	    svc_network(l, o, path, "VPCOptions", "VPCId", "SubnetIds", NULL, &s, &vp);
+	if (vo)
 		id_list(l, vo, "SecurityGroupIds", NULL, vp, &s.group_ids, &s.n_group_ids);
-	}
 	push_service(l, &s);
 }
 

@@ -9,13 +9,15 @@
  * (NACL id and rule number, group and rule, reason): the same record feeds
  * `vpcfw check`, the daemon's counters and flow logs (pf's habit).
  *
- * Two callers:
- *  - the data path, per packet: pipeline_evaluate() with flags saying
- *    which ENIs already track the connection (their SG stages pass as
- *    "tracked"; NACL stages always run), or the stage functions one by one;
+ * Callers:
+ *  - rules/forward*.c (forward_decide(), the one forwarding decision that
+ *    the data path and `vpcfw check` share): pipeline_evaluate() with
+ *    flags saying which ENIs already track the connection (their SG stages
+ *    pass as "tracked"; NACL stages always run), or the stage functions one
+ *    by one; the data path calls forward_packet(), never these directly;
  *  - `vpcfw check` / `vpcfw test`: pipeline_check() evaluates a request
- *    and its response (DESIGN.md contract 4), including the response over
- *    the client's whole ephemeral port range.
+ *    and its response through forward_decide() (DESIGN.md contract 4),
+ *    including the response over the client's whole ephemeral port range.
  *
  * Not for: connection tracking state (rules/conntrack), parsing packets,
  * printing (the caller formats with pipeline_explain()).

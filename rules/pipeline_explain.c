@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "enum_name.h"
 #include "model_index.h"
 #include "nacl.h"
 #include "nlb.h"
@@ -18,32 +19,24 @@
 
 const char *pipeline_stage_name(enum pipeline_stage s)
 {
-	switch (s) {
-	case STAGE_SG_EGRESS:
-		return "sg-egress";
-	case STAGE_NACL_EGRESS:
-		return "nacl-egress";
-	case STAGE_ROUTE:
-		return "route";
-	case STAGE_NACL_INGRESS:
-		return "nacl-ingress";
-	case STAGE_SG_INGRESS:
-		return "sg-ingress";
-	default:
-		return "?";
-	}
+	static const char *const names[] = {
+	    [STAGE_SG_EGRESS] = "sg-egress",
+	    [STAGE_NACL_EGRESS] = "nacl-egress",
+	    [STAGE_ROUTE] = "route",
+	    [STAGE_NACL_INGRESS] = "nacl-ingress",
+	    [STAGE_SG_INGRESS] = "sg-ingress",
+	};
+	return ENUM_NAME(names, s, "?");
 }
 
 const char *pipeline_verdict_name(enum pipeline_verdict v)
 {
-	switch (v) {
-	case VERDICT_ACCEPT:
-		return "ACCEPT";
-	case VERDICT_REJECT:
-		return "REJECT";
-	default:
-		return "SKIPPED";
-	}
+	static const char *const names[] = {
+	    [VERDICT_ACCEPT] = "ACCEPT",
+	    [VERDICT_REJECT] = "REJECT",
+	    [VERDICT_SKIPPED] = "SKIPPED",
+	};
+	return ENUM_NAME(names, v, "SKIPPED");
 }
 
 const char *pipeline_reason_name(enum pipeline_reason r)
@@ -84,33 +77,22 @@ const char *pipeline_reason_name(enum pipeline_reason r)
 	    [REASON_NLB_NO_TARGET] = "load-balancer-no-target",
 	    [REASON_NLB_NO_GROUP] = "load-balancer-no-group",
 	};
-	if ((size_t)r < sizeof(names) / sizeof(names[0]) && names[r])
-		return names[r];
-	return "?";
+	return ENUM_NAME(names, r, "?");
 }
 
 static const char *service_name(enum vpc_service s)
 {
-	switch (s) {
-	case SERVICE_DNS:
-		return "Amazon DNS server";
-	case SERVICE_METADATA:
-		return "instance metadata service";
-	case SERVICE_TIME_SYNC:
-		return "Amazon Time Sync Service";
-	case SERVICE_DHCP:
-		return "DHCP (broadcast)";
-	case SERVICE_ROUTER:
-		return "VPC router (DHCP)";
-	case SERVICE_ECS_METADATA:
-		return "ECS task metadata endpoint";
-	case SERVICE_LICENSE:
-		return "Windows license activation";
-	case SERVICE_LINK_LOCAL:
-		return "link-local address";
-	default:
-		return "AWS service";
-	}
+	static const char *const names[] = {
+	    [SERVICE_DNS] = "Amazon DNS server",
+	    [SERVICE_METADATA] = "instance metadata service",
+	    [SERVICE_TIME_SYNC] = "Amazon Time Sync Service",
+	    [SERVICE_DHCP] = "DHCP (broadcast)",
+	    [SERVICE_ROUTER] = "VPC router (DHCP)",
+	    [SERVICE_ECS_METADATA] = "ECS task metadata endpoint",
+	    [SERVICE_LICENSE] = "Windows license activation",
+	    [SERVICE_LINK_LOCAL] = "link-local address",
+	};
+	return ENUM_NAME(names, s, "AWS service");
 }
 
 static const struct nacl_entry *find_entry(const struct nacl *acl, bool egress, uint32_t number)

@@ -51,9 +51,11 @@ static void diff_usage(FILE *out)
 		"usage: vpcfw diff OLD NEW [--json] [--ephemeral LO-HI] [--sarif FILE]\n\n"
 		"Lists every (source, destination, protocol, ports) whose verdict differs\n"
 		"between two labs: '+' opened in NEW, '-' closed, with the rule responsible\n"
-		"(NEW's for an open, OLD's for a close). Endpoints: every ENI and one address\n"
-		"for each outside CIDR named by a rule. Responses must pass for every port of\n"
-		"the client's ephemeral range (default 32768-60999).\n"
+		"(NEW's for an open, OLD's for a close). Endpoints: every ENI, one address\n"
+		"for each outside CIDR named by a rule or a route, and each ENI's public IPv4\n"
+		"address as a destination of the other ENIs (\"<ENI> (public IP)\": the hairpin\n"
+		"through the internet gateway). Responses must pass for every port of the\n"
+		"client's ephemeral range (default 32768-60999).\n"
 		"Exit status: 0 no change, 1 some change, 2 error.\n");
 }
 

@@ -216,15 +216,19 @@ static bool mounts_mention_tag(void)
 	return found;
 }
 
-static int read_in_receives(void *arg)
+static int read_in_receives(void *arg, char *err, size_t errlen)
 {
 	unsigned long long *out = arg;
 	char line[1024], hdr[1024] = "";
 	FILE *f = fopen("/proc/thread-self/net/snmp", "re");
 
 	*out = 0;
-	if (!f)
-		return -errno;
+	if (!f) {
+		int e = errno;
+
+		snprintf(err, errlen, "/proc/thread-self/net/snmp: %s", strerror(e));
+		return -e;
+	}
 	/* "Ip: Forwarding DefaultTTL InReceives ..." then the values. */
 	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "Ip: ", 4))
@@ -250,8 +254,9 @@ static int read_in_receives(void *arg)
 static unsigned long long router_in_receives(struct topology *t)
 {
 	unsigned long long n = 0;
+	char err[256];
 
-	topology_run_in_router(t, read_in_receives, &n);
+	topology_run_in_router(t, read_in_receives, &n, err, sizeof(err));
 	return n;
 }
 
