@@ -25,6 +25,10 @@ struct port_opts {
 	 * segmentation offloads on, 64 KiB GSO frames arrive whole with their
 	 * virtio-net header and one rule evaluation covers ~40 segments. */
 	bool vnet;
+	/* Joins PACKET_FANOUT group fanout_id (hash mode: the kernel's
+	 * symmetric flow hash) when fanout is set: one ring per worker. */
+	bool fanout;
+	uint16_t fanout_id;
 };
 
 /* A capture ring. (Named "port" for the data path's struct dp_port, whose

@@ -60,7 +60,7 @@ struct options {
 	const char *name;
 	const char *flowlog_path;
 	const char *flowlog_format;
-	uint32_t flowlog_interval;
+	uint32_t flowlog_interval, workers, busy_poll_us; /* workers 0: every CPU we may use */
 	const char *pcap_dir;
 	bool offloads;
 	bool check_only;
@@ -75,7 +75,7 @@ static void usage(FILE *out)
 	    "usage: vpcfwd [--lab PATH] [--name LABNAME] [--flow-log PATH]\n"
 	    "              [--flow-log-format FMT] [--flow-log-interval SECONDS]\n"
 	    "              [--pcap-dir DIR] [--offloads on|off] [--control-group GROUP]\n"
-	    "              [-n] [-v|-q]\n"
+	    "              [--workers N] [--busy-poll USEC] [-n] [-v|-q]\n"
 	    "\n"
 	    "Builds the lab as network namespaces and filters its real traffic as AWS\n"
 	    "security groups and network ACLs would. Runs in the foreground, logs on\n"
@@ -91,6 +91,8 @@ static void usage(FILE *out)
 	    "  --pcap-dir DIR            save rejected frames as DIR/<eni-id>.pcap\n"
 	    "  --offloads on|off         keep checksum/segmentation offloads (default off)\n"
 	    "  --control-group GROUP     let GROUP use the control socket (default: root only)\n"
+	    "  --workers N               packet threads (default: the CPUs vpcfwd may use)\n"
+	    "  --busy-poll USEC          polling after a frame before sleeping (default 50)\n"
 	    "  -n, --check               load and validate the lab, then exit (0 ok, 2 error)\n"
 	    "  -v, --verbose             debug messages\n"
 	    "  -q, --quiet               warnings and errors only\n");
@@ -116,7 +118,9 @@ enum {
 	OPT_PCAPDIR,
 	OPT_OFFLOADS,
 	OPT_NAME,
-	OPT_CONTROL_GROUP
+	OPT_CONTROL_GROUP,
+	OPT_WORKERS,
+	OPT_BUSY_POLL
 };
 
 /* The field of o an option that only keeps its argument points at, by
@@ -153,6 +157,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"pcap-dir", required_argument, NULL, OPT_PCAPDIR},
 	    {"offloads", required_argument, NULL, OPT_OFFLOADS},
 	    {"control-group", required_argument, NULL, OPT_CONTROL_GROUP},
+	    {"workers", required_argument, NULL, OPT_WORKERS},
+	    {"busy-poll", required_argument, NULL, OPT_BUSY_POLL},
 	    {"check", no_argument, NULL, 'n'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -161,9 +167,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	};
 	int c;
 
-	memset(o, 0, sizeof(*o));
-	o->flowlog_interval = 60;
-	o->level = LOG_LVL_INFO;
+	*o = (struct options){.flowlog_interval = 60, .busy_poll_us = 50, .level = LOG_LVL_INFO};
 	while ((c = getopt_long(argc, argv, "l:nvqh", longopts, NULL)) != -1) {
 		const char **field = string_option(o, c);
 
@@ -177,6 +181,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 				log_err("--flow-log-interval: '%s' is not a number of seconds "
 					"from 1 to 86400",
 					optarg);
+				return -1;
+			}
+			break;
+		case OPT_WORKERS:
+		case OPT_BUSY_POLL:
+			if (parse_uint(optarg, c == OPT_WORKERS, c == OPT_WORKERS ? 256 : 1000000,
+				       c == OPT_WORKERS ? &o->workers : &o->busy_poll_us) < 0) {
+				log_err("--workers 1-256, --busy-poll 0-1000000: got '%s'", optarg);
 				return -1;
 			}
 			break;
@@ -460,6 +472,8 @@ static int start(struct daemon *d)
 	dpo.flowlog_interval = d->opts.flowlog_interval;
 	dpo.pcap_dir = d->opts.pcap_dir;
 	dpo.file_gid = d->file_gid;
+	dpo.workers = d->opts.workers ? d->opts.workers : datapath_default_workers();
+	dpo.busy_poll_us = d->opts.busy_poll_us;
 	r = datapath_create(d->lab, d->topo, &dpo, &d->dp, err, sizeof(err));
 	if (r < 0) {
 		log_err("cannot start the data path: %s", err);
@@ -542,6 +556,7 @@ static int reload_apply(struct daemon *d, struct lab *next, char *err, size_t er
 	bool topo = datapath_topology_differs(d->dp, next);
 	int r = 0;
 
+	datapath_pause(d->dp); /* the workers wait out the commit, topology included */
 	if (topo) {
 		r = topology_update(d->topo, d->lab, next, err, errlen);
 		if (r == 0)
@@ -556,6 +571,7 @@ static int reload_apply(struct daemon *d, struct lab *next, char *err, size_t er
 	/* A failed or undone update may have rebuilt a changed ENI's port. */
 	if (r < 0 && topo && datapath_reattach(d->dp, err2, sizeof(err2)) < 0)
 		log_err("re-attaching the ports after a refused reload: %s", err2);
+	datapath_resume(d->dp);
 	if (topo && loop_ports_changed(d->loop) < 0)
 		log_err("watching the ports after a reload: %s", strerror(ENOMEM));
 	return r;
