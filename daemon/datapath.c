@@ -262,10 +262,7 @@ static void dp_flowlog(struct dp_worker *w, const struct fwd_decision *d, int si
 	fp.tcp_flags = p->proto == PROTO_TCP ? p->tcp_flags : 0;
 	fp.bytes = p->l3_len;
 	fp.segments = dp_segments(w, p);
-	/* One aggregation table for all workers: records stay exact. */
-	pthread_mutex_lock(&dp->out_lock);
 	flowlog_add(dp->fl, &fp, (uint64_t)w->now_s);
-	pthread_mutex_unlock(&dp->out_lock);
 }
 
 /* A rejection counts on the ENI whose stage rejected it and is logged
@@ -282,7 +279,6 @@ static void dp_account_reject(struct dp_worker *w, const struct fwd_decision *d,
 	enum pipeline_stage s = d->res.stages[d->res.rejected_at].stage;
 	int side = s == STAGE_SG_EGRESS || s == STAGE_NACL_EGRESS ? 0 : 1;
 	int32_t eni = d->side[side].eni;
-
 	struct datapath *dp = w->dp;
 
 	if (side == 1)
@@ -293,11 +289,8 @@ static void dp_account_reject(struct dp_worker *w, const struct fwd_decision *d,
 		return;
 	dp_count(&w->es[eni].rejected_pkts[stage[s]], 1);
 	dp_count(&w->es[eni].rejected_bytes[stage[s]], p->l3_len);
-	if (dp->enis[eni].dump) {
-		pthread_mutex_lock(&dp->out_lock);
+	if (dp->enis[eni].dump)
 		pcap_dump((u_char *)dp->enis[eni].dump, h, frame);
-		pthread_mutex_unlock(&dp->out_lock);
-	}
 }
 
 /* What each ENI's conntrack zone did with the packet (sides before n). */
@@ -369,6 +362,34 @@ static enum dp_drop dp_drop_of(enum fwd_drop why)
 	}
 }
 
+/* What rules/forward decided, counted. The flow-log table and the ENIs'
+ * reject dumps are every worker's (records stay exact): their lock is
+ * taken once per frame, and only when they exist. */
+static void dp_account_decision(struct dp_worker *w, const struct fwd_decision *d,
+				const struct pkt *p, const struct pcap_pkthdr *h,
+				const uint8_t *frame)
+{
+	struct datapath *dp = w->dp;
+	bool out = dp->fl || dp->dead;
+
+	if (d->drop == FWD_DROP_CT_ALLOWANCE || d->drop == FWD_DROP_CT_POOL) {
+		dp_account_ct_full(w, d);
+		return;
+	}
+	if (d->drop != FWD_PASS && d->drop != FWD_DROP_REJECTED) {
+		dp_count(&w->st.drops[dp_drop_of(d->drop)], 1);
+		return;
+	}
+	if (out)
+		pthread_mutex_lock(&dp->out_lock);
+	if (d->drop == FWD_PASS)
+		dp_account_accept(w, d, p);
+	else
+		dp_account_reject(w, d, p, h, frame);
+	if (out)
+		pthread_mutex_unlock(&dp->out_lock);
+}
+
 /* What became of one frame. */
 struct dp_outcome {
 	int drop;		      /* enum dp_drop before or beside the decision; -1 */
@@ -399,14 +420,8 @@ static void dp_account(struct dp_worker *w, const struct dp_outcome *o, const st
 			    (d->side[1].eni < 0 || d->side[1].conn);
 		dp_count(fast ? &st->fast_path_pkts : &st->slow_path_pkts, 1);
 	}
-	if (d && d->drop == FWD_PASS)
-		dp_account_accept(w, d, p);
-	else if (d && d->drop == FWD_DROP_REJECTED)
-		dp_account_reject(w, d, p, h, frame);
-	else if (d && (d->drop == FWD_DROP_CT_ALLOWANCE || d->drop == FWD_DROP_CT_POOL))
-		dp_account_ct_full(w, d);
-	else if (d)
-		dp_count(&st->drops[dp_drop_of(d->drop)], 1);
+	if (d)
+		dp_account_decision(w, d, p, h, frame);
 	if (o->drop >= 0)
 		dp_count(&st->drops[o->drop], 1);
 }

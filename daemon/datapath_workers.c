@@ -147,8 +147,10 @@ static void *dp_worker_main(void *arg)
 			dp_relax();
 			continue;
 		}
+		/* Never leave the loop but to stop: a pause waits for every
+		 * worker. A failing poll() (no memory) is retried gently. */
 		if (poll(pf, 2, -1) < 0 && errno != EINTR)
-			break;
+			usleep(1000);
 	}
 	return NULL;
 }
