@@ -7,10 +7,11 @@
  * addresses or dropped silently. Every verdict is counted per ENI and stage
  * and fed to flow-log aggregation.
  *
- * Two capture modes, picked from the topology: offloads off (the default)
- * -> one libpcap handle per port; offloads kept -> per port an AF_PACKET
- * socket with PACKET_VNET_HDR that hands over 64 KiB GSO frames with their
- * virtio-net header, forwarded in place with it (PERF.md item 3).
+ * One capture ring per worker thread for the whole router (opts.workers;
+ * the workers share the connection tracker and the NAT and fragment
+ * tables, and count apart); with offloads kept the rings use
+ * PACKET_VNET_HDR and hand over 64 KiB GSO frames with their virtio-net
+ * header, forwarded in place with it (PERF.md item 3).
  *
  * Not for: building the topology (daemon/topology), the event loop
  * (daemon/loop), deciding policy (rules/forward). The packet path never
