@@ -165,7 +165,9 @@ static int eni_open(struct flows_stream *s, const struct lab *lab, struct ctl_ou
 	char *txt;
 	int r = -ENOMEM;
 
+	datapath_tracker_lock(s->c->dp);
 	ct_zone_stats(ct, (uint32_t)s->eni, &zs);
+	datapath_tracker_unlock(s->c->dp);
 	json_t *e = json_pack("{s:s, s:o, s:o, s:I, s:I}", "id", lab->enis[s->eni].id, "name",
 			      ctl_str_or_null(lab->enis[s->eni].name), "namespace",
 			      ctl_str_or_null(tp ? tp->netns : NULL), "tracked",
@@ -273,7 +275,10 @@ int flows_stream_fill(struct flows_stream *s, struct ctl_outbuf *out, size_t bud
 			return -ENOMEM;
 		w.skip = s->sent;
 		w.paused = false;
+		/* The workers wait for a budget's worth of flows at most. */
+		datapath_tracker_lock(s->c->dp);
 		ct_zone_walk(datapath_conntrack(s->c->dp), (uint32_t)s->eni, w.now, flows_one, &w);
+		datapath_tracker_unlock(s->c->dp);
 		if (w.oom)
 			return -ENOMEM;
 		if (w.paused)

@@ -51,11 +51,11 @@ static struct fwd_port dp_fwd_port(const struct topology_port *tp)
 
 /* ------------------------------------------------------------ ARP / ND */
 
-static void dp_send_reply(struct datapath *dp, const struct dp_port *in, const uint8_t *frame,
+static void dp_send_reply(struct dp_worker *w, const struct dp_port *in, const uint8_t *frame,
 			  int len)
 {
 	if (len > 0)
-		port_tx_queue(dp->tx, in->tp->ifindex, frame, (size_t)len);
+		port_tx_queue(w->tx, in->tp->ifindex, frame, (size_t)len);
 }
 
 /* Whether the router answers for target on this port: every address but
@@ -70,8 +70,9 @@ static bool dp_answers_for(const struct datapath *dp, const struct dp_port *in,
 }
 
 /* -1 when answered, else the drop reason. */
-static int dp_arp(struct datapath *dp, const struct dp_port *in, const struct pkt *p)
+static int dp_arp(struct dp_worker *w, const struct dp_port *in, const struct pkt *p)
 {
+	const struct datapath *dp = w->dp;
 	uint8_t buf[DP_REPLY_MAX];
 	int len;
 
@@ -80,13 +81,14 @@ static int dp_arp(struct datapath *dp, const struct dp_port *in, const struct pk
 	len = pkt_build_arp_reply(p, in->tp->mac, buf, sizeof(buf));
 	if (len < 0)
 		return DP_DROP_ARP_IGNORED;
-	dp_send_reply(dp, in, buf, len);
+	dp_send_reply(w, in, buf, len);
 	return -1;
 }
 
 /* -1 when answered, else the drop reason. */
-static int dp_nd(struct datapath *dp, const struct dp_port *in, const struct pkt *p)
+static int dp_nd(struct dp_worker *w, const struct dp_port *in, const struct pkt *p)
 {
+	const struct datapath *dp = w->dp;
 	uint8_t buf[DP_REPLY_MAX];
 	int len;
 
@@ -96,7 +98,7 @@ static int dp_nd(struct datapath *dp, const struct dp_port *in, const struct pkt
 	len = pkt_build_na(p, in->tp->mac, true, buf, sizeof(buf));
 	if (len < 0)
 		return DP_DROP_ND_IGNORED;
-	dp_send_reply(dp, in, buf, len);
+	dp_send_reply(w, in, buf, len);
 	return -1;
 }
 
@@ -104,9 +106,9 @@ static int dp_nd(struct datapath *dp, const struct dp_port *in, const struct pkt
 
 /* Wire packets a GSO frame of the offload mode stands for (flow logs count
  * packets as the wire carries them); 1 otherwise. */
-static uint32_t dp_segments(const struct datapath *dp, const struct pkt *p)
+static uint32_t dp_segments(const struct dp_worker *w, const struct pkt *p)
 {
-	const struct virtio_net_hdr *vh = port_vnet_hdr(dp->ports[dp->cur_port].port);
+	const struct virtio_net_hdr *vh = port_vnet_hdr(w->ring);
 
 	if (!vh || vh->gso_type == VIRTIO_NET_HDR_GSO_NONE || vh->gso_size == 0 ||
 	    p->payload_len == 0)
@@ -119,22 +121,22 @@ static uint32_t dp_segments(const struct datapath *dp, const struct pkt *p)
  * translation applied. A frame of the offload mode is rewritten in place
  * (the buffer is ours until the flush) and sent on with its virtio-net
  * header. false when the transmit queue had no room. */
-static bool dp_forward(struct datapath *dp, const struct topology_port *egress,
+static bool dp_forward(struct dp_worker *w, const struct topology_port *egress,
 		       const struct fwd_decision *d, struct pkt *p, const uint8_t *frame,
 		       size_t len)
 {
-	const struct virtio_net_hdr *vh = port_vnet_hdr(dp->ports[dp->cur_port].port);
+	const struct virtio_net_hdr *vh = port_vnet_hdr(w->ring);
 	unsigned flags = 0;
 	uint8_t *out;
 
 	if (vh) {
 		out = (uint8_t *)frame;
-		if (port_tx_queue_ref(dp->tx, egress->ifindex, out, len, vh) < 0)
+		if (port_tx_queue_ref(w->tx, egress->ifindex, out, len, vh) < 0)
 			out = NULL;
 		if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
 			flags = PKT_REWRITE_L4_PARTIAL;
 	} else {
-		out = port_tx_slot(dp->tx, egress->ifindex, len);
+		out = port_tx_slot(w->tx, egress->ifindex, len);
 		if (out)
 			memcpy(out, frame, len);
 	}
@@ -181,30 +183,47 @@ static struct natgw *dp_nat(struct datapath *dp)
 }
 
 /* rules/forward decides; the egress port must exist before the tracker
- * commits the connection. */
-static const struct topology_port *dp_decide(struct datapath *dp, const struct dp_port *in,
+ * commits the connection. The decision is taken whole under ct_lock: the
+ * tracker, the NAT table and the fragment table are every worker's, and a
+ * zone's allowance is checked and taken in one step. */
+static const struct topology_port *dp_decide(struct dp_worker *w, const struct dp_port *in,
 					     const struct pkt *p, struct fwd_decision *d)
 {
+	struct datapath *dp = w->dp;
 	struct fwd_port port = dp_fwd_port(in->tp);
 	const struct topology_port *out = NULL;
 
+	pthread_mutex_lock(&dp->ct_lock);
 	struct natgw *nat = dp_nat(dp);
 
-	forward_nat_packet(dp->lab, dp->ct, nat, dp->now_ns, &port, p, d);
+	forward_nat_packet(dp->lab, dp->ct, nat, w->now_ns, &port, p, d);
 	if (d->drop == FWD_PASS && !(out = dp_egress(dp, &d->egress)))
 		d->drop = FWD_DROP_UNKNOWN_DEST;
 	if (d->drop == FWD_PASS)
-		forward_nat_commit(dp->ct, nat, dp->now_ns, dp->generation, p, d);
+		forward_nat_commit(dp->ct, nat, w->now_ns, dp->generation, p, d);
 	if (d->drop == FWD_PASS && p->is_fragment)
-		dp_frag_record(dp, in->tp, p, d, out);
+		dp_frag_record(dp, w->now_ns, in->tp, p, d, out);
+	pthread_mutex_unlock(&dp->ct_lock);
+	return out;
+}
+
+static const struct topology_port *dp_follow(struct dp_worker *w, const struct dp_port *in,
+					     const struct pkt *p, struct fwd_decision *d)
+{
+	const struct topology_port *out;
+
+	pthread_mutex_lock(&w->dp->ct_lock);
+	out = dp_frag_follow(w->dp, w->now_ns, in->tp, p, d);
+	pthread_mutex_unlock(&w->dp->ct_lock);
 	return out;
 }
 
 /* ----------------------------------------------------------- accounting */
 
-static void dp_flowlog(struct datapath *dp, const struct fwd_decision *d, int side,
+static void dp_flowlog(struct dp_worker *w, const struct fwd_decision *d, int side,
 		       enum flowlog_action a, const struct pkt *p)
 {
+	struct datapath *dp = w->dp;
 	const struct flow *f = &d->side[side].flow;
 	int32_t eni = d->side[side].eni;
 	struct flowlog_packet fp;
@@ -223,14 +242,14 @@ static void dp_flowlog(struct datapath *dp, const struct fwd_decision *d, int si
 	fp.dport = f->dport;
 	fp.tcp_flags = p->proto == PROTO_TCP ? p->tcp_flags : 0;
 	fp.bytes = p->l3_len;
-	fp.segments = dp_segments(dp, p);
-	flowlog_add(dp->fl, &fp, (uint64_t)dp->now_s);
+	fp.segments = dp_segments(w, p);
+	flowlog_add(dp->fl, &fp, (uint64_t)w->now_s);
 }
 
 /* A rejection counts on the ENI whose stage rejected it and is logged
  * REJECT there (the sender's egress stays ACCEPT when the receiver
  * refused, §6); the frame is saved in that ENI's dump. */
-static void dp_account_reject(struct datapath *dp, const struct fwd_decision *d,
+static void dp_account_reject(struct dp_worker *w, const struct fwd_decision *d,
 			      const struct pkt *p, const struct pcap_pkthdr *h,
 			      const uint8_t *frame)
 {
@@ -241,21 +260,22 @@ static void dp_account_reject(struct datapath *dp, const struct fwd_decision *d,
 	enum pipeline_stage s = d->res.stages[d->res.rejected_at].stage;
 	int side = s == STAGE_SG_EGRESS || s == STAGE_NACL_EGRESS ? 0 : 1;
 	int32_t eni = d->side[side].eni;
+	struct datapath *dp = w->dp;
 
 	if (side == 1)
-		dp_flowlog(dp, d, 0, FLOWLOG_ACCEPT, p);
-	dp_flowlog(dp, d, side, FLOWLOG_REJECT, p);
-	dp->st.rejected_pkts++;
+		dp_flowlog(w, d, 0, FLOWLOG_ACCEPT, p);
+	dp_flowlog(w, d, side, FLOWLOG_REJECT, p);
+	dp_count(&w->st.rejected_pkts, 1);
 	if (eni < 0)
 		return;
-	dp->enis[eni].st.rejected_pkts[stage[s]]++;
-	dp->enis[eni].st.rejected_bytes[stage[s]] += p->l3_len;
+	dp_count(&w->es[eni].rejected_pkts[stage[s]], 1);
+	dp_count(&w->es[eni].rejected_bytes[stage[s]], p->l3_len);
 	if (dp->enis[eni].dump)
 		pcap_dump((u_char *)dp->enis[eni].dump, h, frame);
 }
 
 /* What each ENI's conntrack zone did with the packet (sides before n). */
-static void dp_account_zones(struct datapath *dp, const struct fwd_decision *d, int n)
+static void dp_account_zones(struct dp_worker *w, const struct fwd_decision *d, int n)
 {
 	for (int i = 0; i < n; i++) {
 		int32_t eni = d->side[i].eni;
@@ -263,43 +283,43 @@ static void dp_account_zones(struct datapath *dp, const struct fwd_decision *d, 
 		if (eni < 0)
 			continue;
 		if (d->side[i].ct == FWD_CT_UPDATE || d->side[i].ct == FWD_CT_RELATED)
-			dp->enis[eni].st.fast_path_pkts++;
+			dp_count(&w->es[eni].fast_path_pkts, 1);
 		else if (d->side[i].ct == FWD_CT_UNTRACKED)
-			dp->enis[eni].st.untracked_pkts++;
+			dp_count(&w->es[eni].untracked_pkts, 1);
 	}
 }
 
-static void dp_account_accept(struct datapath *dp, const struct fwd_decision *d,
+static void dp_account_accept(struct dp_worker *w, const struct fwd_decision *d,
 			      const struct pkt *p)
 {
-	dp->st.accepted_pkts++;
-	dp_account_zones(dp, d, 2);
+	dp_count(&w->st.accepted_pkts, 1);
+	dp_account_zones(w, d, 2);
 	for (int i = 0; i < 2; i++) {
 		int32_t eni = d->side[i].eni;
 
 		if (eni < 0)
 			continue;
-		dp->enis[eni].st.accepted_pkts[i == 0 ? DP_DIR_EGRESS : DP_DIR_INGRESS]++;
-		dp->enis[eni].st.accepted_bytes[i == 0 ? DP_DIR_EGRESS : DP_DIR_INGRESS] +=
-		    p->l3_len;
-		dp_flowlog(dp, d, i, FLOWLOG_ACCEPT, p);
+		dp_count(&w->es[eni].accepted_pkts[i == 0 ? DP_DIR_EGRESS : DP_DIR_INGRESS], 1);
+		dp_count(&w->es[eni].accepted_bytes[i == 0 ? DP_DIR_EGRESS : DP_DIR_INGRESS],
+			 p->l3_len);
+		dp_flowlog(w, d, i, FLOWLOG_ACCEPT, p);
 	}
 }
 
 /* The connection table refused a new flow (§4): dropped, counted as AWS
  * counts it on the ENI whose allowance (or vpcfwd's pool) ran out. */
-static void dp_account_ct_full(struct datapath *dp, const struct fwd_decision *d)
+static void dp_account_ct_full(struct dp_worker *w, const struct fwd_decision *d)
 {
 	int32_t eni = d->side[d->drop_side].eni;
 
-	dp_account_zones(dp, d, d->drop_side);
-	dp->st.rejected_pkts++;
+	dp_account_zones(w, d, d->drop_side);
+	dp_count(&w->st.rejected_pkts, 1);
 	if (d->drop == FWD_DROP_CT_ALLOWANCE) {
-		dp->enis[eni].st.conntrack_allowance_exceeded++;
-		dp->st.conntrack_allowance_exceeded++;
+		dp_count(&w->es[eni].conntrack_allowance_exceeded, 1);
+		dp_count(&w->st.conntrack_allowance_exceeded, 1);
 	} else {
-		dp->enis[eni].st.conntrack_pool_exhausted++;
-		dp->st.conntrack_pool_exhausted++;
+		dp_count(&w->es[eni].conntrack_pool_exhausted, 1);
+		dp_count(&w->st.conntrack_pool_exhausted, 1);
 	}
 }
 
@@ -323,6 +343,34 @@ static enum dp_drop dp_drop_of(enum fwd_drop why)
 	}
 }
 
+/* What rules/forward decided, counted. The flow-log table and the ENIs'
+ * reject dumps are every worker's (records stay exact): their lock is
+ * taken once per frame, and only when they exist. */
+static void dp_account_decision(struct dp_worker *w, const struct fwd_decision *d,
+				const struct pkt *p, const struct pcap_pkthdr *h,
+				const uint8_t *frame)
+{
+	struct datapath *dp = w->dp;
+	bool out = dp->fl || dp->dead;
+
+	if (d->drop == FWD_DROP_CT_ALLOWANCE || d->drop == FWD_DROP_CT_POOL) {
+		dp_account_ct_full(w, d);
+		return;
+	}
+	if (d->drop != FWD_PASS && d->drop != FWD_DROP_REJECTED) {
+		dp_count(&w->st.drops[dp_drop_of(d->drop)], 1);
+		return;
+	}
+	if (out)
+		pthread_mutex_lock(&dp->out_lock);
+	if (d->drop == FWD_PASS)
+		dp_account_accept(w, d, p);
+	else
+		dp_account_reject(w, d, p, h, frame);
+	if (out)
+		pthread_mutex_unlock(&dp->out_lock);
+}
+
 /* What became of one frame. */
 struct dp_outcome {
 	int drop;		      /* enum dp_drop before or beside the decision; -1 */
@@ -332,46 +380,38 @@ struct dp_outcome {
 };
 
 /* The one place a frame's fate is counted, flow-logged and dumped. */
-static void dp_account(struct datapath *dp, const struct dp_outcome *o, const struct pkt *p,
+static void dp_account(struct dp_worker *w, const struct dp_outcome *o, const struct pkt *p,
 		       const struct pcap_pkthdr *h, const uint8_t *frame)
 {
 	const struct fwd_decision *d = o->d;
+	struct dp_stats *st = &w->st;
 
-	dp->st.rx_pkts++;
-	dp->st.rx_bytes += h->len;
+	dp_count(&st->rx_pkts, 1);
+	dp_count(&st->rx_bytes, h->len);
 	if (o->answered == FWD_FRAME_ARP)
-		dp->st.arp_replies++;
+		dp_count(&st->arp_replies, 1);
 	else if (o->answered == FWD_FRAME_ND)
-		dp->st.nd_replies++;
+		dp_count(&st->nd_replies, 1);
 	if (o->malformed) {
-		dp->st.malformed_total++;
-		dp->st.malformed[o->malformed < DP_MALFORMED_MAX ? o->malformed : 0]++;
+		dp_count(&st->malformed_total, 1);
+		dp_count(&st->malformed[o->malformed < DP_MALFORMED_MAX ? o->malformed : 0], 1);
 	}
 	if (d && d->looked_up) {
 		bool fast = (d->side[0].eni < 0 || d->side[0].conn) &&
 			    (d->side[1].eni < 0 || d->side[1].conn);
-		if (fast)
-			dp->st.fast_path_pkts++;
-		else
-			dp->st.slow_path_pkts++;
+		dp_count(fast ? &st->fast_path_pkts : &st->slow_path_pkts, 1);
 	}
-	if (d && d->drop == FWD_PASS)
-		dp_account_accept(dp, d, p);
-	else if (d && d->drop == FWD_DROP_REJECTED)
-		dp_account_reject(dp, d, p, h, frame);
-	else if (d && (d->drop == FWD_DROP_CT_ALLOWANCE || d->drop == FWD_DROP_CT_POOL))
-		dp_account_ct_full(dp, d);
-	else if (d)
-		dp->st.drops[dp_drop_of(d->drop)]++;
+	if (d)
+		dp_account_decision(w, d, p, h, frame);
 	if (o->drop >= 0)
-		dp->st.drops[o->drop]++;
+		dp_count(&st->drops[o->drop], 1);
 }
 
 /* ------------------------------------------------------- frame handler */
 
 /* Everything but an IP packet to forward: answered or dropped (true), or
  * an IP packet for rules/forward (false). */
-static bool dp_not_ip(struct datapath *dp, const struct dp_port *in, const struct pkt *p,
+static bool dp_not_ip(struct dp_worker *w, const struct dp_port *in, const struct pkt *p,
 		      struct dp_outcome *o)
 {
 	static const enum dp_drop dropped[] = {[FWD_FRAME_VLAN] = DP_DROP_VLAN,
@@ -382,9 +422,9 @@ static bool dp_not_ip(struct datapath *dp, const struct dp_port *in, const struc
 	if (kind == FWD_FRAME_IP)
 		return false;
 	if (kind == FWD_FRAME_ARP)
-		o->drop = dp_arp(dp, in, p);
+		o->drop = dp_arp(w, in, p);
 	else if (kind == FWD_FRAME_ND)
-		o->drop = dp_nd(dp, in, p);
+		o->drop = dp_nd(w, in, p);
 	else
 		o->drop = (int)dropped[kind];
 	if (o->drop < 0)
@@ -392,19 +432,19 @@ static bool dp_not_ip(struct datapath *dp, const struct dp_port *in, const struc
 	return true;
 }
 
-void dp_clock(struct datapath *dp)
+void dp_clock(uint64_t *now_ns, time_t *now_s)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	dp->now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	dp->now_s = time(NULL);
+	*now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	*now_s = time(NULL);
 }
 
 void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *frame)
 {
-	struct datapath *dp = (struct datapath *)user;
-	const struct dp_port *in = &dp->ports[dp->cur_port];
+	struct dp_worker *w = (struct dp_worker *)user;
+	const struct dp_port *in = &w->dp->ports[w->cur_port];
 	struct dp_outcome o = {.drop = -1, .answered = FWD_FRAME_IP};
 	const struct topology_port *out;
 	struct fwd_decision d;
@@ -420,21 +460,21 @@ void dp_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *frame)
 		o.malformed = -rc;
 		goto done;
 	}
-	if (dp_not_ip(dp, in, &p, &o))
+	if (dp_not_ip(w, in, &p, &o))
 		goto done;
 	if (p.later_fragment)
-		out = dp_frag_follow(dp, in->tp, &p, &d);
+		out = dp_follow(w, in, &p, &d);
 	else
-		out = dp_decide(dp, in, &p, &d);
+		out = dp_decide(w, in, &p, &d);
 	if (!out && p.later_fragment) {
 		o.drop = DP_DROP_FRAGMENT;
 		goto done;
 	}
 	o.d = &d;
-	if (d.drop == FWD_PASS && !dp_forward(dp, out, &d, &p, frame, h->caplen))
+	if (d.drop == FWD_PASS && !dp_forward(w, out, &d, &p, frame, h->caplen))
 		o.drop = DP_DROP_TX_FULL;
 done:
-	dp_account(dp, &o, &p, h, frame);
+	dp_account(w, &o, &p, h, frame);
 }
 
 const struct conntrack *datapath_conntrack(const struct datapath *dp)
@@ -462,16 +502,23 @@ void datapath_flowlog_flush(struct datapath *dp, time_t now)
 {
 	if (!dp->fl || !dp->flf)
 		return;
+	pthread_mutex_lock(&dp->out_lock);
 	flowlog_flush(dp->fl, (uint64_t)now, true, dp_flowlog_emit, dp->flf);
+	pthread_mutex_unlock(&dp->out_lock);
 	fflush(dp->flf);
 }
 
+/* The loop's thread: the workers keep running, the shared tables are
+ * taken under their locks a budget at a time. */
 void datapath_tick(struct datapath *dp, time_t now)
 {
-	dp_clock(dp);
+	dp_clock(&dp->now_ns, &dp->now_s);
+	pthread_mutex_lock(&dp->ct_lock);
 	ct_sweep(dp->ct, dp->now_ns, DP_SWEEP_BUDGET);
 	if (dp->nat)
 		natgw_sweep(dp->nat, dp->now_ns, DP_SWEEP_BUDGET);
+	pthread_mutex_unlock(&dp->ct_lock);
+	pthread_mutex_lock(&dp->out_lock);
 	if (dp->fl && dp->flf) {
 		if (flowlog_flush(dp->fl, (uint64_t)now, false, dp_flowlog_emit, dp->flf) != 0)
 			fflush(dp->flf);
@@ -479,4 +526,15 @@ void datapath_tick(struct datapath *dp, time_t now)
 	for (size_t i = 0; i < dp->n_enis; i++)
 		if (dp->enis[i].dump)
 			pcap_dump_flush(dp->enis[i].dump);
+	pthread_mutex_unlock(&dp->out_lock);
+}
+
+void datapath_tracker_lock(struct datapath *dp)
+{
+	pthread_mutex_lock(&dp->ct_lock);
+}
+
+void datapath_tracker_unlock(struct datapath *dp)
+{
+	pthread_mutex_unlock(&dp->ct_lock);
 }

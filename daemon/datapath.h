@@ -7,10 +7,11 @@
  * addresses or dropped silently. Every verdict is counted per ENI and stage
  * and fed to flow-log aggregation.
  *
- * Two capture modes, picked from the topology: offloads off (the default)
- * -> one libpcap handle per port; offloads kept -> per port an AF_PACKET
- * socket with PACKET_VNET_HDR that hands over 64 KiB GSO frames with their
- * virtio-net header, forwarded in place with it (PERF.md item 3).
+ * One capture ring per worker thread for the whole router (opts.workers;
+ * the workers share the connection tracker and the NAT and fragment
+ * tables, and count apart); with offloads kept the rings use
+ * PACKET_VNET_HDR and hand over 64 KiB GSO frames with their virtio-net
+ * header, forwarded in place with it (PERF.md item 3).
  *
  * Not for: building the topology (daemon/topology), the event loop
  * (daemon/loop), deciding policy (rules/forward). The packet path never
@@ -43,8 +44,8 @@ struct topology;
 struct datapath;
 
 struct datapath_opts {
-	unsigned batch;		    /* frames per pcap_dispatch and per sendmmsg; 64 */
-	uint32_t pcap_buffer;	    /* bytes of the router's capture ring; 0: 32 MiB (64 with offloads) */
+	unsigned batch;	      /* frames per pcap_dispatch and per sendmmsg; 64 */
+	uint32_t pcap_buffer; /* bytes of the router's capture ring; 0: 32 MiB (64 with offloads) */
 	const char *flowlog_path;   /* NULL: no flow-log file */
 	const char *flowlog_format; /* NULL: AWS's default version-2 format */
 	uint32_t flowlog_interval;  /* aggregation seconds; 60 */
@@ -53,9 +54,21 @@ struct datapath_opts {
 	/* Group of the flow log and the captures (the control group);
 	 * (gid_t)-1: vpcfwd's. Both are opened as daemon/outfile.h says. */
 	gid_t file_gid;
+	/* Worker threads, each reading its own ring of one PACKET_FANOUT
+	 * group (docs/datapath.md). 0: no thread, the event loop reads the
+	 * one ring (datapath_capture_ready). vpcfwd: --workers, default the
+	 * CPUs it may run on. */
+	unsigned workers;
+	/* Microseconds a worker keeps polling its ring after the last frame
+	 * before it sleeps in poll() (the wake-up's latency is the cost to
+	 * beat while traffic flows); 0: never spin. Workers only. */
+	unsigned busy_poll_us;
 };
 
 void datapath_opts_init(struct datapath_opts *o);
+/* The CPUs this process may run on (sched_getaffinity), at least 1: the
+ * default number of workers. */
+unsigned datapath_default_workers(void);
 
 /* Opens the router's capture ring and transmit socket inside the router
  * namespace, creates the conntrack zones and the flow-log
@@ -101,15 +114,28 @@ bool datapath_topology_differs(const struct datapath *dp, const struct lab *lab)
  * old generation (the admitting rule was removed or changed). */
 uint32_t datapath_generation(const struct datapath *dp);
 
-/* For daemon/loop: the capture fds (one ring per router, read by one
- * thread; N in a fanout group later) and the work to do when one is
- * readable (one bounded batch, then a transmit flush). The ports are only
- * counted (`vpcfw status`): frames name their port themselves. */
+/* For daemon/loop: the capture fds and the work to do when one is
+ * readable (one bounded batch, then a transmit flush): the one ring when
+ * there are no worker threads (opts.workers 0), none when workers read
+ * the rings themselves. The ports are only counted (`vpcfw status`):
+ * frames name their port themselves. */
 size_t datapath_n_ports(const struct datapath *dp);
 size_t datapath_n_captures(const struct datapath *dp);
 int datapath_capture_fd(const struct datapath *dp, size_t i);
 /* Returns frames handled (one batch at most). */
 int datapath_capture_ready(struct datapath *dp, size_t i);
+/* Parks every worker between two batches (a quiescent point: no frame in
+ * flight, nothing of the rules or ports referenced) until
+ * datapath_resume: a reload's commit, topology_update included, runs
+ * while they wait, so that every worker goes from the old rules to the new
+ * ones at once. Nests; a no-op without worker threads. Loop thread only. */
+void datapath_pause(struct datapath *dp);
+void datapath_resume(struct datapath *dp);
+/* Held around reading the connection tracker from the loop's thread
+ * (ct_zone_walk for `vpcfw flows`): the workers update it meanwhile. */
+void datapath_tracker_lock(struct datapath *dp);
+void datapath_tracker_unlock(struct datapath *dp);
+
 /* Once a second: conntrack sweeping with a budget, flow-log flush. */
 void datapath_tick(struct datapath *dp, time_t now);
 /* Forces out every aggregated flow-log record now (tests, shutdown). */
@@ -193,8 +219,9 @@ const char *dp_drop_name(enum dp_drop d);   /* "no-route", ... */
 const char *dp_malformed_name(size_t i);
 
 /* Read-only views for the control socket (`vpcfw flows`: ct_zone_walk on
- * zone = ENI index; the lab the rules currently come from). Loop thread
- * only, like everything here. */
+ * zone = ENI index under datapath_tracker_lock; the lab the rules
+ * currently come from). Loop thread only, like everything here but the
+ * workers' own packet path. */
 struct conntrack;
 const struct conntrack *datapath_conntrack(const struct datapath *dp);
 const struct lab *datapath_lab(const struct datapath *dp);
@@ -207,7 +234,9 @@ const struct lab *datapath_lab(const struct datapath *dp);
 enum dp_stats_layout { DP_STATS_NESTED, DP_STATS_FLAT };
 json_t *dp_stats_json(const struct lab *lab, const struct dp_stats *st,
 		      const struct dp_eni_stats *es, size_t n, enum dp_stats_layout layout);
-/* A snapshot (datapath_stats) as dp_stats_json, plus "generation". */
+/* A snapshot (datapath_stats) as dp_stats_json, plus "generation" and
+ * "workers": per worker its frames received and sent and its ring's
+ * drops, the sums of which are the global counters. */
 json_t *datapath_stats_json(struct datapath *dp, enum dp_stats_layout layout);
 
 #endif

@@ -1,10 +1,11 @@
 /*
- * The data path's reading side: the router's capture ring for the event
- * loop, one batch read from it into the frame handler (datapath.c) with
- * dp->cur_port set to each frame's ingress port (found by its ifindex in
- * a hash table, not by a scan: a router has up to thousands of ports),
- * then one flush of everything the batch queued for transmission before
- * the ring gets its frames back (forwarded frames are sent from it).
+ * The data path's reading side: one batch read from a worker's capture
+ * ring into the frame handler (datapath.c) with w->cur_port set to each
+ * frame's ingress port (found by its ifindex in a hash table, not by a
+ * scan: a router has up to thousands of ports), then one flush of
+ * everything the batch queued for transmission before the ring gets its
+ * frames back (forwarded frames are sent from it). Without worker threads
+ * the event loop calls it on the one ring (datapath_capture_ready).
  */
 #include "datapath.h"
 
@@ -19,14 +20,15 @@ size_t datapath_n_ports(const struct datapath *dp)
 	return dp->n_ports;
 }
 
+/* None for the loop when worker threads read the rings. */
 size_t datapath_n_captures(const struct datapath *dp)
 {
-	return dp->ring ? 1 : 0;
+	return !dp->threaded && dp->workers && dp->workers[0].ring ? 1 : 0;
 }
 
 int datapath_capture_fd(const struct datapath *dp, size_t i)
 {
-	return i < datapath_n_captures(dp) ? port_fd(dp->ring) : -1;
+	return i < datapath_n_captures(dp) ? port_fd(dp->workers[0].ring) : -1;
 }
 
 static uint32_t dp_ifindex_hash(int ifindex)
@@ -60,8 +62,6 @@ void dp_port_index_set(struct datapath *dp, struct dp_port_index *ix)
 	free(dp->port_of.slot);
 	dp->port_of = *ix;
 	*ix = (struct dp_port_index){0};
-	for (size_t i = 0; i < dp->n_ports; i++)
-		dp->ports[i].port = dp->ring;
 }
 
 static int32_t dp_port_of(const struct datapath *dp, int ifindex)
@@ -78,36 +78,41 @@ static int32_t dp_port_of(const struct datapath *dp, int ifindex)
 static void dp_ring_frame(void *user, int ifindex, const struct pcap_pkthdr *h,
 			  const uint8_t *frame)
 {
-	struct datapath *dp = user;
-	int32_t i = ifindex > 0 ? dp_port_of(dp, ifindex) : -1;
+	struct dp_worker *w = user;
+	int32_t i = ifindex > 0 ? dp_port_of(w->dp, ifindex) : -1;
 
 	/* lo, or a port a reload is adding and the datapath not yet has. */
 	if (i < 0) {
-		dp->foreign_frames++;
+		dp_count(&w->foreign_frames, 1);
 		return;
 	}
-	dp->cur_port = (size_t)i;
-	dp_frame((u_char *)dp, h, frame);
+	w->cur_port = (size_t)i;
+	dp_frame((u_char *)w, h, frame);
+}
+
+int dp_worker_batch(struct dp_worker *w)
+{
+	int n;
+
+	dp_clock(&w->now_ns, &w->now_s);
+	n = port_read(w->ring, w->dp->opts.batch, dp_ring_frame, w);
+	port_tx_flush(w->tx);
+	port_release(w->ring);
+	return n;
 }
 
 int datapath_capture_ready(struct datapath *dp, size_t i)
 {
-	int n;
-
 	if (i >= datapath_n_captures(dp))
 		return -EINVAL;
-	dp_clock(dp);
-	n = port_read(dp->ring, dp->opts.batch, dp_ring_frame, dp);
-	port_tx_flush(dp->tx);
-	port_release(dp->ring);
-	return n;
+	return dp_worker_batch(&dp->workers[0]);
 }
 
-uint64_t dp_kernel_drops(struct datapath *dp)
+uint64_t dp_kernel_drops(struct datapath *dp, struct dp_worker *w)
 {
 	uint64_t d = 0;
 
-	if (dp->ring && port_kernel_drops(dp->ring, &d) < 0)
-		dp->st.port_errors++;
+	if (w->ring && port_kernel_drops(w->ring, &d) < 0)
+		dp_count(&dp->st.port_errors, 1);
 	return d;
 }

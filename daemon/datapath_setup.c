@@ -42,22 +42,12 @@ void datapath_opts_init(struct datapath_opts *o)
 
 /* ------------------------------------------------------------ creation */
 
-/* Runs inside the router namespace: the sockets stay there. With offloads
- * kept the ports carry 64 KiB GSO frames, read and sent whole with their
- * virtio-net header (PERF.md item 3). The ring reads every interface of
- * the namespace, so ports added by a reload need nothing opened. */
-static int dp_open_ring(void *arg, char *err, size_t errlen)
+/* Runs inside the router namespace: the sockets stay there. The rings
+ * read every interface of the namespace, so ports added by a reload need
+ * nothing opened (datapath_workers.c). */
+static int dp_open_rings(void *arg, char *err, size_t errlen)
 {
-	struct datapath *dp = arg;
-	struct port_opts po = {.mtu = dp->topo->mtu,
-			       .ring_bytes = dp->opts.pcap_buffer,
-			       .vnet = dp->topo->offloads_kept};
-	int rc = port_open(&po, &dp->ring, err, errlen);
-
-	if (rc < 0)
-		return rc;
-	return port_tx_open(dp->opts.batch, dp->topo->mtu + 18, dp->topo->offloads_kept, &dp->tx,
-			    err, errlen);
+	return dp_workers_open(arg, err, errlen);
 }
 
 /*
@@ -298,6 +288,12 @@ int datapath_create(const struct lab *lab, const struct topology *topo,
 	dp->topo = topo;
 	dp->opts = *o;
 	dp->flowlog_dirfd = dp->pcap_dirfd = -1;
+	dp->wake_fd = -1;
+	pthread_mutex_init(&dp->ct_lock, NULL);
+	pthread_mutex_init(&dp->out_lock, NULL);
+	pthread_mutex_init(&dp->park_lock, NULL);
+	pthread_cond_init(&dp->parked_cv, NULL);
+	pthread_cond_init(&dp->resume_cv, NULL);
 	if (dp->opts.batch == 0)
 		dp->opts.batch = 64;
 	rc = dp_map_ports(dp, err, errlen);
@@ -308,7 +304,7 @@ int datapath_create(const struct lab *lab, const struct topology *topo,
 	if (rc == 0)
 		rc = dp_open_dumps(dp, err, errlen);
 	if (rc == 0)
-		rc = topology_run_in_router(topo, dp_open_ring, dp, err, errlen);
+		rc = topology_run_in_router(topo, dp_open_rings, dp, err, errlen);
 	if (rc == 0) {
 		struct dp_port_index ix;
 
@@ -318,11 +314,13 @@ int datapath_create(const struct lab *lab, const struct topology *topo,
 		else
 			dp_port_index_set(dp, &ix);
 	}
+	dp_clock(&dp->now_ns, &dp->now_s);
+	if (rc == 0)
+		rc = dp_workers_start(dp, err, errlen);
 	if (rc < 0) {
 		datapath_destroy(dp);
 		return rc;
 	}
-	dp_clock(dp);
 	*out = dp;
 	return 0;
 }
@@ -331,13 +329,13 @@ void datapath_destroy(struct datapath *dp)
 {
 	if (!dp)
 		return;
+	/* The workers first: nothing counts or logs after this. */
+	dp_workers_close(dp);
 	if (dp->flf) {
 		datapath_flowlog_flush(dp, time(NULL));
 		fclose(dp->flf);
 	}
 	flowlog_destroy(dp->fl);
-	port_close(dp->ring);
-	port_tx_close(dp->tx);
 	free(dp->port_of.slot);
 	for (size_t i = 0; i < dp->n_enis; i++)
 		if (dp->enis[i].dump)
@@ -352,6 +350,11 @@ void datapath_destroy(struct datapath *dp)
 	natgw_destroy(dp->nat);
 	free(dp->ports);
 	free(dp->enis);
+	pthread_mutex_destroy(&dp->ct_lock);
+	pthread_mutex_destroy(&dp->out_lock);
+	pthread_mutex_destroy(&dp->park_lock);
+	pthread_cond_destroy(&dp->parked_cv);
+	pthread_cond_destroy(&dp->resume_cv);
 	free(dp);
 }
 
@@ -465,7 +468,7 @@ static void dp_retag(struct datapath *dp, const struct lab *next)
 {
 	struct dp_retag_ctx c = {dp->lab, next, dp->generation};
 
-	dp_clock(dp);
+	dp_clock(&dp->now_ns, &dp->now_s);
 	for (size_t i = 0; i < dp->n_enis; i++)
 		ct_zone_retag(dp->ct, (uint32_t)i, dp->now_ns, dp_retag_one, &c);
 }
@@ -509,7 +512,8 @@ static int dp_topology_is(const struct topology *topo, const struct lab *lab, ch
 			      : topology_outside_netns(lab, k, want, sizeof(want));
 
 		if (!tp || bad || strcmp(tp->netns, want)) {
-			snprintf(err, errlen, "reload changes %s %s but the topology was not updated",
+			snprintf(err, errlen,
+				 "reload changes %s %s but the topology was not updated",
 				 eni ? "ENI" : "outside host",
 				 eni ? lab->enis[k].id : lab->outside[k].name);
 			return -EINVAL;
@@ -620,23 +624,27 @@ static void dp_rebuild_free(struct dp_rebuild *rb, size_t n_enis, bool failed)
 
 /* A reload whose lab changed the topology (topology_update ran first):
  * the port array and its ifindex index are rebuilt (the ring stays: it
- * reads every interface of the namespace), the conntrack zones follow their ENIs to the new indices (removed ENIs'
- * zones flushed), counters and dumps stay with unchanged ENIs. Nothing
- * changes on failure, except that the port pointers into the topology
- * must be refreshed by the next reload (the caller restores the topology
- * and reloads the old lab, which takes this path again). */
+ * reads every interface of the namespace), the conntrack zones follow their ENIs to the new indices
+ * (removed ENIs' zones flushed), counters and dumps stay with unchanged ENIs. Nothing changes on
+ * failure, except that the port pointers into the topology must be refreshed by the next reload
+ * (the caller restores the topology and reloads the old lab, which takes this path again). */
 static int dp_reload_topology(struct datapath *dp, const struct lab *next, char *err, size_t errlen)
 {
 	const struct topology *topo = dp->topo;
 	struct dp_rebuild rb = {.dp = dp, .next = next, .err = err, .errlen = errlen};
 	size_t np = topo->n_ports, ne = next->n_enis;
+	struct dp_eni_stats **wes;
 	int rc;
 
+	/* The ENIs' counters carried over are dp->enis[].st: the workers'
+	 * shares go there first (they are parked). */
+	dp_workers_fold(dp);
+	wes = dp_workers_alloc_enis(dp, ne);
 	rb.ports = calloc(np ? np : 1, sizeof(*rb.ports));
 	rb.enis = calloc(ne ? ne : 1, sizeof(*rb.enis));
 	rb.zone_of = calloc(dp->n_enis ? dp->n_enis : 1, sizeof(*rb.zone_of));
 	rb.dump_kept = calloc(dp->n_enis ? dp->n_enis : 1, sizeof(*rb.dump_kept));
-	rc = rb.ports && rb.enis && rb.zone_of && rb.dump_kept ? 0 : -ENOMEM;
+	rc = wes && rb.ports && rb.enis && rb.zone_of && rb.dump_kept ? 0 : -ENOMEM;
 	if (rc)
 		snprintf(err, errlen, "datapath: %s", strerror(ENOMEM));
 	if (!rc)
@@ -651,6 +659,7 @@ static int dp_reload_topology(struct datapath *dp, const struct lab *next, char 
 			snprintf(err, errlen, "connection tracker: %s", strerror(-rc));
 	}
 	if (rc < 0) {
+		dp_workers_free_enis(dp, wes);
 		dp_rebuild_free(&rb, ne, true);
 		return rc;
 	}
@@ -666,7 +675,7 @@ static int dp_reload_topology(struct datapath *dp, const struct lab *next, char 
 	dp->n_ports = np;
 	dp->enis = rb.enis;
 	dp->n_enis = ne;
-	dp->cur_port = 0;
+	dp_workers_set_enis(dp, wes);
 	dp_port_index_set(dp, &rb.index);
 	/* Fragments remember ports of the old arrays. */
 	memset(dp->frags, 0, sizeof(dp->frags));
@@ -674,7 +683,7 @@ static int dp_reload_topology(struct datapath *dp, const struct lab *next, char 
 	return 0;
 }
 
-int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_t errlen)
+static int dp_reload(struct datapath *dp, const struct lab *lab, char *err, size_t errlen)
 {
 	bool same = dp_ports_current(dp, lab);
 
@@ -725,7 +734,20 @@ int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_
 	return 0;
 }
 
-int datapath_reattach(struct datapath *dp, char *err, size_t errlen)
+/* The workers parked for the commit (vpcfwd parks them already around
+ * topology_update; nested, this is then a no-op): every one goes from the
+ * old rules to the new ones between two of its batches. */
+int datapath_reload(struct datapath *dp, const struct lab *lab, char *err, size_t errlen)
+{
+	int rc;
+
+	datapath_pause(dp);
+	rc = dp_reload(dp, lab, err, errlen);
+	datapath_resume(dp);
+	return rc;
+}
+
+static int dp_reattach(struct datapath *dp, char *err, size_t errlen)
 {
 	if (!dp_ports_current(dp, dp->lab))
 		return dp_reload_topology(dp, dp->lab, err, errlen);
@@ -734,6 +756,16 @@ int datapath_reattach(struct datapath *dp, char *err, size_t errlen)
 	for (size_t i = 0; i < dp->n_enis; i++)
 		dp->enis[i].tp = topology_port_to_eni(dp->topo, dp->lab, (int32_t)i);
 	return 0;
+}
+
+int datapath_reattach(struct datapath *dp, char *err, size_t errlen)
+{
+	int rc;
+
+	datapath_pause(dp);
+	rc = dp_reattach(dp, err, errlen);
+	datapath_resume(dp);
+	return rc;
 }
 
 bool datapath_topology_differs(const struct datapath *dp, const struct lab *lab)

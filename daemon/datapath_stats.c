@@ -48,21 +48,11 @@ const char *dp_malformed_name(size_t i)
 void datapath_stats(struct datapath *dp, struct dp_stats *out, struct dp_eni_stats *eni_stats,
 		    size_t n_enis)
 {
-	const struct port_tx_stats *tx = port_tx_stats(dp->tx);
+	struct ct_stats cs;
+	size_t n = eni_stats ? (n_enis < dp->n_enis ? n_enis : dp->n_enis) : 0;
 
-	*out = dp->st;
-	out->tx_pkts = tx->frames;
-	out->tx_bytes = tx->bytes;
-	out->tx_errors = tx->errors;
-	out->tx_syscalls = tx->syscalls;
-	{
-		struct ct_stats cs;
-
-		ct_get_stats(dp->ct, &cs);
-		out->conntrack_pool_capacity = cs.capacity;
-		out->conntrack_pool_in_use = cs.in_use;
-	}
-	out->pcap_kernel_drops = dp_kernel_drops(dp);
+	dp_workers_sum(dp, out, eni_stats, n);
+	pthread_mutex_lock(&dp->out_lock);
 	if (dp->fl) {
 		struct flowlog_stats fs;
 
@@ -70,16 +60,21 @@ void datapath_stats(struct datapath *dp, struct dp_stats *out, struct dp_eni_sta
 		out->flowlog_records = fs.records;
 		out->flowlog_packets_lost = fs.packets_lost;
 	}
-	for (size_t i = 0; eni_stats && i < n_enis && i < dp->n_enis; i++) {
+	pthread_mutex_unlock(&dp->out_lock);
+	pthread_mutex_lock(&dp->ct_lock);
+	ct_get_stats(dp->ct, &cs);
+	out->conntrack_pool_capacity = cs.capacity;
+	out->conntrack_pool_in_use = cs.in_use;
+	for (size_t i = 0; i < n; i++) {
 		struct ct_zone_stats zs;
 
-		eni_stats[i] = dp->enis[i].st;
 		if (ct_zone_stats(dp->ct, (uint32_t)i, &zs) == 0) {
 			eni_stats[i].conntrack_allowance_available =
 			    zs.conntrack_allowance_available;
 			eni_stats[i].tracked = zs.tracked;
 		}
 	}
+	pthread_mutex_unlock(&dp->ct_lock);
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -296,5 +291,6 @@ json_t *datapath_stats_json(struct datapath *dp, enum dp_stats_layout layout)
 	free(es);
 	if (!o)
 		return NULL;
-	return dp_json_done(o, dp_json_set(o, "generation", json_integer(dp->generation)));
+	return dp_json_done(o, dp_json_set(o, "generation", json_integer(dp->generation)) |
+				   dp_json_set(o, "workers", dp_workers_json(dp)));
 }

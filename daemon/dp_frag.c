@@ -3,7 +3,9 @@
  * rules to look at, so it goes where its datagram's first fragment went
  * (same ENIs, egress and address translation), or nowhere. No reassembly:
  * the receiver reassembles, as behind a VPC router. Mechanics only; the
- * first fragment's decision is rules/forward's.
+ * first fragment's decision is rules/forward's. One table for every
+ * worker (the fragments of one datagram may be fanned out to different
+ * ones), used under dp->ct_lock.
  */
 #include <string.h>
 
@@ -29,8 +31,9 @@ static bool dp_frag_match(const struct dp_frag *f, const struct pkt *p, uint64_t
 	       ip_addr_eq(&f->src, &p->src) && ip_addr_eq(&f->dst, &p->dst);
 }
 
-void dp_frag_record(struct datapath *dp, const struct topology_port *in, const struct pkt *p,
-		    const struct fwd_decision *d, const struct topology_port *out)
+void dp_frag_record(struct datapath *dp, uint64_t now_ns, const struct topology_port *in,
+		    const struct pkt *p, const struct fwd_decision *d,
+		    const struct topology_port *out)
 {
 	struct dp_frag *f = dp_frag_slot(dp, p);
 
@@ -40,7 +43,7 @@ void dp_frag_record(struct datapath *dp, const struct topology_port *in, const s
 	    .id = p->frag_id,
 	    .proto = p->proto,
 	    .used = true,
-	    .expires_ns = dp->now_ns + DP_FRAG_TIMEOUT_NS,
+	    .expires_ns = now_ns + DP_FRAG_TIMEOUT_NS,
 	    .in = in,
 	    .src_eni = d->side[0].eni,
 	    .dst_eni = d->side[1].eni,
@@ -49,12 +52,13 @@ void dp_frag_record(struct datapath *dp, const struct topology_port *in, const s
 	};
 }
 
-const struct topology_port *dp_frag_follow(struct datapath *dp, const struct topology_port *in,
-					   const struct pkt *p, struct fwd_decision *d)
+const struct topology_port *dp_frag_follow(struct datapath *dp, uint64_t now_ns,
+					   const struct topology_port *in, const struct pkt *p,
+					   struct fwd_decision *d)
 {
 	const struct dp_frag *f = dp_frag_slot(dp, p);
 
-	if (!dp_frag_match(f, p, dp->now_ns) || f->in != in)
+	if (!dp_frag_match(f, p, now_ns) || f->in != in)
 		return NULL;
 	memset(d, 0, sizeof(*d));
 	d->drop = FWD_PASS;

@@ -1,9 +1,11 @@
 /*
- * vpcfwd's event loop: one epoll over the router's capture ring, a signalfd
- * for SIGINT/SIGTERM/SIGHUP, a timerfd ticking once a second (conntrack
- * sweeping, flow-log flushes), an eventfd to stop it from another thread,
- * and any fd the daemon adds (the control socket). Sleeps when idle: no
- * busy polling. Not for policy or packet handling (daemon/datapath).
+ * vpcfwd's event loop: one epoll over the router's capture ring (when the
+ * data path has no worker threads of its own: datapath_n_captures), a
+ * signalfd for SIGINT/SIGTERM/SIGHUP, a timerfd ticking once a second
+ * (conntrack sweeping, flow-log flushes), an eventfd to stop it from
+ * another thread, and any fd the daemon adds (the control socket). Sleeps
+ * when idle: no busy polling (the workers do that, daemon/datapath_workers.c).
+ * Not for policy or packet handling (daemon/datapath).
  *
  * Usage:
  *	struct loop *l;

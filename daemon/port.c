@@ -90,8 +90,8 @@ static uint32_t port_frame_size(bool vnet, uint32_t mtu)
 
 static int port_ring_setup(struct port *p, const struct port_opts *o, char *err, size_t errlen)
 {
-	uint32_t bytes = o->ring_bytes ? o->ring_bytes
-				       : (o->vnet ? PORT_RING_DEFAULT_VNET : PORT_RING_DEFAULT);
+	uint32_t bytes =
+	    o->ring_bytes ? o->ring_bytes : (o->vnet ? PORT_RING_DEFAULT_VNET : PORT_RING_DEFAULT);
 	struct tpacket_req req;
 
 	if (bytes < PORT_RING_MIN)
@@ -142,6 +142,12 @@ static int port_socket(struct port *p, const struct port_opts *o, char *err, siz
 	/* ifindex 0: every interface of the namespace. */
 	if (bind(p->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 		return port_fail(p, err, errlen, "bind");
+	/* After bind: the kernel joins a running socket only. Hash mode keeps
+	 * a flow direction, and all fragments of a datagram (hashed without
+	 * ports), on one ring, in order. */
+	rc = o->fanout_id | (PACKET_FANOUT_HASH << 16);
+	if (o->fanout && setsockopt(p->fd, SOL_PACKET, PACKET_FANOUT, &rc, sizeof(rc)) < 0)
+		return port_fail(p, err, errlen, "PACKET_FANOUT");
 	return 0;
 }
 
@@ -183,7 +189,8 @@ int port_fd(const struct port *p)
 
 static struct tpacket2_hdr *port_frame(const struct port *p, uint32_t i)
 {
-	return (struct tpacket2_hdr *)(p->ring + (size_t)(i / p->frames_per_block) * PORT_BLOCK_SIZE +
+	return (struct tpacket2_hdr *)(p->ring +
+				       (size_t)(i / p->frames_per_block) * PORT_BLOCK_SIZE +
 				       (size_t)(i % p->frames_per_block) * p->frame_size);
 }
 
@@ -192,8 +199,8 @@ static struct tpacket2_hdr *port_frame(const struct port *p, uint32_t i)
  * so the tag goes back in, into the free room before the MAC header. */
 static void port_retag(const struct tpacket2_hdr *th, uint8_t **mac, struct pcap_pkthdr *ph)
 {
-	uint16_t tpid = htons(th->tp_status & TP_STATUS_VLAN_TPID_VALID ? th->tp_vlan_tpid
-									: ETH_P_8021Q);
+	uint16_t tpid =
+	    htons(th->tp_status & TP_STATUS_VLAN_TPID_VALID ? th->tp_vlan_tpid : ETH_P_8021Q);
 	uint16_t tci = htons(th->tp_vlan_tci);
 	uint8_t *m = *mac - 4;
 
@@ -444,6 +451,13 @@ static void port_tx_fill_proto(struct port_tx *t)
 	}
 }
 
+/* Written by the socket's worker only, read by the loop's thread: a
+ * relaxed atomic store never tears and costs a plain add. */
+static void port_count(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+}
+
 int port_tx_flush(struct port_tx *t)
 {
 	unsigned i = 0;
@@ -455,7 +469,7 @@ int port_tx_flush(struct port_tx *t)
 	while (i < t->n) {
 		int r = sendmmsg(t->fd, t->msgs + i, t->n - i, 0);
 
-		t->stats.syscalls++;
+		port_count(&t->stats.syscalls, 1);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -466,11 +480,11 @@ int port_tx_flush(struct port_tx *t)
 			continue;
 		}
 		for (int k = 0; k < r; k++)
-			t->stats.bytes += TX_FRAME(t, i + (unsigned)k)->iov_len;
-		t->stats.frames += (uint64_t)r;
+			port_count(&t->stats.bytes, TX_FRAME(t, i + (unsigned)k)->iov_len);
+		port_count(&t->stats.frames, (uint64_t)r);
 		i += (unsigned)r;
 	}
-	t->stats.errors += (uint64_t)refused;
+	port_count(&t->stats.errors, (uint64_t)refused);
 	t->n = 0;
 	return refused;
 }

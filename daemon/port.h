@@ -1,10 +1,11 @@
 /*
- * The router's frames as the data path sees them: ONE capture ring for all
- * the ports of a router namespace (an AF_PACKET socket bound to no
- * interface, a TPACKET_V2 ring mmapped once, each frame carrying the
- * ifindex it came in on) and ONE AF_PACKET transmit socket that sends a
- * whole receive batch with a single sendmmsg() (PERF.md items 1 and 2). So
- * memory does not grow with the number of ports (issue 9).
+ * The router's frames as the data path sees them: ONE capture ring per
+ * worker for all the ports of a router namespace (an AF_PACKET socket bound
+ * to no interface, a TPACKET_V2 ring mmapped once, each frame carrying the
+ * ifindex it came in on; the workers' rings in one PACKET_FANOUT group) and
+ * ONE AF_PACKET transmit socket per worker that sends a whole receive batch
+ * with a single sendmmsg() (PERF.md items 1 and 2). So memory does not grow
+ * with the number of ports (issue 9).
  * Both must be opened while the calling thread is inside the router
  * namespace: a socket keeps the namespace it was created in.
  * Not for policy: this module moves frames and counts syscalls' failures.
@@ -25,6 +26,10 @@ struct port_opts {
 	 * segmentation offloads on, 64 KiB GSO frames arrive whole with their
 	 * virtio-net header and one rule evaluation covers ~40 segments. */
 	bool vnet;
+	/* Joins PACKET_FANOUT group fanout_id (hash mode: the kernel's
+	 * symmetric flow hash) when fanout is set: one ring per worker. */
+	bool fanout;
+	uint16_t fanout_id;
 };
 
 /* A capture ring. (Named "port" for the data path's struct dp_port, whose

@@ -18,7 +18,6 @@
  * lab.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -50,179 +49,12 @@
 #include "reloader.h"
 #include "topology.h"
 #include "topology_remote.h"
+#include "vpcfwd_args.h"
 
 extern const unsigned char vpcfw_default_lab[];
 extern const size_t vpcfw_default_lab_len;
 
 #define DEFAULT_LAB_LABEL "ten-thousand (built in)"
-#define FLOWLOG_DIR "/var/log/vpcfw"
-
-struct options {
-	const char *lab_path; /* NULL: the built-in lab */
-	const char *name;
-	const char *flowlog_path;
-	const char *flowlog_format;
-	uint32_t flowlog_interval;
-	const char *pcap_dir;
-	bool offloads;
-	bool check_only;
-	const char *control_group; /* NULL: control socket root only */
-	const char *own, *remote;  /* a lab split across hosts (docs/scale-out.md) */
-	enum log_level level;
-};
-
-static void usage(FILE *out)
-{
-	fprintf(
-	    out,
-	    "usage: vpcfwd [--lab PATH] [--name LABNAME] [--flow-log PATH]\n"
-	    "              [--flow-log-format FMT] [--flow-log-interval SECONDS]\n"
-	    "              [--pcap-dir DIR] [--offloads on|off] [--control-group GROUP]\n"
-	    "              [--own LIST --remote IFNAME] [-n] [-v|-q]\n"
-	    "\n"
-	    "Builds the lab as network namespaces and filters its real traffic as AWS\n"
-	    "security groups and network ACLs would. Runs in the foreground, logs on\n"
-	    "stderr; SIGINT/SIGTERM remove everything it built, SIGHUP reloads the\n"
-	    "rules, SIGUSR1 logs the counters.\n"
-	    "\n"
-	    "  --lab PATH                lab JSON file or directory of describe-* exports\n"
-	    "                            (default: the built-in ten-thousand lab)\n"
-	    "  --name LABNAME            lab name (default: the lab's own name)\n"
-	    "  --flow-log PATH           default " FLOWLOG_DIR "/LABNAME/flow.log\n"
-	    "  --flow-log-format FMT     AWS custom format, e.g. '${version} ${srcaddr}'\n"
-	    "  --flow-log-interval SECS  aggregation interval (default 60)\n"
-	    "  --pcap-dir DIR            save rejected frames as DIR/<eni-id>.pcap\n"
-	    "  --offloads on|off         keep checksum/segmentation offloads (default off)\n"
-	    "  --control-group GROUP     let GROUP use the control socket (default: root only)\n"
-	    "  --own LIST --remote IF    a lab split across hosts: see docs/scale-out.md\n"
-	    "  -n, --check               load and validate the lab, then exit (0 ok, 2 error)\n"
-	    "  -v, --verbose             debug messages\n"
-	    "  -q, --quiet               warnings and errors only\n");
-}
-
-static int parse_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
-}
-
-enum {
-	OPT_FLOWLOG = 256,
-	OPT_FORMAT,
-	OPT_INTERVAL,
-	OPT_PCAPDIR,
-	OPT_OFFLOADS,
-	OPT_NAME,
-	OPT_CONTROL_GROUP,
-	OPT_OWN,
-	OPT_REMOTE
-};
-
-/* The field of o an option that only keeps its argument points at, by
- * its getopt code; NULL for the others. */
-static const char **string_option(struct options *o, int c)
-{
-	static const struct {
-		int c;
-		size_t offset;
-	} strings[] = {
-	    {'l', offsetof(struct options, lab_path)},
-	    {OPT_NAME, offsetof(struct options, name)},
-	    {OPT_FLOWLOG, offsetof(struct options, flowlog_path)},
-	    {OPT_FORMAT, offsetof(struct options, flowlog_format)},
-	    {OPT_PCAPDIR, offsetof(struct options, pcap_dir)},
-	    {OPT_CONTROL_GROUP, offsetof(struct options, control_group)},
-	    {OPT_OWN, offsetof(struct options, own)},
-	    {OPT_REMOTE, offsetof(struct options, remote)},
-	};
-
-	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
-		if (strings[i].c == c)
-			return (const char **)((char *)o + strings[i].offset);
-	return NULL;
-}
-
-/* 0, 1 to exit 0 (--help), or -1 for a usage error. */
-static int parse_args(int argc, char **argv, struct options *o)
-{
-	static const struct option longopts[] = {
-	    {"lab", required_argument, NULL, 'l'},
-	    {"name", required_argument, NULL, OPT_NAME},
-	    {"flow-log", required_argument, NULL, OPT_FLOWLOG},
-	    {"flow-log-format", required_argument, NULL, OPT_FORMAT},
-	    {"flow-log-interval", required_argument, NULL, OPT_INTERVAL},
-	    {"pcap-dir", required_argument, NULL, OPT_PCAPDIR},
-	    {"offloads", required_argument, NULL, OPT_OFFLOADS},
-	    {"control-group", required_argument, NULL, OPT_CONTROL_GROUP},
-	    {"own", required_argument, NULL, OPT_OWN},
-	    {"remote", required_argument, NULL, OPT_REMOTE},
-	    {"check", no_argument, NULL, 'n'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int c;
-
-	memset(o, 0, sizeof(*o));
-	o->flowlog_interval = 60;
-	o->level = LOG_LVL_INFO;
-	while ((c = getopt_long(argc, argv, "l:nvqh", longopts, NULL)) != -1) {
-		const char **field = string_option(o, c);
-
-		if (field) {
-			*field = optarg;
-			continue;
-		}
-		switch (c) {
-		case OPT_INTERVAL:
-			if (parse_uint(optarg, 1, 86400, &o->flowlog_interval) < 0) {
-				log_err("--flow-log-interval: '%s' is not a number of seconds "
-					"from 1 to 86400",
-					optarg);
-				return -1;
-			}
-			break;
-		case OPT_OFFLOADS:
-			if (!strcmp(optarg, "on")) {
-				o->offloads = true;
-			} else if (!strcmp(optarg, "off")) {
-				o->offloads = false;
-			} else {
-				log_err("--offloads: expected 'on' or 'off', got '%s'", optarg);
-				return -1;
-			}
-			break;
-		case 'n':
-			o->check_only = true;
-			break;
-		case 'v':
-			o->level = LOG_LVL_DEBUG;
-			break;
-		case 'q':
-			o->level = LOG_LVL_WARN;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			usage(stderr);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s' (the lab is given with --lab)", argv[optind]);
-		return -1;
-	}
-	return 0;
-}
 
 static void print_diags(const struct diag_list *d)
 {
@@ -473,6 +305,8 @@ static int start(struct daemon *d)
 	dpo.flowlog_interval = d->opts.flowlog_interval;
 	dpo.pcap_dir = d->opts.pcap_dir;
 	dpo.file_gid = d->file_gid;
+	dpo.workers = d->opts.workers ? d->opts.workers : datapath_default_workers();
+	dpo.busy_poll_us = d->opts.busy_poll_us;
 	r = datapath_create(d->lab, d->topo, &dpo, &d->dp, err, sizeof(err));
 	if (r < 0) {
 		log_err("cannot start the data path: %s", err);
@@ -557,6 +391,7 @@ static int reload_apply(struct daemon *d, struct lab *next, char *err, size_t er
 
 	if (topo && (r = topology_remote_update_check(d->topo, err, errlen)) < 0)
 		return r;
+	datapath_pause(d->dp); /* the workers wait out the commit, topology included */
 	if (topo) {
 		r = topology_update(d->topo, d->lab, next, err, errlen);
 		if (r == 0)
@@ -571,6 +406,7 @@ static int reload_apply(struct daemon *d, struct lab *next, char *err, size_t er
 	/* A failed or undone update may have rebuilt a changed ENI's port. */
 	if (r < 0 && topo && datapath_reattach(d->dp, err2, sizeof(err2)) < 0)
 		log_err("re-attaching the ports after a refused reload: %s", err2);
+	datapath_resume(d->dp);
 	if (topo && loop_ports_changed(d->loop) < 0)
 		log_err("watching the ports after a reload: %s", strerror(ENOMEM));
 	return r;
@@ -746,7 +582,7 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.usr1_fd = -1;
 	log_init(argv[0], LOG_LVL_INFO);
-	r = parse_args(argc, argv, &d.opts);
+	r = vpcfwd_parse_args(argc, argv, &d.opts);
 	if (r)
 		return r > 0 ? 0 : 2;
 	log_set_level(d.opts.level);

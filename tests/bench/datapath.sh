@@ -26,8 +26,14 @@
 # (ip netns + one veth pair per ENI, batched, and their removal), and the
 # daemon's bytes per ENI between the two sizes.
 #
+# WORKERS and BUSY_POLL pass vpcfwd's --workers and --busy-poll (empty:
+# its defaults, the CPUs it may use and 50 us); SPIN=1 runs a nice -n 19
+# spinner per core during the traffic figures (the "both cores busy"
+# condition of issue 9).
+#
 # usage: sudo tests/bench/datapath.sh [BUILD_DIR]
 #        env: RUNS=3 SECS=5 OFFLOADS="off" UDP_RATE=2G SCALE="100 1000" ("": none)
+#             WORKERS= BUSY_POLL= SPIN=0
 # Everything it creates is named after a random run id and removed on exit.
 set -u
 
@@ -39,6 +45,10 @@ SECS=${SECS:-5}
 OFFLOADS=${OFFLOADS:-off}
 UDP_RATE=${UDP_RATE:-2G}
 SCALE=${SCALE-100 1000}
+WORKERS=${WORKERS:-}
+BUSY_POLL=${BUSY_POLL:-}
+SPIN=${SPIN:-0}
+SPINNERS=()
 MTU=9001
 SRV=10.80.2.20
 CLI=10.80.1.10
@@ -57,7 +67,7 @@ KNS=("kb-cli-$ID" "kb-srv-$ID" "kb-rt-$ID")
 
 cleanup() {
 	local p n
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}" "${SPINNERS[@]}"; do kill "$p" 2>/dev/null; done
 	[ -n "$DAEMON" ] && { kill -TERM "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null; }
 	for n in "${KNS[@]}" $(ip netns list | awk '{print $1}' | grep -E "^(vpcfw-(.*-)?|kf[0-9r]*-)$ID$"); do
 		[ -e "/run/netns/$n" ] || continue
@@ -128,7 +138,8 @@ daemon_up() { # OFFLOADS
 	sed "s/@RUN@/$ID/g" "$SRC/tests/bench/two-subnet.json" >"$TMP/lab.json"
 	: >"$TMP/vpcfwd.log"
 	"$VPCFWD" --lab "$TMP/lab.json" --name "$ID" --offloads "$1" \
-		--flow-log "$TMP/flow.log" 2>>"$TMP/vpcfwd.log" &
+		--flow-log "$TMP/flow.log" ${WORKERS:+--workers "$WORKERS"} \
+		${BUSY_POLL:+--busy-poll "$BUSY_POLL"} 2>>"$TMP/vpcfwd.log" &
 	DAEMON=$!
 	for _ in $(seq 300); do
 		grep -q 'ready: lab' "$TMP/vpcfwd.log" && return 0
@@ -265,6 +276,14 @@ measure() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
 
 echo "vpcfw data-path benchmark: $(nproc) cores, kernel $(uname -r), MTU $MTU, $RUNS runs x ${SECS}s, medians"
+echo "vpcfwd workers: ${WORKERS:-default ($(nproc))}, busy poll: ${BUSY_POLL:-default (50)} us," \
+	"$([ "$SPIN" = 1 ] && echo "a nice -n 19 spinner per core" || echo "no spinners")"
+if [ "$SPIN" = 1 ]; then
+	for _ in $(seq "$(nproc)"); do
+		nice -n 19 sh -c 'while :; do :; done' &
+		SPINNERS+=($!)
+	done
+fi
 for off in $OFFLOADS; do
 	echo "== offloads $off" >&2
 	kernel_up "$off" || { echo "datapath.sh: kernel path set-up failed" >&2; exit 1; }
@@ -305,6 +324,9 @@ for off in $OFFLOADS; do
 	echo "vpcfwd CPU: ${cpu} s during ${wall} s of traffic through it ($(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.0f", (w > 0 ? 100 * c / w : 0) }')% of one core)"
 	echo "vpcfwd counters at the end: $drops"
 done
+
+for p in "${SPINNERS[@]}"; do kill "$p" 2>/dev/null; done
+SPINNERS=()
 
 # ---------------------------------------------------------------- scale
 # One scale figure for the project: tests/bench/scale.sh measures it (the

@@ -176,6 +176,8 @@ daemon_start() {
 	fi
 	[ "$lab" != - ] && args+=(--lab "$lab")
 	: >"$TMP/vpcfwd.log"
+	# VPCFWD_WORKERS=N runs the suite with N packet threads (workers.sh).
+	[ -n "${VPCFWD_WORKERS:-}" ] && args+=(--workers "$VPCFWD_WORKERS")
 	"$VPCFWD" "${args[@]}" "$@" 2>>"$TMP/vpcfwd.log" &
 	DAEMON_PID=$!
 	daemon_wait_ready

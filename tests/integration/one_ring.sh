@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# One capture ring per router, whatever the number of ports (issue 9): a
-# lab of 24 ENIs in two subnets runs with exactly two packet sockets in the
-# router namespace (the ring, bound to no interface, and the transmit
-# socket), and every ENI's traffic is still told apart by the port it came
+# One capture ring per router and worker, whatever the number of ports
+# (issue 9): a lab of 24 ENIs in two subnets runs with exactly two packet
+# sockets per worker thread in the router namespace (its ring, bound to no
+# interface, and its transmit socket), and every ENI's traffic is still told apart by the port it came
 # in on: each ENI reaches e0 and e23 (the source check drops a frame
 # attributed to the wrong port), a reload that adds an ENI needs no new
 # socket and its port carries traffic at once, and what vpcfwd sends is
@@ -38,7 +38,11 @@ ports() { ip -n "$router" -o link show | grep -vc ' lo:'; }
 write_lab 24 "$TMP/lab.json"
 daemon_start "$TMP/lab.json"
 check "the router has a port per ENI" test "$(ports)" -eq 24
-check "two packet sockets in the router namespace for 24 ports" test "$(packet_sockets)" -eq 2
+# Per worker thread (docs/datapath.md): its ring and its transmit socket.
+daemon_stats || fail "no stats"
+workers=$(stat "len(d['workers'])")
+check "two packet sockets per worker ($workers) in the router namespace for 24 ports" \
+	test "$(packet_sockets)" -eq $((2 * workers))
 check "the capture socket is bound to no interface" \
 	ip netns exec "$router" awk 'NR > 1 && $5 == 0 { f = 1 } END { exit !f }' /proc/net/packet
 
@@ -77,7 +81,7 @@ kill -HUP "$DAEMON_PID"
 reloaded() { grep -q 'reload.*25 ENIs\|reloaded' "$TMP/vpcfwd.log" && test "$(ports)" -eq 25; }
 for _ in $(seq 100); do reloaded && break; sleep 0.1; done
 check "a reload adds the 25th ENI's port" test "$(ports)" -eq 25
-check "still two packet sockets" test "$(packet_sockets)" -eq 2
+check "still two packet sockets per worker" test "$(packet_sockets)" -eq $((2 * workers))
 check "the new ENI pings e0 and e23" \
 	bash -c "ip netns exec $(ns e24) ping -c1 -W2 $(addr 0) && ip netns exec $(ns e24) ping -c1 -W2 $(addr 23)"
 check "e0 pings the new ENI" in_ns e0 ping -c1 -W2 "$(addr 24)"
