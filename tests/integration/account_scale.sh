@@ -22,6 +22,26 @@
 . "$(dirname "$0")/biglab.bash"
 itest_init
 need python3 ping ss
+
+# At 1,000 ENIs one stats line of the daemon's log is ~0.5 MB: a failure
+# shows the log's tail with long lines cut (the daemon stopped first, so
+# its last lines are in the file cut).
+account_scale_cleanup() {
+	local rc=$?
+	if [ "$rc" -ne 0 ] && [ -n "$DAEMON_PID" ]; then
+		kill -TERM "$DAEMON_PID" 2>/dev/null
+		for _ in $(seq 100); do
+			kill -0 "$DAEMON_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+	if [ -s "$TMP/vpcfwd.log" ]; then
+		cut -c1-300 "$TMP/vpcfwd.log" >"$TMP/vpcfwd.cut" && mv "$TMP/vpcfwd.cut" "$TMP/vpcfwd.log"
+	fi
+	(exit "$rc")
+	itest_cleanup
+}
+trap account_scale_cleanup EXIT
 BIGLAB=$VPCFW_SOURCE_DIR/../shared/tools/biglab.py
 N_ENIS=1000
 PARALLEL=8
@@ -348,24 +368,43 @@ while read -r idx from to dst proto port sport verdict scope stage _; do
 		agrees "$idx" "${verdict%% *}"
 done <"$TMP/pairs"
 
-# One refusal, counted where check says it happens: the pair's ENI counts
-# the echo requests at that stage (and only that one refusal runs now).
-read -r _ from to dst _ _ _ _ _ stage eni < <(awk '$5 == "icmp" && $8 == "REJECT" && $11 != "-"' "$TMP/pairs")
+# Refusals counted where check says they happen: the ICMP one at the
+# receiver's sg-ingress, the NACL one at the stage's ENI (the sender's for
+# an egress stage, the receiver's for an ingress one), each re-sent alone.
 eni_rejected() { # ENI STAGE: the ENI's refusals at STAGE, from vpcfw stats
 	"$VPCFW" stats --lab "$LAB" --json | python3 -c 'import json, sys
 e = [e for e in json.load(sys.stdin)["enis"] if e["id"] == sys.argv[1]]
 print(e[0]["rejected_packets"].get(sys.argv[2], 0) if e else "none")' "$1" "$2"
 }
-counted() {
+counted() { # FROM DST PROTO PORT STAGE ENI MIN: MIN more refusals after a blocked probe
 	local before after
-	before=$(eni_rejected "$eni" "$stage") || return 1
-	ping_blocked "$from" "$dst" || return 1
+	before=$(eni_rejected "$6" "$5") || return 1
+	case $3 in
+	icmp) ping_blocked "$1" "$2" ;;
+	tcp) tcp_blocked "$1" "$2" "$4" ;;
+	udp) udp_blocked "$1" "$2" "$4" ;;
+	esac || return 1
 	sleep 0.2
-	after=$(eni_rejected "$eni" "$stage") || return 1
-	say "  $eni $stage refusals: $before before, $after after"
-	[ "$before" != none ] && [ "$after" -ge $((before + 2)) ]
+	after=$(eni_rejected "$6" "$5") || return 1
+	say "  $6 $5 refusals: $before before, $after after"
+	[ "$before" != none ] && [ "$after" -ge $((before + $7)) ]
 }
-check "vpcfw stats counts $from's 2 echo requests to $to at $stage of $eni, as check says" counted
+stats_pair() { # AWK-CONDITION: the first such rejected pair, with its stage's ENI
+	awk "\$8 == \"REJECT\" && \$10 !~ /^(-|response-)/ && ($1)" "$TMP/pairs" | head -n 1
+}
+read -r _ from to dst proto port _ _ _ stage eni <<<"$(stats_pair '$5 == "icmp"')"
+check "the sample has an ICMP pair whose echo request is refused" test -n "$stage"
+check "vpcfw stats counts $from's 2 echo requests to $to at $stage of $eni ($to), as check says" \
+	counted "$from" "$dst" icmp - "$stage" "$eni" 2
+read -r _ from to dst proto port _ _ _ stage _ <<<"$(stats_pair '$10 ~ /^nacl/')"
+check "the sample has a pair a NACL refuses" test -n "$stage"
+if [ -n "$stage" ]; then
+	owner=$to
+	[[ $stage == *egress ]] && owner=$from
+	eni=$(eni_id "$owner")
+	check "vpcfw stats counts $from -> $to $proto/$port at $stage of $eni ($owner), as check says" \
+		counted "$from" "$dst" "$proto" "$port" "$stage" "$eni" 1
+fi
 
 # The stop: everything the lab made or ran goes with it.
 t_stop=$(now_ms)
