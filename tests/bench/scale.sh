@@ -25,6 +25,7 @@ set -u
 src=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${VPCFW_BINARY_DIR:-$src/build}
 biglab=${BIGLAB:-$src/../shared/tools/biglab.py}
+. "$src/tests/integration/biglab.bash"
 sizes=("$@")
 exec_n=${EXEC:-0}
 [ ${#sizes[@]} -gt 0 ] || sizes=(100 1000)
@@ -59,11 +60,7 @@ print(json.dumps({"lab": "x", "vpcs": [{"name": "v", "cidr": "10.0.0.0/16",
   "security_groups": [{"name": "sg", "ingress": [{"proto": "tcp", "ports": "22", "from": "sg"}]}],
   "enis": [{"name": f"e{i}", "subnet": f"s{i % 20}", "groups": ["sg"],
             "ip": [f"10.0.{(i % 20) * 4 + (i // 20) // 250}.{(i // 20) % 250 + 4}"]} for i in range(n)]}]}))' "$1"
-	fi | python3 -c 'import json, sys
-lab = json.load(sys.stdin)
-for e in lab["vpcs"][0]["enis"]:
-    e["name"] = e["name"] + "-" + sys.argv[1]
-json.dump(lab, sys.stdout)' "$tag" >"$2"
+	fi | biglab_tag "$tag" >"$2"
 }
 
 floor() { # N: "create remove" in ms
