@@ -65,7 +65,7 @@ json.dump(lab, open(sys.argv[1], "w"))
 PY
 
 t0=$(now_ms)
-daemon_start "$LABFILE"
+READY_TIMEOUT=120 daemon_start "$LABFILE" # 1,000 ENIs: minutes, not seconds, on a slow ASan runner
 t_ready=$(($(now_ms) - t0))
 rss_kib=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$DAEMON_PID/status")
 say "$N_ENIS ENIs: ready after $(secs "$t_ready"), daemon RSS $((rss_kib / 1024)) MiB"

@@ -183,9 +183,11 @@ daemon_start() {
 	daemon_wait_ready
 }
 
+# READY_TIMEOUT (seconds, default 30): a large lab under ASan on a busy
+# runner can take longer than a small one to build.
 daemon_wait_ready() {
-	local i
-	for i in $(seq 300); do
+	local i limit=${READY_TIMEOUT:-30}
+	for i in $(seq $((limit * 10))); do
 		if grep -q 'ready: lab' "$TMP/vpcfwd.log" 2>/dev/null; then
 			return 0
 		fi
@@ -196,7 +198,7 @@ daemon_wait_ready() {
 		fi
 		sleep 0.1
 	done
-	say "vpcfwd not ready after 30 s"
+	say "vpcfwd not ready after $limit s"
 	exit 1
 }
 
