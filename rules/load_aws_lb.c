@@ -112,16 +112,28 @@ void aws_lb_listener(struct loader *l, const json_t *o, const char *path)
 	read_listener(l, o, path, NULL);
 }
 
+/* Reads an object of an array that belongs to a parent named by its ARN. */
+typedef void child_fn(struct loader *l, const json_t *o, const char *path, const char *parent);
+
+/* fn on each object of o[key], with the ARN at o[arn_key] (NULL when
+ * absent); nothing when a required ARN is missing. */
+static void each_child(struct loader *l, const json_t *o, const char *path, const char *arn_key,
+		       bool required, const char *key, child_fn *fn)
+{
+	const char *arn = NULL;
+	if (!j_str(l, o, arn_key, path, required, &arn) && required)
+		return;
+	EACH(l, o, key, path, i, c, cpath)
+	{
+		if (want_object(l, c, cpath))
+			fn(l, c, cpath, arn);
+	}
+}
+
 /* Batfish's collector: {LoadBalancerArn, Listeners: [...]} per load balancer. */
 void aws_lb_listeners(struct loader *l, const json_t *o, const char *path)
 {
-	const char *arn = NULL;
-	j_str(l, o, "LoadBalancerArn", path, false, &arn);
-	EACH(l, o, "Listeners", path, i, li, lpath)
-	{
-		if (want_object(l, li, lpath))
-			read_listener(l, li, lpath, arn);
-	}
+	each_child(l, o, path, "LoadBalancerArn", false, "Listeners", read_listener);
 }
 
 void aws_target_group(struct loader *l, const json_t *o, const char *path)
@@ -155,14 +167,7 @@ static void read_target(struct loader *l, const json_t *o, const char *path, con
 
 void aws_target_health(struct loader *l, const json_t *o, const char *path)
 {
-	const char *arn = NULL;
-	if (!j_str(l, o, "TargetGroupArn", path, true, &arn))
-		return;
-	EACH(l, o, "TargetHealthDescriptions", path, i, t, tpath)
-	{
-		if (want_object(l, t, tpath))
-			read_target(l, t, tpath, arn);
-	}
+	each_child(l, o, path, "TargetGroupArn", true, "TargetHealthDescriptions", read_target);
 }
 
 void aws_lb_attributes(struct loader *l, const json_t *o, const char *path)
@@ -269,9 +274,5 @@ static void lab_lb(struct loader *l, const json_t *o, const char *path)
 
 void lab_load_balancers(struct loader *l, const json_t *root)
 {
-	EACH(l, root, "load_balancers", "", i, o, path)
-	{
-		if (want_object(l, o, path))
-			lab_lb(l, o, path);
-	}
+	ld_each_object(l, root, "load_balancers", "", lab_lb);
 }
