@@ -281,9 +281,6 @@ int datapath_create(const struct lab *lab, const struct topology *topo,
 		snprintf(err, errlen, "datapath: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	/* With offloads kept the ports carry 64 KiB GSO frames that a pcap
-	 * capture truncates at the snaplen: refuse rather than drop them all
-	 * while claiming to filter (AWS-SEMANTICS §8). */
 	dp->lab = lab;
 	dp->topo = topo;
 	dp->opts = *o;

@@ -91,6 +91,38 @@ static const char **string_option(struct options *o, int c)
 	return NULL;
 }
 
+/* Sets the number field of o that option c fills from arg: 0 when set, 1
+ * when c is no number option, -1 when arg is no number in its range
+ * (logged). */
+static int numeric_option(struct options *o, int c, const char *arg)
+{
+	static const struct {
+		int c;
+		const char *name;
+		size_t offset;
+		uint32_t lo, hi;
+		const char *unit;
+	} numbers[] = {
+	    {OPT_INTERVAL, "flow-log-interval", offsetof(struct options, flowlog_interval), 1,
+	     86400, "seconds"},
+	    {OPT_WORKERS, "workers", offsetof(struct options, workers), 1, 256, "threads"},
+	    {OPT_BUSY_POLL, "busy-poll", offsetof(struct options, busy_poll_us), 0, 1000000,
+	     "microseconds"},
+	};
+
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		if (numbers[i].c != c)
+			continue;
+		if (parse_uint(arg, numbers[i].lo, numbers[i].hi,
+			       (uint32_t *)((char *)o + numbers[i].offset)) == 0)
+			return 0;
+		log_err("--%s: '%s' is not a number of %s from %u to %u", numbers[i].name, arg,
+			numbers[i].unit, numbers[i].lo, numbers[i].hi);
+		return -1;
+	}
+	return 1;
+}
+
 int vpcfwd_parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -112,7 +144,7 @@ int vpcfwd_parse_args(int argc, char **argv, struct options *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	int c;
+	int c, numeric;
 
 	*o = (struct options){.flowlog_interval = 60, .busy_poll_us = 50, .level = LOG_LVL_INFO};
 	while ((c = getopt_long(argc, argv, "l:nvqh", longopts, NULL)) != -1) {
@@ -122,30 +154,12 @@ int vpcfwd_parse_args(int argc, char **argv, struct options *o)
 			*field = optarg;
 			continue;
 		}
+		numeric = numeric_option(o, c, optarg);
+		if (numeric < 0)
+			return -1;
+		if (numeric == 0)
+			continue;
 		switch (c) {
-		case OPT_INTERVAL:
-			if (parse_uint(optarg, 1, 86400, &o->flowlog_interval) < 0) {
-				log_err("--flow-log-interval: '%s' is not a number of seconds "
-					"from 1 to 86400",
-					optarg);
-				return -1;
-			}
-			break;
-		case OPT_WORKERS:
-			if (parse_uint(optarg, 1, 256, &o->workers) < 0) {
-				log_err("--workers: '%s' is not a number of threads from 1 to 256",
-					optarg);
-				return -1;
-			}
-			break;
-		case OPT_BUSY_POLL:
-			if (parse_uint(optarg, 0, 1000000, &o->busy_poll_us) < 0) {
-				log_err("--busy-poll: '%s' is not a number of microseconds from 0 "
-					"to 1000000",
-					optarg);
-				return -1;
-			}
-			break;
 		case OPT_OFFLOADS:
 			if (!strcmp(optarg, "on")) {
 				o->offloads = true;
@@ -179,4 +193,3 @@ int vpcfwd_parse_args(int argc, char **argv, struct options *o)
 	}
 	return 0;
 }
-

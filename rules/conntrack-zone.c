@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conntrack-private.h"
+#include "enum_name.h"
 
 /* The one loop over a zone's live connections: walking and retagging
  * differ only in what they do with each. visit() gets the connection's
@@ -345,7 +346,7 @@ const char *ct_class_name(enum ct_class c)
 	    [CT_CLASS_OTHER] = "other",
 	};
 
-	return (unsigned)c < CT_CLASS__COUNT ? names[c] : "unknown";
+	return ENUM_NAME(names, c, "unknown");
 }
 
 const char *ct_tcp_state_name(enum ct_tcp_state s)
@@ -360,5 +361,5 @@ const char *ct_tcp_state_name(enum ct_tcp_state s)
 	    [CT_TCP_CLOSED] = "CLOSED",
 	};
 
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+	return ENUM_NAME(names, s, "unknown");
 }

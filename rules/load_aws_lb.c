@@ -10,6 +10,7 @@
  * "load_balancers" of our lab format. load_lb_resolve.c builds the lab's
  * load balancers from these drafts.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,22 +19,21 @@
 #include "load-lb-private.h"
 #include "load_build.h"
 
-static struct lb_loader *lbl(struct loader *l)
+/* A zeroed draft at the end of the vector of l's drafts at offset `which`
+ * (DRAFTS(member)), the drafts created on first use; NULL, an error given,
+ * when out of memory. */
+static void *push(struct loader *l, size_t which, size_t size)
 {
 	if (!l->lbs)
 		l->lbs = calloc(1, sizeof(*l->lbs));
-	return l->lbs;
-}
-
-static void *push(struct loader *l, struct vec *v, size_t size)
-{
-	void *slot = vec_push(v, size);
+	void *slot = l->lbs ? vec_push((struct vec *)((char *)l->lbs + which), size) : NULL;
 	if (!slot)
 		ld_err(l, NULL, "out of memory");
 	else
 		memset(slot, 0, size);
 	return slot;
 }
+#define DRAFTS(member) offsetof(struct lb_loader, member)
 
 void lb_loader_free(struct loader *l)
 {
@@ -65,8 +65,7 @@ static bool port_of(struct loader *l, const json_t *o, const char *key, const ch
 
 void aws_lb(struct loader *l, const json_t *o, const char *path)
 {
-	struct lb_loader *s = lbl(l);
-	struct lb_draft *d = s ? push(l, &s->lbs, sizeof(*d)) : NULL;
+	struct lb_draft *d = push(l, DRAFTS(lbs), sizeof(*d));
 	if (!d)
 		return;
 	d->origin = ld_origin(l, path);
@@ -94,8 +93,7 @@ static void listener_group(struct loader *l, const json_t *o, const char *path,
 
 static void read_listener(struct loader *l, const json_t *o, const char *path, const char *lb_arn)
 {
-	struct lb_loader *s = lbl(l);
-	struct lb_listener_draft *d = s ? push(l, &s->listeners, sizeof(*d)) : NULL;
+	struct lb_listener_draft *d = push(l, DRAFTS(listeners), sizeof(*d));
 	if (!d)
 		return;
 	d->origin = ld_origin(l, path);
@@ -112,22 +110,33 @@ void aws_lb_listener(struct loader *l, const json_t *o, const char *path)
 	read_listener(l, o, path, NULL);
 }
 
+/* Reads an object of an array that belongs to a parent named by its ARN. */
+typedef void child_fn(struct loader *l, const json_t *o, const char *path, const char *parent);
+
+/* fn on each object of o[key], with the ARN at o[arn_key] (NULL when
+ * absent); nothing when a required ARN is missing. */
+static void each_child(struct loader *l, const json_t *o, const char *path, const char *arn_key,
+		       bool required, const char *key, child_fn *fn)
+{
+	const char *arn = NULL;
+	if (!j_str(l, o, arn_key, path, required, &arn) && required)
+		return;
+	EACH(l, o, key, path, i, c, cpath)
+	{
+		if (want_object(l, c, cpath))
+			fn(l, c, cpath, arn);
+	}
+}
+
 /* Batfish's collector: {LoadBalancerArn, Listeners: [...]} per load balancer. */
 void aws_lb_listeners(struct loader *l, const json_t *o, const char *path)
 {
-	const char *arn = NULL;
-	j_str(l, o, "LoadBalancerArn", path, false, &arn);
-	EACH(l, o, "Listeners", path, i, li, lpath)
-	{
-		if (want_object(l, li, lpath))
-			read_listener(l, li, lpath, arn);
-	}
+	each_child(l, o, path, "LoadBalancerArn", false, "Listeners", read_listener);
 }
 
 void aws_target_group(struct loader *l, const json_t *o, const char *path)
 {
-	struct lb_loader *s = lbl(l);
-	struct lb_group_draft *d = s ? push(l, &s->groups, sizeof(*d)) : NULL;
+	struct lb_group_draft *d = push(l, DRAFTS(groups), sizeof(*d));
 	if (!d)
 		return;
 	d->origin = ld_origin(l, path);
@@ -138,9 +147,8 @@ void aws_target_group(struct loader *l, const json_t *o, const char *path)
 
 static void read_target(struct loader *l, const json_t *o, const char *path, const char *group)
 {
-	struct lb_loader *s = lbl(l);
 	const json_t *t = j_object(l, o, "Target", path, true);
-	struct lb_target_draft *d = s && t ? push(l, &s->targets, sizeof(*d)) : NULL;
+	struct lb_target_draft *d = t ? push(l, DRAFTS(targets), sizeof(*d)) : NULL;
 	if (!d)
 		return;
 	const char *tpath = jp_key(l, path, "Target");
@@ -155,20 +163,12 @@ static void read_target(struct loader *l, const json_t *o, const char *path, con
 
 void aws_target_health(struct loader *l, const json_t *o, const char *path)
 {
-	const char *arn = NULL;
-	if (!j_str(l, o, "TargetGroupArn", path, true, &arn))
-		return;
-	EACH(l, o, "TargetHealthDescriptions", path, i, t, tpath)
-	{
-		if (want_object(l, t, tpath))
-			read_target(l, t, tpath, arn);
-	}
+	each_child(l, o, path, "TargetGroupArn", true, "TargetHealthDescriptions", read_target);
 }
 
 void aws_lb_attributes(struct loader *l, const json_t *o, const char *path)
 {
-	struct lb_loader *s = lbl(l);
-	struct lb_attr_draft *d = s ? push(l, &s->attrs, sizeof(*d)) : NULL;
+	struct lb_attr_draft *d = push(l, DRAFTS(attrs), sizeof(*d));
 	if (!d || !j_str(l, o, "LoadBalancerArn", path, true, &d->lb_arn))
 		return;
 	EACH(l, o, "Attributes", path, i, a, apath)
@@ -194,8 +194,7 @@ static const char *const target_keys[] = {"target", "port", "healthy", NULL};
 /* A target: a name of contract 3 (or an address), or {target, port, healthy}. */
 static void lab_target(struct loader *l, const json_t *t, const char *path, const char *group)
 {
-	struct lb_loader *s = lbl(l);
-	struct lb_target_draft *d = s ? push(l, &s->targets, sizeof(*d)) : NULL;
+	struct lb_target_draft *d = push(l, DRAFTS(targets), sizeof(*d));
 	if (!d)
 		return;
 	d->origin = ld_origin(l, path);
@@ -216,11 +215,10 @@ static void lab_target(struct loader *l, const json_t *t, const char *path, cons
 
 static void lab_listener(struct loader *l, const json_t *o, const char *path, const char *lb)
 {
-	struct lb_loader *s = lbl(l);
-	if (!s || !lab_keys_ok(l, o, path, listener_keys))
+	if (!lab_keys_ok(l, o, path, listener_keys))
 		return;
-	struct lb_listener_draft *d = push(l, &s->listeners, sizeof(*d));
-	struct lb_group_draft *g = d ? push(l, &s->groups, sizeof(*g)) : NULL;
+	struct lb_listener_draft *d = push(l, DRAFTS(listeners), sizeof(*d));
+	struct lb_group_draft *g = d ? push(l, DRAFTS(groups), sizeof(*g)) : NULL;
 	if (!g)
 		return;
 	d->origin = g->origin = ld_origin(l, path);
@@ -246,10 +244,9 @@ static void lab_listener(struct loader *l, const json_t *o, const char *path, co
 
 static void lab_lb(struct loader *l, const json_t *o, const char *path)
 {
-	struct lb_loader *s = lbl(l);
-	if (!s || !lab_keys_ok(l, o, path, lb_keys))
+	if (!lab_keys_ok(l, o, path, lb_keys))
 		return;
-	struct lb_draft *d = push(l, &s->lbs, sizeof(*d));
+	struct lb_draft *d = push(l, DRAFTS(lbs), sizeof(*d));
 	if (!d)
 		return;
 	d->origin = ld_origin(l, path);
@@ -269,9 +266,5 @@ static void lab_lb(struct loader *l, const json_t *o, const char *path)
 
 void lab_load_balancers(struct loader *l, const json_t *root)
 {
-	EACH(l, root, "load_balancers", "", i, o, path)
-	{
-		if (want_object(l, o, path))
-			lab_lb(l, o, path);
-	}
+	ld_each_object(l, root, "load_balancers", "", lab_lb);
 }

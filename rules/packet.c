@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "checksum.h"
+#include "enum_name.h"
 #include "model.h" /* PROTO_* */
 
 #define IPV4_HLEN 20
@@ -82,9 +83,7 @@ const char *pkt_malformed_name(int reason)
 {
 	if (reason < 0)
 		reason = -reason;
-	if (reason >= PKT_MAL__COUNT || !malformed_names[reason])
-		return "unknown";
-	return malformed_names[reason];
+	return ENUM_NAME(malformed_names, reason, "unknown");
 }
 
 bool pkt_icmp_is_error(uint8_t family, uint8_t type)
