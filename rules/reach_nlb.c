@@ -72,6 +72,7 @@ struct nlb_build {
 	enum reach_class cls;
 	const struct reach_opts *o;
 	const struct ip_addr *client; /* the source every target sees */
+	int32_t client_eni;	      /* -1: an outside client */
 	struct nlb_pick pk;
 	uint32_t key_max;
 	struct reach_map listener, slots[N_SLOTS];
@@ -127,7 +128,10 @@ static int join_port(struct nlb_build *b, int32_t li)
 		if (!nlb_target_possible(b->lab, pk.lb, pk.node, li, (int32_t)t))
 			continue;
 		const struct lb_target *x = &l->targets[t];
-		if (x->eni < 0 || x->addr.family != b->client->family) {
+		/* the client itself (loopback with the client's address kept:
+		 * the reply never leaves it, check's response has no path) */
+		bool self = x->eni >= 0 && x->eni == b->client_eni;
+		if (x->eni < 0 || x->addr.family != b->client->family || self) {
 			pk.target = x->eni < 0 ? (int32_t)t : -1;
 			break;
 		}
@@ -249,6 +253,7 @@ int reach_nlb_build(const struct lab *lab, const struct sg_members *members,
 	memset(out, 0, sizeof(*out));
 	int r = reach_path_build_indexed(lab, members, src, &ne, sa, da, c, o, &leg_a);
 	struct nlb_build b = {.lab = lab, .members = members, .cls = c, .o = o, .client = sa};
+	b.client_eni = src->kind == END_ENI ? src->eni : -1;
 	b.pk = (struct nlb_pick){nlb_of_node(lab, node), -1, node, -1, -1, false};
 	const struct load_balancer *lb = &lab->load_balancers[b.pk.lb];
 	for (size_t k = 0; k < lb->n_nodes; k++)

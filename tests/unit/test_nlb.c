@@ -621,7 +621,7 @@ static void test_diff_agrees_with_check(void **state)
 	    LAB_HEAD "'load_balancers': [{'name': 'w', 'nodes': ['n1', 'n2'], 'cross_zone': true, "
 		     "'listeners': [{'port': 80, 'target_port': 8080, 'targets': [{'target': "
 		     "'app1', 'healthy': false}, 'app2', 'cli2']}, {'port': 443, 'target_port': "
-		     "8080, 'targets': ['app1', 'app2']}, {'port': 53, 'protocol': 'UDP', "
+		     "8080, 'targets': ['app1', 'app2', 'cli']}, {'port': 53, 'protocol': 'UDP', "
 		     "'target_port': 8080, 'targets': ['app1']}]}]}",
 	    &followed);
 	checked += agree_lab(
@@ -629,6 +629,21 @@ static void test_diff_agrees_with_check(void **state)
 		     "'listeners': [{'port': 80, 'target_port': 8080, 'targets': ['app1', "
 		     "'10.9.9.9']}, {'port': 8080, 'targets': ['app1', 'app2']}]}]}",
 	    &followed);
+	/* cli a target of its own flows (loopback): refused, as check's reply
+	 * never leaves it; cli admits 8080 from its own subnet here */
+	const char *lab_self =
+	    LAB_HEAD "'load_balancers': [{'name': 'w', 'nodes': ['n1'], "
+		     "'cross_zone': true, 'listeners': [{'port': 80, 'target_port': "
+		     "8080, 'targets': ['app1', 'cli']}]}]}";
+	const char *was = "'ip': ['10.9.3.10'], 'groups': ['c']";
+	const char *g = strstr(lab_self, was);
+	assert_non_null(g);
+	size_t len = strlen(lab_self) + 8;
+	char *self = malloc(len);
+	snprintf(self, len, "%.*s'ip': ['10.9.3.10'], 'groups': ['app']%s", (int)(g - lab_self),
+		 lab_self, g + strlen(was));
+	checked += agree_lab(self, &followed);
+	free(self);
 	print_message("nlb agreement: %zu keys on %zu followed paths agree with check\n", checked,
 		      followed);
 	assert_true(followed > 100);
