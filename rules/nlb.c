@@ -106,6 +106,27 @@ int32_t nlb_choose_target(const struct lab *lab, int32_t lb_i, int32_t node, int
 	return -1;
 }
 
+bool nlb_target_possible(const struct lab *lab, int32_t lb_i, int32_t node, int32_t listener,
+			 int32_t target)
+{
+	if (!valid_index(lb_i, lab->n_load_balancers))
+		return false;
+	const struct load_balancer *lb = &lab->load_balancers[lb_i];
+	if (!valid_index(node, lb->n_nodes) || !valid_index(listener, lb->n_listeners))
+		return false;
+	const struct lb_listener *l = &lb->listeners[listener];
+	if (!valid_index(target, l->n_targets) ||
+	    !node_serves(lab, lb, lb->nodes[node], &l->targets[target]))
+		return false;
+	if (l->targets[target].healthy)
+		return true;
+	/* unhealthy: chosen only when every target the node serves is */
+	for (size_t i = 0; i < l->n_targets; i++)
+		if (l->targets[i].healthy && node_serves(lab, lb, lb->nodes[node], &l->targets[i]))
+			return false;
+	return true;
+}
+
 void nlb_node_sg_ingress(const struct lab *lab, const struct pipeline_end *client,
 			 const struct pipeline_end *node, const struct flow *at_node,
 			 struct stage_verdict *v)

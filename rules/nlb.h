@@ -84,6 +84,12 @@ struct nlb_pick {
 int32_t nlb_choose_target(const struct lab *lab, int32_t lb, int32_t node, int32_t listener,
 			  const struct flow *f);
 
+/* Whether nlb_choose_target returns target for some flow: a target the
+ * node serves, healthy unless none it serves is (what `vpcfw diff`
+ * follows: the hash spreads a key's source ports over all of them). */
+bool nlb_target_possible(const struct lab *lab, int32_t lb, int32_t node, int32_t listener,
+			 int32_t target);
+
 /* The node's SG ingress stage (a hop): its groups when the load balancer
  * has some, else SKIPPED with REASON_NLB_NO_GROUP. */
 void nlb_node_sg_ingress(const struct lab *lab, const struct pipeline_end *client,

@@ -121,6 +121,21 @@ int reach_hairpin_build(const struct lab *lab, const struct sg_members *members,
 			int32_t to, enum reach_class c, const struct reach_opts *o,
 			struct reach_path *out);
 
+/* reach_nlb.c: whether the diff's path src -> dst (dst's address da) goes
+ * through a Network Load Balancer's node to its targets, as forward_nlb.c
+ * sends it; then the path, with leg B's stages joined over every target
+ * the node may choose. 0, -ENOMEM or -EOVERFLOW; free with
+ * reach_path_free either way. */
+bool reach_nlb_follows(const struct lab *lab, const struct pipeline_end *src,
+		       const struct pipeline_end *dst, const struct ip_addr *da);
+int reach_nlb_build(const struct lab *lab, const struct sg_members *members,
+		    const struct pipeline_end *src, int32_t node, const struct ip_addr *sa,
+		    const struct ip_addr *da, enum reach_class c, const struct reach_opts *o,
+		    struct reach_path *out);
+/* Whether eni is a node or a target of a load balancer: a path to
+ * another ENI reads its rules (reach_classes.c keeps it a class apart). */
+bool reach_nlb_involves(const struct lab *lab, int32_t eni);
+
 /* Every endpoint of the diff in output order (reach_diff in reach.h says
  * which). 0 or -ENOMEM; free with reach_ends_free either way. */
 int reach_ends_collect(const struct lab *old_lab, const struct lab *new_lab, struct rd_ends *l);

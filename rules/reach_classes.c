@@ -190,9 +190,11 @@ static int side_key(const struct key_ctx *x, int s, int32_t i, uint8_t fam, stru
 	size_t o = owned_first(&x->owners[s], a);
 	if (!r)
 		r = u32_push(k, o < x->owners[s].n && x->owners[s].v[o].owner == i);
-	/* a public IP is the ENI's own: such an ENI is a class of its own */
+	/* a public IP is the ENI's own, and a load balancer's node or target
+	 * is read by paths to the node: such an ENI is a class of its own */
+	bool own = e->has_public_ip || e->n_publics || reach_nlb_involves(lab, i);
 	if (!r)
-		r = u32_push(k, e->has_public_ip || e->n_publics ? (uint32_t)i + 1 : 0);
+		r = u32_push(k, own ? (uint32_t)i + 1 : 0);
 	return r;
 }
 

@@ -215,6 +215,9 @@ static int side_path(struct rd_side *s, enum reach_class c, const struct reach_o
 	if (s->hairpin)
 		return reach_hairpin_build(s->lab, s->members, s->src.eni, s->dst.eni, c, opts,
 					   &s->path);
+	if (reach_nlb_follows(s->lab, &s->src, &s->dst, &s->da))
+		return reach_nlb_build(s->lab, s->members, &s->src, s->dst.eni, &s->sa, &s->da, c,
+				       opts, &s->path);
 	return reach_path_build_indexed(s->lab, s->members, &s->src, &s->dst, &s->sa, &s->da, c,
 					opts, &s->path);
 }

@@ -379,6 +379,8 @@ json_t *lab_write_json(const struct lab *lab, FILE *notes)
 	json_object_set_new(root, "vpcs", vpcs(lab, notes));
 	if (lab->n_gateways)
 		json_object_set_new(root, "gateways", lab_write_gateways(lab));
+	if (lab->n_load_balancers)
+		json_object_set_new(root, "load_balancers", lab_write_load_balancers(lab));
 	size_t lost = 0;
 	for (size_t i = 0; i < lab->n_groups; i++)
 		lost += lab->groups[i].vpc < 0 && !lab->n_vpcs;

@@ -16,5 +16,7 @@ struct lab;
 json_t *lab_write_json(const struct lab *lab, FILE *notes);
 /* The lab's gateways as the format's "gateways" array (lab_write_gw.c). */
 json_t *lab_write_gateways(const struct lab *lab);
+/* Its Network Load Balancers as "load_balancers" (lab_write_gw.c). */
+json_t *lab_write_load_balancers(const struct lab *lab);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "load.h"
 #include "model.h"
+#include "nlb.h"
 
 static void set_str(json_t *o, const char *key, const char *s)
 {
@@ -78,4 +79,45 @@ json_t *lab_write_gateways(const struct lab *lab)
 		json_array_append_new(out, o);
 	}
 	return out;
+}
+
+/* A listener's targets, each with its own port and health. */
+static json_t *lb_targets(const struct lb_listener *li)
+{
+	json_t *a = json_array();
+	for (size_t t = 0; t < li->n_targets; t++) {
+		const struct lb_target *x = &li->targets[t];
+		json_t *o = json_object();
+		set_str(o, "target", x->id);
+		json_object_set_new(o, "port", json_integer(x->port));
+		json_object_set_new(o, "healthy", json_boolean(x->healthy));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+json_t *lab_write_load_balancers(const struct lab *lab)
+{
+	json_t *arr = json_array();
+	for (size_t b = 0; b < lab->n_load_balancers; b++) {
+		const struct load_balancer *lb = &lab->load_balancers[b];
+		json_t *o = json_object(), *nodes = json_array(), *ls = json_array();
+		set_str(o, "name", lb->name);
+		set_str(o, "scheme", lb->internet_facing ? "internet-facing" : "internal");
+		json_object_set_new(o, "cross_zone", json_boolean(lb->cross_zone));
+		for (size_t k = 0; k < lb->n_nodes; k++)
+			json_array_append_new(nodes, json_string(lab->enis[lb->nodes[k]].id));
+		json_object_set_new(o, "nodes", nodes);
+		for (size_t k = 0; k < lb->n_listeners; k++) {
+			const struct lb_listener *li = &lb->listeners[k];
+			json_t *l = json_object();
+			json_object_set_new(l, "port", json_integer(li->port));
+			set_str(l, "protocol", li->protocol);
+			json_object_set_new(l, "targets", lb_targets(li));
+			json_array_append_new(ls, l);
+		}
+		json_object_set_new(o, "listeners", ls);
+		json_array_append_new(arr, o);
+	}
+	return arr;
 }
