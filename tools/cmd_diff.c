@@ -54,8 +54,10 @@ static void diff_usage(FILE *out)
 		"(NEW's for an open, OLD's for a close). Endpoints: every ENI, one address\n"
 		"for each outside CIDR named by a rule or a route, and each ENI's public IPv4\n"
 		"address as a destination of the other ENIs (\"<ENI> (public IP)\": the hairpin\n"
-		"through the internet gateway). Responses must pass for every port of the\n"
-		"client's ephemeral range (default 32768-60999).\n"
+		"through the internet gateway). A flow to a Network Load Balancer's listener\n"
+		"is followed to its targets: open only when every target the node may choose\n"
+		"admits it. Responses must pass for every port of the client's ephemeral\n"
+		"range (default 32768-60999).\n"
 		"Exit status: 0 no change, 1 some change, 2 error.\n");
 }
 
