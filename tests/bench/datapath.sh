@@ -14,7 +14,8 @@
 # bottleneck (trafgen from netsniff-ng: 64-byte UDP frames from a TX ring
 # over 16 flows, counted at the server's eth0), UDP request/response round
 # trip (sockperf ping-pong p50, RTT = 2 x its half-round-trip figure), new
-# TCP connections/s (python3), the vpcfwd/kernel ratio, min/median/max of
+# TCP connections/s (python3; with the client's SYN retransmits, which
+# explain a collapsed run), the vpcfwd/kernel ratio, min/median/max of
 # the connection rate and the small-packet rate (so that a collapsed run
 # shows), the capture ring's drops, and the daemon's CPU time. Both
 # paths exist at once and every figure is taken on one, then the other,
@@ -231,7 +232,23 @@ small_kpps() { # CLI_NS SRV_NS: trafgen's 64-byte frames delivered per second
 	awk -v a="$r0" -v b="$r1" -v s="$SECS" 'BEGIN { printf "%.1f\n", (b - a) / s / 1e3 }'
 }
 
-conn_per_s() { # CLI_NS
+# The client namespace's SYN retransmissions so far (TcpExt TCPSynRetrans):
+# a lost SYN or SYN-ACK costs the client a second, which is how a
+# connection-rate run collapses.
+syn_retrans() { # NS
+	ip netns exec "$1" awk '/^TcpExt:/ { if (!n) { for (i = 2; i <= NF; i++) k[i] = $i; n = 1 }
+		else for (i = 2; i <= NF; i++) if (k[i] == "TCPSynRetrans") print $i }' /proc/net/netstat
+}
+
+conn_per_s() { # CLI_NS: "rate syn-retransmits"
+	local s0 s1 v
+	s0=$(syn_retrans "$1")
+	v=$(conn_once "$1")
+	s1=$(syn_retrans "$1")
+	echo "$v $((${s1:-0} - ${s0:-0}))"
+}
+
+conn_once() { # CLI_NS
 	ip netns exec "$1" python3 -c '
 import socket, time
 n, end = 0, time.time() + '"$SECS"'
@@ -249,7 +266,7 @@ print("%.0f" % (n / '"$SECS"'))' 2>/dev/null || echo nan
 declare -A R
 VWALL=0
 measure() {
-	local i f p t0 t1 v
+	local i f p t0 t1 v t
 	local -A vals=()
 	for i in $(seq "$RUNS"); do
 		for f in tcp udp small rtt conn; do
@@ -262,7 +279,10 @@ measure() {
 				udp) v=$(udp_kpps "$ns") ;;
 				small) v=$(small_kpps "$ns" "$srv") ;;
 				rtt) v=$(rtt_us "$ns") ;;
-				conn) v=$(conn_per_s "$ns") ;;
+				conn)
+					read -r v t <<<"$(conn_per_s "$ns")"
+					vals[$p.synrt]+="$t"$'\n'
+					;;
 				esac
 				t1=$(date +%s.%N)
 				[ "$p" = vpcfwd ] && VWALL=$(awk -v a="$VWALL" -v b="$t0" -v c="$t1" 'BEGIN { print a + c - b }')
@@ -285,6 +305,9 @@ measure() {
 			R[$p.$f]=$(echo "${vals[$p.$f]}" | grep -v '^$' | median)
 			R[$p.$f.spread]=$(echo "${vals[$p.$f]}" | grep -v '^$' | spread)
 		done
+	done
+	for p in kernel vpcfwd; do
+		R[$p.synrt]=$(echo "${vals[$p.synrt]}" | awk '{ n += $1 } END { print n + 0 }')
 	done
 }
 
@@ -336,6 +359,7 @@ report() { # TITLE (uses R, cpu, wall, drops)
 	echo "min/median/max: new TCP connections/s kernel ${R[kernel.conn.spread]}," \
 		"vpcfwd ${R[vpcfwd.conn.spread]}; trafgen kpps kernel ${R[kernel.small.spread]}," \
 		"vpcfwd ${R[vpcfwd.small.spread]}"
+	echo "client SYN retransmits during the connection runs: kernel ${R[kernel.synrt]}, vpcfwd ${R[vpcfwd.synrt]}"
 	echo "added RTT at p50: $(added "${R[vpcfwd.rtt]}" "${R[kernel.rtt]}") us"
 	echo "vpcfwd CPU: ${cpu} s during ${wall} s of traffic through it ($(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.0f", (w > 0 ? 100 * c / w : 0) }')% of one core)"
 	echo "vpcfwd counters at the end: $drops"
@@ -403,7 +427,8 @@ for cond in $CONDITIONS; do
 		for f in tcp udp small rtt conn; do
 			SUM[$cond.$off.$f]="${R[kernel.$f]} ${R[vpcfwd.$f]}"
 		done
-		SUMX[$cond.$off]="conn min/med/max kernel ${R[kernel.conn.spread]} vpcfwd ${R[vpcfwd.conn.spread]};"
+		SUMX[$cond.$off]="conn min/med/max kernel ${R[kernel.conn.spread]} vpcfwd ${R[vpcfwd.conn.spread]}"
+		SUMX[$cond.$off]+=" (SYN retransmits ${R[kernel.synrt]} / ${R[vpcfwd.synrt]});"
 		SUMX[$cond.$off]+=" vpcfwd CPU ${cpu} s in ${wall} s; $drops"
 		report "$(describe "$cond"), offloads $off"
 	done
