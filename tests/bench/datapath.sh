@@ -14,7 +14,8 @@
 # bottleneck (trafgen from netsniff-ng: 64-byte UDP frames from a TX ring
 # over 16 flows, counted at the server's eth0), UDP request/response round
 # trip (sockperf ping-pong p50, RTT = 2 x its half-round-trip figure), new
-# TCP connections/s (python3), the vpcfwd/kernel ratio, min/median/max of
+# TCP connections/s (python3; with the client's SYN retransmits, which
+# explain a collapsed run), the vpcfwd/kernel ratio, min/median/max of
 # the connection rate and the small-packet rate (so that a collapsed run
 # shows), the capture ring's drops, and the daemon's CPU time. Both
 # paths exist at once and every figure is taken on one, then the other,
@@ -26,14 +27,25 @@
 # (ip netns + one veth pair per ENI, batched, and their removal), and the
 # daemon's bytes per ENI between the two sizes.
 #
+# This machine's figures depend on what else runs, so the traffic figures
+# are taken in each condition of CONDITIONS (issue 9's three by default),
+# the load started just before a condition's rounds and ended after them:
+#   quiet  - nothing added;
+#   busy   - a nice -n 19 CPU-bound spinner per core (both cores busy,
+#            but every other process comes first);
+#   onejob - one CPU-bound job at ordinary priority pinned to the last core
+#            (another job on one core: it competes as an equal there).
+# After every condition and offload setting, a summary table: condition x
+# figure, kernel+nft, vpcfwd, ratio (conditions x offloads x ~(RUNS x 10
+# x SECS + 20) s: ~20 min with the defaults; RUNS=1 SECS=2 for a quick pass).
+#
 # WORKERS and BUSY_POLL pass vpcfwd's --workers and --busy-poll (empty:
-# its defaults, the CPUs it may use and 50 us); SPIN=1 runs a nice -n 19
-# spinner per core during the traffic figures (the "both cores busy"
-# condition of issue 9).
+# its defaults, the CPUs it may use and 50 us). SPIN=1 (former option) is
+# CONDITIONS=busy.
 #
 # usage: sudo tests/bench/datapath.sh [BUILD_DIR]
-#        env: RUNS=3 SECS=5 OFFLOADS="off" UDP_RATE=2G SCALE="100 1000" ("": none)
-#             WORKERS= BUSY_POLL= SPIN=0
+#        env: RUNS=3 SECS=5 OFFLOADS="off on" CONDITIONS="quiet busy onejob"
+#             UDP_RATE=2G SCALE="100 1000" ("": none) WORKERS= BUSY_POLL=
 # Everything it creates is named after a random run id and removed on exit.
 set -u
 
@@ -42,12 +54,13 @@ BUILD=${1:-${VPCFW_BINARY_DIR:-$SRC/build}}
 VPCFWD=$BUILD/vpcfwd
 RUNS=${RUNS:-3}
 SECS=${SECS:-5}
-OFFLOADS=${OFFLOADS:-off}
+OFFLOADS=${OFFLOADS:-off on}
 UDP_RATE=${UDP_RATE:-2G}
 SCALE=${SCALE-100 1000}
 WORKERS=${WORKERS:-}
 BUSY_POLL=${BUSY_POLL:-}
-SPIN=${SPIN:-0}
+[ "${SPIN:-0}" = 1 ] && CONDITIONS=${CONDITIONS:-busy}
+CONDITIONS=${CONDITIONS:-quiet busy onejob}
 SPINNERS=()
 MTU=9001
 SRV=10.80.2.20
@@ -58,6 +71,9 @@ for t in iperf3 sockperf trafgen python3 nft ethtool ip; do
 	command -v "$t" >/dev/null || { echo "datapath.sh: $t not installed" >&2; exit 77; }
 done
 [ -x "$VPCFWD" ] || { echo "datapath.sh: $VPCFWD not built" >&2; exit 1; }
+for c in $CONDITIONS; do
+	case $c in quiet | busy | onejob) ;; *) echo "datapath.sh: unknown condition $c" >&2; exit 2 ;; esac
+done
 
 ID=$(printf 'b%04x' $(((RANDOM ^ $$) & 0xffff)))
 TMP=$(mktemp -d "/tmp/vpcfw-bench-$ID.XXXXXX")
@@ -216,7 +232,23 @@ small_kpps() { # CLI_NS SRV_NS: trafgen's 64-byte frames delivered per second
 	awk -v a="$r0" -v b="$r1" -v s="$SECS" 'BEGIN { printf "%.1f\n", (b - a) / s / 1e3 }'
 }
 
-conn_per_s() { # CLI_NS
+# The client namespace's SYN retransmissions so far (TcpExt TCPSynRetrans):
+# a lost SYN or SYN-ACK costs the client a second, which is how a
+# connection-rate run collapses.
+syn_retrans() { # NS
+	ip netns exec "$1" awk '/^TcpExt:/ { if (!n) { for (i = 2; i <= NF; i++) k[i] = $i; n = 1 }
+		else for (i = 2; i <= NF; i++) if (k[i] == "TCPSynRetrans") print $i }' /proc/net/netstat
+}
+
+conn_per_s() { # CLI_NS: "rate syn-retransmits"
+	local s0 s1 v
+	s0=$(syn_retrans "$1")
+	v=$(conn_once "$1")
+	s1=$(syn_retrans "$1")
+	echo "$v $((${s1:-0} - ${s0:-0}))"
+}
+
+conn_once() { # CLI_NS
 	ip netns exec "$1" python3 -c '
 import socket, time
 n, end = 0, time.time() + '"$SECS"'
@@ -234,7 +266,7 @@ print("%.0f" % (n / '"$SECS"'))' 2>/dev/null || echo nan
 declare -A R
 VWALL=0
 measure() {
-	local i f p t0 t1 v
+	local i f p t0 t1 v t
 	local -A vals=()
 	for i in $(seq "$RUNS"); do
 		for f in tcp udp small rtt conn; do
@@ -247,7 +279,10 @@ measure() {
 				udp) v=$(udp_kpps "$ns") ;;
 				small) v=$(small_kpps "$ns" "$srv") ;;
 				rtt) v=$(rtt_us "$ns") ;;
-				conn) v=$(conn_per_s "$ns") ;;
+				conn)
+					read -r v t <<<"$(conn_per_s "$ns")"
+					vals[$p.synrt]+="$t"$'\n'
+					;;
 				esac
 				t1=$(date +%s.%N)
 				[ "$p" = vpcfwd ] && VWALL=$(awk -v a="$VWALL" -v b="$t0" -v c="$t1" 'BEGIN { print a + c - b }')
@@ -271,62 +306,135 @@ measure() {
 			R[$p.$f.spread]=$(echo "${vals[$p.$f]}" | grep -v '^$' | spread)
 		done
 	done
+	for p in kernel vpcfwd; do
+		R[$p.synrt]=$(echo "${vals[$p.synrt]}" | awk '{ n += $1 } END { print n + 0 }')
+	done
+}
+
+# The load of a condition, in SPINNERS (ended by load_stop and on exit).
+load_start() { # CONDITION
+	local c
+	case $1 in
+	busy)
+		for c in $(seq 0 $(($(nproc) - 1))); do
+			nice -n 19 taskset -c "$c" sh -c 'while :; do :; done' &
+			SPINNERS+=($!)
+		done
+		;;
+	onejob)
+		taskset -c $(($(nproc) - 1)) sh -c 'while :; do :; done' &
+		SPINNERS+=($!)
+		;;
+	esac
+}
+
+load_stop() {
+	local p
+	for p in "${SPINNERS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	SPINNERS=()
+}
+
+describe() { # CONDITION
+	case $1 in
+	quiet) echo "quiet: nothing added" ;;
+	busy) echo "busy: a nice -n 19 spinner pinned to each of the $(nproc) cores" ;;
+	onejob) echo "onejob: one CPU-bound job at nice 0 pinned to core $(($(nproc) - 1))" ;;
+	esac
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
 
-echo "vpcfw data-path benchmark: $(nproc) cores, kernel $(uname -r), MTU $MTU, $RUNS runs x ${SECS}s, medians"
-echo "vpcfwd workers: ${WORKERS:-default ($(nproc))}, busy poll: ${BUSY_POLL:-default (50)} us," \
-	"$([ "$SPIN" = 1 ] && echo "a nice -n 19 spinner per core" || echo "no spinners")"
-if [ "$SPIN" = 1 ]; then
-	for _ in $(seq "$(nproc)"); do
-		nice -n 19 sh -c 'while :; do :; done' &
-		SPINNERS+=($!)
-	done
-fi
-for off in $OFFLOADS; do
-	echo "== offloads $off" >&2
-	kernel_up "$off" || { echo "datapath.sh: kernel path set-up failed" >&2; exit 1; }
-	daemon_up "$off" || exit 1
-	servers_up "${KNS[1]}"
-	servers_up "vpcfw-srv-$ID"
-	VWALL=0
-	cpu0=$(cpu_of "$DAEMON")
-	measure
-	cpu1=$(cpu_of "$DAEMON")
-	kill -USR1 "$DAEMON"
-	sleep 0.5
-	servers_down
-	drops=$(grep -o '"pcap_kernel_drops":[0-9]*\|"malformed_total":[0-9]*\|"tx_errors":[0-9]*' \
-		"$TMP/vpcfwd.log" | tail -n 3 | tr '\n' ' ')
-	daemon_down
-	kernel_down
-	wall=$(awk -v a="$VWALL" 'BEGIN { printf "%.1f", a }')
+row() { printf '%-38s %12s %12s %8s\n' "$1" "$2" "$3" "$(ratio "$3" "$2")"; }
 
-	cpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.1f", b - a }')
+# One condition and offload setting: its table (medians in R).
+report() { # TITLE (uses R, cpu, wall, drops)
 	echo
-	echo "offloads $off"
-	printf '%-34s %12s %12s %8s\n' "figure (median of $RUNS)" kernel+nft vpcfwd ratio
-	printf '%-34s %12s %12s %8s\n' "TCP throughput, Gbps" "${R[kernel.tcp]}" "${R[vpcfwd.tcp]}" \
-		"$(ratio "${R[vpcfwd.tcp]}" "${R[kernel.tcp]}")"
-	printf '%-34s %12s %12s %8s\n' "UDP 64 B delivered, kpps" "${R[kernel.udp]}" "${R[vpcfwd.udp]}" \
-		"$(ratio "${R[vpcfwd.udp]}" "${R[kernel.udp]}")"
-	printf '%-34s %12s %12s %8s\n' "64 B frames (trafgen) delivered, kpps" "${R[kernel.small]}" \
-		"${R[vpcfwd.small]}" "$(ratio "${R[vpcfwd.small]}" "${R[kernel.small]}")"
-	printf '%-34s %12s %12s %8s\n' "UDP request/response RTT p50, us" "${R[kernel.rtt]}" \
-		"${R[vpcfwd.rtt]}" "$(ratio "${R[vpcfwd.rtt]}" "${R[kernel.rtt]}")"
-	printf '%-34s %12s %12s %8s\n' "new TCP connections/s" "${R[kernel.conn]}" "${R[vpcfwd.conn]}" \
-		"$(ratio "${R[vpcfwd.conn]}" "${R[kernel.conn]}")"
+	echo "$1"
+	printf '%-38s %12s %12s %8s\n' "figure (median of $RUNS)" kernel+nft vpcfwd ratio
+	row "TCP throughput, Gbps" "${R[kernel.tcp]}" "${R[vpcfwd.tcp]}"
+	row "UDP 64 B delivered, kpps" "${R[kernel.udp]}" "${R[vpcfwd.udp]}"
+	row "64 B frames (trafgen) delivered, kpps" "${R[kernel.small]}" "${R[vpcfwd.small]}"
+	row "UDP request/response RTT p50, us" "${R[kernel.rtt]}" "${R[vpcfwd.rtt]}"
+	row "new TCP connections/s" "${R[kernel.conn]}" "${R[vpcfwd.conn]}"
 	echo "min/median/max: new TCP connections/s kernel ${R[kernel.conn.spread]}," \
 		"vpcfwd ${R[vpcfwd.conn.spread]}; trafgen kpps kernel ${R[kernel.small.spread]}," \
 		"vpcfwd ${R[vpcfwd.small.spread]}"
-	echo "added RTT at p50: $(awk -v a="${R[vpcfwd.rtt]}" -v b="${R[kernel.rtt]}" 'BEGIN { printf "%.1f", a - b }') us"
+	echo "client SYN retransmits during the connection runs: kernel ${R[kernel.synrt]}, vpcfwd ${R[vpcfwd.synrt]}"
+	echo "added RTT at p50: $(added "${R[vpcfwd.rtt]}" "${R[kernel.rtt]}") us"
 	echo "vpcfwd CPU: ${cpu} s during ${wall} s of traffic through it ($(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.0f", (w > 0 ? 100 * c / w : 0) }')% of one core)"
 	echo "vpcfwd counters at the end: $drops"
+}
+
+added() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%+.1f", a - b; else print "-" }'; }
+
+# Issue 9's table: every figure in every condition, side by side.
+summary() {
+	local cond off f k v name
+	echo
+	echo "summary: medians of $RUNS, vpcfwd beside kernel forwarding + nftables conntrack"
+	printf '%-7s %-38s %12s %12s %8s\n' condition figure kernel+nft vpcfwd ratio
+	for cond in $CONDITIONS; do
+		for off in $OFFLOADS; do
+			for f in tcp udp small rtt conn; do
+				case $f in
+				tcp) name="TCP, offloads $off, Gbps" ;;
+				udp) name="UDP 64 B (iperf3), offloads $off, kpps" ;;
+				small) name="64 B trafgen, offloads $off, kpps" ;;
+				rtt) name="RTT p50, offloads $off, us" ;;
+				conn) name="new TCP conn/s, offloads $off" ;;
+				esac
+				read -r k v <<<"${SUM[$cond.$off.$f]}"
+				printf '%-7s %-38s %12s %12s %8s\n' "$cond" "$name" "$k" "$v" "$(ratio "$v" "$k")"
+			done
+			read -r k v <<<"${SUM[$cond.$off.rtt]}"
+			printf '%-7s %-38s %s\n' "$cond" "  added RTT p50, offloads $off" "$(added "$v" "$k") us"
+			printf '%-7s %-38s %s\n' "$cond" "  offloads $off" "${SUMX[$cond.$off]}"
+		done
+	done
+	echo "machine at end: $(uptime | sed 's/.*load average/load average/')"
+}
+
+echo "vpcfw data-path benchmark: $(nproc) cores, kernel $(uname -r), MTU $MTU, $RUNS runs x ${SECS}s, medians"
+echo "vpcfwd workers: ${WORKERS:-default ($(nproc))}, busy poll: ${BUSY_POLL:-default (50)} us;" \
+	"conditions: $CONDITIONS; offloads: $OFFLOADS"
+echo "machine at start: $(uptime | sed 's/.*load average/load average/')"
+# SUM[cond.off.fig] = "kernel vpcfwd" medians; SUMX[cond.off] = the extras
+declare -A SUM SUMX
+for cond in $CONDITIONS; do
+	for off in $OFFLOADS; do
+		echo "== $(describe "$cond"), offloads $off" >&2
+		kernel_up "$off" || { echo "datapath.sh: kernel path set-up failed" >&2; exit 1; }
+		daemon_up "$off" || exit 1
+		servers_up "${KNS[1]}"
+		servers_up "vpcfw-srv-$ID"
+		VWALL=0
+		load_start "$cond"
+		cpu0=$(cpu_of "$DAEMON")
+		measure
+		cpu1=$(cpu_of "$DAEMON")
+		load_stop
+		kill -USR1 "$DAEMON"
+		sleep 0.5
+		servers_down
+		# the last SIGUSR1 dump's global figures (the per-worker ones follow them)
+		drops=$(grep 'pcap_kernel_drops' "$TMP/vpcfwd.log" | tail -n 1 |
+			grep -o '"pcap_kernel_drops":[0-9]*\|"malformed_total":[0-9]*\|"tx_errors":[0-9]*' |
+			awk -F: '!seen[$1]++' | tr '\n' ' ')
+		daemon_down
+		kernel_down
+		wall=$(awk -v a="$VWALL" 'BEGIN { printf "%.1f", a }')
+		cpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.1f", b - a }')
+		for f in tcp udp small rtt conn; do
+			SUM[$cond.$off.$f]="${R[kernel.$f]} ${R[vpcfwd.$f]}"
+		done
+		SUMX[$cond.$off]="conn min/med/max kernel ${R[kernel.conn.spread]} vpcfwd ${R[vpcfwd.conn.spread]}"
+		SUMX[$cond.$off]+=" (SYN retransmits ${R[kernel.synrt]} / ${R[vpcfwd.synrt]});"
+		SUMX[$cond.$off]+=" vpcfwd CPU ${cpu} s in ${wall} s; $drops"
+		report "$(describe "$cond"), offloads $off"
+	done
 done
 
-for p in "${SPINNERS[@]}"; do kill "$p" 2>/dev/null; done
-SPINNERS=()
+summary
 
 # ---------------------------------------------------------------- scale
 # One scale figure for the project: tests/bench/scale.sh measures it (the
