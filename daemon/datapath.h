@@ -213,10 +213,7 @@ struct dp_stats {
  * hold n_enis entries (lab->n_enis). */
 void datapath_stats(struct datapath *dp, struct dp_stats *out, struct dp_eni_stats *eni_stats,
 		    size_t n_enis);
-const char *dp_stage_name(enum dp_stage s); /* "sg-egress", ... (DESIGN.md 4) */
-const char *dp_drop_name(enum dp_drop d);   /* "no-route", ... */
-/* The malformed reason's name for index i, or NULL past the last. */
-const char *dp_malformed_name(size_t i);
+const char *dp_drop_name(enum dp_drop d); /* "no-route", ... */
 
 /* Read-only views for the control socket (`vpcfw flows`: ct_zone_walk on
  * zone = ENI index under datapath_tracker_lock; the lab the rules
@@ -232,9 +229,7 @@ const struct lab *datapath_lab(const struct datapath *dp);
  * global counters at the top, "enis" keyed by ENI id). Each ENI object is
  * the same in both. NULL when out of memory. Not for the packet path. */
 enum dp_stats_layout { DP_STATS_NESTED, DP_STATS_FLAT };
-json_t *dp_stats_json(const struct lab *lab, const struct dp_stats *st,
-		      const struct dp_eni_stats *es, size_t n, enum dp_stats_layout layout);
-/* A snapshot (datapath_stats) as dp_stats_json, plus "generation" and
+/* A snapshot (datapath_stats) as JSON in that layout, plus "generation" and
  * "workers": per worker its frames received and sent and its ring's
  * drops, the sums of which are the global counters. */
 json_t *datapath_stats_json(struct datapath *dp, enum dp_stats_layout layout);

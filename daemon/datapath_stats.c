@@ -19,7 +19,7 @@
 
 /* ---------------------------------------------------------------- names */
 
-const char *dp_stage_name(enum dp_stage s)
+static const char *dp_stage_name(enum dp_stage s)
 {
 	static const char *const names[DP_STAGE_MAX] = {"sg-egress", "nacl-egress", "nacl-ingress",
 							"sg-ingress"};
@@ -38,7 +38,7 @@ const char *dp_drop_name(enum dp_drop d)
 	return (unsigned)d < DP_DROP_MAX ? names[d] : "unknown";
 }
 
-const char *dp_malformed_name(size_t i)
+static const char *dp_malformed_name(size_t i)
 {
 	return i < PKT_MAL__COUNT ? pkt_malformed_name((int)i) : NULL;
 }
@@ -263,8 +263,8 @@ static json_t *dp_enis_json(const struct lab *lab, const struct dp_eni_stats *es
 	return dp_json_done(enis, r);
 }
 
-json_t *dp_stats_json(const struct lab *lab, const struct dp_stats *st,
-		      const struct dp_eni_stats *es, size_t n, enum dp_stats_layout layout)
+static json_t *dp_stats_json(const struct lab *lab, const struct dp_stats *st,
+			     const struct dp_eni_stats *es, size_t n, enum dp_stats_layout layout)
 {
 	json_t *g = dp_global_json(st);
 	json_t *o = layout == DP_STATS_NESTED ? json_object() : json_incref(g);

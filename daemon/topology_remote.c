@@ -100,6 +100,15 @@ static bool lab_split(const struct lab *lab)
 	return false;
 }
 
+/* The remote link's port, or NULL. */
+static const struct topology_port *topology_port_remote(const struct topology *t)
+{
+	for (size_t i = 0; i < t->n_ports; i++)
+		if (t->ports[i].kind == TOPOLOGY_PORT_REMOTE)
+			return &t->ports[i];
+	return NULL;
+}
+
 int topology_remote_attach(struct topology *t, const struct lab *lab, const char *ifname, char *err,
 			   size_t errlen)
 {
@@ -128,14 +137,6 @@ int topology_remote_attach(struct topology *t, const struct lab *lab, const char
 	if (rc == 0 && (rc = remote_append(t, ifname, &l)) < 0)
 		topo_set_err(err, errlen, "--remote: out of memory");
 	return rc;
-}
-
-const struct topology_port *topology_port_remote(const struct topology *t)
-{
-	for (size_t i = 0; i < t->n_ports; i++)
-		if (t->ports[i].kind == TOPOLOGY_PORT_REMOTE)
-			return &t->ports[i];
-	return NULL;
 }
 
 const struct topology_port *topology_port_to_eni(const struct topology *t, const struct lab *lab,

@@ -25,8 +25,6 @@
 int topology_remote_attach(struct topology *t, const struct lab *lab, const char *ifname, char *err,
 			   size_t errlen);
 
-/* The remote link's port, or NULL. */
-const struct topology_port *topology_port_remote(const struct topology *t);
 /* The port a packet for ENI eni of lab leaves by: its own, or for an ENI
  * another host owns the remote link; NULL when there is none. */
 const struct topology_port *topology_port_to_eni(const struct topology *t, const struct lab *lab,

@@ -16,7 +16,9 @@ bool nacl_entry_keys(const struct nacl_entry *e, int proto, struct keyset *k)
 			      proto, k);
 }
 
-bool nacl_entry_matches(const struct nacl_entry *e, const struct flow *f)
+/* Whether one entry matches the packet (its own egress flag picks which
+ * address the CIDR is compared with). */
+static bool nacl_entry_matches(const struct nacl_entry *e, const struct flow *f)
 {
 	/* ingress rules look at where the packet comes from, egress at where
 	 * it goes; a family mismatch never matches (§8: IPv6 not optional). */

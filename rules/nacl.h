@@ -31,12 +31,9 @@ struct nacl_decision {
 	const struct nacl_entry *entry; /* NULL for the implicit * rule */
 };
 
-/* Whether one entry matches the packet (its own egress flag picks which
- * address the CIDR is compared with). */
-bool nacl_entry_matches(const struct nacl_entry *e, const struct flow *f);
-
 /* The keys of protocol proto the entry matches (keyset.h), whatever its
- * CIDR; false when none. nacl_entry_matches is this and the CIDR. */
+ * CIDR; false when none. An entry matches a packet when these keys hold
+ * the packet's and its CIDR holds the packet's address (nacl.c). */
 bool nacl_entry_keys(const struct nacl_entry *e, int proto, struct keyset *k);
 
 /* Evaluates the ingress or egress list. Returns d->allow. */

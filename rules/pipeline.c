@@ -139,8 +139,15 @@ void pipeline_end_of_addr(const struct lab *lab, int32_t vpc, const struct ip_ad
 	out->kind = out->service != SERVICE_NONE ? END_SERVICE : END_OUTSIDE;
 }
 
-enum sg_exemption pipeline_sg_exemption(const struct lab *lab, const struct pipeline_end *peer,
-					uint8_t proto, uint16_t *lo, uint16_t *hi)
+/* How the SG stages treat traffic with peer (§1): an ordinary peer; a
+ * service they never filter; or one they skip only for TCP/UDP packets
+ * whose source or destination port lies in lo..hi (DNS 53, DHCP 67-68).
+ * proto: the packet's protocol. rules/reach gets the same answer through
+ * the stage scope (sg_scope). */
+enum sg_exemption { SG_EXEMPT_NONE, SG_EXEMPT_ALL, SG_EXEMPT_PORTS };
+
+static enum sg_exemption sg_exemption_of(const struct lab *lab, const struct pipeline_end *peer,
+					 uint8_t proto, uint16_t *lo, uint16_t *hi)
 {
 	if (peer->kind != END_SERVICE)
 		return SG_EXEMPT_NONE;
@@ -201,7 +208,7 @@ static void sg_scope(const struct lab *lab, const struct eni *e, const struct pi
 {
 	v->eni = self->eni;
 	uint16_t lo = 0, hi = 0;
-	switch (pipeline_sg_exemption(lab, peer, f->proto, &lo, &hi)) {
+	switch (sg_exemption_of(lab, peer, f->proto, &lo, &hi)) {
 	case SG_EXEMPT_ALL:
 		skip(v, REASON_SERVICE, peer->service);
 		return;

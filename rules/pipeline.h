@@ -168,14 +168,6 @@ void pipeline_end_of_addr(const struct lab *lab, int32_t vpc, const struct ip_ad
 #define PIPELINE_SERVICE_PREFIXES 16
 size_t pipeline_service_prefixes(struct ip_prefix *out);
 
-/* How the SG stages treat traffic with peer (§1): an ordinary peer; a
- * service they never filter; or one they skip only for TCP/UDP packets
- * whose source or destination port lies in lo..hi (DNS 53, DHCP 67-68).
- * proto: the packet's protocol. One answer for pipeline and rules/reach. */
-enum sg_exemption { SG_EXEMPT_NONE, SG_EXEMPT_ALL, SG_EXEMPT_PORTS };
-enum sg_exemption pipeline_sg_exemption(const struct lab *lab, const struct pipeline_end *peer,
-					uint8_t proto, uint16_t *lo, uint16_t *hi);
-
 /* What an SG or NACL stage consults for traffic between self (whose
  * stage it is) and peer, before looking at any port or ICMP type: the one
  * place the stages' skip and exemption decisions are made (§1, §9: not

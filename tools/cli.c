@@ -100,6 +100,18 @@ static int bad_value(const struct cli_command *cmd, const struct cli_opt *o, con
 	return -EINVAL;
 }
 
+/* A decimal in [lo, hi] into *out. 0 or -EINVAL. */
+static int cli_parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 /* "LO-HI": ports 1-65535, LO <= HI. */
 static int parse_range(const char *s, struct cli_range *out)
 {
@@ -234,17 +246,6 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 	cmd->usage(stderr);
 	return 2;
-}
-
-int cli_parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 const char *cli_stage_owner(const struct lab *lab, const struct stage_verdict *v)

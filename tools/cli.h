@@ -124,8 +124,6 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args);
  * message on stderr, then the usage. Returns 2. */
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* A decimal in [lo, hi] into *out. 0 or -EINVAL. */
-int cli_parse_long(const char *s, long lo, long hi, long *out);
 
 /* Who owns the rules of a stage: the ENI's label for an SG stage, the
  * subnet's id for a NACL stage, or NULL. */

@@ -96,8 +96,6 @@ struct junit_case {
 	const char *type; /* failure/error type attribute; NULL: from the outcome */
 };
 int junit_write(const char *out_path, const char *suite, const struct junit_case *c, size_t n);
-/* XML-escapes s into out (attribute- and text-safe). */
-void junit_escape(FILE *out, const char *s);
 
 /* The flow of item it from from to to (names or addresses) as
  * rules/query builds it: 0, or -EINVAL with the reason in err. */

@@ -19,7 +19,7 @@ static const char *const xml_escapes[128] = {
     ['\''] = "&apos;", ['\n'] = "\n",  ['\t'] = "\t",
 };
 
-void junit_escape(FILE *out, const char *s)
+static void junit_escape(FILE *out, const char *s)
 {
 	escape_put(out, s, xml_escapes, "?");
 }

@@ -203,14 +203,6 @@ struct sarif_location sarif_location_of(const struct origin *o, const char *fall
 	return loc;
 }
 
-int sarif_json_path_line(const char *file, const char *json_path)
-{
-	struct text_cache c = {0};
-	int line = path_line(&c, file, json_path);
-	cache_free(&c);
-	return line;
-}
-
 /* ---- the log ---- */
 
 static json_t *rules_json(const struct sarif_rule *rules, size_t n)

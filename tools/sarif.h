@@ -48,8 +48,4 @@ struct sarif_location sarif_location_of(const struct origin *o, const char *fall
 int sarif_write(const char *path, const char *command, const struct sarif_rule *rules,
 		size_t n_rules, const struct sarif_result *res, size_t n);
 
-/* The 1-based line where the value at json_path ("a[0].b[2].c") starts
- * in the JSON file, or 0 when it cannot be found. */
-int sarif_json_path_line(const char *file, const char *json_path);
-
 #endif
