@@ -144,15 +144,15 @@ static bool dp_forward(struct dp_worker *w, const struct topology_port *egress,
 		return false;
 	memcpy(out, egress->peer_mac, PKT_ETH_ALEN);
 	memcpy(out + PKT_ETH_ALEN, egress->mac, PKT_ETH_ALEN);
-	if (d->xlate.src)
-		pkt_rewrite_ipv4(out, len, p, PKT_REWRITE_SRC, &d->xlate.src_addr, flags);
-	if (d->xlate.dst)
-		pkt_rewrite_ipv4(out, len, p, PKT_REWRITE_DST, &d->xlate.dst_addr, flags);
+	if (d->xlate.src.has_addr)
+		pkt_rewrite_ipv4(out, len, p, PKT_REWRITE_SRC, &d->xlate.src.addr, flags);
+	if (d->xlate.dst.has_addr)
+		pkt_rewrite_ipv4(out, len, p, PKT_REWRITE_DST, &d->xlate.dst.addr, flags);
 	/* a later fragment has no ports: its first one's were rewritten */
-	if (d->xlate.sport && !p->later_fragment)
-		natgw_rewrite_port(out, len, p, 0, d->xlate.sport_val, flags != 0);
-	if (d->xlate.dport && !p->later_fragment)
-		natgw_rewrite_port(out, len, p, 1, d->xlate.dport_val, flags != 0);
+	if (d->xlate.src.has_port && !p->later_fragment)
+		natgw_rewrite_port(out, len, p, 0, d->xlate.src.port, flags != 0);
+	if (d->xlate.dst.has_port && !p->later_fragment)
+		natgw_rewrite_port(out, len, p, 1, d->xlate.dst.port, flags != 0);
 	return true;
 }
 

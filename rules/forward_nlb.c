@@ -68,7 +68,7 @@ static void resolve_request(const struct lab *lab, const struct fwd_input *in,
 {
 	int32_t node = d->dst.eni, lb_i = nlb_of_node(lab, node);
 	/* from outside only its public IP leads to a node (§9) */
-	if (lb_i < 0 || (in->from.kind == END_OUTSIDE && !d->xlate.dst))
+	if (lb_i < 0 || (in->from.kind == END_OUTSIDE && !d->xlate.dst.has_addr))
 		return;
 	/* an ENI through the node's public IP (a hairpin through the internet
 	 * gateway) is not modelled: the node stays a plain ENI (deviations) */
@@ -93,10 +93,10 @@ static void resolve_request(const struct lab *lab, const struct fwd_input *in,
 	d->side[1].eni = t->eni;
 	seen->dst = t->addr;
 	seen->dport = t->port;
-	d->xlate.dst = true;
-	d->xlate.dst_addr = t->addr;
-	d->xlate.dport = seen->dport != d->side[0].flow.dport;
-	d->xlate.dport_val = t->port;
+	d->xlate.dst.has_addr = true;
+	d->xlate.dst.addr = t->addr;
+	d->xlate.dst.has_port = seen->dport != d->side[0].flow.dport;
+	d->xlate.dst.port = t->port;
 }
 
 /* A target's reply through the node (in->nlb): the node's address and the
@@ -115,10 +115,10 @@ static void resolve_reply(const struct lab *lab, const struct fwd_input *in, str
 	if (d->dst.kind == END_OUTSIDE && node->has_public_ip)
 		seen->src = node->public_ip;
 	seen->sport = l->port;
-	d->xlate.src = true;
-	d->xlate.src_addr = seen->src;
-	d->xlate.sport = seen->sport != d->side[0].flow.sport;
-	d->xlate.sport_val = l->port;
+	d->xlate.src.has_addr = true;
+	d->xlate.src.addr = seen->src;
+	d->xlate.src.has_port = seen->sport != d->side[0].flow.sport;
+	d->xlate.src.port = l->port;
 }
 
 void fwd_nlb_resolve(const struct lab *lab, const struct fwd_input *in, struct fwd_decision *d)
