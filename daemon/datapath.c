@@ -116,6 +116,20 @@ static uint32_t dp_segments(const struct dp_worker *w, const struct pkt *p)
 	return (uint32_t)((p->payload_len + vh->gso_size - 1u) / vh->gso_size);
 }
 
+/* natgw_rewrite_port's which (0 source, 1 destination) is pkt_rewrite_ipv4's. */
+_Static_assert(PKT_REWRITE_SRC == 0 && PKT_REWRITE_DST == 1, "one index for an end");
+
+/* One end's translation on the frame out. A later fragment has no ports:
+ * its first one's were rewritten. */
+static void dp_rewrite(uint8_t *out, size_t len, struct pkt *p, enum pkt_rewrite_field end,
+		       const struct fwd_rewrite *r, unsigned flags)
+{
+	if (r->has_addr)
+		pkt_rewrite_ipv4(out, len, p, end, &r->addr, flags);
+	if (r->has_port && !p->later_fragment)
+		natgw_rewrite_port(out, len, p, end, r->port, flags != 0);
+}
+
 /* The frame as the destination sees it: MACs of the egress port and the
  * ENI's eth0 (TTL untouched, as in a VPC), the decision's address
  * translation applied. A frame of the offload mode is rewritten in place
@@ -144,15 +158,8 @@ static bool dp_forward(struct dp_worker *w, const struct topology_port *egress,
 		return false;
 	memcpy(out, egress->peer_mac, PKT_ETH_ALEN);
 	memcpy(out + PKT_ETH_ALEN, egress->mac, PKT_ETH_ALEN);
-	if (d->xlate.src)
-		pkt_rewrite_ipv4(out, len, p, PKT_REWRITE_SRC, &d->xlate.src_addr, flags);
-	if (d->xlate.dst)
-		pkt_rewrite_ipv4(out, len, p, PKT_REWRITE_DST, &d->xlate.dst_addr, flags);
-	/* a later fragment has no ports: its first one's were rewritten */
-	if (d->xlate.sport && !p->later_fragment)
-		natgw_rewrite_port(out, len, p, 0, d->xlate.sport_val, flags != 0);
-	if (d->xlate.dport && !p->later_fragment)
-		natgw_rewrite_port(out, len, p, 1, d->xlate.dport_val, flags != 0);
+	dp_rewrite(out, len, p, PKT_REWRITE_SRC, &d->xlate.src, flags);
+	dp_rewrite(out, len, p, PKT_REWRITE_DST, &d->xlate.dst, flags);
 	return true;
 }
 

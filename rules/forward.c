@@ -104,8 +104,8 @@ static void resolve_beyond(const struct lab *lab, const struct fwd_input *in,
 static void resolve_public(const struct lab *lab, const struct fwd_input *in,
 			   const struct ip_addr *priv, struct fwd_decision *d, struct flow *seen)
 {
-	d->xlate.dst = true;
-	d->xlate.dst_addr = *priv;
+	d->xlate.dst.has_addr = true;
+	d->xlate.dst.addr = *priv;
 	seen->dst = *priv;
 	const struct eni *from = end_eni(lab, &in->from);
 	if (!from) {
@@ -115,8 +115,8 @@ static void resolve_public(const struct lab *lab, const struct fwd_input *in,
 	d->path = FWD_PATH_HAIRPIN;
 	const struct ip_addr *pub = eni_public_of(from, &in->wire.src);
 	if (pub) { /* else the route stage refuses it: no public IP */
-		d->xlate.src = true;
-		d->xlate.src_addr = *pub;
+		d->xlate.src.has_addr = true;
+		d->xlate.src.addr = *pub;
 		seen->src = *pub;
 	}
 }
@@ -308,7 +308,7 @@ static void refuse_inbound(const struct fwd_input *in, struct fwd_decision *d)
 	bool nat_bypass = v->reason == REASON_ROUTE_NAT && !in->nat_port && !in->reply &&
 			  (in->tracked & PIPELINE_DST_TRACKED);
 	if ((nat_bypass || (!gated && !private_path)) && d->path == FWD_PATH_IN &&
-	    in->wire.dst.family == IP_V4 && !d->xlate.dst)
+	    in->wire.dst.family == IP_V4 && !d->xlate.dst.has_addr)
 		reject_at(&d->res, v, REASON_NO_PUBLIC_IP);
 	else if (gated && !(in->tracked & PIPELINE_DST_TRACKED))
 		reject_at(&d->res, v, REASON_ENDPOINT_INBOUND);
@@ -326,8 +326,8 @@ static void translate_out(const struct lab *lab, const struct fwd_input *in, str
 	const struct ip_addr *pub = eni_public_of(e, &in->wire.src);
 	if (!pub)
 		return;
-	d->xlate.src = true;
-	d->xlate.src_addr = *pub;
+	d->xlate.src.has_addr = true;
+	d->xlate.src.addr = *pub;
 	d->side[1].flow.src = *pub;
 }
 

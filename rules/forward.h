@@ -79,13 +79,20 @@ enum fwd_path {
 #define FWD_REMOTE_SRC 1u /* came over the link: its sender's stages ran there */
 #define FWD_REMOTE_DST 2u /* goes over the link: its receiver's stages run there */
 
-/* Addresses rewritten on the way (IPv4 only), and a NAT gateway's ports
- * (TCP/UDP ports, an ICMP echo's identifier). */
+/* What the way does to one end of the packet (source or destination):
+ * its address (IPv4 only) and its port (a TCP/UDP port, an ICMP echo's
+ * identifier), each only when has_addr / has_port. */
+struct fwd_rewrite {
+	bool has_addr, has_port;
+	struct ip_addr addr;
+	uint16_t port;
+};
+
+/* The translation on the way: the internet gateway's 1:1 public IPs, a NAT
+ * gateway's, a load balancer's node. The data path applies src's as
+ * PKT_REWRITE_SRC and dst's as PKT_REWRITE_DST. */
 struct fwd_xlate {
-	bool src, dst;
-	struct ip_addr src_addr, dst_addr;
-	bool sport, dport;
-	uint16_t sport_val, dport_val;
+	struct fwd_rewrite src, dst;
 };
 
 /* A packet through a NAT gateway (AWS-SEMANTICS §9): gateway indexes

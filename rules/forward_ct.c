@@ -46,10 +46,10 @@ static void tuple_of(const struct flow *f, const struct pkt *p, struct ct_tuple 
 static void xlate_inner(const struct fwd_decision *d, struct ip_addr *a)
 {
 	const struct flow *wire = &d->side[0].flow;
-	if (d->xlate.dst && ip_addr_eq(a, &wire->dst))
-		*a = d->xlate.dst_addr;
-	else if (d->xlate.src && ip_addr_eq(a, &wire->src))
-		*a = d->xlate.src_addr;
+	if (d->xlate.dst.has_addr && ip_addr_eq(a, &wire->dst))
+		*a = d->xlate.dst.addr;
+	else if (d->xlate.src.has_addr && ip_addr_eq(a, &wire->src))
+		*a = d->xlate.src.addr;
 }
 
 static void inner_tuple(const struct pkt *p, const struct fwd_decision *d, int side,

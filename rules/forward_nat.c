@@ -63,5 +63,5 @@ void fwd_nat_judge(const struct lab *lab, const struct fwd_input *in, struct fwd
 	 * keeps the inside address: it has no zone, and check's response
 	 * comes back through the gateway's table to it (in->reply), as the
 	 * data path's does by forward_nat_packet */
-	d->xlate.src = gateway_nat_addr(g, &d->xlate.src_addr);
+	d->xlate.src.has_addr = gateway_nat_addr(g, &d->xlate.src.addr);
 }

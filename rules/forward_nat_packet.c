@@ -128,10 +128,10 @@ void forward_nat_packet(const struct lab *lab, struct conntrack *ct, struct natg
 	fwd_packet_as(lab, ct, now_ns, port, &back, nat_port, d);
 	d->nat.gateway = gw;
 	d->nat.port = nat_port;
-	d->xlate.dst = true;
-	d->xlate.dst_addr = k.inside;
-	d->xlate.dport = true;
-	d->xlate.dport_val = k.inside_port;
+	d->xlate.dst.has_addr = true;
+	d->xlate.dst.addr = k.inside;
+	d->xlate.dst.has_port = true;
+	d->xlate.dst.port = k.inside_port;
 }
 
 /* An ICMP error the instance sends about a packet the gateway brought in
@@ -162,28 +162,29 @@ static int nat_error_out(struct natgw *nat, const struct fwd_decision *d, const 
 void forward_nat_commit(struct conntrack *ct, struct natgw *nat, uint64_t now_ns, uint32_t gen,
 			const struct pkt *p, struct fwd_decision *d)
 {
-	if (d->drop == FWD_PASS && d->nat.out && nat && d->xlate.src && p->has_icmp &&
+	if (d->drop == FWD_PASS && d->nat.out && nat && d->xlate.src.has_addr && p->has_icmp &&
 	    p->icmp_error) {
-		if (nat_error_out(nat, d, p, now_ns, &d->xlate.sport_val) < 0) {
+		if (nat_error_out(nat, d, p, now_ns, &d->xlate.src.port) < 0) {
 			d->drop = FWD_DROP_NAT_UNSOLICITED;
 			return;
 		}
-		d->nat.port = d->xlate.sport_val;
-		d->xlate.sport = true;
+		d->nat.port = d->xlate.src.port;
+		d->xlate.src.has_port = true;
 	} else if (d->drop == FWD_PASS && d->nat.out) {
 		struct natgw_key k = {.gateway = (uint32_t)d->nat.gateway,
 				      .proto = p->proto,
 				      .inside = p->src,
 				      .far = p->dst};
 		uint16_t port;
-		if (!nat || !d->xlate.src || !nat_ports(p, false, &k.inside_port, &k.far_port) ||
+		if (!nat || !d->xlate.src.has_addr ||
+		    !nat_ports(p, false, &k.inside_port, &k.far_port) ||
 		    natgw_outbound(nat, &k, now_ns, &port) < 0) {
 			d->drop = FWD_DROP_NAT_PORTS;
 			return;
 		}
 		d->nat.port = port;
-		d->xlate.sport = true;
-		d->xlate.sport_val = port;
+		d->xlate.src.has_port = true;
+		d->xlate.src.port = port;
 	}
 	forward_commit(ct, now_ns, gen, p, d);
 }

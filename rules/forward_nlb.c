@@ -62,13 +62,22 @@ static struct ip_addr node_private(const struct lab *lab, int32_t node, const st
 	return lab_private_of_public(lab, a, &priv) == node ? priv : e->ipv4[0];
 }
 
+/* What the node does to one end of the packet either way: the address
+ * always, the port only when it differs from the one on the wire. */
+static void node_rewrite(struct fwd_rewrite *r, const struct ip_addr *addr, uint16_t port,
+			 uint16_t wire_port)
+{
+	*r = (struct fwd_rewrite){
+	    .has_addr = true, .addr = *addr, .has_port = port != wire_port, .port = port};
+}
+
 /* A request to a node: retarget the decision at the chosen target. */
 static void resolve_request(const struct lab *lab, const struct fwd_input *in,
 			    struct fwd_decision *d)
 {
 	int32_t node = d->dst.eni, lb_i = nlb_of_node(lab, node);
 	/* from outside only its public IP leads to a node (§9) */
-	if (lb_i < 0 || (in->from.kind == END_OUTSIDE && !d->xlate.dst))
+	if (lb_i < 0 || (in->from.kind == END_OUTSIDE && !d->xlate.dst.has_addr))
 		return;
 	/* an ENI through the node's public IP (a hairpin through the internet
 	 * gateway) is not modelled: the node stays a plain ENI (deviations) */
@@ -93,10 +102,7 @@ static void resolve_request(const struct lab *lab, const struct fwd_input *in,
 	d->side[1].eni = t->eni;
 	seen->dst = t->addr;
 	seen->dport = t->port;
-	d->xlate.dst = true;
-	d->xlate.dst_addr = t->addr;
-	d->xlate.dport = seen->dport != d->side[0].flow.dport;
-	d->xlate.dport_val = t->port;
+	node_rewrite(&d->xlate.dst, &t->addr, t->port, d->side[0].flow.dport);
 }
 
 /* A target's reply through the node (in->nlb): the node's address and the
@@ -115,10 +121,7 @@ static void resolve_reply(const struct lab *lab, const struct fwd_input *in, str
 	if (d->dst.kind == END_OUTSIDE && node->has_public_ip)
 		seen->src = node->public_ip;
 	seen->sport = l->port;
-	d->xlate.src = true;
-	d->xlate.src_addr = seen->src;
-	d->xlate.sport = seen->sport != d->side[0].flow.sport;
-	d->xlate.sport_val = l->port;
+	node_rewrite(&d->xlate.src, &seen->src, l->port, d->side[0].flow.sport);
 }
 
 void fwd_nlb_resolve(const struct lab *lab, const struct fwd_input *in, struct fwd_decision *d)

@@ -262,9 +262,9 @@ static void test_data_path_hairpin(void **state)
 	assert_int_equal(d.path, FWD_PATH_HAIRPIN);
 	assert_int_equal(d.egress.kind, FWD_PORT_ENI);
 	assert_int_equal(d.egress.index, w->b);
-	assert_true(d.xlate.src && d.xlate.dst);
-	assert_addr(&d.xlate.src_addr, "198.51.100.10");
-	assert_addr(&d.xlate.dst_addr, "10.0.2.20");
+	assert_true(d.xlate.src.has_addr && d.xlate.dst.has_addr);
+	assert_addr(&d.xlate.src.addr, "198.51.100.10");
+	assert_addr(&d.xlate.dst.addr, "10.0.2.20");
 	assert_addr(&d.side[1].flow.src, "198.51.100.10");
 	assert_int_equal(d.side[0].ct, FWD_CT_INSERT);
 	assert_int_equal(d.side[1].ct, FWD_CT_INSERT);
@@ -284,8 +284,8 @@ static void test_data_path_hairpin(void **state)
 	assert_int_equal(d.drop, FWD_PASS);
 	assert_int_equal(d.path, FWD_PATH_HAIRPIN);
 	assert_int_equal(d.egress.index, w->a);
-	assert_addr(&d.xlate.src_addr, "198.51.100.20");
-	assert_addr(&d.xlate.dst_addr, "10.0.1.10");
+	assert_addr(&d.xlate.src.addr, "198.51.100.20");
+	assert_addr(&d.xlate.dst.addr, "10.0.1.10");
 	assert_non_null(d.side[0].conn);
 	assert_non_null(d.side[1].conn);
 	assert_int_equal(d.side[0].ct, FWD_CT_UPDATE);
@@ -330,7 +330,7 @@ static void test_data_path_edges(void **state)
 	forward_packet(lab, ct, 1, &net, &in_pub, &d);
 	assert_int_equal(d.drop, FWD_PASS);
 	assert_int_equal(d.path, FWD_PATH_IN);
-	assert_true(d.xlate.dst && !d.xlate.src);
+	assert_true(d.xlate.dst.has_addr && !d.xlate.src.has_addr);
 	assert_addr(&d.side[1].flow.dst, "10.0.2.20");
 	struct pkt in_priv = tcp_pkt("203.0.113.7", "10.0.2.20", 40000, 80, PKT_TCP_SYN);
 	forward_packet(lab, ct, 1, &net, &in_priv, &d);
@@ -341,8 +341,8 @@ static void test_data_path_edges(void **state)
 	assert_int_equal(d.drop, FWD_PASS);
 	assert_int_equal(d.path, FWD_PATH_OUT);
 	assert_int_equal(d.egress.kind, FWD_PORT_OUTSIDE);
-	assert_true(d.xlate.src && !d.xlate.dst);
-	assert_addr(&d.xlate.src_addr, "198.51.100.10");
+	assert_true(d.xlate.src.has_addr && !d.xlate.dst.has_addr);
+	assert_addr(&d.xlate.src.addr, "198.51.100.10");
 	ct_destroy(ct);
 	world_free(w);
 }

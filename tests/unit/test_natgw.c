@@ -460,15 +460,15 @@ static uint16_t open_one(struct natlab *n, uint16_t sport, uint64_t now)
 	assert_int_equal(d.drop, FWD_PASS);
 	assert_int_equal(d.path, FWD_PATH_OUT);
 	assert_int_equal(d.nat.gateway, n->nat);
-	assert_true(d.nat.out && d.xlate.src && !d.xlate.dst);
+	assert_true(d.nat.out && d.xlate.src.has_addr && !d.xlate.dst.has_addr);
 	struct ip_addr eip = kit_addr("198.51.100.7");
-	assert_true(ip_addr_eq(&d.xlate.src_addr, &eip));
+	assert_true(ip_addr_eq(&d.xlate.src.addr, &eip));
 	assert_int_equal(d.side[0].ct, FWD_CT_INSERT); /* forced: §4 */
 	forward_nat_commit(n->ct, n->t, now, 0, &syn, &d);
 	assert_int_equal(d.drop, FWD_PASS);
-	assert_true(d.xlate.sport);
-	assert_in_range(d.xlate.sport_val, 1024, 65535);
-	return d.xlate.sport_val;
+	assert_true(d.xlate.src.has_port);
+	assert_in_range(d.xlate.src.port, 1024, 65535);
+	return d.xlate.src.port;
 }
 
 static void test_decision_round_trip(void **state)
@@ -490,10 +490,10 @@ static void test_decision_round_trip(void **state)
 	assert_int_equal(d.drop, FWD_PASS);
 	assert_int_equal(d.egress.kind, FWD_PORT_ENI);
 	assert_int_equal(d.egress.index, n.app);
-	assert_true(d.xlate.dst && d.xlate.dport && !d.xlate.src);
+	assert_true(d.xlate.dst.has_addr && d.xlate.dst.has_port && !d.xlate.src.has_addr);
 	struct ip_addr app = kit_addr("10.0.2.20");
-	assert_true(ip_addr_eq(&d.xlate.dst_addr, &app));
-	assert_int_equal(d.xlate.dport_val, 40001);
+	assert_true(ip_addr_eq(&d.xlate.dst.addr, &app));
+	assert_int_equal(d.xlate.dst.port, 40001);
 	assert_int_equal(d.side[1].ct, FWD_CT_UPDATE);
 	/* the gateway's subnet NACL saw the reply come in to the gateway's port */
 	const struct stage_verdict *hop = NULL;
@@ -580,18 +580,18 @@ static void test_decision_private(void **state)
 	forward_nat_packet(n.lab, n.ct, n.t, 1 * S, &app, &syn, &d);
 	assert_int_equal(d.drop, FWD_PASS);
 	struct ip_addr own = kit_addr("10.0.1.5"), inside = kit_addr("10.0.2.20");
-	assert_true(d.nat.out && d.xlate.src);
-	assert_true(ip_addr_eq(&d.xlate.src_addr, &own));
+	assert_true(d.nat.out && d.xlate.src.has_addr);
+	assert_true(ip_addr_eq(&d.xlate.src.addr, &own));
 	forward_nat_commit(n.ct, n.t, 1 * S, 0, &syn, &d);
 	assert_int_equal(d.drop, FWD_PASS);
-	uint16_t port = d.xlate.sport_val;
+	uint16_t port = d.xlate.src.port;
 	assert_in_range(port, 1024, 65535);
 	struct pkt back = tcp_pkt("192.168.1.10", "10.0.1.5", 443, port, PKT_TCP_SYN | PKT_TCP_ACK);
 	assert_int_equal(from_net(&n, 2 * S, &back, &d), FWD_PASS);
 	assert_int_equal(d.egress.kind, FWD_PORT_ENI);
 	assert_int_equal(d.egress.index, n.app);
-	assert_true(ip_addr_eq(&d.xlate.dst_addr, &inside));
-	assert_int_equal(d.xlate.dport_val, 40000);
+	assert_true(ip_addr_eq(&d.xlate.dst.addr, &inside));
+	assert_int_equal(d.xlate.dst.port, 40000);
 	back.dport = (uint16_t)(port + 1);
 	assert_int_equal(from_net(&n, 2 * S, &back, &d), FWD_DROP_NAT_UNSOLICITED);
 	/* on-premises to app's own address: the NAT gateway is no way in */
@@ -632,13 +632,13 @@ static void test_decision_icmp_error_out(void **state)
 				  .dport = 40000}};
 	forward_nat_packet(n.lab, n.ct, n.t, 2 * S, &app, &e, &d);
 	assert_int_equal(d.drop, FWD_PASS);
-	assert_true(d.related && d.nat.out && d.xlate.src);
+	assert_true(d.related && d.nat.out && d.xlate.src.has_addr);
 	forward_nat_commit(n.ct, n.t, 2 * S, 0, &e, &d);
 	assert_int_equal(d.drop, FWD_PASS);
 	struct ip_addr eip = kit_addr("198.51.100.7");
-	assert_true(ip_addr_eq(&d.xlate.src_addr, &eip));
-	assert_true(d.xlate.sport && !d.xlate.dst);
-	assert_int_equal(d.xlate.sport_val, port);
+	assert_true(ip_addr_eq(&d.xlate.src.addr, &eip));
+	assert_true(d.xlate.src.has_port && !d.xlate.dst.has_addr);
+	assert_int_equal(d.xlate.src.port, port);
 	assert_int_equal(natgw_count(n.t), 1); /* no mapping of its own */
 	/* the connection still tracked on app, its mapping gone */
 	forward_nat_packet(n.lab, n.ct, n.t, 40 * S, &app, &e, &d);
@@ -692,9 +692,9 @@ static void test_decision_icmp_error(void **state)
 		assert_int_equal(d.egress.index, n.app);
 		assert_true(d.related);
 		assert_int_equal(d.side[1].ct, FWD_CT_RELATED);
-		assert_true(d.xlate.dst && d.xlate.dport && !d.xlate.src);
-		assert_true(ip_addr_eq(&d.xlate.dst_addr, &app));
-		assert_int_equal(d.xlate.dport_val, 40000);
+		assert_true(d.xlate.dst.has_addr && d.xlate.dst.has_port && !d.xlate.src.has_addr);
+		assert_true(ip_addr_eq(&d.xlate.dst.addr, &app));
+		assert_int_equal(d.xlate.dst.port, 40000);
 		assert_int_equal(d.nat.port, port);
 		forward_nat_commit(n.ct, n.t, 2 * S, 0, &e, &d);
 		assert_int_equal(d.drop, FWD_PASS);

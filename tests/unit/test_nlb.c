@@ -325,9 +325,9 @@ static void test_forward_translation(void **state)
 	forward_packet(lab, ct, 1000000000ull, &(struct fwd_port){FWD_PORT_ENI, cli}, &syn, &d);
 	assert_int_equal(d.drop, FWD_PASS);
 	assert_int_equal(d.egress.index, app1);
-	assert_true(d.xlate.dst && d.xlate.dport);
-	assert_true(ip_addr_eq(&d.xlate.dst_addr, &lab->enis[app1].ipv4[0]));
-	assert_int_equal(d.xlate.dport_val, 8080);
+	assert_true(d.xlate.dst.has_addr && d.xlate.dst.has_port);
+	assert_true(ip_addr_eq(&d.xlate.dst.addr, &lab->enis[app1].ipv4[0]));
+	assert_int_equal(d.xlate.dst.port, 8080);
 	forward_commit(ct, 1000000000ull, 0, &syn, &d);
 	assert_int_equal(d.drop, FWD_PASS);
 	struct pkt synack =
@@ -335,15 +335,15 @@ static void test_forward_translation(void **state)
 	forward_packet(lab, ct, 1100000000ull, &(struct fwd_port){FWD_PORT_ENI, app1}, &synack, &d);
 	assert_int_equal(d.drop, FWD_PASS);
 	assert_int_equal(d.egress.index, cli);
-	assert_true(d.xlate.src && d.xlate.sport);
-	assert_true(ip_addr_eq(&d.xlate.src_addr, &lab->enis[eni_end(lab, "n1").eni].ipv4[0]));
-	assert_int_equal(d.xlate.sport_val, 80);
+	assert_true(d.xlate.src.has_addr && d.xlate.src.has_port);
+	assert_true(ip_addr_eq(&d.xlate.src.addr, &lab->enis[eni_end(lab, "n1").eni].ipv4[0]));
+	assert_int_equal(d.xlate.src.port, 80);
 	assert_true(d.nlb.reply);
 	forward_commit(ct, 1100000000ull, 0, &synack, &d);
 	/* app1's own connection to cli from 8080, never through the node: as it is */
 	struct pkt other = tcp_pkt("10.9.2.10", "10.9.3.10", 8080, 41000, PKT_TCP_SYN);
 	forward_packet(lab, ct, 1200000000ull, &(struct fwd_port){FWD_PORT_ENI, app1}, &other, &d);
-	assert_false(d.xlate.src);
+	assert_false(d.xlate.src.has_addr);
 	assert_int_equal(d.nlb.lb, -1);
 	ct_destroy(ct);
 	lab_free(lab);
