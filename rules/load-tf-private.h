@@ -110,6 +110,13 @@ struct tf_kind {
 	int arg;
 	const char *what, *other;
 };
+/* k->arg of the readers that serve both the resource Terraform creates
+ * and the VPC's default one that AWS made and Terraform adopts
+ * (aws_default_security_group, _network_acl, _route_table). */
+enum tf_ownership { TF_CREATED, TF_DEFAULT };
+/* k->arg of tf_group_rule: the rule's direction, or read from the rule's
+ * "type" attribute (aws_security_group_rule). */
+enum tf_direction { TF_INGRESS, TF_EGRESS, TF_BY_TYPE = -1 };
 /* load_tf_value.c: reads r with the entry of kinds[0..n) for its type;
  * false when none is. */
 bool tf_read_kind(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *kinds, size_t n);
@@ -117,11 +124,11 @@ bool tf_read_kind(struct tf_doc *t, const struct tf_res *r, const struct tf_kind
 /* The readers, each one row's or several's of load_tf.c's table (k: the
  * row for r's type). load_tf_net.c: */
 tf_reader tf_vpc, tf_subnet;
-tf_reader tf_group;	 /* k->arg: true for aws_default_security_group */
-tf_reader tf_group_rule; /* k->arg: 1 egress, 0 ingress, -1 from the rule's "type" */
-tf_reader tf_acl;	 /* k->arg: true for aws_default_network_acl */
+tf_reader tf_group;	 /* k->arg: enum tf_ownership */
+tf_reader tf_group_rule; /* k->arg: enum tf_direction */
+tf_reader tf_acl;	 /* k->arg: enum tf_ownership */
 tf_reader tf_acl_rule;
-tf_reader tf_route_table; /* k->arg: true for aws_default_route_table */
+tf_reader tf_route_table; /* k->arg: enum tf_ownership */
 tf_reader tf_route_res;
 /* k->arg: the pending kind; k->what: the attribute naming the target,
  * k->other: the one naming the other end */
@@ -134,7 +141,7 @@ tf_reader tf_eip;
 tf_reader tf_tgw, tf_tgw_attachment, tf_tgw_table, tf_tgw_route, tf_tgw_link;
 /* load_tf_eni.c */
 tf_reader tf_instance, tf_interface;
-tf_reader tf_eni_link; /* k->arg: true for an attachment, false for a group's */
+tf_reader tf_eni_link; /* k->arg: TF_ENI_GROUP or TF_ENI_ATTACH */
 tf_reader tf_db, tf_lb;
 tf_reader tf_vpc_config; /* k->what: the service ("lambda", "eks") */
 tf_reader tf_asg, tf_cache;

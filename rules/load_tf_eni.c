@@ -146,7 +146,7 @@ void tf_interface(struct tf_doc *t, const struct tf_res *r, const struct tf_kind
 
 void tf_eni_link(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
-	bool attach = k->arg;
+	bool attach = k->arg == TF_ENI_ATTACH;
 	const char *eni = tf_id(t, r, r->values, r->unknown, r->config, "network_interface_id");
 	const char *other = tf_id(t, r, r->values, r->unknown, r->config,
 				  attach ? "instance_id" : "security_group_id");

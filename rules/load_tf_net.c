@@ -240,7 +240,7 @@ static void store_rules(struct loader *l, struct security_group *g, struct vec *
  * (provider docs); a state lists what is there, separate rules included. */
 void tf_group(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
-	bool is_default = k->arg;
+	bool is_default = k->arg == TF_DEFAULT;
 	struct loader *l = t->l;
 	struct draft_group d = {
 	    .from_aws = true, .from_tf = true, .g = {.id = r->id, .vpc = -1, .origin = r->origin}};
@@ -275,10 +275,10 @@ void tf_group(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 /* aws_security_group_rule and aws_vpc_security_group_{in,e}gress_rule. */
 void tf_group_rule(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
-	int egress = k->arg;
+	bool egress = k->arg == TF_EGRESS;
 	struct loader *l = t->l;
 	const char *group = tf_id(t, r, r->values, r->unknown, r->config, "security_group_id");
-	if (egress < 0) {
+	if (k->arg == TF_BY_TYPE) {
 		const char *type = NULL;
 		tf_str(t, r, r->values, r->address, "type", &type);
 		if (!type || (strcmp(type, "ingress") && strcmp(type, "egress"))) {
@@ -413,7 +413,7 @@ static const char *own_id(struct tf_doc *t, const struct tf_res *r, bool is_defa
 
 void tf_acl(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
-	bool is_default = k->arg;
+	bool is_default = k->arg == TF_DEFAULT;
 	struct loader *l = t->l;
 	struct draft_nacl d = {.from_aws = true,
 			       .n = {.id = r->id, .vpc = -1, .is_default = is_default}};
@@ -524,7 +524,7 @@ static bool tf_route(struct tf_doc *t, const struct tf_res *r, const json_t *b, 
 
 void tf_route_table(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
-	bool is_default = k->arg;
+	bool is_default = k->arg == TF_DEFAULT;
 	struct loader *l = t->l;
 	struct draft_rt d = {
 	    .from_aws = true,
