@@ -146,13 +146,8 @@ tf_reader tf_db, tf_lb;
 tf_reader tf_vpc_config; /* k->what: the service ("lambda", "eks") */
 tf_reader tf_asg, tf_cache;
 
-/* load_tf_net.c: security group rules in AWS's terms from the provider's
- * fields (shared by inline blocks and the separate rule resources). */
-void tf_sg_rules(struct tf_doc *t, const struct tf_res *r, const json_t *b, const json_t *unk,
-		 const json_t *cfg, const char *path, bool egress, const char *self_id,
-		 struct vec *out);
-/* The lists of a block attribute: values, after_unknown and expressions
- * of block i of key (NULL where absent). */
+/* load_tf_net.c: the lists of a block attribute: values, after_unknown
+ * and expressions of block i of key (NULL where absent). */
 void tf_block(const struct tf_res *r, const json_t *vals, const json_t *unk, const json_t *cfg,
 	      const char *key, size_t i, const json_t **bv, const json_t **bu, const json_t **bc);
 /* load_tf_tgw.c: the id of a gateway's default route table (attr:

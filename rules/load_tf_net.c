@@ -195,9 +195,11 @@ static void id_peers(struct tf_doc *t, const struct tf_res *r, const json_t *b, 
 			push_sg_rule(out, base, kind, NULL, ids[i]);
 }
 
-void tf_sg_rules(struct tf_doc *t, const struct tf_res *r, const json_t *b, const json_t *unk,
-		 const json_t *cfg, const char *path, bool egress, const char *self_id,
-		 struct vec *out)
+/* Security group rules in AWS's terms from the provider's fields (shared
+ * by inline blocks and the separate rule resources). */
+static void tf_sg_rules(struct tf_doc *t, const struct tf_res *r, const json_t *b,
+			const json_t *unk, const json_t *cfg, const char *path, bool egress,
+			const char *self_id, struct vec *out)
 {
 	struct sg_rule base;
 	memset(&base, 0, sizeof(base));
