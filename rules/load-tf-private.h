@@ -111,8 +111,9 @@ struct tf_kind {
 	const char *what, *other;
 };
 /* k->arg of the readers that serve both the resource Terraform creates
- * and the VPC's default one that AWS made and Terraform adopts
- * (aws_default_security_group, _network_acl, _route_table). */
+ * and the default one that AWS made and Terraform adopts (the region's
+ * aws_default_vpc; a VPC's aws_default_security_group, _network_acl,
+ * _route_table). */
 enum tf_ownership { TF_CREATED, TF_DEFAULT };
 /* k->arg of tf_group_rule: the rule's direction, or read from the rule's
  * "type" attribute (aws_security_group_rule). */
@@ -123,7 +124,8 @@ bool tf_read_kind(struct tf_doc *t, const struct tf_res *r, const struct tf_kind
 
 /* The readers, each one row's or several's of load_tf.c's table (k: the
  * row for r's type). load_tf_net.c: */
-tf_reader tf_vpc, tf_subnet;
+tf_reader tf_vpc; /* k->arg: enum tf_ownership */
+tf_reader tf_subnet;
 tf_reader tf_group;	 /* k->arg: enum tf_ownership */
 tf_reader tf_group_rule; /* k->arg: enum tf_direction */
 tf_reader tf_acl;	 /* k->arg: enum tf_ownership */

@@ -191,8 +191,8 @@ static void check_version(struct loader *l, const json_t *root)
  * (launch configurations and templates, DB and cache subnet groups). */
 static const struct tf_kind kinds[] = {
     /* load_tf_net.c: the network */
-    {"aws_vpc", tf_vpc, 0, NULL, NULL},
-    {"aws_default_vpc", tf_vpc, 0, NULL, NULL},
+    {"aws_vpc", tf_vpc, TF_CREATED, NULL, NULL},
+    {"aws_default_vpc", tf_vpc, TF_DEFAULT, NULL, NULL},
     {"aws_subnet", tf_subnet, 0, NULL, NULL},
     {"aws_default_subnet", tf_subnet, 0, NULL, NULL},
     {"aws_security_group", tf_group, TF_CREATED, NULL, NULL},

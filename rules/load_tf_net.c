@@ -37,7 +37,6 @@ static void add_cidr(struct loader *l, struct ip_prefix **list, size_t *n, const
 
 void tf_vpc(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
-	(void)k;
 	struct loader *l = t->l;
 	for (size_t i = 0; i < l->vpcs.n; i++) {
 		const struct vpc *o = VEC_AT(&l->vpcs, struct vpc, i);
@@ -66,7 +65,7 @@ void tf_vpc(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 		*slot = v;
 	struct tf_vpc_defaults d = {.vpc_id = r->id,
 				    .ipv6 = v.n_cidrs6 > 0,
-				    .default_vpc = !strcmp(r->type, "aws_default_vpc"),
+				    .default_vpc = k->arg == TF_DEFAULT,
 				    .origin = r->origin};
 	if (!tf_str(t, r, r->values, r->address, "default_security_group_id", &d.sg_id))
 		d.sg_id = ld_make_id(l, "sg", r->id, "default");
