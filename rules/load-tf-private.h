@@ -118,6 +118,9 @@ enum tf_ownership { TF_CREATED, TF_DEFAULT };
 /* k->arg of tf_group_rule: the rule's direction, or read from the rule's
  * "type" attribute (aws_security_group_rule). */
 enum tf_direction { TF_INGRESS, TF_EGRESS, TF_BY_TYPE = -1 };
+/* load_tf.c: the table of every type read, sorted by type. */
+extern const struct tf_kind tf_kinds[];
+extern const size_t tf_n_kinds;
 /* load_tf_value.c: reads r with the entry of kinds[0..n) for its type;
  * false when none is. */
 bool tf_read_kind(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *kinds, size_t n);
