@@ -125,8 +125,8 @@ extern const size_t tf_n_kinds;
  * false when none is. */
 bool tf_read_kind(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *kinds, size_t n);
 
-/* The readers, each one row's or several's of load_tf.c's table (k: the
- * row for r's type). load_tf_net.c: */
+/* The readers load_tf.c's table names, by file (k: the row of r's type).
+ * load_tf_net.c: */
 tf_reader tf_vpc; /* k->arg: enum tf_ownership */
 tf_reader tf_subnet;
 tf_reader tf_group;	 /* k->arg: enum tf_ownership */

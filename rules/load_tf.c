@@ -185,8 +185,8 @@ static void check_version(struct loader *l, const json_t *root)
 			v);
 }
 
-/* Every Terraform resource type vpcfw reads and its reader (load-tf-
- * private.h says which file holds it), sorted by type: each type stands
+/* Every Terraform resource type vpcfw reads and its reader (the private
+ * header lists the readers by file), sorted by type: each type stands
  * once, so the order of the rows decides nothing. A type not here is left
  * out, except those read through a resource that refers to them (launch
  * configurations and templates, DB and cache subnet groups). */
