@@ -1,8 +1,8 @@
 /*
  * Shared only by the Terraform reader's files: load_tf.c (recognising the
- * document, collecting resources of plans and states), load_tf_value.c
- * (typed values, ids and references),
- * load_tf_net.c (network resources: VPCs, subnets, groups, NACLs, routes,
+ * document, collecting resources of plans and states, the table of every
+ * resource type read and its reader), load_tf_value.c (typed values, ids
+ * and references), load_tf_net.c (network resources: VPCs, subnets, groups, NACLs, routes,
  * gateways), load_tf_tgw.c (transit gateways and their route tables),
  * load_tf_eni.c (instances, interfaces and the services that own ENIs),
  * load_tf_finish.c (what needs every document: separate rule resources
@@ -98,43 +98,67 @@ struct tf_vpc_defaults *tf_defaults_of(struct loader *l, const char *vpc_id);
 /* The loader's Terraform state, created on first use (NULL: no memory). */
 struct tf_state *tf_state(struct loader *l);
 
-/* A resource type and its reader, in a table: arg and the two names tell
- * apart the types one reader serves (a default resource, a rule's
- * direction, a gateway kind, a service, an association's attributes). */
+/* A resource type and its reader: one row of load_tf.c's table of every
+ * type vpcfw reads. arg and the two names tell apart the types one reader
+ * serves (a default resource, a rule's direction, a gateway kind, a
+ * service, an association's attributes). */
+struct tf_kind;
+typedef void tf_reader(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k);
 struct tf_kind {
 	const char *type;
-	void (*read)(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k);
+	tf_reader *read;
 	int arg;
 	const char *what, *other;
 };
+/* k->arg of the readers that serve both the resource Terraform creates
+ * and the default one that AWS made and Terraform adopts (the region's
+ * aws_default_vpc; a VPC's aws_default_security_group, _network_acl,
+ * _route_table). */
+enum tf_ownership { TF_CREATED, TF_DEFAULT };
+/* k->arg of tf_group_rule: the rule's direction, or read from the rule's
+ * "type" attribute (aws_security_group_rule). */
+enum tf_direction { TF_INGRESS, TF_EGRESS, TF_BY_TYPE = -1 };
+/* load_tf.c: the table of every type read, sorted by type. */
+extern const struct tf_kind tf_kinds[];
+extern const size_t tf_n_kinds;
 /* load_tf_value.c: reads r with the entry of kinds[0..n) for its type;
  * false when none is. */
 bool tf_read_kind(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *kinds, size_t n);
 
-/* load_tf_net.c: true when the resource type is one of its kinds. */
-bool tf_net_resource(struct tf_doc *t, const struct tf_res *r);
-/* load_tf_tgw.c, readers of load_tf_net.c's table: aws_ec2_transit_gateway,
- * _vpc_attachment, _route_table, _route, and (k->arg: GW_TRANSIT_ROUTES
- * for a propagation, GW_TRANSIT_ATTACH for an association) the links. */
-void tf_tgw(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k);
-void tf_tgw_attachment(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k);
-void tf_tgw_table(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k);
-void tf_tgw_route(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k);
-void tf_tgw_link(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k);
-/* The id of a gateway's default route table (attr: association_ or
- * propagation_default_route_table_id): known, or made from its address. */
-const char *tf_tgw_default_table(struct tf_doc *t, const struct tf_res *tgw, const char *attr);
+/* The readers load_tf.c's table names, by file (k: the row of r's type).
+ * load_tf_net.c: */
+tf_reader tf_vpc; /* k->arg: enum tf_ownership */
+tf_reader tf_subnet;
+tf_reader tf_group;	 /* k->arg: enum tf_ownership */
+tf_reader tf_group_rule; /* k->arg: enum tf_direction */
+tf_reader tf_acl;	 /* k->arg: enum tf_ownership */
+tf_reader tf_acl_rule;
+tf_reader tf_route_table; /* k->arg: enum tf_ownership */
+tf_reader tf_route_res;
+/* k->arg: the pending kind; k->what: the attribute naming the target,
+ * k->other: the one naming the other end */
+tf_reader tf_link;
+tf_reader tf_gateway; /* k->arg: the gateway kind */
+tf_reader tf_eip;
+/* load_tf_tgw.c: aws_ec2_transit_gateway, _vpc_attachment, _route_table,
+ * _route, and (k->arg: GW_TRANSIT_ROUTES for a propagation,
+ * GW_TRANSIT_ATTACH for an association) the links. */
+tf_reader tf_tgw, tf_tgw_attachment, tf_tgw_table, tf_tgw_route, tf_tgw_link;
 /* load_tf_eni.c */
-bool tf_eni_resource(struct tf_doc *t, const struct tf_res *r);
-/* Security group rules in AWS's terms from the provider's fields (shared
- * by inline blocks and the separate rule resources). */
-void tf_sg_rules(struct tf_doc *t, const struct tf_res *r, const json_t *b, const json_t *unk,
-		 const json_t *cfg, const char *path, bool egress, const char *self_id,
-		 struct vec *out);
-/* The lists of a block attribute: values, after_unknown and expressions
- * of block i of key (NULL where absent). */
+tf_reader tf_instance, tf_interface;
+tf_reader tf_eni_link; /* k->arg: TF_ENI_GROUP or TF_ENI_ATTACH */
+tf_reader tf_db, tf_lb;
+tf_reader tf_vpc_config; /* k->what: the service ("lambda", "eks") */
+tf_reader tf_asg, tf_cache;
+
+/* load_tf_net.c: the lists of a block attribute: values, after_unknown
+ * and expressions of block i of key (NULL where absent). */
 void tf_block(const struct tf_res *r, const json_t *vals, const json_t *unk, const json_t *cfg,
 	      const char *key, size_t i, const json_t **bv, const json_t **bu, const json_t **bc);
+/* load_tf_tgw.c: the id of a gateway's default route table (attr:
+ * association_ or propagation_default_route_table_id): known, or made
+ * from its address. */
+const char *tf_tgw_default_table(struct tf_doc *t, const struct tf_res *tgw, const char *attr);
 
 /* load_tf_place.c: what AWS does where Terraform says nothing. */
 void tf_assume_address(struct loader *l, struct draft_eni *d);

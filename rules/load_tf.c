@@ -4,10 +4,11 @@
  * its values (a plan's planned "after", a state's "values"), what is
  * unknown until apply and the configuration expressions, gives each an id
  * (its own when known, else one made from its address) and resolves
- * references, then hands each resource to its reader (load_tf_net.c,
+ * references, then hands each resource to its reader through the table of
+ * every type vpcfw reads (readers: load_tf_net.c, load_tf_tgw.c,
  * load_tf_eni.c). Plans: resource_changes is the full list (a resource
- * being deleted appears only there and is left out); format_version 0.1 to
- * 1.2 share this shape. Not modelled: data sources, module outputs.
+ * being deleted appears only there and is left out); format_version 0.1
+ * to 1.2 share this shape. Not modelled: data sources, module outputs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,56 @@ static void check_version(struct loader *l, const json_t *root)
 			v);
 }
 
+/* Every Terraform resource type vpcfw reads and its reader (the private
+ * header lists the readers by file), sorted by type: each type stands
+ * once, so the order of the rows decides nothing. A type not here is left
+ * out, except those read through a resource that refers to them (launch
+ * configurations and templates, DB and cache subnet groups). */
+const struct tf_kind tf_kinds[] = {
+    {"aws_alb", tf_lb, 0, NULL, NULL},
+    {"aws_autoscaling_group", tf_asg, 0, NULL, NULL},
+    {"aws_db_instance", tf_db, 0, NULL, NULL},
+    {"aws_default_network_acl", tf_acl, TF_DEFAULT, NULL, NULL},
+    {"aws_default_route_table", tf_route_table, TF_DEFAULT, NULL, NULL},
+    {"aws_default_security_group", tf_group, TF_DEFAULT, NULL, NULL},
+    {"aws_default_subnet", tf_subnet, 0, NULL, NULL},
+    {"aws_default_vpc", tf_vpc, TF_DEFAULT, NULL, NULL},
+    {"aws_ec2_transit_gateway", tf_tgw, 0, NULL, NULL},
+    {"aws_ec2_transit_gateway_route", tf_tgw_route, 0, NULL, NULL},
+    {"aws_ec2_transit_gateway_route_table", tf_tgw_table, 0, NULL, NULL},
+    {"aws_ec2_transit_gateway_route_table_association", tf_tgw_link, GW_TRANSIT_ATTACH, NULL, NULL},
+    {"aws_ec2_transit_gateway_route_table_propagation", tf_tgw_link, GW_TRANSIT_ROUTES, NULL, NULL},
+    {"aws_ec2_transit_gateway_vpc_attachment", tf_tgw_attachment, 0, NULL, NULL},
+    {"aws_eip", tf_eip, 0, NULL, NULL},
+    {"aws_eks_cluster", tf_vpc_config, 0, "eks", NULL},
+    {"aws_elasticache_cluster", tf_cache, 0, NULL, NULL},
+    {"aws_elb", tf_lb, 0, NULL, NULL},
+    {"aws_instance", tf_instance, 0, NULL, NULL},
+    {"aws_internet_gateway", tf_gateway, GW_INTERNET, NULL, NULL},
+    {"aws_lambda_function", tf_vpc_config, 0, "lambda", NULL},
+    {"aws_lb", tf_lb, 0, NULL, NULL},
+    {"aws_main_route_table_association", tf_link, TF_RTB_MAIN, "route_table_id", "vpc_id"},
+    {"aws_nat_gateway", tf_gateway, GW_NAT, NULL, NULL},
+    {"aws_network_acl", tf_acl, TF_CREATED, NULL, NULL},
+    {"aws_network_acl_association", tf_link, TF_ACL_ASSOC, "network_acl_id", "subnet_id"},
+    {"aws_network_acl_rule", tf_acl_rule, 0, NULL, NULL},
+    {"aws_network_interface", tf_interface, 0, NULL, NULL},
+    {"aws_network_interface_attachment", tf_eni_link, TF_ENI_ATTACH, NULL, NULL},
+    {"aws_network_interface_sg_attachment", tf_eni_link, TF_ENI_GROUP, NULL, NULL},
+    {"aws_route", tf_route_res, 0, NULL, NULL},
+    {"aws_route_table", tf_route_table, TF_CREATED, NULL, NULL},
+    {"aws_route_table_association", tf_link, TF_RTB_ASSOC, "route_table_id", "subnet_id"},
+    {"aws_security_group", tf_group, TF_CREATED, NULL, NULL},
+    {"aws_security_group_rule", tf_group_rule, TF_BY_TYPE, NULL, NULL},
+    {"aws_subnet", tf_subnet, 0, NULL, NULL},
+    {"aws_vpc", tf_vpc, TF_CREATED, NULL, NULL},
+    {"aws_vpc_endpoint", tf_gateway, GW_ENDPOINT, NULL, NULL},
+    {"aws_vpc_peering_connection", tf_gateway, GW_PEERING, NULL, NULL},
+    {"aws_vpc_security_group_egress_rule", tf_group_rule, TF_EGRESS, NULL, NULL},
+    {"aws_vpc_security_group_ingress_rule", tf_group_rule, TF_INGRESS, NULL, NULL},
+};
+const size_t tf_n_kinds = sizeof(tf_kinds) / sizeof(tf_kinds[0]);
+
 void tf_load(struct loader *l, const json_t *root)
 {
 	struct tf_doc t = {.l = l};
@@ -217,7 +268,7 @@ void tf_load(struct loader *l, const json_t *root)
 				    !strcmp(t.res[i].type, "aws_default_vpc"));
 			if (vpc != (pass == 0))
 				continue;
-			if (tf_net_resource(&t, &t.res[i]) || tf_eni_resource(&t, &t.res[i]))
+			if (tf_read_kind(&t, &t.res[i], tf_kinds, tf_n_kinds))
 				used++;
 		}
 	if (!used && t.n)

@@ -76,7 +76,7 @@ static void group_names(struct tf_doc *t, const struct tf_res *r, const char *en
 
 /* The primary interface: vpc_security_group_ids, else security_groups
  * (names, the default VPC's way), else the VPC's default group. */
-static void tf_instance(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_instance(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
 	const char *eni_id = NULL;
@@ -121,7 +121,7 @@ static void tf_instance(struct tf_doc *t, const struct tf_res *r, const struct t
 	ld_add_eni(t->l, &d);
 }
 
-static void tf_interface(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_interface(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
 	const char **groups;
@@ -144,9 +144,9 @@ static void tf_interface(struct tf_doc *t, const struct tf_res *r, const struct 
 	ld_add_eni(t->l, &d);
 }
 
-static void tf_eni_link(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_eni_link(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
-	bool attach = k->arg;
+	bool attach = k->arg == TF_ENI_ATTACH;
 	const char *eni = tf_id(t, r, r->values, r->unknown, r->config, "network_interface_id");
 	const char *other = tf_id(t, r, r->values, r->unknown, r->config,
 				  attach ? "instance_id" : "security_group_id");
@@ -229,7 +229,7 @@ static bool publicly_accessible(const struct tf_res *r)
 	return tf_bool(r->values, "publicly_accessible", &pub) && pub;
 }
 
-static void tf_db(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_db(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
 	const char **groups, **subnets;
@@ -240,7 +240,7 @@ static void tf_db(struct tf_doc *t, const struct tf_res *r, const struct tf_kind
 }
 
 /* An internet-facing load balancer's nodes have public addresses. */
-static void tf_lb(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_lb(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
 	bool internal = false;
@@ -252,7 +252,7 @@ static void tf_lb(struct tf_doc *t, const struct tf_res *r, const struct tf_kind
 		     subnets, ns, groups, ng, true, !internal);
 }
 
-static void tf_vpc_config(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_vpc_config(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	const char *kind = k->what;
 	const json_t *bv, *bu, *bc;
@@ -268,7 +268,7 @@ static void tf_vpc_config(struct tf_doc *t, const struct tf_res *r, const struct
 
 /* An autoscaling group's instances carry its launch configuration's (or
  * template's) groups in its vpc_zone_identifier subnets. */
-static void tf_asg(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_asg(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
 	const char **groups = NULL, **subnets;
@@ -288,7 +288,7 @@ static void tf_asg(struct tf_doc *t, const struct tf_res *r, const struct tf_kin
 	service_enis(t, r, "autoscaling-group", NULL, subnets, ns, groups, ng, false, false);
 }
 
-static void tf_cache(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_cache(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
 	const char **groups, **subnets;
@@ -296,24 +296,4 @@ static void tf_cache(struct tf_doc *t, const struct tf_res *r, const struct tf_k
 	size_t ns =
 	    group_subnets(t, r, "subnet_group_name", "aws_elasticache_subnet_group", &subnets);
 	service_enis(t, r, "elasticache", NULL, subnets, ns, groups, ng, false, false);
-}
-
-bool tf_eni_resource(struct tf_doc *t, const struct tf_res *r)
-{
-	static const struct tf_kind kinds[] = {
-	    {"aws_instance", tf_instance, 0, NULL, NULL},
-	    {"aws_network_interface", tf_interface, 0, NULL, NULL},
-	    {"aws_network_interface_sg_attachment", tf_eni_link, false, NULL, NULL},
-	    {"aws_network_interface_attachment", tf_eni_link, true, NULL, NULL},
-	    {"aws_db_instance", tf_db, 0, NULL, NULL},
-	    {"aws_lb", tf_lb, 0, NULL, NULL},
-	    {"aws_alb", tf_lb, 0, NULL, NULL},
-	    {"aws_elb", tf_lb, 0, NULL, NULL},
-	    {"aws_lambda_function", tf_vpc_config, 0, "lambda", NULL},
-	    {"aws_eks_cluster", tf_vpc_config, 0, "eks", NULL},
-	    {"aws_autoscaling_group", tf_asg, 0, NULL, NULL},
-	    {"aws_elasticache_cluster", tf_cache, 0, NULL, NULL},
-	};
-
-	return tf_read_kind(t, r, kinds, sizeof(kinds) / sizeof(kinds[0]));
 }

@@ -35,9 +35,8 @@ static void add_cidr(struct loader *l, struct ip_prefix **list, size_t *n, const
 		ld_add_prefix(l, list, n, &p);
 }
 
-static void tf_vpc(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_vpc(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
-	(void)k;
 	struct loader *l = t->l;
 	for (size_t i = 0; i < l->vpcs.n; i++) {
 		const struct vpc *o = VEC_AT(&l->vpcs, struct vpc, i);
@@ -66,7 +65,7 @@ static void tf_vpc(struct tf_doc *t, const struct tf_res *r, const struct tf_kin
 		*slot = v;
 	struct tf_vpc_defaults d = {.vpc_id = r->id,
 				    .ipv6 = v.n_cidrs6 > 0,
-				    .default_vpc = !strcmp(r->type, "aws_default_vpc"),
+				    .default_vpc = k->arg == TF_DEFAULT,
 				    .origin = r->origin};
 	if (!tf_str(t, r, r->values, r->address, "default_security_group_id", &d.sg_id))
 		d.sg_id = ld_make_id(l, "sg", r->id, "default");
@@ -79,7 +78,7 @@ static void tf_vpc(struct tf_doc *t, const struct tf_res *r, const struct tf_kin
 		*ds = d;
 }
 
-static void tf_subnet(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_subnet(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
 	struct draft_subnet d = {
@@ -195,9 +194,11 @@ static void id_peers(struct tf_doc *t, const struct tf_res *r, const json_t *b, 
 			push_sg_rule(out, base, kind, NULL, ids[i]);
 }
 
-void tf_sg_rules(struct tf_doc *t, const struct tf_res *r, const json_t *b, const json_t *unk,
-		 const json_t *cfg, const char *path, bool egress, const char *self_id,
-		 struct vec *out)
+/* Security group rules in AWS's terms from the provider's fields (shared
+ * by inline blocks and the separate rule resources). */
+static void tf_sg_rules(struct tf_doc *t, const struct tf_res *r, const json_t *b,
+			const json_t *unk, const json_t *cfg, const char *path, bool egress,
+			const char *self_id, struct vec *out)
 {
 	struct sg_rule base;
 	memset(&base, 0, sizeof(base));
@@ -238,9 +239,9 @@ static void store_rules(struct loader *l, struct security_group *g, struct vec *
 /* Inline ingress/egress. A new aws_security_group without an egress
  * block has no outbound rule: "Terraform will remove this default rule"
  * (provider docs); a state lists what is there, separate rules included. */
-static void tf_group(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_group(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
-	bool is_default = k->arg;
+	bool is_default = k->arg == TF_DEFAULT;
 	struct loader *l = t->l;
 	struct draft_group d = {
 	    .from_aws = true, .from_tf = true, .g = {.id = r->id, .vpc = -1, .origin = r->origin}};
@@ -273,12 +274,12 @@ static void tf_group(struct tf_doc *t, const struct tf_res *r, const struct tf_k
 }
 
 /* aws_security_group_rule and aws_vpc_security_group_{in,e}gress_rule. */
-static void tf_group_rule(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_group_rule(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
-	int egress = k->arg;
+	bool egress = k->arg == TF_EGRESS;
 	struct loader *l = t->l;
 	const char *group = tf_id(t, r, r->values, r->unknown, r->config, "security_group_id");
-	if (egress < 0) {
+	if (k->arg == TF_BY_TYPE) {
 		const char *type = NULL;
 		tf_str(t, r, r->values, r->address, "type", &type);
 		if (!type || (strcmp(type, "ingress") && strcmp(type, "egress"))) {
@@ -411,9 +412,9 @@ static const char *own_id(struct tf_doc *t, const struct tf_res *r, bool is_defa
 	return own ? own : id;
 }
 
-static void tf_acl(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_acl(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
-	bool is_default = k->arg;
+	bool is_default = k->arg == TF_DEFAULT;
 	struct loader *l = t->l;
 	struct draft_nacl d = {.from_aws = true,
 			       .n = {.id = r->id, .vpc = -1, .is_default = is_default}};
@@ -444,7 +445,7 @@ static void tf_acl(struct tf_doc *t, const struct tf_res *r, const struct tf_kin
 		*slot = d;
 }
 
-static void tf_acl_rule(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_acl_rule(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
 	const char *acl = tf_id(t, r, r->values, r->unknown, r->config, "network_acl_id");
@@ -465,7 +466,7 @@ static void tf_acl_rule(struct tf_doc *t, const struct tf_res *r, const struct t
 
 /* Two ids a resource links (an association): pending until all is read. */
 /* k->what: the attribute naming the target, k->other: the other end. */
-static void tf_link(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_link(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	enum tf_pending_kind kind = (enum tf_pending_kind)k->arg;
 	const char *target_key = k->what, *other_key = k->other;
@@ -522,9 +523,9 @@ static bool tf_route(struct tf_doc *t, const struct tf_res *r, const json_t *b, 
 	return true;
 }
 
-static void tf_route_table(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_route_table(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
-	bool is_default = k->arg;
+	bool is_default = k->arg == TF_DEFAULT;
 	struct loader *l = t->l;
 	struct draft_rt d = {
 	    .from_aws = true,
@@ -551,7 +552,7 @@ static void tf_route_table(struct tf_doc *t, const struct tf_res *r, const struc
 		*slot = d;
 }
 
-static void tf_route_res(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_route_res(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
 	const char *table = tf_id(t, r, r->values, r->unknown, r->config, "route_table_id");
@@ -586,7 +587,7 @@ static void gw_addr(struct tf_doc *t, const struct tf_res *r, const char *key, b
 		*has = ld_addr(t->l, s, jp_key(t->l, r->address, key), IP_V4, a);
 }
 
-static void tf_gateway(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_gateway(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	enum gateway_kind kind = (enum gateway_kind)k->arg;
 	struct gateway *g = gw_new(t, r, kind);
@@ -616,7 +617,7 @@ static void tf_gateway(struct tf_doc *t, const struct tf_res *r, const struct tf
 }
 
 /* An Elastic IP known before apply (a state, or a no-op in a plan). */
-static void tf_eip(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
+void tf_eip(struct tf_doc *t, const struct tf_res *r, const struct tf_kind *k)
 {
 	(void)k;
 	struct elastic_ip e;
@@ -636,43 +637,4 @@ static void tf_eip(struct tf_doc *t, const struct tf_res *r, const struct tf_kin
 	struct elastic_ip *slot = vec_push(&t->l->eips, sizeof(*slot));
 	if (slot)
 		*slot = e;
-}
-
-bool tf_net_resource(struct tf_doc *t, const struct tf_res *r)
-{
-	static const struct tf_kind kinds[] = {
-	    {"aws_vpc", tf_vpc, 0, NULL, NULL},
-	    {"aws_default_vpc", tf_vpc, 0, NULL, NULL},
-	    {"aws_subnet", tf_subnet, 0, NULL, NULL},
-	    {"aws_default_subnet", tf_subnet, 0, NULL, NULL},
-	    {"aws_security_group", tf_group, false, NULL, NULL},
-	    {"aws_default_security_group", tf_group, true, NULL, NULL},
-	    {"aws_security_group_rule", tf_group_rule, -1, NULL, NULL},
-	    {"aws_vpc_security_group_ingress_rule", tf_group_rule, 0, NULL, NULL},
-	    {"aws_vpc_security_group_egress_rule", tf_group_rule, 1, NULL, NULL},
-	    {"aws_network_acl", tf_acl, false, NULL, NULL},
-	    {"aws_default_network_acl", tf_acl, true, NULL, NULL},
-	    {"aws_network_acl_rule", tf_acl_rule, 0, NULL, NULL},
-	    {"aws_route_table", tf_route_table, false, NULL, NULL},
-	    {"aws_default_route_table", tf_route_table, true, NULL, NULL},
-	    {"aws_route", tf_route_res, 0, NULL, NULL},
-	    {"aws_eip", tf_eip, 0, NULL, NULL},
-	    {"aws_internet_gateway", tf_gateway, GW_INTERNET, NULL, NULL},
-	    {"aws_nat_gateway", tf_gateway, GW_NAT, NULL, NULL},
-	    {"aws_vpc_endpoint", tf_gateway, GW_ENDPOINT, NULL, NULL},
-	    {"aws_vpc_peering_connection", tf_gateway, GW_PEERING, NULL, NULL},
-	    {"aws_ec2_transit_gateway", tf_tgw, 0, NULL, NULL},
-	    {"aws_ec2_transit_gateway_vpc_attachment", tf_tgw_attachment, 0, NULL, NULL},
-	    {"aws_ec2_transit_gateway_route_table", tf_tgw_table, 0, NULL, NULL},
-	    {"aws_ec2_transit_gateway_route", tf_tgw_route, 0, NULL, NULL},
-	    {"aws_ec2_transit_gateway_route_table_association", tf_tgw_link, GW_TRANSIT_ATTACH,
-	     NULL, NULL},
-	    {"aws_ec2_transit_gateway_route_table_propagation", tf_tgw_link, GW_TRANSIT_ROUTES,
-	     NULL, NULL},
-	    {"aws_network_acl_association", tf_link, TF_ACL_ASSOC, "network_acl_id", "subnet_id"},
-	    {"aws_route_table_association", tf_link, TF_RTB_ASSOC, "route_table_id", "subnet_id"},
-	    {"aws_main_route_table_association", tf_link, TF_RTB_MAIN, "route_table_id", "vpc_id"},
-	};
-
-	return tf_read_kind(t, r, kinds, sizeof(kinds) / sizeof(kinds[0]));
 }
