@@ -229,36 +229,6 @@ fail_early:
 	return ret;
 }
 
-/* netns_run passes one pointer: the call, the caller's error buffer, and
- * whether fn ran (else entering the namespace failed). */
-struct router_call {
-	topology_router_fn *fn;
-	void *arg;
-	char *err;
-	size_t errlen;
-	bool ran;
-};
-
-static int router_call_run(void *arg)
-{
-	struct router_call *c = arg;
-
-	c->ran = true;
-	return c->fn(c->arg, c->err, c->errlen);
-}
-
-int topology_run_in_router(const struct topology *t, topology_router_fn *fn, void *arg, char *err,
-			   size_t errlen)
-{
-	struct router_call c = {fn, arg, err, errlen, false};
-	int ret = netns_run(t->router_nsfd, router_call_run, &c);
-
-	if (ret && !c.ran)
-		topo_set_err(err, errlen, "entering namespace %s: %s", t->router_ns,
-			     strerror(-ret));
-	return ret;
-}
-
 int topology_port_drop(struct topology *t, size_t port, bool drop, char *err, size_t errlen)
 {
 	if (port >= t->n_ports || !t->priv->nft)

@@ -8,8 +8,10 @@
  * ioctl, one nftables transaction per few dozen drop chains, and one
  * batch of loopback, addresses and routes per namespace. A stop request
  * (topology_options.stop) is honoured between steps. What exists is
- * recorded in t->priv->ps as it is made, for the caller to remove. Not for
- * names (topology_names.c) nor removal (topology.c).
+ * recorded in t->priv->ps as it is made, for the caller to remove. Also
+ * running a function inside the router namespace, which set-up does first
+ * and the data path does to open its rings there. Not for names
+ * (topology_names.c) nor removal (topology.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -532,5 +534,35 @@ int topo_ports_build(const struct lab *lab, struct topology *t, const size_t *id
 		ret = -EINTR;
 	}
 	free(c);
+	return ret;
+}
+
+/* netns_run passes one pointer: the call, the caller's error buffer, and
+ * whether fn ran (else entering the namespace failed). */
+struct router_call {
+	topology_router_fn *fn;
+	void *arg;
+	char *err;
+	size_t errlen;
+	bool ran;
+};
+
+static int router_call_run(void *arg)
+{
+	struct router_call *c = arg;
+
+	c->ran = true;
+	return c->fn(c->arg, c->err, c->errlen);
+}
+
+int topology_run_in_router(const struct topology *t, topology_router_fn *fn, void *arg, char *err,
+			   size_t errlen)
+{
+	struct router_call c = {fn, arg, err, errlen, false};
+	int ret = netns_run(t->router_nsfd, router_call_run, &c);
+
+	if (ret && !c.ran)
+		topo_set_err(err, errlen, "entering namespace %s: %s", t->router_ns,
+			     strerror(-ret));
 	return ret;
 }

@@ -92,6 +92,10 @@ size_t tf_ids(struct tf_doc *t, const struct tf_res *r, const json_t *obj, const
 const char *tf_id(struct tf_doc *t, const struct tf_res *r, const json_t *obj,
 		  const json_t *unknown, const json_t *cfg, const char *key);
 struct origin tf_origin(struct tf_doc *t, const struct tf_res *r, const char *sub);
+/* The id of a transit gateway's default route table (attr: association_
+ * or propagation_default_route_table_id): known, or made from its address.
+ * A value, resolved where references are (tf_ids). */
+const char *tf_tgw_default_table(struct tf_doc *t, const struct tf_res *tgw, const char *attr);
 struct tf_pending *tf_pend(struct loader *l, enum tf_pending_kind kind, const char *target,
 			   const char *other, const struct origin *o);
 struct tf_vpc_defaults *tf_defaults_of(struct loader *l, const char *vpc_id);
@@ -155,10 +159,6 @@ tf_reader tf_asg, tf_cache;
  * and expressions of block i of key (NULL where absent). */
 void tf_block(const struct tf_res *r, const json_t *vals, const json_t *unk, const json_t *cfg,
 	      const char *key, size_t i, const json_t **bv, const json_t **bu, const json_t **bc);
-/* load_tf_tgw.c: the id of a gateway's default route table (attr:
- * association_ or propagation_default_route_table_id): known, or made
- * from its address. */
-const char *tf_tgw_default_table(struct tf_doc *t, const struct tf_res *tgw, const char *attr);
 
 /* load_tf_place.c: what AWS does where Terraform says nothing. */
 void tf_assume_address(struct loader *l, struct draft_eni *d);

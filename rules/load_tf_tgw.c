@@ -65,15 +65,6 @@ static bool enabled(struct tf_doc *t, const struct tf_res *r, const char *key)
 	return !tf_str(t, r, r->values, r->address, key, &s) || !s || strcmp(s, "disable");
 }
 
-const char *tf_tgw_default_table(struct tf_doc *t, const struct tf_res *tgw, const char *attr)
-{
-	const char *s = NULL;
-	if (tf_str(t, tgw, tgw->values, tgw->address, attr, &s) && s && *s)
-		return s;
-	/* unknown until apply: one made id for both, AWS's single default */
-	return ld_make_id(t->l, "tgw-rtb", tgw->address, "default");
-}
-
 /* The aws_ec2_transit_gateway resource of the document with id, or NULL
  * (a gateway of another stack). */
 static const struct tf_res *find_tgw(struct tf_doc *t, const char *id)

@@ -172,6 +172,15 @@ static bool parse_ref(const char *ref, struct tf_ref *out)
 	return true;
 }
 
+const char *tf_tgw_default_table(struct tf_doc *t, const struct tf_res *tgw, const char *attr)
+{
+	const char *s = NULL;
+	if (tf_str(t, tgw, tgw->values, tgw->address, attr, &s) && s && *s)
+		return s;
+	/* unknown until apply: one made id for both, AWS's single default */
+	return ld_make_id(t->l, "tgw-rtb", tgw->address, "default");
+}
+
 /* The id (or named attribute) one resource gives a reference. */
 static const char *ref_value(struct tf_doc *t, const struct tf_res *r, const char *attr)
 {
