@@ -7,7 +7,8 @@
 # and util-linux (output_files.sh, service_sandbox.sh), strace and
 # systemd-analyze (service_sandbox.sh, systemd_units.sh), clang and
 # libclang-rt-dev (the libFuzzer targets, .ci/fuzz), iperf3, sockperf and
-# netsniff-ng's trafgen (benchmarks: tests/bench/datapath.sh).
+# netsniff-ng's trafgen (benchmarks: tests/bench/datapath.sh), valgrind (the
+# memcheck/ copies of the unit tests).
 set -euo pipefail
 packages=(
 	build-essential cmake pkg-config
@@ -15,7 +16,7 @@ packages=(
 	libsystemd-dev
 	iproute2 nftables ethtool iputils-ping socat curl iperf3 python3 procps
 	systemd strace dpkg-dev util-linux sockperf tcpdump netsniff-ng
-	clang libclang-rt-dev
+	clang libclang-rt-dev valgrind
 )
 missing=()
 for p in "${packages[@]}"; do
