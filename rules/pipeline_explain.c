@@ -20,10 +20,8 @@
 const char *pipeline_stage_name(enum pipeline_stage s)
 {
 	static const char *const names[] = {
-	    [STAGE_SG_EGRESS] = "sg-egress",
-	    [STAGE_NACL_EGRESS] = "nacl-egress",
-	    [STAGE_ROUTE] = "route",
-	    [STAGE_NACL_INGRESS] = "nacl-ingress",
+	    [STAGE_SG_EGRESS] = "sg-egress",   [STAGE_NACL_EGRESS] = "nacl-egress",
+	    [STAGE_ROUTE] = "route",	       [STAGE_NACL_INGRESS] = "nacl-ingress",
 	    [STAGE_SG_INGRESS] = "sg-ingress",
 	};
 	return ENUM_NAME(names, s, "?");
@@ -406,6 +404,43 @@ static void explain_tgw(const struct lab *lab, const struct stage_verdict *v,
 		append(buf, len, &n, ", %s", tgw_fault_text(lab, &w, far, why, sizeof(why)));
 }
 
+/* Reasons whose text quotes the route that decided. A route verdict made
+ * without one (no table or no matching route) says only where the packet
+ * was going. */
+static bool names_route(enum pipeline_reason reason)
+{
+	switch (reason) {
+	case REASON_ROUTE_IGW:
+	case REASON_ROUTE_ENDPOINT:
+	case REASON_ROUTE_EIGW:
+	case REASON_ENDPOINT_INBOUND:
+	case REASON_BLACKHOLE:
+	case REASON_MIDDLEBOX:
+	case REASON_ROUTE_NAT:
+	case REASON_NAT_MISSING:
+	case REASON_NAT_NO_ROUTE:
+	case REASON_NAT_PROTOCOL:
+	case REASON_ROUTE_PEERING:
+	case REASON_PEERING_MISMATCH:
+	case REASON_ROUTE_VGW:
+	case REASON_ROUTE_TGW:
+	case REASON_TGW_UNUSABLE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* "rtb-1: 0.0.0.0/0 -> igw-1" and what the reason adds to it. */
+static void route_line(const struct route_table *rt, const struct route *r, const char *tail,
+		       char *buf, size_t len)
+{
+	char dest[IP_PREFIX_STRLEN];
+
+	snprintf(buf, len, "%s: %s -> %s%s", rt->id, ip_prefix_format(&r->dest, dest, sizeof(dest)),
+		 r->target, tail);
+}
+
 static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 			  const struct flow *f, char *buf, size_t len)
 {
@@ -418,23 +453,13 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 	const struct route *r =
 	    rt && valid_index(v->route, rt->n_routes) ? &rt->routes[v->route] : NULL;
 	const char *label = lab_eni_label(lab, v->eni);
-	if ((v->reason == REASON_ROUTE_IGW || v->reason == REASON_ROUTE_ENDPOINT ||
-	     v->reason == REASON_ROUTE_EIGW || v->reason == REASON_ENDPOINT_INBOUND ||
-	     v->reason == REASON_BLACKHOLE || v->reason == REASON_MIDDLEBOX ||
-	     v->reason == REASON_ROUTE_NAT || v->reason == REASON_NAT_MISSING ||
-	     v->reason == REASON_NAT_NO_ROUTE || v->reason == REASON_NAT_PROTOCOL ||
-	     v->reason == REASON_ROUTE_PEERING || v->reason == REASON_PEERING_MISMATCH ||
-	     v->reason == REASON_ROUTE_VGW || v->reason == REASON_ROUTE_TGW ||
-	     v->reason == REASON_TGW_UNUSABLE) &&
-	    !r) {
+	if (!r && names_route(v->reason)) {
 		snprintf(buf, len, "route to %s", far);
 		return;
 	}
 	switch (v->reason) {
 	case REASON_ROUTE_IGW:
-		snprintf(buf, len, "%s: %s -> %s%s", rt->id,
-			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target,
-			 f->src.family == IP_V4 ? ", public IP present" : "");
+		route_line(rt, r, f->src.family == IP_V4 ? ", public IP present" : "", buf, len);
 		break;
 	case REASON_NO_PUBLIC_IP:
 		if (is_primary_v4(lab, v->eni, from_eni ? &f->src : &f->dst))
@@ -462,8 +487,7 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 			    rt->id, ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target, far);
 		break;
 	case REASON_ROUTE_PEERING:
-		snprintf(buf, len, "%s: %s -> %s (VPC peering)", rt->id,
-			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+		route_line(rt, r, " (VPC peering)", buf, len);
 		break;
 	case REASON_PEERING_MISMATCH:
 		explain_peering(lab, v, far, rt, r, buf, len);
@@ -476,18 +500,15 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 			explain_tgw(lab, v, from_eni ? &f->dst : &f->src, far, rt, r, buf, len);
 		break;
 	case REASON_ROUTE_VGW:
-		snprintf(buf, len,
-			 "%s: %s -> %s (virtual private gateway: VPN or Direct Connect, "
-			 "private addresses)",
-			 rt->id, ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+		route_line(rt, r,
+			   " (virtual private gateway: VPN or Direct Connect, private addresses)",
+			   buf, len);
 		break;
 	case REASON_ROUTE_ENDPOINT:
-		snprintf(buf, len, "%s: %s -> %s (gateway endpoint)", rt->id,
-			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+		route_line(rt, r, " (gateway endpoint)", buf, len);
 		break;
 	case REASON_ROUTE_EIGW:
-		snprintf(buf, len, "%s: %s -> %s (egress-only internet gateway)", rt->id,
-			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+		route_line(rt, r, " (egress-only internet gateway)", buf, len);
 		break;
 	case REASON_ENDPOINT_INBOUND:
 		snprintf(buf, len,
@@ -505,9 +526,7 @@ static void explain_route(const struct lab *lab, const struct stage_verdict *v,
 		snprintf(buf, len, "%s is inside the VPC but no ENI of the lab has it", far);
 		break;
 	case REASON_BLACKHOLE:
-		snprintf(buf, len,
-			 "%s: %s -> %s is a blackhole route (its target is gone): dropped", rt->id,
-			 ip_prefix_format(&r->dest, dest, sizeof(dest)), r->target);
+		route_line(rt, r, " is a blackhole route (its target is gone): dropped", buf, len);
 		break;
 	case REASON_ROUTE_LOCAL:
 		if (r)
