@@ -19,21 +19,29 @@
 #include "load-lb-private.h"
 #include "load_build.h"
 
-/* A zeroed draft at the end of the vector of l's drafts at offset `which`
- * (DRAFTS(member)), the drafts created on first use; NULL, an error given,
- * when out of memory. */
-static void *push(struct loader *l, size_t which, size_t size)
+/* A draft read at path, zeroed but for its origin, at the end of the
+ * vector of l's drafts at offset `which` (DRAFTS(member)), the drafts
+ * created on first use; NULL, an error given, when out of memory. */
+static void *push(struct loader *l, size_t which, size_t size, const char *path)
 {
 	if (!l->lbs)
 		l->lbs = calloc(1, sizeof(*l->lbs));
 	void *slot = l->lbs ? vec_push((struct vec *)((char *)l->lbs + which), size) : NULL;
-	if (!slot)
+	if (!slot) {
 		ld_err(l, NULL, "out of memory");
-	else
-		memset(slot, 0, size);
+		return NULL;
+	}
+	memset(slot, 0, size);
+	*(struct origin *)slot = ld_origin(l, path);
 	return slot;
 }
 #define DRAFTS(member) offsetof(struct lb_loader, member)
+/* push() sets a draft's first member */
+_Static_assert(offsetof(struct lb_draft, origin) == 0, "origin first");
+_Static_assert(offsetof(struct lb_listener_draft, origin) == 0, "origin first");
+_Static_assert(offsetof(struct lb_group_draft, origin) == 0, "origin first");
+_Static_assert(offsetof(struct lb_target_draft, origin) == 0, "origin first");
+_Static_assert(offsetof(struct lb_attr_draft, origin) == 0, "origin first");
 
 void lb_loader_free(struct loader *l)
 {
@@ -65,10 +73,9 @@ static bool port_of(struct loader *l, const json_t *o, const char *key, const ch
 
 void aws_lb(struct loader *l, const json_t *o, const char *path)
 {
-	struct lb_draft *d = push(l, DRAFTS(lbs), sizeof(*d));
+	struct lb_draft *d = push(l, DRAFTS(lbs), sizeof(*d), path);
 	if (!d)
 		return;
-	d->origin = ld_origin(l, path);
 	/* aws_elb (load_aws_gw.c) reads the same objects and reports a
 	 * missing name */
 	J_STRS(l, o, path, J_OPT("LoadBalancerName", &d->name), J_OPT("LoadBalancerArn", &d->arn),
@@ -93,10 +100,9 @@ static void listener_group(struct loader *l, const json_t *o, const char *path,
 
 static void read_listener(struct loader *l, const json_t *o, const char *path, const char *lb_arn)
 {
-	struct lb_listener_draft *d = push(l, DRAFTS(listeners), sizeof(*d));
+	struct lb_listener_draft *d = push(l, DRAFTS(listeners), sizeof(*d), path);
 	if (!d)
 		return;
-	d->origin = ld_origin(l, path);
 	d->lb_arn = lb_arn;
 	J_STRS(l, o, path, J_OPT("ListenerArn", &d->arn), J_OPT("Protocol", &d->protocol));
 	if (!d->lb_arn)
@@ -136,10 +142,9 @@ void aws_lb_listeners(struct loader *l, const json_t *o, const char *path)
 
 void aws_target_group(struct loader *l, const json_t *o, const char *path)
 {
-	struct lb_group_draft *d = push(l, DRAFTS(groups), sizeof(*d));
+	struct lb_group_draft *d = push(l, DRAFTS(groups), sizeof(*d), path);
 	if (!d)
 		return;
-	d->origin = ld_origin(l, path);
 	J_STRS(l, o, path, J_REQ("TargetGroupArn", &d->arn), J_OPT("TargetGroupName", &d->name),
 	       J_OPT("TargetType", &d->type));
 	d->has_port = port_of(l, o, "Port", path, false, &d->port);
@@ -148,11 +153,10 @@ void aws_target_group(struct loader *l, const json_t *o, const char *path)
 static void read_target(struct loader *l, const json_t *o, const char *path, const char *group)
 {
 	const json_t *t = j_object(l, o, "Target", path, true);
-	struct lb_target_draft *d = t ? push(l, DRAFTS(targets), sizeof(*d)) : NULL;
+	const char *tpath = jp_key(l, path, "Target");
+	struct lb_target_draft *d = t ? push(l, DRAFTS(targets), sizeof(*d), tpath) : NULL;
 	if (!d)
 		return;
-	const char *tpath = jp_key(l, path, "Target");
-	d->origin = ld_origin(l, tpath);
 	d->group_arn = group;
 	j_str(l, t, "Id", tpath, true, &d->id);
 	d->has_port = port_of(l, t, "Port", tpath, false, &d->port);
@@ -168,7 +172,7 @@ void aws_target_health(struct loader *l, const json_t *o, const char *path)
 
 void aws_lb_attributes(struct loader *l, const json_t *o, const char *path)
 {
-	struct lb_attr_draft *d = push(l, DRAFTS(attrs), sizeof(*d));
+	struct lb_attr_draft *d = push(l, DRAFTS(attrs), sizeof(*d), path);
 	if (!d || !j_str(l, o, "LoadBalancerArn", path, true, &d->lb_arn))
 		return;
 	EACH(l, o, "Attributes", path, i, a, apath)
@@ -194,10 +198,9 @@ static const char *const target_keys[] = {"target", "port", "healthy", NULL};
 /* A target: a name of contract 3 (or an address), or {target, port, healthy}. */
 static void lab_target(struct loader *l, const json_t *t, const char *path, const char *group)
 {
-	struct lb_target_draft *d = push(l, DRAFTS(targets), sizeof(*d));
+	struct lb_target_draft *d = push(l, DRAFTS(targets), sizeof(*d), path);
 	if (!d)
 		return;
-	d->origin = ld_origin(l, path);
 	d->group_arn = group;
 	d->from_lab = true;
 	if (json_is_string(t)) {
@@ -217,11 +220,10 @@ static void lab_listener(struct loader *l, const json_t *o, const char *path, co
 {
 	if (!lab_keys_ok(l, o, path, listener_keys))
 		return;
-	struct lb_listener_draft *d = push(l, DRAFTS(listeners), sizeof(*d));
-	struct lb_group_draft *g = d ? push(l, DRAFTS(groups), sizeof(*g)) : NULL;
+	struct lb_listener_draft *d = push(l, DRAFTS(listeners), sizeof(*d), path);
+	struct lb_group_draft *g = d ? push(l, DRAFTS(groups), sizeof(*g), path) : NULL;
 	if (!g)
 		return;
-	d->origin = g->origin = ld_origin(l, path);
 	d->lb_arn = lb;
 	d->protocol = "TCP";
 	j_str(l, o, "protocol", path, false, &d->protocol);
@@ -246,10 +248,9 @@ static void lab_lb(struct loader *l, const json_t *o, const char *path)
 {
 	if (!lab_keys_ok(l, o, path, lb_keys))
 		return;
-	struct lb_draft *d = push(l, DRAFTS(lbs), sizeof(*d));
+	struct lb_draft *d = push(l, DRAFTS(lbs), sizeof(*d), path);
 	if (!d)
 		return;
-	d->origin = ld_origin(l, path);
 	d->type = "network";
 	d->from_lab = true;
 	J_STRS(l, o, path, J_REQ("name", &d->name), J_OPT("scheme", &d->scheme));
