@@ -600,6 +600,28 @@ static void test_decision_private(void **state)
 	natlab_free(&n);
 }
 
+/* An ICMP error as the parser gives it, from `from` to `to`, quoting the
+ * TCP segment it answers: sent by `to` (so its source) to `quoted_dst`. */
+static struct pkt icmp_error(const char *from, const char *to, uint8_t type, uint8_t code,
+			     const char *quoted_dst, uint16_t sport, uint16_t dport)
+{
+	return (struct pkt){.kind = PKT_IPV4,
+			    .src = kit_addr(from),
+			    .dst = kit_addr(to),
+			    .proto = PROTO_ICMP,
+			    .l3_len = 56,
+			    .has_icmp = true,
+			    .icmp_type = type,
+			    .icmp_code = code,
+			    .icmp_error = true,
+			    .inner = {.src = kit_addr(to),
+				      .dst = kit_addr(quoted_dst),
+				      .proto = PROTO_TCP,
+				      .has_ports = true,
+				      .sport = sport,
+				      .dport = dport}};
+}
+
 /* app's own ICMP error about a packet the gateway brought in (the far
  * host's late answer to a closed port): out through that connection's
  * mapping, from the Elastic IP, the quoted packet's destination the
@@ -615,21 +637,7 @@ static void test_decision_icmp_error_out(void **state)
 	struct fwd_decision d;
 	struct fwd_port app = {FWD_PORT_ENI, n.app};
 	uint16_t port = open_one(&n, 40000, 1 * S);
-	struct pkt e = {.kind = PKT_IPV4,
-			.src = kit_addr("10.0.2.20"),
-			.dst = kit_addr("203.0.113.5"),
-			.proto = PROTO_ICMP,
-			.l3_len = 56,
-			.has_icmp = true,
-			.icmp_type = 3,
-			.icmp_code = 3,
-			.icmp_error = true,
-			.inner = {.src = kit_addr("203.0.113.5"),
-				  .dst = kit_addr("10.0.2.20"),
-				  .proto = PROTO_TCP,
-				  .has_ports = true,
-				  .sport = 443,
-				  .dport = 40000}};
+	struct pkt e = icmp_error("10.0.2.20", "203.0.113.5", 3, 3, "10.0.2.20", 443, 40000);
 	forward_nat_packet(n.lab, n.ct, n.t, 2 * S, &app, &e, &d);
 	assert_int_equal(d.drop, FWD_PASS);
 	assert_true(d.related && d.nat.out && d.xlate.src.has_addr);
@@ -656,21 +664,7 @@ static void test_decision_icmp_error_out(void **state)
  * quoting no mapping stays unsolicited. */
 static struct pkt error_about(const char *from, uint8_t type, uint8_t code, uint16_t nat_port)
 {
-	return (struct pkt){.kind = PKT_IPV4,
-			    .src = kit_addr(from),
-			    .dst = kit_addr("198.51.100.7"),
-			    .proto = PROTO_ICMP,
-			    .l3_len = 56,
-			    .has_icmp = true,
-			    .icmp_type = type,
-			    .icmp_code = code,
-			    .icmp_error = true,
-			    .inner = {.src = kit_addr("198.51.100.7"),
-				      .dst = kit_addr("203.0.113.5"),
-				      .proto = PROTO_TCP,
-				      .has_ports = true,
-				      .sport = nat_port,
-				      .dport = 443}};
+	return icmp_error(from, "198.51.100.7", type, code, "203.0.113.5", nat_port, 443);
 }
 
 static void test_decision_icmp_error(void **state)

@@ -23,6 +23,7 @@
 #include "pipeline.h"
 #include "reach.h"
 #include "reach-private.h"
+#include "reachkit.h"
 
 /* Our format: node n1 in pub (10.9.1.0/24, AZ a), n2 in pub2 (AZ b);
  * app1 (AZ a) and app2 (AZ b) admit 8080 from cl (10.9.3.0/24) only; the
@@ -511,28 +512,10 @@ static bool check_all(const struct lab *lab, const struct pipeline_end *src,
 		      const struct reach_opts *o)
 {
 	bool ports = c == REACH_TCP || c == REACH_UDP;
-	for (int s = 0; s < (ports ? 24 : 1); s++) {
-		struct pipeline_query q;
-		pipeline_query_init(&q);
-		q.client = *src;
-		q.server = *node;
-		q.request.src = *sa;
-		q.request.dst = *da;
-		q.request.proto = c == REACH_OTHER ? (uint8_t)k : reach_class_proto(c, sa->family);
-		if (ports) {
-			q.request.dport = (uint16_t)k;
-			q.request.sport = (uint16_t)(o->eph_lo + s);
-		} else if (c == REACH_ICMP) {
-			q.request.icmp_type = (uint8_t)(k >> 8);
-			q.request.icmp_code = (uint8_t)(k & 0xff);
-		}
-		q.eph_lo = o->eph_lo;
-		q.eph_hi = o->eph_hi;
-		struct pipeline_check res;
-		pipeline_check(lab, &q, &res);
-		if (res.verdict != VERDICT_ACCEPT)
+	for (int s = 0; s < (ports ? 24 : 1); s++)
+		if (!reachkit_check(lab, src, node, sa, da, c, k, (uint16_t)(o->eph_lo + s), o,
+				    false))
 			return false;
-	}
 	return true;
 }
 

@@ -19,6 +19,7 @@
 #include "pipeline.h"
 #include "reach.h"
 #include "reach-private.h"
+#include "reachkit.h"
 #include "reference.h"
 
 /* ---- a fixed two-subnet lab ---- */
@@ -466,35 +467,6 @@ static void end_for(const struct lab *lab, int32_t eni, const struct ip_addr *a,
 		*out = (struct pipeline_end){.kind = END_OUTSIDE, .eni = -1};
 }
 
-/* hairpin: to dst's public IP (da its private address, as query_build
- * gives it). */
-static bool check_key(const struct lab *lab, const struct pipeline_end *src,
-		      const struct pipeline_end *dst, const struct ip_addr *sa,
-		      const struct ip_addr *da, enum reach_class c, uint32_t key,
-		      const struct reach_opts *o, bool hairpin)
-{
-	struct pipeline_query q;
-	pipeline_query_init(&q);
-	q.via_public = hairpin;
-	q.client = *src;
-	q.server = *dst;
-	q.request.src = *sa;
-	q.request.dst = *da;
-	q.request.proto = c == REACH_OTHER ? (uint8_t)key : reach_class_proto(c, sa->family);
-	if (c == REACH_TCP || c == REACH_UDP) {
-		q.request.dport = (uint16_t)key;
-		q.request.sport = o->eph_lo;
-	} else if (c == REACH_ICMP) {
-		q.request.icmp_type = (uint8_t)(key >> 8);
-		q.request.icmp_code = (uint8_t)(key & 0xff);
-	}
-	q.eph_lo = o->eph_lo;
-	q.eph_hi = o->eph_hi;
-	struct pipeline_check res;
-	pipeline_check(lab, &q, &res);
-	return res.verdict == VERDICT_ACCEPT;
-}
-
 static bool in_set(const struct reach_iv *iv, size_t n, uint32_t key)
 {
 	for (size_t i = 0; i < n; i++)
@@ -539,7 +511,7 @@ static size_t compare_path(const struct lab *lab, const struct pipeline_end *src
 			continue;
 		if (c == REACH_OTHER && (k == 1 || k == 6 || k == 17 || k == 58))
 			continue;
-		bool want = check_key(lab, src, dst, sa, da, c, k, o, hairpin);
+		bool want = reachkit_check(lab, src, dst, sa, da, c, k, o->eph_lo, o, hairpin);
 		bool got = reach_path_accepts(&p, k, NULL);
 		if (want != got || in_set(iv, n, k) != got) {
 			char a[IP_ADDR_STRLEN], b[IP_ADDR_STRLEN];
